@@ -1,0 +1,47 @@
+"""The ``crossling`` command: argument parsing only, one module per subcommand.
+
+Each subcommand module exposes ``register(subparsers)``, which adds its parser and sets
+``func`` to a function taking the parsed namespace. The work itself lives in the packages below;
+nothing outside this package imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from crossling import __version__
+from crossling.errors import CrosslingError
+
+# Subcommand modules, in the order ``crossling --help`` lists them.
+COMMANDS = ("demo", "similarity", "model")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crossling",
+        description="Find where cross-lingual transfer happens inside multilingual encoders.")
+    parser.add_argument("--version", action="version", version=f"crossling {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"crossling.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: runs the subcommand; bad input ends in one ``error:`` line and exit code 2."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except CrosslingError as exc:
+        print(f"crossling: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("crossling: interrupted; finished work is kept, rerun to resume", file=sys.stderr)
+        return 130

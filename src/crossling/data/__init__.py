@@ -1,0 +1,1 @@
+"""Reading treebanks, NER files and parallel corpora into typed, validated records."""

