@@ -45,8 +45,15 @@ def _training_texts(ud_dir: Path) -> list[str]:
 
 
 def _wordpiece(texts: list[str]):  # type: ignore[no-untyped-def]
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers import trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import BertTokenizerFast
 
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
@@ -63,8 +70,15 @@ def _wordpiece(texts: list[str]):  # type: ignore[no-untyped-def]
 
 
 def _unigram(texts: list[str]):  # type: ignore[no-untyped-def]
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers import trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import XLMRobertaTokenizerFast
 
     tok = Tokenizer(models.Unigram())

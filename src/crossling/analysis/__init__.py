@@ -1,0 +1,1 @@
+"""Turning result rows into answers: RANDOM-INIT deltas, similarity-transfer correlations."""

@@ -1,0 +1,1 @@
+"""Study configs expanded into cells, a resumable results store, and executors."""

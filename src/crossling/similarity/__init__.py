@@ -1,0 +1,1 @@
+"""Per-layer sentence representations and similarity measures (CKA family) between them."""
