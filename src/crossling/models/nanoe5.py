@@ -29,6 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -204,7 +205,7 @@ def _normalizer(norm_map: dict[int, str]):  # type: ignore[no-untyped-def]
     for cp, out in norm_map.items():
         if unicodedata.normalize("NFKC", chr(cp)) != out:
             by_output[out].append(cp)
-    steps = []
+    steps: list[Any] = []
     for out, cps in sorted(by_output.items()):
         cls = "".join(re.escape(chr(c)) for c in sorted(cps))
         steps.append(normalizers.Replace(Regex(f"[{cls}]"), out))
@@ -254,7 +255,8 @@ def model_file(variant: str = "full") -> Path:
 def default_model_dir(variant: str = "full") -> Path:
     """Where the converted model lives by default: $CROSSLING_CACHE or ~/.cache/crossling."""
     base = Path(os.environ.get("CROSSLING_CACHE", Path.home() / ".cache" / "crossling"))
-    return base / ("multilingual-e5-small" if variant == "full" else f"multilingual-e5-small-{variant}")
+    name = "multilingual-e5-small" + ("" if variant == "full" else f"-{variant}")
+    return base / name
 
 
 def is_complete(outdir: str | Path) -> bool:
