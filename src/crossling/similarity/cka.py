@@ -1,0 +1,219 @@
+"""Centered Kernel Alignment (CKA) between two sets of paired vectors, in torch.
+
+Rows of ``x`` [n, d_x] and ``y`` [n, d_y] are the same n sentences seen through two languages
+(parallel translations) or two models. Three measures are offered, all behind one signature
+``(x, y) -> float`` in :data:`MEASURES`:
+
+- ``linear_cka``: Kornblith et al. (2019) linear CKA, computed in feature space as
+  ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)``: O(n d^2) time, O(d^2) memory, and exactly
+  streamable (:class:`LinearCKAStream`), so token-level analyses with n >= 1e5 fit in memory.
+- ``debiased_cka``: linear CKA built on the unbiased HSIC U-statistic (Song et al. 2012), as in
+  Nguyen et al. (2021). Biased CKA of *independent* data is far from 0 at small n (about 0.43 at
+  n = 1000, d = 768): the debiased estimator stays near 0, so a curve of it can be read directly.
+  It is also computed from streamed sums (no n x n matrix).
+- ``rbf_cka``: CKA with a Gaussian kernel whose bandwidth is a multiple of the median pairwise
+  distance, the variant the authors' script used (kept for comparison with the paper).
+
+Everything is accumulated in float64: CKA is a ratio of large, nearly cancelling sums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from crossling.errors import ConfigError
+
+Measure = Callable[[torch.Tensor, torch.Tensor], float]
+
+
+def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+    if x.ndim != 2 or y.ndim != 2:
+        raise ValueError(f"expected 2-D [n, d] inputs, got shapes {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must pair the same rows: {x.shape[0]} vs {y.shape[0]}")
+
+
+class LinearCKAStream:
+    """Exact streaming accumulation of linear CKA (biased and debiased) over row chunks.
+
+    Keeps n, the column sums, the three cross-product matrices ``X^T X``, ``Y^T Y``, ``X^T Y``
+    and a few vectors of row norms -- O(d^2) memory whatever n is. ``value()`` and
+    ``debiased_value()`` equal the full-batch :func:`linear_cka` and :func:`debiased_linear_cka`
+    up to float64 rounding, however the rows were chunked; two streams can be merged.
+    """
+
+    def __init__(self, dim_x: int, dim_y: int, device: torch.device | str | None = None) -> None:
+        kw = {"dtype": torch.float64, "device": device}
+        self.n = 0
+        self.sx = torch.zeros(dim_x, **kw)  # type: ignore[arg-type]
+        self.sy = torch.zeros(dim_y, **kw)  # type: ignore[arg-type]
+        self.xx = torch.zeros(dim_x, dim_x, **kw)  # type: ignore[arg-type]
+        self.yy = torch.zeros(dim_y, dim_y, **kw)  # type: ignore[arg-type]
+        self.xy = torch.zeros(dim_x, dim_y, **kw)  # type: ignore[arg-type]
+        # Row-norm statistics for the U-statistic: sum |x_i|^2 x_i, sum |y_i|^2 x_i, ...
+        self.nx_x = torch.zeros(dim_x, **kw)  # type: ignore[arg-type]
+        self.ny_y = torch.zeros(dim_y, **kw)  # type: ignore[arg-type]
+        self.ny_x = torch.zeros(dim_x, **kw)  # type: ignore[arg-type]
+        self.nx_y = torch.zeros(dim_y, **kw)  # type: ignore[arg-type]
+        self.nx = torch.zeros((), **kw)  # type: ignore[arg-type]
+        self.ny = torch.zeros((), **kw)  # type: ignore[arg-type]
+        self.nx2 = torch.zeros((), **kw)  # type: ignore[arg-type]
+        self.ny2 = torch.zeros((), **kw)  # type: ignore[arg-type]
+        self.nxny = torch.zeros((), **kw)  # type: ignore[arg-type]
+
+    def update(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Add a chunk of paired rows."""
+        _check_pair(x, y)
+        x = x.to(self.xx.device, torch.float64)
+        y = y.to(self.xx.device, torch.float64)
+        qx = (x * x).sum(1)
+        qy = (y * y).sum(1)
+        self.n += x.shape[0]
+        self.sx += x.sum(0)
+        self.sy += y.sum(0)
+        self.xx += x.T @ x
+        self.yy += y.T @ y
+        self.xy += x.T @ y
+        self.nx_x += qx @ x
+        self.ny_y += qy @ y
+        self.ny_x += qy @ x
+        self.nx_y += qx @ y
+        self.nx += qx.sum()
+        self.ny += qy.sum()
+        self.nx2 += (qx * qx).sum()
+        self.ny2 += (qy * qy).sum()
+        self.nxny += (qx * qy).sum()
+
+    def merge(self, other: LinearCKAStream) -> LinearCKAStream:
+        """Add another stream's sums into this one (e.g. from another worker); returns self."""
+        self.n += other.n
+        for name in ("sx", "sy", "xx", "yy", "xy", "nx_x", "ny_y", "ny_x", "nx_y", "nx", "ny",
+                     "nx2", "ny2", "nxny"):
+            getattr(self, name).add_(getattr(other, name).to(self.xx.device))
+        return self
+
+    def value(self) -> float:
+        """Biased linear CKA of all rows seen so far."""
+        n = self.n
+        if n < 2:
+            return float("nan")
+        cxy = self.xy - torch.outer(self.sx, self.sy) / n
+        cxx = self.xx - torch.outer(self.sx, self.sx) / n
+        cyy = self.yy - torch.outer(self.sy, self.sy) / n
+        den = torch.linalg.matrix_norm(cxx) * torch.linalg.matrix_norm(cyy)
+        return float((cxy * cxy).sum() / den) if den > 0 else float("nan")
+
+    def _hsic_u(self, kl: torch.Tensor, diag_kl: torch.Tensor, sum_k: torch.Tensor,
+                sum_l: torch.Tensor, rowdot: torch.Tensor) -> torch.Tensor:
+        """Unbiased HSIC (times n(n-3)) from the kernel sums of two linear kernels."""
+        n = self.n
+        trace = kl - diag_kl
+        return trace + sum_k * sum_l / ((n - 1) * (n - 2)) - 2.0 * rowdot / (n - 2)
+
+    def debiased_value(self) -> float:
+        """Debiased linear CKA (unbiased HSIC U-statistic) of all rows seen so far."""
+        if self.n < 4:
+            return float("nan")
+        sx, sy = self.sx, self.sy
+        # For K = X X^T with zeroed diagonal: 1^T K~ 1 = |sx|^2 - sum|x|^2, and
+        # (K~ 1)_i = x_i.sx - |x_i|^2, so sum_i (K~1)_i (L~1)_i expands into streamed sums.
+        sum_k = sx @ sx - self.nx
+        sum_l = sy @ sy - self.ny
+        rd_xy = sx @ self.xy @ sy - sx @ self.ny_x - sy @ self.nx_y + self.nxny
+        rd_xx = sx @ self.xx @ sx - 2 * sx @ self.nx_x + self.nx2
+        rd_yy = sy @ self.yy @ sy - 2 * sy @ self.ny_y + self.ny2
+        h_xy = self._hsic_u((self.xy * self.xy).sum(), self.nxny, sum_k, sum_l, rd_xy)
+        h_xx = self._hsic_u((self.xx * self.xx).sum(), self.nx2, sum_k, sum_k, rd_xx)
+        h_yy = self._hsic_u((self.yy * self.yy).sum(), self.ny2, sum_l, sum_l, rd_yy)
+        den = torch.sqrt(h_xx * h_yy)
+        return float(h_xy / den) if den > 0 else float("nan")
+
+
+def _stream_of(x: torch.Tensor, y: torch.Tensor) -> LinearCKAStream:
+    _check_pair(x, y)
+    s = LinearCKAStream(x.shape[1], y.shape[1], device=x.device)
+    s.update(x, y)
+    return s
+
+
+def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Biased linear CKA in feature space (Kornblith et al. 2019, eq. for linear kernels)."""
+    _check_pair(x, y)
+    xc = x.to(torch.float64) - x.to(torch.float64).mean(0)
+    yc = y.to(torch.float64) - y.to(torch.float64).mean(0)
+    num = torch.linalg.matrix_norm(yc.T @ xc) ** 2
+    den = torch.linalg.matrix_norm(xc.T @ xc) * torch.linalg.matrix_norm(yc.T @ yc)
+    return float(num / den) if den > 0 else float("nan")
+
+
+def debiased_linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Linear CKA from the unbiased HSIC estimator (Song et al. 2012; Nguyen et al. 2021)."""
+    return _stream_of(x, y).debiased_value()
+
+
+def gram_linear(x: torch.Tensor) -> torch.Tensor:
+    """Linear kernel matrix ``X X^T`` in float64."""
+    x64 = x.to(torch.float64)
+    return x64 @ x64.T
+
+
+def gram_rbf(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Gaussian kernel with bandwidth ``sigma = scale * median pairwise distance``.
+
+    The median is taken over distinct pairs (off-diagonal), as in the authors' script; a
+    multiplier of 1 is Kornblith et al.'s default ``threshold``.
+    """
+    x64 = x.to(torch.float64)
+    sq = (x64 * x64).sum(1)
+    d2 = (sq[:, None] + sq[None, :] - 2 * x64 @ x64.T).clamp_min(0)
+    n = d2.shape[0]
+    off = d2[~torch.eye(n, dtype=torch.bool, device=d2.device)]
+    sigma2 = (scale ** 2) * off.median() if off.numel() else torch.tensor(1.0)
+    if sigma2 <= 0:
+        sigma2 = torch.tensor(1.0, dtype=torch.float64)
+    return torch.exp(-d2 / (2 * sigma2))
+
+
+def center_gram(k: torch.Tensor) -> torch.Tensor:
+    """``H K H`` with ``H = I - 11^T/n``, without building H (O(n^2), not O(n^3))."""
+    return k - k.mean(0, keepdim=True) - k.mean(1, keepdim=True) + k.mean()
+
+
+def cka_from_grams(k: torch.Tensor, l: torch.Tensor) -> float:  # noqa: E741
+    """Biased CKA from two kernel matrices (the textbook HSIC form)."""
+    kc, lc = center_gram(k), center_gram(l)
+    num = (kc * lc).sum()
+    den = torch.sqrt((kc * kc).sum() * (lc * lc).sum())
+    return float(num / den) if den > 0 else float("nan")
+
+
+def linear_cka_gram(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Linear CKA through n x n Gram matrices: the reference the feature form is tested against."""
+    _check_pair(x, y)
+    return cka_from_grams(gram_linear(x), gram_linear(y))
+
+
+def rbf_cka(x: torch.Tensor, y: torch.Tensor, scale: float = 1.0) -> float:
+    """CKA with median-bandwidth RBF kernels (O(n^2) memory)."""
+    _check_pair(x, y)
+    return cka_from_grams(gram_rbf(x, scale), gram_rbf(y, scale))
+
+
+MEASURES: dict[str, Measure] = {
+    "linear_cka": linear_cka,
+    "debiased_cka": debiased_linear_cka,
+    "rbf_cka": rbf_cka,
+}
+"""Every similarity measure by id; the CLI's ``--measures`` picks from these."""
+
+
+def get_measure(name: str) -> Measure:
+    """The measure registered under ``name``; a one-line ConfigError lists the valid ids."""
+    try:
+        return MEASURES[name]
+    except KeyError:
+        raise ConfigError(f"unknown similarity measure {name!r} (available: "
+                          f"{', '.join(MEASURES)})") from None
