@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -96,7 +98,7 @@ def test_streaming_equals_full_computation(n: int, cuts: list[int], seed: int) -
     x, y = _pair(n=n, dx=12, dy=9, seed=seed)
     bounds = sorted({0, n, *[c for c in cuts if c < n]})
     stream = LinearCKAStream(12, 9)
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         stream.update(x[a:b], y[a:b])
     assert stream.n == n
     assert stream.value() == pytest.approx(linear_cka(x, y), abs=1e-10)
@@ -127,7 +129,7 @@ def test_independent_data_biased_high_debiased_near_zero() -> None:
 
 
 def test_unknown_measure_lists_available() -> None:
-    with pytest.raises(ConfigError, match="unknown similarity measure 'cca' .*linear_cka"):
+    with pytest.raises(ConfigError, match=r"unknown similarity measure 'cca' .*linear_cka"):
         get_measure("cca")
     assert get_measure("rbf_cka") is MEASURES["rbf_cka"]
 
