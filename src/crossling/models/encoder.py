@@ -134,3 +134,22 @@ def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
     inputs = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask",
                                                       "token_type_ids")}
     return WordBatch(inputs, first, word_index, [len(s) for s in sentences])
+
+
+def model_fingerprint(model: nn.Module, samples_per_tensor: int = 2048) -> str:
+    """A cheap content hash of a model's weights, for cache keys and provenance.
+
+    Hashes every parameter's name and shape and an evenly strided sample of its values, so two
+    models differing anywhere in any tensor (fine-tuned, or with a re-initialised block) get
+    different fingerprints without hashing hundreds of megabytes.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        flat = tensor.detach().reshape(-1)
+        step = max(1, flat.numel() // samples_per_tensor)
+        sample = flat[::step].to("cpu", torch.float32).contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}".encode())
+        digest.update(sample.numpy().tobytes())
+    return digest.hexdigest()[:16]

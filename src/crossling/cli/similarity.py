@@ -1,0 +1,93 @@
+"""``crossling similarity``: per-layer CKA between languages (and between two models)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from crossling.data.parallel import align_by_sent_id
+from crossling.data.resolve import pud_languages, resolve_ud
+from crossling.models.encoder import load_encoder
+from crossling.report.plots import plot_similarity
+from crossling.report.tables import similarity_table
+from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
+from crossling.similarity.cka import MEASURES
+from crossling.similarity.pipeline import (
+    DEFAULT_MEASURES,
+    cross_lingual_similarity,
+    model_similarity,
+)
+from crossling.similarity.pooling import POOLINGS
+
+
+def add_similarity_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``similarity`` and ``demo``."""
+    p.add_argument("--measures", nargs="+", default=list(DEFAULT_MEASURES),
+                   choices=sorted(MEASURES), help="similarity measures")
+    p.add_argument("--pooling", default="mean", choices=sorted(POOLINGS),
+                   help="sentence pooling (default: mean over word-pieces without specials)")
+    p.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples for CIs")
+    p.add_argument("--n-null", type=int, default=100, help="permutations for the null")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    p.add_argument("--batch-tokens", type=int, default=16384,
+                   help="token budget per forward pass")
+    p.add_argument("--cache", default=None,
+                   help="folder for cached sentence vectors (default: OUT/cache)")
+
+
+def run_similarity(args: argparse.Namespace, model: str, data: Path, source: str,
+                   targets: list[str] | None, n: int | None, out: Path,
+                   compare_model: str | None = None) -> list[SimilarityRow]:
+    """Resolve data, run the analyses, write CSV/JSON/PNG into ``out``, print the table."""
+    langs = targets if targets else [x for x in pud_languages(data) if x != source]
+    files = {lang: resolve_ud(data, lang) for lang in [source, *langs]}
+    corpus = align_by_sent_id(files, limit=n)
+    cache = Path(args.cache) if args.cache else out / "cache"
+    common: dict[str, Any] = dict(measures=args.measures, pooling=args.pooling,
+                                  n_boot=args.n_boot, n_null=args.n_null, seed=args.seed,
+                                  cache_dir=cache, batch_tokens=args.batch_tokens)
+    encoder = load_encoder(model, device=args.device)
+    rows = cross_lingual_similarity(encoder, corpus, source, langs, **common)
+    if compare_model:
+        other = load_encoder(compare_model, device=args.device)
+        rows += model_similarity(encoder, other, corpus, [source, *langs], **common)
+    out.mkdir(parents=True, exist_ok=True)
+    write_rows_csv(out / "similarity.csv", rows)
+    write_rows_json(out / "similarity.json", rows)
+    cross = [r for r in rows if r.kind == "cross-lingual"]
+    plot_similarity(cross, out / "similarity.png")
+    if compare_model:
+        plot_similarity([r for r in rows if r.kind == "model-model"], out / "model-model.png",
+                        title=f"{model} vs {compare_model}")
+    main = args.measures[0]
+    print(f"\n{main} per layer ({source} vs target; n = {len(corpus)} parallel sentences, "
+          f"pooling = {args.pooling}):")
+    print(similarity_table(cross, main).to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"\nwrote {out / 'similarity.csv'}, {out / 'similarity.json'}, "
+          f"{out / 'similarity.png'}")
+    return rows
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    run_similarity(args, args.model, Path(args.data), args.source, args.targets, args.n,
+                   Path(args.out), args.compare_model)
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("similarity", help="per-layer cross-lingual (and model-model) CKA",
+                       description="Per-layer similarity of mean-pooled sentence vectors of "
+                                   "parallel sentences, with bootstrap CIs and a null.")
+    p.add_argument("--model", required=True, help="HF Hub name or local model folder")
+    p.add_argument("--data", required=True, help="UD folder holding the PUD treebanks")
+    p.add_argument("--source", default="en", help="source language (default: en)")
+    p.add_argument("--targets", nargs="+", default=None,
+                   help="target languages or treebanks (default: every PUD language)")
+    p.add_argument("--compare-model", default=None,
+                   help="second model: also compute model-vs-model similarity per layer")
+    p.add_argument("--n", type=int, default=None, help="use the first N aligned sentences")
+    p.add_argument("--out", default="runs/similarity", help="output folder")
+    add_similarity_options(p)
+    p.set_defaults(func=_similarity)

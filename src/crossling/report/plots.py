@@ -1,0 +1,79 @@
+"""Per-layer similarity curves with their uncertainty, as a paper-ready PNG.
+
+One panel per measure; one line per target (or per language for model-vs-model rows) with its
+95% bootstrap band; the shuffled-pairs null drawn as a grey dashed line with a band up to its 95th
+percentile, so that a reader sees at once which part of a curve is alignment and which part is
+what unrelated sentences would score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from crossling.atomic import atomic_path
+from crossling.results import SimilarityRow, row_dict
+
+MEASURE_LABELS = {"linear_cka": "linear CKA", "debiased_cka": "debiased linear CKA",
+                  "rbf_cka": "RBF CKA"}
+
+
+def rows_frame(rows: Sequence[SimilarityRow]) -> pd.DataFrame:
+    """Rows as a DataFrame without the (bulky) provenance column."""
+    return pd.DataFrame([{k: v for k, v in row_dict(r).items() if k != "provenance"}
+                         for r in rows])
+
+
+def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
+                    measures: Sequence[str] | None = None, title: str | None = None) -> Path:
+    """Write the curves of ``rows`` to ``path`` (PNG, atomically); returns the path."""
+    df = rows_frame(rows)
+    if df.empty:
+        raise ValueError("no similarity rows to plot")
+    chosen = [m for m in (measures or MEASURE_LABELS) if m in set(df["metric"])]
+    chosen += [m for m in df["metric"].unique() if m not in chosen and measures is None]
+    fig, axes = plt.subplots(1, len(chosen), figsize=(4.6 * len(chosen), 3.8), squeeze=False,
+                             sharex=True)
+    colours = plt.get_cmap("tab10" if df["target"].nunique() <= 10 else "tab20")
+    for ax, measure in zip(axes[0], chosen, strict=True):
+        sub = df[df["metric"] == measure]
+        for i, (target, curve) in enumerate(sorted(sub.groupby("target"), key=lambda kv: str(kv[0]))):
+            curve = curve.sort_values("layer")
+            colour = colours(i % colours.N)
+            label = (f"{curve['source'].iloc[0]}–{target}" if curve["kind"].iloc[0] ==
+                     "cross-lingual" else str(target))
+            ax.plot(curve["layer"], curve["value"], marker="o", ms=3, lw=1.6, color=colour,
+                    label=label)
+            ax.fill_between(curve["layer"], curve["ci_low"], curve["ci_high"], color=colour,
+                            alpha=0.18, lw=0)
+        null = sub.groupby("layer")[["null_mean", "null_high"]].mean().sort_index()
+        if null["null_mean"].notna().any():
+            ax.plot(null.index, null["null_mean"], ls="--", color="0.35", lw=1.2,
+                    label="shuffled pairs (null)")
+            ax.fill_between(null.index, null["null_mean"], null["null_high"], color="0.6",
+                            alpha=0.25, lw=0)
+        ax.set_title(MEASURE_LABELS.get(measure, measure))
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_xticks(sorted(sub["layer"].unique()))
+        ax.grid(alpha=0.3)
+        ax.set_ylim(min(0.0, float(sub["ci_low"].min()) - 0.02), 1.02)
+    axes[0][0].set_ylabel("similarity")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+               fontsize=8)
+    first = df.iloc[0]
+    model = Path(str(first["model"])).name or str(first["model"])
+    fig.suptitle(title or f"{model} · pooling={first['pooling']} · n={first['n']}",
+                 fontsize=10)
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return out

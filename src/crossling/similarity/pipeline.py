@@ -1,0 +1,161 @@
+"""The paper's similarity analyses as functions returning tidy :class:`SimilarityRow` lists.
+
+- :func:`cross_lingual_similarity`: one model, source language vs each target language, on the
+  same parallel sentences, per layer (the "alignment" curve of the paper's Figure 1).
+- :func:`model_similarity`: two models (e.g. pretrained vs fine-tuned) on the same sentences of
+  each language, per layer (which layers fine-tuning changes).
+
+Every value comes with a bootstrap CI and a shuffled-pairs null (:mod:`crossling.similarity.null`)
+and every row with its provenance: model and its weight fingerprint, data files with checksums,
+pooling, measure definitions, seed, versions, device and git commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from crossling.data.parallel import ParallelCorpus
+from crossling.errors import ConfigError
+from crossling.models.encoder import Encoder
+from crossling.provenance import provenance
+from crossling.results import SimilarityRow
+from crossling.similarity.cka import MEASURES
+from crossling.similarity.extract import encoder_fingerprint, extract_cached
+from crossling.similarity.null import estimate
+
+DEFAULT_MEASURES = ("linear_cka", "debiased_cka", "rbf_cka")
+
+METRIC_VARIANTS = {
+    "linear_cka": "biased linear CKA, feature space (Kornblith et al. 2019)",
+    "debiased_cka": "linear CKA on the unbiased HSIC U-statistic (Song et al. 2012)",
+    "rbf_cka": "RBF CKA, sigma = median pairwise distance (as the authors' script)",
+    "ci": "95% bootstrap over sentences, percentile interval re-centred on the estimate",
+    "null": "shuffled pairs (row permutations of the target): mean and 95th percentile",
+}
+
+
+def check_languages(corpus: ParallelCorpus, languages: Sequence[str]) -> None:
+    """Raise a one-line ConfigError for a language the corpus does not hold."""
+    for lang in languages:
+        if lang not in corpus.texts:
+            raise ConfigError(f"unknown language {lang!r} (available: "
+                              f"{', '.join(corpus.languages)})")
+
+
+def check_layers(layers: Sequence[int] | None, num_states: int) -> list[int]:
+    """Validated layer indices (0 = embeddings .. num_states - 1); all when None."""
+    if layers is None:
+        return list(range(num_states))
+    for layer in layers:
+        if not 0 <= layer < num_states:
+            raise ConfigError(f"layer {layer} out of range 0..{num_states - 1} (0 = embeddings)")
+    return sorted(set(layers))
+
+
+def _check_measures(measures: Sequence[str]) -> None:
+    for m in measures:
+        if m not in MEASURES:
+            raise ConfigError(f"unknown similarity measure {m!r} (available: "
+                              f"{', '.join(MEASURES)})")
+
+
+def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
+          layers: list[int], measures: Sequence[str], n_boot: int, n_null: int, seed: int,
+          pooling: str, model: str, compare_model: str | None, prov: dict[str, Any],
+          device: torch.device | None, bar: Any) -> list[SimilarityRow]:
+    rows = []
+    for layer in layers:
+        est = estimate(x[layer], y[layer], measures, n_boot=n_boot, n_null=n_null, seed=seed,
+                       device=device)
+        for m in measures:
+            e = est[m]
+            rows.append(SimilarityRow(kind=kind, source=source, target=target, layer=layer,
+                                      metric=m, value=e.value, ci_low=e.ci_low,
+                                      ci_high=e.ci_high, null_mean=e.null_mean,
+                                      null_high=e.null_high, n=e.n, pooling=pooling,
+                                      model=model, compare_model=compare_model, provenance=prov))
+        bar.update(1)
+    return rows
+
+
+def _variants(measures: Sequence[str]) -> dict[str, str]:
+    return {k: METRIC_VARIANTS[k] for k in [*measures, "ci", "null"]}
+
+
+def _metric_device() -> torch.device | None:
+    return torch.device("cuda") if torch.cuda.is_available() else None
+
+
+def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: str,
+                             targets: Sequence[str], measures: Sequence[str] = DEFAULT_MEASURES,
+                             pooling: str = "mean", n_boot: int = 200, n_null: int = 100,
+                             seed: int = 0, cache_dir: str | Path | None = None,
+                             layers: Sequence[int] | None = None, max_length: int = 512,
+                             batch_tokens: int = 16384, progress: bool = True,
+                             ) -> list[SimilarityRow]:
+    """Per-layer similarity between ``source`` and each target on parallel sentences."""
+    check_languages(corpus, [source, *targets])
+    _check_measures(measures)
+    if source in targets:
+        raise ConfigError(f"source language {source!r} is also a target")
+    texts = {lang: corpus.texts[lang] for lang in [source, *targets]}
+    vectors = {}
+    for lang, t in texts.items():
+        vectors[lang] = extract_cached(encoder, t, pooling, cache_dir, max_length=max_length,
+                                       batch_tokens=batch_tokens, progress=progress,
+                                       desc=f"encode {lang}")
+    chosen = check_layers(layers, vectors[source].shape[0])
+    prov = provenance(
+        data_files=[corpus.files[lang] for lang in texts], model=encoder.name,
+        model_fingerprint=encoder_fingerprint(encoder), pooling=pooling, seed=seed,
+        n_boot=n_boot, n_null=n_null, n_sentences=len(corpus), measures=list(measures),
+        metric_variants=_variants(measures), max_length=max_length)
+    rows: list[SimilarityRow] = []
+    with tqdm(total=len(targets) * len(chosen), desc="similarity", unit="layer",
+              disable=not progress) as bar:
+        for tgt in targets:
+            rows += _rows("cross-lingual", source, tgt, vectors[source], vectors[tgt], chosen,
+                          measures, n_boot, n_null, seed, pooling, encoder.name, None, prov,
+                          _metric_device(), bar)
+    return rows
+
+
+def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCorpus,
+                     languages: Sequence[str], measures: Sequence[str] = DEFAULT_MEASURES,
+                     pooling: str = "mean", n_boot: int = 200, n_null: int = 100, seed: int = 0,
+                     cache_dir: str | Path | None = None, layers: Sequence[int] | None = None,
+                     max_length: int = 512, batch_tokens: int = 16384, progress: bool = True,
+                     ) -> list[SimilarityRow]:
+    """Per-layer similarity of two models on the same sentences of each language."""
+    check_languages(corpus, languages)
+    _check_measures(measures)
+    if encoder_a.num_layers != encoder_b.num_layers:
+        raise ConfigError(f"{encoder_a.name} has {encoder_a.num_layers} layers but "
+                          f"{encoder_b.name} has {encoder_b.num_layers}: layer-wise comparison "
+                          "needs the same depth")
+    chosen = check_layers(layers, encoder_a.num_layers + 1)
+    prov = provenance(
+        data_files=[corpus.files[lang] for lang in languages], model=encoder_a.name,
+        model_fingerprint=encoder_fingerprint(encoder_a), compare_model=encoder_b.name,
+        compare_model_fingerprint=encoder_fingerprint(encoder_b), pooling=pooling, seed=seed,
+        n_boot=n_boot, n_null=n_null, n_sentences=len(corpus), measures=list(measures),
+        metric_variants=_variants(measures), max_length=max_length)
+    rows: list[SimilarityRow] = []
+    with tqdm(total=len(languages) * len(chosen), desc="model similarity", unit="layer",
+              disable=not progress) as bar:
+        for lang in languages:
+            a = extract_cached(encoder_a, corpus.texts[lang], pooling, cache_dir,
+                               max_length=max_length, batch_tokens=batch_tokens,
+                               progress=progress, desc=f"encode {lang} (A)")
+            b = extract_cached(encoder_b, corpus.texts[lang], pooling, cache_dir,
+                               max_length=max_length, batch_tokens=batch_tokens,
+                               progress=progress, desc=f"encode {lang} (B)")
+            rows += _rows("model-model", lang, lang, a, b, chosen, measures, n_boot, n_null,
+                          seed, pooling, encoder_a.name, encoder_b.name, prov, _metric_device(),
+                          bar)
+    return rows

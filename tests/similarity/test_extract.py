@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from crossling.errors import ModelError
+from crossling.models.encoder import Encoder, load_encoder
+from crossling.similarity.extract import extract, extract_cached, length_batches
+from crossling.similarity.pooling import POOLINGS
+
+TEXTS = ["A short one.", "Le chat est assis sur le tapis, près de la cheminée ancienne.",
+         "Кошка сидит.", "這個比例多年來一直在穩步上升。", "x",
+         "A much longer English sentence that will need quite a few more word pieces than "
+         "the others in this small batch."]
+
+
+@pytest.mark.parametrize("pooling", sorted(POOLINGS))
+def test_batched_equals_one_sentence_at_a_time(tiny_model: Path, pooling: str) -> None:
+    enc = load_encoder(str(tiny_model), device="cpu")
+    batched = extract(enc, TEXTS, pooling=pooling, batch_tokens=40, progress=False)
+    single = torch.cat([extract(enc, [t], pooling=pooling, progress=False) for t in TEXTS], 1)
+    assert batched.shape == (5, len(TEXTS), 32)  # 4 blocks + embeddings
+    torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-4)
+
+
+def test_mean_excludes_exactly_the_special_tokens(tiny_xlmr: Path) -> None:
+    enc = load_encoder(str(tiny_xlmr), device="cpu")
+    text = TEXTS[1]
+    batch = enc.tokenizer([text], return_tensors="pt")
+    with torch.inference_mode():
+        states = enc.model(**batch, output_hidden_states=True).hidden_states
+    expected = torch.stack([s[0, 1:-1].mean(0) for s in states])  # <s> ... </s> dropped
+    got = extract(enc, [text], pooling="mean", progress=False)[:, 0]
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    with_special = extract(enc, [text], pooling="mean_with_special", progress=False)[:, 0]
+    torch.testing.assert_close(with_special, torch.stack([s[0].mean(0) for s in states]),
+                               atol=1e-5, rtol=1e-4)
+
+
+def test_length_batches_respect_budget_and_cover_all() -> None:
+    lengths = [5, 50, 7, 12, 48, 3, 9, 30]
+    batches = length_batches(lengths, batch_tokens=60)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert max(lengths[i] for i in b) * len(b) <= 60 or len(b) == 1
+
+
+def test_cache_hit_skips_the_model(tiny_bert: Path, tmp_path: Path) -> None:
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    first = extract_cached(enc, TEXTS, "mean", tmp_path, progress=False)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1
+
+    class Exploding(torch.nn.Module):
+        def forward(self, *a: object, **k: object) -> None:
+            raise AssertionError("model called despite a cache hit")
+
+    cached = Encoder(model=Exploding(), tokenizer=enc.tokenizer, name=enc.name)
+    cached._crossling_fingerprint = enc._crossling_fingerprint  # type: ignore[attr-defined]
+    torch.testing.assert_close(extract_cached(cached, TEXTS, "mean", tmp_path), first)
+    # different pooling or texts -> a different cache entry
+    extract_cached(enc, TEXTS[:3], "mean", tmp_path, progress=False)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2
+
+
+def test_model_without_hidden_states(tiny_bert: Path) -> None:
+    enc = load_encoder(str(tiny_bert), device="cpu")
+
+    class NoStates(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, **kwargs: object) -> object:
+            return type("Out", (), {"hidden_states": None})()
+
+    broken = Encoder(model=NoStates(), tokenizer=enc.tokenizer, name="broken")
+    with pytest.raises(ModelError, match="returned no hidden_states"):
+        extract(broken, ["hello"], progress=False)
