@@ -43,7 +43,7 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
     colours = plt.get_cmap("tab10" if df["target"].nunique() <= 10 else "tab20")
     for ax, measure in zip(axes[0], chosen, strict=True):
         sub = df[df["metric"] == measure]
-        for i, (target, curve) in enumerate(sorted(sub.groupby("target"), key=lambda kv: str(kv[0]))):
+        for i, (target, curve) in enumerate(sub.groupby("target")):  # sorted by target
             curve = curve.sort_values("layer")
             colour = colours(i % colours.N)
             label = (f"{curve['source'].iloc[0]}–{target}" if curve["kind"].iloc[0] ==
