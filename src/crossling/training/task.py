@@ -14,23 +14,10 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from crossling.data.example import Example
 from crossling.models.encoder import WordBatch
 
-
-@dataclass(frozen=True)
-class Example:
-    """One training/evaluation sentence: words plus task labels, with where it came from.
-
-    ``labels`` is task-specific: UPOS tags for ``pos``; IOB2 tags for ``ner``; for ``parsing``
-    the heads (1-based, 0 = root) in ``heads`` and relations in ``labels``.
-    """
-
-    words: tuple[str, ...]
-    labels: tuple[str, ...]
-    heads: tuple[int, ...] = ()
-    sent_id: str | None = None
-    path: str = ""
-    line: int = 0
+__all__ = ["Example", "Score", "Task", "TaskBatch"]
 
 
 @dataclass

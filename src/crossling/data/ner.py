@@ -1,0 +1,84 @@
+"""Named-entity data: WikiANN (Rahimi et al. splits) and Universal NER, as IOB2 examples.
+
+Both ship as tab-separated columns with a blank line between sentences: WikiANN as
+``index token tag``, Universal NER as ``id token tag ...`` with ``# sent_id`` comments. Every tag
+must be ``O`` or ``B-TYPE`` / ``I-TYPE``; anything else is reported with its file and line. An
+``I-X`` that follows ``O`` or another type is kept as written (real annotation and model output
+contain it; seqeval's default chunking treats it as the start of an entity, as conlleval does).
+
+Language specs (``resolve_ner``) over a NER folder holding ``wikiann/`` and ``uner/``:
+``xx`` -> WikiANN language ``xx`` (splits train / dev -> val / test); ``xx_tb`` -> the Universal
+NER file ``uner/xx_tb-ud-{split}.iob2`` (``de_pud``, ``en_ewt:dev``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from crossling.data.example import Example
+from crossling.errors import ConfigError, DataError
+
+_TAG = re.compile(r"^(O|[BI]-\S+)$")
+_WIKIANN_SPLITS = {"train": "train", "dev": "val", "val": "val", "test": "test"}
+
+
+def read_iob2(path: str | Path) -> list[Example]:
+    """Read a WikiANN or Universal NER file into examples (labels = IOB2 tags)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, None, "no such NER file")
+    out: list[Example] = []
+    words: list[str] = []
+    tags: list[str] = []
+    sent_id: str | None = None
+    start = 0
+    with open(p, encoding="utf-8") as fh:
+        for number, raw in enumerate(fh, start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                if words:
+                    out.append(Example(tuple(words), tuple(tags), (), sent_id, str(p), start))
+                words, tags, sent_id, start = [], [], None, 0
+                continue
+            start = start or number  # first line (comment or token) of this sentence
+            if line.startswith("#"):
+                if line.startswith("# sent_id ="):
+                    sent_id = line.split("=", 1)[1].strip()
+                continue
+            cols = line.split("\t")
+            if len(cols) < 3:
+                raise DataError(p, number, f"expected at least 3 tab-separated columns (index, "
+                                           f"token, tag), found {len(cols)}")
+            if not cols[0].strip().isdigit():
+                raise DataError(p, number, f"malformed token index {cols[0]!r}")
+            if not _TAG.match(cols[2]):
+                raise DataError(p, number, f"tag {cols[2]!r} is not IOB2 (O, B-TYPE or I-TYPE)")
+            words.append(cols[1])
+            tags.append(cols[2])
+    if words:
+        out.append(Example(tuple(words), tuple(tags), (), sent_id, str(p), start))
+    return out
+
+
+def resolve_ner(root: str | Path, spec: str, split: str = "test") -> Path:
+    """Resolve a NER language spec (see module docstring) to a file under ``root``."""
+    base = Path(root)
+    name, _, explicit = spec.partition(":")
+    want = explicit or split
+    if "_" in name:
+        path = base / "uner" / f"{name}-ud-{want}.iob2"
+        if not path.is_file():
+            have = sorted(f.name.replace("-ud-", ":").replace(".iob2", "")
+                          for f in (base / "uner").glob("*.iob2"))
+            raise ConfigError(f"no Universal NER file for {name!r} split {want!r} in "
+                              f"{base / 'uner'} (available: {', '.join(have) or 'none'})")
+        return path
+    if want not in _WIKIANN_SPLITS:
+        raise ConfigError(f"unknown split {want!r} (train, dev, test)")
+    path = base / "wikiann" / name / f"{_WIKIANN_SPLITS[want]}.conllu"
+    if not path.is_file():
+        langs = sorted(d.name for d in (base / "wikiann").glob("*") if d.is_dir())
+        raise ConfigError(f"unknown WikiANN language {name!r} in {base / 'wikiann'} "
+                          f"(available: {', '.join(langs) or 'none'})")
+    return path

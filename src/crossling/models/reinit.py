@@ -1,0 +1,211 @@
+"""RANDOM-INIT: re-initialise chosen transformer blocks before fine-tuning, and prove it happened.
+
+The paper resets a pair of consecutive blocks (1-2, 3-4, ..., 11-12) and fine-tunes as usual.
+The authors' fork of transformers 4.10 selected modules by regex while loading the checkpoint,
+which (a) silently re-initialised nothing on checkpoints whose keys lack the ``bert.`` prefix and
+(b) gave skipped modules PyTorch's default init instead of BERT's N(0, 0.02) with zero bias.
+transformers 5 adds a third trap: ``_init_weights`` skips every tensor flagged
+``_is_hf_initialized``, which all loaded weights are, so calling it on a loaded model is a no-op.
+
+Here blocks are chosen by 1-based index (``transformer_layers``), components by module type
+(attention linears, feed-forward linears, LayerNorms), the init scheme is explicit and recorded,
+and after re-initialisation every tensor is compared with a snapshot: exactly the chosen tensors
+changed and all others are bit-identical, or a :class:`ModelError` is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from crossling.errors import ConfigError, ModelError
+from crossling.models.encoder import transformer_layers
+
+COMPONENTS = ("attention", "ffn", "layernorm")
+
+
+@dataclass(frozen=True)
+class ReinitReport:
+    """What was re-initialised, recorded with every run."""
+
+    scheme: str
+    layers: list[int]
+    components: list[str]
+    embeddings: bool
+    seed: int
+    changed: list[str] = field(default_factory=list)
+    unchanged_by_construction: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_group(spec: str) -> tuple[list[int], bool]:
+    """``"REF"`` -> ([], False); ``"1-2"`` -> ([1, 2], False); ``"3"``; ``"emb"``; ``"emb,1-2"``."""
+    spec = spec.strip()
+    if spec.upper() == "REF" or not spec:
+        return [], False
+    layers: list[int] = []
+    embeddings = False
+    for part in spec.split(","):
+        part = part.strip()
+        if part.lower() in ("emb", "embeddings"):
+            embeddings = True
+            continue
+        first, _, last = part.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            raise ConfigError(f"bad re-init group {spec!r}: use REF, 'emb', a block '3' or a "
+                              "range '1-2' (1-based blocks)")
+        lo, hi = int(first), int(last or first)
+        if hi < lo:
+            raise ConfigError(f"bad re-init group {spec!r}: empty range")
+        layers.extend(range(lo, hi + 1))
+    return sorted(set(layers)), embeddings
+
+
+def _is_norm(module: nn.Module) -> bool:
+    return isinstance(module, nn.LayerNorm) or "LayerNorm" in type(module).__name__
+
+
+def _component(path: str, module: nn.Module) -> str | None:
+    if _is_norm(module):
+        return "layernorm"
+    if isinstance(module, nn.Linear):
+        return "attention" if "attention" in path.split(".")[0:2] or \
+            path.startswith("attention") else "ffn"
+    return None
+
+
+def _selected_modules(model: nn.Module, layers: Sequence[int], components: Sequence[str],
+                      embeddings: bool) -> list[tuple[str, nn.Module]]:
+    blocks = transformer_layers(model)
+    prefix = {id(m): n for n, m in model.named_modules()}
+    chosen: list[tuple[str, nn.Module]] = []
+    for layer in layers:
+        if not 1 <= layer <= len(blocks):
+            raise ConfigError(f"layer {layer} out of range 1..{len(blocks)}")
+        block = blocks[layer - 1]
+        for path, module in block.named_modules():
+            comp = _component(path, module)
+            if comp in components and any(True for _ in module.parameters(recurse=False)):
+                chosen.append((prefix[id(module)], module))
+    if embeddings:
+        base = getattr(model, "base_model", model)
+        emb = getattr(base, "embeddings", None)
+        if emb is None:
+            raise ModelError(f"{type(model).__name__} has no embeddings module to re-initialise")
+        for module in emb.modules():
+            if isinstance(module, nn.Embedding) or _is_norm(module):
+                chosen.append((prefix[id(module)], module))
+    return chosen
+
+
+def _init_normal(module: nn.Module, std: float) -> None:
+    with torch.no_grad():
+        if _is_norm(module):
+            nn.init.ones_(module.weight)  # type: ignore[arg-type]
+            nn.init.zeros_(module.bias)  # type: ignore[arg-type]
+            return
+        nn.init.normal_(module.weight, 0.0, std)  # type: ignore[arg-type]
+        if getattr(module, "bias", None) is not None:
+            nn.init.zeros_(module.bias)  # type: ignore[arg-type]
+        pad = getattr(module, "padding_idx", None)
+        if pad is not None:
+            module.weight[pad].zero_()  # type: ignore[index]
+
+
+def _init_model(model: nn.Module) -> Callable[[nn.Module], None]:
+    init = getattr(model, "_init_weights", None)
+    if init is None:
+        raise ConfigError(f"{type(model).__name__} has no _init_weights; use scheme 'normal' or "
+                          "'torch_default'")
+
+    def apply(module: nn.Module) -> None:
+        for p in module.parameters(recurse=False):
+            # transformers 5 skips tensors flagged as already initialised (all loaded weights)
+            if hasattr(p, "_is_hf_initialized"):
+                p._is_hf_initialized = False  # type: ignore[attr-defined]
+        init(module)
+
+    return apply
+
+
+def _init_torch_default(module: nn.Module) -> None:
+    reset = getattr(module, "reset_parameters", None)
+    if reset is None:
+        raise ModelError(f"{type(module).__name__} has no reset_parameters()")
+    reset()
+
+
+SCHEMES = ("model", "normal", "torch_default")
+
+
+def _scheme_fn(model: nn.Module, scheme: str, std: float) -> Callable[[nn.Module], None]:
+    if scheme == "model":
+        return _init_model(model)
+    if scheme == "normal":
+        return lambda m: _init_normal(m, std)
+    if scheme == "torch_default":
+        return _init_torch_default
+    raise ConfigError(f"unknown init scheme {scheme!r} (available: {', '.join(SCHEMES)})")
+
+
+def _constant_target(name: str, module: nn.Module, scheme: str) -> float | None:
+    """The value a tensor is set to deterministically (LayerNorm 1/0, zero biases), else None."""
+    leaf = name.rsplit(".", 1)[-1]
+    if _is_norm(module):
+        return 1.0 if leaf == "weight" else 0.0
+    if leaf == "bias" and scheme in ("model", "normal"):
+        return 0.0
+    return None
+
+
+def reinit(model: nn.Module, layers: Sequence[int], components: Iterable[str] | str = "all",
+           scheme: str = "model", std: float = 0.02, embeddings: bool = False,
+           seed: int = 0) -> ReinitReport:
+    """Re-initialise blocks ``layers`` (1-based) of ``model`` in place and verify the result.
+
+    ``components`` is ``"all"`` or a subset of ``("attention", "ffn", "layernorm")``.
+    Raises :class:`ConfigError` for a bad layer, component or scheme, and :class:`ModelError`
+    if the selection matches no tensor or the verification fails.
+    """
+    comps = list(COMPONENTS) if components == "all" else list(components)
+    for c in comps:
+        if c not in COMPONENTS:
+            raise ConfigError(f"unknown component {c!r} (available: {', '.join(COMPONENTS)})")
+    apply = _scheme_fn(model, scheme, std)
+    modules = _selected_modules(model, layers, comps, embeddings)
+    chosen = {f"{prefix}.{n}" if prefix else n: (m, n)
+              for prefix, m in modules for n, _ in m.named_parameters(recurse=False)}
+    if (layers or embeddings) and not chosen:
+        raise ModelError(f"re-init selection (layers {list(layers)}, components {comps}) matches "
+                         "no tensor")
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for _, module in modules:
+            apply(module)
+    after = model.state_dict()
+    changed, by_construction = [], []
+    for name, old in before.items():
+        same = torch.equal(old, after[name])
+        if name not in chosen:
+            if not same:
+                raise ModelError(f"re-init changed {name}, which was not selected")
+            continue
+        if not same:
+            changed.append(name)
+            continue
+        module, leaf = chosen[name]
+        target = _constant_target(leaf, module, scheme)
+        if target is not None and bool((old == target).all()):
+            by_construction.append(name)  # e.g. a LayerNorm weight that was already all ones
+        else:
+            raise ModelError(f"re-init left {name} unchanged (scheme {scheme!r})")
+    return ReinitReport(scheme=scheme, layers=list(layers), components=comps,
+                        embeddings=embeddings, seed=seed, changed=sorted(changed),
+                        unchanged_by_construction=sorted(by_construction))
