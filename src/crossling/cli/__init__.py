@@ -17,7 +17,7 @@ from crossling import __version__
 from crossling.errors import CrosslingError
 
 # Subcommand modules, in the order ``crossling --help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "similarity", "model")
+COMMANDS: tuple[str, ...] = ("demo", "similarity", "finetune", "model")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # weight-loading bars; crossling shows its own progress
     try:
         return int(args.func(args) or 0)
     except CrosslingError as exc:

@@ -128,7 +128,7 @@ def _init_model(model: nn.Module) -> Callable[[nn.Module], None]:
         for p in module.parameters(recurse=False):
             # transformers 5 skips tensors flagged as already initialised (all loaded weights)
             if hasattr(p, "_is_hf_initialized"):
-                p._is_hf_initialized = False  # type: ignore[attr-defined]
+                p._is_hf_initialized = False
         init(module)
 
     return apply
@@ -177,8 +177,8 @@ def reinit(model: nn.Module, layers: Sequence[int], components: Iterable[str] | 
     for c in comps:
         if c not in COMPONENTS:
             raise ConfigError(f"unknown component {c!r} (available: {', '.join(COMPONENTS)})")
-    apply = _scheme_fn(model, scheme, std)
     modules = _selected_modules(model, layers, comps, embeddings)
+    apply = _scheme_fn(model, scheme, std)
     chosen = {f"{prefix}.{n}" if prefix else n: (m, n)
               for prefix, m in modules for n, _ in m.named_parameters(recurse=False)}
     if (layers or embeddings) and not chosen:

@@ -1,0 +1,84 @@
+"""``crossling finetune``: fine-tune on the source language, evaluate zero-shot on targets."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crossling.data.ner import resolve_ner
+from crossling.data.resolve import resolve_ud
+from crossling.errors import ConfigError
+from crossling.models.reinit import SCHEMES
+from crossling.training.finetune import run_finetune
+from crossling.training.loop import TrainConfig
+from crossling.training.tasks import TASKS
+
+
+def _resolve(task: str, data: str | None, spec: str, split: str) -> Path:
+    """A file path as given, else a language spec resolved in the data folder."""
+    if Path(spec).is_file():
+        return Path(spec)
+    if data is None:
+        raise ConfigError(f"{spec!r} is not a file; pass --data to resolve language codes")
+    root = Path(data)
+    if task == "ner":
+        return resolve_ner(root / "ner" if (root / "ner").is_dir() else root, spec, split)
+    return resolve_ud(root / "ud" if (root / "ud").is_dir() else root, spec, split)
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    default_train = "en" if args.task == "ner" else "en_ewt"
+    train = [_resolve(args.task, args.data, s, "train") for s in (args.train or [default_train])]
+    dev = [_resolve(args.task, args.data, s, "dev") for s in (args.dev or [default_train])]
+    source_test = args.test or "en"  # en PUD (pos, parsing) or WikiANN en (ner)
+    evals = {source_test: _resolve(args.task, args.data, source_test, "test")}
+    for spec in args.eval or []:
+        evals[spec] = _resolve(args.task, args.data, spec, "test")
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         head_lr=args.head_lr, max_length=args.max_length, device=args.device)
+    out = Path(args.out)
+    rows = run_finetune(args.task, args.model, train, dev, evals, out,
+                        reinit_group=args.reinit, reinit_scheme=args.reinit_scheme,
+                        seed=args.seed, config=config,
+                        max_train_sentences=args.max_train_sentences,
+                        max_eval_sentences=args.max_eval_sentences)
+    table = pd.DataFrame([{"language": r.language, "metric": r.metric, "score": r.value,
+                           "95% CI": f"[{r.ci_low:.1f}, {r.ci_high:.1f}]",
+                           "sentences": r.n_sentences} for r in rows])
+    print(f"\n{args.task} · {args.model} · reinit {args.reinit} · seed {args.seed}")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"\nwrote {out / 'scores.csv'}, {out / 'scores.json'} and the model in {out}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("finetune", help="fine-tune on the source, evaluate zero-shot on targets",
+                       description="Fine-tune an encoder on a task in the source language "
+                                   "(optionally after re-initialising layers) and evaluate it "
+                                   "unchanged on target languages.")
+    p.add_argument("--task", required=True, choices=sorted(TASKS))
+    p.add_argument("--model", required=True, help="HF Hub name or local model folder")
+    p.add_argument("--data", default=None,
+                   help="data folder (with ud/ and ner/) used to resolve language specs")
+    p.add_argument("--train", nargs="+", help="training files or specs (default en_ewt / en)")
+    p.add_argument("--dev", nargs="+", help="dev files or specs (default: the train treebank)")
+    p.add_argument("--test", default=None, help="source test set (default: en, i.e. en PUD "
+                                                "for pos/parsing, WikiANN en for ner)")
+    p.add_argument("--eval", nargs="+", help="target test sets: files or specs (fr de ...)")
+    p.add_argument("--reinit", default="REF",
+                   help="re-initialise blocks before fine-tuning: REF, 1-2, 11-12, emb ...")
+    p.add_argument("--reinit-scheme", default="model", choices=SCHEMES)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate")
+    p.add_argument("--head-lr", type=float, default=1e-3, help="task head learning rate")
+    p.add_argument("--max-length", type=int, default=256)
+    p.add_argument("--max-train-sentences", type=int, default=None)
+    p.add_argument("--max-eval-sentences", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--out", default="runs/finetune")
+    p.set_defaults(func=_finetune)

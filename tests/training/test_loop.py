@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from crossling.data.conllu import read_conllu
+from crossling.data.example import examples_from_ud
+from crossling.models.encoder import load_encoder
+from crossling.training.loop import TrainConfig, fit
+from crossling.training.tasks import get_task
+
+CONFIG = TrainConfig(epochs=2, batch_size=8, lr=1e-3, head_lr=3e-3, device="cpu",
+                     max_length=64, patience=5)
+
+
+def _run(model_dir: Path, ud_dir: Path, out: Path, seed: int) -> tuple[dict, object]:  # type: ignore[type-arg]
+    task = get_task("pos")
+    sents = read_conllu(ud_dir / "UD_English-PUD" / "en_pud-ud-test.conllu", limit=40)
+    train, dev = examples_from_ud(sents[:32], "pos"), examples_from_ud(sents[32:], "pos")
+    enc = load_encoder(str(model_dir), device="cpu")
+    labels = task.labels_from(train)
+    torch.manual_seed(123)  # the head's init must come from the run's seed, not from here
+    model = task.build_model(enc.model, labels)
+    result = fit(task, model, enc.tokenizer, labels, train, dev, CONFIG, out, seed=seed,
+                 progress=False)
+    return model.state_dict(), result
+
+
+def test_same_seed_gives_identical_weights(tiny_bert: Path, ud_dir: Path, tmp_path: Path) -> None:
+    a, ra = _run(tiny_bert, ud_dir, tmp_path / "a", seed=7)
+    b, rb = _run(tiny_bert, ud_dir, tmp_path / "b", seed=7)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert ra.history == rb.history  # type: ignore[attr-defined]
+    c, _ = _run(tiny_bert, ud_dir, tmp_path / "c", seed=8)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_completed_run_is_reused_and_files_are_complete(tiny_xlmr: Path, ud_dir: Path,
+                                                        tmp_path: Path) -> None:
+    state, result = _run(tiny_xlmr, ud_dir, tmp_path, seed=1)
+    fit_json = json.loads((tmp_path / "fit.json").read_text())
+    assert fit_json["result"]["best_epoch"] == result.best_epoch  # type: ignore[attr-defined]
+    assert len(fit_json["result"]["history"]) == 2
+    assert not (tmp_path / "last.pt").exists()
+    stamp = (tmp_path / "best.pt").stat().st_mtime_ns
+    again_state, again = _run(tiny_xlmr, ud_dir, tmp_path, seed=1)
+    assert (tmp_path / "best.pt").stat().st_mtime_ns == stamp  # not retrained
+    assert all(torch.equal(state[k], again_state[k]) for k in state)
+    assert again.best_dev == result.best_dev  # type: ignore[attr-defined]
