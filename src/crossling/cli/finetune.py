@@ -44,7 +44,7 @@ def _finetune(args: argparse.Namespace) -> int:
                         reinit_group=args.reinit, reinit_scheme=args.reinit_scheme,
                         seed=args.seed, config=config,
                         max_train_sentences=args.max_train_sentences,
-                        max_eval_sentences=args.max_eval_sentences)
+                        max_eval_sentences=args.max_eval_sentences, source=source_test)
     table = pd.DataFrame([{"language": r.language, "metric": r.metric, "score": r.value,
                            "95% CI": f"[{r.ci_low:.1f}, {r.ci_high:.1f}]",
                            "sentences": r.n_sentences} for r in rows])

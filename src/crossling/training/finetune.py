@@ -92,11 +92,12 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
                  out_dir: str | Path, reinit_group: str = "REF", reinit_scheme: str = "model",
                  seed: int = 0, config: TrainConfig | None = None,
                  max_train_sentences: int | None = None, max_eval_sentences: int | None = None,
-                 progress: bool = True) -> list[ScoreRow]:
+                 source: str | None = None, progress: bool = True) -> list[ScoreRow]:
     """Fine-tune ``model_name`` on ``task_name`` and evaluate it on every language of ``eval_sets``.
 
     ``eval_sets`` maps a language label (e.g. ``en``, ``fr``, ``fr_gsd``) to a test file; the
-    source test set is simply one of them. Returns (and writes) the score rows.
+    source-language test set is one of them, named by ``source`` (default: the first).
+    Returns (and writes) the score rows.
     """
     task = get_task(task_name)
     config = config or TrainConfig()
@@ -132,8 +133,11 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
     _save_model(model, encoder.tokenizer, labels, out)
 
     files = [*train_files, *dev_files, *eval_sets.values()]
+    source = source or next(iter(eval_sets))
+    if source not in eval_sets:
+        raise ConfigError(f"source {source!r} is not among the evaluation sets")
     prov = provenance(
-        data_files=list(files), task=task_name, model=model_name, seed=seed,
+        data_files=list(files), task=task_name, model=model_name, seed=seed, source=source,
         reinit_group=reinit_group, reinit=report.as_dict() if report else None,
         train_config=asdict(config), max_train_sentences=max_train_sentences,
         n_train=len(train), n_dev=len(dev), subsample_seed=SUBSAMPLE_SEED, labels=labels,

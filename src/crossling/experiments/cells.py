@@ -1,0 +1,89 @@
+"""What each kind of cell runs: a registry ``kind -> runner(params, workdir) -> (rows, prov)``.
+
+Runners are plain functions of a cell's parameters and a working folder, so that an executor
+can run them in this process, in another process or on a Ray worker. Tests register tiny fake
+kinds here to exercise the store and executors without training anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from crossling.results import ScoreRow, SimilarityRow
+
+Rows = list[SimilarityRow] | list[ScoreRow] | list[SimilarityRow | ScoreRow]
+Runner = Callable[[dict[str, Any], Path], tuple[Rows, dict[str, Any]]]
+
+
+def _corpus(params: dict[str, Any]) -> Any:
+    from crossling.data.parallel import align_by_sent_id
+    from crossling.data.resolve import resolve_ud
+
+    langs = [params["source"], *params["languages"]]
+    return align_by_sent_id({x: resolve_ud(params["ud"], x) for x in langs}, limit=params["n"])
+
+
+def _sim_kwargs(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    return {"measures": params["measures"], "pooling": params["pooling"],
+            "n_boot": params["n_boot"], "n_null": params["n_null"], "seed": 0,
+            "cache_dir": workdir / "cache", "progress": False}
+
+
+def run_similarity(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
+    """Cross-lingual CKA of the pretrained model."""
+    from crossling.models.encoder import load_encoder
+    from crossling.similarity.pipeline import cross_lingual_similarity
+
+    encoder = load_encoder(params["model"])
+    rows = cross_lingual_similarity(encoder, _corpus(params), params["source"],
+                                    params["languages"], **_sim_kwargs(params, workdir))
+    return rows, rows[0].provenance if rows else {}
+
+
+def run_finetune_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
+    """One (task, re-init group, seed) fine-tuning run, evaluated on every language."""
+    from crossling.training.finetune import run_finetune
+    from crossling.training.loop import TrainConfig
+
+    rows = run_finetune(params["task"], params["model"], params["train"], params["dev"],
+                        params["evals"], workdir, reinit_group=params["reinit"],
+                        reinit_scheme=params["scheme"], seed=params["seed"],
+                        config=TrainConfig(**params["training"]),
+                        max_train_sentences=params["max_train_sentences"],
+                        max_eval_sentences=params["max_eval_sentences"],
+                        source=params["source"], progress=False)
+    return rows, rows[0].provenance if rows else {}
+
+
+def run_similarity_ft(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
+    """After fine-tuning: cross-lingual CKA of the fine-tuned encoder, and pretrained vs tuned."""
+    from crossling.models.encoder import load_encoder
+    from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
+
+    tuned_dir = workdir.parent / params["finetune"] / "encoder"
+    if not tuned_dir.is_dir():
+        raise FileNotFoundError(f"{tuned_dir}: fine-tuned encoder of cell {params['finetune']} "
+                                "is missing")
+    tuned = load_encoder(str(tuned_dir))
+    tuned.name = f"{params['model']}+{params['task']}-seed{params['seed']}"
+    pretrained = load_encoder(params["model"])
+    corpus = _corpus(params)
+    kw = _sim_kwargs(params, workdir)
+    rows: list[SimilarityRow] = cross_lingual_similarity(tuned, corpus, params["source"],
+                                                         params["languages"], **kw)
+    rows += model_similarity(pretrained, tuned, corpus,
+                             [params["source"], *params["languages"]], **kw)
+    # Fine-tuned rows say which fine-tuning they come from (the report groups by task and seed).
+    tag = {"task": params["task"], "seed": params["seed"], "finetune_cell": params["finetune"]}
+    rows = [replace(r, provenance={**r.provenance, **tag}) for r in rows]
+    return rows, {**rows[0].provenance} if rows else tag
+
+
+RUNNERS: dict[str, Runner] = {
+    "similarity": run_similarity,
+    "finetune": run_finetune_cell,
+    "similarity_ft": run_similarity_ft,
+}

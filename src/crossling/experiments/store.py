@@ -1,0 +1,209 @@
+"""The results store: one SQLite database (WAL) per study holding cells, rows and provenance.
+
+Guarantees, each tested:
+
+- a cell's rows and its ``done`` status are committed in one transaction: a run killed at any
+  point leaves either a finished cell with all its rows or an unfinished cell with none;
+- a finished cell is never recomputed; an unfinished one is retried on the next run, including
+  a ``running`` cell whose worker died (its heartbeat is older than ``stale_after`` seconds or its
+  process no longer exists on this host);
+- several processes may use the store at once: WAL mode, a busy timeout, and claims made with a
+  single conditional ``UPDATE`` so that two workers never run the same cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from crossling.results import ScoreRow, SimilarityRow
+
+_SCORE_COLS = [f.name for f in fields(ScoreRow)]
+_SIM_COLS = [f.name for f in fields(SimilarityRow)]
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS cells (
+    key TEXT PRIMARY KEY, study TEXT NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL,
+    params TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', error TEXT,
+    worker TEXT, heartbeat REAL, started REAL, finished REAL, attempts INTEGER DEFAULT 0,
+    provenance TEXT
+);
+CREATE TABLE IF NOT EXISTS scores (cell TEXT NOT NULL REFERENCES cells(key),
+    {", ".join(c + " TEXT" for c in _SCORE_COLS)});
+CREATE TABLE IF NOT EXISTS similarity (cell TEXT NOT NULL REFERENCES cells(key),
+    {", ".join(c + " TEXT" for c in _SIM_COLS)});
+CREATE INDEX IF NOT EXISTS scores_cell ON scores(cell);
+CREATE INDEX IF NOT EXISTS similarity_cell ON similarity(cell);
+"""
+
+STATUSES = ("pending", "running", "done", "failed")
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(worker: str | None) -> bool:
+    """False only when ``worker`` ran on this host and its process is gone."""
+    if not worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _encode(row: SimilarityRow | ScoreRow) -> list[Any]:
+    d = asdict(row)
+    d["provenance"] = json.dumps(d["provenance"], sort_keys=True, default=str)
+    return [json.dumps(d[k]) if k != "provenance" else d[k] for k in d]
+
+
+def _decode(cls: type, cols: Sequence[str], values: Sequence[Any]) -> Any:
+    return cls(**{k: json.loads(v) for k, v in zip(cols, values, strict=True)})
+
+
+class ResultStore:
+    """A study's cells, score rows and similarity rows in SQLite."""
+
+    def __init__(self, path: str | Path, stale_after: float = 3600.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.stale_after = stale_after
+        with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        try:
+            con.execute("PRAGMA busy_timeout=60000")
+            con.execute("PRAGMA synchronous=NORMAL")
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    # -- cells ---------------------------------------------------------------------------------
+    def add_cells(self, study: str, cells: Sequence[Any]) -> None:
+        """Register cells (``Cell`` objects); existing keys keep their status and rows."""
+        with self._transaction() as con:
+            con.executemany(
+                "INSERT OR IGNORE INTO cells(key, study, kind, label, params) VALUES (?,?,?,?,?)",
+                [(c.key, study, c.kind, c.label, json.dumps(c.params, sort_keys=True,
+                                                            default=str)) for c in cells])
+
+    def status(self, key: str) -> str | None:
+        with self._connect() as con:
+            row = con.execute("SELECT status FROM cells WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def claim(self, key: str, retry_failed: bool = False) -> bool:
+        """Atomically mark ``key`` running for this worker; False if it is done or taken."""
+        now = time.time()
+        me = worker_id()
+        with self._transaction() as con:
+            row = con.execute("SELECT status, worker, heartbeat FROM cells WHERE key=?",
+                              (key,)).fetchone()
+            if row is None:
+                raise KeyError(key)
+            status, worker, beat = row
+            claimable = status == "pending" or (status == "failed" and retry_failed) or (
+                status == "running" and (not _alive(worker) or
+                                         (beat or 0) < now - self.stale_after))
+            if not claimable:
+                return False
+            con.execute("UPDATE cells SET status='running', worker=?, heartbeat=?, started=?, "
+                        "attempts=attempts+1, error=NULL WHERE key=?", (me, now, now, key))
+            return True
+
+    def heartbeat(self, key: str) -> None:
+        with self._transaction() as con:
+            con.execute("UPDATE cells SET heartbeat=? WHERE key=? AND worker=?",
+                        (time.time(), key, worker_id()))
+
+    def finish(self, key: str, rows: Sequence[SimilarityRow | ScoreRow],
+               provenance: dict[str, Any]) -> None:
+        """Store a cell's rows and mark it done, in one transaction (all or nothing)."""
+        with self._transaction() as con:
+            con.execute("DELETE FROM scores WHERE cell=?", (key,))
+            con.execute("DELETE FROM similarity WHERE cell=?", (key,))
+            scores = [[key, *_encode(r)] for r in rows if isinstance(r, ScoreRow)]
+            sims = [[key, *_encode(r)] for r in rows if isinstance(r, SimilarityRow)]
+            if scores:
+                marks = ",".join("?" * (1 + len(_SCORE_COLS)))
+                con.executemany(f"INSERT INTO scores VALUES ({marks})", scores)
+            if sims:
+                marks = ",".join("?" * (1 + len(_SIM_COLS)))
+                con.executemany(f"INSERT INTO similarity VALUES ({marks})", sims)
+            con.execute("UPDATE cells SET status='done', finished=?, provenance=? WHERE key=?",
+                        (time.time(), json.dumps(provenance, sort_keys=True, default=str), key))
+
+    def fail(self, key: str, error: str) -> None:
+        with self._transaction() as con:
+            con.execute("UPDATE cells SET status='failed', error=?, finished=? WHERE key=?",
+                        (error, time.time(), key))
+
+    def cells(self, study: str | None = None) -> list[dict[str, Any]]:
+        """Every cell as a dict (key, kind, label, params, status, error, attempts, times)."""
+        q = "SELECT key, study, kind, label, params, status, error, attempts, started, " \
+            "finished, provenance FROM cells"
+        args: tuple[Any, ...] = ()
+        if study is not None:
+            q += " WHERE study=?"
+            args = (study,)
+        with self._connect() as con:
+            out = []
+            for r in con.execute(q + " ORDER BY rowid", args):
+                out.append({"key": r[0], "study": r[1], "kind": r[2], "label": r[3],
+                            "params": json.loads(r[4]), "status": r[5], "error": r[6],
+                            "attempts": r[7], "started": r[8], "finished": r[9],
+                            "provenance": json.loads(r[10]) if r[10] else None})
+        return out
+
+    def provenance(self, key: str) -> dict[str, Any] | None:
+        with self._connect() as con:
+            row = con.execute("SELECT provenance FROM cells WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    # -- rows ----------------------------------------------------------------------------------
+    def _rows(self, table: str, cls: type, cols: list[str], study: str | None) -> list[Any]:
+        q = f"SELECT {', '.join('t.' + c for c in cols)} FROM {table} t JOIN cells c " \
+            "ON c.key = t.cell WHERE c.status='done'"
+        args: tuple[Any, ...] = ()
+        if study is not None:
+            q += " AND c.study=?"
+            args = (study,)
+        with self._connect() as con:
+            return [_decode(cls, cols, r) for r in con.execute(q + " ORDER BY t.rowid", args)]
+
+    def score_rows(self, study: str | None = None) -> list[ScoreRow]:
+        return self._rows("scores", ScoreRow, _SCORE_COLS, study)
+
+    def similarity_rows(self, study: str | None = None) -> list[SimilarityRow]:
+        return self._rows("similarity", SimilarityRow, _SIM_COLS, study)
