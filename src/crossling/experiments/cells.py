@@ -54,7 +54,8 @@ def run_finetune_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict
                         config=TrainConfig(**params["training"]),
                         max_train_sentences=params["max_train_sentences"],
                         max_eval_sentences=params["max_eval_sentences"],
-                        source=params["source"], progress=False)
+                        source=params["source"], save_model=params.get("save_model", True),
+                        progress=False)
     return rows, rows[0].provenance if rows else {}
 
 

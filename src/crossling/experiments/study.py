@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -170,6 +171,7 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
     top = _Fields(str(p), raw, "")
     name = top.get("name", str, p.stem)
     model = top.get("model", str)
+    model = os.path.expanduser(model) if model.startswith("~") else model
     data_f = top.sub("data")
     base = p.parent
     if data is not None:
@@ -320,6 +322,8 @@ def expand(study: Study) -> list[Cell]:
                 all_files = files["train"] + files["dev"] + list(evals.values())
                 key = _key("finetune", identity, all_files, model_id)
                 params = {**identity, "model": study.model, "source": task.test,
+                          # only REF models are needed later (similarity after fine-tuning)
+                          "save_model": bool(sim and sim.after and group.upper() == "REF"),
                           "train": [str(f) for f in files["train"]],
                           "dev": [str(f) for f in files["dev"]],
                           "evals": {k: str(v) for k, v in evals.items()}}

@@ -92,12 +92,14 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
                  out_dir: str | Path, reinit_group: str = "REF", reinit_scheme: str = "model",
                  seed: int = 0, config: TrainConfig | None = None,
                  max_train_sentences: int | None = None, max_eval_sentences: int | None = None,
-                 source: str | None = None, progress: bool = True) -> list[ScoreRow]:
+                 source: str | None = None, save_model: bool = True,
+                 progress: bool = True) -> list[ScoreRow]:
     """Fine-tune ``model_name`` on ``task_name`` and evaluate it on every language of ``eval_sets``.
 
     ``eval_sets`` maps a language label (e.g. ``en``, ``fr``, ``fr_gsd``) to a test file; the
     source-language test set is one of them, named by ``source`` (default: the first).
-    Returns (and writes) the score rows.
+    ``save_model=False`` skips writing the fine-tuned model (grids keep only what later cells
+    need: a dequantised e5-small is 470 MB). Returns (and writes) the score rows.
     """
     task = get_task(task_name)
     config = config or TrainConfig()
@@ -130,7 +132,8 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
     pretrained_fp = model_fingerprint(encoder.model)
     result = fit(task, model, encoder.tokenizer, labels, train, dev, config, out / "fit",
                  seed=seed, progress=progress)
-    _save_model(model, encoder.tokenizer, labels, out)
+    if save_model:
+        _save_model(model, encoder.tokenizer, labels, out)
 
     files = [*train_files, *dev_files, *eval_sets.values()]
     source = source or next(iter(eval_sets))
@@ -160,6 +163,7 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
                                  n_units=s.n_units, model=model_name, reinit=reinit_group,
                                  seed=seed, provenance=prov))
     write_rows_csv(out / "scores.csv", rows)
-    write_rows_json(done, rows)
     write_json(out / "provenance.json", prov)
+    write_rows_json(done, rows)  # last: marks the run complete
+    (out / "fit" / "best.pt").unlink(missing_ok=True)  # the model folder (if any) holds it
     return rows
