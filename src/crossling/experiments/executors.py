@@ -36,11 +36,17 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
-def run_cell(kind: str, params: dict[str, Any], workdir: str) -> tuple[list[Any], dict[str, Any]]:
-    """Run one cell's runner (importable, so Ray workers can call it)."""
+def runner_of(kind: str) -> Callable[..., Any]:
     if kind not in RUNNERS:
         raise ConfigError(f"unknown cell kind {kind!r} (available: {', '.join(RUNNERS)})")
-    rows, prov = RUNNERS[kind](params, Path(workdir))
+    return RUNNERS[kind]
+
+
+def invoke(runner: Callable[..., Any], params: dict[str, Any], workdir: str,
+           ) -> tuple[list[Any], dict[str, Any]]:
+    """Run a cell's runner. The runner is resolved by the driver and shipped with the task, so
+    workers need no registry state (kinds registered at run time work too)."""
+    rows, prov = runner(params, Path(workdir))
     return list(rows), prov
 
 
@@ -69,7 +75,8 @@ def run_local(cells: Sequence[Cell], store: ResultStore, workdir: Path,
             bar.set_postfix_str(cell.label)
             if store.claim(cell.key, retry_failed=retry_failed):
                 try:
-                    rows, prov = run_cell(cell.kind, cell.params, str(workdir / cell.key))
+                    rows, prov = invoke(runner_of(cell.kind), cell.params,
+                                        str(workdir / cell.key))
                     store.finish(cell.key, rows, prov)
                 except Exception as exc:  # a failing cell must not stop the others
                     store.fail(cell.key, _error_line(exc))
@@ -101,7 +108,7 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path, address: s
         ray.init(address=address, **(init_kwargs or {}))
     try:
         gpus = ray.cluster_resources().get("GPU", 0)
-        remote = ray.remote(run_cell)
+        remote = ray.remote(invoke)
         todo = [c for c in cells if store.status(c.key) != "done"]
         bar = tqdm(total=len(todo), desc="cells (ray)", unit="cell", disable=not progress)
         while todo:
@@ -112,7 +119,7 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path, address: s
             futures = {}
             for cell in claimed:
                 opts = {"num_gpus": 1} if gpus else {"num_cpus": 1}  # every kind runs a model
-                futures[remote.options(**opts).remote(cell.kind, cell.params,
+                futures[remote.options(**opts).remote(runner_of(cell.kind), cell.params,
                                                       str(workdir / cell.key))] = cell
             pending = list(futures)
             while pending:

@@ -1,0 +1,48 @@
+"""A whole study on a tiny model: crossling run (dry run, real run, rerun) and crossling report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crossling.cli import main
+from crossling.experiments.store import ResultStore
+
+STUDY = """
+name: tiny
+model: {model}
+data: {{ud: {ud}}}
+tasks:
+  pos: {{train: [en_ewt], dev: [en_ewt], test: en, eval: [fr, de, ru],
+         max_train_sentences: 16, max_eval_sentences: 8}}
+reinit: [REF, 1-2]
+seeds: [0]
+training: {{epochs: 1, batch_size: 8, max_length: 64}}
+similarity: {{languages: [fr, de, ru], n: 12, n_boot: 10, n_null: 5,
+              measures: [linear_cka]}}
+"""
+
+
+def test_tiny_study_end_to_end(tiny_bert: Path, data_dir: Path, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    study = tmp_path / "tiny.yaml"
+    study.write_text(STUDY.format(model=tiny_bert, ud=data_dir / "ud"), encoding="utf-8")
+    store = tmp_path / "results.sqlite"
+    assert main(["run", str(study), "--store", str(store), "--dry-run"]) == 0
+    listing = capsys.readouterr().out
+    assert "4 cells" in listing and "finetune pos reinit=1-2 seed=0" in listing
+    assert main(["run", str(study), "--store", str(store)]) == 0
+    cells = ResultStore(store).cells("tiny")
+    assert [c["status"] for c in cells] == ["done"] * 4
+    finished = {c["key"]: c["finished"] for c in cells}
+    assert main(["run", str(study), "--store", str(store)]) == 0  # nothing to redo
+    assert {c["key"]: c["finished"] for c in ResultStore(store).cells("tiny")} == finished
+    sims = ResultStore(store).similarity_rows("tiny")
+    assert {r.kind for r in sims} == {"cross-lingual", "model-model"}
+    assert {r.provenance.get("task") for r in sims if r.kind == "model-model"} == {"pos"}
+    out = tmp_path / "report"
+    assert main(["report", str(study), "--store", str(store), "--out", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "Table 1" in md and "Table 2" in md and "| pos | upos_acc | 1-2 |" in md
+    assert (out / "index.html").is_file() and (out / "alignment.png").is_file()
