@@ -41,7 +41,14 @@ def test_tiny_study_end_to_end(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     sims = ResultStore(store).similarity_rows("tiny")
     assert {r.kind for r in sims} == {"cross-lingual", "model-model"}
     assert {r.provenance.get("task") for r in sims if r.kind == "model-model"} == {"pos"}
+    # the study is edited: the report shows the cells of the study as it is now
+    study.write_text(STUDY.format(model=tiny_bert, ud=data_dir / "ud").replace(
+        "reinit: [REF, 1-2]", "reinit: [REF]"), encoding="utf-8")
     out = tmp_path / "report"
+    assert main(["report", str(study), "--store", str(store), "--out", str(out)]) == 0
+    assert "1 cells" not in capsys.readouterr().out
+    assert "1-2" not in (out / "report.md").read_text().split("Provenance")[0]
+    study.write_text(STUDY.format(model=tiny_bert, ud=data_dir / "ud"), encoding="utf-8")
     assert main(["report", str(study), "--store", str(store), "--out", str(out)]) == 0
     md = (out / "report.md").read_text()
     assert "Table 1" in md and "Table 2" in md and "| pos | upos_acc | 1-2 |" in md

@@ -9,7 +9,7 @@ from typing import Any
 from crossling.cli.run import default_store
 from crossling.errors import ConfigError
 from crossling.experiments.store import ResultStore
-from crossling.experiments.study import load_study
+from crossling.experiments.study import expand, load_study
 from crossling.report.render import build_report
 
 
@@ -20,13 +20,15 @@ def _report(args: argparse.Namespace) -> int:
         raise ConfigError(f"{store_path}: no results store; run `crossling run {args.study}` "
                           "first")
     store = ResultStore(store_path)
-    scores, sims = store.score_rows(study.name), store.similarity_rows(study.name)
+    keys = {c.key for c in expand(study)}  # cells of the study as it is now
+    scores = store.score_rows(study.name, keys)
+    sims = store.similarity_rows(study.name, keys)
     if not scores and not sims:
         raise ConfigError(f"{store_path}: no finished cells for study {study.name!r}")
     out = Path(args.out) if args.out else store_path.parent / "report"
     index = build_report(scores, sims, out, title=f"crossling report: {study.name}",
                          measure=args.measure)
-    cells = store.cells(study.name)
+    cells = [c for c in store.cells(study.name) if c["key"] in keys]
     done = sum(c["status"] == "done" for c in cells)
     print(f"{done}/{len(cells)} cells done; wrote {out / 'report.md'} and {index}")
     return 0

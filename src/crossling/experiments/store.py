@@ -18,7 +18,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -192,18 +192,25 @@ class ResultStore:
         return json.loads(row[0]) if row and row[0] else None
 
     # -- rows ----------------------------------------------------------------------------------
-    def _rows(self, table: str, cls: type, cols: list[str], study: str | None) -> list[Any]:
-        q = f"SELECT {', '.join('t.' + c for c in cols)} FROM {table} t JOIN cells c " \
+    def _rows(self, table: str, cls: type, cols: list[str], study: str | None,
+              keys: Collection[str] | None) -> list[Any]:
+        q = f"SELECT t.cell, {', '.join('t.' + c for c in cols)} FROM {table} t JOIN cells c " \
             "ON c.key = t.cell WHERE c.status='done'"
         args: tuple[Any, ...] = ()
         if study is not None:
             q += " AND c.study=?"
             args = (study,)
         with self._connect() as con:
-            return [_decode(cls, cols, r) for r in con.execute(q + " ORDER BY t.rowid", args)]
+            return [_decode(cls, cols, r[1:]) for r in con.execute(q + " ORDER BY t.rowid", args)
+                    if keys is None or r[0] in keys]
 
-    def score_rows(self, study: str | None = None) -> list[ScoreRow]:
-        return self._rows("scores", ScoreRow, _SCORE_COLS, study)
+    def score_rows(self, study: str | None = None,
+                   keys: Collection[str] | None = None) -> list[ScoreRow]:
+        """Rows of finished cells (of ``study``; of the cells ``keys`` only, when given: a
+        study edited since keeps its old cells in the store, and a report wants the current
+        ones)."""
+        return self._rows("scores", ScoreRow, _SCORE_COLS, study, keys)
 
-    def similarity_rows(self, study: str | None = None) -> list[SimilarityRow]:
-        return self._rows("similarity", SimilarityRow, _SIM_COLS, study)
+    def similarity_rows(self, study: str | None = None,
+                        keys: Collection[str] | None = None) -> list[SimilarityRow]:
+        return self._rows("similarity", SimilarityRow, _SIM_COLS, study, keys)
