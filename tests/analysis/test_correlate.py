@@ -1,10 +1,20 @@
 from __future__ import annotations
 
-import pytest
+import math
+from dataclasses import replace
 
-from crossling.analysis.correlate import correlations, pretrained_vs_finetuned
+import numpy as np
+import pytest
+from scipy import stats
+
+from crossling.analysis.correlate import (
+    _spearman_rows,
+    all_correlations,
+    correlations,
+    pretrained_vs_finetuned,
+)
 from crossling.analysis.frames import scores_frame, similarity_frame
-from tests.analysis.synthetic import score_rows, similarity_rows
+from tests.analysis.synthetic import SIM_AT_5, score_rows, similarity_rows
 
 
 def test_rho_is_one_where_scores_follow_similarity() -> None:
@@ -14,12 +24,61 @@ def test_rho_is_one_where_scores_follow_similarity() -> None:
     assert corr.loc[5, "n_languages"] == 6
     assert corr.loc[5, "ci_low"] <= 1.0 <= corr.loc[5, "ci_high"] + 1e-12
     # elsewhere similarity is identical across languages: no correlation can be computed
-    assert corr.loc[3, "rho"] != corr.loc[3, "rho"]  # NaN
+    assert math.isnan(corr.loc[3, "rho"]) and math.isnan(corr.loc[3, "ci_low"])
     tuned = correlations(sim, sc, "pos", "upos_acc", "linear_cka", finetuned=True)
     assert tuned.set_index("layer").loc[5, "rho"] == pytest.approx(1.0)
 
 
+def test_rho_is_minus_one_for_a_decreasing_relation_and_labels_join_on_code() -> None:
+    """Scores falling with similarity, score labels ``xx_pud`` vs similarity targets ``xx``."""
+    rows = [replace(r, value=200 - r.value, language=f"{r.language}_pud",
+                    provenance={**r.provenance, "source": "en_pud"}) for r in score_rows()]
+    corr = correlations(similarity_frame(similarity_rows()), scores_frame(rows), "pos",
+                        "upos_acc", "debiased_cka").set_index("layer")
+    assert corr.loc[5, "rho"] == pytest.approx(-1.0) and corr.loc[5, "n_languages"] == 6
+
+
+def test_bootstrap_spearman_matches_scipy_row_by_row() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 4, size=(50, 7)).astype(float)  # many ties, some constant rows
+    y = rng.normal(size=(50, 7))
+    x[0] = 1.0
+    got = _spearman_rows(x, y)
+    for i in range(50):
+        want = stats.spearmanr(x[i], y[i]).statistic if np.ptp(x[i]) else math.nan
+        assert got[i] == pytest.approx(want, nan_ok=True)
+
+
+def test_noisy_relation_has_a_wide_seeded_interval_around_rho() -> None:
+    sim = similarity_frame(similarity_rows())
+    noisy = {"ar": 70.0, "de": 60.0, "fr": 85.0, "hi": 50.0, "ru": 75.0, "zh": 65.0}
+    rows = [replace(r, value=noisy.get(r.language, r.value)) for r in score_rows()]
+    sc = scores_frame(rows)
+    a = correlations(sim, sc, "pos", "upos_acc", "linear_cka", n_boot=500, seed=1)
+    b = correlations(sim, sc, "pos", "upos_acc", "linear_cka", n_boot=500, seed=1)
+    row = a.set_index("layer").loc[5]
+    x = [SIM_AT_5[k] for k in sorted(noisy)]
+    y = [noisy[k] for k in sorted(noisy)]
+    assert row["rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert row["p_value"] == pytest.approx(stats.spearmanr(x, y).pvalue)
+    assert row["ci_low"] < row["rho"] < row["ci_high"] and row["ci_high"] - row["ci_low"] > 0.5
+    assert 0 < row["n_boot_valid"] <= 500
+    assert a.equals(b)  # reproducible
+
+
+def test_all_correlations_covers_tasks_measures_and_finetuned() -> None:
+    table = all_correlations(similarity_frame(similarity_rows()), scores_frame(score_rows()),
+                             n_boot=50)
+    combos = set(zip(table["measure"], table["finetuned"], strict=True))
+    assert combos == {(m, f) for m in ("linear_cka", "debiased_cka") for f in (False, True)}
+    assert len(table) == 4 * 13
+
+
 def test_pretrained_vs_finetuned_profile() -> None:
     table = pretrained_vs_finetuned(similarity_frame(similarity_rows()), "linear_cka")
-    by_layer = table.set_index("layer")["mean"]
-    assert by_layer.loc[0] == pytest.approx(1.0) and by_layer.loc[12] == pytest.approx(0.7)
+    by_layer = table.set_index("layer")
+    assert by_layer.loc[0, "mean"] == pytest.approx(1.0)
+    assert by_layer.loc[12, "mean"] == pytest.approx(0.7)
+    assert by_layer.loc[12, "null_mean"] == pytest.approx(0.1)
+    assert by_layer.loc[12, "n_values"] == 6  # one value per language
+    assert set(table["task"]) == {"pos"}

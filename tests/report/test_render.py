@@ -3,10 +3,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from crossling.report.render import build_report
-from tests.analysis.synthetic import score_rows, similarity_rows
+from tests.analysis.synthetic import TARGETS, score_rows, similarity_rows
 
 
 def test_report_files_and_tables(tmp_path: Path) -> None:
@@ -17,10 +18,35 @@ def test_report_files_and_tables(tmp_path: Path) -> None:
     assert "| pos | upos_acc | 1-2 |" in md
     html = index.read_text()
     imgs = [p.split('"')[0] for p in html.split('<img src="')[1:]]
-    assert {"alignment.png", "pretrained-vs-finetuned.png", "delta-pos-upos_acc.png",
-            "scatter-pos.png"} <= set(imgs)
+    assert {"alignment.png", "alignment-per-target.png", "pretrained-vs-finetuned.png",
+            "delta-pos-upos_acc.png", "scatter-pos.png"} <= set(imgs)
     for name in imgs:
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_writes_tidy_csvs_and_escapes_text(tmp_path: Path) -> None:
+    scores = score_rows(seeds=(0,))
+    index = build_report(scores, similarity_rows(), tmp_path, title="<b>A & B</b>", n_boot=50)
+    html = index.read_text()
+    assert "<title>&lt;b&gt;A &amp; B&lt;/b&gt;</title>" in html and "<b>A" not in html
+    d = pd.read_csv(tmp_path / "deltas.csv")
+    assert len(d) == 2 * (1 + len(TARGETS)) and set(d["reinit"]) == {"1-2", "11-12"}
+    summary = pd.read_csv(tmp_path / "delta-summary.csv")
+    assert summary.set_index("reinit").loc["1-2", "gap"] == pytest.approx(-8.0)
+    corr = pd.read_csv(tmp_path / "correlations.csv")
+    assert set(corr["measure"]) == {"linear_cka", "debiased_cka"}
+    md = (tmp_path / "report.md").read_text()
+    assert "1 seed: no CI" in md  # a single seed says why there is no interval
+    assert md.index("Appendix") > md.index("Table 3") > md.index("Table 2")
+
+
+def test_report_of_similarity_only_and_unknown_measure(tmp_path: Path) -> None:
+    build_report([], similarity_rows(), tmp_path, title="sim only", measure="no_such")
+    md = (tmp_path / "report.md").read_text()
+    assert "Table 1" not in md and "P5" in md
+    assert "reported measure | debiased_cka" in md  # falls back to the unbiased estimator
+    with pytest.raises(ValueError, match="no result rows"):
+        build_report([], [], tmp_path / "empty", title="nothing")
 
 
 def _chromium() -> str | None:

@@ -1,14 +1,23 @@
 """Does per-layer similarity predict zero-shot transfer across languages? (the paper's P6)
 
-For a task, a metric and a similarity measure: at each layer, the Spearman correlation across
-target languages between the similarity source<->target and the REF zero-shot score on that
-target (mean over seeds), with a 95% bootstrap interval that resamples *languages*.
+For a task, a metric and a similarity measure: at each layer, the Spearman correlation
+(``scipy.stats.spearmanr``) across target languages between the similarity source<->target and
+the REF zero-shot score on that target (mean over seeds). The similarity is the pretrained
+model's, or (``finetuned=True``) that of the model fine-tuned on the same task (mean over seeds).
+The 95% interval is a percentile bootstrap that resamples *languages* with replacement: languages
+are the units the claim generalises over, and with a dozen of them the sampling distribution of
+rho is far from normal, so Fisher-z intervals would be too optimistic. Resamples in which either
+side is constant (rho undefined) are skipped; ``n_boot_valid`` says how many were kept.
 Languages are joined on their code (``fr`` matches ``fr``, ``fr_pud``).
+
+:func:`pretrained_vs_finetuned` summarises the model-model rows: per task and layer, how similar
+the fine-tuned encoder stays to the pretrained one on the same sentences (the paper's P4).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,12 +25,28 @@ from scipy import stats
 
 from crossling.analysis.frames import language_code
 
+MAIN_METRIC = {"pos": "upos_acc", "parsing": "las", "ner": "span_f1"}
+CORRELATION_COLUMNS = ["task", "metric", "measure", "finetuned", "layer", "rho", "ci_low",
+                       "ci_high", "p_value", "n_languages", "n_boot_valid"]
+
 
 def transfer_scores(scores: pd.DataFrame, task: str, metric: str) -> pd.Series:
-    """REF zero-shot score per target language code (mean over seeds)."""
+    """REF zero-shot score per target language code (mean over seeds); source excluded."""
     sub = scores[(scores["task"] == task) & (scores["metric"] == metric) &
                  (scores["reinit"].str.upper() == "REF") & ~scores["is_source"]]
     return sub.groupby(sub["language"].map(language_code))["value"].mean()
+
+
+def cross_similarity(similarity: pd.DataFrame, measure: str, task: str | None = None
+                     ) -> pd.DataFrame:
+    """Layers x target-language-code table of cross-lingual similarity (mean over seeds) of the
+    pretrained model (``task=None``) or of the model fine-tuned on ``task``."""
+    sim = similarity[(similarity["kind"] == "cross-lingual") & (similarity["metric"] == measure)]
+    sim = sim[sim["task"] == task] if task is not None else sim[~sim["finetuned"]]
+    if sim.empty:
+        return pd.DataFrame()
+    return sim.assign(code=sim["target"].map(language_code)).pivot_table(
+        index="layer", columns="code", values="value", aggfunc="mean")
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -30,43 +55,89 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(stats.spearmanr(x, y).statistic)
 
 
+def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman rho of each row pair (Pearson on average ranks, as spearmanr computes it);
+    NaN for rows where either side is constant. Vectorised: the bootstrap needs thousands."""
+    rx = stats.rankdata(x, axis=1)
+    ry = stats.rankdata(y, axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    den = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (rx * ry).sum(axis=1) / den
+    out[den <= 1e-12] = np.nan
+    return np.asarray(out, dtype=float)
+
+
 def correlations(similarity: pd.DataFrame, scores: pd.DataFrame, task: str, metric: str,
                  measure: str, finetuned: bool = False, n_boot: int = 1000,
                  seed: int = 0) -> pd.DataFrame:
-    """Per layer: Spearman rho (similarity vs score across languages), CI, p-value, n."""
+    """Per layer: Spearman rho (similarity vs score across languages), bootstrap CI, p, n.
+
+    rho is NaN where it is undefined (fewer than 3 shared languages, or a constant side).
+    The bootstrap is seeded (``seed``), so a report is reproducible.
+    """
     score = transfer_scores(scores, task, metric)
-    sim = similarity[(similarity["kind"] == "cross-lingual") & (similarity["metric"] == measure)]
-    sim = sim[sim["task"] == task] if finetuned else sim[sim["task"].isna()]
+    table = cross_similarity(similarity, measure, task if finetuned else None)
     rng = np.random.default_rng(seed)
     rows = []
-    for layer, sub in sim.groupby("layer"):
-        per_lang = sub.groupby(sub["target"].map(language_code))["value"].mean()
+    for layer in table.index:
+        per_lang = table.loc[layer].dropna()
         langs = sorted(set(per_lang.index) & set(score.index))
-        x = per_lang.loc[langs].to_numpy()
-        y = score.loc[langs].to_numpy()
+        x = per_lang.reindex(langs).to_numpy(dtype=float)
+        y = score.reindex(langs).to_numpy(dtype=float)
         rho = _spearman(x, y)
         p = float(stats.spearmanr(x, y).pvalue) if not math.isnan(rho) else math.nan
         lo = hi = math.nan
-        if len(langs) >= 3 and n_boot > 0:
-            boots = []
-            for _ in range(n_boot):
-                idx = rng.integers(0, len(langs), len(langs))
-                boots.append(_spearman(x[idx], y[idx]))
-            arr = np.array(boots)
-            arr = arr[np.isfinite(arr)]
-            if arr.size:
-                lo, hi = (float(v) for v in np.percentile(arr, [2.5, 97.5]))
+        valid = 0
+        if not math.isnan(rho) and n_boot > 0:
+            idx = rng.integers(0, len(langs), size=(n_boot, len(langs)))
+            boots = _spearman_rows(x[idx], y[idx])
+            boots = boots[np.isfinite(boots)]
+            valid = int(boots.size)
+            if valid:
+                lo, hi = (float(v) for v in np.percentile(boots, [2.5, 97.5]))
         rows.append({"task": task, "metric": metric, "measure": measure,
-                     "finetuned": finetuned, "layer": int(str(layer)), "rho": rho, "ci_low": lo,
-                     "ci_high": hi, "p_value": p, "n_languages": len(langs)})
-    return pd.DataFrame(rows)
+                     "finetuned": finetuned, "layer": int(layer), "rho": rho, "ci_low": lo,
+                     "ci_high": hi, "p_value": p, "n_languages": len(langs),
+                     "n_boot_valid": valid})
+    return pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+
+
+def all_correlations(similarity: pd.DataFrame, scores: pd.DataFrame,
+                     measures: Sequence[str] | None = None, n_boot: int = 1000,
+                     seed: int = 0) -> pd.DataFrame:
+    """:func:`correlations` for every (task, metric) with REF scores, every measure, and both
+    the pretrained and (where present) the task's fine-tuned similarity; one tidy frame."""
+    ref = scores[scores["reinit"].str.upper() == "REF"]
+    measures = list(measures) if measures else sorted(
+        set(similarity[similarity["kind"] == "cross-lingual"]["metric"]))
+    tuned_tasks = set(similarity[similarity["finetuned"]]["task"])
+    parts = []
+    for task, metric in sorted(set(zip(ref["task"], ref["metric"], strict=True))):
+        for measure in measures:
+            for finetuned in (False, True):
+                if finetuned and task not in tuned_tasks:
+                    continue
+                parts.append(correlations(similarity, scores, str(task), str(metric), measure,
+                                          finetuned, n_boot, seed))
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=CORRELATION_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
 
 
 def pretrained_vs_finetuned(similarity: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """Per task and layer: CKA(pretrained, fine-tuned) on the same sentences, mean over
-    languages and seeds (with min and max over them)."""
+    """Per task and layer: similarity(pretrained, fine-tuned) on the same sentences; mean, min
+    and max over languages and seeds, and the mean shuffled-pairs null (``null_mean``,
+    ``null_high``) it should be read against."""
+    columns = ["task", "layer", "mean", "min", "max", "null_mean", "null_high", "n_values"]
     sub = similarity[(similarity["kind"] == "model-model") & (similarity["metric"] == measure)]
+    sub = sub[sub["task"].notna()]
     if sub.empty:
-        return pd.DataFrame(columns=["task", "layer", "mean", "min", "max"])
-    out = sub.groupby(["task", "layer"])["value"].agg(["mean", "min", "max"]).reset_index()
-    return out
+        return pd.DataFrame(columns=columns)
+    out = sub.groupby(["task", "layer"]).agg(
+        mean=("value", "mean"), min=("value", "min"), max=("value", "max"),
+        null_mean=("null_mean", "mean"), null_high=("null_high", "mean"),
+        n_values=("value", "size")).reset_index()
+    return out[columns]

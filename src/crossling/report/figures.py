@@ -1,15 +1,22 @@
 """Study-level figures of the report (matplotlib, PNG, written atomically).
 
-- :func:`alignment_before_after`: cross-lingual CKA per layer, mean over targets (band = range
-  over targets), pretrained vs each fine-tuned task, with the shuffled-pairs null (P5);
-- :func:`pretrained_vs_finetuned`: CKA(pretrained, fine-tuned) per layer and task (P4);
+- :func:`alignment_before_after`: cross-lingual similarity per layer, one panel per measure;
+  mean over targets (band: range over targets) for the pretrained model and each fine-tuned
+  task, beside the shuffled-pairs null band (P5). Per-target curves with their bootstrap bands
+  come from :func:`crossling.report.plots.plot_similarity` (reused, not duplicated);
+- :func:`pretrained_vs_finetuned`: similarity(pretrained, fine-tuned) per layer and task, with
+  its null band (P4);
 - :func:`delta_heatmap`: Δ vs REF, layer group x language, source first (P2, P3);
 - :func:`similarity_vs_score`: each target's similarity at one layer vs its zero-shot score,
-  with Spearman's rho (P6).
+  with both CIs and Spearman's rho with its bootstrap CI (P6).
+
+Every figure shows its uncertainty and its null, because a CKA curve without its null (biased CKA
+of unrelated data is far from 0 at small n) cannot be read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -22,6 +29,7 @@ import pandas as pd
 from crossling.analysis.deltas import group_order
 from crossling.analysis.frames import language_code
 from crossling.atomic import atomic_path
+from crossling.report.plots import MEASURE_LABELS
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -32,85 +40,137 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def alignment_before_after(sim: pd.DataFrame, measure: str, path: Path) -> Path:
-    cross = sim[(sim["kind"] == "cross-lingual") & (sim["metric"] == measure)]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    groups = [("pretrained", cross[cross["task"].isna()])]
-    groups += [(f"fine-tuned: {t}", g) for t, g in cross[cross["task"].notna()].groupby("task")]
-    for i, (label, g) in enumerate(groups):
-        if g.empty:
-            continue
-        per_layer = g.groupby("layer")["value"]
-        mean = per_layer.mean()
-        ax.plot(mean.index, mean.to_numpy(), marker="o", ms=3, lw=1.8, color=f"C{i}", label=label,
-                ls="-" if i else "--")
-        ax.fill_between(mean.index, per_layer.min(), per_layer.max(), color=f"C{i}", alpha=0.15,
-                        lw=0)
-    null = cross.groupby("layer")[["null_mean", "null_high"]].mean()
-    if not null.empty:
-        ax.plot(null.index, null["null_mean"], color="0.4", ls=":", lw=1.2,
-                label="shuffled pairs (null)")
-    ax.set_xlabel("layer (0 = embeddings)")
-    ax.set_ylabel(f"{measure}, source vs targets")
-    ax.set_title("Cross-lingual similarity before and after fine-tuning\n"
+def _label(measure: str) -> str:
+    return MEASURE_LABELS.get(measure, measure)
+
+
+def alignment_before_after(sim: pd.DataFrame, measures: Sequence[str], path: Path) -> Path:
+    """One panel per measure: pretrained (dashed) and fine-tuned (solid, one colour per task)
+    cross-lingual similarity, mean over targets, band = range over targets; grey band: the
+    pretrained model's shuffled-pairs null (mean to 95th percentile, mean over targets)."""
+    cross = sim[sim["kind"] == "cross-lingual"]
+    measures = [m for m in measures if m in set(cross["metric"])]
+    if not measures:
+        raise ValueError("no cross-lingual similarity rows to plot")
+    tasks = sorted(str(t) for t in cross[cross["finetuned"]]["task"].unique())
+    fig, axes = plt.subplots(1, len(measures), figsize=(max(7.0, 4.8 * len(measures)), 3.9),
+                             squeeze=False, sharex=True)
+    for ax, measure in zip(axes[0], measures, strict=True):
+        sub = cross[cross["metric"] == measure]
+        curves = [("pretrained", sub[~sub["finetuned"]], "C0", "--")]
+        curves += [(f"fine-tuned: {t}", sub[sub["task"] == t], f"C{i + 1}", "-")
+                   for i, t in enumerate(tasks)]
+        for label, g, colour, style in curves:
+            if g.empty:
+                continue
+            per_target = g.groupby(["layer", "target"])["value"].mean().groupby("layer")
+            mean = per_target.mean()
+            ax.plot(mean.index, mean.to_numpy(), marker="o", ms=3, lw=1.8, color=colour,
+                    ls=style, label=label)
+            ax.fill_between(mean.index, per_target.min().to_numpy(),
+                            per_target.max().to_numpy(), color=colour, alpha=0.13, lw=0)
+        base = sub[~sub["finetuned"]] if (~sub["finetuned"]).any() else sub
+        null = base.groupby("layer")[["null_mean", "null_high"]].mean().sort_index()
+        if null["null_mean"].notna().any():
+            ax.fill_between(null.index, null["null_mean"], null["null_high"], color="0.55",
+                            alpha=0.35, lw=0, label="shuffled pairs (null: mean–95th pct)")
+            ax.plot(null.index, null["null_mean"], color="0.4", ls=":", lw=1.0)
+        ax.set_title(_label(measure), fontsize=10)
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_xticks(sorted(sub["layer"].unique()))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("similarity, source vs target")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False,
+               fontsize=8, ncol=min(4, len(labels)))
+    fig.suptitle("Cross-lingual similarity before and after fine-tuning "
                  "(line: mean over targets; band: range over targets)", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
     return _save(fig, path)
 
 
 def pretrained_vs_finetuned(table: pd.DataFrame, measure: str, path: Path) -> Path:
+    """similarity(pretrained, fine-tuned) per layer, one line per task (band: range over
+    languages and seeds), with the mean shuffled-pairs null band."""
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for i, (task, g) in enumerate(table.groupby("task")):
-        ax.plot(g["layer"], g["mean"], marker="o", ms=3, color=f"C{i}", label=str(task))
-        ax.fill_between(g["layer"], g["min"], g["max"], color=f"C{i}", alpha=0.15, lw=0)
+        g = g.sort_values("layer")
+        ax.plot(g["layer"], g["mean"], marker="o", ms=3, color=f"C{i + 1}", label=str(task))
+        ax.fill_between(g["layer"], g["min"], g["max"], color=f"C{i + 1}", alpha=0.15, lw=0)
+    null = table.groupby("layer")[["null_mean", "null_high"]].mean().sort_index()
+    if null["null_mean"].notna().any():
+        ax.fill_between(null.index, null["null_mean"], null["null_high"], color="0.55",
+                        alpha=0.35, lw=0, label="shuffled pairs (null)")
     ax.set_ylim(top=1.02)
+    ax.set_xticks(sorted(table["layer"].unique()))
     ax.set_xlabel("layer (0 = embeddings)")
-    ax.set_ylabel(f"{measure}(pretrained, fine-tuned)")
-    ax.set_title("How much fine-tuning changes each layer\n(band: range over languages "
-                 "and seeds)", fontsize=10)
+    ax.set_ylabel(f"{_label(measure)}(pretrained, fine-tuned)")
+    ax.set_title("How much fine-tuning changes each layer\n(same sentences; band: range over "
+                 "languages and seeds)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
     return _save(fig, path)
 
 
 def delta_heatmap(d: pd.DataFrame, task: str, metric: str, path: Path) -> Path:
+    """Δ vs REF (mean over seeds): re-init group (rows, low layers first) x language (source
+    first, then targets, then their mean); diverging colours centred on 0."""
     sub = d[(d["task"] == task) & (d["metric"] == metric)]
     table = sub.pivot_table(index="reinit", columns="language", values="delta", aggfunc="mean")
     sources = sorted(set(sub[sub["is_source"]]["language"]))
-    cols = sources + sorted(c for c in table.columns if c not in sources)
+    targets = sorted(c for c in table.columns if c not in sources)
     rows = sorted(table.index, key=group_order)
-    table = table.loc[rows, cols]
-    lim = float(np.nanmax(np.abs(table.to_numpy()))) if table.size else 1.0
-    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(cols), 0.9 + 0.42 * len(rows)))
-    im = ax.imshow(table.to_numpy(), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(len(cols)), [f"{c}\n(source)" if c in sources else c for c in cols],
-                  fontsize=8)
+    table = table.loc[rows, sources + targets]
+    table["mean"] = table[targets].mean(axis=1)
+    values = table.to_numpy(dtype=float)
+    lim = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    lim = lim or 1.0
+    cols = list(table.columns)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.62 * len(cols), 1.2 + 0.42 * len(rows)))
+    im = ax.imshow(values, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+    ticks = [f"{c}\n(source)" if c in sources else ("targets\nmean" if c == "mean" else c)
+             for c in cols]
+    ax.set_xticks(range(len(cols)), ticks, fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
-    for (i, j), v in np.ndenumerate(table.to_numpy()):
+    ax.axvline(len(cols) - 1.5, color="black", lw=1.0)
+    if sources:
+        ax.axvline(len(sources) - 0.5, color="black", lw=1.0)
+    for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
-            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7)
+            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7,
+                    color="white" if abs(v) > 0.6 * lim else "black")
     ax.set_xlabel("language")
     ax.set_ylabel("re-initialised blocks")
     ax.set_title(f"Δ {metric} vs REF ({task}; mean over seeds)", fontsize=10)
-    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.colorbar(im, ax=ax, shrink=0.8, label=f"Δ {metric}")
     return _save(fig, path)
 
 
-def similarity_vs_score(sim: pd.DataFrame, score: pd.Series, measure: str, layer: int,
-                        rho: float, task: str, metric: str, path: Path) -> Path:
+def similarity_vs_score(sim: pd.DataFrame, scores: pd.DataFrame, measure: str, layer: int,
+                        corr: pd.Series, task: str, metric: str, path: Path) -> Path:
+    """Targets' pretrained similarity at ``layer`` (x, 95% bootstrap CI over sentences) vs REF
+    zero-shot score (y, mean of per-seed bootstrap CIs); title: Spearman rho with its
+    bootstrap-over-languages CI (``corr`` is one row of correlations())."""
     cross = sim[(sim["kind"] == "cross-lingual") & (sim["metric"] == measure) &
-                (sim["layer"] == layer) & sim["task"].isna()]
-    per_lang = cross.groupby(cross["target"].map(language_code))["value"].mean()
-    langs = sorted(set(per_lang.index) & set(score.index))
-    fig, ax = plt.subplots(figsize=(5.0, 4.0))
-    ax.scatter(per_lang.loc[langs], score.loc[langs], color="C0")
+                (sim["layer"] == layer) & ~sim["finetuned"]]
+    x = cross.groupby(cross["target"].map(language_code))[["value", "ci_low", "ci_high"]].mean()
+    ref = scores[(scores["task"] == task) & (scores["metric"] == metric) &
+                 (scores["reinit"].str.upper() == "REF") & ~scores["is_source"]]
+    y = ref.groupby(ref["language"].map(language_code))[["value", "ci_low", "ci_high"]].mean()
+    langs = sorted(set(x.index) & set(y.index))
+    x, y = x.loc[langs], y.loc[langs]
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    ax.errorbar(x["value"], y["value"],
+                xerr=[x["value"] - x["ci_low"], x["ci_high"] - x["value"]],
+                yerr=[y["value"] - y["ci_low"], y["ci_high"] - y["value"]],
+                fmt="o", color="C0", ecolor="0.6", elinewidth=1, capsize=2)
     for lang in langs:
-        ax.annotate(lang, (per_lang[lang], score[lang]), fontsize=8, xytext=(3, 3),
-                    textcoords="offset points")
-    ax.set_xlabel(f"{measure} (pretrained, layer {layer})")
+        ax.annotate(lang, (x.loc[lang, "value"], y.loc[lang, "value"]), fontsize=8,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel(f"{_label(measure)} with the source (pretrained, layer {layer})")
     ax.set_ylabel(f"zero-shot {metric} ({task}, REF)")
-    ax.set_title(f"Similarity vs transfer: Spearman ρ = {rho:.2f} (n = {len(langs)})",
-                 fontsize=10)
+    lo, hi = float(corr["ci_low"]), float(corr["ci_high"])
+    ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
+    ax.set_title(f"Similarity vs transfer, {task}: Spearman ρ = {float(corr['rho']):.2f}{ci}"
+                 f"\n(n = {len(langs)} languages; CI: bootstrap over languages)", fontsize=10)
     ax.grid(alpha=0.3)
     return _save(fig, path)

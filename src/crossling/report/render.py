@@ -1,10 +1,12 @@
 """The study report: the paper's tables and figures as Markdown and a static HTML page.
 
 :func:`build_report` takes result rows (so it can be tested on synthetic rows) and writes into
-one folder: ``report.md``, ``index.html`` (self-contained apart from the PNGs beside it) and the
-figures. Tables are pandas DataFrames rendered with ``to_markdown``-free plain formatting and
-``to_html``; text is escaped with :func:`html.escape`. Which table answers which proposition of
-the paper (P2-P6) is stated in each section heading.
+one folder, every file atomically: ``report.md``, ``index.html`` (self-contained apart from the
+PNGs beside it, no scripts, no external resources), the figures, and the tidy analysis frames as
+CSV (``deltas.csv``, ``delta-summary.csv``, ``correlations.csv``) for anyone who wants to redo a
+number. The HTML is built with the standard library (:func:`html.escape`) and
+:meth:`pandas.DataFrame.to_html`: a page of tables and images needs no template engine.
+Each section heading names the proposition of the paper (P2-P6) it answers.
 """
 
 from __future__ import annotations
@@ -14,23 +16,24 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
-from crossling.analysis.correlate import correlations, pretrained_vs_finetuned, transfer_scores
-from crossling.analysis.deltas import deltas, group_order, summarize
-from crossling.analysis.frames import scores_frame, similarity_frame
-from crossling.atomic import write_text
-from crossling.report import figures
+from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
+from crossling.analysis.deltas import deltas, pooled_test, summarize
+from crossling.analysis.frames import finetuning_of, scores_frame, similarity_frame
+from crossling.atomic import atomic_write, write_text
+from crossling.report import figures, tables
+from crossling.report.plots import plot_similarity
 from crossling.results import ScoreRow, SimilarityRow
-
-MAIN_METRIC = {"pos": "upos_acc", "parsing": "las", "ner": "span_f1"}
 
 
 @dataclass
 class Section:
+    """One report section: heading, explanatory text, captioned tables and figures."""
+
     title: str
     text: str = ""
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
@@ -38,132 +41,162 @@ class Section:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return "–" if math.isnan(v) else f"{v:.2f}"
+    if isinstance(v, bool | np.bool_):
+        return str(bool(v))
+    if isinstance(v, float | np.floating):
+        v = float(v)
+        if math.isnan(v):
+            return "–"
+        return f"{v:.3g}" if 0 < abs(v) < 0.01 else f"{v:.2f}"
     return str(v)
 
 
 def _markdown_table(df: pd.DataFrame) -> str:
-    cols = [str(c) for c in df.columns]
+    def cell(v: Any) -> str:
+        return _fmt(v).replace("|", "\\|").replace("\n", " ")
+
+    cols = [cell(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, row in df.iterrows():
-        lines.append("| " + " | ".join(_fmt(v) for v in row.tolist()) + " |")
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines)
 
 
-def _ref_table(sc: pd.DataFrame) -> pd.DataFrame:
-    ref = sc[sc["reinit"].str.upper() == "REF"]
-    rows = []
-    for (task, metric, lang), g in ref.groupby(["task", "metric", "language"]):
-        rows.append({"task": task, "metric": metric, "language": lang,
-                     "source": bool(g["is_source"].any()), "score": g["value"].mean(),
-                     "95% CI (seed 1st)": f"[{g['ci_low'].iloc[0]:.1f}, "
-                                          f"{g['ci_high'].iloc[0]:.1f}]",
-                     "seeds": g["seed"].nunique(), "sentences": int(g["n_sentences"].iloc[0])})
-    out = pd.DataFrame(rows)
-    if not out.empty:
-        out = out.sort_values(["task", "metric", "source", "language"],
-                              ascending=[True, True, False, True])
-    return out
+def _write_csv(path: Path, df: pd.DataFrame) -> Path:
+    def writer(fh: IO[str]) -> None:
+        df.to_csv(fh, index=False)
+
+    return atomic_write(path, writer)
 
 
-def _provenance(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow]) -> pd.DataFrame:
-    provs = [r.provenance for r in scores] + [r.provenance for r in sims]
-    items: dict[str, set[str]] = {}
-    for p in provs:
-        for key in ("model", "git_commit", "device", "pooling"):
-            if p.get(key) is not None:
-                items.setdefault(key, set()).add(str(p[key]))
-        for name, version in (p.get("versions") or {}).items():
-            items.setdefault(f"version: {name}", set()).add(str(version))
-        for path, digest in (p.get("data") or {}).items():
-            items.setdefault(f"data: {Path(path).name}", set()).add(str(digest)[:16])
-    return pd.DataFrame([{"item": k, "value": ", ".join(sorted(v))}
-                         for k, v in sorted(items.items())])
+def _choose_measure(sf: pd.DataFrame, measure: str) -> str:
+    """The requested measure if present, else debiased CKA (unbiased at small n), else any."""
+    present = set(sf["metric"])
+    for m in (measure, "debiased_cka", "linear_cka"):
+        if m in present:
+            return m
+    return str(sorted(present)[0])
 
 
 def build_sections(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: Path,
-                   measure: str = "linear_cka") -> list[Section]:
-    """Compute every table and figure; figures are written into ``out``."""
+                   measure: str = "linear_cka", n_boot: int = 1000) -> list[Section]:
+    """Compute every table and figure; figures and CSVs are written into ``out``."""
     sc = scores_frame(scores)
     sf = similarity_frame(sims)
-    if not sf.empty and measure not in set(sf["metric"]):
-        measure = str(sf["metric"].iloc[0])
-    sections: list[Section] = []
+    if not sf.empty:
+        measure = _choose_measure(sf, measure)
+    prov = [r.provenance for r in scores] + [r.provenance for r in sims]
+    sections = [Section(
+        "Settings", f"Similarity is reported as {measure} unless a figure says otherwise; "
+        "every figure shows the shuffled-pairs null (non-parallel sentences) beside the curve.",
+        [("settings", tables.settings_table(sf, sc, prov, measure))])]
+    appendix: list[Section] = []
 
     if not sc.empty:
         sections.append(Section(
             "Table 1 · Zero-shot transfer of the REF models",
             "Scores in [0, 100]: UPOS token accuracy, LAS/UAS (CoNLL 2018), NER span F1. "
-            "Source-language rows first. Mean over seeds; the interval is the 95% bootstrap "
-            "over sentences of the first seed.", [("ref", _ref_table(sc))]))
+            "Source rows first. score: mean over seeds; CI (sentences): 95% bootstrap over test "
+            "sentences (bounds averaged over seeds); CI (seeds): 95% t-interval across seeds "
+            "(none with one seed).", [("ref", tables.ref_table(sc))]))
         d = deltas(sc)
         if not d.empty:
+            _write_csv(out / "deltas.csv", d)
             summary = summarize(d)
-            sections.append(Section(
+            _write_csv(out / "delta-summary.csv", summary)
+            one_seed = " With one seed there is no interval (the note column says so)." \
+                if int(summary["seeds"].min()) < 2 else ""
+            sec = Section(
                 "Table 2 · RANDOM-INIT: Δ vs REF, source vs mean of targets (P2, P3)",
-                "Δ = score(group) − score(REF), same seed. gap = target Δ − source Δ "
-                "(negative: re-initialising hurts the targets more). CIs are 95% t-intervals "
-                "across seeds; p is a two-sided Wilcoxon signed-rank test of (target Δ − source "
-                "Δ) across target languages.", [("delta", summary)]))
-            appendix = Section("Appendix · Δ per language",
-                               "Mean over seeds of Δ vs REF for every language and group.")
-            for (task, metric), g in d.groupby(["task", "metric"]):
-                table = g.pivot_table(index="reinit", columns="language", values="delta",
-                                      aggfunc="mean")
-                table = table.loc[sorted(table.index, key=group_order)].reset_index()
-                appendix.tables.append((f"{task} · {metric}", table))
+                "Δ = score(group) − score(REF) with the same seed. gap = mean target Δ − source Δ "
+                "(negative: re-initialising the group hurts the targets more than the source, "
+                "P2; near 0 for both: the group matters little, P3). Intervals: 95% t-intervals "
+                "across seeds." + one_seed + " W, p: two-sided Wilcoxon signed-rank test of "
+                "(target Δ − source Δ) across target languages (no p < 0.05 is possible with "
+                "fewer than 6 targets). The second table pools all (seed × group) pairs.",
+                [("per group", tables.delta_table(summary)),
+                 ("pooled over groups and seeds", tables.pooled_table(pooled_test(d)))])
+            per_language = Section("Appendix · Δ per language",
+                               "Mean over seeds of Δ vs REF for every group and language.",
+                               tables.appendix_tables(d))
+            for (task, metric), _ in d.groupby(["task", "metric"]):
                 name = f"delta-{task}-{metric}.png"
                 figures.delta_heatmap(d, str(task), str(metric), out / name)
-                sections[-1].images.append((name, f"Δ {metric} ({task}): layer group × "
-                                                  "language"))
-            sections.append(appendix)
+                sec.images.append((name, f"Δ {metric} ({task}): re-initialised group × language"))
+            sections.append(sec)
+            appendix.append(per_language)
 
-    if not sf.empty:
+    if not sf.empty and (sf["kind"] == "cross-lingual").any():
+        measures = [measure, *sorted(set(sf["metric"]) - {measure})]
         sim_sec = Section(
             "Figure · Cross-lingual similarity per layer, before and after fine-tuning (P5)",
-            f"{measure} between the source and each target on parallel PUD sentences; dotted: "
-            "the same measure on shuffled (non-parallel) pairs.")
-        name = "alignment.png"
-        figures.alignment_before_after(sf, measure, out / name)
-        sim_sec.images.append((name, f"{measure} per layer"))
-        mm = pretrained_vs_finetuned(sf, measure)
-        if not mm.empty:
-            name = "pretrained-vs-finetuned.png"
-            figures.pretrained_vs_finetuned(mm, measure, out / name)
-            sim_sec.images.append((name, "CKA(pretrained, fine-tuned) per layer (P4)"))
-            sim_sec.tables.append(("pretrained vs fine-tuned (P4)",
-                                   mm.pivot_table(index="layer", columns="task",
-                                                  values="mean").reset_index()))
+            "Similarity between the source and each target on parallel PUD sentences. Only the "
+            "part of a curve above the grey null band (the same measure on shuffled, "
+            "non-parallel pairs) is evidence of alignment.")
+        figures.alignment_before_after(sf, measures, out / "alignment.png")
+        sim_sec.images.append(("alignment.png", "mean over targets, every measure"))
+        pretrained = [r for r in sims if r.kind == "cross-lingual" and
+                      finetuning_of(r)[0] is None]
+        if pretrained:
+            plot_similarity(pretrained, out / "alignment-per-target.png")
+            sim_sec.images.append(("alignment-per-target.png",
+                                   "pretrained model, one curve per target with its 95% "
+                                   "bootstrap band"))
         sections.append(sim_sec)
 
+    mm = pretrained_vs_finetuned(sf, measure) if not sf.empty else pd.DataFrame()
+    if not mm.empty:
+        figures.pretrained_vs_finetuned(mm, measure, out / "pretrained-vs-finetuned.png")
+        table = mm.pivot_table(index="layer", columns="task", values="mean")
+        table.columns = [f"{c} (mean)" for c in table.columns]
+        table["null (mean)"] = mm.groupby("layer")["null_mean"].mean()
+        sections.append(Section(
+            "Figure · Pretrained vs fine-tuned, per layer (P4)",
+            f"{measure}(pretrained, fine-tuned) on the same sentences, mean over languages and "
+            "seeds: near 1 = fine-tuning left the layer's geometry alone.",
+            [("pretrained vs fine-tuned", table.reset_index())],
+            [("pretrained-vs-finetuned.png", f"{measure}(pretrained, fine-tuned) per layer")]))
+
     if not sc.empty and not sf.empty:
+        corr_all = all_correlations(sf, sc, n_boot=n_boot)
+        if not corr_all.empty:
+            _write_csv(out / "correlations.csv", corr_all)
+        corr = corr_all[corr_all["measure"] == measure] if not corr_all.empty else corr_all
         corr_sec = Section(
             "Table 3 · Does similarity predict transfer? (P6)",
-            "Spearman ρ across target languages between per-layer similarity of the pretrained "
-            "model and the REF zero-shot score; CI: 95% bootstrap over languages.")
-        for task in sorted(set(sc["task"])):
-            metric = MAIN_METRIC.get(str(task), str(sc[sc["task"] == task]["metric"].iloc[0]))
-            corr = correlations(sf, sc, str(task), metric, measure)
-            if corr.empty or corr["rho"].isna().all():
-                continue
-            corr_sec.tables.append((f"{task} · {metric}", corr.drop(columns=["finetuned"])))
-            best = corr.iloc[int(np.nanargmax(corr["rho"].abs().to_numpy()))]
-            name = f"scatter-{task}.png"
-            figures.similarity_vs_score(sf, transfer_scores(sc, str(task), metric), measure,
-                                        int(best["layer"]), float(best["rho"]), str(task),
-                                        metric, out / name)
-            corr_sec.images.append((name, f"{task}: layer {int(best['layer'])}, the layer with "
-                                          "the largest |ρ|"))
-        if corr_sec.tables:
+            f"Spearman ρ across target languages between per-layer {measure} (source vs target; "
+            "pretrained, or fine-tuned on the same task) and the REF zero-shot score; "
+            "[95% bootstrap CI, resampling languages]. – : undefined (constant similarity or "
+            "fewer than 3 languages). Other measures: correlations.csv.")
+        if not corr.empty and corr["rho"].notna().any():
+            corr_sec.tables.append((f"ρ per layer ({measure})", tables.correlation_table(corr)))
+            for task in sorted(set(corr["task"])):
+                metrics = sorted(set(corr[corr["task"] == task]["metric"]))
+                metric = MAIN_METRIC.get(str(task), metrics[0])
+                metric = metric if metric in metrics else metrics[0]
+                pre = corr[(corr["task"] == task) & (corr["metric"] == metric) &
+                           ~corr["finetuned"]].dropna(subset=["rho"])
+                if pre.empty:
+                    continue
+                best = pre.loc[pre["rho"].abs().idxmax()]
+                name = f"scatter-{task}.png"
+                figures.similarity_vs_score(sf, sc, measure, int(best["layer"]), best,
+                                            str(task), metric, out / name)
+                corr_sec.images.append((name, f"{task}: layer {int(best['layer'])}, the layer "
+                                              "with the largest |ρ| (a selected layer: read its "
+                                              "CI, not only ρ)"))
             sections.append(corr_sec)
 
-    sections.append(Section("Provenance", "What produced these numbers.",
-                            [("provenance", _provenance(scores, sims))]))
+    sections += appendix  # the per-language tables come last, before provenance
+    sections.append(Section(
+        "Provenance", "What produced these numbers: model and weight fingerprints, code "
+        "commit, device, package versions, SHA-256 of every data file.",
+        [("provenance", tables.provenance_table(prov))]))
     return sections
 
 
 def render_markdown(title: str, sections: Sequence[Section]) -> str:
+    """The report as GitHub-flavoured Markdown (tables as pipe tables, figures as images)."""
     parts = [f"# {title}\n"]
     for s in sections:
         parts.append(f"## {s.title}\n\n{s.text}\n")
@@ -176,13 +209,15 @@ def render_markdown(title: str, sections: Sequence[Section]) -> str:
     return "\n".join(parts)
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
 color:#222}table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}
-td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}
-img{max-width:100%;border:1px solid #eee;margin:.5em 0}figcaption{font-size:13px;color:#555}"""
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}img{max-width:100%;border:1px solid #eee;margin:.5em 0}
+figcaption{font-size:13px;color:#555}.wide{overflow-x:auto}"""
 
 
 def render_html(title: str, sections: Sequence[Section]) -> str:
+    """A static page: inline CSS, no scripts, images by relative file name."""
     parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
              f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>"]
@@ -191,8 +226,8 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
         for caption, table in s.tables:
             if len(s.tables) > 1:
                 parts.append(f"<h3>{html.escape(caption)}</h3>")
-            parts.append(table.to_html(index=False, na_rep="–", float_format=_fmt,
-                                       border=0, escape=True))
+            parts.append("<div class=\"wide\">" + table.to_html(
+                index=False, na_rep="–", float_format=_fmt, border=0, escape=True) + "</div>")
         for name, caption in s.images:
             parts.append(f"<figure><img src=\"{html.escape(name)}\" alt=\"{html.escape(caption)}"
                          f"\"><figcaption>{html.escape(caption)}</figcaption></figure>")
@@ -201,10 +236,15 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
 
 
 def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: str | Path,
-                 title: str, measure: str = "linear_cka") -> Path:
-    """Write ``report.md``, ``index.html`` and the figures into ``out``; returns the HTML path."""
+                 title: str, measure: str = "linear_cka", n_boot: int = 1000) -> Path:
+    """Write ``report.md``, ``index.html``, figures and CSVs into ``out``; returns the HTML path.
+
+    Raises ValueError when there are no rows at all (an empty report would look like a result).
+    """
+    if not scores and not sims:
+        raise ValueError("no result rows to report")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    sections = build_sections(scores, sims, folder, measure)
+    sections = build_sections(scores, sims, folder, measure, n_boot)
     write_text(folder / "report.md", render_markdown(title, sections))
     return write_text(folder / "index.html", render_html(title, sections))

@@ -1,11 +1,20 @@
-"""Tables of results as pandas DataFrames (printed by the CLI, rendered by the report)."""
+"""The report's tables as pandas DataFrames (rendered to Markdown/HTML by report.render).
+
+Numbers stay numbers where a reader sorts or compares them; an estimate with its interval is one
+formatted cell, ``12.34 [11.00, 13.70]``, as in papers. Each builder says which of the paper's
+propositions (P2-P6, listed in docs/reproduction/README.md) it answers.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from crossling.analysis.deltas import group_order, mean_ci
 from crossling.report.plots import rows_frame
 from crossling.results import SimilarityRow
 
@@ -19,3 +28,147 @@ def similarity_table(rows: Sequence[SimilarityRow], measure: str) -> pd.DataFram
     table.loc["null (mean)"] = null.mean(axis=0)
     table.columns.name = None
     return table
+
+
+def fmt_ci(value: float, low: float, high: float, digits: int = 2) -> str:
+    """``v [lo, hi]``; ``v`` alone when the interval is undefined; ``–`` when v is."""
+    if value is None or math.isnan(value):
+        return "–"
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def ref_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Table 1: REF zero-shot score per task, metric and language, source first.
+
+    ``score`` is the mean over seeds; ``95% CI (sentences)`` the per-seed bootstrap bounds over
+    sentences averaged over seeds (sampling uncertainty of the test set); ``95% CI (seeds)`` a
+    t-interval across seeds (training uncertainty; needs 2 seeds).
+    """
+    ref = scores[scores["reinit"].str.upper() == "REF"]
+    rows = []
+    for (task, metric, lang), g in ref.groupby(["task", "metric", "language"]):
+        per_seed = g.groupby("seed")[["value", "ci_low", "ci_high"]].mean()
+        mean, lo, hi = mean_ci(per_seed["value"].to_numpy())
+        rows.append({"task": task, "metric": metric, "language": lang,
+                     "role": "source" if bool(g["is_source"].any()) else "target",
+                     "score": mean,
+                     "95% CI (sentences)": fmt_ci(mean, float(per_seed["ci_low"].mean()),
+                                                  float(per_seed["ci_high"].mean()), 1),
+                     "95% CI (seeds)": fmt_ci(mean, lo, hi, 1),
+                     "seeds": len(per_seed), "sentences": int(g["n_sentences"].max())})
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out = out.sort_values(["task", "metric", "role", "language"]).reset_index(drop=True)
+    return out
+
+
+def delta_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 (P2, P3): per re-init group, source Δ vs mean target Δ and their gap, each with a
+    95% t-interval across seeds, and the per-group Wilcoxon test across targets."""
+    if summary.empty:
+        return summary
+    return pd.DataFrame({
+        "task": summary["task"], "metric": summary["metric"], "re-init": summary["reinit"],
+        "seeds": summary["seeds"],
+        "Δ source": [fmt_ci(*v) for v in zip(summary["source_delta"], summary["source_ci_low"],
+                                             summary["source_ci_high"], strict=True)],
+        "Δ targets (mean)": [fmt_ci(*v) for v in zip(summary["target_delta"],
+                                                     summary["target_ci_low"],
+                                                     summary["target_ci_high"], strict=True)],
+        "gap (targets − source)": [fmt_ci(*v) for v in zip(summary["gap"], summary["gap_ci_low"],
+                                                           summary["gap_ci_high"], strict=True)],
+        "n targets": summary["n_targets"], "Wilcoxon W": summary["wilcoxon_stat"],
+        "p": [fmt_p(p) for p in summary["p_value"]], "note": summary["note"]})
+
+
+def pooled_table(pooled: pd.DataFrame) -> pd.DataFrame:
+    """The pooled (seed x group) Wilcoxon test of :func:`crossling.analysis.deltas.pooled_test`,
+    with display names."""
+    out = pooled.rename(columns={"n": "n (seed × group)", "median_gap": "median gap",
+                                 "wilcoxon_stat": "Wilcoxon W", "p_value": "p"})
+    out["p"] = [fmt_p(p) for p in pooled["p_value"]]
+    return out
+
+
+def fmt_p(p: float) -> str:
+    """A p-value with 3 significant digits (0.03125 -> 0.0312); ``–`` when undefined."""
+    return "–" if p is None or math.isnan(p) else f"{p:.3g}"
+
+
+def appendix_tables(d: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Per (task, metric): Δ vs REF for each group (rows) and language (columns, source first),
+    mean over seeds, with the mean over targets last (the paper's per-language appendix)."""
+    out = []
+    for (task, metric), g in d.groupby(["task", "metric"]):
+        table = g.pivot_table(index="reinit", columns="language", values="delta",
+                              aggfunc="mean")
+        sources = sorted(set(g[g["is_source"]]["language"]))
+        targets = sorted(c for c in table.columns if c not in sources)
+        table = table.loc[sorted(table.index, key=group_order), sources + targets]
+        table["targets (mean)"] = table[targets].mean(axis=1)
+        table = table.rename(columns={s: f"{s} (source)" for s in sources})
+        table.columns.name = None
+        out.append((f"{task} · {metric}", table.reset_index().rename(
+            columns={"reinit": "re-init"})))
+    return out
+
+
+def correlation_table(corr: pd.DataFrame) -> pd.DataFrame:
+    """Table 3 (P6): layers (rows) x (task/metric, pretrained or fine-tuned) (columns) of
+    ``rho [95% bootstrap CI]`` for one measure; n languages in the column name."""
+    if corr.empty:
+        return pd.DataFrame()
+    cols: dict[str, pd.Series] = {}
+    for (task, metric, tuned), g in corr.groupby(["task", "metric", "finetuned"]):
+        n = int(g["n_languages"].max())
+        name = f"{task} {metric} ({'fine-tuned' if tuned else 'pretrained'}, n={n})"
+        cols[name] = pd.Series([fmt_ci(*v) for v in zip(g["rho"], g["ci_low"], g["ci_high"],
+                                                        strict=True)], index=g["layer"])
+    table = pd.DataFrame(cols)
+    table.index.name = "layer"
+    return table.reset_index()
+
+
+def settings_table(sims: pd.DataFrame, scores: pd.DataFrame,
+                   prov: Sequence[dict[str, Any]], measure: str) -> pd.DataFrame:
+    """The settings every number depends on: measure, pooling, n, bootstrap and null sizes,
+    seeds, tasks, re-init groups and scheme."""
+    items: dict[str, set[str]] = {"reported measure": {measure}}
+    if not sims.empty:
+        items["similarity measures"] = {", ".join(sorted(set(sims["metric"])))}
+        items["pooling"] = {str(v) for v in sims["pooling"].unique()}
+        items["n sentences (similarity)"] = {str(v) for v in sims["n"].unique()}
+    if not scores.empty:
+        items["tasks · metrics"] = {", ".join(sorted({f"{t} · {m}" for t, m in zip(
+            scores["task"], scores["metric"], strict=True)}))}
+        items["seeds"] = {", ".join(str(s) for s in sorted(set(scores["seed"])))}
+        items["re-init groups"] = {", ".join(sorted(set(scores["reinit"]), key=group_order))}
+        items["n sentences (evaluation)"] = {str(v) for v in sorted(set(scores["n_sentences"]))}
+    for p in prov:
+        for key in ("n_boot", "n_null", "max_length", "max_train_sentences", "n_train"):
+            if p.get(key) is not None:
+                items.setdefault(key, set()).add(str(p[key]))
+        scheme = (p.get("reinit") or {}).get("scheme") if isinstance(p.get("reinit"), dict) \
+            else None
+        if scheme:
+            items.setdefault("re-init scheme", set()).add(str(scheme))
+    return pd.DataFrame([{"setting": k, "value": ", ".join(sorted(v))} for k, v in items.items()])
+
+
+def provenance_table(prov: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Model, weight fingerprints, git commit, device, package versions and the SHA-256 of every
+    data file, merged over all rows (several values = the rows disagree: look before trusting)."""
+    items: dict[str, set[str]] = {}
+    for p in prov:
+        for key in ("model", "model_fingerprint", "pretrained_fingerprint", "git_commit",
+                    "device"):
+            if p.get(key) is not None:
+                items.setdefault(key, set()).add(str(p[key]))
+        for name, version in (p.get("versions") or {}).items():
+            items.setdefault(f"version: {name}", set()).add(str(version))
+        for path, digest in (p.get("data") or {}).items():
+            items.setdefault(f"sha256: {Path(path).name}", set()).add(str(digest))
+    return pd.DataFrame([{"item": k, "value": ", ".join(sorted(v))}
+                         for k, v in sorted(items.items())], columns=["item", "value"])
