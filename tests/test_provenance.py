@@ -1,0 +1,32 @@
+"""Provenance: checksums are real SHA-256, the cache notices changed files, versions are read."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from crossling.provenance import package_versions, provenance, sha256_file
+
+
+def test_sha256_matches_hashlib_and_follows_file_changes(tmp_path: Path) -> None:
+    f = tmp_path / "x.conllu"
+    f.write_bytes(b"# sent_id = 1\n")
+    assert sha256_file(f) == hashlib.sha256(b"# sent_id = 1\n").hexdigest()
+    f.write_bytes(b"# sent_id = 2\n")
+    os.utime(f, ns=(1, 10**18))  # a new mtime: the cache must not return the old digest
+    assert sha256_file(f) == hashlib.sha256(b"# sent_id = 2\n").hexdigest()
+
+
+def test_record_holds_versions_device_commit_and_data(tmp_path: Path) -> None:
+    import torch
+
+    f = tmp_path / "d.txt"
+    f.write_text("a\n")
+    rec = provenance([f], seed=3, pooling="mean")
+    assert rec["seed"] == 3 and rec["pooling"] == "mean"
+    assert rec["versions"]["torch"] == torch.__version__ == package_versions()["torch"]
+    assert "crossling" in rec["versions"] and "python" in rec["versions"]
+    assert rec["data"] == {str(f): sha256_file(f)}
+    assert rec["device"].startswith(("cpu:", "cuda:"))
+    assert rec["git_commit"] is None or len(rec["git_commit"].split("-")[0]) == 40
