@@ -7,7 +7,12 @@ import torch
 from torch import nn
 
 from crossling.errors import ModelError
-from crossling.models.encoder import encode_words, load_encoder, transformer_layers
+from crossling.models.encoder import (
+    encode_words,
+    load_encoder,
+    transformer_layers,
+    word_start_positions,
+)
 
 
 def test_load_tiny_models(tiny_model: Path) -> None:
@@ -36,6 +41,31 @@ def test_first_subword_alignment(tiny_model: Path) -> None:
         assert (batch.first_subword[b, len(words):] == -1).all()
     # special tokens and padding belong to no word
     assert int(batch.word_index[0, 0]) == -1
+
+
+def test_word_start_skips_a_bare_boundary_marker() -> None:
+    # "▁" + piece: the piece represents the word; a word that is only "▁" keeps it; WordPiece
+    # continuation pieces and a marker *inside* a word are left alone.
+    word_ids = [None, 0, 0, 1, 1, 2, 3, 3, 3, None]
+    tokens = ["<s>", "▁", "世界", "▁Hello", "s", "▁", "##ab", "▁", "c", "</s>"]
+    assert word_start_positions(word_ids, tokens) == {0: 2, 1: 3, 2: 5, 3: 6}
+
+
+def test_sentencepiece_words_are_not_represented_by_the_marker(e5_model_dir: Path,
+                                                              ud_dir: Path) -> None:
+    from crossling.data.conllu import read_conllu
+    from crossling.data.resolve import resolve_ud
+    from crossling.models.encoder import load_tokenizer
+
+    tok = load_tokenizer(str(e5_model_dir))
+    sents = [list(s.words) for s in read_conllu(resolve_ud(ud_dir, "zh"))[:50]]
+    batch = encode_words(tok, sents)
+    firsts = [t for b in range(len(sents)) for t in batch.first_subword[b, :len(sents[b])]]
+    pieces = tok.convert_ids_to_tokens([int(batch.inputs["input_ids"][b, t])
+                                        for b in range(len(sents))
+                                        for t in batch.first_subword[b, :len(sents[b])]])
+    assert len(pieces) == len(firsts) > 500
+    assert sum(p == "▁" for p in pieces) == 0  # 85% of them would be "▁" without the rule
 
 
 def test_truncated_words_are_marked(tiny_bert: Path) -> None:

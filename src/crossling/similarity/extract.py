@@ -81,7 +81,7 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
                               "special_tokens_mask")}
             padded = tok.pad(feats, return_tensors="pt")
             if pooling == "first_subword":
-                masks = [first_subword_mask(enc.word_ids(i)) for i in idx]
+                masks = [first_subword_mask(enc.word_ids(i), enc.tokens(i)) for i in idx]
                 width = padded["input_ids"].shape[1]
                 padded["first_subword_mask"] = torch.tensor(
                     [m + [0] * (width - len(m)) for m in masks])

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 
 from crossling.errors import ConfigError
+from crossling.models.encoder import word_start_positions
 
 PoolWeights = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
@@ -58,12 +59,13 @@ def get_pooling(name: str) -> PoolWeights:
             from None
 
 
-def first_subword_mask(word_ids: list[int | None]) -> list[int]:
-    """1 at the first token of each word (by the tokenizer's pre-tokenisation), else 0."""
-    out, prev = [], None
-    for w in word_ids:
-        out.append(int(w is not None and w != prev))
-        prev = w
+def first_subword_mask(word_ids: list[int | None], tokens: list[str]) -> list[int]:
+    """1 at the sub-word that represents each word (by the tokenizer's pre-tokenisation): its
+    first one, skipping a bare ``▁`` piece as the taggers do
+    (:func:`crossling.models.encoder.word_start_positions`); else 0."""
+    out = [0] * len(word_ids)
+    for t in word_start_positions(word_ids, tokens).values():
+        out[t] = 1
     return out
 
 
