@@ -8,7 +8,7 @@ import torch
 from crossling.data.conllu import read_conllu
 from crossling.data.example import examples_from_ud
 from crossling.models.encoder import load_encoder
-from crossling.training.loop import TrainConfig, fit
+from crossling.training.loop import TrainConfig, fit, make_optimizer
 from crossling.training.tasks import get_task
 
 CONFIG = TrainConfig(epochs=2, batch_size=8, lr=1e-3, head_lr=3e-3, device="cpu",
@@ -49,3 +49,41 @@ def test_completed_run_is_reused_and_files_are_complete(tiny_xlmr: Path, ud_dir:
     assert (tmp_path / "best.pt").stat().st_mtime_ns == stamp  # not retrained
     assert all(torch.equal(state[k], again_state[k]) for k in state)
     assert again.best_dev == result.best_dev  # type: ignore[attr-defined]
+
+
+def test_optimizer_is_fused_adamw_with_the_reference_update(tiny_bert: Path) -> None:
+    """The fused kernel (10x faster on a 250k-row embedding) must apply AdamW's own update,
+    with decay groups and the two learning rates intact."""
+    task = get_task("pos")
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    torch.manual_seed(0)
+    model = task.build_model(enc.model, ["NOUN", "VERB", "DET"])
+    reference = task.build_model(load_encoder(str(tiny_bert), device="cpu").model,
+                                 ["NOUN", "VERB", "DET"])
+    reference.load_state_dict(model.state_dict())
+    opt = make_optimizer(model, CONFIG)
+    assert opt.defaults.get("fused") is True  # torch >= 2.4 has fused AdamW on the CPU
+    assert {g["lr"] for g in opt.param_groups} == {CONFIG.lr, CONFIG.head_lr}
+    ref_params = dict(reference.named_parameters())
+    ref_opt = torch.optim.AdamW([{"params": [ref_params[n] for n in names], "lr": g["lr"],
+                                  "weight_decay": g["weight_decay"]}
+                                 for g, names in zip(opt.param_groups, _names(model, opt),
+                                                     strict=True)], foreach=False, fused=False)
+    assert not ref_opt.param_groups[0]["fused"]
+    for step in range(3):
+        gen = torch.Generator().manual_seed(step)
+        for m, o in ((model, opt), (reference, ref_opt)):
+            for p in m.parameters():
+                p.grad = torch.randn(p.shape, generator=gen)
+            o.step()
+            gen = torch.Generator().manual_seed(step)
+    moved = 0
+    for (name, a), b in zip(model.named_parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+        moved += 1
+    assert moved > 10
+
+
+def _names(model: torch.nn.Module, opt: torch.optim.Optimizer) -> list[list[str]]:
+    by_id = {id(p): n for n, p in model.named_parameters()}
+    return [[by_id[id(p)] for p in g["params"]] for g in opt.param_groups]

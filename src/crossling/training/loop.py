@@ -107,6 +107,22 @@ def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]
             for (enc, nd), ps in sorted(groups.items())]
 
 
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over :func:`_param_groups`, with the fused kernel where torch has one.
+
+    Why fused: multilingual encoders carry a huge embedding matrix (250k x 384 in e5-small, 250k
+    x 768 in XLM-R), which AdamW updates in full at every step. The default per-tensor AdamW
+    makes about ten passes over that memory; on two CPU cores it took 2.1 s of a 2.2 s training
+    step, the fused kernel 0.2 s (torch 2.13). The update rule is the same. torch added fused
+    AdamW on CUDA in 2.0 and on the CPU in 2.4: older builds fall back to the default.
+    """
+    groups = _param_groups(model, config)
+    try:
+        return torch.optim.AdamW(groups, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(groups)
+
+
 def predict(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
             examples: Sequence[Example], config: TrainConfig, progress: bool = False,
             desc: str = "predict") -> list[Any]:
@@ -155,7 +171,7 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
     lengths = subword_lengths(tokenizer, train, config.max_length)
     steps_per_epoch = len(bucket_batches(lengths, config.batch_size, seed, 0))
     total_steps = max(1, steps_per_epoch * config.epochs)
-    optimizer = torch.optim.AdamW(_param_groups(model, config))
+    optimizer = make_optimizer(model, config)
     from transformers import get_linear_schedule_with_warmup
 
     scheduler = get_linear_schedule_with_warmup(
