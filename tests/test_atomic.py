@@ -37,3 +37,12 @@ def test_write_json_is_sorted_and_stable(tmp_path: Path) -> None:
     text = path.read_text()
     assert text.index('"a"') < text.index('"b"') and text.endswith("\n")
     assert json.loads(text) == {"a": ["x"], "b": 1}
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path: Path) -> None:
+    import stat
+
+    fresh = tmp_path / "plain.txt"
+    fresh.write_text("x")  # what any new file gets under this umask
+    out = write_text(tmp_path / "report.md", "# report\n")
+    assert stat.S_IMODE(out.stat().st_mode) == stat.S_IMODE(fresh.stat().st_mode)

@@ -157,6 +157,11 @@ def settings_table(sims: pd.DataFrame, scores: pd.DataFrame,
     return pd.DataFrame([{"setting": k, "value": ", ".join(sorted(v))} for k, v in items.items()])
 
 
+# A fine-tuning row's "pretrained_fingerprint" is taken after RANDOM-INIT, as training starts:
+# one value per (group, seed) is expected, and the label says so.
+_PROVENANCE_LABELS = {"pretrained_fingerprint": "weights as fine-tuning starts (after re-init)"}
+
+
 def provenance_table(prov: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Model, weight fingerprints, git commit, device, package versions and the SHA-256 of every
     data file, merged over all rows (several values = the rows disagree: look before trusting)."""
@@ -165,7 +170,7 @@ def provenance_table(prov: Sequence[dict[str, Any]]) -> pd.DataFrame:
         for key in ("model", "model_fingerprint", "pretrained_fingerprint", "git_commit",
                     "device"):
             if p.get(key) is not None:
-                items.setdefault(key, set()).add(str(p[key]))
+                items.setdefault(_PROVENANCE_LABELS.get(key, key), set()).add(str(p[key]))
         for name, version in (p.get("versions") or {}).items():
             items.setdefault(f"version: {name}", set()).add(str(version))
         for path, digest in (p.get("data") or {}).items():
