@@ -53,3 +53,23 @@ def test_tiny_study_end_to_end(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     md = (out / "report.md").read_text()
     assert "Table 1" in md and "Table 2" in md and "| pos | upos_acc | 1-2 |" in md
     assert (out / "index.html").is_file() and (out / "alignment.png").is_file()
+
+
+def test_dry_run_into_a_closed_pipe_exits_quietly(tiny_bert: Path, data_dir: Path,
+                                                   tmp_path: Path) -> None:
+    """`crossling run STUDY --dry-run | head -1` must not end in a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    study = tmp_path / "tiny.yaml"
+    study.write_text(STUDY.format(model=tiny_bert, ud=data_dir / "ud"), encoding="utf-8")
+    code = ("import sys; from crossling.cli import main; "
+            "sys.exit(main(['run', sys.argv[1], '--store', sys.argv[2], '--dry-run']))")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(study),
+                             str(tmp_path / "r.sqlite")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, bufsize=0)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err

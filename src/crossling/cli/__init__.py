@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -48,3 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("crossling: interrupted; finished work is kept, rerun to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `crossling run STUDY --dry-run | head`: the reader left; say nothing more. Point stdout
+        # at /dev/null so that Python's own flush at exit does not raise again (Python docs,
+        # "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
