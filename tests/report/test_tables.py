@@ -71,13 +71,18 @@ def test_correlation_table_one_column_per_model_state() -> None:
 def test_settings_and_provenance_record_what_produced_the_numbers() -> None:
     prov = [{"model": "m", "git_commit": "abc", "device": "cpu", "n_boot": 200,
              "versions": {"torch": "2"}, "data": {"/d/en.conllu": "f" * 64},
-             "reinit": {"scheme": "model"}}]
+             "reinit": {"scheme": "model"}},
+            {"max_length": 512},  # similarity rows cap sentences; training rows have their own
+            {"train_config": {"epochs": 1, "batch_size": 8, "lr": 1e-4, "max_length": 128}}]
     settings = settings_table(similarity_frame(similarity_rows()), scores_frame(score_rows()),
                               prov, "linear_cka").set_index("setting")["value"]
     assert settings["pooling"] == "mean" and settings["seeds"] == "0, 1"
     assert settings["n sentences (similarity)"] == "200" and settings["n_boot"] == "200"
     assert settings["re-init scheme"] == "model"
     assert settings["re-init groups"] == "REF, 1-2, 11-12"
+    assert settings["max sub-words (similarity)"] == "512"
+    assert settings["max sub-words (training)"] == "128"
+    assert settings["batch_size"] == "8" and settings["lr"] == "0.0001"
     items = provenance_table(prov).set_index("item")["value"]
     assert items["git_commit"] == "abc" and items["sha256: en.conllu"] == "f" * 64
     assert items["version: torch"] == "2"

@@ -131,6 +131,9 @@ def correlation_table(corr: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
+_TRAINING_SETTINGS = ("epochs", "batch_size", "lr", "head_lr", "max_length")
+
+
 def settings_table(sims: pd.DataFrame, scores: pd.DataFrame,
                    prov: Sequence[dict[str, Any]], measure: str) -> pd.DataFrame:
     """The settings every number depends on: measure, pooling, n, bootstrap and null sizes,
@@ -147,9 +150,17 @@ def settings_table(sims: pd.DataFrame, scores: pd.DataFrame,
         items["re-init groups"] = {", ".join(sorted(set(scores["reinit"]), key=group_order))}
         items["n sentences (evaluation)"] = {str(v) for v in sorted(set(scores["n_sentences"]))}
     for p in prov:
-        for key in ("n_boot", "n_null", "max_length", "max_train_sentences", "n_train"):
+        for key in ("n_boot", "n_null", "max_train_sentences", "n_train"):
             if p.get(key) is not None:
                 items.setdefault(key, set()).add(str(p[key]))
+        if p.get("max_length") is not None:  # a similarity row's sub-word cap
+            items.setdefault("max sub-words (similarity)", set()).add(str(p["max_length"]))
+        train = p.get("train_config")
+        if isinstance(train, dict):  # a fine-tuning row: the recipe its score depends on
+            for key in _TRAINING_SETTINGS:
+                if train.get(key) is not None:
+                    label = "max sub-words (training)" if key == "max_length" else key
+                    items.setdefault(label, set()).add(str(train[key]))
         scheme = (p.get("reinit") or {}).get("scheme") if isinstance(p.get("reinit"), dict) \
             else None
         if scheme:
