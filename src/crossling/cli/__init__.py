@@ -42,7 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     hf_logging.disable_progress_bar()  # weight-loading bars; crossling shows its own progress
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe must surface here, not in the interpreter's exit
+        return code
     except CrosslingError as exc:
         print(f"crossling: error: {exc}", file=sys.stderr)
         return 2
