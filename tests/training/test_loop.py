@@ -64,7 +64,8 @@ def test_optimizer_is_fused_adamw_with_the_reference_update(tiny_bert: Path) -> 
     start = {n: p.detach().clone() for n, p in model.named_parameters()}
     opt = make_optimizer(model, CONFIG)
     assert opt.defaults.get("fused") is True  # torch >= 2.4 has fused AdamW on the CPU
-    group_of = {n: g for g, names in zip(opt.param_groups, _names(model, opt), strict=True)
+    names_per_group = _names(model, opt)
+    group_of = {n: g for g, names in zip(opt.param_groups, names_per_group, strict=True)
                 for n in names}
     assert set(group_of) == set(start)  # every trainable tensor is optimised, once
     for name, g in group_of.items():
@@ -74,15 +75,14 @@ def test_optimizer_is_fused_adamw_with_the_reference_update(tiny_bert: Path) -> 
     ref_params = dict(reference.named_parameters())
     ref_opt = torch.optim.AdamW([{"params": [ref_params[n] for n in names], "lr": g["lr"],
                                   "weight_decay": g["weight_decay"]}
-                                 for g, names in zip(opt.param_groups, _names(model, opt),
+                                 for g, names in zip(opt.param_groups, names_per_group,
                                                      strict=True)], foreach=False, fused=False)
     for step in range(3):
-        gen = torch.Generator().manual_seed(step)
         for m, o in ((model, opt), (reference, ref_opt)):
+            gen = torch.Generator().manual_seed(step)  # the same gradients for both models
             for p in m.parameters():
                 p.grad = torch.randn(p.shape, generator=gen)
             o.step()
-            gen = torch.Generator().manual_seed(step)
     for (name, a), b in zip(model.named_parameters(), reference.parameters(), strict=True):
         assert not torch.equal(a, start[name]), f"{name} was not updated"
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)

@@ -131,7 +131,9 @@ def correlation_table(corr: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-_TRAINING_SETTINGS = ("epochs", "batch_size", "lr", "head_lr", "max_length")
+# train_config key -> settings label (the similarity rows have a max length of their own).
+_TRAINING_SETTINGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
+                      "head_lr": "head_lr", "max_length": "max sub-words (training)"}
 
 
 def settings_table(sims: pd.DataFrame, scores: pd.DataFrame,
@@ -157,9 +159,8 @@ def settings_table(sims: pd.DataFrame, scores: pd.DataFrame,
             items.setdefault("max sub-words (similarity)", set()).add(str(p["max_length"]))
         train = p.get("train_config")
         if isinstance(train, dict):  # a fine-tuning row: the recipe its score depends on
-            for key in _TRAINING_SETTINGS:
+            for key, label in _TRAINING_SETTINGS.items():
                 if train.get(key) is not None:
-                    label = "max sub-words (training)" if key == "max_length" else key
                     items.setdefault(label, set()).add(str(train[key]))
         scheme = (p.get("reinit") or {}).get("scheme") if isinstance(p.get("reinit"), dict) \
             else None
