@@ -69,6 +69,86 @@ def test_errors_name_file_field_and_problem(tmp_path: Path, data_dir: Path, old:
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("old", "new", "message"), [
+    # every numeric field outside its valid range
+    ("epochs: 1", "epochs: -1", r"training\.epochs: must be >= 1, got -1"),
+    ("epochs: 1", "epochs: 0", r"training\.epochs: must be >= 1, got 0"),
+    ("batch_size: 8", "batch_size: 0", r"training\.batch_size: must be >= 1, got 0"),
+    ("batch_size: 8", "batch_size: 8, lr: -1", r"training\.lr: must be > 0, got -1"),
+    ("batch_size: 8", "batch_size: 8, lr: .nan", r"training\.lr: must be a finite number"),
+    ("batch_size: 8", "batch_size: 8, head_lr: 0", r"training\.head_lr: must be > 0, got 0"),
+    ("batch_size: 8", "batch_size: 8, warmup_ratio: 1.5",
+     r"training\.warmup_ratio: must be in \[0, 1\], got 1\.5"),
+    ("batch_size: 8", "batch_size: 8, weight_decay: -0.1", r"training\.weight_decay: must be >= 0"),
+    ("batch_size: 8", "batch_size: 8, max_grad_norm: 0", r"training\.max_grad_norm: must be > 0"),
+    ("batch_size: 8", "batch_size: 8, patience: 0", r"training\.patience: must be >= 1"),
+    ("batch_size: 8", "batch_size: 8, max_length: 2", r"training\.max_length: must be >= 3"),
+    ("batch_size: 8", "batch_size: 8, eval_batch_size: 0", r"training\.eval_batch_size: must be"),
+    ("max_train_sentences: 20", "max_train_sentences: -32",
+     r"tasks\.pos\.max_train_sentences: must be >= 1, got -32"),
+    ("max_train_sentences: 20", "max_train_sentences: 0",
+     r"tasks\.pos\.max_train_sentences: must be >= 1, got 0"),
+    ("max_train_sentences: 20", "max_train_sentences: 20, max_eval_sentences: 0",
+     r"tasks\.pos\.max_eval_sentences: must be >= 1, got 0"),
+    ("n: 20", "n: -12", r"similarity\.n: must be >= 4, got -12 \(debiased_cka needs n >= 4\)"),
+    ("n: 20", "n: 3", r"similarity\.n: must be >= 4, got 3"),
+    ("n: 20", "n: 1, measures: [linear_cka, rbf_cka]", r"similarity\.n: must be >= 2, got 1"),
+    ("n_boot: 10", "n_boot: 0", r"similarity\.n_boot: must be >= 1, got 0"),
+    ("n_null: 5", "n_null: -1", r"similarity\.n_null: must be >= 1, got -1"),
+    ("seeds: [0, 1]", "seeds: [0, -1]", r"seeds\[1\]: must be in \[0, "),
+    # lists whose emptiness or duplicates would silently change the grid
+    ("reinit: [REF, 1-2]", "reinit: []", r"reinit: empty list"),
+    ("languages: [fr, de]", "languages: []", r"similarity\.languages: empty list"),
+    ("seeds: [0, 1]", "seeds: [0, 0]", r"seeds\[1\]: duplicate of seeds\[0\]"),
+    ("reinit: [REF, 1-2]", "reinit: [REF, 1-2, '1,2']", r"reinit\[2\]: duplicate of reinit\[1\]"),
+    ("eval: [fr, de]", "eval: [fr, de, fr]", r"tasks\.pos\.eval\[2\]: duplicate of"),
+    ("eval: [fr, de]", "eval: [fr, en]", r"tasks\.pos\.eval\[1\]: 'en' is the source test"),
+    ("train: [en_ewt]", "train: [en_ewt, en_ewt]", r"tasks\.pos\.train\[1\]: duplicate"),
+    ("languages: [fr, de]", "languages: [fr, de, de]",
+     r"similarity\.languages\[2\]: duplicate of similarity\.languages\[1\]"),
+    ("languages: [fr, de]", "languages: [fr, en]",
+     r"similarity\.languages\[1\]: 'en' is the source language"),
+    ("n: 20", "n: 20, measures: [linear_cka, cka_bogus]",
+     r"similarity\.measures\[1\]: unknown measure 'cka_bogus' \(available: linear_cka"),
+    ("n: 20", "n: 20, measures: [linear_cka, linear_cka]", r"similarity\.measures\[1\]: dup"),
+    ("n: 20", "n: 20, measures: []", r"similarity\.measures: empty list"),
+    ("seeds: [0, 1]", "seeds: [0, 1]\nreinit_scheme: xavier", r"reinit_scheme: unknown scheme"),
+])
+def test_out_of_range_empty_and_duplicate_fields_are_refused(
+        tmp_path: Path, data_dir: Path, old: str, new: str, message: str) -> None:
+    """Each of these used to load: a zero batch size or negative lr failed (or trained nothing)
+    only once a cell ran, ``reinit: []`` silently dropped every fine-tuning cell, an empty
+    language list gave a "done" similarity cell with no rows, duplicates repeated cells."""
+    text = BASE.replace(old, new)
+    assert text != BASE
+    with pytest.raises(ConfigError, match=message) as err:
+        load_study(_write(tmp_path, data_dir, text))
+    assert "\n" not in str(err.value) and str(err.value).startswith(str(tmp_path / "study.yaml"))
+
+
+def test_keys_include_the_crossling_version(tmp_path: Path, data_dir: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results of another crossling version are never reused: every key changes with it."""
+    import crossling
+
+    study = load_study(_write(tmp_path, data_dir))
+    keys = {c.key for c in expand(study)}
+    assert keys == {c.key for c in expand(study)}  # stable within a version
+    monkeypatch.setattr(crossling, "__version__", crossling.__version__ + ".post1")
+    other = expand(study)
+    assert not keys & {c.key for c in other}
+    ft = {c.key for c in other if c.kind == "finetune"}
+    assert all(c.depends_on[0] in ft for c in other if c.kind == "similarity_ft")
+
+
+def test_non_utf8_study_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes("name: t\nmodel: m\n# caf\u00e9 in Latin-1\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.yaml:3: not UTF-8 \(byte 0xe9") as err:
+        load_study(p)
+    assert "\n" not in str(err.value)
+
+
 def test_invalid_yaml_has_a_line(tmp_path: Path) -> None:
     p = tmp_path / "bad.yaml"
     p.write_text("name: x\ntasks: [\n", encoding="utf-8")

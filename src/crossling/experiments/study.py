@@ -10,16 +10,21 @@ turns it into cells of three kinds:
   and pretrained-vs-fine-tuned CKA per language; depends on its ``finetune`` cell.
 
 A cell's key is a content hash of everything that determines its result (its own parameters,
-the data files' checksums, the model's identity), so editing an unrelated field of the study
-(another task, a new seed) never invalidates finished cells.
+the data files' checksums, the model's identity and the crossling version), so editing an
+unrelated field of the study (another task, a new seed) never invalidates finished cells, while
+results computed by another version of crossling are never silently reused.
 
-Validation errors name the file, the field path and the problem, on one line.
+Validation errors name the file, the field path and the problem, on one line. Every numeric field
+has a valid range (a zero batch size or a negative learning rate is refused before anything
+runs), and lists whose duplicates or emptiness would silently change the grid (seeds, re-init
+groups, languages, measures) are refused rather than collapsed or dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -28,16 +33,35 @@ from typing import Any
 
 import yaml
 
+import crossling
 from crossling.data.ner import resolve_ner
 from crossling.data.resolve import resolve_ud
 from crossling.errors import ConfigError, CrosslingError
-from crossling.models.reinit import parse_group
+from crossling.models.reinit import SCHEMES, parse_group
 from crossling.provenance import sha256_file
 from crossling.similarity.cka import MEASURES
 from crossling.similarity.pooling import POOLINGS
 from crossling.training.loop import TrainConfig
 
 TASK_NAMES = ("pos", "parsing", "ner")
+
+# Fewest sentences each measure is defined on: the unbiased HSIC behind debiased CKA divides by
+# n - 3 (``LinearCKAStream.debiased_value`` is NaN below 4 rows); the biased forms need two rows
+# to centre. A smaller ``similarity.n`` would fill the store with NaN curves.
+_MIN_N = {"debiased_cka": 4}
+_MIN_N_DEFAULT = 2
+
+# Valid range of each numeric training field: (lowest, lowest excluded?, highest or None).
+# batch_size 0 or patience 0 train nothing (patience 0 stops before the first epoch);
+# max_grad_norm 0 clips every gradient to zero; max_length needs room for [CLS] x [SEP].
+_TRAINING_RANGES: dict[str, tuple[float, bool, float | None]] = {
+    "epochs": (1, False, None), "batch_size": (1, False, None), "lr": (0, True, None),
+    "head_lr": (0, True, None), "weight_decay": (0, False, None),
+    "warmup_ratio": (0, False, 1), "max_grad_norm": (0, True, None),
+    "patience": (1, False, None), "max_length": (3, False, None),
+    "eval_batch_size": (1, False, None),
+}
+_SEED_MAX = 2**32 - 1  # numpy's seed range
 
 
 @dataclass(frozen=True)
@@ -129,6 +153,33 @@ class _Fields:
             raise self.fail(key, f"expected {names}, got {type(value).__name__}")
         return value
 
+    def number(self, key: str, kind: type, default: Any = ..., low: float = 0,
+               exclusive: bool = False, high: float | None = None) -> Any:
+        """A finite int/float in [low, high] (``(low, high]`` when ``exclusive``); ``None`` is
+        kept when it is the default (the field's "no limit")."""
+        value = self.get(key, kind, default)
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise self.fail(key, f"must be a finite number, got {value}")
+        too_low = value <= low if exclusive else value < low
+        if too_low or (high is not None and value > high):
+            bound = f"> {low:g}" if exclusive else f">= {low:g}"
+            if high is not None:
+                bound = f"in ({low:g}, {high:g}]" if exclusive else f"in [{low:g}, {high:g}]"
+            raise self.fail(key, f"must be {bound}, got {value}")
+        return value
+
+    def unique(self, key: str, values: list[Any], ids: list[Any] | None = None) -> None:
+        """Refuse a repeated entry (``ids``: what makes two entries the same, e.g. the file a
+        language resolves to); a duplicate would silently repeat or collapse cells."""
+        seen: dict[Any, int] = {}
+        for i, ident in enumerate(values if ids is None else ids):
+            if ident in seen:
+                raise self.fail(f"{key}[{i}]", f"duplicate of {self._path(key)}[{seen[ident]}] "
+                                                f"({values[i]!r})")
+            seen[ident] = i
+
     def strings(self, key: str, default: Any = ...) -> list[str]:
         value = self.get(key, (list, str), default)
         value = [value] if isinstance(value, str) else value
@@ -162,8 +213,15 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: no such study file")
+    data_bytes = p.read_bytes()
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = data_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data_bytes.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{p}:{line}: not UTF-8 (byte 0x{data_bytes[exc.start]:02x} at "
+                          f"offset {exc.start}); save the study file as UTF-8") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f"{p}:{line + 1}" if line is not None else str(p)
@@ -184,18 +242,31 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         ud = _resolve_data(data_f.get("ud", str), base)  # type: ignore[assignment]
         ner = _resolve_data(data_f.get("ner", str, None), base)
     data_f.finish()
-    assert ud is not None
+    if ud is None:  # data.ud is required, so get() raised already; kept for the type checker
+        raise data_f.fail("ud", "missing")
     source = top.get("source", str, "en")
     seeds = top.get("seeds", list, [0])
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise top.fail("seeds", "expected a non-empty list of integers")
+    for i, seed in enumerate(seeds):
+        if not 0 <= seed <= _SEED_MAX:
+            raise top.fail(f"seeds[{i}]", f"must be in [0, {_SEED_MAX}], got {seed}")
+    top.unique("seeds", seeds)
     reinit = top.strings("reinit", ["REF"])
+    if not reinit:
+        raise top.fail("reinit", "empty list: no fine-tuning cell would run (use [REF] for "
+                                 "the unmodified model)")
+    groups = []
     for i, group in enumerate(reinit):
         try:
-            parse_group(group)
+            groups.append(parse_group(group))
         except ConfigError as exc:
             raise top.fail(f"reinit[{i}]", str(exc)) from None
+    top.unique("reinit", reinit, [(tuple(layers), emb) for layers, emb in groups])
     scheme = top.get("reinit_scheme", str, "model")
+    if scheme not in SCHEMES:
+        raise top.fail("reinit_scheme", f"unknown scheme {scheme!r} (available: "
+                                        f"{', '.join(SCHEMES)})")
     training = _training(top.sub("training"))
 
     tasks: list[TaskSpec] = []
@@ -209,16 +280,29 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
             name=tname, train=tf.strings("train", [default_train]),
             dev=tf.strings("dev", [default_train]), test=tf.get("test", str, "en"),
             eval=tf.strings("eval", []),
-            max_train_sentences=tf.get("max_train_sentences", int, None),
-            max_eval_sentences=tf.get("max_eval_sentences", int, None))
+            max_train_sentences=tf.number("max_train_sentences", int, None, low=1),
+            max_eval_sentences=tf.number("max_eval_sentences", int, None, low=1))
         tf.finish()
+        resolved: dict[str, list[Path]] = {}
         for role, specs, split in (("train", spec.train, "train"), ("dev", spec.dev, "dev"),
                                    ("test", [spec.test], "test"), ("eval", spec.eval, "test")):
             for i, lang in enumerate(specs):
                 try:
-                    _data_file(tname, ud, ner, lang, split)
+                    resolved.setdefault(role, []).append(
+                        _data_file(tname, ud, ner, lang, split).resolve())
                 except CrosslingError as exc:
                     raise tf.fail(f"{role}[{i}]" if role != "test" else role, str(exc)) from None
+        if not spec.train:
+            raise tf.fail("train", "empty list: nothing to train on")
+        if not spec.dev:
+            raise tf.fail("dev", "empty list: early stopping needs a dev set")
+        tf.unique("train", spec.train, resolved["train"])
+        tf.unique("dev", spec.dev, resolved["dev"])
+        tf.unique("eval", spec.eval, resolved.get("eval", []))
+        for i, path in enumerate(resolved.get("eval", [])):
+            if path == resolved["test"][0]:
+                raise tf.fail(f"eval[{i}]", f"{spec.eval[i]!r} is the source test set (test: "
+                                            f"{spec.test}), not a target")
         tasks.append(spec)
     if not tasks and "similarity" not in top.data:
         raise top.fail("tasks", "a study needs at least one task or a similarity section")
@@ -226,24 +310,43 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
     similarity = None
     if "similarity" in top.data:
         sf = top.sub("similarity")
-        similarity = SimilaritySpec(
-            languages=sf.strings("languages"),
-            measures=sf.strings("measures", ["linear_cka", "debiased_cka"]),
-            pooling=sf.get("pooling", str, "mean"), n=sf.get("n", int, 1000),
-            n_boot=sf.get("n_boot", int, 200), n_null=sf.get("n_null", int, 100),
-            before=sf.get("before", bool, True), after=sf.get("after", bool, True))
-        sf.finish()
-        for i, m in enumerate(similarity.measures):
+        languages = sf.strings("languages")
+        if not languages:
+            raise sf.fail("languages", "empty list: no target to compare the source with")
+        measures = sf.strings("measures", ["linear_cka", "debiased_cka"])
+        if not measures:
+            raise sf.fail("measures", f"empty list (available: {', '.join(MEASURES)})")
+        for i, m in enumerate(measures):
             if m not in MEASURES:
                 raise sf.fail(f"measures[{i}]", f"unknown measure {m!r} (available: "
                                                 f"{', '.join(MEASURES)})")
+        sf.unique("measures", measures)
+        min_n = max(_MIN_N.get(m, _MIN_N_DEFAULT) for m in measures)
+        need = ", ".join(f"{m} needs n >= {_MIN_N.get(m, _MIN_N_DEFAULT)}" for m in measures
+                         if _MIN_N.get(m, _MIN_N_DEFAULT) == min_n)
+        n = sf.get("n", int, 1000)
+        if n < min_n:
+            raise sf.fail("n", f"must be >= {min_n}, got {n} ({need})")
+        similarity = SimilaritySpec(
+            languages=languages, measures=measures,
+            pooling=sf.get("pooling", str, "mean"), n=n,
+            n_boot=sf.number("n_boot", int, 200, low=1),
+            n_null=sf.number("n_null", int, 100, low=1),
+            before=sf.get("before", bool, True), after=sf.get("after", bool, True))
+        sf.finish()
         if similarity.pooling not in POOLINGS:
             raise sf.fail("pooling", f"unknown pooling (available: {', '.join(POOLINGS)})")
+        files = []
         for i, lang in enumerate([source, *similarity.languages]):
             try:
-                resolve_ud(ud, lang)
+                files.append(resolve_ud(ud, lang).resolve())
             except CrosslingError as exc:
                 raise sf.fail(f"languages[{i - 1}]" if i else "source", str(exc)) from None
+        for i, path in enumerate(files[1:]):
+            if path == files[0]:
+                raise sf.fail(f"languages[{i}]", f"{languages[i]!r} is the source language "
+                                                 f"({source}), not a target")
+        sf.unique("languages", languages, files[1:])
     top.finish()
     return Study(name=name, path=str(p), model=model, ud=str(ud),
                  ner=None if ner is None else str(ner), source=source, tasks=tasks,
@@ -258,7 +361,11 @@ def _training(tf: _Fields) -> TrainConfig:
         if key == "device":
             continue
         kind: type = type(value) if value is not None else str
-        kwargs[key] = tf.get(key, kind, value)
+        if key in _TRAINING_RANGES:
+            low, exclusive, high = _TRAINING_RANGES[key]
+            kwargs[key] = tf.number(key, kind, value, low=low, exclusive=exclusive, high=high)
+        else:
+            kwargs[key] = tf.get(key, kind, value)
     tf.finish()
     return TrainConfig(**kwargs)
 
@@ -284,7 +391,10 @@ def _model_identity(model: str) -> str:
 
 
 def _key(kind: str, params: Mapping[str, Any], files: list[Path], model_id: str) -> str:
+    """The content hash of a cell. The crossling version is part of it: a result computed by
+    another version (other code, perhaps other numbers) is never silently reused."""
     blob = json.dumps({"kind": kind, "params": params, "model": model_id,
+                       "crossling": crossling.__version__,
                        "data": sorted(sha256_file(f) for f in files)}, sort_keys=True,
                       default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
