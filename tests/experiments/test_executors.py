@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ from crossling.results import ScoreRow
 def _fake(params: dict[str, Any], workdir: Path) -> tuple[list[ScoreRow], dict[str, Any]]:
     if params.get("fail"):
         raise ValueError("boom")
+    time.sleep(params.get("sleep", 0))
     row = ScoreRow("pos", params["name"], "test", "upos_acc", 50.0, 40.0, 60.0, 1, 1, "m",
                    "REF", 0, {})
     return [row], {"name": params["name"]}
@@ -42,15 +47,95 @@ def test_local_executor_dependencies_and_failures(tmp_path: Path) -> None:
     assert run_local(grid, store, tmp_path / "w", progress=False) == counts  # nothing redone
 
 
+class _Claimer(threading.Thread):
+    """Another worker: keeps trying to take over every running cell (what a second
+    ``crossling run`` does with a claim older than ``stale_after``)."""
+
+    def __init__(self, path: Path, keys: list[str], stale_after: float) -> None:
+        super().__init__(daemon=True)
+        self.store = ResultStore(path, stale_after=stale_after)
+        self.keys, self.stop, self.taken, self.tries = keys, threading.Event(), [], 0
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            for key in self.keys:
+                if self.store.status(key) == "running":
+                    self.tries += 1
+                    if self.store.claim(key):
+                        self.taken.append(key)
+
+
+SLOW_CELL = """
+import sys, time
+from pathlib import Path
+from crossling.experiments import cells
+from crossling.experiments.executors import run_local
+from crossling.experiments.store import ResultStore
+from crossling.experiments.study import Cell
+from crossling.results import ScoreRow
+
+def slow(params, workdir):
+    with open(sys.argv[2], "a") as fh:
+        fh.write(f"{params['name']}\\n")
+    time.sleep(params["sleep"])
+    return [ScoreRow("pos", params["name"], "test", "upos_acc", 1.0, 0.0, 2.0, 1, 1, "m",
+                     "REF", 0, {})], {}
+
+cells.RUNNERS["slow"] = slow
+grid = [Cell("long", "slow", {"name": "long", "sleep": 6.0})]
+store = ResultStore(sys.argv[1], stale_after=1.0)
+store.add_cells("s", grid)
+print(run_local(grid, store, Path(sys.argv[1]).parent / "work", progress=False))
+"""
+
+
+def test_a_live_workers_long_cell_is_never_claimed_twice(tmp_path: Path) -> None:
+    """A cell running longer than ``stale_after`` (1 s here, an hour by default) keeps its
+    claim: the executor renews the heartbeat while the cell runs, so neither a second run nor
+    another claimer takes it over. Without heartbeats both ran it."""
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_CELL, encoding="utf-8")
+    db, log = tmp_path / "s.sqlite", tmp_path / "started.log"
+    first = subprocess.Popen([sys.executable, str(script), str(db), str(log)])
+    deadline = time.time() + 60
+    while not (db.exists() and ResultStore(db).cells() and
+               ResultStore(db).status("long") == "running"):
+        assert time.time() < deadline and first.poll() is None
+        time.sleep(0.05)
+    claimer = _Claimer(db, ["long"], stale_after=1.0)
+    claimer.start()
+    time.sleep(1.5)  # the claim is now older than stale_after
+    second = subprocess.run([sys.executable, str(script), str(db), str(log)], timeout=120,
+                            capture_output=True, text=True, check=True)
+    assert first.wait(timeout=120) == 0
+    claimer.stop.set()
+    claimer.join()
+    assert claimer.tries > 10 and claimer.taken == []
+    assert log.read_text().split() == ["long"]  # started once, by the first run
+    assert "'running': 1" in second.stdout  # the second run left it to its live worker
+    (cell,) = ResultStore(db).cells()
+    assert cell["status"] == "done" and cell["attempts"] == 1
+
+
 @pytest.mark.slow
 def test_ray_executor_on_a_local_instance(tmp_path: Path) -> None:
+    """Cells run as Ray tasks; the driver keeps the claims of queued and running cells fresh
+    (``s`` runs for 3 s with ``stale_after`` = 1 s and is never taken over)."""
     pytest.importorskip("ray")
-    store = ResultStore(tmp_path / "s.sqlite")
-    grid = [c for c in _grid() if c.key in ("a", "c")] + [Cell("e", "fake", {"name": "e"})]
+    store = ResultStore(tmp_path / "s.sqlite", stale_after=1.0)
+    grid = [c for c in _grid() if c.key in ("a", "c")] + [Cell("e", "fake", {"name": "e"}),
+                                                          Cell("s", "fake", {"name": "s",
+                                                                             "sleep": 3.0})]
     store.add_cells("s", grid)
+    claimer = _Claimer(tmp_path / "s.sqlite", [c.key for c in grid], stale_after=1.0)
+    claimer.start()
     counts = run_ray(grid, store, tmp_path / "w", progress=False,
                      init_kwargs={"num_cpus": 2, "include_dashboard": False,
                                   "runtime_env": {"env_vars": {"PYTHONPATH": str(
                                       Path(__file__).resolve().parents[2])}}})
-    assert counts == {"done": 3}
-    assert sorted(r.language for r in store.score_rows()) == ["a", "c", "e"]
+    claimer.stop.set()
+    claimer.join()
+    assert claimer.tries > 10 and claimer.taken == []
+    assert counts == {"done": 4}
+    assert sorted(r.language for r in store.score_rows()) == ["a", "c", "e", "s"]
+    assert all(c["attempts"] == 1 for c in store.cells())

@@ -2,7 +2,9 @@
 
 Both skip finished cells, respect dependencies (a cell starts once the cells it depends on are
 done), and write every cell's rows and ``done`` status in one store transaction. A failing cell
-is marked ``failed`` with its one-line error and does not stop independent cells.
+is marked ``failed`` with its one-line error and does not stop independent cells. While a cell
+runs, a background thread renews its claim (:class:`Heartbeat`), so a cell that takes longer
+than the store's ``stale_after`` is never taken over by a second ``crossling run``.
 
 - ``local`` runs cells one after another in this process.
 - ``ray`` submits one Ray task per ready cell with its resource request (``num_gpus=1`` when
@@ -13,8 +15,11 @@ is marked ``failed`` with its one-line error and does not stop independent cells
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +55,65 @@ def invoke(runner: Callable[..., Any], params: dict[str, Any], workdir: str,
     return list(rows), prov
 
 
+class Heartbeat:
+    """Renews the claims of the cells this process is running, from a daemon thread.
+
+    A claim whose heartbeat is older than the store's ``stale_after`` may be taken by another
+    worker (that is how a crashed worker on another host is detected), so a live worker must
+    beat well within it: every ``stale_after / 4`` seconds by default. The thread beats for
+    every key between :meth:`add` and :meth:`discard`, and stops when the ``with`` block ends.
+    A failed beat (say, the store locked for a minute) is logged, not fatal: the next one may
+    succeed, and the cell's result is still committed by ``finish``.
+    """
+
+    def __init__(self, store: ResultStore, interval: float | None = None) -> None:
+        self.store = store
+        self.interval = store.stale_after / 4 if interval is None else interval
+        if not self.interval > 0:
+            raise ValueError(f"heartbeat interval must be > 0, got {self.interval}")
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="crossling-heartbeat",
+                                        daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._keys.add(key)
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._keys.discard(key)
+
+    @contextmanager
+    def holding(self, key: str) -> Iterator[None]:
+        """Beat for ``key`` while the block runs."""
+        self.add(key)
+        try:
+            yield
+        finally:
+            self.discard(key)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                keys = sorted(self._keys)
+            for key in keys:
+                try:
+                    if not self.store.heartbeat(key):
+                        log.warning("cell %s is no longer claimed by this worker", key)
+                except sqlite3.Error as exc:
+                    log.warning("heartbeat of cell %s failed: %s", key, exc)
+
+
 def _ready(cells: Sequence[Cell], store: ResultStore) -> tuple[list[Cell], list[Cell]]:
     """(cells whose dependencies are done, cells still waiting on a pending dependency)."""
     ready, waiting = [], []
@@ -67,22 +131,24 @@ def run_local(cells: Sequence[Cell], store: ResultStore, workdir: Path,
     """Run cells sequentially in dependency order; returns counts per final status."""
     todo = [c for c in cells if store.status(c.key) != "done"]
     bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not progress)
-    while todo:
-        ready, waiting = _ready(todo, store)
-        if not ready:
-            break
-        for cell in ready:
-            bar.set_postfix_str(cell.label)
-            if store.claim(cell.key, retry_failed=retry_failed):
-                try:
-                    rows, prov = invoke(runner_of(cell.kind), cell.params,
-                                        str(workdir / cell.key))
-                    store.finish(cell.key, rows, prov)
-                except Exception as exc:  # a failing cell must not stop the others
-                    store.fail(cell.key, _error_line(exc))
-                    log.error("%s failed: %s", cell.label, _error_line(exc))
-            bar.update(1)
-        todo = [c for c in waiting if store.status(c.key) != "done"]
+    with Heartbeat(store) as beat:
+        while todo:
+            ready, waiting = _ready(todo, store)
+            if not ready:
+                break
+            for cell in ready:
+                bar.set_postfix_str(cell.label)
+                if store.claim(cell.key, retry_failed=retry_failed):
+                    try:
+                        with beat.holding(cell.key):
+                            rows, prov = invoke(runner_of(cell.kind), cell.params,
+                                                str(workdir / cell.key))
+                        store.finish(cell.key, rows, prov)
+                    except Exception as exc:  # a failing cell must not stop the others
+                        store.fail(cell.key, _error_line(exc))
+                        log.error("%s failed: %s", cell.label, _error_line(exc))
+                bar.update(1)
+            todo = [c for c in waiting if store.status(c.key) != "done"]
     bar.close()
     return _summary(cells, store)
 
@@ -111,28 +177,37 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path, address: s
         remote = ray.remote(invoke)
         todo = [c for c in cells if store.status(c.key) != "done"]
         bar = tqdm(total=len(todo), desc="cells (ray)", unit="cell", disable=not progress)
-        while todo:
-            ready, waiting = _ready(todo, store)
-            claimed = [c for c in ready if store.claim(c.key, retry_failed=retry_failed)]
-            if not claimed:
-                break
-            futures = {}
-            for cell in claimed:
-                opts = {"num_gpus": 1} if gpus else {"num_cpus": 1}  # every kind runs a model
-                futures[remote.options(**opts).remote(runner_of(cell.kind), cell.params,
-                                                      str(workdir / cell.key))] = cell
-            pending = list(futures)
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                cell = futures[done[0]]
-                try:
-                    rows, prov = ray.get(done[0])
-                    store.finish(cell.key, rows, prov)
-                except Exception as exc:
-                    cause = getattr(exc, "cause", None) or exc
-                    store.fail(cell.key, _error_line(cause))
-                bar.update(1)
-            todo = [c for c in waiting if store.status(c.key) != "done"]
+        # The driver holds the claims, so the driver beats for every submitted cell (queued or
+        # running on a worker) until its result is written.
+        with Heartbeat(store) as beat:
+            while todo:
+                ready, waiting = _ready(todo, store)
+                claimed = []
+                for c in ready:
+                    if store.claim(c.key, retry_failed=retry_failed):
+                        beat.add(c.key)
+                        claimed.append(c)
+                if not claimed:
+                    break
+                futures = {}
+                for cell in claimed:
+                    opts = {"num_gpus": 1} if gpus else {"num_cpus": 1}  # every kind: a model
+                    futures[remote.options(**opts).remote(runner_of(cell.kind), cell.params,
+                                                          str(workdir / cell.key))] = cell
+                pending = list(futures)
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    cell = futures[done[0]]
+                    try:
+                        rows, prov = ray.get(done[0])
+                        store.finish(cell.key, rows, prov)
+                    except Exception as exc:
+                        cause = getattr(exc, "cause", None) or exc
+                        store.fail(cell.key, _error_line(cause))
+                    finally:
+                        beat.discard(cell.key)
+                    bar.update(1)
+                todo = [c for c in waiting if store.status(c.key) != "done"]
         bar.close()
     finally:
         if started_here:

@@ -142,10 +142,13 @@ class ResultStore:
                         "attempts=attempts+1, error=NULL WHERE key=?", (me, now, now, key))
             return True
 
-    def heartbeat(self, key: str) -> None:
+    def heartbeat(self, key: str) -> bool:
+        """Renew this worker's claim of a running cell; False if the cell is not (or no longer)
+        claimed by this worker. Executors call it while a cell runs (``executors.Heartbeat``)."""
         with self._transaction() as con:
-            con.execute("UPDATE cells SET heartbeat=? WHERE key=? AND worker=?",
-                        (time.time(), key, worker_id()))
+            cur = con.execute("UPDATE cells SET heartbeat=? WHERE key=? AND worker=? AND "
+                              "status='running'", (time.time(), key, worker_id()))
+            return cur.rowcount > 0
 
     def finish(self, key: str, rows: Sequence[SimilarityRow | ScoreRow],
                provenance: dict[str, Any]) -> None:
