@@ -73,3 +73,50 @@ def test_dry_run_into_a_closed_pipe_exits_quietly(tiny_bert: Path, data_dir: Pat
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_run_checks_its_output_locations_before_any_work(
+        tiny_bert: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A file in the way, a non-SQLite store or a read-only folder used to surface as a
+    traceback, after the study's model and data were hashed (and, for the cells folder, after
+    the store was written): now one line, before the study is even read."""
+    import os
+
+    import crossling.cli.run as run_cli
+
+    study = tmp_path / "tiny.yaml"
+    study.write_text(STUDY.format(model=tiny_bert, ud=data_dir / "ud"), encoding="utf-8")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n", encoding="utf-8")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "cells").write_text("x", encoding="utf-8")
+    real_load = run_cli.load_study
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("work done before the output locations were checked")
+
+    monkeypatch.setattr(run_cli, "load_study", no_work)
+    for store, message in (
+            (blocker / "results.sqlite", f"--store folder {blocker}: a file, not a folder"),
+            (notes, f"{notes}: not an SQLite database, so not a results store; refusing"),
+            (tmp_path / "busy" / "results.sqlite", "cells folder"),
+            (tmp_path, "a folder, not a results store file")):
+        assert main(["run", str(study), "--store", str(store)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert notes.read_text() == "my notes\n"
+    assert not (tmp_path / "busy" / "results.sqlite").exists()
+    with monkeypatch.context() as m:
+        m.setattr(os, "access", lambda *a, **k: False)  # a read-only folder (root writes all)
+        assert main(["run", str(study), "--store", str(tmp_path / "new" / "r.sqlite")]) == 2
+        assert "is not writable" in capsys.readouterr().err
+    # an empty file is taken as a new store (SQLite's own convention), by run only
+    monkeypatch.setattr(run_cli, "load_study", real_load)
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    assert main(["run", str(study), "--store", str(empty), "--dry-run"]) == 0
+    assert "4 cells" in capsys.readouterr().out
+    assert len(ResultStore(empty, readonly=True).cells("tiny")) == 4

@@ -144,3 +144,69 @@ def test_sigkill_mid_grid_resumes_without_losing_or_redoing_cells(tmp_path: Path
     # no finished cell ran again; only the one killed mid-run (if any) started twice
     assert all(started.count(f"c{k[1:]}") == 1 for k in finished)
     assert len(started) - len(set(started)) <= 1
+
+
+def _filled(path: Path) -> ResultStore:
+    store = ResultStore(path)
+    store.add_cells("study", [Cell("a", "fake", {})])
+    assert store.claim("a")
+    store.finish("a", [_row(1)], {"p": 1})
+    return store
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_file_that_is_not_a_results_store_is_refused_untouched(tmp_path: Path,
+                                                                 readonly: bool) -> None:
+    """Used to end in a sqlite3.DatabaseError traceback (or, for another SQLite database, to
+    add the store's tables to it)."""
+    import sqlite3
+
+    from crossling.errors import ConfigError
+
+    text = tmp_path / "notes.sqlite"
+    text.write_text("just some notes\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"notes\.sqlite: not an SQLite database") as err:
+        ResultStore(text, readonly=readonly)
+    assert "\n" not in str(err.value) and text.read_text() == "just some notes\n"
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE things (x)")
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    with pytest.raises(ConfigError, match=r"other\.db: an SQLite database but not a crossling"):
+        ResultStore(other, readonly=readonly)
+    assert other.read_bytes() == before
+    with pytest.raises(ConfigError, match=r"a folder, not a results store"):
+        ResultStore(tmp_path, readonly=readonly)
+
+
+def test_an_empty_file_is_a_new_store_for_writers_only(tmp_path: Path) -> None:
+    from crossling.errors import ConfigError
+
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    with pytest.raises(ConfigError, match=r"empty\.sqlite: empty file \(0 bytes\)"):
+        ResultStore(empty, readonly=True)
+    assert empty.stat().st_size == 0  # the reader left it as it was
+    with pytest.raises(ConfigError, match=r"missing\.sqlite: no results store"):
+        ResultStore(tmp_path / "missing.sqlite", readonly=True)
+    assert not (tmp_path / "missing.sqlite").exists()
+    ResultStore(empty).add_cells("study", [Cell("a", "fake", {})])  # SQLite's convention
+    assert [c["key"] for c in ResultStore(empty, readonly=True).cells()] == ["a"]
+
+
+def test_readonly_store_reads_and_never_writes(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    path = tmp_path / "s.sqlite"
+    _filled(path)
+    ro = ResultStore(path, readonly=True)
+    assert [r.language for r in ro.score_rows("study")] == ["l1"]
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        ro.add_cells("study", [Cell("b", "fake", {})])
+    # in a folder this user cannot write (no -shm file can be created) it is read as immutable
+    monkeypatch.setattr(store_module.os, "access", lambda *a, **k: False)
+    ro = ResultStore(path, readonly=True)
+    assert ro._immutable and ro.status("a") == "done" and ro.provenance("a") == {"p": 1}

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from crossling.errors import ConfigError
 from crossling.report.render import build_report
 from tests.analysis.synthetic import TARGETS, score_rows, similarity_rows
 
@@ -40,11 +41,25 @@ def test_report_writes_tidy_csvs_and_escapes_text(tmp_path: Path) -> None:
     assert md.index("Appendix") > md.index("Table 3") > md.index("Table 2")
 
 
-def test_report_of_similarity_only_and_unknown_measure(tmp_path: Path) -> None:
-    build_report([], similarity_rows(), tmp_path, title="sim only", measure="no_such")
+def test_report_of_similarity_only_headline_measure_and_unknown_measure(tmp_path: Path) -> None:
+    """Debiased linear CKA is the headline measure (issue 9): it is the default, and the
+    report falls back to biased linear CKA only when the rows lack it, saying so. An unknown
+    measure name used to fall back silently; it is now refused before anything is written
+    (this test pinned that fallback before)."""
+    build_report([], similarity_rows(), tmp_path, title="sim only")
     md = (tmp_path / "report.md").read_text()
     assert "Table 1" not in md and "P5" in md
-    assert "reported measure | debiased_cka" in md  # falls back to the unbiased estimator
+    assert "reported measure | debiased_cka" in md and "rows have no" not in md
+    build_report([], similarity_rows(), tmp_path, title="sim only", measure="linear_cka")
+    assert "reported measure | linear_cka" in (tmp_path / "report.md").read_text()
+    biased = [r for r in similarity_rows() if r.metric == "linear_cka"]
+    build_report([], biased, tmp_path / "biased", title="biased only")
+    md = (tmp_path / "biased" / "report.md").read_text()
+    assert "reported measure | linear_cka" in md and "(the rows have no debiased_cka)" in md
+    with pytest.raises(ConfigError, match=r"unknown similarity measure 'no_such' \(available: "
+                                          r"linear_cka, debiased_cka, rbf_cka\)"):
+        build_report([], similarity_rows(), tmp_path / "typo", title="t", measure="no_such")
+    assert not (tmp_path / "typo").exists()
     with pytest.raises(ValueError, match="no result rows"):
         build_report([], [], tmp_path / "empty", title="nothing")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
+from crossling.errors import ConfigError
 from crossling.experiments.executors import EXECUTORS
-from crossling.experiments.store import ResultStore
+from crossling.experiments.store import ResultStore, check_store_file
 from crossling.experiments.study import estimate_cost, expand, load_study
 
 
@@ -16,12 +18,38 @@ def default_store(study_path: str | Path, store: str | None) -> Path:
     return Path(store) if store else Path("runs") / Path(study_path).stem / "results.sqlite"
 
 
+def check_output_folder(folder: Path, what: str) -> None:
+    """Fail now, with one line, if ``folder`` cannot be created or written: a file in the way
+    or a read-only folder would otherwise surface only after the work it was meant to keep
+    (hashing the model and data, training, building a report)."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == folder else f" ({existing} is in the way)"
+        raise ConfigError(f"{what} {folder}: a file, not a folder{where}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {folder}: {existing} is not writable")
+
+
+def check_run_outputs(store_path: Path) -> None:
+    """Everything ``crossling run`` writes: the store (an existing file must be a writable
+    results store; a 0-byte file is taken as a new one, as SQLite does) and the cells' working
+    folders beside it."""
+    check_output_folder(store_path.parent, "--store folder")
+    check_store_file(store_path)
+    if store_path.exists() and not os.access(store_path, os.W_OK):
+        raise ConfigError(f"{store_path}: results store is read-only")
+    check_output_folder(store_path.parent / "cells", "cells folder")
+
+
 def _run(args: argparse.Namespace) -> int:
+    store_path = default_store(args.study, args.store)
+    check_run_outputs(store_path)  # before hashing the model and the data
     study = load_study(args.study, data=args.data)
     cells = expand(study)
     if args.only:
         cells = [c for c in cells if c.kind == args.only]
-    store_path = default_store(args.study, args.store)
     store = ResultStore(store_path)
     store.add_cells(study.name, cells)
     if args.dry_run:
@@ -56,7 +84,8 @@ def register(sub: Any) -> None:
     p.add_argument("--executor", choices=sorted(EXECUTORS), default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (default: local)")
     p.add_argument("--store", default=None,
-                   help="results database (default runs/<study>/results.sqlite)")
+                   help="results database (default runs/<study>/results.sqlite; an empty file "
+                        "is taken as a new store, any other non-SQLite file is refused)")
     p.add_argument("--data", default=None, help="data folder overriding the study's data paths")
     p.add_argument("--only", choices=["similarity", "finetune", "similarity_ft"], default=None)
     p.add_argument("--retry-failed", action="store_true")

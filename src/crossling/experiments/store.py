@@ -8,7 +8,14 @@ Guarantees, each tested:
   a ``running`` cell whose worker died (its heartbeat is older than ``stale_after`` seconds or its
   process no longer exists on this host);
 - several processes may use the store at once: WAL mode, a busy timeout, and claims made with a
-  single conditional ``UPDATE`` so that two workers never run the same cell.
+  single conditional ``UPDATE`` so that two workers never run the same cell; a worker renews its
+  claim while a cell runs (:meth:`ResultStore.heartbeat`, called by the executors).
+
+A path that is not a results store is refused with a one-line :class:`ConfigError` naming it,
+before anything is written: a file that is not SQLite, or an SQLite database without a
+``cells`` table. An empty (0-byte) file is what SQLite itself treats as a new database, so a
+writable store may start from one; a read-only store (``readonly=True``, for reports) must
+already be a results store, and is opened so that reading can never create or change a file.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from crossling.errors import ConfigError
 from crossling.results import ScoreRow, SimilarityRow
 
 _SCORE_COLS = [f.name for f in fields(ScoreRow)]
@@ -45,6 +53,8 @@ CREATE INDEX IF NOT EXISTS similarity_cell ON similarity(cell);
 """
 
 STATUSES = ("pending", "running", "done", "failed")
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database file
 
 
 def worker_id() -> str:
@@ -77,20 +87,65 @@ def _decode(cls: type, cols: Sequence[str], values: Sequence[Any]) -> Any:
     return cls(**{k: json.loads(v) for k, v in zip(cols, values, strict=True)})
 
 
+def check_store_file(path: Path, readonly: bool = False) -> bool:
+    """Refuse, before SQLite touches it, a path that cannot be a results store (one-line
+    ConfigError naming it). Cheap, so the CLI calls it before any work. Returns whether a
+    read-only store must be opened as immutable: a WAL database can be opened read-only only if
+    its ``-shm`` file can be created, which a read-only folder forbids; such a store is read as
+    an immutable snapshot (a reader without write access cannot take part in WAL locking)."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: a folder, not a results store file")
+    if not path.exists():
+        if readonly:
+            raise ConfigError(f"{path}: no results store")
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the results store ({exc.strerror})") from None
+    if not head:
+        if readonly:
+            raise ConfigError(f"{path}: empty file (0 bytes), not a results store")
+        return False  # SQLite's own convention: an empty file is a new database
+    if head != _SQLITE_MAGIC:
+        raise ConfigError(f"{path}: not an SQLite database, so not a results store"
+                          + ("" if readonly else "; refusing to overwrite it"))
+    return readonly and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
 class ResultStore:
     """A study's cells, score rows and similarity rows in SQLite."""
 
-    def __init__(self, path: str | Path, stale_after: float = 3600.0) -> None:
+    def __init__(self, path: str | Path, stale_after: float = 3600.0,
+                 readonly: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.stale_after = stale_after
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
+        self.readonly = readonly
+        self._immutable = check_store_file(self.path, readonly)
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._connect() as con:
+                tables = {r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}
+                if "cells" not in tables and (tables or readonly):
+                    raise ConfigError(f"{self.path}: an SQLite database but not a crossling "
+                                      "results store (no cells table)")
+                if not readonly:
+                    con.execute("PRAGMA journal_mode=WAL")
+                    con.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self.path}: not a usable results store ({exc})") from None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        if self.readonly:  # never creates, never writes: a report cannot damage the store
+            uri = self.path.resolve().as_uri() + ("?immutable=1" if self._immutable
+                                                   else "?mode=ro")
+            con = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
+        else:
+            con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         try:
             con.execute("PRAGMA busy_timeout=60000")
             con.execute("PRAGMA synchronous=NORMAL")

@@ -217,8 +217,8 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
     try:
         text = data_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data_bytes.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{p}:{line}: not UTF-8 (byte 0x{data_bytes[exc.start]:02x} at "
+        bad_line = data_bytes.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{p}:{bad_line}: not UTF-8 (byte 0x{data_bytes[exc.start]:02x} at "
                           f"offset {exc.start}); save the study file as UTF-8") from None
     try:
         raw = yaml.safe_load(text)

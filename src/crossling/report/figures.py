@@ -1,6 +1,8 @@
 """Study-level figures of the report (matplotlib, PNG, written atomically).
 
-- :func:`alignment_before_after`: cross-lingual similarity per layer, one panel per measure;
+- :func:`alignment_before_after`: cross-lingual similarity per layer, one panel per measure
+  (the report's measure first: debiased linear CKA by default, then biased linear CKA, the
+  paper's measure, for comparison);
   mean over targets (band: range over targets) for the pretrained model and each fine-tuned
   task, beside the shuffled-pairs null band (P5). Per-target curves with their bootstrap bands
   come from :func:`crossling.report.plots.plot_similarity` (reused, not duplicated);

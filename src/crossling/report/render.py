@@ -7,6 +7,11 @@ CSV (``deltas.csv``, ``delta-summary.csv``, ``correlations.csv``) for anyone who
 number. The HTML is built with the standard library (:func:`html.escape`) and
 :meth:`pandas.DataFrame.to_html`: a page of tables and images needs no template engine.
 Each section heading names the proposition of the paper (P2-P6) it answers.
+
+The headline similarity measure is debiased linear CKA (:data:`HEADLINE_MEASURE`): biased CKA of
+unrelated sentences is far from 0 at the sample sizes a study affords, the debiased estimator
+stays near 0, so its numbers can be read as they are. Biased linear CKA, the paper's measure,
+stays beside it for comparison (every measure in the alignment figure and correlations.csv).
 """
 
 from __future__ import annotations
@@ -25,9 +30,14 @@ from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrain
 from crossling.analysis.deltas import deltas, pooled_test, summarize
 from crossling.analysis.frames import finetuning_of, scores_frame, similarity_frame
 from crossling.atomic import atomic_write, write_text
+from crossling.errors import ConfigError
 from crossling.report import figures, tables
-from crossling.report.plots import plot_similarity
+from crossling.report.plots import MEASURE_LABELS, plot_similarity
 from crossling.results import ScoreRow, SimilarityRow
+from crossling.similarity.cka import MEASURES
+
+HEADLINE_MEASURE = "debiased_cka"
+"""The measure the report's tables and single-measure figures use unless told otherwise."""
 
 
 @dataclass
@@ -70,25 +80,52 @@ def _write_csv(path: Path, df: pd.DataFrame) -> Path:
 
 
 def _choose_measure(sf: pd.DataFrame, measure: str) -> str:
-    """The requested measure if present, else debiased CKA (unbiased at small n), else any."""
+    """The requested measure if the rows have it, else the headline (debiased CKA, unbiased at
+    small n), else biased linear CKA (a store computed with ``measures: [linear_cka]``), else
+    any. The Settings section says when the reported measure is not the requested one."""
     present = set(sf["metric"])
-    for m in (measure, "debiased_cka", "linear_cka"):
+    for m in (measure, HEADLINE_MEASURE, "linear_cka"):
         if m in present:
             return m
     return str(sorted(present)[0])
 
 
+def _check_measure(measure: str) -> None:
+    if measure not in MEASURES:
+        raise ConfigError(f"unknown similarity measure {measure!r} (available: "
+                          f"{', '.join(MEASURES)})")
+
+
+def _measure_text(measure: str, requested: str) -> str:
+    label = MEASURE_LABELS.get(measure, measure)
+    text = f"Similarity is reported as {label} ({measure}) unless a figure says otherwise"
+    if measure != requested:
+        text += f" (the rows have no {requested})"
+    text += ("; every figure shows the shuffled-pairs null (non-parallel sentences) beside the "
+             "curve. Debiased linear CKA is the headline measure: biased CKA of unrelated "
+             "sentences is far from 0 at small n, the debiased estimator stays near 0. Biased "
+             "linear CKA, the paper's measure, is kept for comparison (alignment figure, "
+             "correlations.csv).")
+    return text
+
+
 def build_sections(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: Path,
-                   measure: str = "linear_cka", n_boot: int = 1000) -> list[Section]:
-    """Compute every table and figure; figures and CSVs are written into ``out``."""
+                   measure: str = HEADLINE_MEASURE, n_boot: int = 1000) -> list[Section]:
+    """Compute every table and figure; figures and CSVs are written into ``out``.
+
+    ``measure`` must be a registered measure (ConfigError otherwise: a typo must not silently
+    report another measure); if the rows lack it, the headline measure is reported and the
+    Settings section says so.
+    """
+    _check_measure(measure)
+    requested = measure
     sc = scores_frame(scores)
     sf = similarity_frame(sims)
     if not sf.empty:
         measure = _choose_measure(sf, measure)
     prov = [r.provenance for r in scores] + [r.provenance for r in sims]
     sections = [Section(
-        "Settings", f"Similarity is reported as {measure} unless a figure says otherwise; "
-        "every figure shows the shuffled-pairs null (non-parallel sentences) beside the curve.",
+        "Settings", _measure_text(measure, requested),
         [("settings", tables.settings_table(sf, sc, prov, measure))])]
     appendix: list[Section] = []
 
@@ -236,13 +273,14 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
 
 
 def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: str | Path,
-                 title: str, measure: str = "linear_cka", n_boot: int = 1000) -> Path:
+                 title: str, measure: str = HEADLINE_MEASURE, n_boot: int = 1000) -> Path:
     """Write ``report.md``, ``index.html``, figures and CSVs into ``out``; returns the HTML path.
 
     Raises ValueError when there are no rows at all (an empty report would look like a result).
     """
     if not scores and not sims:
         raise ValueError("no result rows to report")
+    _check_measure(measure)  # before anything is written
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     sections = build_sections(scores, sims, folder, measure, n_boot)

@@ -138,8 +138,9 @@ _TRAINING_SETTINGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr"
 
 def settings_table(sims: pd.DataFrame, scores: pd.DataFrame,
                    prov: Sequence[dict[str, Any]], measure: str) -> pd.DataFrame:
-    """The settings every number depends on: measure, pooling, n, bootstrap and null sizes,
-    seeds, tasks, re-init groups and scheme."""
+    """The settings every number depends on: the reported measure (debiased linear CKA unless
+    the report was asked for another, or the rows lack it), every measure computed, pooling, n,
+    bootstrap and null sizes, seeds, tasks, re-init groups and scheme."""
     items: dict[str, set[str]] = {"reported measure": {measure}}
     if not sims.empty:
         items["similarity measures"] = {", ".join(sorted(set(sims["metric"])))}
