@@ -4,18 +4,35 @@ Tiny models are real Hugging Face folders (config, safetensors, fast tokenizer) 
 under test loads them through the same ``from_pretrained`` path as a Hub model. Their tokenizers
 are trained in the session on a few thousand PUD sentences (WordPiece for BERT, SentencePiece
 Unigram with Metaspace for XLM-R, as the real models use), which takes seconds.
+
+Without the shared data the tests that need it skip locally, but under CI (env ``CI`` set) a
+missing data folder fails them: a CI run that skipped its data-backed tests would pass green
+without testing anything. ``tests/fixtures`` holds a hand-written parallel treebank (en/fr/de,
+8 sentences with multi-word tokens) and a tiny IOB2 NER file, so the core paths run with no
+shared data at all (``fixture_dir``, ``fixture_bert``).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_LANGS = ("en", "fr", "de", "ru", "zh")
+FIXTURES = REPO / "tests" / "fixtures"
+FIXTURE_LANGS = ("en", "fr", "de")
+
+
+def missing(reason: str) -> NoReturn:
+    """Skip a test whose prerequisite is missing, or fail it under CI (env ``CI`` set)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: a missing prerequisite fails instead of skipping)",
+                    pytrace=False)
+    pytest.skip(reason)
 
 
 def _data_dir() -> Path:
@@ -27,7 +44,7 @@ def data_dir() -> Path:
     """The shared data folder (env CROSSLING_DATA, else ../shared/data beside the checkout)."""
     d = _data_dir()
     if not (d / "ud").is_dir():
-        pytest.skip(f"shared data not found at {d} (set CROSSLING_DATA)")
+        missing(f"shared data not found at {d} (set CROSSLING_DATA)")
     return d
 
 
@@ -137,6 +154,25 @@ def tiny_xlmr(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizers: dict) -
 def tiny_model(request: pytest.FixtureRequest) -> Path:
     """Each tiny model in turn: tests using it run for BERT and for XLM-R."""
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def fixture_dir() -> Path:
+    """The shipped fixture data: ``ud/`` (en, fr, de) and ``ner/uner/`` (en, de)."""
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def fixture_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random BERT whose WordPiece tokenizer is trained on the fixture treebank only."""
+    from crossling.data.parallel import align_by_sent_id
+    from crossling.data.resolve import resolve_ud
+
+    corpus = align_by_sent_id({lang: resolve_ud(FIXTURES / "ud", lang)
+                               for lang in FIXTURE_LANGS})
+    texts = [t for lang in corpus.languages for t in corpus.texts[lang]]
+    return build_tiny_model(tmp_path_factory.mktemp("fixture-bert"), "bert", _wordpiece(texts),
+                            layers=2)
 
 
 @pytest.fixture(scope="session")

@@ -72,3 +72,35 @@ def test_all_shared_pud_files_parse(ud_dir: Path) -> None:
         assert len(sents) == 1000
         assert all(len(s.words) == len(s.heads) == len(s.upos) for s in sents)
         assert all(h.count(0) >= 1 for h in (s.heads for s in sents))
+
+
+def test_latin1_file_is_a_located_error(tmp_path: Path) -> None:
+    p = tmp_path / "latin1.conllu"
+    p.write_bytes(GOOD.replace("États-Unis", "Été").encode("latin-1"))
+    with pytest.raises(DataError, match=rf"^{p}:2: not valid UTF-8 \(byte 0xc9 at column 22\)"):
+        read_conllu(p)
+
+
+def test_byte_order_mark_at_start_is_accepted(tmp_path: Path) -> None:
+    p = tmp_path / "bom.conllu"
+    p.write_bytes(GOOD.encode("utf-8-sig"))
+    (s,) = read_conllu(p)
+    assert s.sent_id == "s1" and s.words[0] == "Je"
+    p.write_bytes(("\ufeff1\tA\ta\tX\t_\t_\t0\troot\t_\t_\n\n" + GOOD).encode("utf-8"))
+    assert read_conllu(p)[0].words == ("A",)  # a BOM glued to the first ID
+    # A BOM starting a later line means two files were concatenated: refused, located.
+    p.write_bytes(GOOD.encode("utf-8") + GOOD.encode("utf-8-sig"))
+    with pytest.raises(DataError, match=rf"^{p}:12: byte-order mark"):
+        read_conllu(p)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "   \n"])
+def test_empty_file_is_an_error(tmp_path: Path, text: str) -> None:
+    p = _write(tmp_path, text)
+    with pytest.raises(DataError, match=rf"^{p}: no sentences"):
+        read_conllu(p)
+
+
+def test_word_lines_point_at_rows(tmp_path: Path) -> None:
+    (s,) = read_conllu(_write(tmp_path, GOOD))
+    assert s.word_lines == (3, 4, 6, 7, 8, 10)  # the 3-4 range and 5.1 rows are no words

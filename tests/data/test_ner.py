@@ -35,3 +35,16 @@ def test_resolver_errors(data_dir: Path) -> None:
         resolve_ner(data_dir / "ner", "xx")
     with pytest.raises(ConfigError, match="no Universal NER file for 'fr_pud'"):
         resolve_ner(data_dir / "ner", "fr_pud")
+
+
+def test_encoding_bom_and_empty_file(tmp_path: Path) -> None:
+    p = tmp_path / "x.iob2"
+    p.write_bytes("0\tParis\tB-LOC\n1\tEt\tO\n\n0\tÉté\tO\n".encode("latin-1"))
+    with pytest.raises(DataError, match=rf"^{p}:4: not valid UTF-8 \(byte 0xc9"):
+        read_iob2(p)
+    p.write_bytes("# sent_id = a\n0\tParis\tB-LOC\n".encode("utf-8-sig"))
+    (ex,) = read_iob2(p)
+    assert ex.sent_id == "a" and ex.words == ("Paris",)
+    p.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{p}: no sentences"):
+        read_iob2(p)

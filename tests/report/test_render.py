@@ -9,6 +9,7 @@ import pytest
 from crossling.errors import ConfigError
 from crossling.report.render import build_report
 from tests.analysis.synthetic import TARGETS, score_rows, similarity_rows
+from tests.conftest import missing
 
 
 def test_report_files_and_tables(tmp_path: Path) -> None:
@@ -76,9 +77,12 @@ def test_report_renders_in_a_real_headless_browser(tmp_path: Path) -> None:
     binary = _chromium()
     driver_bin = shutil.which("chromedriver")
     if binary is None or driver_bin is None:
-        pytest.skip("no chromium + chromedriver (Debian: apt-get install chromium "
-                    "chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
+        missing("no chromium + chromedriver (Debian: apt-get install chromium "
+                "chromium-driver)")
+    try:
+        from selenium import webdriver
+    except ImportError:
+        missing("selenium not installed (pip install -e .[dev])")
     index = build_report(score_rows(), similarity_rows(), tmp_path, title="browser check")
     opts = webdriver.ChromeOptions()
     opts.binary_location = binary

@@ -10,6 +10,12 @@ number of every problem (so that errors read ``file:line: problem``), validation
 
 Models read syntactic words (as XTREME and MaChAmp do), labels are attached to words, and the
 surface text stays available through :attr:`Sentence.text` and :meth:`Sentence.surface_tokens`.
+
+Files are read as UTF-8 (a byte-order mark at the start is accepted, see
+:mod:`crossling.data.text`); a file without a single sentence is an error, not an empty
+treebank. The reader accepts HEAD ``_`` (read as -1): POS needs no heads. Whether the heads form
+a tree is checked where a tree is needed, in :func:`crossling.data.example.examples_from_ud`
+(:func:`tree_problem`).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 
 import conllu as conllu_lib
 
+from crossling.data.text import iter_lines
 from crossling.errors import DataError
 
 _WORD_ID = re.compile(r"^[1-9][0-9]*$")
@@ -44,6 +51,8 @@ class Sentence:
     path: str = ""
     line: int = 0
     """1-based line of the sentence's first line in :attr:`path` (for error messages)."""
+    word_lines: tuple[int, ...] = field(default=(), compare=False)
+    """1-based line of each word's row in :attr:`path` (for error messages about one word)."""
     metadata: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __len__(self) -> int:
@@ -69,16 +78,14 @@ def _blocks(path: Path) -> Iterator[tuple[int, list[str]]]:
     """Split a CoNLL-U file into sentence blocks, yielding (first line number, lines)."""
     block: list[str] = []
     start = 1
-    with open(path, encoding="utf-8") as fh:
-        for number, raw in enumerate(fh, start=1):
-            line = raw.rstrip("\r\n")
-            if line.strip():
-                if not block:
-                    start = number
-                block.append(line)
-            elif block:
-                yield start, block
-                block = []
+    for number, line in iter_lines(path):
+        if line.strip():
+            if not block:
+                start = number
+            block.append(line)
+        elif block:
+            yield start, block
+            block = []
     if block:
         yield start, block
 
@@ -149,7 +156,44 @@ def _sentence(path: Path, start: int, lines: list[str]) -> Sentence:
     meta = {str(k): str(v) for k, v in token_list.metadata.items()}
     return Sentence(words=tuple(words), upos=tuple(upos), heads=tuple(heads),
                     deprels=tuple(deprels), sent_id=meta.get("sent_id"), text=meta.get("text"),
-                    multiword=tuple(multiword), path=str(path), line=start, metadata=meta)
+                    multiword=tuple(multiword), path=str(path), line=start,
+                    word_lines=tuple(word_lines), metadata=meta)
+
+
+def tree_problem(heads: tuple[int, ...] | list[int]) -> tuple[int, str] | None:
+    """Why ``heads`` (1-based, 0 = root, -1 = ``_``) are not a UD basic tree, or None.
+
+    Returns ``(0-based word index, problem)`` for the first problem found: a missing (``_``) or
+    out-of-range head, no word or several words attached to the root (UD requires exactly one),
+    or a cycle.
+    """
+    n = len(heads)
+    for i, h in enumerate(heads):
+        if h < 0:
+            return i, f"word {i + 1} has no HEAD ('_')"
+        if h > n:
+            return i, f"HEAD {h} of word {i + 1} points outside the sentence ({n} words)"
+    roots = [i for i, h in enumerate(heads) if h == 0]
+    if not roots:
+        return 0, "no word is attached to the root (HEAD 0): the heads form no tree"
+    if len(roots) > 1:
+        return roots[1], (f"{len(roots)} words attached to the root (words "
+                          f"{', '.join(str(r + 1) for r in roots)}); UD allows one")
+    reaches_root = {0}
+    for start in range(1, n + 1):
+        path: list[int] = []
+        on_path: set[int] = set()
+        node = start
+        while node not in reaches_root and node not in on_path:
+            path.append(node)
+            on_path.add(node)
+            node = heads[node - 1]
+        if node in on_path:
+            cycle = path[path.index(node):]
+            return cycle[0] - 1, ("HEAD cycle " + " -> ".join(str(w) for w in [*cycle, node])
+                                  + ": the heads form no tree")
+        reaches_root.update(path)
+    return None
 
 
 def iter_conllu(path: str | Path) -> Iterator[Sentence]:
@@ -157,8 +201,12 @@ def iter_conllu(path: str | Path) -> Iterator[Sentence]:
     p = Path(path)
     if not p.is_file():
         raise DataError(p, None, "no such CoNLL-U file")
+    empty = True
     for start, lines in _blocks(p):
+        empty = False
         yield _sentence(p, start, lines)
+    if empty:
+        raise DataError(p, None, "no sentences in this CoNLL-U file (empty file?)")
 
 
 def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:

@@ -5,6 +5,8 @@ Both ship as tab-separated columns with a blank line between sentences: WikiANN 
 must be ``O`` or ``B-TYPE`` / ``I-TYPE``; anything else is reported with its file and line. An
 ``I-X`` that follows ``O`` or another type is kept as written (real annotation and model output
 contain it; seqeval's default chunking treats it as the start of an entity, as conlleval does).
+Files are UTF-8 (a byte-order mark at the start is accepted; see :mod:`crossling.data.text`),
+and a file without a single sentence is an error.
 
 Language specs (``resolve_ner``) over a NER folder holding ``wikiann/`` and ``uner/``:
 ``xx`` -> WikiANN language ``xx`` (splits train / dev -> val / test); ``xx_tb`` -> the Universal
@@ -17,6 +19,7 @@ import re
 from pathlib import Path
 
 from crossling.data.example import Example
+from crossling.data.text import iter_lines
 from crossling.errors import ConfigError, DataError
 
 _TAG = re.compile(r"^(O|[BI]-\S+)$")
@@ -33,31 +36,31 @@ def read_iob2(path: str | Path) -> list[Example]:
     tags: list[str] = []
     sent_id: str | None = None
     start = 0
-    with open(p, encoding="utf-8") as fh:
-        for number, raw in enumerate(fh, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                if words:
-                    out.append(Example(tuple(words), tuple(tags), (), sent_id, str(p), start))
-                words, tags, sent_id, start = [], [], None, 0
-                continue
-            start = start or number  # first line (comment or token) of this sentence
-            if line.startswith("#"):
-                if line.startswith("# sent_id ="):
-                    sent_id = line.split("=", 1)[1].strip()
-                continue
-            cols = line.split("\t")
-            if len(cols) < 3:
-                raise DataError(p, number, f"expected at least 3 tab-separated columns (index, "
-                                           f"token, tag), found {len(cols)}")
-            if not cols[0].strip().isdigit():
-                raise DataError(p, number, f"malformed token index {cols[0]!r}")
-            if not _TAG.match(cols[2]):
-                raise DataError(p, number, f"tag {cols[2]!r} is not IOB2 (O, B-TYPE or I-TYPE)")
-            words.append(cols[1])
-            tags.append(cols[2])
+    for number, line in iter_lines(p):
+        if not line.strip():
+            if words:
+                out.append(Example(tuple(words), tuple(tags), (), sent_id, str(p), start))
+            words, tags, sent_id, start = [], [], None, 0
+            continue
+        start = start or number  # first line (comment or token) of this sentence
+        if line.startswith("#"):
+            if line.startswith("# sent_id ="):
+                sent_id = line.split("=", 1)[1].strip()
+            continue
+        cols = line.split("\t")
+        if len(cols) < 3:
+            raise DataError(p, number, f"expected at least 3 tab-separated columns (index, "
+                                       f"token, tag), found {len(cols)}")
+        if not cols[0].strip().isdigit():
+            raise DataError(p, number, f"malformed token index {cols[0]!r}")
+        if not _TAG.match(cols[2]):
+            raise DataError(p, number, f"tag {cols[2]!r} is not IOB2 (O, B-TYPE or I-TYPE)")
+        words.append(cols[1])
+        tags.append(cols[2])
     if words:
         out.append(Example(tuple(words), tuple(tags), (), sent_id, str(p), start))
+    if not out:
+        raise DataError(p, None, "no sentences in this NER file (empty file?)")
     return out
 
 

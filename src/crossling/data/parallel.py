@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crossling.data.conllu import Sentence, read_conllu
+from crossling.data.text import iter_lines
 from crossling.errors import DataError
 
 
@@ -95,8 +96,7 @@ def read_line_aligned(files: Mapping[str, str | Path], limit: int | None = None)
         p = Path(path)
         if not p.is_file():
             raise DataError(p, None, "no such text file")
-        with open(p, encoding="utf-8") as fh:
-            lines[lang] = [ln.rstrip("\r\n") for ln in fh]
+        lines[lang] = [ln for _, ln in iter_lines(p)]
         while lines[lang] and not lines[lang][-1].strip():
             lines[lang].pop()  # a trailing newline or blank lines at the end are not sentences
     langs = list(files)

@@ -46,7 +46,8 @@ def decode_tree(scores: np.ndarray) -> list[int]:
         total = sum(s[d, cand[d]] for d in range(1, n + 1))
         if best is None or total > best[0]:
             best = (total, cand[1:])
-    assert best is not None
+    if best is None:  # unreachable: n >= 1 root children were tried
+        raise RuntimeError("decode_tree: no candidate tree")
     return best[1]
 
 

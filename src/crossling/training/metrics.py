@@ -27,24 +27,32 @@ N_BOOT = 1000
 
 
 def bootstrap_ratio(num: np.ndarray, den: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
-                    f1: bool = False) -> tuple[float, float, float]:
+                    f1: bool = False, zero_division: float = float("nan"),
+                    ) -> tuple[float, float, float]:
     """Corpus ratio sum(num)/sum(den) (x100) and its 95% bootstrap CI over sentences.
 
     With ``f1=True``, ``num`` holds true positives and ``den`` predicted + gold entities, and the
     score is 2 * tp / (pred + gold).
+
+    ``zero_division`` is the score of a zero denominator, for the corpus value and for every
+    resample alike (a resample is never dropped: dropping the empty ones biases the interval).
+    Span metrics pass 0, seqeval's convention (``zero_division="warn"`` acts as 0): a model that
+    predicts no entity has precision 0, not NaN. Accuracy and attachment scores keep NaN: their
+    denominator is a word count, zero only for an empty evaluation set.
     """
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
     factor = 200.0 if f1 else 100.0
     total = den.sum()
-    value = factor * num.sum() / total if total > 0 else float("nan")
+    value = factor * num.sum() / total if total > 0 else zero_division
     n = num.shape[0]
     if n == 0 or n_boot <= 0:
         return value, float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)  # [B, n] counts
-    with np.errstate(invalid="ignore", divide="ignore"):
-        boots = factor * (weights @ num) / (weights @ den)
+    b_num, b_den = weights @ num, weights @ den
+    boots = np.full(n_boot, zero_division)
+    np.divide(factor * b_num, b_den, out=boots, where=b_den > 0)
     boots = boots[np.isfinite(boots)]
     if boots.size == 0:
         return value, float("nan"), float("nan")
@@ -108,12 +116,11 @@ def attachment_scores(gold_heads: Sequence[Sequence[int]], gold_rels: Sequence[S
     return {"uas": uas.score(seed=seed), "las": las.score(seed=seed)}
 
 
-def span_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
-            seed: int = 0) -> dict[str, Score]:
-    """Micro span F1 (and precision, recall) with seqeval's default chunking; CIs over sentences.
+def span_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-sentence (true positive, predicted, gold) entity counts: what the bootstrap resamples.
 
-    Per-sentence true positives and entity counts come from ``seqeval``'s own ``get_entities``,
-    so the corpus value equals ``seqeval.metrics.f1_score`` (tested).
+    Entities come from seqeval's own ``get_entities`` (default chunking).
     """
     _check_lengths(gold, pred, "sentences")
     tp, n_pred, n_gold = [], [], []
@@ -124,9 +131,24 @@ def span_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
         n_pred.append(len(pe))
         n_gold.append(len(ge))
     tp_a, pred_a, gold_a = (np.array(v, dtype=np.float64) for v in (tp, n_pred, n_gold))
-    f1 = bootstrap_ratio(tp_a, pred_a + gold_a, seed=seed, f1=True)
-    prec = bootstrap_ratio(tp_a, pred_a, seed=seed)
-    rec = bootstrap_ratio(tp_a, gold_a, seed=seed)
+    return tp_a, pred_a, gold_a
+
+
+def span_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
+            seed: int = 0) -> dict[str, Score]:
+    """Micro span F1 (and precision, recall) with seqeval's default chunking; CIs over sentences.
+
+    Per-sentence true positives and entity counts come from ``seqeval``'s own ``get_entities``,
+    so the corpus value equals ``seqeval.metrics.f1_score`` (tested on WikiANN and Universal
+    NER), precision and recall ``precision_score`` / ``recall_score``; zero denominators give 0
+    as in seqeval.
+    """
+    tp_a, pred_a, gold_a = span_counts(gold, pred)
+    # seqeval's convention: a zero denominator scores 0 (no predicted entity: precision 0;
+    # no gold entity: recall 0; neither: F1 0), never NaN.
+    f1 = bootstrap_ratio(tp_a, pred_a + gold_a, seed=seed, f1=True, zero_division=0.0)
+    prec = bootstrap_ratio(tp_a, pred_a, seed=seed, zero_division=0.0)
+    rec = bootstrap_ratio(tp_a, gold_a, seed=seed, zero_division=0.0)
     units = int(gold_a.sum())
     return {"span_f1": Score(*f1, len(gold), units),
             "span_precision": Score(*prec, len(gold), units),

@@ -56,7 +56,8 @@ class Task(Protocol):
         ...
 
     def check_labels(self, examples: Sequence[Example], labels: Sequence[str]) -> list[str]:
-        """Labels of ``examples`` outside ``labels`` (reported, never silently mapped)."""
+        """Gold labels of ``examples`` that no label of ``labels`` can match under the task's
+        metric (always errors; reported, never silently mapped)."""
         ...
 
     def build_model(self, encoder: nn.Module, labels: Sequence[str]) -> nn.Module:

@@ -2,10 +2,18 @@
 
 ``TASKS`` maps a task name to its adapter: ``pos`` (UPOS tagging, token accuracy), ``parsing``
 (biaffine parser, UAS/LAS, well-formed trees) and ``ner`` (IOB2 tagging, span F1). Label sets come
-from the training data only; target-language labels outside them are reported by
-:meth:`check_labels` (a gold label never seen in training can never be predicted and counts as
-an error). Words lost to truncation get a placeholder prediction that never matches gold: they
-count as errors instead of silently disappearing from the denominator.
+from the training data only; :meth:`check_labels` reports the target-language labels that can
+never be scored right, compared the way the metric compares them (LAS strips relation subtypes,
+so a gold ``nmod:poss`` is scorable when training has any ``nmod``).
+
+*Unseen words.* A word without a sub-word of its own (cut off by ``max_length``, or made only of
+characters the tokenizer's normaliser deletes, e.g. U+00AD soft hyphen or U+200B zero-width
+space with mBERT) has ``first_subword = -1``. Both tasks treat it the same way: it gets a
+placeholder prediction that never matches gold (tag ``_``, or head -1 and relation ``_``), so
+it counts as an error and never leaves the denominator, and it never shifts the other words.
+The parser decodes its tree over the seen words only, through the mapping
+seen index -> original word index (:func:`seen_words`), for dependents and heads alike; a gold
+head that is an unseen word cannot be predicted, and the loss leaves such arcs out.
 """
 
 from __future__ import annotations
@@ -22,11 +30,49 @@ from crossling.errors import ConfigError
 from crossling.models.encoder import encode_words
 from crossling.models.heads import BiaffineParser, TokenTagger
 from crossling.training.decode import decode_tree
-from crossling.training.metrics import accuracy, attachment_scores, span_f1
+from crossling.training.metrics import (
+    accuracy,
+    attachment_scores,
+    span_f1,
+    universal_relation,
+)
 from crossling.training.task import Example, Score, TaskBatch
 
 IGNORE = -100
-MISSING = "_"  # prediction for a word the model never saw (truncated): never equals gold
+MISSING = "_"  # prediction for a word the model never saw (unseen): never equals gold
+
+
+def seen_words(first_subword: torch.Tensor, n_words: int) -> list[int]:
+    """Original (0-based) indices of the words of one sentence that have a sub-word.
+
+    ``first_subword`` is the sentence's row of :attr:`WordBatch.first_subword`. Position ``k``
+    of the result is the word behind seen-index ``k``: the parser decodes over seen words only
+    and maps back through this list.
+    """
+    row = first_subword[:n_words].tolist()
+    return [w for w, t in enumerate(row) if t >= 0]
+
+
+class _Labels:
+    """Label inventory and the unscorable-label check, shared by every task.
+
+    ``scored`` maps a label to what the metric compares: the label itself for tags, the
+    universal relation for LAS. A gold label is scorable when some training label compares
+    equal to it under ``scored`` (the model only ever predicts training labels).
+    """
+
+    @staticmethod
+    def scored(label: str) -> str:
+        return label
+
+    def labels_from(self, train: Sequence[Example]) -> list[str]:
+        return sorted({lab for ex in train for lab in ex.labels})
+
+    def check_labels(self, examples: Sequence[Example], labels: Sequence[str]) -> list[str]:
+        """Gold labels of ``examples`` that no training label can match, hence always errors."""
+        known = {self.scored(lab) for lab in labels}
+        return sorted({lab for ex in examples for lab in ex.labels
+                       if self.scored(lab) not in known})
 
 
 def _label_tensor(examples: Sequence[Example], labels: Sequence[str], width: int,
@@ -40,16 +86,10 @@ def _label_tensor(examples: Sequence[Example], labels: Sequence[str], width: int
     return out
 
 
-class _Tagging:
+class _Tagging(_Labels):
     name = "tagging"
     main_metric = ""
     fallback = MISSING
-
-    def labels_from(self, train: Sequence[Example]) -> list[str]:
-        return sorted({lab for ex in train for lab in ex.labels})
-
-    def check_labels(self, examples: Sequence[Example], labels: Sequence[str]) -> list[str]:
-        return sorted({lab for ex in examples for lab in ex.labels} - set(labels))
 
     def build_model(self, encoder: nn.Module, labels: Sequence[str]) -> nn.Module:
         return TokenTagger(encoder, len(labels))
@@ -97,17 +137,15 @@ class NerTask(_Tagging):
         return span_f1([ex.labels for ex in examples], predictions, seed=seed)
 
 
-class ParsingTask:
+class ParsingTask(_Labels):
     """Biaffine dependency parsing; predictions are (heads, relations) per sentence."""
 
     name = "parsing"
     main_metric = "las"
 
-    def labels_from(self, train: Sequence[Example]) -> list[str]:
-        return sorted({lab for ex in train for lab in ex.labels})
-
-    def check_labels(self, examples: Sequence[Example], labels: Sequence[str]) -> list[str]:
-        return sorted({lab for ex in examples for lab in ex.labels} - set(labels))
+    @staticmethod
+    def scored(label: str) -> str:
+        return universal_relation(label)  # what LAS compares (metrics.attachment_scores)
 
     def build_model(self, encoder: nn.Module, labels: Sequence[str]) -> nn.Module:
         return BiaffineParser(encoder, len(labels))
@@ -120,15 +158,23 @@ class ParsingTask:
         rels = _label_tensor(examples, labels, width, first)
         heads = torch.full((len(examples), width), IGNORE, dtype=torch.long)
         for b, ex in enumerate(examples):
+            if len(ex.heads) != len(ex.words):
+                raise ValueError(f"parsing example at {ex.path}:{ex.line} has {len(ex.heads)} "
+                                 f"heads for {len(ex.words)} words")
+            seen = set(seen_words(first[b], len(ex.words)))
             for w, h in enumerate(ex.heads):
-                # a head lost to truncation cannot be scored: leave the arc out of the loss
-                if first[b, w] >= 0 and (h == 0 or first[b, h - 1] >= 0):
+                # Arc targets are node indices over the original words (0 = root, w + 1 = word
+                # w), the indexing of the arc scores, whose unseen columns _head_mask removes.
+                # An unseen dependent or head (or a head that is no word, e.g. '_') cannot be
+                # scored: the arc stays out of the loss.
+                if w in seen and (h == 0 or (1 <= h <= len(ex.words) and h - 1 in seen)):
                     heads[b, w] = h
         rels[heads == IGNORE] = IGNORE
         return TaskBatch(words, rels, heads, examples)
 
     def loss(self, model: nn.Module, batch: TaskBatch) -> torch.Tensor:
-        assert batch.heads is not None
+        if batch.heads is None:
+            raise ValueError("a parsing batch needs head targets (built by ParsingTask.collate)")
         arc, rel_dep, rel_head = model(batch.words.inputs, batch.words.first_subword)
         arc = arc.float().masked_fill(~self._head_mask(batch), float("-inf"))
         arc_loss = F.cross_entropy(arc.flatten(0, 1), batch.heads.flatten(),
@@ -147,6 +193,7 @@ class ParsingTask:
         return exists.unsqueeze(1).expand(-1, first.shape[1], -1)
 
     def predict(self, model: nn.Module, batch: TaskBatch, labels: Sequence[str]) -> list[Any]:
+        """(heads, relations) per sentence: a tree over the seen words, -1 / ``_`` elsewhere."""
         arc, rel_dep, rel_head = model(batch.words.inputs, batch.words.first_subword)
         arc = arc.float().masked_fill(~self._head_mask(batch), float("-inf"))
         logp = F.log_softmax(arc, -1).cpu().numpy()
@@ -154,21 +201,21 @@ class ParsingTask:
         all_heads = torch.zeros(first.shape, dtype=torch.long)
         decoded: list[list[int]] = []
         for b, ex in enumerate(batch.examples):
-            seen = int((first[b, :len(ex.words)] >= 0).sum())
-            scores = np.full((seen + 1, seen + 1), -np.inf)
-            scores[1:, :] = logp[b, :seen, :seen + 1]
-            heads = decode_tree(scores)
+            seen = seen_words(first[b], len(ex.words))
+            nodes = [0, *(w + 1 for w in seen)]  # seen node k -> original node nodes[k]
+            scores = np.full((len(seen) + 1, len(seen) + 1), -np.inf)
+            scores[1:, :] = logp[b][np.ix_(seen, nodes)]
+            heads = [-1] * len(ex.words)
+            for k, h in enumerate(decode_tree(scores)):
+                heads[seen[k]] = nodes[h]
+                all_heads[b, seen[k]] = nodes[h]
             decoded.append(heads)
-            all_heads[b, :seen] = torch.tensor(heads, dtype=torch.long)
         parser = cast(BiaffineParser, model)
         rel = parser.relations(rel_dep, rel_head, all_heads.to(rel_dep.device)).argmax(-1).cpu()
         out = []
-        for b, ex in enumerate(batch.examples):
-            heads = decoded[b]
-            seen = len(heads)
-            rels = [labels[int(rel[b, w])] for w in range(seen)]
-            missing = len(ex.words) - seen
-            out.append((heads + [-1] * missing, rels + [MISSING] * missing))
+        for b, heads in enumerate(decoded):
+            rels = [labels[int(rel[b, w])] if h >= 0 else MISSING for w, h in enumerate(heads)]
+            out.append((heads, rels))
         return out
 
     def score(self, examples: Sequence[Example], predictions: Sequence[Any],

@@ -1,0 +1,44 @@
+"""Reading text data files line by line with errors a user can act on.
+
+Every reader of crossling (CoNLL-U, IOB2, plain parallel text) goes through :func:`iter_lines`,
+so all of them treat encodings the same way:
+
+- files must be UTF-8 (the UD and WikiANN/Universal NER distributions are); a byte sequence
+  that is not UTF-8 (a Latin-1 or cp1252 file) is reported as ``file:line: not valid UTF-8``
+  instead of a bare ``UnicodeDecodeError`` without a file name;
+- a UTF-8 byte-order mark at the very start of the file (written by some Windows editors) is
+  accepted and dropped, as ``utf-8-sig`` does; left in, it glues itself to the first ID or
+  comment and the row is misreported as having one column;
+- a byte-order mark at the start of a later line (typically two files concatenated) is refused
+  with its line; inside a line U+FEFF is an (obsolete) zero-width no-break space and is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from crossling.errors import DataError
+
+BOM = "\ufeff"
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(1-based line number, line without its end-of-line)`` of a UTF-8 text file."""
+    p = Path(path)
+    with open(p, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start:exc.start + 1].hex()
+                raise DataError(p, number, f"not valid UTF-8 (byte 0x{bad} at column "
+                                           f"{exc.start + 1}); is the file Latin-1? convert "
+                                           f"it to UTF-8") from None
+            if number == 1 and line.startswith(BOM):
+                line = line[1:]
+            elif line.startswith(BOM):
+                raise DataError(p, number, "byte-order mark (U+FEFF) inside the file (two "
+                                           "files concatenated?); only the first line may "
+                                           "start with one")
+            yield number, line.rstrip("\r\n")
