@@ -5,9 +5,11 @@
 - :func:`model_similarity`: two models (e.g. pretrained vs fine-tuned) on the same sentences of
   each language, per layer (which layers fine-tuning changes).
 
-Every value comes with a bootstrap CI and a shuffled-pairs null (:mod:`crossling.similarity.null`)
-and every row with its provenance: model and its weight fingerprint, data files with checksums,
-pooling, measure definitions, seed, versions, device and git commit.
+Every value comes with a bootstrap interval (a CI for the headline measure, debiased CKA; the
+estimator's spread for the biased ones, labelled so) and a shuffled-pairs null
+(:mod:`crossling.similarity.null`), and every row with its provenance: model with its weights and
+tokenizer fingerprints, extraction precision, data files with checksums, pooling, measure and
+interval definitions, seed, versions, the device the measures ran on, and git commit.
 """
 
 from __future__ import annotations
