@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from crossling.provenance import package_versions, provenance, sha256_file
+from crossling.provenance import device_description, package_versions, provenance, sha256_file
 
 
 def test_sha256_matches_hashlib_and_follows_file_changes(tmp_path: Path) -> None:
@@ -30,3 +30,13 @@ def test_record_holds_versions_device_commit_and_data(tmp_path: Path) -> None:
     assert rec["data"] == {str(f): sha256_file(f)}
     assert rec["device"].startswith(("cpu:", "cuda:"))
     assert rec["git_commit"] is None or len(rec["git_commit"].split("-")[0]) == 40
+
+
+def test_record_describes_the_device_actually_used(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A GPU on the machine must not be reported for a computation that ran on the CPU."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    rec = provenance(device=torch.device("cpu"), seed=1)
+    assert rec["device"].startswith("cpu:") and rec["seed"] == 1
+    assert device_description("cpu") == rec["device"]

@@ -59,21 +59,33 @@ def git_commit() -> str | None:
     return sha + ("-dirty" if dirty.strip() else "")
 
 
-def device_description() -> str:
-    """Human-readable compute device, e.g. ``cuda:NVIDIA H100`` or ``cpu:x86_64 (2 threads)``."""
+def device_description(device: Any = None) -> str:
+    """Human-readable compute device, e.g. ``cuda:NVIDIA H100`` or ``cpu:x86_64 (2 threads)``.
+
+    ``device`` (a ``torch.device`` or string) describes the device a computation actually ran
+    on; without it, the default one (the first GPU if there is one, else the CPU).
+    """
     import torch
 
-    if torch.cuda.is_available():
-        return f"cuda:{torch.cuda.get_device_name(0)}"
-    return f"cpu:{platform.machine()} ({torch.get_num_threads()} threads)"
+    dev = torch.device(device) if device is not None else (
+        torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+    if dev.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(dev.index or 0)}"
+    if dev.type == "cpu":
+        return f"cpu:{platform.machine()} ({torch.get_num_threads()} threads)"
+    return str(dev)
 
 
-def provenance(data_files: list[str | Path] | None = None, **settings: Any) -> dict[str, Any]:
-    """A provenance record: settings given by the caller plus environment and data checksums."""
+def provenance(data_files: list[str | Path] | None = None, device: Any = None,
+               **settings: Any) -> dict[str, Any]:
+    """A provenance record: settings given by the caller plus environment and data checksums.
+
+    ``device`` is the device the result was computed on (:func:`device_description`).
+    """
     record: dict[str, Any] = dict(settings)
     record["versions"] = package_versions()
     record["git_commit"] = git_commit()
-    record["device"] = device_description()
+    record["device"] = device_description(device)
     if data_files:
         record["data"] = {str(Path(f)): sha256_file(f) for f in data_files}
     return record

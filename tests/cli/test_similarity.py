@@ -27,7 +27,13 @@ def test_similarity_cli_end_to_end(tiny_bert: Path, tiny_xlmr: Path, ud_dir: Pat
     for png in ("similarity.png", "model-model.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
-    assert "linear_cka per layer" in printed and "null (mean)" in printed
+    # the headline measure is debiased CKA, and the printout says what its interval is
+    assert "debiased_cka per layer" in printed and "null (mean)" in printed
+    assert "interval (ci_low, ci_high in similarity.csv): 95% CI" in printed
+    assert set(df["metric"]) == {"debiased_cka", "linear_cka", "rbf_cka"}
+    variants = prov["metric_variants"]
+    assert variants["interval:debiased_cka"] == "95% CI"
+    assert "not a CI" in variants["interval:linear_cka"]
 
 
 def test_bad_language_is_one_line_error(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
@@ -46,4 +52,76 @@ def test_demo_runs_on_a_given_model(tiny_xlmr: Path, data_dir: Path, tmp_path: P
                  str(tmp_path)])
     assert code == 0
     assert "demo finished" in capsys.readouterr().out
+    assert (tmp_path / "similarity.png").is_file()
+
+
+def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err.startswith("crossling: error: ") and "\n" not in err
+    return err
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--n", "-5"], "--n -5: debiased_cka needs at least 4 parallel sentences"),
+    (["--n", "0"], "--n 0: debiased_cka needs at least 4"),
+    (["--n", "1"], "--n 1: debiased_cka needs at least 4"),
+    (["--n", "2"], "--n 2: debiased_cka needs at least 4"),
+    (["--n", "2", "--measures", "linear_cka"], "--n 2: linear_cka needs at least 3"),
+    (["--n", "100000"], "--n 100000: only 1000 parallel sentences are available for en, fr"),
+    (["--n-boot", "-3"], "--n-boot -3: must be >= 1, or 0 for no interval"),
+    (["--n-null", "-1"], "--n-null -1: must be >= 1, or 0 for no null"),
+    (["--batch-tokens", "0"], "--batch-tokens 0: the token budget"),
+    (["--batch-tokens", "-10"], "--batch-tokens -10: the token budget"),
+    (["--targets", "fr", "fr"], "--targets: fr given more than once"),
+    (["--measures", "linear_cka", "linear_cka"], "--measures: linear_cka given more than once"),
+    (["--device", "bogus"], "--device 'bogus': not a torch device"),
+])
+def test_bad_option_values_are_one_line_errors(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               option: list[str], message: str) -> None:
+    argv = ["similarity", "--model", str(tiny_bert), "--data", str(ud_dir), "--targets", "fr",
+            "--n-boot", "5", "--n-null", "5", "--out", str(tmp_path / "out"), *option]
+    err = _error(capsys, argv)
+    assert message in err
+    assert not (tmp_path / "out" / "similarity.csv").exists()
+
+
+def test_cuda_device_without_cuda_is_refused(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    err = _error(capsys, ["similarity", "--model", str(tiny_bert), "--data", str(ud_dir),
+                          "--targets", "fr", "--n", "10", "--device", "cuda", "--out",
+                          str(tmp_path)])
+    assert "--device 'cuda': CUDA is not available" in err
+
+
+def test_model_folder_without_tokenizer_is_refused(tiny_bert: Path, ud_dir: Path,
+                                                   tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """It used to run to completion: a 5-token tokenizer, every word [UNK], CKA ~ 1."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for f in ("config.json", "model.safetensors"):
+        shutil.copy(tiny_bert / f, bare / f)
+    err = _error(capsys, ["similarity", "--model", str(bare), "--data", str(ud_dir),
+                          "--targets", "fr", "--n", "10", "--out", str(tmp_path / "out")])
+    assert f"{bare}: no tokenizer files" in err
+
+
+def test_no_bootstrap_is_shown_as_no_interval(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["similarity", "--model", str(tiny_bert), "--data", str(ud_dir), "--targets",
+                 "fr", "--n", "12", "--n-boot", "0", "--n-null", "0", "--out", str(tmp_path)])
+    assert code == 0
+    assert "interval (ci_low, ci_high in similarity.csv): no interval (n_boot = 0)" in \
+        capsys.readouterr().out
+    df = pd.read_csv(tmp_path / "similarity.csv")
+    assert df["ci_low"].isna().all() and df["value"].notna().all()
     assert (tmp_path / "similarity.png").is_file()

@@ -6,10 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from crossling.errors import ModelError
+from crossling.errors import ConfigError, ModelError
 from crossling.models.encoder import (
     encode_words,
     load_encoder,
+    load_tokenizer,
+    model_fingerprint,
+    pick_device,
+    tokenizer_fingerprint,
     transformer_layers,
     word_start_positions,
 )
@@ -86,3 +90,77 @@ def test_model_without_encoder_layers_is_rejected() -> None:
     with pytest.raises(ModelError, match=r"has no encoder\.layer"):
         transformer_layers(NotAnEncoder())
     assert torch.is_tensor(NotAnEncoder().lin.weight)
+
+
+def test_fingerprint_sees_a_change_in_any_single_value(tiny_bert: Path) -> None:
+    """The old fingerprint hashed ~2,048 strided values per tensor and missed this change."""
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    before = model_fingerprint(enc.model)
+    assert model_fingerprint(enc.model) == before
+    emb = enc.model.embeddings.word_embeddings.weight  # 3000 x 32: strided sampling skips [0, 1]
+    with torch.no_grad():
+        emb[0, 1] += 1e-3
+    assert model_fingerprint(enc.model) != before
+    with torch.no_grad():
+        emb[0, 1] -= 1e-3
+        enc.model.half()
+    assert model_fingerprint(enc.model) != before  # another precision is another model
+
+
+@pytest.mark.slow
+def test_fingerprint_of_e5_small_takes_under_a_few_seconds(e5_model_dir: Path) -> None:
+    import time
+
+    enc = load_encoder(str(e5_model_dir), device="cpu")
+    start = time.perf_counter()
+    model_fingerprint(enc.model)
+    assert time.perf_counter() - start < 5.0  # ~0.4 s on one core; generous for shared CPUs
+
+
+def test_pick_device_validates() -> None:
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device(None).type in ("cpu", "cuda")
+    with pytest.raises(ConfigError, match=r"^--device 'bogus': not a torch device"):
+        pick_device("bogus")
+    with pytest.raises(ConfigError, match=r"^--device 'meta': unsupported device type"):
+        pick_device("meta")
+
+
+def test_pick_device_refuses_cuda_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name in ("cuda", "cuda:1"):
+        with pytest.raises(ConfigError, match=rf"^--device '{name}': CUDA is not available"):
+            pick_device(name)
+    assert pick_device(None) == torch.device("cpu")
+
+
+def test_missing_tokenizer_files_are_refused(tiny_bert: Path, tmp_path: Path) -> None:
+    """transformers builds a 5-token tokenizer from such a folder: every word is [UNK]."""
+    import shutil
+
+    for f in ("config.json", "model.safetensors"):
+        shutil.copy(tiny_bert / f, tmp_path / f)
+    with pytest.raises(ModelError, match=r"no tokenizer files in the model folder"):
+        load_tokenizer(str(tmp_path))
+    with pytest.raises(ModelError, match=r"no tokenizer files"):
+        load_encoder(str(tmp_path), device="cpu")
+
+
+def test_tokenizer_of_only_special_tokens_is_refused(tmp_path: Path) -> None:
+    from tokenizers import Tokenizer, models
+    from transformers import BertTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(specials)}, unk_token="[UNK]"))
+    BertTokenizerFast(tokenizer_object=tok).save_pretrained(tmp_path)
+    with pytest.raises(ModelError, match=r"only 0 non-special vocabulary entries"):
+        load_tokenizer(str(tmp_path))
+
+
+def test_tokenizer_fingerprint_ignores_call_state(tiny_xlmr: Path) -> None:
+    tok = load_tokenizer(str(tiny_xlmr))
+    before = tokenizer_fingerprint(tok)
+    tok(["a b c", "d"], truncation=True, max_length=7, padding=True)
+    state = (tok.backend_tokenizer.truncation, tok.backend_tokenizer.padding)
+    assert tokenizer_fingerprint(tok) == before
+    assert (tok.backend_tokenizer.truncation, tok.backend_tokenizer.padding) == state

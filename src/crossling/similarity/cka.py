@@ -4,13 +4,16 @@ Rows of ``x`` [n, d_x] and ``y`` [n, d_y] are the same n sentences seen through 
 (parallel translations) or two models. Three measures are offered, all behind one signature
 ``(x, y) -> float`` in :data:`MEASURES`:
 
-- ``linear_cka``: Kornblith et al. (2019) linear CKA, computed in feature space as
+- ``debiased_cka`` (the headline measure): linear CKA built on the unbiased HSIC U-statistic
+  (Song et al. 2012), as in Nguyen et al. (2021). Biased CKA of *independent* data is far from 0
+  at small n (about 0.43 at n = 1000, d = 768) and, more generally, overestimates the population
+  CKA by an amount that depends on n and d; the debiased estimator stays near the population
+  value, so a curve of it can be read directly and its bootstrap interval covers that value
+  (tested by simulation). Computed from streamed sums (no n x n matrix).
+- ``linear_cka``: Kornblith et al. (2019) biased linear CKA, computed in feature space as
   ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)``: O(n d^2) time, O(d^2) memory, and exactly
   streamable (:class:`LinearCKAStream`), so token-level analyses with n >= 1e5 fit in memory.
-- ``debiased_cka``: linear CKA built on the unbiased HSIC U-statistic (Song et al. 2012), as in
-  Nguyen et al. (2021). Biased CKA of *independent* data is far from 0 at small n (about 0.43 at
-  n = 1000, d = 768): the debiased estimator stays near 0, so a curve of it can be read directly.
-  It is also computed from streamed sums (no n x n matrix).
+  Kept for comparison with the paper.
 - ``rbf_cka``: CKA with a Gaussian kernel whose bandwidth is a multiple of the median pairwise
   distance, the variant the authors' script used (kept for comparison with the paper).
 
@@ -19,7 +22,7 @@ Everything is accumulated in float64: CKA is a ratio of large, nearly cancelling
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -160,18 +163,35 @@ def gram_linear(x: torch.Tensor) -> torch.Tensor:
     return x64 @ x64.T
 
 
-def gram_rbf(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-    """Gaussian kernel with bandwidth ``sigma = scale * median pairwise distance``.
+def _median(values: torch.Tensor) -> torch.Tensor:
+    """The textbook median (mean of the two middle values for an even count), as numpy's.
 
-    The median is taken over distinct pairs (off-diagonal), as in the authors' script; a
-    multiplier of 1 is Kornblith et al.'s default ``threshold``.
+    ``torch.median`` returns the *lower* middle value instead, which made the RBF bandwidth differ
+    from its documented definition whenever the number of pairs is even.
+    """
+    m = values.numel()
+    lower = torch.kthvalue(values, (m + 1) // 2).values
+    if m % 2:
+        return lower
+    return (lower + torch.kthvalue(values, m // 2 + 1).values) / 2
+
+
+def gram_rbf(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Gaussian kernel ``exp(-|x_i - x_j|^2 / (2 sigma^2))``, ``sigma = scale * median distance``.
+
+    The median is taken over the distances of the distinct pairs i < j (the off-diagonal
+    entries: the zero self-distances are left out), as in the authors' script, and is the
+    textbook median (for an even number of pairs, the mean of the two middle *distances*, not of
+    the squared distances). A multiplier of 1 is Kornblith et al.'s default ``threshold``. A zero
+    median (mostly identical rows) falls back to sigma = 1.
     """
     x64 = x.to(torch.float64)
     sq = (x64 * x64).sum(1)
     d2 = (sq[:, None] + sq[None, :] - 2 * x64 @ x64.T).clamp_min(0)
     n = d2.shape[0]
-    off = d2[~torch.eye(n, dtype=torch.bool, device=d2.device)]
-    sigma2 = (scale ** 2) * off.median() if off.numel() else torch.tensor(1.0)
+    iu = torch.triu_indices(n, n, offset=1, device=d2.device)
+    pairs = d2[iu[0], iu[1]].sqrt()
+    sigma2 = (scale * _median(pairs)) ** 2 if pairs.numel() else torch.tensor(1.0)
     if sigma2 <= 0:
         sigma2 = torch.tensor(1.0, dtype=torch.float64)
     return torch.exp(-d2 / (2 * sigma2))
@@ -203,11 +223,23 @@ def rbf_cka(x: torch.Tensor, y: torch.Tensor, scale: float = 1.0) -> float:
 
 
 MEASURES: dict[str, Measure] = {
-    "linear_cka": linear_cka,
     "debiased_cka": debiased_linear_cka,
+    "linear_cka": linear_cka,
     "rbf_cka": rbf_cka,
 }
-"""Every similarity measure by id; the CLI's ``--measures`` picks from these."""
+"""Every similarity measure by id, headline measure first; the CLI's ``--measures`` picks from
+these."""
+
+HEADLINE_MEASURE = "debiased_cka"
+"""The measure shown by default (CLI table, demo, first plot panel): the only one whose interval
+is a confidence interval for the population CKA (see docs/similarity-measures.md)."""
+
+MIN_N: dict[str, int] = {
+    "debiased_cka": 4,  # the U-statistic divides by n (n - 3)
+    "linear_cka": 3,  # with 2 centred rows both sides are rank 1: CKA = 1 whatever the data
+    "rbf_cka": 3,  # likewise, and the median bandwidth needs more than one pair
+}
+"""Smallest number of sentences for which each measure is defined and not trivially 1."""
 
 
 def get_measure(name: str) -> Measure:
@@ -217,3 +249,10 @@ def get_measure(name: str) -> Measure:
     except KeyError:
         raise ConfigError(f"unknown similarity measure {name!r} (available: "
                           f"{', '.join(MEASURES)})") from None
+
+
+def min_sentences(measures: Sequence[str]) -> int:
+    """The largest :data:`MIN_N` over ``measures`` (an unknown id raises a ConfigError)."""
+    for m in measures:
+        get_measure(m)
+    return max((MIN_N[m] for m in measures), default=0)

@@ -21,8 +21,8 @@ import torch
 from tqdm.auto import tqdm
 
 from crossling.atomic import atomic_path
-from crossling.errors import ModelError
-from crossling.models.encoder import Encoder, model_fingerprint
+from crossling.errors import ConfigError, ModelError
+from crossling.models.encoder import Encoder, model_fingerprint, tokenizer_fingerprint
 from crossling.similarity.pooling import first_subword_mask, get_pooling, pool
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,35 @@ def length_batches(lengths: Sequence[int], batch_tokens: int, max_batch: int = 2
     return batches
 
 
+def resolve_autocast(encoder: Encoder, autocast: bool | None = None) -> bool:
+    """Whether extraction runs under bfloat16 autocast: ``autocast`` if given, else on CUDA.
+
+    bf16 changes the vectors (by ~1e-2 relative), so the answer is part of the cache key and of
+    the provenance (:func:`extraction_precision`).
+    """
+    if autocast is not None:
+        return bool(autocast)
+    first = next(iter(encoder.model.parameters()), None)
+    return first is not None and first.device.type == "cuda"
+
+
+def extraction_precision(encoder: Encoder, autocast: bool | None = None) -> str:
+    """``"bfloat16 autocast"`` or ``"float32"``: the precision the forward passes run in."""
+    return "bfloat16 autocast" if resolve_autocast(encoder, autocast) else "float32"
+
+
 def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
             batch_tokens: int = 16384, max_length: int = 512, progress: bool = True,
             autocast: bool | None = None, desc: str = "extract") -> torch.Tensor:
     """Sentence vectors of every layer: a float32 CPU tensor [num_layers + 1, n, hidden].
 
     Layer 0 is the embedding output, layer i the output of block i. Rows follow ``texts``.
-    ``autocast`` (default: on for CUDA) runs the forward pass in bfloat16.
+    ``autocast`` (default: on for CUDA, :func:`resolve_autocast`) runs the forward pass in
+    bfloat16.
     """
+    if batch_tokens <= 0:
+        raise ConfigError(f"batch_tokens = {batch_tokens}: the token budget per forward pass "
+                          "must be > 0")
     weights_of = get_pooling(pooling)
     tok = encoder.tokenizer
     model = encoder.model
@@ -69,7 +90,7 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
     if truncated:
         log.warning("%d of %d sentences truncated to %d tokens", truncated, len(texts),
                     max_length)
-    use_autocast = device.type == "cuda" if autocast is None else autocast
+    use_autocast = resolve_autocast(encoder, autocast)
     ctx = (torch.autocast(device.type, dtype=torch.bfloat16) if use_autocast else nullcontext())
     out: torch.Tensor | None = None
     batches = length_batches(lengths, batch_tokens)
@@ -113,10 +134,25 @@ def encoder_fingerprint(encoder: Encoder) -> str:
     return str(fp)
 
 
-def cache_key(encoder: Encoder, texts: Sequence[str], pooling: str, max_length: int) -> str:
-    """Content key: model weights fingerprint, pooling, truncation and the exact texts."""
+def encoder_tokenizer_fingerprint(encoder: Encoder) -> str:
+    """The tokenizer fingerprint of an encoder, computed once per loaded encoder.
+
+    Two encoders with the same weights and different tokenizers encode the same text into
+    different vectors, so the tokenizer is part of the cache key and the provenance.
+    """
+    fp = getattr(encoder, "_crossling_tokenizer_fingerprint", None)
+    if fp is None:
+        fp = tokenizer_fingerprint(encoder.tokenizer)
+        encoder._crossling_tokenizer_fingerprint = fp  # type: ignore[attr-defined]
+    return str(fp)
+
+
+def cache_key(encoder: Encoder, texts: Sequence[str], pooling: str, max_length: int,
+              autocast: bool = False) -> str:
+    """Content key: weights and tokenizer fingerprints, pooling, truncation, precision, texts."""
     digest = hashlib.sha256()
-    digest.update(f"{encoder_fingerprint(encoder)}|{pooling}|{max_length}|{len(texts)}".encode())
+    digest.update(f"{encoder_fingerprint(encoder)}|{encoder_tokenizer_fingerprint(encoder)}|"
+                  f"{pooling}|{max_length}|bf16={bool(autocast)}|{len(texts)}".encode())
     for t in texts:
         digest.update(t.encode("utf-8") + b"\0")
     return digest.hexdigest()[:24]
@@ -130,11 +166,15 @@ def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean"
     if cache_dir is None:
         return extract(encoder, texts, pooling, **kwargs)  # type: ignore[arg-type]
     max_length = int(kwargs.get("max_length", 512))  # type: ignore[call-overload]
-    path = Path(cache_dir) / f"{cache_key(encoder, texts, pooling, max_length)}.safetensors"
+    autocast = resolve_autocast(encoder, kwargs.get("autocast"))  # type: ignore[arg-type]
+    kwargs = {**kwargs, "autocast": autocast}
+    key = cache_key(encoder, texts, pooling, max_length, autocast)
+    path = Path(cache_dir) / f"{key}.safetensors"
     if path.is_file():
         return load_file(str(path))["vectors"]
     vectors = extract(encoder, texts, pooling, **kwargs)  # type: ignore[arg-type]
     with atomic_path(path) as tmp:
         save_file({"vectors": vectors.contiguous()}, str(tmp),
-                  metadata={"model": encoder.name, "pooling": pooling})
+                  metadata={"model": encoder.name, "pooling": pooling,
+                            "precision": "bfloat16 autocast" if autocast else "float32"})
     return vectors

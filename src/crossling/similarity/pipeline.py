@@ -5,9 +5,11 @@
 - :func:`model_similarity`: two models (e.g. pretrained vs fine-tuned) on the same sentences of
   each language, per layer (which layers fine-tuning changes).
 
-Every value comes with a bootstrap CI and a shuffled-pairs null (:mod:`crossling.similarity.null`)
-and every row with its provenance: model and its weight fingerprint, data files with checksums,
-pooling, measure definitions, seed, versions, device and git commit.
+Every value comes with a bootstrap interval (a CI for the headline measure, debiased CKA; the
+estimator's spread for the biased ones, labelled so) and a shuffled-pairs null
+(:mod:`crossling.similarity.null`), and every row with its provenance: model with its weights and
+tokenizer fingerprints, extraction precision, data files with checksums, pooling, measure and
+interval definitions, seed, versions, the device the measures ran on, and git commit.
 """
 
 from __future__ import annotations
@@ -21,18 +23,25 @@ from tqdm.auto import tqdm
 
 from crossling.data.parallel import ParallelCorpus
 from crossling.errors import ConfigError
-from crossling.models.encoder import Encoder
+from crossling.models.encoder import Encoder, pick_device
 from crossling.provenance import provenance
 from crossling.results import SimilarityRow
-from crossling.similarity.cka import MEASURES
-from crossling.similarity.extract import encoder_fingerprint, extract_cached
-from crossling.similarity.null import estimate
+from crossling.similarity.cka import MEASURES, MIN_N, min_sentences
+from crossling.similarity.extract import (
+    encoder_fingerprint,
+    encoder_tokenizer_fingerprint,
+    extract_cached,
+    extraction_precision,
+)
+from crossling.similarity.null import estimate, interval_kind
 
-DEFAULT_MEASURES = ("linear_cka", "debiased_cka", "rbf_cka")
+DEFAULT_MEASURES = ("debiased_cka", "linear_cka", "rbf_cka")
+"""Headline measure first: debiased CKA is the only measure whose interval is a CI for the
+population CKA; biased linear and RBF CKA are kept for comparison with the paper."""
 
 METRIC_VARIANTS = {
-    "linear_cka": "biased linear CKA, feature space (Kornblith et al. 2019)",
     "debiased_cka": "linear CKA on the unbiased HSIC U-statistic (Song et al. 2012)",
+    "linear_cka": "biased linear CKA, feature space (Kornblith et al. 2019)",
     "rbf_cka": "RBF CKA, sigma = median pairwise distance (as the authors' script)",
     "ci": "95% bootstrap over sentences, percentile interval re-centred on the estimate",
     "null": "shuffled pairs (row permutations of the target): mean and 95th percentile",
@@ -57,17 +66,34 @@ def check_layers(layers: Sequence[int] | None, num_states: int) -> list[int]:
     return sorted(set(layers))
 
 
-def _check_measures(measures: Sequence[str]) -> None:
-    for m in measures:
-        if m not in MEASURES:
-            raise ConfigError(f"unknown similarity measure {m!r} (available: "
-                              f"{', '.join(MEASURES)})")
+def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: Sequence[str],
+                   n_boot: int, n_null: int, batch_tokens: int) -> None:
+    """One-line ConfigErrors for settings that would give garbage instead of an error.
+
+    Duplicate languages would write every row twice; fewer sentences than a measure needs give
+    NaN or a trivial 1 (:data:`~crossling.similarity.cka.MIN_N`); negative resample counts give
+    NaN intervals; a non-positive token budget has no meaning.
+    """
+    for what, values in (("language", list(languages)), ("measure", list(measures))):
+        dupes = sorted({v for v in values if values.count(v) > 1})
+        if dupes:
+            raise ConfigError(f"{what} {dupes[0]!r} given more than once")
+    check_languages(corpus, languages)
+    need = min_sentences(measures)
+    if len(corpus) < need:
+        worst = max(measures, key=lambda m: MIN_N[m])
+        raise ConfigError(f"{len(corpus)} parallel sentences: {worst} needs at least {need}")
+    for name, count in (("n_boot", n_boot), ("n_null", n_null)):
+        if count < 0:
+            raise ConfigError(f"{name} = {count}: must be >= 0 (0 = none)")
+    if batch_tokens <= 0:
+        raise ConfigError(f"batch_tokens = {batch_tokens}: must be > 0")
 
 
 def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
           layers: list[int], measures: Sequence[str], n_boot: int, n_null: int, seed: int,
           pooling: str, model: str, compare_model: str | None, prov: dict[str, Any],
-          device: torch.device | None, bar: Any) -> list[SimilarityRow]:
+          device: torch.device, bar: Any) -> list[SimilarityRow]:
     rows = []
     for layer in layers:
         est = estimate(x[layer], y[layer], measures, n_boot=n_boot, n_null=n_null, seed=seed,
@@ -83,12 +109,23 @@ def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
     return rows
 
 
-def _variants(measures: Sequence[str]) -> dict[str, str]:
-    return {k: METRIC_VARIANTS[k] for k in [*measures, "ci", "null"]}
+def _variants(measures: Sequence[str], n_boot: int) -> dict[str, str]:
+    """Definitions of the measures, the interval and the null, and what each interval is."""
+    out = {k: METRIC_VARIANTS[k] for k in [*measures, "ci", "null"]}
+    out.update({f"interval:{m}": interval_kind(m, n_boot) for m in measures})
+    return out
 
 
-def _metric_device() -> torch.device | None:
-    return torch.device("cuda") if torch.cuda.is_available() else None
+def _metric_device(encoder: Encoder, device: torch.device | str | None) -> torch.device:
+    """Where CKA, bootstrap and null run: ``device`` if given, else where the encoder is (the
+    user's ``--device``), never a GPU the user did not choose."""
+    return pick_device(str(device)) if device is not None else encoder.device
+
+
+def _extraction(encoder: Encoder, prefix: str, autocast: bool | None) -> dict[str, str]:
+    """Tokenizer fingerprint and forward-pass precision of an encoder, for the provenance."""
+    return {f"{prefix}tokenizer_fingerprint": encoder_tokenizer_fingerprint(encoder),
+            f"{prefix}extraction_precision": extraction_precision(encoder, autocast)}
 
 
 def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: str,
@@ -97,31 +134,38 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
                              seed: int = 0, cache_dir: str | Path | None = None,
                              layers: Sequence[int] | None = None, max_length: int = 512,
                              batch_tokens: int = 16384, progress: bool = True,
-                             ) -> list[SimilarityRow]:
-    """Per-layer similarity between ``source`` and each target on parallel sentences."""
-    check_languages(corpus, [source, *targets])
+                             device: torch.device | str | None = None,
+                             autocast: bool | None = None) -> list[SimilarityRow]:
+    """Per-layer similarity between ``source`` and each target on parallel sentences.
+
+    ``device`` runs the measures (default: the encoder's device); ``autocast`` is passed to
+    :func:`~crossling.similarity.extract.extract` (default: bf16 on CUDA).
+    """
     _check_measures(measures)
     if source in targets:
         raise ConfigError(f"source language {source!r} is also a target")
+    check_settings(corpus, [source, *targets], measures, n_boot, n_null, batch_tokens)
+    metric_device = _metric_device(encoder, device)
     texts = {lang: corpus.texts[lang] for lang in [source, *targets]}
     vectors = {}
     for lang, t in texts.items():
         vectors[lang] = extract_cached(encoder, t, pooling, cache_dir, max_length=max_length,
                                        batch_tokens=batch_tokens, progress=progress,
-                                       desc=f"encode {lang}")
+                                       autocast=autocast, desc=f"encode {lang}")
     chosen = check_layers(layers, vectors[source].shape[0])
     prov = provenance(
-        data_files=[corpus.files[lang] for lang in texts], model=encoder.name,
-        model_fingerprint=encoder_fingerprint(encoder), pooling=pooling, seed=seed,
+        data_files=[corpus.files[lang] for lang in texts], device=metric_device,
+        model=encoder.name, model_fingerprint=encoder_fingerprint(encoder),
+        **_extraction(encoder, "", autocast), pooling=pooling, seed=seed,
         n_boot=n_boot, n_null=n_null, n_sentences=len(corpus), measures=list(measures),
-        metric_variants=_variants(measures), max_length=max_length)
+        metric_variants=_variants(measures, n_boot), max_length=max_length)
     rows: list[SimilarityRow] = []
     with tqdm(total=len(targets) * len(chosen), desc="similarity", unit="layer",
               disable=not progress) as bar:
         for tgt in targets:
             rows += _rows("cross-lingual", source, tgt, vectors[source], vectors[tgt], chosen,
                           measures, n_boot, n_null, seed, pooling, encoder.name, None, prov,
-                          _metric_device(), bar)
+                          metric_device, bar)
     return rows
 
 
@@ -130,32 +174,47 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
                      pooling: str = "mean", n_boot: int = 200, n_null: int = 100, seed: int = 0,
                      cache_dir: str | Path | None = None, layers: Sequence[int] | None = None,
                      max_length: int = 512, batch_tokens: int = 16384, progress: bool = True,
+                     device: torch.device | str | None = None, autocast: bool | None = None,
                      ) -> list[SimilarityRow]:
-    """Per-layer similarity of two models on the same sentences of each language."""
-    check_languages(corpus, languages)
+    """Per-layer similarity of two models on the same sentences of each language.
+
+    ``device`` and ``autocast`` as in :func:`cross_lingual_similarity` (device default: model
+    A's device).
+    """
     _check_measures(measures)
+    check_settings(corpus, languages, measures, n_boot, n_null, batch_tokens)
     if encoder_a.num_layers != encoder_b.num_layers:
         raise ConfigError(f"{encoder_a.name} has {encoder_a.num_layers} layers but "
                           f"{encoder_b.name} has {encoder_b.num_layers}: layer-wise comparison "
                           "needs the same depth")
     chosen = check_layers(layers, encoder_a.num_layers + 1)
+    metric_device = _metric_device(encoder_a, device)
     prov = provenance(
-        data_files=[corpus.files[lang] for lang in languages], model=encoder_a.name,
-        model_fingerprint=encoder_fingerprint(encoder_a), compare_model=encoder_b.name,
-        compare_model_fingerprint=encoder_fingerprint(encoder_b), pooling=pooling, seed=seed,
+        data_files=[corpus.files[lang] for lang in languages], device=metric_device,
+        model=encoder_a.name, model_fingerprint=encoder_fingerprint(encoder_a),
+        **_extraction(encoder_a, "", autocast), compare_model=encoder_b.name,
+        compare_model_fingerprint=encoder_fingerprint(encoder_b),
+        **_extraction(encoder_b, "compare_", autocast), pooling=pooling, seed=seed,
         n_boot=n_boot, n_null=n_null, n_sentences=len(corpus), measures=list(measures),
-        metric_variants=_variants(measures), max_length=max_length)
+        metric_variants=_variants(measures, n_boot), max_length=max_length)
     rows: list[SimilarityRow] = []
     with tqdm(total=len(languages) * len(chosen), desc="model similarity", unit="layer",
               disable=not progress) as bar:
         for lang in languages:
             a = extract_cached(encoder_a, corpus.texts[lang], pooling, cache_dir,
                                max_length=max_length, batch_tokens=batch_tokens,
-                               progress=progress, desc=f"encode {lang} (A)")
+                               progress=progress, autocast=autocast, desc=f"encode {lang} (A)")
             b = extract_cached(encoder_b, corpus.texts[lang], pooling, cache_dir,
                                max_length=max_length, batch_tokens=batch_tokens,
-                               progress=progress, desc=f"encode {lang} (B)")
+                               progress=progress, autocast=autocast, desc=f"encode {lang} (B)")
             rows += _rows("model-model", lang, lang, a, b, chosen, measures, n_boot, n_null,
-                          seed, pooling, encoder_a.name, encoder_b.name, prov, _metric_device(),
+                          seed, pooling, encoder_a.name, encoder_b.name, prov, metric_device,
                           bar)
     return rows
+
+
+def _check_measures(measures: Sequence[str]) -> None:
+    for m in measures:
+        if m not in MEASURES:
+            raise ConfigError(f"unknown similarity measure {m!r} (available: "
+                              f"{', '.join(MEASURES)})")
