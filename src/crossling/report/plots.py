@@ -15,19 +15,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import pandas as pd
 
 from crossling.atomic import atomic_path
-from crossling.results import SimilarityRow, row_dict
+from crossling.report.rows import rows_frame
+from crossling.results import SimilarityRow
 
 MEASURE_LABELS = {"linear_cka": "linear CKA", "debiased_cka": "debiased linear CKA",
                   "rbf_cka": "RBF CKA"}
-
-
-def rows_frame(rows: Sequence[SimilarityRow]) -> pd.DataFrame:
-    """Rows as a DataFrame without the (bulky) provenance column."""
-    return pd.DataFrame([{k: v for k, v in row_dict(r).items() if k != "provenance"}
-                         for r in rows])
 
 
 def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
