@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from crossling.errors import ConfigError
-from crossling.report.render import build_report
+from crossling.report.analyses import compute_report
+from crossling.report.render import _markdown_table, build_report, write_report
 from tests.analysis.synthetic import TARGETS, score_rows, similarity_rows
 from tests.conftest import missing
 
@@ -63,6 +64,33 @@ def test_report_of_similarity_only_headline_measure_and_unknown_measure(tmp_path
     assert not (tmp_path / "typo").exists()
     with pytest.raises(ValueError, match="no result rows"):
         build_report([], [], tmp_path / "empty", title="nothing")
+
+
+def test_rendered_report_writes_and_shows_the_computed_frames(tmp_path: Path) -> None:
+    """Issue 11 item 6: the report is compute_report's frames rendered, nothing recomputed.
+    The CSVs are those frames, byte for byte; every table of report.md is one of them; and
+    build_report writes exactly what write_report(compute_report(...)) writes."""
+    data = compute_report(score_rows(), similarity_rows(), n_boot=50)
+    index = write_report(data, tmp_path / "split", title="split")
+    out = index.parent
+    for name, frame in (("deltas.csv", data.deltas), ("delta-summary.csv", data.delta_summary),
+                        ("correlations.csv", data.correlations)):
+        assert not frame.empty
+        assert (out / name).read_text() == frame.to_csv(index=False)
+    md = (out / "report.md").read_text()
+    shown = [data.settings, data.ref_table, data.delta_table, data.pooled_table,
+             data.pretrained_vs_finetuned_table, data.correlation_table, data.provenance,
+             *(table for _, table in data.appendix)]
+    for table in shown:
+        assert not table.empty and _markdown_table(table) in md
+    assert md.count("\n|---|") == len(shown)  # and no other table
+    assert f"layer {data.scatter[0].layer}, the layer with the largest" in md
+
+    build_report(score_rows(), similarity_rows(), tmp_path / "whole", title="split", n_boot=50)
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(p.name for p in (tmp_path / "whole").iterdir())
+    for name in written:
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
 
 
 def _chromium() -> str | None:

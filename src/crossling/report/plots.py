@@ -17,10 +17,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import pandas as pd
 
 from crossling.atomic import atomic_path
-from crossling.results import SimilarityRow, row_dict
+from crossling.report.rows import rows_frame
+from crossling.results import SimilarityRow
 
 MEASURE_LABELS = {"debiased_cka": "debiased linear CKA", "linear_cka": "linear CKA (biased)",
                   "rbf_cka": "RBF CKA (biased)"}
@@ -30,12 +30,6 @@ BAND_LABELS = {"debiased_cka": "band: 95% CI",
                "linear_cka": "band: spread of the biased estimator, not a CI",
                "rbf_cka": "band: spread of the biased estimator, not a CI"}
 """What the shaded band of each measure's curves is (see INTERVAL_KINDS)."""
-
-
-def rows_frame(rows: Sequence[SimilarityRow]) -> pd.DataFrame:
-    """Rows as a DataFrame without the (bulky) provenance column."""
-    return pd.DataFrame([{k: v for k, v in row_dict(r).items() if k != "provenance"}
-                         for r in rows])
 
 
 def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,

@@ -1,12 +1,15 @@
 """The study report: the paper's tables and figures as Markdown and a static HTML page.
 
-:func:`build_report` takes result rows (so it can be tested on synthetic rows) and writes into
-one folder, every file atomically: ``report.md``, ``index.html`` (self-contained apart from the
-PNGs beside it, no scripts, no external resources), the figures, and the tidy analysis frames as
-CSV (``deltas.csv``, ``delta-summary.csv``, ``correlations.csv``) for anyone who wants to redo a
-number. The HTML is built with the standard library (:func:`html.escape`) and
-:meth:`pandas.DataFrame.to_html`: a page of tables and images needs no template engine.
-Each section heading names the proposition of the paper (P2-P6) it answers.
+The report is computed, then rendered. :func:`crossling.report.analyses.compute_report` turns
+result rows into a :class:`~crossling.report.analyses.ReportData` (every frame, no drawing, no
+files); :func:`write_report` renders one into a folder, every file atomically: ``report.md``,
+``index.html`` (self-contained apart from the PNGs beside it, no scripts, no external resources),
+the figures, and the tidy analysis frames as CSV (``deltas.csv``, ``delta-summary.csv``,
+``correlations.csv``) for anyone who wants to redo a number. :func:`build_report` does both
+(it takes result rows, so it can be tested on synthetic rows). The HTML is built with the
+standard library (:func:`html.escape`) and :meth:`pandas.DataFrame.to_html`: a page of tables and
+images needs no template engine. Each section heading names the proposition of the paper
+(P2-P6) it answers.
 
 The headline similarity measure is debiased linear CKA (:data:`HEADLINE_MEASURE`): biased CKA of
 unrelated sentences is far from 0 at the sample sizes a study affords, the debiased estimator
@@ -26,18 +29,14 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
-from crossling.analysis.deltas import deltas, pooled_test, summarize
-from crossling.analysis.frames import finetuning_of, scores_frame, similarity_frame
 from crossling.atomic import atomic_write, write_text
-from crossling.errors import ConfigError
-from crossling.report import figures, tables
+from crossling.report import figures
+from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
 from crossling.report.plots import MEASURE_LABELS, plot_similarity
 from crossling.results import ScoreRow, SimilarityRow
-from crossling.similarity.cka import MEASURES
 
-HEADLINE_MEASURE = "debiased_cka"
-"""The measure the report's tables and single-measure figures use unless told otherwise."""
+__all__ = ["HEADLINE_MEASURE", "Section", "build_report", "build_sections", "render_html",
+           "render_markdown", "write_report"]
 
 
 @dataclass
@@ -79,23 +78,6 @@ def _write_csv(path: Path, df: pd.DataFrame) -> Path:
     return atomic_write(path, writer)
 
 
-def _choose_measure(sf: pd.DataFrame, measure: str) -> str:
-    """The requested measure if the rows have it, else the headline (debiased CKA, unbiased at
-    small n), else biased linear CKA (a store computed with ``measures: [linear_cka]``), else
-    any. The Settings section says when the reported measure is not the requested one."""
-    present = set(sf["metric"])
-    for m in (measure, HEADLINE_MEASURE, "linear_cka"):
-        if m in present:
-            return m
-    return str(sorted(present)[0])
-
-
-def _check_measure(measure: str) -> None:
-    if measure not in MEASURES:
-        raise ConfigError(f"unknown similarity measure {measure!r} (available: "
-                          f"{', '.join(MEASURES)})")
-
-
 def _measure_text(measure: str, requested: str) -> str:
     label = MEASURE_LABELS.get(measure, measure)
     text = f"Similarity is reported as {label} ({measure}) unless a figure says otherwise"
@@ -109,37 +91,28 @@ def _measure_text(measure: str, requested: str) -> str:
     return text
 
 
-def build_sections(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: Path,
-                   measure: str = HEADLINE_MEASURE, n_boot: int = 1000) -> list[Section]:
-    """Compute every table and figure; figures and CSVs are written into ``out``.
+def build_sections(data: ReportData, out: Path) -> list[Section]:
+    """Render ``data`` into sections; the figures and CSVs are written into ``out``.
 
-    ``measure`` must be a registered measure (ConfigError otherwise: a typo must not silently
-    report another measure); if the rows lack it, the headline measure is reported and the
-    Settings section says so.
+    Only drawing and writing happen here: every number comes from ``data``
+    (:func:`crossling.report.analyses.compute_report`).
     """
-    _check_measure(measure)
-    requested = measure
-    sc = scores_frame(scores)
-    sf = similarity_frame(sims)
-    if not sf.empty:
-        measure = _choose_measure(sf, measure)
-    prov = [r.provenance for r in scores] + [r.provenance for r in sims]
-    sections = [Section(
-        "Settings", _measure_text(measure, requested),
-        [("settings", tables.settings_table(sf, sc, prov, measure))])]
+    measure = data.measure
+    sections = [Section("Settings", _measure_text(measure, data.requested_measure),
+                        [("settings", data.settings)])]
     appendix: list[Section] = []
 
-    if not sc.empty:
+    if not data.scores.empty:
         sections.append(Section(
             "Table 1 · Zero-shot transfer of the REF models",
             "Scores in [0, 100]: UPOS token accuracy, LAS/UAS (CoNLL 2018), NER span F1. "
             "Source rows first. score: mean over seeds; CI (sentences): 95% bootstrap over test "
             "sentences (bounds averaged over seeds); CI (seeds): 95% t-interval across seeds "
-            "(none with one seed).", [("ref", tables.ref_table(sc))]))
-        d = deltas(sc)
+            "(none with one seed).", [("ref", data.ref_table)]))
+        d = data.deltas
         if not d.empty:
             _write_csv(out / "deltas.csv", d)
-            summary = summarize(d)
+            summary = data.delta_summary
             _write_csv(out / "delta-summary.csv", summary)
             one_seed = " With one seed there is no interval (the note column says so)." \
                 if int(summary["seeds"].min()) < 2 else ""
@@ -151,11 +124,11 @@ def build_sections(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], ou
                 "across seeds." + one_seed + " W, p: two-sided Wilcoxon signed-rank test of "
                 "(target Δ − source Δ) across target languages (no p < 0.05 is possible with "
                 "fewer than 6 targets). The second table pools all (seed × group) pairs.",
-                [("per group", tables.delta_table(summary)),
-                 ("pooled over groups and seeds", tables.pooled_table(pooled_test(d)))])
+                [("per group", data.delta_table),
+                 ("pooled over groups and seeds", data.pooled_table)])
             per_language = Section("Appendix · Δ per language",
-                               "Mean over seeds of Δ vs REF for every group and language.",
-                               tables.appendix_tables(d))
+                                   "Mean over seeds of Δ vs REF for every group and language.",
+                                   list(data.appendix))
             for (task, metric), _ in d.groupby(["task", "metric"]):
                 name = f"delta-{task}-{metric}.png"
                 figures.delta_heatmap(d, str(task), str(metric), out / name)
@@ -163,72 +136,56 @@ def build_sections(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], ou
             sections.append(sec)
             appendix.append(per_language)
 
-    if not sf.empty and (sf["kind"] == "cross-lingual").any():
-        measures = [measure, *sorted(set(sf["metric"]) - {measure})]
+    if data.alignment_measures:
         sim_sec = Section(
             "Figure · Cross-lingual similarity per layer, before and after fine-tuning (P5)",
             "Similarity between the source and each target on parallel PUD sentences. Only the "
             "part of a curve above the grey null band (the same measure on shuffled, "
             "non-parallel pairs) is evidence of alignment.")
-        figures.alignment_before_after(sf, measures, out / "alignment.png")
+        figures.alignment_before_after(data.similarity, list(data.alignment_measures),
+                                       out / "alignment.png")
         sim_sec.images.append(("alignment.png", "mean over targets, every measure"))
-        pretrained = [r for r in sims if r.kind == "cross-lingual" and
-                      finetuning_of(r)[0] is None]
-        if pretrained:
-            plot_similarity(pretrained, out / "alignment-per-target.png")
+        if data.pretrained_rows:
+            plot_similarity(data.pretrained_rows, out / "alignment-per-target.png")
             sim_sec.images.append(("alignment-per-target.png",
                                    "pretrained model, one curve per target with its 95% "
                                    "bootstrap band"))
         sections.append(sim_sec)
 
-    mm = pretrained_vs_finetuned(sf, measure) if not sf.empty else pd.DataFrame()
-    if not mm.empty:
-        figures.pretrained_vs_finetuned(mm, measure, out / "pretrained-vs-finetuned.png")
-        table = mm.pivot_table(index="layer", columns="task", values="mean")
-        table.columns = [f"{c} (mean)" for c in table.columns]
-        table["null (mean)"] = mm.groupby("layer")["null_mean"].mean()
+    if not data.pretrained_vs_finetuned.empty:
+        figures.pretrained_vs_finetuned(data.pretrained_vs_finetuned, measure,
+                                        out / "pretrained-vs-finetuned.png")
         sections.append(Section(
             "Figure · Pretrained vs fine-tuned, per layer (P4)",
             f"{measure}(pretrained, fine-tuned) on the same sentences, mean over languages and "
             "seeds: near 1 = fine-tuning left the layer's geometry alone.",
-            [("pretrained vs fine-tuned", table.reset_index())],
+            [("pretrained vs fine-tuned", data.pretrained_vs_finetuned_table)],
             [("pretrained-vs-finetuned.png", f"{measure}(pretrained, fine-tuned) per layer")]))
 
-    if not sc.empty and not sf.empty:
-        corr_all = all_correlations(sf, sc, n_boot=n_boot)
-        if not corr_all.empty:
-            _write_csv(out / "correlations.csv", corr_all)
-        corr = corr_all[corr_all["measure"] == measure] if not corr_all.empty else corr_all
+    if not data.correlations.empty:
+        _write_csv(out / "correlations.csv", data.correlations)
+    if not data.correlation_table.empty:
         corr_sec = Section(
             "Table 3 · Does similarity predict transfer? (P6)",
             f"Spearman ρ across target languages between per-layer {measure} (source vs target; "
             "pretrained, or fine-tuned on the same task) and the REF zero-shot score; "
             "[95% bootstrap CI, resampling languages]. – : undefined (constant similarity or "
-            "fewer than 3 languages). Other measures: correlations.csv.")
-        if not corr.empty and corr["rho"].notna().any():
-            corr_sec.tables.append((f"ρ per layer ({measure})", tables.correlation_table(corr)))
-            for task in sorted(set(corr["task"])):
-                metrics = sorted(set(corr[corr["task"] == task]["metric"]))
-                metric = MAIN_METRIC.get(str(task), metrics[0])
-                metric = metric if metric in metrics else metrics[0]
-                pre = corr[(corr["task"] == task) & (corr["metric"] == metric) &
-                           ~corr["finetuned"]].dropna(subset=["rho"])
-                if pre.empty:
-                    continue
-                best = pre.loc[pre["rho"].abs().idxmax()]
-                name = f"scatter-{task}.png"
-                figures.similarity_vs_score(sf, sc, measure, int(best["layer"]), best,
-                                            str(task), metric, out / name)
-                corr_sec.images.append((name, f"{task}: layer {int(best['layer'])}, the layer "
-                                              "with the largest |ρ| (a selected layer: read its "
-                                              "CI, not only ρ)"))
-            sections.append(corr_sec)
+            "fewer than 3 languages). Other measures: correlations.csv.",
+            [(f"ρ per layer ({measure})", data.correlation_table)])
+        for choice in data.scatter:
+            name = f"scatter-{choice.task}.png"
+            figures.similarity_vs_score(data.similarity, data.scores, measure, choice.layer,
+                                        choice.row, choice.task, choice.metric, out / name)
+            corr_sec.images.append((name, f"{choice.task}: layer {choice.layer}, the layer "
+                                          "with the largest |ρ| (a selected layer: read its "
+                                          "CI, not only ρ)"))
+        sections.append(corr_sec)
 
     sections += appendix  # the per-language tables come last, before provenance
     sections.append(Section(
         "Provenance", "What produced these numbers: model and weight fingerprints, code "
         "commit, device, package versions, SHA-256 of every data file.",
-        [("provenance", tables.provenance_table(prov))]))
+        [("provenance", data.provenance)]))
     return sections
 
 
@@ -272,17 +229,24 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
     return "\n".join(parts)
 
 
-def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: str | Path,
-                 title: str, measure: str = HEADLINE_MEASURE, n_boot: int = 1000) -> Path:
-    """Write ``report.md``, ``index.html``, figures and CSVs into ``out``; returns the HTML path.
-
-    Raises ValueError when there are no rows at all (an empty report would look like a result).
-    """
-    if not scores and not sims:
-        raise ValueError("no result rows to report")
-    _check_measure(measure)  # before anything is written
+def write_report(data: ReportData, out: str | Path, *, title: str) -> Path:
+    """Render ``data`` into ``out``: ``report.md``, ``index.html``, figures and CSVs, every file
+    atomically (the folder is created); returns the HTML path."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    sections = build_sections(scores, sims, folder, measure, n_boot)
+    sections = build_sections(data, folder)
     write_text(folder / "report.md", render_markdown(title, sections))
     return write_text(folder / "index.html", render_html(title, sections))
+
+
+def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: str | Path,
+                 title: str, measure: str = HEADLINE_MEASURE, n_boot: int = 1000) -> Path:
+    """Compute (:func:`~crossling.report.analyses.compute_report`) and render
+    (:func:`write_report`) the report of ``scores`` and ``sims`` into ``out``; returns the HTML
+    path.
+
+    Everything is computed before anything is written: no rows at all (ValueError: an empty
+    report would look like a result) or an unknown measure (ConfigError) leave ``out`` as it was.
+    """
+    data = compute_report(scores, sims, measure=measure, n_boot=n_boot)
+    return write_report(data, out, title=title)

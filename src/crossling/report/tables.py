@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from crossling.analysis.deltas import group_order, mean_ci
-from crossling.report.plots import rows_frame
+from crossling.report.rows import rows_frame
 from crossling.results import SimilarityRow
 
 

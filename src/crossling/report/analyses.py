@@ -1,0 +1,205 @@
+"""The report's numbers, computed without drawing or writing anything.
+
+:func:`compute_report` turns result rows into a :class:`ReportData`: every frame the report
+shows or writes (Table 1, the Δ frames and Table 2, the pooled test, Table 3 and the full
+correlations, pretrained vs fine-tuned, the similarity frames, settings, provenance), the
+reported measure with the note that says when it is not the requested one, and the choices the
+figures depend on (the scatter's layer per task). :mod:`crossling.report.render` draws and
+writes from it. The split exists so that a number in the report can be produced, checked and
+reused (a notebook, a test, another report format) without matplotlib and without an output
+folder; this module must not import matplotlib, directly or through
+:mod:`crossling.report.plots` / :mod:`crossling.report.figures`.
+
+The headline similarity measure is debiased linear CKA (:data:`HEADLINE_MEASURE`): biased CKA of
+unrelated sentences is far from 0 at the sample sizes a study affords, the debiased estimator
+stays near 0, so its numbers can be read as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
+from crossling.analysis.deltas import deltas, pooled_test, summarize
+from crossling.analysis.frames import finetuning_of, scores_frame, similarity_frame
+from crossling.errors import ConfigError
+from crossling.report import tables
+from crossling.results import ScoreRow, SimilarityRow
+from crossling.similarity.cka import MEASURES
+
+HEADLINE_MEASURE = "debiased_cka"
+"""The measure the report's tables and single-measure figures use unless told otherwise."""
+
+
+@dataclass(frozen=True)
+class ScatterChoice:
+    """The layer a task's similarity-vs-score scatter shows: the one with the largest |ρ| of the
+    pretrained model (a *selected* layer, hence the CI in its title). ``row`` is that layer's
+    row of :attr:`ReportData.correlation` (ρ, CI, p, n)."""
+
+    task: str
+    metric: str
+    layer: int
+    row: pd.Series
+
+
+def _empty() -> pd.DataFrame:
+    """A fresh empty frame per absent part (no two fields share one mutable object)."""
+    return pd.DataFrame()
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the report shows or writes, as frames; empty frames for absent parts.
+
+    Raw frames are the ones the CSVs hold (``deltas`` = deltas.csv, ``delta_summary`` =
+    delta-summary.csv, ``correlations`` = correlations.csv); the ``*_table`` frames are the
+    formatted tables of report.md / index.html (estimates with their intervals as one cell).
+    """
+
+    measure: str
+    """The reported measure (tables and single-measure figures)."""
+    requested_measure: str
+    """The measure asked for; differs from :attr:`measure` when the rows lack it."""
+    scores: pd.DataFrame
+    """:func:`crossling.analysis.frames.scores_frame` of the score rows."""
+    similarity: pd.DataFrame
+    """:func:`crossling.analysis.frames.similarity_frame` of the similarity rows."""
+    pretrained_rows: tuple[SimilarityRow, ...]
+    """Cross-lingual rows of the pretrained model (the per-target curves)."""
+    settings: pd.DataFrame
+    provenance: pd.DataFrame
+    ref_table: pd.DataFrame = field(default_factory=_empty)
+    """Table 1 (empty without scores)."""
+    deltas: pd.DataFrame = field(default_factory=_empty)
+    delta_summary: pd.DataFrame = field(default_factory=_empty)
+    delta_table: pd.DataFrame = field(default_factory=_empty)
+    """Table 2, per group (formatted :attr:`delta_summary`)."""
+    pooled: pd.DataFrame = field(default_factory=_empty)
+    """Wilcoxon test of the gap pooled over (seed × group) pairs, per task and metric."""
+    pooled_table: pd.DataFrame = field(default_factory=_empty)
+    appendix: tuple[tuple[str, pd.DataFrame], ...] = ()
+    """(caption, table) of Δ per group × language, mean over seeds."""
+    alignment_measures: tuple[str, ...] = ()
+    """Measures of the alignment figure, the reported one first; empty without cross-lingual
+    rows (no figure)."""
+    pretrained_vs_finetuned: pd.DataFrame = field(default_factory=_empty)
+    """Per task and layer: similarity(pretrained, fine-tuned) in :attr:`measure`, with null."""
+    pretrained_vs_finetuned_table: pd.DataFrame = field(default_factory=_empty)
+    """Layer × task means of :attr:`pretrained_vs_finetuned` and the mean null."""
+    correlations: pd.DataFrame = field(default_factory=_empty)
+    """Spearman ρ per task, metric, measure, pretrained/fine-tuned and layer (every measure)."""
+    correlation: pd.DataFrame = field(default_factory=_empty)
+    """:attr:`correlations` of the reported measure."""
+    correlation_table: pd.DataFrame = field(default_factory=_empty)
+    """Table 3 (empty when no ρ is defined: the section is left out)."""
+    scatter: tuple[ScatterChoice, ...] = ()
+
+    @property
+    def fallback_note(self) -> str | None:
+        """Why the reported measure is not the requested one, or None when it is."""
+        if self.measure == self.requested_measure:
+            return None
+        return f"the rows have no {self.requested_measure}"
+
+
+def check_measure(measure: str) -> None:
+    """ConfigError for a name that is not a registered measure: a typo must not silently
+    report another measure."""
+    if measure not in MEASURES:
+        raise ConfigError(f"unknown similarity measure {measure!r} (available: "
+                          f"{', '.join(MEASURES)})")
+
+
+def choose_measure(sf: pd.DataFrame, measure: str) -> str:
+    """The requested measure if the rows have it, else the headline (debiased CKA, unbiased at
+    small n), else biased linear CKA (a store computed with ``measures: [linear_cka]``), else
+    any. The report's Settings section says when the reported measure is not the requested
+    one."""
+    present = set(sf["metric"])
+    for m in (measure, HEADLINE_MEASURE, "linear_cka"):
+        if m in present:
+            return m
+    return str(sorted(present)[0])
+
+
+def _scatter_choices(corr: pd.DataFrame) -> tuple[ScatterChoice, ...]:
+    """Per task (main metric, else the first): the pretrained layer with the largest |ρ|."""
+    out = []
+    for task in sorted(set(corr["task"])):
+        metrics = sorted(set(corr[corr["task"] == task]["metric"]))
+        metric = MAIN_METRIC.get(str(task), metrics[0])
+        metric = metric if metric in metrics else metrics[0]
+        pre = corr[(corr["task"] == task) & (corr["metric"] == metric) &
+                   ~corr["finetuned"]].dropna(subset=["rho"])
+        if pre.empty:
+            continue
+        best = pre.loc[pre["rho"].abs().idxmax()]
+        out.append(ScatterChoice(str(task), str(metric), int(best["layer"]), best))
+    return tuple(out)
+
+
+def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
+                   measure: str = HEADLINE_MEASURE, n_boot: int = 1000) -> ReportData:
+    """Every number of the report, from result rows; draws nothing and writes nothing.
+
+    ``measure`` must be a registered measure (ConfigError otherwise); if the rows lack it the
+    headline measure is reported (then biased linear CKA), and :attr:`ReportData.fallback_note`
+    says so. ``n_boot`` is the size of the (seeded) bootstrap of Spearman's ρ over languages.
+    Raises ValueError when there are no rows at all (an empty report would look like a result).
+    """
+    if not scores and not sims:
+        raise ValueError("no result rows to report")
+    check_measure(measure)
+    requested = measure
+    sc = scores_frame(scores)
+    sf = similarity_frame(sims)
+    if not sf.empty:
+        measure = choose_measure(sf, measure)
+    prov = [r.provenance for r in scores] + [r.provenance for r in sims]
+    ref, d, summary, delta_tab, pooled, pooled_tab = (_empty() for _ in range(6))
+    appendix: tuple[tuple[str, pd.DataFrame], ...] = ()
+    if not sc.empty:
+        ref = tables.ref_table(sc)
+        d = deltas(sc)
+        if not d.empty:
+            summary = summarize(d)
+            delta_tab = tables.delta_table(summary)
+            pooled = pooled_test(d)
+            pooled_tab = tables.pooled_table(pooled)
+            appendix = tuple(tables.appendix_tables(d))
+
+    alignment: tuple[str, ...] = ()
+    if not sf.empty and (sf["kind"] == "cross-lingual").any():
+        alignment = (measure, *sorted(set(sf["metric"]) - {measure}))
+
+    mm = pretrained_vs_finetuned(sf, measure) if not sf.empty else _empty()
+    mm_tab = _empty()
+    if not mm.empty:
+        table = mm.pivot_table(index="layer", columns="task", values="mean")
+        table.columns = [f"{c} (mean)" for c in table.columns]
+        table["null (mean)"] = mm.groupby("layer")["null_mean"].mean()
+        mm_tab = table.reset_index()
+
+    corr_all, corr, corr_tab = _empty(), _empty(), _empty()
+    scatter: tuple[ScatterChoice, ...] = ()
+    if not sc.empty and not sf.empty:
+        corr_all = all_correlations(sf, sc, n_boot=n_boot)
+        corr = corr_all[corr_all["measure"] == measure] if not corr_all.empty else corr_all
+        if not corr.empty and corr["rho"].notna().any():
+            corr_tab = tables.correlation_table(corr)
+            scatter = _scatter_choices(corr)
+
+    return ReportData(
+        measure=measure, requested_measure=requested, scores=sc, similarity=sf,
+        pretrained_rows=tuple(r for r in sims if r.kind == "cross-lingual" and
+                              finetuning_of(r)[0] is None),
+        settings=tables.settings_table(sf, sc, prov, measure),
+        provenance=tables.provenance_table(prov), ref_table=ref, deltas=d,
+        delta_summary=summary, delta_table=delta_tab, pooled=pooled, pooled_table=pooled_tab,
+        appendix=appendix, alignment_measures=alignment, pretrained_vs_finetuned=mm,
+        pretrained_vs_finetuned_table=mm_tab, correlations=corr_all, correlation=corr,
+        correlation_table=corr_tab, scatter=scatter)

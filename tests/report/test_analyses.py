@@ -1,0 +1,165 @@
+"""compute_report: the report's numbers without drawing (issue 11, item 6).
+
+The numbers are checked against a computation straight from the rows (plain Python and scipy),
+on synthetic rows varied so that Δs differ by seed and language and ρ is neither 1 nor undefined.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+from statistics import mean
+
+import pytest
+from scipy import stats
+
+from crossling.errors import ConfigError
+from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
+from crossling.results import ScoreRow, SimilarityRow
+from tests.analysis.synthetic import SIM_AT_5, TARGETS, score_rows, similarity_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Runs compute_report in a fresh interpreter: matplotlib must not be imported at all, directly
+# or through report.plots / report.figures / report.tables.
+_CHILD = """
+import pickle, sys
+from crossling.report.analyses import compute_report
+scores, sims, out = pickle.loads(open(sys.argv[1], "rb").read())
+data = compute_report(scores, sims, n_boot=200)
+drawn = sorted(m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib."))
+if drawn:
+    sys.exit("compute_report imported " + ", ".join(drawn[:5]))
+with open(out, "wb") as fh:
+    pickle.dump(data, fh)
+"""
+
+
+def varied_scores() -> list[ScoreRow]:
+    """Three seeds; each row nudged by a (seed, group, language)-dependent amount, and Arabic
+    (the least similar target) raised by 30 points everywhere, so its REF score ranks first."""
+    rows = []
+    for r in score_rows(seeds=(0, 1, 2)):
+        k = (3 * r.seed + 5 * len(r.reinit) + ord(r.language[0])) % 7
+        bump = 0.25 * k + (30.0 if r.language == "ar" else 0.0)
+        rows.append(replace(r, value=r.value + bump, ci_low=r.ci_low + bump,
+                            ci_high=r.ci_high + bump))
+    return rows
+
+
+def _direct_deltas(rows: list[ScoreRow]) -> dict[str, dict[int, dict[str, float]]]:
+    """group -> seed -> language -> Δ vs the REF row of the same seed and language."""
+    ref = {(r.seed, r.language): r.value for r in rows if r.reinit == "REF"}
+    out: dict[str, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r.reinit != "REF":
+            out[r.reinit][r.seed][r.language] = r.value - ref[(r.seed, r.language)]
+    return out
+
+
+def _compute_without_matplotlib(scores: list[ScoreRow], sims: list[SimilarityRow],
+                                tmp_path: Path) -> ReportData:
+    rows = tmp_path / "rows.pkl"
+    out = tmp_path / "data.pkl"
+    rows.write_bytes(pickle.dumps((scores, sims, str(out))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-c", _CHILD, str(rows)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = pickle.loads(out.read_bytes())
+    assert isinstance(data, ReportData)
+    return data
+
+
+def test_compute_report_draws_nothing_and_matches_a_direct_computation(tmp_path: Path) -> None:
+    scores = varied_scores()
+    data = _compute_without_matplotlib(scores, similarity_rows(), tmp_path)
+    assert data.measure == data.requested_measure == HEADLINE_MEASURE
+    assert data.fallback_note is None
+
+    # Table 2: source Δ, mean target Δ (mean over seeds) and their gap, its t-interval, and
+    # the Wilcoxon test of per-language (target Δ - source Δ)
+    direct = _direct_deltas(scores)
+    summary = data.delta_summary.set_index("reinit")
+    assert list(summary.index) == ["1-2", "11-12"]
+    assert len(data.deltas) == 2 * 3 * (1 + len(TARGETS))
+    for group, by_seed in direct.items():
+        src = [by_seed[s]["en"] for s in sorted(by_seed)]
+        tgt = [mean(by_seed[s][t] for t in TARGETS) for s in sorted(by_seed)]
+        gaps = [t - s for s, t in zip(src, tgt, strict=True)]
+        row = summary.loc[group]
+        assert row["seeds"] == 3
+        assert row["source_delta"] == pytest.approx(mean(src))
+        assert row["target_delta"] == pytest.approx(mean(tgt))
+        assert row["gap"] == pytest.approx(mean(gaps))
+        lo, hi = stats.t.interval(0.95, 2, loc=mean(gaps), scale=stats.sem(gaps))
+        assert (row["gap_ci_low"], row["gap_ci_high"]) == pytest.approx((lo, hi))
+        per_lang = [mean(by_seed[s][t] for s in by_seed) - mean(src) for t in TARGETS]
+        test = stats.wilcoxon(per_lang)
+        assert row["wilcoxon_stat"] == pytest.approx(test.statistic)
+        assert row["p_value"] == pytest.approx(test.pvalue)
+    assert summary["gap"].to_numpy(dtype=float)[0] < -7  # "1-2": targets lose more (P2)
+
+    # Table 3: Spearman ρ across targets of pretrained layer-5 similarity vs REF score
+    ref_score = {t: mean(r.value for r in scores if r.reinit == "REF" and r.language == t)
+                 for t in TARGETS}
+    expected = stats.spearmanr([SIM_AT_5[t] for t in TARGETS], [ref_score[t] for t in TARGETS])
+    assert 0 < expected.statistic < 1  # the Arabic bump breaks the perfect ranking
+    corr = data.correlation
+    assert set(corr["measure"]) == {HEADLINE_MEASURE}
+    layer5 = corr[(corr["layer"] == 5) & ~corr["finetuned"]].iloc[0]
+    assert layer5["rho"] == pytest.approx(expected.statistic)
+    assert layer5["p_value"] == pytest.approx(expected.pvalue)
+    assert layer5["n_languages"] == len(TARGETS)
+    assert layer5["ci_low"] <= layer5["rho"] <= layer5["ci_high"]
+    # layer 3: the same similarity for every target -> ρ undefined, not 0
+    assert math.isnan(corr[(corr["layer"] == 3) & ~corr["finetuned"]].iloc[0]["rho"])
+    assert set(data.correlations["measure"]) == {"linear_cka", "debiased_cka"}
+    # the scatter shows the layer with the largest |ρ|: the only one where ρ is defined
+    assert [(c.task, c.metric, c.layer) for c in data.scatter] == [("pos", "upos_acc", 5)]
+
+    # P4: similarity(pretrained, fine-tuned) per layer, 1 - 0.05 * (layer - 6) above layer 6
+    mm = data.pretrained_vs_finetuned.set_index("layer")
+    assert mm.loc[10, "mean"] == pytest.approx(0.8) and mm.loc[2, "mean"] == pytest.approx(1.0)
+    assert list(data.pretrained_vs_finetuned_table.columns) == ["layer", "pos (mean)",
+                                                                "null (mean)"]
+    assert data.alignment_measures == ("debiased_cka", "linear_cka")
+    assert len(data.pretrained_rows) == len(TARGETS) * 13 * 2
+    assert all(r.model == "m" for r in data.pretrained_rows)
+
+
+def test_compute_report_parts_fallback_and_refusals() -> None:
+    """Similarity rows alone: no score frames; rows without debiased CKA: reported in linear
+    CKA with a note; a typo, no rows, or positional options: refused."""
+    data = compute_report([], similarity_rows(), measure="linear_cka")
+    assert data.measure == "linear_cka" and data.fallback_note is None
+    assert data.scores.empty and data.ref_table.empty and data.deltas.empty
+    assert data.correlations.empty and data.correlation_table.empty and data.scatter == ()
+    assert data.alignment_measures == ("linear_cka", "debiased_cka")
+    settings = dict(zip(data.settings["setting"], data.settings["value"], strict=True))
+    assert settings["reported measure"] == "linear_cka"
+
+    biased = [r for r in similarity_rows() if r.metric == "linear_cka"]
+    data = compute_report(score_rows(seeds=(0,)), biased, n_boot=20)
+    assert (data.measure, data.requested_measure) == ("linear_cka", "debiased_cka")
+    assert data.fallback_note == "the rows have no debiased_cka"
+    assert set(data.correlation["measure"]) == {"linear_cka"}
+    assert (data.delta_summary["note"] == "1 seed: no CI").all()
+
+    data = compute_report(score_rows(), [])
+    assert data.similarity.empty and data.alignment_measures == ()
+    assert data.pretrained_vs_finetuned.empty and data.correlations.empty
+    assert not data.delta_table.empty and not data.pooled.empty and len(data.appendix) == 1
+
+    with pytest.raises(ConfigError, match="unknown similarity measure 'cka'"):
+        compute_report([], similarity_rows(), measure="cka")
+    with pytest.raises(ValueError, match="no result rows"):
+        compute_report([], [])
+    with pytest.raises(TypeError):
+        compute_report([], similarity_rows(), "linear_cka")  # type: ignore[call-arg]
