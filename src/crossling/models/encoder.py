@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from crossling.errors import ModelError
+from crossling.errors import ConfigError, ModelError
 
 
 @dataclass
@@ -40,10 +40,32 @@ class Encoder:
 
 
 def pick_device(device: str | None = None) -> torch.device:
-    """``device`` if given, else the first CUDA GPU when there is one, else the CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``device`` if given, else the first CUDA GPU when there is one, else the CPU.
+
+    A device string torch does not know, or a GPU this machine does not have, is a one-line
+    ConfigError here, before any model is loaded (torch would fail later, with a traceback).
+    """
+    if not device:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ConfigError(f"--device {device!r}: not a torch device "
+                          "(cpu, cuda, cuda:N, mps, xpu)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {device!r}: CUDA is not available on this machine")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {device!r}: only {torch.cuda.device_count()} CUDA "
+                              "device(s) here")
+    elif dev.type in ("mps", "xpu"):
+        backend = torch.backends.mps if dev.type == "mps" else getattr(torch, "xpu", None)
+        if backend is None or not backend.is_available():
+            raise ConfigError(f"--device {device!r}: {dev.type} is not available on this machine")
+    elif dev.type != "cpu":
+        raise ConfigError(f"--device {device!r}: unsupported device type {dev.type!r} "
+                          "(cpu, cuda, cuda:N, mps, xpu)")
+    return dev
 
 
 def load_tokenizer(name_or_path: str) -> Any:
