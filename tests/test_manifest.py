@@ -65,6 +65,7 @@ def test_files_without_manifest_are_refused_and_foreign_folders_never_wiped(
     old_run = tmp_path / "old"
     old_run.mkdir()
     (old_run / "scores.json").write_text("[]")  # written by a crossling without manifests
+    (old_run / ".scores.json.a1b2c3d4.tmp.json").write_text("[")  # and its killed temporary
     manifest = make_manifest("finetune", POS)
     with pytest.raises(ConfigError, match=r"no manifest\.json"):
         claim_folder(old_run, manifest)

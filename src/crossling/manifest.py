@@ -86,7 +86,10 @@ def _wipe(folder: Path, known: Iterable[str]) -> None:
     """Empty ``folder`` for a fresh run, refusing folders that are not crossling run folders."""
     entries = list(folder.iterdir())
     names = {p.name for p in entries}
-    foreign = [n for n in names - {MANIFEST, *known} if not n.startswith(TEMP_MARK)]
+    ours = {MANIFEST, *known}
+    # ".<known>.*": temporaries of crossling versions before pid-named ones
+    foreign = [n for n in names - ours if not n.startswith(TEMP_MARK)
+               and not any(n.startswith(f".{k}.") for k in ours)]
     if MANIFEST not in names and foreign:
         raise ConfigError(f"{folder}: not a crossling run folder (holds {sorted(foreign)[0]!r}, "
                           "no manifest.json); refusing to delete it, choose another output "

@@ -44,6 +44,11 @@ def test_finetune_cli(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     assert err[0].startswith(f"crossling: error: {folder}: holds a different run: ")
     assert 'reinit_group ("1-2" -> "REF")' in err[0] and "seed (0 -> 3)" in err[0]
     assert "--overwrite" in err[0]
+    assert (folder / "scores.json").stat().st_mtime_ns == stamp  # the old run is untouched
+    assert main(_command(tiny_bert, data_dir, "--reinit", "REF", "--seed", "3",
+                         "--out", str(folder), "--overwrite")) == 0
+    df = pd.read_csv(folder / "scores.csv")
+    assert set(df["reinit"]) == {"REF"} and set(df["seed"]) == {3}
 
 
 @pytest.mark.parametrize(("option", "value", "named"), [

@@ -262,7 +262,8 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
             log.warning("%s: %d gold label(s) never seen in training, counted as errors: %s",
                         lang, len(labs), ", ".join(labs))
     model = task.build_model(encoder.model, labels)
-    claim_folder(out, manifest, overwrite=overwrite, known=RUN_OUTPUTS)
+    # "model": ".model.*" folders are _save_model's temporaries from before pid-named ones
+    claim_folder(out, manifest, overwrite=overwrite, known=(*RUN_OUTPUTS, "model"))
     result = fit(task, model, encoder.tokenizer, labels, train, dev, config, out / "fit",
                  seed=seed, progress=progress, run_key=manifest["key"])
     if save_model:
