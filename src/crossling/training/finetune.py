@@ -8,17 +8,24 @@ a seed. The run writes into ``out_dir``:
   unknown target labels, versions, git commit, device);
 - ``encoder/``: the fine-tuned encoder + tokenizer (``load_encoder(out_dir / "encoder")`` loads
   it, for pretrained-vs-fine-tuned similarity), ``head.pt`` and ``labels.json``;
-- ``fit/``: the training loop's checkpoints and history.
+- ``fit/``: the training loop's checkpoints and history;
+- ``manifest.json`` (written first): the settings that determine the result and their hash
+  (:func:`finetune_settings`, :mod:`crossling.manifest`).
 
-``scores.json`` is written last; a finished run is returned from it, not recomputed.
+``scores.json`` is written last; a finished run is returned from it, not recomputed, and an
+interrupted one resumes from its last epoch, but only when the folder's manifest matches the
+run asked for: a folder holding another task, model, data, re-init group, seed or recipe is a
+one-line ConfigError (``overwrite=True`` empties it instead). Every input is read and checked
+before the model is loaded, and the folder is created only then, so a bad option or file costs
+seconds and leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -27,14 +34,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from crossling.atomic import write_json
+from crossling import __version__
+from crossling.atomic import check_output_dir, make_temp_dir, remove_stale_temps, write_json
 from crossling.data.conllu import read_conllu
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.ner import read_iob2
-from crossling.errors import ConfigError
-from crossling.models.encoder import load_encoder, model_fingerprint
-from crossling.models.reinit import parse_group, reinit
-from crossling.provenance import provenance
+from crossling.errors import ConfigError, DataError, ModelError
+from crossling.manifest import check_folder, claim_folder, make_manifest
+from crossling.models.encoder import load_encoder, model_fingerprint, pick_device
+from crossling.models.reinit import SCHEMES, parse_group, reinit
+from crossling.provenance import provenance, sha256_file
 from crossling.results import ScoreRow, write_rows_csv, write_rows_json
 from crossling.training.loop import TrainConfig, evaluate, fit, seed_everything
 from crossling.training.tasks import get_task
@@ -45,16 +54,27 @@ SUBSAMPLE_SEED = 0
 """Training subsets are drawn with a fixed seed, so runs that differ only in their training seed
 see the same sentences: seed variance is initialisation and order, not data."""
 
+RUN_OUTPUTS = ("scores.csv", "scores.json", "provenance.json", "encoder", "head.pt",
+               "labels.json", "fit")
+"""What a run writes beside its manifest (``overwrite`` empties only folders of such files)."""
+
+DEFAULT_ROOT = Path("runs") / "finetune"
+
 
 def read_examples(task: str, paths: Sequence[str | Path], limit: int | None = None,
                   ) -> list[Example]:
     """Examples of ``task`` from CoNLL-U (pos, parsing) or IOB2 (ner) files, concatenated.
 
-    With ``limit``, a fixed-seed random subset of that many sentences (in file order).
+    With ``limit``, a fixed-seed random subset of that many sentences (in file order). A file
+    without any sentence is a DataError naming it: an empty evaluation file used to train the
+    whole model and then fail, an empty training file to "train" on nothing.
     """
     out: list[Example] = []
     for p in paths:
-        out += read_iob2(p) if task == "ner" else examples_from_ud(read_conllu(p), task)
+        examples = read_iob2(p) if task == "ner" else examples_from_ud(read_conllu(p), task)
+        if not examples:
+            raise DataError(p, None, "no sentences (empty file)")
+        out += examples
     if limit is not None and limit < len(out):
         keep = np.sort(np.random.default_rng(SUBSAMPLE_SEED).choice(len(out), limit,
                                                                     replace=False))
@@ -65,7 +85,7 @@ def read_examples(task: str, paths: Sequence[str | Path], limit: int | None = No
 def _save_model(model: torch.nn.Module, tokenizer: Any, labels: Sequence[str],
                 out_dir: Path) -> None:
     """Fine-tuned encoder folder + head weights + labels, swapped into place atomically."""
-    tmp = Path(tempfile.mkdtemp(prefix=".model.", dir=out_dir))
+    tmp = make_temp_dir(out_dir, "model")
     try:
         encoder: Any = model.encoder  # every task head keeps the HF encoder as .encoder
         encoder.save_pretrained(str(tmp / "encoder"))
@@ -87,41 +107,154 @@ def load_rows(path: str | Path) -> list[ScoreRow]:
     return [ScoreRow(**row) for row in json.loads(Path(path).read_text(encoding="utf-8"))]
 
 
+def _file_identity(path: str | Path) -> dict[str, str]:
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, None, "no such file")
+    return {"file": p.name, "sha256": sha256_file(p)}
+
+
+def model_identity(model_name: str) -> dict[str, str] | None:
+    """For a local model folder, the SHA-256 of each of its files; None for a Hub name.
+
+    Part of a run's settings: a folder re-imported or re-trained in place is another model.
+    """
+    root = Path(model_name)
+    if not root.is_dir():
+        return None
+    return {f.relative_to(root).as_posix(): sha256_file(f) for f in sorted(root.rglob("*"))
+            if f.is_file() and not any(part.startswith(".")
+                                       for part in f.relative_to(root).parts)}
+
+
+def finetune_settings(task_name: str, model_name: str, train_files: Sequence[str | Path],
+                      dev_files: Sequence[str | Path], eval_sets: Mapping[str, str | Path],
+                      reinit_group: str = "REF", reinit_scheme: str = "model", seed: int = 0,
+                      config: TrainConfig | None = None,
+                      max_train_sentences: int | None = None,
+                      max_eval_sentences: int | None = None,
+                      source: str | None = None) -> dict[str, Any]:
+    """Everything that determines a run's result, checked: its manifest settings.
+
+    Validates the options (task, evaluation sets and source, sentence limits, re-init group and
+    scheme, device) and that every data file exists, then records the data by name and SHA-256,
+    a local model folder by its files' SHA-256 (:func:`model_identity`), the training recipe
+    and the crossling version. Reads no sentence and loads no model.
+    """
+    get_task(task_name)
+    config = config or TrainConfig()
+    if not eval_sets:
+        raise ConfigError("nothing to evaluate: give at least one evaluation set")
+    source = source or next(iter(eval_sets))
+    if source not in eval_sets:
+        raise ConfigError(f"source {source!r} is not among the evaluation sets "
+                          f"({', '.join(eval_sets)})")
+    for name, limit in (("max_train_sentences", max_train_sentences),
+                        ("max_eval_sentences", max_eval_sentences)):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be a positive "
+                              f"integer, got {limit!r}")
+    if not train_files:
+        raise ConfigError("no training file given")
+    if not dev_files:
+        raise ConfigError("no dev file given")
+    parse_group(reinit_group)
+    if reinit_scheme not in SCHEMES:
+        raise ConfigError(f"unknown init scheme {reinit_scheme!r} (available: "
+                          f"{', '.join(SCHEMES)})")
+    pick_device(config.device)
+    return {
+        "task": task_name, "model": model_name, "model_files": model_identity(model_name),
+        "data": {"train": [_file_identity(f) for f in train_files],
+                 "dev": [_file_identity(f) for f in dev_files],
+                 "eval": {lang: _file_identity(f) for lang, f in eval_sets.items()}},
+        "reinit_group": reinit_group, "reinit_scheme": reinit_scheme, "seed": seed,
+        "train_config": asdict(config), "max_train_sentences": max_train_sentences,
+        "max_eval_sentences": max_eval_sentences, "source": source,
+        "subsample_seed": SUBSAMPLE_SEED, "crossling_version": __version__,
+    }
+
+
+def default_out_dir(settings: Mapping[str, Any], root: str | Path = DEFAULT_ROOT) -> Path:
+    """``root/<task>-<model>-<re-init>-seed<seed>-<hash>``: one folder per distinct run.
+
+    The hash is the start of the settings key, so two runs differing in anything (data, recipe,
+    limits) never share a folder, and the same command finds its own folder again.
+    """
+    key = make_manifest("finetune", settings)["key"]
+    model = Path(str(settings["model"]).rstrip("/\\")).name or "model"
+    name = f"{settings['task']}-{model}-{settings['reinit_group']}-seed{settings['seed']}"
+    return Path(root) / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}-{key[:8]}"
+
+
+def _check_model_config(model_name: str, config: TrainConfig, reinit_group: str) -> None:
+    """Max length and re-init layers against the model's config, before its weights load."""
+    from transformers import AutoConfig
+
+    try:
+        cfg = AutoConfig.from_pretrained(model_name)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{model_name}: cannot load model config "
+                         f"({str(exc).splitlines()[0]})") from None
+    positions = getattr(cfg, "max_position_embeddings", None)
+    if isinstance(positions, int):
+        if cfg.model_type in ("roberta", "xlm-roberta", "camembert"):
+            positions -= (cfg.pad_token_id or 0) + 1  # positions start after the padding index
+        if config.max_length > positions:
+            raise ConfigError(f"max_length (--max-length) {config.max_length} exceeds the "
+                              f"{positions} positions of {model_name}")
+    n_layers = getattr(cfg, "num_hidden_layers", None)
+    layers, _ = parse_group(reinit_group)
+    if isinstance(n_layers, int):
+        for layer in layers:
+            if not 1 <= layer <= n_layers:
+                raise ConfigError(f"layer {layer} out of range 1..{n_layers}")
+
+
 def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Path],
                  dev_files: Sequence[str | Path], eval_sets: Mapping[str, str | Path],
                  out_dir: str | Path, reinit_group: str = "REF", reinit_scheme: str = "model",
                  seed: int = 0, config: TrainConfig | None = None,
                  max_train_sentences: int | None = None, max_eval_sentences: int | None = None,
                  source: str | None = None, save_model: bool = True,
-                 progress: bool = True) -> list[ScoreRow]:
+                 progress: bool = True, overwrite: bool = False) -> list[ScoreRow]:
     """Fine-tune ``model_name`` on ``task_name`` and evaluate it on every language of ``eval_sets``.
 
     ``eval_sets`` maps a language label (e.g. ``en``, ``fr``, ``fr_gsd``) to a test file; the
     source-language test set is one of them, named by ``source`` (default: the first).
     ``save_model=False`` skips writing the fine-tuned model (grids keep only what later cells
-    need: a dequantised e5-small is 470 MB). Returns (and writes) the score rows.
+    need: a dequantised e5-small is 470 MB). ``out_dir`` must be empty, new, or hold this very
+    run (its ``manifest.json`` matches): then a finished run is returned and an interrupted
+    one resumed. ``overwrite=True`` empties a folder holding another run. Returns (and writes)
+    the score rows.
     """
     task = get_task(task_name)
     config = config or TrainConfig()
-    out = Path(out_dir)
+    settings = finetune_settings(task_name, model_name, train_files, dev_files, eval_sets,
+                                 reinit_group, reinit_scheme, seed, config, max_train_sentences,
+                                 max_eval_sentences, source)
+    source = settings["source"]
+    out = check_output_dir(out_dir)
+    manifest = make_manifest("finetune", settings)
     done = out / "scores.json"
-    if done.is_file():
+    if check_folder(out, manifest, overwrite) and done.is_file():
+        for folder in (out, out / "fit"):  # temporaries of a writer killed after it finished
+            remove_stale_temps(folder)
         return load_rows(done)
-    if not eval_sets:
-        raise ConfigError("nothing to evaluate: give at least one evaluation set")
-    out.mkdir(parents=True, exist_ok=True)
     train = read_examples(task_name, train_files, max_train_sentences)
     dev = read_examples(task_name, dev_files, max_eval_sentences)
     tests = {lang: read_examples(task_name, [path], max_eval_sentences)
              for lang, path in eval_sets.items()}
-    if not train or not dev:
-        raise ConfigError(f"empty training or dev data for {task_name}")
+    _check_model_config(model_name, config, reinit_group)
 
     seed_everything(seed)
     encoder = load_encoder(model_name, device=config.device)
+    pretrained_fp = model_fingerprint(encoder.model)  # before re-init: the weights as published
     layers, embeddings = parse_group(reinit_group)
     report = reinit(encoder.model, layers, scheme=reinit_scheme, embeddings=embeddings,
                     seed=seed) if (layers or embeddings) else None
+    after_reinit_fp = model_fingerprint(encoder.model) if report else pretrained_fp
     labels = task.labels_from(train)
     unknown = {lang: task.check_labels(ex, labels) for lang, ex in [("dev", dev), *tests.items()]}
     for lang, labs in unknown.items():
@@ -129,23 +262,22 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
             log.warning("%s: %d gold label(s) never seen in training, counted as errors: %s",
                         lang, len(labs), ", ".join(labs))
     model = task.build_model(encoder.model, labels)
-    pretrained_fp = model_fingerprint(encoder.model)
+    # "model": ".model.*" folders are _save_model's temporaries from before pid-named ones
+    claim_folder(out, manifest, overwrite=overwrite, known=(*RUN_OUTPUTS, "model"))
     result = fit(task, model, encoder.tokenizer, labels, train, dev, config, out / "fit",
-                 seed=seed, progress=progress)
+                 seed=seed, progress=progress, run_key=manifest["key"])
     if save_model:
         _save_model(model, encoder.tokenizer, labels, out)
 
     files = [*train_files, *dev_files, *eval_sets.values()]
-    source = source or next(iter(eval_sets))
-    if source not in eval_sets:
-        raise ConfigError(f"source {source!r} is not among the evaluation sets")
     prov = provenance(
         data_files=list(files), task=task_name, model=model_name, seed=seed, source=source,
         reinit_group=reinit_group, reinit=report.as_dict() if report else None,
         train_config=asdict(config), max_train_sentences=max_train_sentences,
         n_train=len(train), n_dev=len(dev), subsample_seed=SUBSAMPLE_SEED, labels=labels,
         unknown_labels={k: v for k, v in unknown.items() if v},
-        pretrained_fingerprint=pretrained_fp, best_epoch=result.best_epoch,
+        pretrained_fingerprint=pretrained_fp, after_reinit_fingerprint=after_reinit_fp,
+        manifest_key=manifest["key"], best_epoch=result.best_epoch,
         best_dev=result.best_dev, train_tokens_per_s=result.tokens_per_second,
         metric_variants={"upos_acc": "token accuracy over syntactic words",
                          "uas": "CoNLL 2018, all words incl. punctuation",

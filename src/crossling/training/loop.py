@@ -9,10 +9,14 @@ same seed gives identical results on the CPU (tested).
 Everything written is atomic. ``fit.json`` is written last: if it exists the run is complete and
 ``fit`` returns it without retraining; otherwise a per-epoch checkpoint (``last.pt``: weights,
 optimiser, scheduler, epoch, history) lets an interrupted run resume at the last finished epoch.
+Both are reused only by the same fit: the folder's ``manifest.json`` (:mod:`crossling.manifest`)
+records the recipe, seed, labels, data and starting weights, and another fit in the same folder
+is refused instead of resuming someone else's checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -29,6 +33,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from crossling.atomic import atomic_path, write_json
+from crossling.errors import ConfigError
+from crossling.manifest import claim_folder, make_manifest
+from crossling.models.encoder import model_fingerprint, pick_device
 from crossling.training.batching import bucket_batches
 from crossling.training.task import Example, Score, Task
 
@@ -51,6 +58,39 @@ class TrainConfig:
     eval_batch_size: int = 64
     bf16: bool = True  # on CUDA only
     device: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a recipe that cannot train before anything is loaded (CLI and studies alike).
+
+        Without this, ``batch_size=0`` crashed deep in batching, ``epochs=0`` "finished" an
+        untrained model and a negative learning rate trained away from the optimum.
+        """
+        positive_ints = ("epochs", "batch_size", "eval_batch_size", "max_length", "patience")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"training setting {_option(name)} must be a positive "
+                                  f"integer, got {value!r}")
+        for name in ("lr", "head_lr", "max_grad_norm"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not 0 < value < float("inf"):
+                raise ConfigError(f"training setting {_option(name)} must be a positive "
+                                  f"number, got {value!r}")
+        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, int | float) \
+                or not 0 <= self.weight_decay < float("inf"):
+            raise ConfigError(f"training setting {_option('weight_decay')} must be >= 0, got "
+                              f"{self.weight_decay!r}")
+        if isinstance(self.warmup_ratio, bool) or not isinstance(self.warmup_ratio, int | float) \
+                or not 0 <= self.warmup_ratio <= 1:
+            raise ConfigError(f"training setting {_option('warmup_ratio')} must be in [0, 1], "
+                              f"got {self.warmup_ratio!r}")
+
+
+def _option(name: str) -> str:
+    """``batch_size (--batch-size)``: the study field and, where there is one, the CLI option."""
+    cli = {"epochs", "batch_size", "lr", "head_lr", "max_length"}
+    return f"{name} (--{name.replace('_', '-')})" if name in cli else name
 
 
 @dataclass
@@ -76,9 +116,15 @@ def seed_everything(seed: int) -> None:
 
 
 def _device(config: TrainConfig) -> torch.device:
-    if config.device:
-        return torch.device(config.device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return pick_device(config.device)
+
+
+def examples_digest(examples: Sequence[Example]) -> str:
+    """SHA-256 of the words and labels of ``examples`` in order (what a fit trains on)."""
+    digest = hashlib.sha256()
+    for ex in examples:
+        digest.update(json.dumps([ex.words, ex.labels, ex.heads]).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _autocast(device: torch.device, config: TrainConfig) -> Any:
@@ -153,15 +199,24 @@ def evaluate(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str]
 
 def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
         train: Sequence[Example], dev: Sequence[Example], config: TrainConfig,
-        out_dir: str | Path, seed: int = 0, progress: bool = True) -> FitResult:
+        out_dir: str | Path, seed: int = 0, progress: bool = True, run_key: str | None = None,
+        overwrite: bool = False) -> FitResult:
     """Train ``model`` on ``train``; keep the weights of the best dev epoch (in ``model``).
 
-    Writes ``out_dir/best.pt`` (best weights), ``out_dir/last.pt`` (resumable state) and, when
-    done, ``out_dir/fit.json``. A completed ``out_dir`` is reused, not retrained.
+    Writes ``out_dir/manifest.json`` first, then ``out_dir/best.pt`` (best weights),
+    ``out_dir/last.pt`` (resumable state) and, when done, ``out_dir/fit.json``. A completed
+    ``out_dir`` is reused, not retrained, and an interrupted one resumed, only if its manifest
+    matches this fit: the config, seed, task, labels, training and dev examples, the weights
+    ``model`` starts from and ``run_key`` (the caller's own settings key, e.g. the run
+    manifest's). Another fit's folder is a ConfigError unless ``overwrite`` (start afresh).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     device = _device(config)
+    manifest = make_manifest("fit", {
+        "config": asdict(config), "seed": seed, "task": task.name, "labels": list(labels),
+        "train": examples_digest(train), "dev": examples_digest(dev),
+        "start_weights": model_fingerprint(model), "run": run_key})
+    claim_folder(out, manifest, overwrite=overwrite, known=("fit.json", "best.pt", "last.pt"))
     model.to(device)
     done = out / "fit.json"
     if done.is_file() and (out / "best.pt").is_file():
