@@ -86,7 +86,7 @@ def test_report_counts_the_study_as_it_is_now_and_checks_its_options(
     assert main(["report", str(study), "--store", str(store_path), "--measure", "bogus"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--measure bogus: unknown similarity measure" in err
-    assert "linear_cka, debiased_cka, rbf_cka" in err
+    assert "debiased_cka, linear_cka, rbf_cka" in err
     sims_cell = next(c for c in expand(load_study(study)) if c.kind == "similarity")
     store = ResultStore(store_path)
     store.add_cells("tiny", [sims_cell])

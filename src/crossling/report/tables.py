@@ -170,8 +170,8 @@ def settings_table(sims: pd.DataFrame, scores: pd.DataFrame,
     return pd.DataFrame([{"setting": k, "value": ", ".join(sorted(v))} for k, v in items.items()])
 
 
-# A fine-tuning row's "pretrained_fingerprint" is taken after RANDOM-INIT, as training starts:
-# one value per (group, seed) is expected, and the label says so.
+# A fine-tuning row's "pretrained_fingerprint" is taken before RANDOM-INIT (one value per model is
+# expected), "after_reinit_fingerprint" as training starts (one per group and seed).
 _PROVENANCE_LABELS = {"pretrained_fingerprint": "pretrained weights (before re-init)",
                       "after_reinit_fingerprint": "weights as fine-tuning starts (after re-init)"}
 
@@ -181,8 +181,8 @@ def provenance_table(prov: Sequence[dict[str, Any]]) -> pd.DataFrame:
     data file, merged over all rows (several values = the rows disagree: look before trusting)."""
     items: dict[str, set[str]] = {}
     for p in prov:
-        for key in ("model", "model_fingerprint", "pretrained_fingerprint", "git_commit",
-                    "device"):
+        for key in ("model", "model_fingerprint", "pretrained_fingerprint",
+                    "after_reinit_fingerprint", "git_commit", "device"):
             if p.get(key) is not None:
                 items.setdefault(_PROVENANCE_LABELS.get(key, key), set()).add(str(p[key]))
         for name, version in (p.get("versions") or {}).items():
