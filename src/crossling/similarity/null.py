@@ -6,16 +6,18 @@ For each measure, :func:`estimate` therefore returns
 
 - a 95% bootstrap interval over sentences (the same resampled sentences on both sides): the
   percentile interval re-centred on the estimate. What it means depends on the measure
-  (:data:`INTERVAL_KINDS`): for the debiased measure it is a confidence interval for the
-  population CKA (the large-n value; coverage checked by simulation in the tests). For the
-  biased measures (linear and RBF CKA) it is only the sampling spread of a *biased* estimator
-  around its own value: at n = 150, d = 64 it covered the population CKA in 0% of simulated
-  samples, so it is labelled as such and never called a CI;
+  (each record's ``interval_kind``, :data:`INTERVAL_KINDS`): for the debiased measure it is a
+  confidence interval for the population CKA (the large-n value; coverage checked by simulation
+  in the tests). For the biased measures (linear and RBF CKA) it is only the sampling spread of
+  a *biased* estimator around its own value: at n = 150, d = 64 it covered the population CKA
+  in 0% of simulated samples, so it is labelled as such and never called a CI;
 - a shuffled-pairs null: the measure between ``x`` and a row-permuted ``y`` (every sentence paired
   with a non-translation), summarised by its mean and 95th percentile. A value above ``null_high``
   is alignment that unrelated sentences do not produce.
 
-Speed: both are computed from n x n kernel matrices built once. A bootstrap resample is a vector
+Speed: both are computed from n x n kernel matrices built once, for every measure whose registry
+record declares a Gram form (:class:`~crossling.similarity.measures.GramForm`); a measure
+without one is recomputed on each resample and permutation. A bootstrap resample is a vector
 of multiplicities ``w`` (how often each sentence was drawn); the weighted, re-centred HSIC of a
 resample expands into products ``K W``, ``L W``, ``(K o L) W`` with ``W`` holding all resamples as
 columns, i.e. a few matrix products instead of one n x n gather per resample. Permutations only
