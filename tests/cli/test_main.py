@@ -12,7 +12,8 @@ from crossling.cli import main
 
 def test_file_in_the_way_of_an_output_folder_is_one_line(
         tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`crossling run` with its store under a file: mkdir fails deep inside; main reports it."""
+    """`crossling run` with its store under a file: one line naming the file in the way (run checks
+    its output locations up front; before, mkdir failed deep inside with a traceback)."""
     study = tmp_path / "s.yaml"
     shipped = Path(__file__).resolve().parents[2] / "studies" / "low-layers-cpu.yaml"
     study.write_text(shipped.read_text(encoding="utf-8"))
@@ -22,8 +23,7 @@ def test_file_in_the_way_of_an_output_folder_is_one_line(
                  str(blocker / "results.sqlite"), "--dry-run"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
-    assert err[0] in (f"crossling: error: {blocker}: File exists",
-                      f"crossling: error: {blocker}: Not a directory")
+    assert err[0].startswith("crossling: error: ") and str(blocker) in err[0]
 
 
 @pytest.mark.parametrize(("exc", "line"), [

@@ -109,7 +109,8 @@ def test_errors_name_file_field_and_problem(tmp_path: Path, data_dir: Path, old:
     ("languages: [fr, de]", "languages: [fr, en]",
      r"similarity\.languages\[1\]: 'en' is the source language"),
     ("n: 20", "n: 20, measures: [linear_cka, cka_bogus]",
-     r"similarity\.measures\[1\]: unknown measure 'cka_bogus' \(available: linear_cka"),
+     r"similarity\.measures\[1\]: unknown similarity measure 'cka_bogus' "
+     r"\(available: debiased_cka, linear_cka"),
     ("n: 20", "n: 20, measures: [linear_cka, linear_cka]", r"similarity\.measures\[1\]: dup"),
     ("n: 20", "n: 20, measures: []", r"similarity\.measures: empty list"),
     ("seeds: [0, 1]", "seeds: [0, 1]\nreinit_scheme: xavier", r"reinit_scheme: unknown scheme"),

@@ -59,7 +59,7 @@ def test_report_of_similarity_only_headline_measure_and_unknown_measure(tmp_path
     md = (tmp_path / "biased" / "report.md").read_text()
     assert "reported measure | linear_cka" in md and "(the rows have no debiased_cka)" in md
     with pytest.raises(ConfigError, match=r"unknown similarity measure 'no_such' \(available: "
-                                          r"linear_cka, debiased_cka, rbf_cka\)"):
+                                          r"debiased_cka, linear_cka, rbf_cka\)"):
         build_report([], similarity_rows(), tmp_path / "typo", title="t", measure="no_such")
     assert not (tmp_path / "typo").exists()
     with pytest.raises(ValueError, match="no result rows"):

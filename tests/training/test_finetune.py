@@ -102,7 +102,8 @@ def _pos_args(ud_dir: Path, model: Path, out: Path, evals: dict[str, Path] | Non
 
 
 @pytest.mark.parametrize(("change", "error", "match"), [
-    ({"evals": "empty"}, DataError, r"empty\.conllu: no sentences \(empty file\)$"),
+    ({"evals": "empty"}, DataError,
+     r"empty\.conllu: no sentences in this CoNLL-U file \(empty file\?\)$"),
     ({"train": "empty"}, DataError, r"empty\.conllu: no sentences"),
     ({"evals": "missing"}, DataError, r"missing\.conllu: no such file$"),
     ({"source": "de"}, ConfigError, r"^source 'de' is not among the evaluation sets"),

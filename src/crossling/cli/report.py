@@ -11,7 +11,7 @@ from crossling.errors import ConfigError
 from crossling.experiments.store import ResultStore
 from crossling.experiments.study import expand, load_study
 from crossling.report.render import HEADLINE_MEASURE, build_report
-from crossling.similarity.cka import MEASURES
+from crossling.similarity.measures import get_measure, measure_ids
 
 
 def _progress(statuses: dict[str, str | None]) -> str:
@@ -31,9 +31,11 @@ def _progress(statuses: dict[str, str | None]) -> str:
 
 def _report(args: argparse.Namespace) -> int:
     # Everything that can be checked without work is checked first.
-    if args.measure is not None and args.measure not in MEASURES:
-        raise ConfigError(f"--measure {args.measure}: unknown similarity measure (available: "
-                          f"{', '.join(MEASURES)})")
+    if args.measure is not None:
+        try:
+            get_measure(args.measure)
+        except ConfigError as exc:
+            raise ConfigError(f"--measure {args.measure}: {exc}") from None
     store_path = default_store(args.study, args.store)
     if not store_path.exists():
         raise ConfigError(f"{store_path}: no results store; run `crossling run {args.study}` "
@@ -69,6 +71,6 @@ def register(sub: Any) -> None:
     p.add_argument("--data", default=None, help="data folder overriding the study's paths")
     p.add_argument("--out", default=None, help="output folder (default: next to the store)")
     p.add_argument("--measure", default=None, metavar="NAME",
-                   help=f"similarity measure of the tables ({', '.join(MEASURES)}; default "
+                   help=f"similarity measure of the tables ({', '.join(measure_ids())}; default "
                         f"{HEADLINE_MEASURE}, or linear_cka when the store lacks it)")
     p.set_defaults(func=_report)

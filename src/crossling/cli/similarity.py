@@ -13,8 +13,13 @@ from crossling.models.encoder import load_encoder, pick_device
 from crossling.report.plots import plot_similarity
 from crossling.report.tables import similarity_table
 from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
-from crossling.similarity.cka import HEADLINE_MEASURE, MEASURES, MIN_N, min_sentences
-from crossling.similarity.null import interval_kind
+from crossling.similarity.measures import (
+    HEADLINE_MEASURE,
+    interval_kind,
+    measure_ids,
+    min_sentences,
+    neediest,
+)
 from crossling.similarity.pipeline import (
     DEFAULT_MEASURES,
     cross_lingual_similarity,
@@ -26,7 +31,7 @@ from crossling.similarity.pooling import POOLINGS
 def add_similarity_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``similarity`` and ``demo``."""
     p.add_argument("--measures", nargs="+", default=list(DEFAULT_MEASURES),
-                   choices=sorted(MEASURES),
+                   choices=measure_ids(),
                    help="similarity measures (default: all; debiased_cka is the headline)")
     p.add_argument("--pooling", default="mean", choices=sorted(POOLINGS),
                    help="sentence pooling (default: mean over word-pieces without specials)")
@@ -51,7 +56,7 @@ def check_options(args: argparse.Namespace, n: int | None,
     """
     need = min_sentences(args.measures)
     if n is not None and n < need:
-        worst = max(args.measures, key=lambda m: MIN_N[m])
+        worst = neediest(args.measures).id
         raise ConfigError(f"--n {n}: {worst} needs at least {need} parallel sentences")
     if args.n_boot < 0:
         raise ConfigError(f"--n-boot {args.n_boot}: must be >= 1, or 0 for no interval")

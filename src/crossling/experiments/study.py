@@ -39,7 +39,7 @@ from crossling.data.resolve import resolve_ud
 from crossling.errors import ConfigError, CrosslingError
 from crossling.models.reinit import SCHEMES, parse_group
 from crossling.provenance import sha256_file
-from crossling.similarity.cka import MEASURES
+from crossling.similarity.measures import get_measure, measure_ids
 from crossling.similarity.pooling import POOLINGS
 from crossling.training.loop import TrainConfig
 
@@ -315,11 +315,12 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
             raise sf.fail("languages", "empty list: no target to compare the source with")
         measures = sf.strings("measures", ["linear_cka", "debiased_cka"])
         if not measures:
-            raise sf.fail("measures", f"empty list (available: {', '.join(MEASURES)})")
+            raise sf.fail("measures", f"empty list (available: {', '.join(measure_ids())})")
         for i, m in enumerate(measures):
-            if m not in MEASURES:
-                raise sf.fail(f"measures[{i}]", f"unknown measure {m!r} (available: "
-                                                f"{', '.join(MEASURES)})")
+            try:
+                get_measure(m)
+            except ConfigError as e:
+                raise sf.fail(f"measures[{i}]", str(e)) from None
         sf.unique("measures", measures)
         min_n = max(_MIN_N.get(m, _MIN_N_DEFAULT) for m in measures)
         need = ", ".join(f"{m} needs n >= {_MIN_N.get(m, _MIN_N_DEFAULT)}" for m in measures

@@ -5,12 +5,12 @@ language for model-vs-model rows) with its 95% bootstrap band; the shuffled-pair
 grey dashed line with a band up to its 95th percentile, so that a reader sees at once which part
 of a curve is alignment and which part is what unrelated sentences would score. Each panel says
 what its band is: a 95% CI for debiased CKA, only the spread of a biased estimator for linear and
-RBF CKA (:data:`crossling.similarity.null.INTERVAL_KINDS`).
+RBF CKA (each measure's record in :data:`crossling.similarity.measures.REGISTRY`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -21,15 +21,14 @@ import matplotlib.pyplot as plt
 from crossling.atomic import atomic_path
 from crossling.report.rows import rows_frame
 from crossling.results import SimilarityRow
+from crossling.similarity.measures import FieldView
 
-MEASURE_LABELS = {"debiased_cka": "debiased linear CKA", "linear_cka": "linear CKA (biased)",
-                  "rbf_cka": "RBF CKA (biased)"}
-"""Short names of the measures, headline first (the default panel order)."""
+MEASURE_LABELS: Mapping[str, str] = FieldView(lambda m: m.label)
+"""Short names of the measures (each registry record's ``label``), headline first (the default
+panel order)."""
 
-BAND_LABELS = {"debiased_cka": "band: 95% CI",
-               "linear_cka": "band: spread of the biased estimator, not a CI",
-               "rbf_cka": "band: spread of the biased estimator, not a CI"}
-"""What the shaded band of each measure's curves is (see INTERVAL_KINDS)."""
+BAND_LABELS: Mapping[str, str] = FieldView(lambda m: m.band_label)
+"""What the shaded band of each measure's curves is (each record's ``band_label``)."""
 
 
 def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,

@@ -2,7 +2,8 @@
 
 Rows of ``x`` [n, d_x] and ``y`` [n, d_y] are the same n sentences seen through two languages
 (parallel translations) or two models. Three measures are offered, all behind one signature
-``(x, y) -> float`` in :data:`MEASURES`:
+``(x, y) -> float`` and registered, with their labels, Gram forms and declared invariances, in
+:data:`crossling.similarity.measures.REGISTRY`:
 
 - ``debiased_cka`` (the headline measure): linear CKA built on the unbiased HSIC U-statistic
   (Song et al. 2012), as in Nguyen et al. (2021). Biased CKA of *independent* data is far from 0
@@ -22,13 +23,10 @@ Everything is accumulated in float64: CKA is a ratio of large, nearly cancelling
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
-
-from crossling.errors import ConfigError
-
-Measure = Callable[[torch.Tensor, torch.Tensor], float]
 
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
@@ -222,37 +220,31 @@ def rbf_cka(x: torch.Tensor, y: torch.Tensor, scale: float = 1.0) -> float:
     return cka_from_grams(gram_rbf(x, scale), gram_rbf(y, scale))
 
 
-MEASURES: dict[str, Measure] = {
-    "debiased_cka": debiased_linear_cka,
-    "linear_cka": linear_cka,
-    "rbf_cka": rbf_cka,
-}
-"""Every similarity measure by id, headline measure first; the CLI's ``--measures`` picks from
-these."""
+# The registry lives in crossling.similarity.measures (which imports the functions above); the
+# old names stay importable from here for existing callers, read lazily to avoid an import cycle.
+_REEXPORTS = ("MEASURES", "MIN_N", "HEADLINE_MEASURE", "get_measure", "min_sentences")
 
-HEADLINE_MEASURE = "debiased_cka"
-"""The measure shown by default (CLI table, demo, first plot panel): the only one whose interval
-is a confidence interval for the population CKA (see docs/similarity-measures.md)."""
+if TYPE_CHECKING:
+    from crossling.similarity.measures import (  # noqa: F401
+        HEADLINE_MEASURE,
+        get_measure,
+        min_sentences,
+    )
+    from crossling.similarity.measures import REGISTRY as MEASURES  # noqa: F401
 
-MIN_N: dict[str, int] = {
-    "debiased_cka": 4,  # the U-statistic divides by n (n - 3)
-    "linear_cka": 3,  # with 2 centred rows both sides are rank 1: CKA = 1 whatever the data
-    "rbf_cka": 3,  # likewise, and the median bandwidth needs more than one pair
-}
-"""Smallest number of sentences for which each measure is defined and not trivially 1."""
+    MIN_N: Mapping[str, int]
 
 
-def get_measure(name: str) -> Measure:
-    """The measure registered under ``name``; a one-line ConfigError lists the valid ids."""
-    try:
-        return MEASURES[name]
-    except KeyError:
-        raise ConfigError(f"unknown similarity measure {name!r} (available: "
-                          f"{', '.join(MEASURES)})") from None
+def __getattr__(name: str) -> Any:
+    """``MEASURES`` (the registry: id -> callable :class:`~crossling.similarity.measures.Measure`),
+    ``MIN_N`` (a live view of each ``min_n``), ``HEADLINE_MEASURE``, ``get_measure`` and
+    ``min_sentences``, from :mod:`crossling.similarity.measures`."""
+    if name not in _REEXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from crossling.similarity import measures
 
-
-def min_sentences(measures: Sequence[str]) -> int:
-    """The largest :data:`MIN_N` over ``measures`` (an unknown id raises a ConfigError)."""
-    for m in measures:
-        get_measure(m)
-    return max((MIN_N[m] for m in measures), default=0)
+    if name == "MEASURES":
+        return measures.REGISTRY
+    if name == "MIN_N":
+        return measures.FieldView(lambda m: m.min_n)
+    return getattr(measures, name)

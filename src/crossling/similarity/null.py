@@ -6,16 +6,18 @@ For each measure, :func:`estimate` therefore returns
 
 - a 95% bootstrap interval over sentences (the same resampled sentences on both sides): the
   percentile interval re-centred on the estimate. What it means depends on the measure
-  (:data:`INTERVAL_KINDS`): for the debiased measure it is a confidence interval for the
-  population CKA (the large-n value; coverage checked by simulation in the tests). For the
-  biased measures (linear and RBF CKA) it is only the sampling spread of a *biased* estimator
-  around its own value: at n = 150, d = 64 it covered the population CKA in 0% of simulated
-  samples, so it is labelled as such and never called a CI;
+  (each record's ``interval_kind``, :data:`INTERVAL_KINDS`): for the debiased measure it is a
+  confidence interval for the population CKA (the large-n value; coverage checked by simulation
+  in the tests). For the biased measures (linear and RBF CKA) it is only the sampling spread of
+  a *biased* estimator around its own value: at n = 150, d = 64 it covered the population CKA
+  in 0% of simulated samples, so it is labelled as such and never called a CI;
 - a shuffled-pairs null: the measure between ``x`` and a row-permuted ``y`` (every sentence paired
   with a non-translation), summarised by its mean and 95th percentile. A value above ``null_high``
   is alignment that unrelated sentences do not produce.
 
-Speed: both are computed from n x n kernel matrices built once. A bootstrap resample is a vector
+Speed: both are computed from n x n kernel matrices built once, for every measure whose registry
+record declares a Gram form (:class:`~crossling.similarity.measures.GramForm`); a measure
+without one is recomputed on each resample and permutation. A bootstrap resample is a vector
 of multiplicities ``w`` (how often each sentence was drawn); the weighted, re-centred HSIC of a
 resample expands into products ``K W``, ``L W``, ``(K o L) W`` with ``W`` holding all resamples as
 columns, i.e. a few matrix products instead of one n x n gather per resample. Permutations only
@@ -30,47 +32,31 @@ keeps the interval centred on the estimator instead of biasing it upward.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from crossling.errors import ConfigError
-from crossling.similarity.cka import (
-    MEASURES,
-    MIN_N,
-    center_gram,
-    gram_linear,
-    gram_rbf,
-    linear_cka,
+from crossling.similarity.cka import center_gram
+from crossling.similarity.measures import (
+    CI_KIND,
+    NO_INTERVAL,
+    SPREAD_KIND,
+    FieldView,
+    GramForm,
+    Measure,
+    get_measures,
+    interval_kind,
 )
 
-# Measure id -> (kernel, debiased?). Every registered measure must have a Gram form here.
-_GRAM_FORMS: dict[str, tuple[str, bool]] = {
-    "debiased_cka": ("linear", True),
-    "linear_cka": ("linear", False),
-    "rbf_cka": ("rbf", False),
-}
+__all__ = ["CI_KIND", "INTERVAL_KINDS", "NO_INTERVAL", "SPREAD_KIND", "Estimate", "estimate",
+           "interval_kind"]
 
-CI_KIND = "95% CI"
-SPREAD_KIND = ("bootstrap percentile interval of the biased estimator "
-               "(not a CI for the population CKA)")
-
-INTERVAL_KINDS: dict[str, str] = {
-    "debiased_cka": CI_KIND,
-    "linear_cka": SPREAD_KIND,
-    "rbf_cka": SPREAD_KIND,
-}
-"""What ``ci_low``/``ci_high`` of each measure are: a confidence interval for the population
-value (debiased CKA only), or the spread of a biased estimator around its own value."""
-
-NO_INTERVAL = "no interval (n_boot = 0)"
-"""What the interval columns hold (NaN) when no bootstrap was asked for."""
-
-
-def interval_kind(measure: str, n_boot: int) -> str:
-    """The label of ``measure``'s ``ci_low``/``ci_high`` for ``n_boot`` resamples."""
-    return INTERVAL_KINDS[measure] if n_boot > 0 else NO_INTERVAL
+INTERVAL_KINDS: Mapping[str, str] = FieldView(lambda m: m.interval_kind)
+"""What ``ci_low``/``ci_high`` of each measure are (each record's ``interval_kind``): a
+confidence interval for the population value (debiased CKA only), or the spread of a biased
+estimator around its own value."""
 
 
 @dataclass(frozen=True)
@@ -157,28 +143,25 @@ def _percentile(values: torch.Tensor, q: float) -> float:
 def estimate(x: torch.Tensor, y: torch.Tensor,
              measures: Sequence[str] = ("debiased_cka", "linear_cka", "rbf_cka"),
              n_boot: int = 200, n_null: int = 100, seed: int = 0,
-             device: torch.device | str | None = None,
-             rbf_scale: float = 1.0) -> dict[str, Estimate]:
+             device: torch.device | str | None = None) -> dict[str, Estimate]:
     """Value, 95% bootstrap interval and shuffled-pairs null of each measure between ``x``, ``y``.
 
     Deterministic for a given ``seed`` (the same resamples and permutations serve every measure,
     so intervals of different measures are comparable). ``n_boot = 0`` / ``n_null = 0`` mean "no
-    interval" / "no null": NaN bounds, and ``Estimate.interval`` says so. Values equal the
-    registered measures in :data:`MEASURES` (tested). Fewer rows than a measure's
-    :data:`~crossling.similarity.cka.MIN_N` raise a ConfigError instead of returning NaN or 1.
+    interval" / "no null": NaN bounds, and ``Estimate.interval`` says so. Each value is the
+    registered measure's function on ``x``, ``y``; resamples and permutations go through its
+    Gram form when it has one (:func:`_resampled`). Fewer rows than a measure's ``min_n`` raise a
+    ConfigError instead of returning NaN or 1.
     """
-    for m in measures:
-        if m not in MEASURES:
-            raise ConfigError(f"unknown similarity measure {m!r} (available: "
-                              f"{', '.join(MEASURES)})")
+    chosen = get_measures(measures)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must pair the same rows: {x.shape[0]} vs {y.shape[0]}")
     for name, count in (("n_boot", n_boot), ("n_null", n_null)):
         if count < 0:
             raise ConfigError(f"{name} = {count}: must be >= 0 (0 = none)")
-    for m in measures:
-        if x.shape[0] < MIN_N[m]:
-            raise ConfigError(f"{m} needs at least {MIN_N[m]} sentences, got {x.shape[0]}")
+    for m in chosen:
+        if x.shape[0] < m.min_n:
+            raise ConfigError(f"{m.id} needs at least {m.min_n} sentences, got {x.shape[0]}")
     dev = torch.device(device) if device is not None else x.device
     x, y = x.to(dev), y.to(dev)
     n = x.shape[0]
@@ -189,23 +172,11 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
 
     grams: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     out: dict[str, Estimate] = {}
-    for m in measures:
-        kernel, debiased = _GRAM_FORMS[m]
-        if kernel not in grams:
-            grams[kernel] = ((gram_linear(x), gram_linear(y)) if kernel == "linear"
-                             else (gram_rbf(x, rbf_scale), gram_rbf(y, rbf_scale)))
-        k, l = grams[kernel]  # noqa: E741
-        if debiased:
-            k, l = k.clone(), l.clone()  # noqa: E741
-            k.fill_diagonal_(0)
-            l.fill_diagonal_(0)
-            value = MEASURES[m](x, y)
-        else:
-            value = linear_cka(x, y) if m == "linear_cka" else _gram_value(k, l)
+    for m in chosen:
+        value = m.fn(x, y)
+        boots, nulls = _resampled(m, x, y, w, perms, grams)
         ci_low = ci_high = null_mean = null_high = float("nan")
-        if w is not None:
-            fn = _weighted_unbiased if debiased else _weighted_biased
-            boots = fn(k, l, k * l, k * k, l * l, w)
+        if boots is not None:
             # Resamples with duplicated sentences shift biased CKA upwards (fewer distinct
             # points); the interval is the percentile interval re-centred on the estimate. For
             # the debiased measure (shift ~ 0) that is a CI for the population value; for the
@@ -213,19 +184,58 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
             shift = float(boots[torch.isfinite(boots)].mean()) - value
             ci_low = _percentile(boots, 0.025) - shift
             ci_high = _percentile(boots, 0.975) - shift
-        if perms is not None:
-            nulls = _null_values(k, l, perms, debiased)
+        if nulls is not None:
             finite = nulls[torch.isfinite(nulls)]
             null_mean = float(finite.mean()) if finite.numel() else float("nan")
             null_high = _percentile(nulls, 0.95)
-        out[m] = Estimate(value, ci_low, ci_high, null_mean, null_high, n,
-                          interval_kind(m, n_boot))
+        out[m.id] = Estimate(value, ci_low, ci_high, null_mean, null_high, n,
+                             interval_kind(m.id, n_boot))
     return out
 
 
-def _gram_value(k: torch.Tensor, l: torch.Tensor) -> float:  # noqa: E741
-    kc, lc = center_gram(k), center_gram(l)
-    return float((kc * lc).sum() / torch.sqrt((kc * kc).sum() * (lc * lc).sum()))
+def _kernels(form: GramForm, x: torch.Tensor, y: torch.Tensor,
+             cache: dict[str, tuple[torch.Tensor, torch.Tensor]],
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both sides' kernel matrices (built once per kernel name); zeroed diagonals if debiased."""
+    if form.kernel not in cache:
+        cache[form.kernel] = (form.gram(x), form.gram(y))
+    k, l = cache[form.kernel]  # noqa: E741
+    if form.debiased:
+        k, l = k.clone(), l.clone()  # noqa: E741
+        k.fill_diagonal_(0)
+        l.fill_diagonal_(0)
+    return k, l
+
+
+def _resampled(measure: Measure, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
+               perms: torch.Tensor | None,
+               cache: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+               ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The measure of each bootstrap resample (columns of multiplicities ``w``) and between
+    ``x`` and each row permutation of ``y`` (rows of ``perms``); None where none was asked.
+
+    With a Gram form, from the kernel matrices (a few matrix products for all resamples). A
+    measure without one is recomputed on the resampled rows (a sentence drawn twice appears
+    twice) and on each permuted ``y``: correct, but one call of its function per resample.
+    """
+    if measure.gram is None:
+        boots = nulls = None
+        if w is not None:
+            idx = torch.arange(x.shape[0], device=x.device)
+            rows = [torch.repeat_interleave(idx, w[:, b].long()) for b in range(w.shape[1])]
+            boots = torch.tensor([measure.fn(x[r], y[r]) for r in rows], dtype=torch.float64)
+        if perms is not None:
+            nulls = torch.tensor([measure.fn(x, y[p]) for p in perms], dtype=torch.float64)
+        return boots, nulls
+    k, l = _kernels(measure.gram, x, y, {} if cache is None else cache)  # noqa: E741
+    debiased = measure.gram.debiased
+    boots = nulls = None
+    if w is not None:
+        fn = _weighted_unbiased if debiased else _weighted_biased
+        boots = fn(k, l, k * l, k * k, l * l, w)
+    if perms is not None:
+        nulls = _null_values(k, l, perms, debiased)
+    return boots, nulls
 
 
 def _null_values(k: torch.Tensor, l: torch.Tensor, perms: torch.Tensor,  # noqa: E741

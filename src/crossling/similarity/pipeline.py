@@ -26,26 +26,25 @@ from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder, pick_device
 from crossling.provenance import provenance
 from crossling.results import SimilarityRow
-from crossling.similarity.cka import MEASURES, MIN_N, min_sentences
 from crossling.similarity.extract import (
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
     extract_cached,
     extraction_precision,
 )
-from crossling.similarity.null import estimate, interval_kind
+from crossling.similarity.measures import get_measures, interval_kind, min_sentences, neediest
+from crossling.similarity.null import estimate
 
 DEFAULT_MEASURES = ("debiased_cka", "linear_cka", "rbf_cka")
 """Headline measure first: debiased CKA is the only measure whose interval is a CI for the
 population CKA; biased linear and RBF CKA are kept for comparison with the paper."""
 
-METRIC_VARIANTS = {
-    "debiased_cka": "linear CKA on the unbiased HSIC U-statistic (Song et al. 2012)",
-    "linear_cka": "biased linear CKA, feature space (Kornblith et al. 2019)",
-    "rbf_cka": "RBF CKA, sigma = median pairwise distance (as the authors' script)",
+UNCERTAINTY_VARIANTS = {
     "ci": "95% bootstrap over sentences, percentile interval re-centred on the estimate",
     "null": "shuffled pairs (row permutations of the target): mean and 95th percentile",
 }
+"""Provenance definitions of the interval and the null; each measure's own definition is its
+registry record's ``description``."""
 
 
 def check_languages(corpus: ParallelCorpus, languages: Sequence[str]) -> None:
@@ -71,7 +70,7 @@ def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: S
     """One-line ConfigErrors for settings that would give garbage instead of an error.
 
     Duplicate languages would write every row twice; fewer sentences than a measure needs give
-    NaN or a trivial 1 (:data:`~crossling.similarity.cka.MIN_N`); negative resample counts give
+    NaN or a trivial 1 (each measure's ``min_n``); negative resample counts give
     NaN intervals; a non-positive token budget has no meaning.
     """
     for what, values in (("language", list(languages)), ("measure", list(measures))):
@@ -81,7 +80,7 @@ def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: S
     check_languages(corpus, languages)
     need = min_sentences(measures)
     if len(corpus) < need:
-        worst = max(measures, key=lambda m: MIN_N[m])
+        worst = neediest(measures).id
         raise ConfigError(f"{len(corpus)} parallel sentences: {worst} needs at least {need}")
     for name, count in (("n_boot", n_boot), ("n_null", n_null)):
         if count < 0:
@@ -111,7 +110,8 @@ def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
 
 def _variants(measures: Sequence[str], n_boot: int) -> dict[str, str]:
     """Definitions of the measures, the interval and the null, and what each interval is."""
-    out = {k: METRIC_VARIANTS[k] for k in [*measures, "ci", "null"]}
+    out = {m.id: m.description for m in get_measures(measures)}
+    out.update(UNCERTAINTY_VARIANTS)
     out.update({f"interval:{m}": interval_kind(m, n_boot) for m in measures})
     return out
 
@@ -141,7 +141,7 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
     ``device`` runs the measures (default: the encoder's device); ``autocast`` is passed to
     :func:`~crossling.similarity.extract.extract` (default: bf16 on CUDA).
     """
-    _check_measures(measures)
+    get_measures(measures)  # an unknown id is a ConfigError before any encoding
     if source in targets:
         raise ConfigError(f"source language {source!r} is also a target")
     check_settings(corpus, [source, *targets], measures, n_boot, n_null, batch_tokens)
@@ -181,7 +181,7 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
     ``device`` and ``autocast`` as in :func:`cross_lingual_similarity` (device default: model
     A's device).
     """
-    _check_measures(measures)
+    get_measures(measures)  # an unknown id is a ConfigError before any encoding
     check_settings(corpus, languages, measures, n_boot, n_null, batch_tokens)
     if encoder_a.num_layers != encoder_b.num_layers:
         raise ConfigError(f"{encoder_a.name} has {encoder_a.num_layers} layers but "
@@ -212,9 +212,3 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
                           bar)
     return rows
 
-
-def _check_measures(measures: Sequence[str]) -> None:
-    for m in measures:
-        if m not in MEASURES:
-            raise ConfigError(f"unknown similarity measure {m!r} (available: "
-                              f"{', '.join(MEASURES)})")
