@@ -22,7 +22,7 @@ def score_rows(seeds: tuple[int, ...] = (0, 1)) -> list[ScoreRow]:
                 rows.append(ScoreRow("pos", lang, "test", "upos_acc", value, value - 1,
                                      value + 1, 100, 1500, "m", group, seed,
                                      {"source": "en", "model": "m", "data": {"a.conllu": "0" * 64},
-                                      "versions": {"torch": "x"}}))
+                                      "versions": {"torch": "x"}}, source="en"))
     return rows
 
 
@@ -38,9 +38,11 @@ def similarity_rows() -> list[SimilarityRow]:
                 tuned = peak - 0.01 * max(0, layer - 8)
                 rows.append(SimilarityRow("cross-lingual", "en", lang, layer, metric, tuned,
                                           tuned - 0.02, tuned + 0.02, 0.2, 0.22, 200, "mean",
-                                          "m+pos", None, {"task": "pos", "seed": 0}))
+                                          "m+pos", None, {"task": "pos", "seed": 0},
+                                          task="pos", seed=0, finetune_cell="ft-pos-0"))
                 same = 1.0 - 0.05 * max(0, layer - 6)
                 rows.append(SimilarityRow("model-model", lang, lang, layer, metric, same,
                                           same - 0.01, min(1.0, same + 0.01), 0.1, 0.12, 200,
-                                          "mean", "m", "m+pos", {"task": "pos", "seed": 0}))
+                                          "mean", "m", "m+pos", {"task": "pos", "seed": 0},
+                                          task="pos", seed=0, finetune_cell="ft-pos-0"))
     return rows

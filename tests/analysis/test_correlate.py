@@ -32,7 +32,7 @@ def test_rho_is_one_where_scores_follow_similarity() -> None:
 def test_rho_is_minus_one_for_a_decreasing_relation_and_labels_join_on_code() -> None:
     """Scores falling with similarity, score labels ``xx_pud`` vs similarity targets ``xx``."""
     rows = [replace(r, value=200 - r.value, language=f"{r.language}_pud",
-                    provenance={**r.provenance, "source": "en_pud"}) for r in score_rows()]
+                    source="en_pud") for r in score_rows()]
     corr = correlations(similarity_frame(similarity_rows()), scores_frame(rows), "pos",
                         "upos_acc", "debiased_cka").set_index("layer")
     assert corr.loc[5, "rho"] == pytest.approx(-1.0) and corr.loc[5, "n_languages"] == 6

@@ -65,7 +65,8 @@ def test_missing_source_gives_nan_source_delta_not_a_guess() -> None:
             for r in score_rows()]
     s = summarize(deltas(scores_frame(rows))).set_index("reinit")
     assert math.isnan(s.loc["1-2", "source_delta"])
-    assert "provenance lacks 'source'" in s.loc["1-2", "note"]
+    # (the note named the provenance key before ``source`` became a field of the rows)
+    assert "the rows lack 'source'" in s.loc["1-2", "note"]
 
 
 def test_pooled_test_across_seed_and_group_pairs() -> None:

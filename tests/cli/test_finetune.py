@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -7,6 +8,8 @@ import pandas as pd
 import pytest
 
 from crossling.cli import main
+from crossling.results import read_rows_csv
+from crossling.training.finetune import load_rows
 
 
 def _command(model: Path, data: Path, *extra: str) -> list[str]:
@@ -30,6 +33,11 @@ def test_finetune_cli(tiny_bert: Path, data_dir: Path, tmp_path: Path,
                         folder.as_posix())
     df = pd.read_csv(folder / "scores.csv")
     assert set(df["language"]) == {"en", "de"} and set(df["reinit"]) == {"1-2"}
+    # the source is a column; the provenance is in the sidecar, once, under the rows' run_id
+    assert set(df["source"]) == {"en"} and "provenance" not in df.columns
+    side = json.loads((folder / "provenance.json").read_text())
+    assert list(side) == [df["run_id"].iloc[0]] and side[df["run_id"].iloc[0]]["seed"] == 0
+    assert read_rows_csv(folder / "scores.csv") == load_rows(folder / "scores.json")
     assert "upos_acc" in out
     # the same command finds its finished run; another run pointed at it is refused, where
     # crossling used to print the new header over the old rows

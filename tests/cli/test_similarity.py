@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from crossling.cli import main
+from crossling.results import SimilarityRow, read_rows_csv
 
 
 def test_similarity_cli_end_to_end(tiny_bert: Path, tiny_xlmr: Path, ud_dir: Path,
@@ -21,8 +22,15 @@ def test_similarity_cli_end_to_end(tiny_bert: Path, tiny_xlmr: Path, ud_dir: Pat
     cross = df[df["kind"] == "cross-lingual"]
     assert set(cross["target"]) == {"fr", "ru"} and set(cross["layer"]) == set(range(5))
     assert (df["n"] == 30).all()
-    prov = json.loads(df["provenance"].iloc[0])
+    # provenance once per run in the sidecar, a run_id per CSV row (issue 11: the CSV held the
+    # provenance JSON on every row, which these lines used to read)
+    assert "provenance" not in df.columns
+    side = json.loads((out / "provenance.json").read_text())
+    assert set(df["run_id"]) == set(side) and len(side) == 2  # cross-lingual, model-model
+    prov = side[df["run_id"].iloc[0]]
     assert prov["model"] == str(tiny_bert) and len(prov["data"]) == 3
+    assert read_rows_csv(out / "similarity.csv") == [
+        SimilarityRow(**r) for r in json.loads((out / "similarity.json").read_text())]
     assert len(json.loads((out / "similarity.json").read_text())) == len(df)
     for png in ("similarity.png", "model-model.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ import pytest
 from crossling.experiments import store as store_module
 from crossling.experiments.store import ResultStore
 from crossling.experiments.study import Cell
-from crossling.results import ScoreRow
+from crossling.results import ScoreRow, SimilarityRow
 
 
 def _row(i: int, cell: str = "c") -> ScoreRow:
@@ -210,3 +213,86 @@ def test_readonly_store_reads_and_never_writes(tmp_path: Path,
     monkeypatch.setattr(store_module.os, "access", lambda *a, **k: False)
     ro = ResultStore(path, readonly=True)
     assert ro._immutable and ro.status("a") == "done" and ro.provenance("a") == {"p": 1}
+
+
+def test_typed_row_fields_are_stored_and_read_back(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "s.sqlite")
+    store.add_cells("study", [Cell("a", "fake", {})])
+    assert store.claim("a")
+    score = replace(_row(1), source="l1")
+    tuned = SimilarityRow("model-model", "fr", "fr", 2, "linear_cka", 0.5, 0.4, 0.6, 0.1, 0.2,
+                          10, "mean", "m", "m+pos", {"seed": 0}, task="pos", seed=3,
+                          finetune_cell="ft-3")
+    pretrained = replace(tuned, kind="cross-lingual", source="en", compare_model=None,
+                         task=None, seed=None, finetune_cell=None)
+    store.finish("a", [score, tuned, pretrained], {})
+    assert store.score_rows() == [score]
+    assert store.similarity_rows() == [tuned, pretrained]
+
+
+# The row tables as the version before ScoreRow.source and SimilarityRow.task/seed/finetune_cell.
+_OLD_SCORE_COLS = ["task", "language", "split", "metric", "value", "ci_low", "ci_high",
+                   "n_sentences", "n_units", "model", "reinit", "seed", "provenance"]
+_OLD_SIM_COLS = ["kind", "source", "target", "layer", "metric", "value", "ci_low", "ci_high",
+                 "null_mean", "null_high", "n", "pooling", "model", "compare_model", "provenance"]
+
+
+def _old_store(path: Path) -> None:
+    """A store as an older crossling wrote it, with one finished cell and one row of each kind."""
+    con = sqlite3.connect(path)
+    con.executescript(f"""
+        CREATE TABLE cells (key TEXT PRIMARY KEY, study TEXT NOT NULL, kind TEXT NOT NULL,
+            label TEXT NOT NULL, params TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+            error TEXT, worker TEXT, heartbeat REAL, started REAL, finished REAL,
+            attempts INTEGER DEFAULT 0, provenance TEXT);
+        CREATE TABLE scores (cell TEXT NOT NULL REFERENCES cells(key),
+            {", ".join(c + " TEXT" for c in _OLD_SCORE_COLS)});
+        CREATE TABLE similarity (cell TEXT NOT NULL REFERENCES cells(key),
+            {", ".join(c + " TEXT" for c in _OLD_SIM_COLS)});
+        INSERT INTO cells(key, study, kind, label, params, status)
+            VALUES ('old', 'study', 'fake', 'old', '{{}}', 'done');
+    """)
+    score = ["pos", "en", "test", "upos_acc", 90.0, 89.0, 91.0, 5, 50, "m", "REF", 0]
+    sim = ["model-model", "fr", "fr", 1, "linear_cka", 0.5, 0.4, 0.6, 0.1, 0.2, 10, "mean",
+           "m", "m+pos-seed0"]
+    prov = json.dumps({"source": "en", "task": "pos", "seed": 0})
+    con.execute(f"INSERT INTO scores VALUES (?{',?' * len(_OLD_SCORE_COLS)})",
+                ["old", *map(json.dumps, score), prov])
+    con.execute(f"INSERT INTO similarity VALUES (?{',?' * len(_OLD_SIM_COLS)})",
+                ["old", *map(json.dumps, sim), prov])
+    con.commit()
+    con.close()
+
+
+def _columns(path: Path, table: str) -> list[str]:
+    con = sqlite3.connect(path)
+    try:
+        return [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
+    finally:
+        con.close()
+
+
+def test_a_store_of_an_older_version_opens_and_gets_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    _old_store(path)
+    # read-only (a report): the old rows load with the new fields None, the file is unchanged
+    ro = ResultStore(path, readonly=True)
+    (old_score,) = ro.score_rows()
+    (old_sim,) = ro.similarity_rows()
+    assert old_score.source is None and old_score.provenance["source"] == "en"
+    assert (old_sim.task, old_sim.seed, old_sim.finetune_cell) == (None, None, None)
+    assert _columns(path, "scores") == ["cell", *_OLD_SCORE_COLS]
+    # a writer adds the missing columns (the old rows keep NULL there: None) and stores new rows
+    store = ResultStore(path)
+    assert _columns(path, "scores") == ["cell", *_OLD_SCORE_COLS, "source"]
+    assert _columns(path, "similarity") == ["cell", *_OLD_SIM_COLS, "task", "seed",
+                                            "finetune_cell"]
+    ResultStore(path)  # opening again adds nothing (no duplicate-column error)
+    assert store.score_rows() == [old_score] and store.similarity_rows() == [old_sim]
+    store.add_cells("study", [Cell("new", "fake", {})])
+    assert store.claim("new")
+    new_sim = replace(old_sim, task="pos", seed=0, finetune_cell="ft-0")
+    store.finish("new", [replace(old_score, source="en"), new_sim], {})
+    assert [r.source for r in store.score_rows()] == [None, "en"]
+    assert store.similarity_rows() == [old_sim, new_sim]
+    assert ResultStore(path, readonly=True).similarity_rows("study", keys={"new"}) == [new_sim]

@@ -97,7 +97,7 @@ def summarize(d: pd.DataFrame) -> pd.DataFrame:
         if len(seeds) < 2:
             notes.append(f"{len(seeds)} seed: no CI")
         if src.empty:
-            notes.append("no source score (provenance lacks 'source')")
+            notes.append("no source score (the rows lack 'source')")
         rows.append({"task": task, "metric": metric, "reinit": group, "seeds": len(seeds),
                      "source_delta": s_mean, "source_ci_low": s_lo, "source_ci_high": s_hi,
                      "target_delta": t_mean, "target_ci_low": t_lo, "target_ci_high": t_hi,

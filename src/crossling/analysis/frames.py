@@ -1,22 +1,23 @@
 """Result rows as pandas DataFrames, with the fields the analyses group by made explicit.
 
-The rows do not carry every grouping key as a field; some live in ``provenance``. The lookups
-below are the one place that knows where, so that every analysis agrees:
+The grouping keys are typed fields of the rows (:mod:`crossling.results`):
 
-- a score's *source* language: ``provenance["source"]`` (set by
+- a score's *source* language: :attr:`ScoreRow.source` (set by
   :func:`crossling.training.finetune.run_finetune`); missing -> no row is a source row and the
   source Δ of the RANDOM-INIT table is NaN rather than a guess;
-- the fine-tuning *task* and *seed* of a similarity row: ``provenance["task"]``/``["seed"]``
-  (set by the ``similarity_ft`` cell), else parsed from a fine-tuned encoder name
-  ``<model>+<task>-seed<N>``;
-  neither -> the row belongs to the pretrained model (``task`` is None, ``finetuned`` False).
-  The pretrained cells also record ``seed`` (of their bootstrap), so ``seed`` alone never marks a
-  fine-tuned row.
+- the fine-tuning *task* and *seed* of a similarity row: :attr:`SimilarityRow.task` /
+  :attr:`SimilarityRow.seed` (set by the ``similarity_ft`` cell, with ``finetune_cell``);
+  ``task`` None -> the row belongs to the pretrained model (``finetuned`` False).
+
+Legacy fallback, for rows written before these fields existed only (their fields are None):
+the same keys in ``provenance`` (``source``; ``task``/``seed``, which the ``similarity_ft`` cell
+has always recorded there). The pretrained cells record a bootstrap ``seed`` in their
+provenance but never a ``task``, so ``seed`` alone never marks a fine-tuned row. Encoder names
+are not parsed.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,15 +29,14 @@ SCORE_COLUMNS = ["task", "language", "metric", "value", "ci_low", "ci_high", "n_
                  "n_units", "model", "reinit", "seed", "source", "is_source"]
 SIMILARITY_COLUMNS = ["kind", "source", "target", "layer", "metric", "value", "ci_low", "ci_high",
                       "null_mean", "null_high", "n", "pooling", "model", "compare_model", "task",
-                      "seed", "finetuned"]
-_TUNED_NAME = re.compile(r"\+(?P<task>[A-Za-z0-9_]+)-seed(?P<seed>\d+)$")
+                      "seed", "finetune_cell", "finetuned"]
 
 
 def scores_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:
     """One row per score, with ``source`` (the run's source test set) and ``is_source``."""
     records = []
     for r in rows:
-        source = r.provenance.get("source")
+        source = r.source if r.source is not None else r.provenance.get("source")  # legacy
         records.append({"task": r.task, "language": r.language, "metric": r.metric,
                         "value": r.value, "ci_low": r.ci_low, "ci_high": r.ci_high,
                         "n_sentences": r.n_sentences, "n_units": r.n_units, "model": r.model,
@@ -48,30 +48,36 @@ def scores_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:
 
 
 def finetuning_of(row: SimilarityRow) -> tuple[str | None, int | None]:
-    """(task, seed) of the fine-tuned model a similarity row measured; (None, None) if none."""
-    task: Any = row.provenance.get("task")
-    if task is not None:
-        seed = row.provenance.get("seed")
-        return str(task), None if seed is None else int(seed)
-    for name in (row.compare_model, row.model):
-        m = _TUNED_NAME.search(name or "")
-        if m:
-            return m["task"], int(m["seed"])
-    return None, None
+    """(task, seed) of the fine-tuned model a similarity row measured; (None, None) if none.
+
+    Reads the row's fields; only a row with none of them set (written by an older version)
+    is looked up in its provenance's ``task``/``seed`` keys.
+    """
+    if row.task is not None or row.finetune_cell is not None:
+        return row.task, row.seed
+    task: Any = row.provenance.get("task")  # legacy rows: the cell's provenance tag
+    if task is None:
+        return None, None
+    seed = row.provenance.get("seed")
+    return str(task), None if seed is None else int(seed)
 
 
 def similarity_frame(rows: Sequence[SimilarityRow]) -> pd.DataFrame:
-    """One row per similarity value; ``task``/``seed``/``finetuned`` say which fine-tuned model
-    (if any) the value describes."""
+    """One row per similarity value; ``task``/``seed``/``finetune_cell``/``finetuned`` say which
+    fine-tuned model (if any) the value describes."""
     records = []
     for r in rows:
         task, seed = finetuning_of(r)
+        cell = r.finetune_cell
+        if cell is None and r.task is None:  # legacy rows: the cell's provenance tag
+            cell = r.provenance.get("finetune_cell")
         records.append({"kind": r.kind, "source": r.source, "target": r.target,
                         "layer": int(r.layer), "metric": r.metric, "value": r.value,
                         "ci_low": r.ci_low, "ci_high": r.ci_high, "null_mean": r.null_mean,
                         "null_high": r.null_high, "n": r.n, "pooling": r.pooling,
                         "model": r.model, "compare_model": r.compare_model,
-                        "task": task, "seed": seed, "finetuned": task is not None})
+                        "task": task, "seed": seed, "finetune_cell": cell,
+                        "finetuned": task is not None})
     df = pd.DataFrame.from_records(records, columns=SIMILARITY_COLUMNS)
     df["finetuned"] = df["finetuned"].astype(bool)
     return df

@@ -58,7 +58,8 @@ def _finetune(args: argparse.Namespace) -> int:
                            "sentences": r.n_sentences} for r in rows])
     print(f"\n{args.task} · {args.model} · reinit {args.reinit} · seed {args.seed}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(f"\nwrote {out / 'scores.csv'}, {out / 'scores.json'} and the model in {out}")
+    print(f"\nwrote {out / 'scores.csv'} (provenance by run_id in {out / 'provenance.json'}), "
+          f"{out / 'scores.json'} and the model in {out}")
     return 0
 
 

@@ -107,8 +107,8 @@ def run_similarity(args: argparse.Namespace, model: str, data: Path, source: str
     print(similarity_table(cross, main).to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"interval (ci_low, ci_high in similarity.csv): "
           f"{interval_kind(main, args.n_boot)}")
-    print(f"\nwrote {out / 'similarity.csv'}, {out / 'similarity.json'}, "
-          f"{out / 'similarity.png'}")
+    print(f"\nwrote {out / 'similarity.csv'} (provenance by run_id in "
+          f"{out / 'provenance.json'}), {out / 'similarity.json'}, {out / 'similarity.png'}")
     return rows
 
 

@@ -77,9 +77,10 @@ def run_similarity_ft(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict
                                                          params["languages"], **kw)
     rows += model_similarity(pretrained, tuned, corpus,
                              [params["source"], *params["languages"]], **kw)
-    # Fine-tuned rows say which fine-tuning they come from (the report groups by task and seed).
+    # Fine-tuned rows say which fine-tuning they come from (the report groups by task and seed):
+    # typed fields, and the same keys in the provenance (what older versions wrote).
     tag = {"task": params["task"], "seed": params["seed"], "finetune_cell": params["finetune"]}
-    rows = [replace(r, provenance={**r.provenance, **tag}) for r in rows]
+    rows = [replace(r, **tag, provenance={**r.provenance, **tag}) for r in rows]
     return rows, {**rows[0].provenance} if rows else tag
 
 

@@ -11,6 +11,11 @@ Guarantees, each tested:
   single conditional ``UPDATE`` so that two workers never run the same cell; a worker renews its
   claim while a cell runs (:meth:`ResultStore.heartbeat`, called by the executors).
 
+The row tables have one TEXT column per field of the row type (JSON-encoded values). A store
+created by an older version, before a field existed, gets the missing columns on open
+(``ALTER TABLE ADD COLUMN``; its old rows hold NULL there, read back as the field's default,
+None); a read-only store is not changed, and reads the columns it has.
+
 A path that is not a results store is refused with a one-line :class:`ConfigError` naming it,
 before anything is written: a file that is not SQLite, or an SQLite database without a
 ``cells`` table. An empty (0-byte) file is what SQLite itself treats as a new database, so a
@@ -84,7 +89,31 @@ def _encode(row: SimilarityRow | ScoreRow) -> list[Any]:
 
 
 def _decode(cls: type, cols: Sequence[str], values: Sequence[Any]) -> Any:
-    return cls(**{k: json.loads(v) for k, v in zip(cols, values, strict=True)})
+    """A row from its columns; NULL (a column added after the row was stored) -> the default."""
+    return cls(**{k: json.loads(v) for k, v in zip(cols, values, strict=True) if v is not None})
+
+
+_ROW_TABLES = {"scores": _SCORE_COLS, "similarity": _SIM_COLS}
+
+
+def _columns(con: sqlite3.Connection, table: str) -> list[str]:
+    return [str(r[1]) for r in con.execute(f"PRAGMA table_info({table})")]
+
+
+def _add_missing_columns(con: sqlite3.Connection) -> None:
+    """Give the row tables of a store made by an older version the columns of fields added
+    since (in one transaction: two processes opening the same old store add each once)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        for table, cols in _ROW_TABLES.items():
+            have = set(_columns(con, table))
+            for c in cols:
+                if c not in have:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {c} TEXT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def check_store_file(path: Path, readonly: bool = False) -> bool:
@@ -135,6 +164,7 @@ class ResultStore:
                 if not readonly:
                     con.execute("PRAGMA journal_mode=WAL")
                     con.executescript(_SCHEMA)
+                    _add_missing_columns(con)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a usable results store ({exc})") from None
 
@@ -213,12 +243,11 @@ class ResultStore:
             con.execute("DELETE FROM similarity WHERE cell=?", (key,))
             scores = [[key, *_encode(r)] for r in rows if isinstance(r, ScoreRow)]
             sims = [[key, *_encode(r)] for r in rows if isinstance(r, SimilarityRow)]
-            if scores:
-                marks = ",".join("?" * (1 + len(_SCORE_COLS)))
-                con.executemany(f"INSERT INTO scores VALUES ({marks})", scores)
-            if sims:
-                marks = ",".join("?" * (1 + len(_SIM_COLS)))
-                con.executemany(f"INSERT INTO similarity VALUES ({marks})", sims)
+            for table, data in (("scores", scores), ("similarity", sims)):
+                if data:
+                    cols = ["cell", *_ROW_TABLES[table]]  # by name: old stores differ in order
+                    con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                                    f"({','.join('?' * len(cols))})", data)
             con.execute("UPDATE cells SET status='done', finished=?, provenance=? WHERE key=?",
                         (time.time(), json.dumps(provenance, sort_keys=True, default=str), key))
 
@@ -252,13 +281,15 @@ class ResultStore:
     # -- rows ----------------------------------------------------------------------------------
     def _rows(self, table: str, cls: type, cols: list[str], study: str | None,
               keys: Collection[str] | None) -> list[Any]:
-        q = f"SELECT t.cell, {', '.join('t.' + c for c in cols)} FROM {table} t JOIN cells c " \
-            "ON c.key = t.cell WHERE c.status='done'"
         args: tuple[Any, ...] = ()
-        if study is not None:
-            q += " AND c.study=?"
-            args = (study,)
         with self._connect() as con:
+            have = set(_columns(con, table))  # a read-only old store lacks newer fields
+            cols = [c for c in cols if c in have]
+            q = f"SELECT t.cell, {', '.join('t.' + c for c in cols)} FROM {table} t JOIN " \
+                "cells c ON c.key = t.cell WHERE c.status='done'"
+            if study is not None:
+                q += " AND c.study=?"
+                args = (study,)
             return [_decode(cls, cols, r[1:]) for r in con.execute(q + " ORDER BY t.rowid", args)
                     if keys is None or r[0] in keys]
 

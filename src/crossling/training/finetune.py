@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from crossling import __version__
-from crossling.atomic import check_output_dir, make_temp_dir, remove_stale_temps, write_json
+from crossling.atomic import check_output_dir, make_temp_dir, remove_stale_temps
 from crossling.data.conllu import read_conllu
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.ner import read_iob2
@@ -293,9 +293,8 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
                                  metric=metric, value=s.value, ci_low=s.ci_low,
                                  ci_high=s.ci_high, n_sentences=s.n_sentences,
                                  n_units=s.n_units, model=model_name, reinit=reinit_group,
-                                 seed=seed, provenance=prov))
-    write_rows_csv(out / "scores.csv", rows)
-    write_json(out / "provenance.json", prov)
+                                 seed=seed, provenance=prov, source=source))
+    write_rows_csv(out / "scores.csv", rows)  # and provenance.json, {run_id: prov}
     write_rows_json(done, rows)  # last: marks the run complete
     (out / "fit" / "best.pt").unlink(missing_ok=True)  # the model folder (if any) holds it
     return rows
