@@ -34,6 +34,7 @@ from crossling.data.ner import read_iob2
 from crossling.errors import ConfigError
 from crossling.models.encoder import load_encoder, model_fingerprint
 from crossling.models.reinit import parse_group, reinit
+from crossling.models.vocab import merge_vocabulary, trim_vocabulary
 from crossling.provenance import provenance
 from crossling.results import ScoreRow, write_rows_csv, write_rows_json
 from crossling.training.loop import TrainConfig, evaluate, fit, seed_everything
@@ -93,13 +94,15 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
                  seed: int = 0, config: TrainConfig | None = None,
                  max_train_sentences: int | None = None, max_eval_sentences: int | None = None,
                  source: str | None = None, save_model: bool = True,
-                 progress: bool = True) -> list[ScoreRow]:
+                 progress: bool = True, trim_vocab: bool = True) -> list[ScoreRow]:
     """Fine-tune ``model_name`` on ``task_name`` and evaluate it on every language of ``eval_sets``.
 
     ``eval_sets`` maps a language label (e.g. ``en``, ``fr``, ``fr_gsd``) to a test file; the
     source-language test set is one of them, named by ``source`` (default: the first).
     ``save_model=False`` skips writing the fine-tuned model (grids keep only what later cells
-    need: a dequantised e5-small is 470 MB). Returns (and writes) the score rows.
+    need: a dequantised e5-small is 470 MB). ``trim_vocab`` trains on the embedding rows of the
+    sub-words the run encodes only (exact, :mod:`crossling.models.vocab`); the saved encoder has
+    the full vocabulary. Returns (and writes) the score rows.
     """
     task = get_task(task_name)
     config = config or TrainConfig()
@@ -130,8 +133,12 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
                         lang, len(labs), ", ".join(labs))
     model = task.build_model(encoder.model, labels)
     pretrained_fp = model_fingerprint(encoder.model)
+    if trim_vocab:  # every text this run encodes, so every score equals the untrimmed run's
+        trim_vocabulary(encoder.model, encoder.tokenizer, [ex.words for part in (
+            train, dev, *tests.values()) for ex in part], config.max_length)
     result = fit(task, model, encoder.tokenizer, labels, train, dev, config, out / "fit",
                  seed=seed, progress=progress)
+    merge_vocabulary(encoder.model)  # full-vocabulary encoder again, for saving and reuse
     if save_model:
         _save_model(model, encoder.tokenizer, labels, out)
 

@@ -156,8 +156,10 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
         out_dir: str | Path, seed: int = 0, progress: bool = True) -> FitResult:
     """Train ``model`` on ``train``; keep the weights of the best dev epoch (in ``model``).
 
-    Writes ``out_dir/best.pt`` (best weights), ``out_dir/last.pt`` (resumable state) and, when
-    done, ``out_dir/fit.json``. A completed ``out_dir`` is reused, not retrained.
+    Writes ``out_dir/best.pt`` (best weights), ``out_dir/last.pt`` (resumable state, while
+    another epoch follows) and, when done, ``out_dir/fit.json``. A completed ``out_dir`` is
+    reused, not retrained. The dev set is evaluated after each epoch only when there is a choice
+    to make (``epochs > 1``): with one epoch, ``best_dev`` is empty and no dev pass is run.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,6 +191,7 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
         torch.set_rng_state(state["rng"])
         log.info("resuming %s at epoch %d", out, start_epoch + 1)
     bad_epochs = sum(1 for h in result.history[result.best_epoch + 1:]) if result.history else 0
+    trained_last = -1
     for epoch in range(start_epoch, config.epochs):
         if bad_epochs >= config.patience:
             break
@@ -214,23 +217,29 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
             bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
         result.train_seconds += time.perf_counter() - t0
         result.train_tokens += tokens
-        scores = evaluate(task, model, tokenizer, labels, dev, config, seed=seed)
-        dev_scores = {k: float(s.value) for k, s in scores.items()}
+        trained_last = epoch
+        # With a single epoch there is nothing to choose or stop: a dev pass would be unused.
+        dev_scores = ({k: float(s.value) for k, s in evaluate(
+            task, model, tokenizer, labels, dev, config, seed=seed).items()}
+            if config.epochs > 1 else {})
         result.history.append({"epoch": epoch, "loss": running, **dev_scores})
-        log.info("epoch %d: loss %.4f dev %s", epoch + 1, running, dev_scores)
+        log.info("epoch %d: loss %.4f dev %s", epoch + 1, running, dev_scores or "(not needed)")
         best = result.best_dev.get(task.main_metric, float("-inf"))
-        if dev_scores[task.main_metric] > best:
+        if not dev_scores or dev_scores[task.main_metric] > best:
             result.best_epoch, result.best_dev = epoch, dev_scores
             bad_epochs = 0
             with atomic_path(out / "best.pt") as tmp:
                 torch.save(model.state_dict(), tmp)
         else:
             bad_epochs += 1
-        with atomic_path(last) as tmp:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "epoch": epoch,
-                        "result": asdict(result), "rng": torch.get_rng_state()}, tmp)
-    model.load_state_dict(torch.load(out / "best.pt", map_location=device))
+        if epoch + 1 < config.epochs and bad_epochs < config.patience:
+            # resumable state, only when another epoch follows (~3x the weights on disk)
+            with atomic_path(last) as tmp:
+                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "epoch": epoch,
+                            "result": asdict(result), "rng": torch.get_rng_state()}, tmp)
+    if result.best_epoch != trained_last:  # else the weights in memory are best.pt's
+        model.load_state_dict(torch.load(out / "best.pt", map_location=device))
     write_json(done, {"result": asdict(result), "config": asdict(config), "seed": seed})
     last.unlink(missing_ok=True)
     return result
