@@ -47,6 +47,9 @@ class TrimmedEmbedding(nn.Module):
     one of those up raises :class:`ModelError` instead of returning another token's vector.
     """
 
+    kept: torch.Tensor
+    remap: torch.Tensor
+
     def __init__(self, full: nn.Embedding, kept: torch.Tensor) -> None:
         super().__init__()
         kept = kept.to(device=full.weight.device, dtype=torch.long)
