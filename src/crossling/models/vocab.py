@@ -86,11 +86,22 @@ class TrimmedEmbedding(nn.Module):
 def kept_ids(tokenizer: Any, sentences: Iterable[Sequence[str]], max_length: int,
              ) -> torch.Tensor:
     """Sorted sub-word ids of pre-split ``sentences`` (as the tasks tokenise them), plus every
-    special token's id (padding, CLS/SEP, UNK, ...)."""
+    special token's id (padding, CLS/SEP, UNK, ...).
+
+    A tokenizer wrapper holding the sentences' encodings already (``stored_input_ids``, as
+    :class:`crossling.training.encoded.EncodedTokenizer` does) is asked for them instead of
+    tokenising again.
+    """
     texts = [list(s) for s in sentences]
     ids: set[int] = set(int(i) for i in tokenizer.all_special_ids)
     if tokenizer.pad_token_id is not None:
         ids.add(int(tokenizer.pad_token_id))
+    stored_of = getattr(tokenizer, "stored_input_ids", None)
+    stored = stored_of(texts, max_length) if callable(stored_of) else None
+    if stored is not None:
+        for row in stored:
+            ids.update(row)
+        texts = []
     for start in range(0, len(texts), 4096):
         enc = tokenizer(texts[start:start + 4096], is_split_into_words=True, truncation=True,
                         max_length=max_length)

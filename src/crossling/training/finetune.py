@@ -37,6 +37,7 @@ from crossling.models.reinit import parse_group, reinit
 from crossling.models.vocab import merge_vocabulary, trim_vocabulary
 from crossling.provenance import provenance
 from crossling.results import ScoreRow, write_rows_csv, write_rows_json
+from crossling.training.encoded import EncodedTokenizer, default_cache_dir
 from crossling.training.loop import TrainConfig, evaluate, fit, seed_everything
 from crossling.training.tasks import get_task
 
@@ -94,7 +95,8 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
                  seed: int = 0, config: TrainConfig | None = None,
                  max_train_sentences: int | None = None, max_eval_sentences: int | None = None,
                  source: str | None = None, save_model: bool = True,
-                 progress: bool = True, trim_vocab: bool = True) -> list[ScoreRow]:
+                 progress: bool = True, trim_vocab: bool = True,
+                 encoded_cache: str | Path | bool = True) -> list[ScoreRow]:
     """Fine-tune ``model_name`` on ``task_name`` and evaluate it on every language of ``eval_sets``.
 
     ``eval_sets`` maps a language label (e.g. ``en``, ``fr``, ``fr_gsd``) to a test file; the
@@ -102,7 +104,8 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
     ``save_model=False`` skips writing the fine-tuned model (grids keep only what later cells
     need: a dequantised e5-small is 470 MB). ``trim_vocab`` trains on the embedding rows of the
     sub-words the run encodes only (exact, :mod:`crossling.models.vocab`); the saved encoder has
-    the full vocabulary. Returns (and writes) the score rows.
+    the full vocabulary. Encoded sentence sets are cached in the folder ``encoded_cache``
+    (True: ``$CROSSLING_CACHE/encoded``; False: in memory only). Returns (and writes) the rows.
     """
     task = get_task(task_name)
     config = config or TrainConfig()
@@ -122,6 +125,11 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
 
     seed_everything(seed)
     encoder = load_encoder(model_name, device=config.device)
+    # each set tokenised once per study, not per batch, epoch and cell (training/encoded.py)
+    cache_dir = default_cache_dir() if encoded_cache is True else encoded_cache or None
+    encoder.tokenizer = EncodedTokenizer(encoder.tokenizer, config.max_length, cache_dir)
+    for part in (train, dev, *tests.values()):
+        encoder.tokenizer.add([ex.words for ex in part])
     layers, embeddings = parse_group(reinit_group)
     report = reinit(encoder.model, layers, scheme=reinit_scheme, embeddings=embeddings,
                     seed=seed) if (layers or embeddings) else None

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from crossling.atomic import atomic_path, write_json
 from crossling.training.batching import bucket_batches
+from crossling.training.encoded import encoded_lengths
 from crossling.training.task import Example, Score, Task
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,9 @@ def _autocast(device: torch.device, config: TrainConfig) -> Any:
 
 def subword_lengths(tokenizer: Any, examples: Sequence[Example], max_length: int) -> list[int]:
     """Sub-word count of each example (what padding is about), capped at ``max_length``."""
+    stored = encoded_lengths(tokenizer, [e.words for e in examples], max_length)
+    if stored is not None:
+        return stored
     enc = tokenizer([list(e.words) for e in examples], is_split_into_words=True,
                     truncation=True, max_length=max_length)
     return [len(ids) for ids in enc["input_ids"]]
