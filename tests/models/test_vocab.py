@@ -121,3 +121,21 @@ def test_run_finetune_scores_equal_and_saved_folder_is_full(tiny_xlmr: Path, ud_
     # trained rows equal the untrimmed run's; the pretrained-only ones differ by weight decay
     torch.testing.assert_close(w, reference.model.get_input_embeddings().weight,
                                rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_e5_cell_scores_equal_trimmed_and_full(e5_model_dir: Path, ud_dir: Path,
+                                               tmp_path: Path) -> None:
+    """A short real cell (multilingual-e5-small, 32 sentences, 1 epoch, lr 1e-4, weight decay):
+    every score and CI equal with and without trimming."""
+    config = TrainConfig(epochs=1, batch_size=16, lr=1e-4, head_lr=1e-3, device="cpu",
+                         max_length=128)
+    evals = {lang: resolve_ud(ud_dir, lang) for lang in ("en", "de", "zh")}
+    train = resolve_ud(ud_dir, "en_ewt", "train")
+    rows = {trim: run_finetune("pos", str(e5_model_dir), [train], [train], evals,
+                               tmp_path / str(trim), seed=0, config=config,
+                               max_train_sentences=32, max_eval_sentences=12, progress=False,
+                               save_model=False, trim_vocab=trim, encoded_cache=False)
+            for trim in (False, True)}
+    assert [(r.language, r.value, r.ci_low, r.ci_high) for r in rows[True]] == \
+        [(r.language, r.value, r.ci_low, r.ci_high) for r in rows[False]]

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from crossling.atomic import write_json
-from crossling.data.conllu import read_conllu
 from crossling.data.example import Example, examples_from_ud
+from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
 from crossling.errors import ConfigError
 from crossling.models.encoder import load_encoder, model_fingerprint
@@ -56,7 +56,7 @@ def read_examples(task: str, paths: Sequence[str | Path], limit: int | None = No
     """
     out: list[Example] = []
     for p in paths:
-        out += read_iob2(p) if task == "ner" else examples_from_ud(read_conllu(p), task)
+        out += read_iob2(p) if task == "ner" else examples_from_ud(read_conllu_once(p), task)
     if limit is not None and limit < len(out):
         keep = np.sort(np.random.default_rng(SUBSAMPLE_SEED).choice(len(out), limit,
                                                                     replace=False))

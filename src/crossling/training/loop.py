@@ -160,10 +160,8 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
         out_dir: str | Path, seed: int = 0, progress: bool = True) -> FitResult:
     """Train ``model`` on ``train``; keep the weights of the best dev epoch (in ``model``).
 
-    Writes ``out_dir/best.pt`` (best weights), ``out_dir/last.pt`` (resumable state, while
-    another epoch follows) and, when done, ``out_dir/fit.json``. A completed ``out_dir`` is
-    reused, not retrained. The dev set is evaluated after each epoch only when there is a choice
-    to make (``epochs > 1``): with one epoch, ``best_dev`` is empty and no dev pass is run.
+    Writes ``out_dir/best.pt`` (best weights), ``out_dir/last.pt`` (resumable state) and, when
+    done, ``out_dir/fit.json``. A completed ``out_dir`` is reused, not retrained.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -222,7 +220,9 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
         result.train_seconds += time.perf_counter() - t0
         result.train_tokens += tokens
         trained_last = epoch
-        # With a single epoch there is nothing to choose or stop: a dev pass would be unused.
+        # Dev passes only where they choose the epoch or stop training (epochs > 1): with one
+        # epoch a dev pass would be unused (best_dev stays empty). last.pt only when another
+        # epoch follows; best.pt is not reloaded when it is the weights in memory.
         dev_scores = ({k: float(s.value) for k, s in evaluate(
             task, model, tokenizer, labels, dev, config, seed=seed).items()}
             if config.epochs > 1 else {})
