@@ -7,9 +7,10 @@ One POS cell as the studies run it: multilingual-e5-small, 2,000 EWT training se
 
 - previous: ``run_finetune`` of the commit given by ``--baseline`` (default: the last commit
   before issue 10's work), extracted with ``git archive`` and run in a fresh process;
-- current: this checkout's ``run_finetune`` in a fresh process, as a later cell of a study
-  runs it (the encoded-set cache already filled by an earlier cell; the time to fill it cold is
-  printed separately);
+- current: this checkout's ``run_finetune`` in a fresh process, as a later cell of a study run
+  by the ``local`` executor finds things: the files already parsed (once per process) and the
+  encoded-set cache filled by an earlier cell. Filling both is done in the same process before
+  the timing and printed apart ("cache fill"): the first cell of a study pays it once;
 - HF Trainer: the transformers token-classification recipe on the same training sentences
   (training only), as in issue 3;
 - GEMM: torch fp32 matmul throughput of 2048^3 and of the model's own shapes ([tokens x 384] @
@@ -50,6 +51,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """One cell with whichever ``crossling`` is first on ``sys.path``; timings as a dict."""
     import crossling.training.finetune as ft
 
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
     timed = {"evaluate": 0.0}
     real_evaluate = ft.evaluate
 
@@ -194,6 +197,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--baseline", default=BASELINE, help="git commit of the previous code")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads in the timed runs (default: torch's, one per core); 1 "
+                         "is far less sensitive to other processes on the same cores")
     ap.add_argument("--no-trainer", action="store_true", help="skip the HF Trainer run")
     ap.add_argument("--quick", action="store_true", help="48 training, 12 test sentences")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -219,7 +225,10 @@ def main() -> None:
         "model": model_dir, "train": [train_file], "dev": str(resolve_ud(ud, "en_ewt", "dev")),
         "evals": {lang: str(resolve_ud(ud, lang)) for lang in langs},
         "n_train": args.train_sentences, "n_eval": args.eval_sentences,
-        "batch_size": args.batch_size, "lr": args.lr, "head_lr": 1e-3, "max_length": 128}
+        "batch_size": args.batch_size, "lr": args.lr, "head_lr": 1e-3, "max_length": 128,
+        "threads": args.threads}
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = json.loads((Path(model_dir) / "config.json").read_text())
     hidden, inter, layers = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
     print(f"machine: {device_description()}, torch {torch.__version__}, "
@@ -271,8 +280,8 @@ def main() -> None:
               f"{other:6.1f}s {tg:6.1f} ({tg / g_train:4.0%}) {eg:6.1f} ({eg / g_eval:4.0%})")
     old, new = results[f"previous ({args.baseline})"], results["current"]
     print(f"(percentages: of the GEMM throughput at the model's shapes; evaluation time "
-          f"includes the dev pass where one runs; the cache fill an earlier cell pays once: "
-          f"{new['cache_fill']:.1f} s)")
+          f"includes the dev pass where one runs; parsing the files and filling the encoded-set "
+          f"cache, paid once by the first cell of a study: {new['cache_fill']:.1f} s)")
     diff = max(abs(a - b) for k in old["scores"]
                for a, b in zip(old["scores"][k], new["scores"].get(k, [float("nan")] * 3),
                                strict=True))
