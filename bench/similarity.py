@@ -12,6 +12,11 @@ Run: ``python bench/similarity.py --data ../shared/data`` (add ``--quick`` for a
     sample (``--naive-sample`` sentences per language) and extrapolated linearly to N sentences;
     its CKA step is timed in full. The output says which numbers are extrapolated.
 (c) streaming linear CKA at n = 100,000, d = 768 (random data, chunks of 8,192 rows).
+(d) forward-pass candidates for extraction (issue 10), each on the same sentences, timed twice
+    interleaved, with the largest difference of the pooled vectors from the current path:
+    attention via PyTorch SDPA (transformers' default, the current path) vs eager, 1 vs all
+    threads, and with ``--compile`` torch.compile (its compile time shown apart); achieved
+    GFLOP/s next to fp32 GEMM throughput (2048^3 and the model's [rows x 384] @ [384 x 1536]).
 """
 
 from __future__ import annotations
@@ -65,9 +70,12 @@ def main() -> None:
                     help="sentences per language encoded the naive way (then extrapolated)")
     ap.add_argument("--stream-n", type=int, default=100_000)
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    ap.add_argument("--candidates-n", type=int, default=300,
+                    help="sentences per language (en, de, zh) for the forward-pass candidates")
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow)")
     args = ap.parse_args()
     if args.quick:
-        args.n, args.naive_sample, args.stream_n = 40, 5, 20_000
+        args.n, args.naive_sample, args.stream_n, args.candidates_n = 40, 5, 20_000, 24
     ud = f"{args.data}/ud"
     langs = pud_languages(ud)
     corpus = align_by_sent_id({lang: resolve_ud(ud, lang) for lang in langs}, limit=args.n)
@@ -131,6 +139,63 @@ def main() -> None:
     print(f"(c) streaming linear CKA, n = {args.stream_n}, d = 768: "
           f"{time.perf_counter() - t0:.1f} s (biased {value[0]:.4f}, debiased {value[1]:.4f}); "
           f"memory O(d^2) = {5 * 768 * 768 * 8 / 2**20:.0f} MiB of accumulators")
+
+    # (d) forward-pass candidates
+    candidates(enc, [t for lang in ("en", "de", "zh") for t in corpus.texts[lang]
+                     ][:3 * args.candidates_n], args.compile)
+
+
+def _gemm(m: int, k: int, n: int) -> float:
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    a @ b
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 1.0:
+        a @ b
+        reps += 1
+    return 2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9
+
+
+def candidates(enc, texts: list[str], with_compile: bool) -> None:  # type: ignore[no-untyped-def]
+    """Extraction time of each forward-pass variant on ``texts``; kept only if faster and equal."""
+    from transformers import AutoModel
+
+    cfg = enc.model.config
+    tokens = sum(len(ids) for ids in enc.tokenizer(texts, truncation=True,
+                                                   max_length=512)["input_ids"])
+    flops = tokens * cfg.num_hidden_layers * 2 * (4 * cfg.hidden_size ** 2 + 2 * cfg.hidden_size
+                                                  * cfg.intermediate_size)
+    threads = torch.get_num_threads()
+    eager = AutoModel.from_pretrained(enc.name, attn_implementation="eager",
+                                      add_pooling_layer=False).eval()
+    variants: dict[str, tuple[object, int]] = {
+        f"sdpa, {threads} threads (current)": (enc.model, threads),
+        f"eager, {threads} threads": (eager, threads), "sdpa, 1 thread": (enc.model, 1)}
+    if with_compile:
+        t0 = time.perf_counter()
+        compiled = torch.compile(enc.model, dynamic=True)
+        Enc = type(enc)
+        extract(Enc(compiled, enc.tokenizer, enc.name), texts[:8], progress=False)
+        print(f"(d) torch.compile: {time.perf_counter() - t0:.1f} s to compile (first batch)")
+        variants["sdpa + torch.compile"] = (compiled, threads)
+    reference = extract(enc, texts, progress=False)
+    seconds: dict[str, list[float]] = {k: [] for k in variants}
+    diffs: dict[str, float] = {}
+    for _ in range(2):
+        for name, (model, n_threads) in variants.items():
+            torch.set_num_threads(n_threads)
+            t0 = time.perf_counter()
+            vecs = extract(type(enc)(model, enc.tokenizer, enc.name), texts, progress=False)
+            seconds[name].append(time.perf_counter() - t0)
+            diffs[name] = float((vecs - reference).abs().max())
+    torch.set_num_threads(threads)
+    rows = 64 * round(tokens / len(texts))
+    print(f"(d) forward-pass candidates, {len(texts)} sentences ({tokens} tokens), fp32 GEMM "
+          f"2048^3 {_gemm(2048, 2048, 2048):.1f} GFLOP/s, [{rows} x 384] @ [384 x 1536] "
+          f"{_gemm(rows, 384, 1536):.1f} GFLOP/s")
+    for name, secs in seconds.items():
+        best = min(secs)
+        print(f"    {name:28} {best:6.1f} s (runs: {', '.join(f'{x:.1f}' for x in secs)}), "
+              f"{flops / best / 1e9:5.1f} GFLOP/s, max |diff| vs current {diffs[name]:.1e}")
 
 
 if __name__ == "__main__":

@@ -146,3 +146,48 @@ def test_optimizer_is_fused_adamw_with_the_reference_update(tiny_bert: Path) -> 
 def _names(model: torch.nn.Module, opt: torch.optim.Optimizer) -> list[list[str]]:
     by_id = {id(p): n for n, p in model.named_parameters()}
     return [[by_id[id(p)] for p in g["params"]] for g in opt.param_groups]
+
+
+def test_no_unused_dev_pass_or_resume_checkpoint(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
+                                                 monkeypatch: object) -> None:
+    """One epoch: no dev evaluation (nothing to choose) and no last.pt (nothing to resume);
+    two epochs: a dev pass per epoch and the resumable state once, after the first."""
+    import crossling.training.loop as loop
+
+    evaluated: list[int] = []
+    saved: list[str] = []
+    real_evaluate, real_save = loop.evaluate, torch.save
+
+    def counting_evaluate(*args, **kwargs):  # type: ignore[no-untyped-def]
+        evaluated.append(len(args[4]))
+        return real_evaluate(*args, **kwargs)
+
+    def recording_save(obj, path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # atomic temp name: .crossling-tmp-<pid>-<target>.<random>[suffix]
+        saved.append(Path(path).name.split(".")[1].split("-", 3)[3])
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "evaluate", counting_evaluate)  # type: ignore[attr-defined]
+    monkeypatch.setattr(loop.torch, "save", recording_save)  # type: ignore[attr-defined]
+    task = get_task("pos")
+    sents = read_conllu(ud_dir / "UD_English-PUD" / "en_pud-ud-test.conllu", limit=24)
+    train, dev = examples_from_ud(sents[:16], "pos"), examples_from_ud(sents[16:], "pos")
+    labels = task.labels_from(train)
+    for epochs in (1, 2):
+        evaluated.clear()
+        saved.clear()
+        enc = load_encoder(str(tiny_bert), device="cpu")
+        model = task.build_model(enc.model, labels)
+        config = TrainConfig(epochs=epochs, batch_size=8, device="cpu", max_length=64,
+                             patience=5)
+        result = fit(task, model, enc.tokenizer, labels, train, dev, config,
+                     tmp_path / str(epochs), progress=False)
+        if epochs == 1:
+            assert evaluated == [] and result.best_dev == {} and result.best_epoch == 0
+            assert saved == ["best"]
+        else:
+            assert evaluated == [len(dev), len(dev)] and "upos_acc" in result.best_dev
+            assert saved.count("last") == 1
+        # the weights kept are the best epoch's, whether reloaded or still in memory
+        best = torch.load(tmp_path / str(epochs) / "best.pt")
+        assert all(torch.equal(best[k], v) for k, v in model.state_dict().items())

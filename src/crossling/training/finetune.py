@@ -36,15 +36,17 @@ import torch
 
 from crossling import __version__
 from crossling.atomic import check_output_dir, make_temp_dir, remove_stale_temps
-from crossling.data.conllu import read_conllu
 from crossling.data.example import Example, examples_from_ud
+from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
 from crossling.errors import ConfigError, DataError, ModelError
 from crossling.manifest import check_folder, claim_folder, make_manifest
 from crossling.models.encoder import load_encoder, model_fingerprint, pick_device
 from crossling.models.reinit import SCHEMES, parse_group, reinit
+from crossling.models.vocab import merge_vocabulary, trim_vocabulary
 from crossling.provenance import provenance, sha256_file
 from crossling.results import ScoreRow, write_rows_csv, write_rows_json
+from crossling.training.encoded import EncodedTokenizer, default_cache_dir
 from crossling.training.loop import TrainConfig, evaluate, fit, seed_everything
 from crossling.training.tasks import get_task
 
@@ -71,7 +73,8 @@ def read_examples(task: str, paths: Sequence[str | Path], limit: int | None = No
     """
     out: list[Example] = []
     for p in paths:
-        examples = read_iob2(p) if task == "ner" else examples_from_ud(read_conllu(p), task)
+        examples = (read_iob2(p) if task == "ner"
+                    else examples_from_ud(read_conllu_once(p), task))
         if not examples:
             raise DataError(p, None, "no sentences (empty file)")
         out += examples
@@ -133,7 +136,7 @@ def finetune_settings(task_name: str, model_name: str, train_files: Sequence[str
                       config: TrainConfig | None = None,
                       max_train_sentences: int | None = None,
                       max_eval_sentences: int | None = None,
-                      source: str | None = None) -> dict[str, Any]:
+                      source: str | None = None, trim_vocab: bool = True) -> dict[str, Any]:
     """Everything that determines a run's result, checked: its manifest settings.
 
     Validates the options (task, evaluation sets and source, sentence limits, re-init group and
@@ -173,6 +176,8 @@ def finetune_settings(task_name: str, model_name: str, train_files: Sequence[str
         "train_config": asdict(config), "max_train_sentences": max_train_sentences,
         "max_eval_sentences": max_eval_sentences, "source": source,
         "subsample_seed": SUBSAMPLE_SEED, "crossling_version": __version__,
+        # scores equal the untrimmed run's, the saved encoder's untouched rows do not (no decay)
+        "trim_vocab": trim_vocab,
     }
 
 
@@ -218,7 +223,8 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
                  seed: int = 0, config: TrainConfig | None = None,
                  max_train_sentences: int | None = None, max_eval_sentences: int | None = None,
                  source: str | None = None, save_model: bool = True,
-                 progress: bool = True, overwrite: bool = False) -> list[ScoreRow]:
+                 progress: bool = True, overwrite: bool = False, trim_vocab: bool = True,
+                 encoded_cache: str | Path | bool = True) -> list[ScoreRow]:
     """Fine-tune ``model_name`` on ``task_name`` and evaluate it on every language of ``eval_sets``.
 
     ``eval_sets`` maps a language label (e.g. ``en``, ``fr``, ``fr_gsd``) to a test file; the
@@ -226,14 +232,17 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
     ``save_model=False`` skips writing the fine-tuned model (grids keep only what later cells
     need: a dequantised e5-small is 470 MB). ``out_dir`` must be empty, new, or hold this very
     run (its ``manifest.json`` matches): then a finished run is returned and an interrupted
-    one resumed. ``overwrite=True`` empties a folder holding another run. Returns (and writes)
-    the score rows.
+    one resumed. ``overwrite=True`` empties a folder holding another run. ``trim_vocab`` trains
+    on the embedding rows of the sub-words the run encodes only (exact,
+    :mod:`crossling.models.vocab`); the saved encoder has the full vocabulary. Encoded sentence
+    sets are cached in the folder ``encoded_cache`` (True: ``$CROSSLING_CACHE/encoded``; False:
+    in memory only). Returns (and writes) the score rows.
     """
     task = get_task(task_name)
     config = config or TrainConfig()
     settings = finetune_settings(task_name, model_name, train_files, dev_files, eval_sets,
                                  reinit_group, reinit_scheme, seed, config, max_train_sentences,
-                                 max_eval_sentences, source)
+                                 max_eval_sentences, source, trim_vocab)
     source = settings["source"]
     out = check_output_dir(out_dir)
     manifest = make_manifest("finetune", settings)
@@ -251,6 +260,11 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
     seed_everything(seed)
     encoder = load_encoder(model_name, device=config.device)
     pretrained_fp = model_fingerprint(encoder.model)  # before re-init: the weights as published
+    # each set tokenised once per study, not per batch, epoch and cell (training/encoded.py)
+    cache_dir = default_cache_dir() if encoded_cache is True else encoded_cache or None
+    encoder.tokenizer = EncodedTokenizer(encoder.tokenizer, config.max_length, cache_dir)
+    for part in (train, dev, *tests.values()):
+        encoder.tokenizer.add([ex.words for ex in part])
     layers, embeddings = parse_group(reinit_group)
     report = reinit(encoder.model, layers, scheme=reinit_scheme, embeddings=embeddings,
                     seed=seed) if (layers or embeddings) else None
@@ -262,10 +276,15 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
             log.warning("%s: %d gold label(s) never seen in training, counted as errors: %s",
                         lang, len(labs), ", ".join(labs))
     model = task.build_model(encoder.model, labels)
+    kept_rows = None  # provenance: how many embedding rows were trained (None = all)
+    if trim_vocab:  # every text this run encodes, so every score equals the untrimmed run's
+        kept_rows = len(trim_vocabulary(encoder.model, encoder.tokenizer, [ex.words for part in (
+            train, dev, *tests.values()) for ex in part], config.max_length).kept)
     # "model": ".model.*" folders are _save_model's temporaries from before pid-named ones
     claim_folder(out, manifest, overwrite=overwrite, known=(*RUN_OUTPUTS, "model"))
     result = fit(task, model, encoder.tokenizer, labels, train, dev, config, out / "fit",
                  seed=seed, progress=progress, run_key=manifest["key"])
+    merge_vocabulary(encoder.model)  # full-vocabulary encoder again, for saving and reuse
     if save_model:
         _save_model(model, encoder.tokenizer, labels, out)
 
@@ -277,7 +296,8 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
         n_train=len(train), n_dev=len(dev), subsample_seed=SUBSAMPLE_SEED, labels=labels,
         unknown_labels={k: v for k, v in unknown.items() if v},
         pretrained_fingerprint=pretrained_fp, after_reinit_fingerprint=after_reinit_fp,
-        manifest_key=manifest["key"], best_epoch=result.best_epoch,
+        manifest_key=manifest["key"], trained_embedding_rows=kept_rows,
+        best_epoch=result.best_epoch,
         best_dev=result.best_dev, train_tokens_per_s=result.tokens_per_second,
         metric_variants={"upos_acc": "token accuracy over syntactic words",
                          "uas": "CoNLL 2018, all words incl. punctuation",

@@ -37,6 +37,7 @@ from crossling.errors import ConfigError
 from crossling.manifest import claim_folder, make_manifest
 from crossling.models.encoder import model_fingerprint, pick_device
 from crossling.training.batching import bucket_batches
+from crossling.training.encoded import encoded_lengths
 from crossling.training.task import Example, Score, Task
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,9 @@ def _autocast(device: torch.device, config: TrainConfig) -> Any:
 
 def subword_lengths(tokenizer: Any, examples: Sequence[Example], max_length: int) -> list[int]:
     """Sub-word count of each example (what padding is about), capped at ``max_length``."""
+    stored = encoded_lengths(tokenizer, [e.words for e in examples], max_length)
+    if stored is not None:
+        return stored
     enc = tokenizer([list(e.words) for e in examples], is_split_into_words=True,
                     truncation=True, max_length=max_length)
     return [len(ids) for ids in enc["input_ids"]]
@@ -244,6 +248,7 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
         torch.set_rng_state(state["rng"])
         log.info("resuming %s at epoch %d", out, start_epoch + 1)
     bad_epochs = sum(1 for h in result.history[result.best_epoch + 1:]) if result.history else 0
+    trained_last = -1
     for epoch in range(start_epoch, config.epochs):
         if bad_epochs >= config.patience:
             break
@@ -269,23 +274,31 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
             bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
         result.train_seconds += time.perf_counter() - t0
         result.train_tokens += tokens
-        scores = evaluate(task, model, tokenizer, labels, dev, config, seed=seed)
-        dev_scores = {k: float(s.value) for k, s in scores.items()}
+        trained_last = epoch
+        # Dev passes only where they choose the epoch or stop training (epochs > 1): with one
+        # epoch a dev pass would be unused (best_dev stays empty). last.pt only when another
+        # epoch follows; best.pt is not reloaded when it is the weights in memory.
+        dev_scores = ({k: float(s.value) for k, s in evaluate(
+            task, model, tokenizer, labels, dev, config, seed=seed).items()}
+            if config.epochs > 1 else {})
         result.history.append({"epoch": epoch, "loss": running, **dev_scores})
-        log.info("epoch %d: loss %.4f dev %s", epoch + 1, running, dev_scores)
+        log.info("epoch %d: loss %.4f dev %s", epoch + 1, running, dev_scores or "(not needed)")
         best = result.best_dev.get(task.main_metric, float("-inf"))
-        if dev_scores[task.main_metric] > best:
+        if not dev_scores or dev_scores[task.main_metric] > best:
             result.best_epoch, result.best_dev = epoch, dev_scores
             bad_epochs = 0
             with atomic_path(out / "best.pt") as tmp:
                 torch.save(model.state_dict(), tmp)
         else:
             bad_epochs += 1
-        with atomic_path(last) as tmp:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "epoch": epoch,
-                        "result": asdict(result), "rng": torch.get_rng_state()}, tmp)
-    model.load_state_dict(torch.load(out / "best.pt", map_location=device))
+        if epoch + 1 < config.epochs and bad_epochs < config.patience:
+            # resumable state, only when another epoch follows (~3x the weights on disk)
+            with atomic_path(last) as tmp:
+                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "epoch": epoch,
+                            "result": asdict(result), "rng": torch.get_rng_state()}, tmp)
+    if result.best_epoch != trained_last:  # else the weights in memory are best.pt's
+        model.load_state_dict(torch.load(out / "best.pt", map_location=device))
     write_json(done, {"result": asdict(result), "config": asdict(config), "seed": seed})
     last.unlink(missing_ok=True)
     return result

@@ -27,9 +27,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from crossling.errors import ConfigError
-from crossling.models.encoder import encode_words
 from crossling.models.heads import BiaffineParser, TokenTagger
 from crossling.training.decode import decode_tree
+from crossling.training.encoded import encode_batch
 from crossling.training.metrics import (
     accuracy,
     attachment_scores,
@@ -96,7 +96,7 @@ class _Tagging(_Labels):
 
     def collate(self, tokenizer: Any, examples: Sequence[Example], labels: Sequence[str],
                 max_length: int) -> TaskBatch:
-        words = encode_words(tokenizer, [ex.words for ex in examples], max_length)
+        words = encode_batch(tokenizer, [ex.words for ex in examples], max_length)
         width = words.first_subword.shape[1]
         return TaskBatch(words, _label_tensor(examples, labels, width, words.first_subword),
                          None, examples)
@@ -152,7 +152,7 @@ class ParsingTask(_Labels):
 
     def collate(self, tokenizer: Any, examples: Sequence[Example], labels: Sequence[str],
                 max_length: int) -> TaskBatch:
-        words = encode_words(tokenizer, [ex.words for ex in examples], max_length)
+        words = encode_batch(tokenizer, [ex.words for ex in examples], max_length)
         first = words.first_subword
         width = first.shape[1]
         rels = _label_tensor(examples, labels, width, first)

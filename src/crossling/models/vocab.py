@@ -1,0 +1,151 @@
+"""Exact vocabulary trimming: fine-tune only the embedding rows a run can ever look up.
+
+Multilingual encoders carry a huge word-embedding matrix (250,037 x 384 in multilingual-e5-small,
+250,002 x 768 in XLM-R base) while one fine-tuning run touches a few tens of thousands of its
+rows. Untrimmed, every training step still builds a dense 96M-entry embedding gradient, takes
+its norm for clipping and runs AdamW over all of it; on two CPU cores that was about a quarter
+of a step, and every checkpoint stored the matrix three times (weights and two AdamW moments).
+
+:func:`trim_vocabulary` replaces the encoder's input embedding with a :class:`TrimmedEmbedding`
+holding only the rows of the sub-word ids that occur in the texts the run will encode (training,
+dev, test and target sets, plus the tokenizer's special tokens). Input ids are *not* changed: the
+module maps a full id to its trimmed row with a lookup table inside ``forward``, so everything
+that reads ``input_ids`` (position ids computed from the padding id in XLM-R, attention masks,
+the tokenizer's own padding) sees exactly what it saw before.
+
+Why it is exact: a row that is never looked up gets a zero gradient, so it contributes nothing
+to the global gradient norm used for clipping (the norm is equal up to float summation order)
+and its AdamW moments stay zero. Every row that any evaluated text uses is kept and receives the
+same update as in the untrimmed run. The one difference: AdamW's decoupled weight decay also
+shrinks rows with a zero gradient by ``(1 - lr * weight_decay)`` per step in the untrimmed run;
+trimmed-away rows are left as pretrained. No score of the run depends on them (no evaluated text
+contains them); they reach the saved encoder, where e.g. lr 1e-4, weight decay 0.01 and 125 steps
+shrink them by about 1e-4 relative in the untrimmed run and not at all here.
+
+:func:`merge_vocabulary` writes the trained rows back into the pretrained full matrix and puts
+the full embedding back, so a saved fine-tuned encoder is an ordinary full-vocabulary Hugging
+Face folder (fine-tuned similarity on any PUD language keeps working).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from crossling.errors import ModelError
+
+
+class TrimmedEmbedding(nn.Module):
+    """An ``nn.Embedding`` restricted to ``kept`` rows, still indexed by full-vocabulary ids.
+
+    ``weight`` keeps the name (and so the state-dict key and optimiser group) of the embedding it
+    replaces. ``remap[full_id]`` is the trimmed row, -1 for ids that were trimmed away: looking
+    one of those up raises :class:`ModelError` instead of returning another token's vector.
+    """
+
+    kept: torch.Tensor
+    remap: torch.Tensor
+
+    def __init__(self, full: nn.Embedding, kept: torch.Tensor) -> None:
+        super().__init__()
+        kept = kept.to(device=full.weight.device, dtype=torch.long)
+        remap = torch.full((full.num_embeddings,), -1, dtype=torch.long,
+                           device=full.weight.device)
+        remap[kept] = torch.arange(len(kept), device=full.weight.device)
+        self.register_buffer("kept", kept)
+        self.register_buffer("remap", remap)
+        self.num_full = full.num_embeddings
+        self.embedding_dim = full.embedding_dim
+        pad = full.padding_idx
+        self.padding_idx = None if pad is None else int(remap[pad])
+        if self.padding_idx is not None and self.padding_idx < 0:
+            raise ModelError(f"padding id {pad} is not among the kept sub-word ids")
+        self.weight = nn.Parameter(full.weight.detach()[kept].clone(),
+                                   requires_grad=full.weight.requires_grad)
+        # The pretrained full module, kept outside the module tree (not a parameter, not in the
+        # state dict) so that merge_vocabulary can write the trained rows back into it.
+        self.__dict__["full"] = full
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        rows = self.remap[input_ids]
+        if bool((rows < 0).any()):
+            bad = int(input_ids[rows < 0][0])
+            raise ModelError(f"sub-word id {bad} is outside the trimmed vocabulary "
+                             f"({len(self.kept)} of {self.num_full} ids kept): every text a "
+                             "fine-tuning run encodes must be given to trim_vocabulary")
+        return F.embedding(rows, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        return f"{len(self.kept)} of {self.num_full} rows, dim {self.embedding_dim}"
+
+
+def kept_ids(tokenizer: Any, sentences: Iterable[Sequence[str]], max_length: int,
+             ) -> torch.Tensor:
+    """Sorted sub-word ids of pre-split ``sentences`` (as the tasks tokenise them), plus every
+    special token's id (padding, CLS/SEP, UNK, ...).
+
+    A tokenizer wrapper holding the sentences' encodings already (``stored_input_ids``, as
+    :class:`crossling.training.encoded.EncodedTokenizer` does) is asked for them instead of
+    tokenising again.
+    """
+    texts = [list(s) for s in sentences]
+    ids: set[int] = set(int(i) for i in tokenizer.all_special_ids)
+    if tokenizer.pad_token_id is not None:
+        ids.add(int(tokenizer.pad_token_id))
+    stored_of = getattr(tokenizer, "stored_input_ids", None)
+    stored = stored_of(texts, max_length) if callable(stored_of) else None
+    if stored is not None:
+        for row in stored:
+            ids.update(row)
+        texts = []
+    for start in range(0, len(texts), 4096):
+        enc = tokenizer(texts[start:start + 4096], is_split_into_words=True, truncation=True,
+                        max_length=max_length)
+        for row in enc["input_ids"]:
+            ids.update(row)
+    return torch.tensor(sorted(ids), dtype=torch.long)
+
+
+def trim_vocabulary(model: Any, tokenizer: Any, sentences: Iterable[Sequence[str]],
+                    max_length: int) -> TrimmedEmbedding:
+    """Replace ``model``'s input embedding with the rows ``sentences`` need; returns the module.
+
+    ``model`` is a Hugging Face encoder (anything with ``get_input_embeddings`` and
+    ``set_input_embeddings``). Call it after any re-initialisation and before building the
+    optimiser; :func:`merge_vocabulary` undoes it.
+    """
+    current = model.get_input_embeddings()
+    if isinstance(current, TrimmedEmbedding):
+        raise ModelError("the vocabulary is already trimmed; merge_vocabulary first")
+    if not isinstance(current, nn.Embedding):
+        raise ModelError(f"{type(model).__name__}: input embedding is a "
+                         f"{type(current).__name__}, not an nn.Embedding; cannot trim it")
+    kept = kept_ids(tokenizer, sentences, max_length)
+    if len(kept) and int(kept[-1]) >= current.num_embeddings:
+        raise ModelError(f"tokenizer id {int(kept[-1])} is beyond the model's "
+                         f"{current.num_embeddings}-row embedding")
+    trimmed = TrimmedEmbedding(current, kept)
+    model.set_input_embeddings(trimmed)
+    return trimmed
+
+
+def merge_vocabulary(model: Any) -> bool:
+    """Write trained rows back into the full embedding and restore it; False if not trimmed.
+
+    Afterwards the model is an ordinary full-vocabulary model (``save_pretrained`` writes a
+    folder any Hugging Face code loads), equal to the trimmed one on every kept id.
+    """
+    current = model.get_input_embeddings()
+    if not isinstance(current, TrimmedEmbedding):
+        return False
+    full: nn.Embedding = current.__dict__["full"]
+    full.to(current.weight.device)
+    with torch.no_grad():
+        full.weight[current.kept] = current.weight.detach().to(full.weight.dtype)
+    full.weight.requires_grad_(current.weight.requires_grad)
+    model.set_input_embeddings(full)
+    return True
