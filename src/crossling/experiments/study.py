@@ -39,17 +39,11 @@ from crossling.data.resolve import resolve_ud
 from crossling.errors import ConfigError, CrosslingError
 from crossling.models.reinit import SCHEMES, parse_group
 from crossling.provenance import sha256_file
-from crossling.similarity.measures import get_measure, measure_ids
+from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
 from crossling.similarity.pooling import POOLINGS
 from crossling.training.loop import TrainConfig
 
 TASK_NAMES = ("pos", "parsing", "ner")
-
-# Fewest sentences each measure is defined on: the unbiased HSIC behind debiased CKA divides by
-# n - 3 (``LinearCKAStream.debiased_value`` is NaN below 4 rows); the biased forms need two rows
-# to centre. A smaller ``similarity.n`` would fill the store with NaN curves.
-_MIN_N = {"debiased_cka": 4}
-_MIN_N_DEFAULT = 2
 
 # Valid range of each numeric training field: (lowest, lowest excluded?, highest or None).
 # batch_size 0 or patience 0 train nothing (patience 0 stops before the first epoch);
@@ -322,9 +316,11 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
             except ConfigError as e:
                 raise sf.fail(f"measures[{i}]", str(e)) from None
         sf.unique("measures", measures)
-        min_n = max(_MIN_N.get(m, _MIN_N_DEFAULT) for m in measures)
-        need = ", ".join(f"{m} needs n >= {_MIN_N.get(m, _MIN_N_DEFAULT)}" for m in measures
-                         if _MIN_N.get(m, _MIN_N_DEFAULT) == min_n)
+        # The measure registry's ``min_n`` (one table for the CLI, the pipeline and studies):
+        # fewer sentences would fill the store with NaN or trivially-1 curves.
+        min_n = min_sentences(measures)
+        need = ", ".join(f"{m.id} needs n >= {m.min_n}" for m in get_measures(measures)
+                         if m.min_n == min_n)
         n = sf.get("n", int, 1000)
         if n < min_n:
             raise sf.fail("n", f"must be >= {min_n}, got {n} ({need})")
