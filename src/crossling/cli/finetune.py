@@ -7,33 +7,23 @@ from typing import Any
 
 import pandas as pd
 
-from crossling.atomic import check_output_dir
-from crossling.data.specs import DataFolders, resolve_task_files
+from crossling.experiments.workflows import prepare_finetune
 from crossling.models.reinit import SCHEMES
-from crossling.training.finetune import default_out_dir, finetune_settings, run_finetune
-from crossling.training.loop import TrainConfig
 from crossling.training.tasks import TASKS
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    files = resolve_task_files(args.task, DataFolders.under(args.data), train=args.train,
-                               dev=args.dev, test=args.test, evals=args.eval)
-    train, dev, evals, source_test = files.train, files.dev, files.evals, files.source
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         head_lr=args.head_lr, max_length=args.max_length, device=args.device)
-    settings = finetune_settings(args.task, args.model, train, dev, evals,
-                                 reinit_group=args.reinit, reinit_scheme=args.reinit_scheme,
-                                 seed=args.seed, config=config,
-                                 max_train_sentences=args.max_train_sentences,
-                                 max_eval_sentences=args.max_eval_sentences, source=source_test)
-    out = check_output_dir(args.out if args.out else default_out_dir(settings))
+    job = prepare_finetune(
+        args.task, args.model, data=args.data, train=args.train, dev=args.dev, test=args.test,
+        evals=args.eval, reinit=args.reinit, reinit_scheme=args.reinit_scheme, seed=args.seed,
+        training={"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                  "head_lr": args.head_lr, "max_length": args.max_length,
+                  "device": args.device},
+        max_train_sentences=args.max_train_sentences,
+        max_eval_sentences=args.max_eval_sentences, out=args.out)
+    out = job.out
     print(f"output folder: {out}", flush=True)
-    rows = run_finetune(args.task, args.model, train, dev, evals, out,
-                        reinit_group=args.reinit, reinit_scheme=args.reinit_scheme,
-                        seed=args.seed, config=config,
-                        max_train_sentences=args.max_train_sentences,
-                        max_eval_sentences=args.max_eval_sentences, source=source_test,
-                        overwrite=args.overwrite)
+    rows = job.run(overwrite=args.overwrite)
     table = pd.DataFrame([{"language": r.language, "metric": r.metric, "score": r.value,
                            "95% CI": f"[{r.ci_low:.1f}, {r.ci_high:.1f}]",
                            "sentences": r.n_sentences} for r in rows])

@@ -82,3 +82,15 @@ def resolve_task_files(task: str, folders: DataFolders, train: Sequence[str] | N
     for spec in evals or []:
         files[spec] = resolve_spec(task, spec, "test", folders)
     return TaskFiles(train=train_files, dev=dev_files, source=source, evals=files)
+
+
+def find_ud_folder(data: str | Path | None) -> Path:
+    """The UD folder holding the PUD treebanks: ``data`` or ``data/ud`` (default: ``../shared/
+    data`` or ``shared/data``, beside or inside the checkout, as the demo expects)."""
+    candidates = [Path(data)] if data else [Path("../shared/data"), Path("shared/data")]
+    for c in candidates:
+        for folder in (c / "ud", c):
+            if any(folder.glob("UD_*-PUD")):
+                return folder
+    raise ConfigError(f"{candidates[0]}: no UD PUD treebanks found (pass --data with the folder "
+                      "that holds UD_English-PUD, or its parent)")
