@@ -40,3 +40,25 @@ def test_record_describes_the_device_actually_used(tmp_path: Path, monkeypatch) 
     rec = provenance(device=torch.device("cpu"), seed=1)
     assert rec["device"].startswith("cpu:") and rec["seed"] == 1
     assert device_description("cpu") == rec["device"]
+
+
+def test_default_device_is_the_packages_one_choice(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The default device described comes from models.encoder.pick_device, not a copy of it."""
+    import pytest
+
+    from crossling.errors import ConfigError
+    from crossling.models import encoder
+
+    calls: list[object] = []
+    real = encoder.pick_device
+
+    def spy(device: str | None = None):  # type: ignore[no-untyped-def]
+        calls.append(device)
+        return real(device)
+
+    monkeypatch.setattr(encoder, "pick_device", spy)
+    device_description()
+    device_description("cpu")
+    assert calls == [None, "cpu"]
+    with pytest.raises(ConfigError, match="--device 'bogus'"):
+        device_description("bogus")

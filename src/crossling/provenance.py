@@ -67,8 +67,9 @@ def device_description(device: Any = None) -> str:
     """
     import torch
 
-    dev = torch.device(device) if device is not None else (
-        torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+    from crossling.models.encoder import pick_device  # the one device choice of the package
+
+    dev = pick_device(str(device) if device is not None else None)
     if dev.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(dev.index or 0)}"
     if dev.type == "cpu":

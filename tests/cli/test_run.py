@@ -83,7 +83,7 @@ def test_run_checks_its_output_locations_before_any_work(
     the store was written): now one line, before the study is even read."""
     import os
 
-    import crossling.cli.run as run_cli
+    import crossling.experiments.workflows as run_cli  # the command's logic lives there
 
     study = tmp_path / "tiny.yaml"
     study.write_text(STUDY.format(model=tiny_bert, ud=data_dir / "ud"), encoding="utf-8")

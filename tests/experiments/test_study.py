@@ -92,7 +92,9 @@ def test_errors_name_file_field_and_problem(tmp_path: Path, data_dir: Path, old:
      r"tasks\.pos\.max_eval_sentences: must be >= 1, got 0"),
     ("n: 20", "n: -12", r"similarity\.n: must be >= 4, got -12 \(debiased_cka needs n >= 4\)"),
     ("n: 20", "n: 3", r"similarity\.n: must be >= 4, got 3"),
-    ("n: 20", "n: 1, measures: [linear_cka, rbf_cka]", r"similarity\.n: must be >= 2, got 1"),
+    # the registry's min_n: biased CKA of 2 centred rows is 1 whatever the data, so n >= 3
+    ("n: 20", "n: 2, measures: [linear_cka, rbf_cka]",
+     r"similarity\.n: must be >= 3, got 2 \(linear_cka needs n >= 3, rbf_cka needs n >= 3\)"),
     ("n_boot: 10", "n_boot: 0", r"similarity\.n_boot: must be >= 1, got 0"),
     ("n_null: 5", "n_null: -1", r"similarity\.n_null: must be >= 1, got -1"),
     ("seeds: [0, 1]", "seeds: [0, -1]", r"seeds\[1\]: must be in \[0, "),

@@ -8,10 +8,10 @@ import torch
 from crossling.errors import ConfigError, ModelError
 from crossling.models.encoder import Encoder, load_encoder, tokenizer_fingerprint
 from crossling.similarity.extract import (
+    MAX_BATCH,
     extract,
     extract_cached,
     extraction_precision,
-    length_batches,
 )
 from crossling.similarity.pooling import POOLINGS
 
@@ -44,9 +44,24 @@ def test_mean_excludes_exactly_the_special_tokens(tiny_xlmr: Path) -> None:
                                atol=1e-5, rtol=1e-4)
 
 
-def test_length_batches_respect_budget_and_cover_all() -> None:
+def test_extraction_batches_respect_budget_and_cover_all(
+        tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Extraction batches with the package's one length batcher, under the token budget."""
+    import crossling.similarity.extract as extract_module
+
+    seen: list[list[list[int]]] = []
+    real = extract_module.bucket_batches
+
+    def spy(*args: object, **kwargs: object) -> list[list[int]]:
+        seen.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return seen[-1]
+
+    monkeypatch.setattr(extract_module, "bucket_batches", spy)
+    enc = load_encoder(str(tiny_model), device="cpu")
+    extract(enc, TEXTS, batch_tokens=40, progress=False)
+    assert len(seen) == 1 and sorted(i for b in seen[0] for i in b) == list(range(len(TEXTS)))
     lengths = [5, 50, 7, 12, 48, 3, 9, 30]
-    batches = length_batches(lengths, batch_tokens=60)
+    batches = real(lengths, MAX_BATCH, seed=0, shuffle=False, max_tokens=60)
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     for b in batches:
         assert max(lengths[i] for i in b) * len(b) <= 60 or len(b) == 1

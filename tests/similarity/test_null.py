@@ -144,3 +144,14 @@ def test_negative_resample_counts_and_too_few_rows_are_refused() -> None:
     for m, k in MIN_N.items():
         e = estimate(x[:k], y[:k], measures=(m,), n_boot=0, n_null=0)[m]
         assert math.isfinite(e.value) and abs(e.value) < 1 - 1e-6, m
+
+
+def test_device_goes_through_the_one_device_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The measures' device is validated by models.encoder.pick_device (a torch RuntimeError
+    from ``torch.device`` before), like every other device choice in crossling."""
+    x = torch.randn(10, 4)
+    with pytest.raises(ConfigError, match="--device 'bogus': not a torch device"):
+        estimate(x, x, ["linear_cka"], n_boot=0, n_null=0, device="bogus")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        estimate(x, x, ["linear_cka"], n_boot=0, n_null=0, device="cuda")

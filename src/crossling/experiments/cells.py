@@ -18,28 +18,20 @@ Rows = list[SimilarityRow] | list[ScoreRow] | list[SimilarityRow | ScoreRow]
 Runner = Callable[[dict[str, Any], Path], tuple[Rows, dict[str, Any]]]
 
 
-def _corpus(params: dict[str, Any]) -> Any:
-    from crossling.data.parallel import align_by_sent_id
-    from crossling.data.resolve import resolve_ud
-
-    langs = [params["source"], *params["languages"]]
-    return align_by_sent_id({x: resolve_ud(params["ud"], x) for x in langs}, limit=params["n"])
-
-
 def _sim_kwargs(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    return {"measures": params["measures"], "pooling": params["pooling"],
-            "n_boot": params["n_boot"], "n_null": params["n_null"], "seed": 0,
-            "cache_dir": workdir / "cache", "progress": False}
+    """The similarity service's settings of a cell (the study validated them)."""
+    return {"ud": params["ud"], "source": params["source"], "targets": params["languages"],
+            "n": params["n"], "n_option": "similarity.n", "measures": params["measures"],
+            "pooling": params["pooling"], "n_boot": params["n_boot"],
+            "n_null": params["n_null"], "seed": 0, "cache_dir": workdir / "cache",
+            "progress": False}
 
 
-def run_similarity(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
+def run_similarity_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
     """Cross-lingual CKA of the pretrained model."""
-    from crossling.models.encoder import load_encoder
-    from crossling.similarity.pipeline import cross_lingual_similarity
+    from crossling.similarity.service import run_similarity
 
-    encoder = load_encoder(params["model"])
-    rows = cross_lingual_similarity(encoder, _corpus(params), params["source"],
-                                    params["languages"], **_sim_kwargs(params, workdir))
+    rows = run_similarity(model=params["model"], **_sim_kwargs(params, workdir))
     return rows, rows[0].provenance if rows else {}
 
 
@@ -59,10 +51,10 @@ def run_finetune_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict
     return rows, rows[0].provenance if rows else {}
 
 
-def run_similarity_ft(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
+def run_similarity_ft_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
     """After fine-tuning: cross-lingual CKA of the fine-tuned encoder, and pretrained vs tuned."""
     from crossling.models.encoder import load_encoder
-    from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
+    from crossling.similarity.service import run_similarity
 
     tuned_dir = workdir.parent / params["finetune"] / "encoder"
     if not tuned_dir.is_dir():
@@ -70,13 +62,8 @@ def run_similarity_ft(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict
                                 "is missing")
     tuned = load_encoder(str(tuned_dir))
     tuned.name = f"{params['model']}+{params['task']}-seed{params['seed']}"
-    pretrained = load_encoder(params["model"])
-    corpus = _corpus(params)
-    kw = _sim_kwargs(params, workdir)
-    rows: list[SimilarityRow] = cross_lingual_similarity(tuned, corpus, params["source"],
-                                                         params["languages"], **kw)
-    rows += model_similarity(pretrained, tuned, corpus,
-                             [params["source"], *params["languages"]], **kw)
+    rows = run_similarity(model=tuned, compare_model=params["model"], compare_side="a",
+                          **_sim_kwargs(params, workdir))
     # Fine-tuned rows say which fine-tuning they come from (the report groups by task and seed):
     # typed fields, and the same keys in the provenance (what older versions wrote).
     tag = {"task": params["task"], "seed": params["seed"], "finetune_cell": params["finetune"]}
@@ -85,7 +72,7 @@ def run_similarity_ft(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict
 
 
 RUNNERS: dict[str, Runner] = {
-    "similarity": run_similarity,
+    "similarity": run_similarity_cell,
     "finetune": run_finetune_cell,
-    "similarity_ft": run_similarity_ft,
+    "similarity_ft": run_similarity_ft_cell,
 }

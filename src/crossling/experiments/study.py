@@ -34,22 +34,16 @@ from typing import Any
 import yaml
 
 import crossling
-from crossling.data.ner import resolve_ner
 from crossling.data.resolve import resolve_ud
+from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
 from crossling.errors import ConfigError, CrosslingError
 from crossling.models.reinit import SCHEMES, parse_group
 from crossling.provenance import sha256_file
-from crossling.similarity.measures import get_measure, measure_ids
+from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
 from crossling.similarity.pooling import POOLINGS
 from crossling.training.loop import TrainConfig
 
 TASK_NAMES = ("pos", "parsing", "ner")
-
-# Fewest sentences each measure is defined on: the unbiased HSIC behind debiased CKA divides by
-# n - 3 (``LinearCKAStream.debiased_value`` is NaN below 4 rows); the biased forms need two rows
-# to centre. A smaller ``similarity.n`` would fill the store with NaN curves.
-_MIN_N = {"debiased_cka": 4}
-_MIN_N_DEFAULT = 2
 
 # Valid range of each numeric training field: (lowest, lowest excluded?, highest or None).
 # batch_size 0 or patience 0 train nothing (patience 0 stops before the first epoch);
@@ -233,13 +227,12 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
     data_f = top.sub("data")
     base = p.parent
     if data is not None:
-        root = Path(data)
-        ud = root / "ud" if (root / "ud").is_dir() else root
-        ner = root / "ner" if (root / "ner").is_dir() else None
+        folders = DataFolders.under(data)
+        ud, ner = folders.ud, folders.ner
         data_f.get("ud", str, None)
         data_f.get("ner", str, None)
     else:
-        ud = _resolve_data(data_f.get("ud", str), base)  # type: ignore[assignment]
+        ud = _resolve_data(data_f.get("ud", str), base)
         ner = _resolve_data(data_f.get("ner", str, None), base)
     data_f.finish()
     if ud is None:  # data.ud is required, so get() raised already; kept for the type checker
@@ -275,10 +268,10 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         if tname not in TASK_NAMES:
             raise tasks_f.fail(tname, f"unknown task (available: {', '.join(TASK_NAMES)})")
         tf = tasks_f.sub(tname)
-        default_train = "en" if tname == "ner" else "en_ewt"
         spec = TaskSpec(
-            name=tname, train=tf.strings("train", [default_train]),
-            dev=tf.strings("dev", [default_train]), test=tf.get("test", str, "en"),
+            name=tname, train=tf.strings("train", [default_train(tname)]),
+            dev=tf.strings("dev", [default_train(tname)]),
+            test=tf.get("test", str, DEFAULT_TEST),
             eval=tf.strings("eval", []),
             max_train_sentences=tf.number("max_train_sentences", int, None, low=1),
             max_eval_sentences=tf.number("max_eval_sentences", int, None, low=1))
@@ -322,9 +315,11 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
             except ConfigError as e:
                 raise sf.fail(f"measures[{i}]", str(e)) from None
         sf.unique("measures", measures)
-        min_n = max(_MIN_N.get(m, _MIN_N_DEFAULT) for m in measures)
-        need = ", ".join(f"{m} needs n >= {_MIN_N.get(m, _MIN_N_DEFAULT)}" for m in measures
-                         if _MIN_N.get(m, _MIN_N_DEFAULT) == min_n)
+        # The measure registry's ``min_n`` (one table for the CLI, the pipeline and studies):
+        # fewer sentences would fill the store with NaN or trivially-1 curves.
+        min_n = min_sentences(measures)
+        need = ", ".join(f"{m.id} needs n >= {m.min_n}" for m in get_measures(measures)
+                         if m.min_n == min_n)
         n = sf.get("n", int, 1000)
         if n < min_n:
             raise sf.fail("n", f"must be >= {min_n}, got {n} ({need})")
@@ -372,13 +367,7 @@ def _training(tf: _Fields) -> TrainConfig:
 
 
 def _data_file(task: str, ud: Path, ner: Path | None, spec: str, split: str) -> Path:
-    if Path(spec).is_file():
-        return Path(spec)
-    if task == "ner":
-        if ner is None:
-            raise ConfigError("no NER data folder (data.ner)")
-        return resolve_ner(ner, spec, split)
-    return resolve_ud(ud, spec, split)
+    return resolve_spec(task, spec, split, DataFolders(ud, ner))
 
 
 def _model_identity(model: str) -> str:

@@ -1,5 +1,8 @@
 """Study-level figures of the report (matplotlib, PNG, written atomically).
 
+Saving and measure labels are shared with one run's curves (:func:`crossling.report.plots.
+save_figure`, :func:`~crossling.report.plots.measure_label`, the registry's ``label``).
+
 - :func:`alignment_before_after`: cross-lingual similarity per layer, one panel per measure
   (the report's measure first: debiased linear CKA by default, then biased linear CKA, the
   paper's measure, for comparison);
@@ -30,20 +33,14 @@ import pandas as pd
 
 from crossling.analysis.deltas import group_order
 from crossling.analysis.frames import language_code
-from crossling.atomic import atomic_path
-from crossling.report.plots import MEASURE_LABELS
+from crossling.report.plots import measure_label, save_figure
+
+DPI = 140
+"""Resolution of the report's figures (one run's curves: 150 dpi, :mod:`crossling.report.plots`)."""
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=140, bbox_inches="tight", format="png")
-    plt.close(fig)
-    return path
-
-
-def _label(measure: str) -> str:
-    return MEASURE_LABELS.get(measure, measure)
+    return save_figure(fig, path, dpi=DPI)
 
 
 def alignment_before_after(sim: pd.DataFrame, measures: Sequence[str], path: Path) -> Path:
@@ -77,7 +74,7 @@ def alignment_before_after(sim: pd.DataFrame, measures: Sequence[str], path: Pat
             ax.fill_between(null.index, null["null_mean"], null["null_high"], color="0.55",
                             alpha=0.35, lw=0, label="shuffled pairs (null: mean–95th pct)")
             ax.plot(null.index, null["null_mean"], color="0.4", ls=":", lw=1.0)
-        ax.set_title(_label(measure), fontsize=10)
+        ax.set_title(measure_label(measure), fontsize=10)
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_xticks(sorted(sub["layer"].unique()))
         ax.grid(alpha=0.3)
@@ -105,7 +102,7 @@ def pretrained_vs_finetuned(table: pd.DataFrame, measure: str, path: Path) -> Pa
     ax.set_ylim(top=1.02)
     ax.set_xticks(sorted(table["layer"].unique()))
     ax.set_xlabel("layer (0 = embeddings)")
-    ax.set_ylabel(f"{_label(measure)}(pretrained, fine-tuned)")
+    ax.set_ylabel(f"{measure_label(measure)}(pretrained, fine-tuned)")
     ax.set_title("How much fine-tuning changes each layer\n(same sentences; band: range over "
                  "languages and seeds)", fontsize=10)
     ax.grid(alpha=0.3)
@@ -168,7 +165,7 @@ def similarity_vs_score(sim: pd.DataFrame, scores: pd.DataFrame, measure: str, l
     for lang in langs:
         ax.annotate(lang, (x.loc[lang, "value"], y.loc[lang, "value"]), fontsize=8,
                     xytext=(4, 4), textcoords="offset points")
-    ax.set_xlabel(f"{_label(measure)} with the source (pretrained, layer {layer})")
+    ax.set_xlabel(f"{measure_label(measure)} with the source (pretrained, layer {layer})")
     ax.set_ylabel(f"zero-shot {metric} ({task}, REF)")
     lo, hi = float(corr["ci_low"]), float(corr["ci_high"])
     ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else ""

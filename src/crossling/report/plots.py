@@ -1,4 +1,9 @@
-"""Per-layer similarity curves with their uncertainty, as a paper-ready PNG.
+"""Per-layer similarity curves with their uncertainty, as a paper-ready PNG, and the helpers
+every crossling figure shares (:func:`save_figure`, :func:`measure_label`).
+
+Plotting is split by concern: this module draws one run's curves (``crossling similarity``,
+``crossling demo`` and the report's per-target figure); :mod:`crossling.report.figures` draws
+the study-level figures of the report and saves and labels them through this module's helpers.
 
 One panel per measure, the headline measure (debiased CKA) first; one line per target (or per
 language for model-vs-model rows) with its 95% bootstrap band; the shuffled-pairs null drawn as a
@@ -20,8 +25,8 @@ import matplotlib.pyplot as plt
 
 from crossling.atomic import atomic_path
 from crossling.report.rows import rows_frame
-from crossling.results import SimilarityRow
-from crossling.similarity.measures import FieldView
+from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
+from crossling.similarity.measures import FieldView, get_measure, measure_ids
 
 MEASURE_LABELS: Mapping[str, str] = FieldView(lambda m: m.label)
 """Short names of the measures (each registry record's ``label``), headline first (the default
@@ -29,6 +34,22 @@ panel order)."""
 
 BAND_LABELS: Mapping[str, str] = FieldView(lambda m: m.band_label)
 """What the shaded band of each measure's curves is (each record's ``band_label``)."""
+
+
+def measure_label(measure: str) -> str:
+    """A measure's plot label from the registry (``get_measure(m).label``); an id the registry
+    does not know (rows of an older store) is shown as is."""
+    return get_measure(measure).label if measure in measure_ids() else measure
+
+
+def save_figure(fig: plt.Figure, path: str | Path, dpi: int) -> Path:
+    """Lay out, write ``fig`` to ``path`` as PNG atomically, close it; returns the path."""
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return out
 
 
 def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
@@ -62,7 +83,7 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
         band = BAND_LABELS.get(measure, "band: 95% bootstrap interval")
         if sub["ci_low"].isna().all():
             band = "no interval (n_boot = 0)"
-        ax.set_title(f"{MEASURE_LABELS.get(measure, measure)}\n{band}", fontsize=10)
+        ax.set_title(f"{measure_label(measure)}\n{band}", fontsize=10)
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_xticks(sorted(sub["layer"].unique()))
         ax.grid(alpha=0.3)
@@ -76,9 +97,23 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
     model = Path(str(first["model"])).name or str(first["model"])
     fig.suptitle(title or f"{model} · pooling={first['pooling']} · n={first['n']}",
                  fontsize=10)
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png")
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, dpi=150)
+
+
+def write_similarity_outputs(rows: Sequence[SimilarityRow], out: str | Path,
+                             ) -> dict[str, Path]:
+    """The files of a similarity run in ``out``: ``similarity.csv`` and ``similarity.json``
+    (every row), ``similarity.png`` (the cross-lingual curves) and, when there are
+    model-vs-model rows, ``model-model.png`` titled ``model vs compare_model``."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {"csv": write_rows_csv(folder / "similarity.csv", rows),
+               "json": write_rows_json(folder / "similarity.json", rows)}
+    cross = [r for r in rows if r.kind == "cross-lingual"]
+    written["png"] = plot_similarity(cross, folder / "similarity.png")
+    pairs = [r for r in rows if r.kind == "model-model"]
+    if pairs:
+        written["model-model"] = plot_similarity(
+            pairs, folder / "model-model.png",
+            title=f"{pairs[0].model} vs {pairs[0].compare_model}")
+    return written

@@ -32,7 +32,7 @@ import pandas as pd
 from crossling.atomic import atomic_write, write_text
 from crossling.report import figures
 from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
-from crossling.report.plots import MEASURE_LABELS, plot_similarity
+from crossling.report.plots import measure_label, plot_similarity
 from crossling.results import ScoreRow, SimilarityRow
 
 __all__ = ["HEADLINE_MEASURE", "Section", "build_report", "build_sections", "render_html",
@@ -79,7 +79,7 @@ def _write_csv(path: Path, df: pd.DataFrame) -> Path:
 
 
 def _measure_text(measure: str, requested: str) -> str:
-    label = MEASURE_LABELS.get(measure, measure)
+    label = measure_label(measure)
     text = f"Similarity is reported as {label} ({measure}) unless a figure says otherwise"
     if measure != requested:
         text += f" (the rows have no {requested})"

@@ -1,7 +1,8 @@
 """Per-layer sentence vectors from any encoder that returns hidden states.
 
 Fast and lean by construction: texts are tokenised once, sorted by length and cut into batches
-under a token budget (little padding), each batch runs one forward pass under
+under a token budget (little padding; :func:`crossling.training.batching.bucket_batches`, the
+package's one length batcher), each batch runs one forward pass under
 ``torch.inference_mode`` returning *all* hidden states, and those are pooled immediately; only the
 pooled [layers, n, hidden] result is kept. The authors' script ran one sentence per forward pass.
 
@@ -24,29 +25,14 @@ from crossling.atomic import atomic_path
 from crossling.errors import ConfigError, ModelError
 from crossling.models.encoder import Encoder, model_fingerprint, tokenizer_fingerprint
 from crossling.similarity.pooling import first_subword_mask, get_pooling, pool
+from crossling.training.batching import bucket_batches
 
 log = logging.getLogger(__name__)
 
 
-def length_batches(lengths: Sequence[int], batch_tokens: int, max_batch: int = 256,
-                   ) -> list[list[int]]:
-    """Indices grouped into batches of similar length, each padded size <= ``batch_tokens``.
-
-    Sorting by length means a batch pads to the length of its longest member, which is close to
-    all the others: the padding overhead is small even for corpora mixing short and long lines.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        width = max([lengths[j] for j in current] + [lengths[i]])
-        if current and (width * (len(current) + 1) > batch_tokens or len(current) >= max_batch):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
+MAX_BATCH = 256
+"""Most sentences per forward pass, whatever the token budget (bounds activation memory for
+corpora of very short lines)."""
 
 
 def resolve_autocast(encoder: Encoder, autocast: bool | None = None) -> bool:
@@ -93,7 +79,9 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
     use_autocast = resolve_autocast(encoder, autocast)
     ctx = (torch.autocast(device.type, dtype=torch.bfloat16) if use_autocast else nullcontext())
     out: torch.Tensor | None = None
-    batches = length_batches(lengths, batch_tokens)
+    # The training loop's length batcher in its evaluation form (no shuffle: one global sort
+    # by length), capped by the token budget: one batching implementation for the package.
+    batches = bucket_batches(lengths, MAX_BATCH, seed=0, shuffle=False, max_tokens=batch_tokens)
     bar = tqdm(total=len(texts), desc=desc, unit="sent", disable=not progress, leave=False)
     with torch.inference_mode(), ctx:
         for idx in batches:

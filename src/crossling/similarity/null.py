@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import torch
 
 from crossling.errors import ConfigError
+from crossling.models.encoder import pick_device
 from crossling.similarity.cka import center_gram
 from crossling.similarity.measures import (
     CI_KIND,
@@ -162,7 +163,7 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
     for m in chosen:
         if x.shape[0] < m.min_n:
             raise ConfigError(f"{m.id} needs at least {m.min_n} sentences, got {x.shape[0]}")
-    dev = torch.device(device) if device is not None else x.device
+    dev = pick_device(str(device)) if device is not None else x.device
     x, y = x.to(dev), y.to(dev)
     n = x.shape[0]
     gen = torch.Generator().manual_seed(seed)

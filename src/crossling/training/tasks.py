@@ -36,7 +36,7 @@ from crossling.training.metrics import (
     span_f1,
     universal_relation,
 )
-from crossling.training.task import Example, Score, TaskBatch
+from crossling.training.task import Example, Score, Task, TaskBatch
 
 IGNORE = -100
 MISSING = "_"  # prediction for a word the model never saw (unseen): never equals gold
@@ -225,10 +225,10 @@ class ParsingTask(_Labels):
                                  seed=seed)
 
 
-TASKS: dict[str, Any] = {"pos": PosTask(), "parsing": ParsingTask(), "ner": NerTask()}
+TASKS: dict[str, Task] = {"pos": PosTask(), "parsing": ParsingTask(), "ner": NerTask()}
 
 
-def get_task(name: str) -> Any:
+def get_task(name: str) -> Task:
     try:
         return TASKS[name]
     except KeyError:

@@ -1,0 +1,96 @@
+"""Data specs of a task to files: one resolution and one set of defaults for the CLI and studies.
+
+A spec is a file path (used as is) or a language spec resolved in the task's data folder: UD
+(:func:`crossling.data.resolve.resolve_ud`) for ``pos`` and ``parsing``, WikiANN/UNER
+(:func:`crossling.data.ner.resolve_ner`) for ``ner``. ``crossling finetune`` and a study's
+``tasks`` section used to resolve specs and pick their defaults each in their own way; both now
+call :func:`resolve_spec`, :func:`default_train` and :data:`DEFAULT_TEST`, so the same spec
+names the same file whichever way a run is started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crossling.data.ner import resolve_ner
+from crossling.data.resolve import resolve_ud
+from crossling.errors import ConfigError
+
+DEFAULT_TEST = "en"
+"""The source test set when none is named: English PUD (pos, parsing) or WikiANN en (ner)."""
+
+
+def default_train(task: str) -> str:
+    """The training (and dev) spec when none is named: English EWT, or WikiANN en for NER."""
+    return "en" if task == "ner" else "en_ewt"
+
+
+@dataclass(frozen=True)
+class DataFolders:
+    """Where language specs are resolved: the UD folder and the NER folder (None: not given)."""
+
+    ud: Path | None
+    ner: Path | None
+
+    @classmethod
+    def under(cls, root: str | Path | None) -> DataFolders:
+        """``root/ud`` and ``root/ner`` where they exist, else ``root`` itself for both (a UD or
+        NER folder passed directly); no folders when ``root`` is None."""
+        if root is None:
+            return cls(None, None)
+        base = Path(root)
+        return cls(base / "ud" if (base / "ud").is_dir() else base,
+                   base / "ner" if (base / "ner").is_dir() else base)
+
+
+def resolve_spec(task: str, spec: str, split: str, folders: DataFolders) -> Path:
+    """A file path as given, else ``spec`` resolved in the task's data folder for ``split``."""
+    if Path(spec).is_file():
+        return Path(spec)
+    ner = task == "ner"
+    folder = folders.ner if ner else folders.ud
+    if folder is None:
+        kind, key = ("NER", "ner") if ner else ("UD", "ud")
+        raise ConfigError(f"{spec!r} is not a file and no {kind} data folder is given to resolve "
+                          f"language codes in (--data, or data.{key} in a study)")
+    return resolve_ner(folder, spec, split) if ner else resolve_ud(folder, spec, split)
+
+
+@dataclass(frozen=True)
+class TaskFiles:
+    """The files of one fine-tuning run: training, dev, and test sets by spec (source first)."""
+
+    train: list[Path]
+    dev: list[Path]
+    source: str
+    evals: dict[str, Path] = field(default_factory=dict)
+
+
+def resolve_task_files(task: str, folders: DataFolders, train: Sequence[str] | None = None,
+                       dev: Sequence[str] | None = None, test: str | None = None,
+                       evals: Sequence[str] | None = None) -> TaskFiles:
+    """Resolve a run's specs with the shared defaults (train and dev: :func:`default_train`;
+    source test: :data:`DEFAULT_TEST`); ``evals`` are the target test sets."""
+    train = list(train) if train else [default_train(task)]
+    dev = list(dev) if dev else [default_train(task)]
+    train_files = [resolve_spec(task, s, "train", folders) for s in train]
+    dev_files = [resolve_spec(task, s, "dev", folders) for s in dev]
+    source = test or DEFAULT_TEST
+    files = {source: resolve_spec(task, source, "test", folders)}
+    for spec in evals or []:
+        files[spec] = resolve_spec(task, spec, "test", folders)
+    return TaskFiles(train=train_files, dev=dev_files, source=source, evals=files)
+
+
+def find_ud_folder(data: str | Path | None) -> Path:
+    """The UD folder holding the PUD treebanks: ``data`` or ``data/ud`` (default: ``../shared/
+    data`` or ``shared/data``, beside or inside the checkout, as the demo expects)."""
+    candidates = [Path(data)] if data else [Path("../shared/data"), Path("shared/data")]
+    for c in candidates:
+        for folder in (c / "ud", c):
+            if any(folder.glob("UD_*-PUD")):
+                return folder
+    raise ConfigError(f"{candidates[0]}: no UD PUD treebanks found (pass --data with the folder "
+                      "that holds UD_English-PUD, or its parent)")

@@ -1,0 +1,223 @@
+"""What ``crossling finetune``, ``run`` and ``report`` do, as package functions.
+
+The CLI modules only parse options and print; every decision (where outputs go, which checks
+run before any work, how specs become files and a training config) is made here, so a script
+or notebook calling these functions gets exactly the command's behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crossling.atomic import check_output_dir
+from crossling.data.specs import DataFolders, TaskFiles, resolve_task_files
+from crossling.errors import ConfigError
+from crossling.experiments.executors import EXECUTORS
+from crossling.experiments.store import ResultStore, check_store_file
+from crossling.experiments.study import Cell, Study, expand, load_study
+from crossling.results import ScoreRow
+
+# --- crossling finetune ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinetuneJob:
+    """One fine-tuning run with its files resolved, its config built and its folder chosen."""
+
+    task: str
+    model: str
+    files: TaskFiles
+    config: Any  # crossling.training.loop.TrainConfig
+    reinit: str
+    reinit_scheme: str
+    seed: int
+    max_train_sentences: int | None
+    max_eval_sentences: int | None
+    out: Path
+
+    def run(self, overwrite: bool = False) -> list[ScoreRow]:
+        """Train and evaluate (resuming the same run in ``out``); the rows of every language."""
+        from crossling.training.finetune import run_finetune
+
+        return run_finetune(self.task, self.model, self.files.train, self.files.dev,
+                            self.files.evals, self.out, reinit_group=self.reinit,
+                            reinit_scheme=self.reinit_scheme, seed=self.seed,
+                            config=self.config, max_train_sentences=self.max_train_sentences,
+                            max_eval_sentences=self.max_eval_sentences,
+                            source=self.files.source, overwrite=overwrite)
+
+
+def prepare_finetune(task: str, model: str, *, data: str | Path | None = None,
+                     train: Sequence[str] | None = None, dev: Sequence[str] | None = None,
+                     test: str | None = None, evals: Sequence[str] | None = None,
+                     reinit: str = "REF", reinit_scheme: str = "model", seed: int = 0,
+                     training: Mapping[str, Any] | None = None,
+                     max_train_sentences: int | None = None,
+                     max_eval_sentences: int | None = None,
+                     out: str | Path | None = None) -> FinetuneJob:
+    """Everything checked before training: specs resolved in ``data`` with the shared defaults
+    (:mod:`crossling.data.specs`), the settings validated, and the output folder (``out``, else
+    one per distinct run under ``runs/finetune``) usable. ``training``: TrainConfig fields."""
+    from crossling.training.finetune import default_out_dir, finetune_settings
+    from crossling.training.loop import TrainConfig
+
+    files = resolve_task_files(task, DataFolders.under(data), train=train, dev=dev, test=test,
+                               evals=evals)
+    config = TrainConfig(**dict(training or {}))
+    settings = finetune_settings(task, model, files.train, files.dev, files.evals,
+                                 reinit_group=reinit, reinit_scheme=reinit_scheme, seed=seed,
+                                 config=config, max_train_sentences=max_train_sentences,
+                                 max_eval_sentences=max_eval_sentences, source=files.source)
+    folder = check_output_dir(out if out else default_out_dir(settings))
+    return FinetuneJob(task=task, model=model, files=files, config=config, reinit=reinit,
+                       reinit_scheme=reinit_scheme, seed=seed,
+                       max_train_sentences=max_train_sentences,
+                       max_eval_sentences=max_eval_sentences, out=folder)
+
+
+# --- crossling run ---------------------------------------------------------------------------
+
+
+def default_store(study_path: str | Path, store: str | Path | None) -> Path:
+    """``runs/<study name>/results.sqlite`` unless ``--store`` says otherwise."""
+    return Path(store) if store else Path("runs") / Path(study_path).stem / "results.sqlite"
+
+
+def check_output_folder(folder: Path, what: str) -> None:
+    """Fail now, with one line, if ``folder`` cannot be created or written: a file in the way
+    or a read-only folder would otherwise surface only after the work it was meant to keep
+    (hashing the model and data, training, building a report)."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == folder else f" ({existing} is in the way)"
+        raise ConfigError(f"{what} {folder}: a file, not a folder{where}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {folder}: {existing} is not writable")
+
+
+def check_run_outputs(store_path: Path) -> None:
+    """Everything ``crossling run`` writes: the store (an existing file must be a writable
+    results store; a 0-byte file is taken as a new one, as SQLite does) and the cells' working
+    folders beside it."""
+    check_output_folder(store_path.parent, "--store folder")
+    check_store_file(store_path)
+    if store_path.exists() and not os.access(store_path, os.W_OK):
+        raise ConfigError(f"{store_path}: results store is read-only")
+    check_output_folder(store_path.parent / "cells", "cells folder")
+
+
+@dataclass
+class StudyPlan:
+    """A study's cells registered in its store, ready to run (or to list for a dry run)."""
+
+    study: Study
+    cells: list[Cell]
+    store: ResultStore
+    store_path: Path
+
+    def run(self, executor: str = "local", retry_failed: bool = False,
+            address: str | None = None) -> StudyOutcome:
+        """Run the pending cells; counts per status and the failed cells' one-line errors."""
+        kwargs: dict[str, Any] = {"retry_failed": retry_failed}
+        if executor == "ray":
+            kwargs["address"] = address
+        counts = EXECUTORS[executor](self.cells, self.store, self.store_path.parent / "cells",
+                                     **kwargs)
+        failed = [(str(i["label"]), str(i["error"])) for i in self.store.cells(self.study.name)
+                  if i["status"] == "failed"]
+        return StudyOutcome(counts=dict(counts), failed=failed)
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    counts: dict[str, int]
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def plan_study(study_path: str | Path, *, store: str | Path | None = None,
+               data: str | Path | None = None, only: str | None = None) -> StudyPlan:
+    """Check the outputs (before hashing the model and the data), load and expand the study,
+    keep the cells of kind ``only`` if given, and register them in the store."""
+    store_path = default_store(study_path, store)
+    check_run_outputs(store_path)
+    study = load_study(study_path, data=data)
+    cells = expand(study)
+    if only:
+        cells = [c for c in cells if c.kind == only]
+    results = ResultStore(store_path)
+    results.add_cells(study.name, cells)
+    return StudyPlan(study=study, cells=cells, store=results, store_path=store_path)
+
+
+# --- crossling report ------------------------------------------------------------------------
+
+
+def progress_line(statuses: Mapping[str, str | None]) -> str:
+    """``done/total cells done`` over the cells of the study as it is now, and what the rest
+    are; a cell the store has never seen (the study grew since the last run) is pending."""
+    done = sum(s == "done" for s in statuses.values())
+    missing = sum(s is None for s in statuses.values())
+    counts: dict[str, int] = {}
+    for s in statuses.values():
+        if s != "done":
+            counts[s or "pending"] = counts.get(s or "pending", 0) + 1
+    parts = [f"{n} {s}" for s, n in sorted(counts.items())]
+    if missing:
+        parts.append(f"{missing} not in the store yet (`crossling run` adds and runs them)")
+    return f"{done}/{len(statuses)} cells done" + (f" ({', '.join(parts)})" if parts else "")
+
+
+@dataclass(frozen=True)
+class StudyReport:
+    progress: str
+    out: Path
+    index: Path
+
+
+def study_report(study_path: str | Path, *, store: str | Path | None = None,
+                 data: str | Path | None = None, out: str | Path | None = None,
+                 measure: str | None = None) -> StudyReport:
+    """Markdown + HTML report of a study's finished cells (``out``: default beside the store).
+
+    Everything that can be checked without work is checked first; the store is opened read-only
+    (a report never creates or changes one).
+    """
+    from crossling.report.render import HEADLINE_MEASURE, build_report
+    from crossling.similarity.measures import get_measure
+
+    if measure is not None:
+        try:
+            get_measure(measure)
+        except ConfigError as exc:
+            raise ConfigError(f"--measure {measure}: {exc}") from None
+    store_path = default_store(study_path, store)
+    if not store_path.exists():
+        raise ConfigError(f"{store_path}: no results store; run `crossling run {study_path}` "
+                          "first")
+    results = ResultStore(store_path, readonly=True)
+    folder = Path(out) if out else store_path.parent / "report"
+    check_output_folder(folder, "--out")
+    study = load_study(study_path, data=data)
+    # The cells of the study as it is now, looked up by key (the key, not the study's name,
+    # identifies a result: `crossling run` reuses a finished cell whatever study added it).
+    keys = [c.key for c in expand(study)]
+    known = {c["key"]: c["status"] for c in results.cells()}
+    progress = progress_line({k: known.get(k) for k in keys})
+    scores = results.score_rows(None, set(keys))
+    sims = results.similarity_rows(None, set(keys))
+    if not scores and not sims:
+        raise ConfigError(f"{store_path}: no finished cells for study {study.name!r} "
+                          f"({progress})")
+    present = {r.metric for r in sims}
+    if measure is not None and sims and measure not in present:
+        raise ConfigError(f"--measure {measure}: not among the store's similarity rows "
+                          f"for this study (present: {', '.join(sorted(present))})")
+    index = build_report(scores, sims, folder, title=f"crossling report: {study.name}",
+                         measure=measure or HEADLINE_MEASURE)
+    return StudyReport(progress=progress, out=folder, index=index)

@@ -1,0 +1,92 @@
+"""The similarity workflow as one service: data folder and languages in, tidy rows out.
+
+``crossling similarity``, ``crossling demo`` and a study's ``similarity`` / ``similarity_ft``
+cells all run the same steps — validate the device, resolve the PUD files of the source and the
+targets, align them by ``sent_id``, load the encoder(s), compute the cross-lingual curve of one
+model and, optionally, the model-vs-model curve of two — so they call :func:`run_similarity`
+instead of each wiring :mod:`crossling.similarity.pipeline` by hand (two copies used to differ in
+their device, cache and size checks). Writing and printing the results stay with the callers
+(:func:`crossling.report.plots.write_similarity_outputs` for the CLI, the study store for
+cells).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from crossling.data.parallel import ParallelCorpus, align_by_sent_id
+from crossling.data.resolve import pud_languages, resolve_ud
+from crossling.errors import ConfigError
+from crossling.models.encoder import Encoder, load_encoder, pick_device
+from crossling.results import SimilarityRow
+from crossling.similarity.pipeline import (
+    DEFAULT_MEASURES,
+    cross_lingual_similarity,
+    model_similarity,
+)
+
+
+def parallel_corpus(ud: str | Path, source: str, targets: Sequence[str] | None,
+                    n: int | None, n_option: str = "n") -> tuple[ParallelCorpus, list[str]]:
+    """The first ``n`` (all when None) sentences of ``source`` and ``targets`` aligned by
+    ``sent_id``, and the target list (every other PUD language of ``ud`` when ``targets`` is
+    empty or None).
+
+    Fewer aligned sentences than ``n`` is a ConfigError naming ``n_option`` (``--n`` for the CLI,
+    ``similarity.n`` for a study): silently analysing fewer sentences would change every
+    interval without saying so.
+    """
+    langs = list(targets) if targets else [x for x in pud_languages(ud) if x != source]
+    corpus = align_by_sent_id({lang: resolve_ud(ud, lang) for lang in [source, *langs]},
+                              limit=n)
+    if n is not None and len(corpus) < n:
+        raise ConfigError(f"{n_option} {n}: only {len(corpus)} parallel sentences are available "
+                          f"for {', '.join([source, *langs])}")
+    return corpus, langs
+
+
+def _encoder(model: str | Encoder, device: str | None) -> Encoder:
+    return model if isinstance(model, Encoder) else load_encoder(model, device=device)
+
+
+def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
+                   targets: Sequence[str] | None = None, n: int | None = None,
+                   measures: Sequence[str] = DEFAULT_MEASURES, pooling: str = "mean",
+                   n_boot: int = 200, n_null: int = 100, seed: int = 0,
+                   layers: Sequence[int] | None = None, batch_tokens: int = 16384,
+                   device: str | None = None, cache_dir: str | Path | None = None,
+                   compare_model: str | Encoder | None = None,
+                   compare_side: Literal["a", "b"] = "b", n_option: str = "n",
+                   progress: bool = True) -> list[SimilarityRow]:
+    """Cross-lingual rows of ``model`` (source vs each target), then, with ``compare_model``,
+    model-vs-model rows on the sentences of every language.
+
+    ``model`` / ``compare_model``: a model name or folder (loaded on ``device``), or an
+    already-loaded :class:`~crossling.models.encoder.Encoder` (e.g. a fine-tuned encoder
+    renamed after its fine-tuning). ``compare_side`` says which side of the model-model rows
+    the comparison model is: ``"b"`` (default, ``model`` vs ``compare_model``, the CLI's
+    ``--compare-model``) or ``"a"`` (``compare_model`` vs ``model``: pretrained vs fine-tuned).
+    ``device`` is validated before any data or model is read (default: CUDA if available);
+    the measures run where the encoder is. ``targets``/``n``/``n_option`` as in
+    :func:`parallel_corpus`; the other settings as in
+    :func:`~crossling.similarity.pipeline.cross_lingual_similarity`.
+    """
+    if compare_side not in ("a", "b"):
+        raise ConfigError(f"compare_side = {compare_side!r}: must be 'a' or 'b'")
+    pick_device(device)  # a bad --device fails before data and models are read
+    corpus, langs = parallel_corpus(ud, source, targets, n, n_option)
+    encoder = _encoder(model, device)
+    rows = cross_lingual_similarity(encoder, corpus, source, langs, measures=measures,
+                                    pooling=pooling, n_boot=n_boot, n_null=n_null, seed=seed,
+                                    cache_dir=cache_dir, layers=layers,
+                                    batch_tokens=batch_tokens, progress=progress)
+    if compare_model is not None:
+        other = _encoder(compare_model, device)
+        a, b = (encoder, other) if compare_side == "b" else (other, encoder)
+        rows += model_similarity(a, b, corpus, [source, *langs], measures=measures,
+                                 pooling=pooling, n_boot=n_boot, n_null=n_null, seed=seed,
+                                 cache_dir=cache_dir, layers=layers, batch_tokens=batch_tokens,
+                                 progress=progress)
+    return rows
