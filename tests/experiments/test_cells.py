@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from crossling.analysis.frames import similarity_frame
-from crossling.experiments.cells import run_similarity, run_similarity_ft
+from crossling.experiments.cells import run_similarity_cell, run_similarity_ft_cell
 
 
 def test_finetuned_similarity_rows_carry_task_seed_and_cell_as_fields(tiny_bert: Path,
@@ -19,11 +19,11 @@ def test_finetuned_similarity_rows_carry_task_seed_and_cell_as_fields(tiny_bert:
               "n": 12, "measures": ["linear_cka"], "pooling": "mean", "n_boot": 0,
               "n_null": 0, "task": "pos", "seed": 1, "finetune": "ft-cell"}
     (tmp_path / "sim").mkdir()
-    rows, prov = run_similarity_ft(params, tmp_path / "sim")
+    rows, prov = run_similarity_ft_cell(params, tmp_path / "sim")
     assert {r.kind for r in rows} == {"cross-lingual", "model-model"}
     assert {(r.task, r.seed, r.finetune_cell) for r in rows} == {("pos", 1, "ft-cell")}
     assert prov["task"] == "pos"  # the cell's provenance keeps the tag too
-    pre, _ = run_similarity(params, tmp_path / "sim")
+    pre, _ = run_similarity_cell(params, tmp_path / "sim")
     assert {(r.task, r.seed, r.finetune_cell) for r in pre} == {(None, None, None)}
     frame = similarity_frame([*pre, *rows])
     assert frame["finetuned"].tolist() == [False] * len(pre) + [True] * len(rows)
