@@ -65,7 +65,7 @@ def test_fixture_finetune_parsing_and_ner(fixture_bert: Path, fixture_dir: Path,
 def test_fixture_similarity(fixture_bert: Path, fixture_dir: Path, tmp_path: Path) -> None:
     corpus = align_by_sent_id({lang: resolve_ud(fixture_dir / "ud", lang) for lang in LANGS})
     enc = load_encoder(str(fixture_bert), device="cpu")
-    rows = cross_lingual_similarity(enc, corpus, "en", ["fr", "de"], n_boot=20, n_null=10,
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr", "de"], n_boot=20, n_null=10,
                                     cache_dir=tmp_path, progress=False)
     assert {(r.target, r.layer) for r in rows} == {(t, layer) for t in ("fr", "de")
                                                    for layer in range(3)}

@@ -62,3 +62,19 @@ def test_resolver(ud_dir: Path) -> None:
         resolve_ud(ud_dir, "xx")
     with pytest.raises(ConfigError, match="no train file for treebank 'fr_gsd'"):
         resolve_ud(ud_dir, "fr_gsd:train")
+
+
+def test_align_pud_resolves_aligns_and_checks_n(fixture_dir: Path) -> None:
+    from crossling.data.parallel import align_pud
+
+    ud = fixture_dir / "ud"
+    corpus = align_pud(ud, ["en", "fr", "de"], n=5)
+    assert corpus.languages == ["en", "fr", "de"] and len(corpus) == 5
+    assert corpus.files["fr"] == str(resolve_ud(ud, "fr"))
+    assert corpus.texts == align_by_sent_id({x: resolve_ud(ud, x) for x in ("en", "fr", "de")},
+                                            limit=5).texts
+    assert len(align_pud(ud, ["en", "de"])) == 8
+    with pytest.raises(ConfigError, match="n 9: only 8 parallel sentences"):
+        align_pud(ud, ["en", "fr"], n=9)
+    with pytest.raises(ConfigError, match="no PUD test files"):
+        align_pud(ud)  # the fixture treebanks are not PUD: no default languages

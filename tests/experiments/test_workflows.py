@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
 from crossling.data.specs import DataFolders, resolve_spec
-from crossling.experiments.workflows import prepare_finetune, progress_line
+from crossling.errors import ConfigError
+from crossling.experiments.workflows import finetune, prepare_finetune, progress_line, run_study
+from crossling.training.loop import TrainConfig
 
 
 def test_prepare_finetune_resolves_checks_and_places_the_run(tiny_bert: Path, data_dir: Path,
@@ -26,3 +31,31 @@ def test_progress_line() -> None:
     assert progress_line({"a": "done", "b": None, "c": "failed"}) == (
         "1/3 cells done (1 failed, 1 pending, 1 not in the store yet (`crossling run` adds "
         "and runs them))")
+
+
+def test_finetune_in_one_call_takes_a_config_or_its_fields(
+        fixture_bert: Path, fixture_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``crossling.finetune``: a TrainConfig and the mapping of its fields are the same run."""
+    monkeypatch.setenv("CROSSLING_CACHE", str(tmp_path / "cache"))
+    train = str(resolve_spec("pos", "en", "test", DataFolders.under(fixture_dir)))
+    config = TrainConfig(epochs=1, batch_size=4, max_length=64, device="cpu")
+    rows = finetune("pos", str(fixture_bert), data=fixture_dir, train=[train], dev=[train],
+                    evals=["fr"], reinit="1-2", config=config, max_train_sentences=8,
+                    out=tmp_path / "run", progress=False)
+    assert {r.language for r in rows} == {"en", "fr"} and {r.reinit for r in rows} == {"1-2"}
+    again = finetune("pos", str(fixture_bert), data=fixture_dir, train=[train], dev=[train],
+                     evals=["fr"], reinit="1-2", config=asdict(config), max_train_sentences=8,
+                     out=tmp_path / "run", progress=False)
+    assert again == rows  # the finished run, found by its manifest: not trained again
+    with pytest.raises(ConfigError, match="config: a TrainConfig or a mapping"):
+        finetune("pos", str(fixture_bert), data=fixture_dir, config=3)  # type: ignore[arg-type]
+
+
+def test_run_study_refuses_a_bad_executor_or_kind_before_any_work(tmp_path: Path) -> None:
+    store = tmp_path / "store" / "results.sqlite"
+    with pytest.raises(ConfigError, match="executor 'slurm'"):
+        run_study(tmp_path / "missing.yaml", store=store, executor="slurm")
+    with pytest.raises(ConfigError, match="only 'finetunes'"):
+        run_study(tmp_path / "missing.yaml", store=store, only="finetunes")
+    assert not store.parent.exists()

@@ -25,7 +25,7 @@ def corpus(ud_dir: Path):  # type: ignore[no-untyped-def]
 
 def test_cross_lingual_rows_are_complete(tiny_bert: Path, corpus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     enc = load_encoder(str(tiny_bert), device="cpu")
-    rows = cross_lingual_similarity(enc, corpus, "en", ["fr", "zh"], n_boot=20, n_null=10,
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr", "zh"], n_boot=20, n_null=10,
                                     cache_dir=tmp_path, progress=False)
     assert len(rows) == 2 * 5 * 3  # targets x (embeddings + 4 blocks) x measures
     keys = {(r.target, r.layer, r.metric) for r in rows}
@@ -41,7 +41,7 @@ def test_cross_lingual_rows_are_complete(tiny_bert: Path, corpus, tmp_path: Path
         assert all(len(v) == 64 for v in prov["data"].values())  # sha256 hex
         assert "torch" in prov["versions"] and prov["model_fingerprint"]
     # deterministic given the seed, and served from the cache the second time
-    again = cross_lingual_similarity(enc, corpus, "en", ["fr", "zh"], n_boot=20, n_null=10,
+    again = cross_lingual_similarity(enc, corpus, "en", targets=["fr", "zh"], n_boot=20, n_null=10,
                                      cache_dir=tmp_path, progress=False)
     assert [r.value for r in again] == [r.value for r in rows]
     assert [r.ci_low for r in again] == [r.ci_low for r in rows]
@@ -49,7 +49,7 @@ def test_cross_lingual_rows_are_complete(tiny_bert: Path, corpus, tmp_path: Path
 
 def test_model_vs_itself_is_one(tiny_xlmr: Path, corpus) -> None:  # type: ignore[no-untyped-def]
     enc = load_encoder(str(tiny_xlmr), device="cpu")
-    rows = model_similarity(enc, enc, corpus, ["en"], measures=("linear_cka",), n_boot=0,
+    rows = model_similarity(enc, enc, corpus, languages=["en"], measures=("linear_cka",), n_boot=0,
                             n_null=0, progress=False)
     assert [r.layer for r in rows] == [0, 1, 2, 3, 4]
     assert all(r.value == pytest.approx(1.0) for r in rows)
@@ -59,19 +59,19 @@ def test_model_vs_itself_is_one(tiny_xlmr: Path, corpus) -> None:  # type: ignor
 def test_bad_language_layer_and_depth(tiny_bert: Path, tiny_xlmr: Path, corpus) -> None:  # type: ignore[no-untyped-def]
     enc = load_encoder(str(tiny_bert), device="cpu")
     with pytest.raises(ConfigError, match=r"unknown language 'xx' \(available: en, fr, zh\)"):
-        cross_lingual_similarity(enc, corpus, "en", ["xx"], progress=False)
+        cross_lingual_similarity(enc, corpus, "en", targets=["xx"], progress=False)
     with pytest.raises(ConfigError, match=r"layer 9 out of range 0\.\.4"):
-        cross_lingual_similarity(enc, corpus, "en", ["fr"], layers=[9], n_boot=0, n_null=0,
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], layers=[9], n_boot=0, n_null=0,
                                  progress=False)
     with pytest.raises(ConfigError, match="unknown similarity measure"):
-        cross_lingual_similarity(enc, corpus, "en", ["fr"], measures=("svcca",),
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], measures=("svcca",),
                                  progress=False)
 
 
 def test_headline_measure_and_interval_labels(tiny_bert: Path, corpus) -> None:  # type: ignore[no-untyped-def]
     assert DEFAULT_MEASURES[0] == "debiased_cka"
     enc = load_encoder(str(tiny_bert), device="cpu")
-    rows = cross_lingual_similarity(enc, corpus, "en", ["fr"], layers=[2], n_boot=10,
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], layers=[2], n_boot=10,
                                     n_null=0, progress=False)
     assert [r.metric for r in rows] == list(DEFAULT_MEASURES)
     prov = rows[0].provenance
@@ -99,9 +99,9 @@ def test_metric_step_runs_on_the_chosen_device(tiny_bert: Path, corpus,  # type:
 
     monkeypatch.setattr(pipeline, "estimate", spy)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "a GPU is present"
-    rows = cross_lingual_similarity(enc, corpus, "en", ["fr"], layers=[1], n_boot=0, n_null=0,
-                                    progress=False)
-    rows += model_similarity(enc, enc, corpus, ["en"], layers=[1], n_boot=0, n_null=0,
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], layers=[1], n_boot=0,
+                                    n_null=0, progress=False)
+    rows += model_similarity(enc, enc, corpus, languages=["en"], layers=[1], n_boot=0, n_null=0,
                              progress=False)
     assert seen == [torch.device("cpu")] * 2
     assert all(r.provenance["device"].startswith("cpu:") for r in rows)
@@ -110,14 +110,14 @@ def test_metric_step_runs_on_the_chosen_device(tiny_bert: Path, corpus,  # type:
 def test_duplicates_and_too_few_sentences_are_refused(tiny_bert: Path, corpus) -> None:  # type: ignore[no-untyped-def]
     enc = load_encoder(str(tiny_bert), device="cpu")
     with pytest.raises(ConfigError, match="language 'fr' given more than once"):
-        cross_lingual_similarity(enc, corpus, "en", ["fr", "fr"], progress=False)
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr", "fr"], progress=False)
     with pytest.raises(ConfigError, match="measure 'rbf_cka' given more than once"):
-        model_similarity(enc, enc, corpus, ["fr"], measures=("rbf_cka", "rbf_cka"),
+        model_similarity(enc, enc, corpus, languages=["fr"], measures=("rbf_cka", "rbf_cka"),
                          progress=False)
     small = align_by_sent_id({lang: corpus.files[lang] for lang in ("en", "fr")}, limit=3)
     with pytest.raises(ConfigError, match="3 parallel sentences: debiased_cka needs at least 4"):
-        cross_lingual_similarity(enc, small, "en", ["fr"], progress=False)
+        cross_lingual_similarity(enc, small, "en", targets=["fr"], progress=False)
     with pytest.raises(ConfigError, match="n_boot = -1: must be >= 0"):
-        cross_lingual_similarity(enc, corpus, "en", ["fr"], n_boot=-1, progress=False)
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], n_boot=-1, progress=False)
     with pytest.raises(ConfigError, match="batch_tokens = 0: must be > 0"):
-        model_similarity(enc, enc, corpus, ["fr"], batch_tokens=0, progress=False)
+        model_similarity(enc, enc, corpus, languages=["fr"], batch_tokens=0, progress=False)

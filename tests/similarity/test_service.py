@@ -29,9 +29,9 @@ def test_service_equals_the_pipeline_by_hand(tiny_bert: Path, ud_dir: Path,
     corpus = align_by_sent_id({x: resolve_ud(ud_dir, x) for x in ("en", "fr")}, limit=12)
     a = load_encoder(str(tiny_bert), device="cpu")
     b = load_encoder(str(tiny_bert), device="cpu")
-    expected = cross_lingual_similarity(a, corpus, "en", ["fr"], cache_dir=tmp_path,
+    expected = cross_lingual_similarity(a, corpus, "en", targets=["fr"], cache_dir=tmp_path,
                                         **SETTINGS)  # type: ignore[arg-type]
-    expected += model_similarity(a, b, corpus, ["en", "fr"], cache_dir=tmp_path,
+    expected += model_similarity(a, b, corpus, languages=["en", "fr"], cache_dir=tmp_path,
                                  **SETTINGS)  # type: ignore[arg-type]
     assert _values(rows) == _values(expected)
 

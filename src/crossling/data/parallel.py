@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crossling.data.conllu import Sentence, read_conllu
+from crossling.data.resolve import pud_languages, resolve_ud
 from crossling.data.text import iter_lines
-from crossling.errors import DataError
+from crossling.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,26 @@ def align_by_sent_id(files: Mapping[str, str | Path], limit: int | None = None) 
     ids = tuple(indexed[first])[:limit] if limit is not None else tuple(indexed[first])
     texts = {lang: tuple(_text_of(indexed[lang][sid]) for sid in ids) for lang in langs}
     return ParallelCorpus(ids, texts, {lang: str(files[lang]) for lang in langs})
+
+
+def align_pud(ud: str | Path, languages: Sequence[str] | None = None, *,
+              n: int | None = None) -> ParallelCorpus:
+    """The first ``n`` PUD sentences (all when None) of ``languages`` (default: every language
+    with a PUD test file under ``ud``, searched recursively), aligned by ``sent_id``.
+
+    The one-call form of :func:`~crossling.data.resolve.resolve_ud` + :func:`align_by_sent_id`
+    for the public API. Language specs are resolved as everywhere else (``en`` is English PUD,
+    ``fr_gsd`` a named treebank). Fewer aligned sentences than ``n`` is a ConfigError: an
+    analysis on fewer sentences than asked for would change every interval without saying so.
+    """
+    langs = list(languages) if languages else pud_languages(ud)
+    if not langs:
+        raise ConfigError(f"{ud}: no PUD test files found (and no languages named)")
+    corpus = align_by_sent_id({lang: resolve_ud(ud, lang) for lang in langs}, limit=n)
+    if n is not None and len(corpus) < n:
+        raise ConfigError(f"n {n}: only {len(corpus)} parallel sentences are available for "
+                          f"{', '.join(langs)}")
+    return corpus
 
 
 def read_line_aligned(files: Mapping[str, str | Path], limit: int | None = None) -> ParallelCorpus:

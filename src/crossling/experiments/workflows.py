@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossling.atomic import check_output_dir
 from crossling.data.specs import DataFolders, TaskFiles, resolve_task_files
@@ -20,6 +20,9 @@ from crossling.experiments.executors import EXECUTORS
 from crossling.experiments.store import ResultStore, check_store_file
 from crossling.experiments.study import Cell, Study, expand, load_study
 from crossling.results import ScoreRow
+
+if TYPE_CHECKING:  # training.loop imports torch: only when a run is prepared
+    from crossling.training.loop import TrainConfig
 
 # --- crossling finetune ---------------------------------------------------------------------
 
@@ -39,8 +42,9 @@ class FinetuneJob:
     max_eval_sentences: int | None
     out: Path
 
-    def run(self, overwrite: bool = False) -> list[ScoreRow]:
-        """Train and evaluate (resuming the same run in ``out``); the rows of every language."""
+    def run(self, overwrite: bool = False, progress: bool = True) -> list[ScoreRow]:
+        """Train and evaluate (resuming the same run in ``out``); the rows of every language.
+        ``progress`` shows the training and evaluation progress bars."""
         from crossling.training.finetune import run_finetune
 
         return run_finetune(self.task, self.model, self.files.train, self.files.dev,
@@ -48,7 +52,8 @@ class FinetuneJob:
                             reinit_scheme=self.reinit_scheme, seed=self.seed,
                             config=self.config, max_train_sentences=self.max_train_sentences,
                             max_eval_sentences=self.max_eval_sentences,
-                            source=self.files.source, overwrite=overwrite)
+                            source=self.files.source, overwrite=overwrite,
+                            progress=progress)
 
 
 def prepare_finetune(task: str, model: str, *, data: str | Path | None = None,
@@ -78,6 +83,39 @@ def prepare_finetune(task: str, model: str, *, data: str | Path | None = None,
                        max_train_sentences=max_train_sentences,
                        max_eval_sentences=max_eval_sentences, out=folder)
 
+
+def finetune(task: str, model: str, *, data: str | Path | None = None,
+             train: Sequence[str] | None = None, dev: Sequence[str] | None = None,
+             test: str | None = None, evals: Sequence[str] | None = None,
+             reinit: str = "REF", reinit_scheme: str = "model", seed: int = 0,
+             config: TrainConfig | Mapping[str, Any] | None = None,
+             max_train_sentences: int | None = None,
+             max_eval_sentences: int | None = None, out: str | Path | None = None,
+             overwrite: bool = False, progress: bool = True) -> list[ScoreRow]:
+    """Fine-tune ``model`` on ``task`` and score it on the source and every target test set:
+    ``crossling finetune`` as one function call (the public :func:`crossling.finetune`).
+
+    Specs (``train``, ``dev``, ``test``, ``evals``) are language codes resolved in ``data`` or
+    file paths, with the command's defaults (:func:`prepare_finetune`); ``reinit`` is a layer
+    group (``REF``, ``1-2``, ``E``, ...) re-initialised before training; ``config`` a
+    :class:`~crossling.training.loop.TrainConfig` or a mapping of its fields. Everything is
+    checked before any training; ``out`` holding this very run returns (or resumes) it.
+    ``progress=False`` hides the progress bars.
+    """
+    from crossling.training.loop import TrainConfig
+
+    if config is None or isinstance(config, Mapping):
+        training = dict(config or {})
+    elif isinstance(config, TrainConfig):
+        training = asdict(config)
+    else:
+        raise ConfigError(f"config: a TrainConfig or a mapping of its fields, got "
+                          f"{type(config).__name__}")
+    job = prepare_finetune(task, model, data=data, train=train, dev=dev, test=test, evals=evals,
+                           reinit=reinit, reinit_scheme=reinit_scheme, seed=seed,
+                           training=training, max_train_sentences=max_train_sentences,
+                           max_eval_sentences=max_eval_sentences, out=out)
+    return job.run(overwrite=overwrite, progress=progress)
 
 # --- crossling run ---------------------------------------------------------------------------
 
@@ -112,6 +150,10 @@ def check_run_outputs(store_path: Path) -> None:
     check_output_folder(store_path.parent / "cells", "cells folder")
 
 
+CELL_KINDS = ("similarity", "finetune", "similarity_ft")
+"""The kinds of study cell (``crossling run --only``)."""
+
+
 @dataclass
 class StudyPlan:
     """A study's cells registered in its store, ready to run (or to list for a dry run)."""
@@ -136,6 +178,8 @@ class StudyPlan:
 
 @dataclass(frozen=True)
 class StudyOutcome:
+    """What a run of a study did: cells per status, and each failed cell's label and error."""
+
     counts: dict[str, int]
     failed: list[tuple[str, str]] = field(default_factory=list)
 
@@ -154,6 +198,22 @@ def plan_study(study_path: str | Path, *, store: str | Path | None = None,
     results.add_cells(study.name, cells)
     return StudyPlan(study=study, cells=cells, store=results, store_path=store_path)
 
+
+
+def run_study(study_path: str | Path, *, store: str | Path | None = None,
+              data: str | Path | None = None, only: str | None = None,
+              executor: str = "local", retry_failed: bool = False,
+              address: str | None = None) -> StudyOutcome:
+    """``crossling run`` as one function call: plan the study's cells (:func:`plan_study`) and
+    run the pending ones with ``executor`` (``local`` or ``ray`` at ``address``); finished
+    cells are kept in the store, so calling it again resumes. Returns the counts per status
+    and the failed cells' one-line errors."""
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor {executor!r}: must be one of {', '.join(EXECUTORS)}")
+    if only is not None and only not in CELL_KINDS:
+        raise ConfigError(f"only {only!r}: must be one of {', '.join(CELL_KINDS)}")
+    plan = plan_study(study_path, store=store, data=data, only=only)
+    return plan.run(executor=executor, retry_failed=retry_failed, address=address)
 
 # --- crossling report ------------------------------------------------------------------------
 

@@ -164,9 +164,9 @@ def _constant_target(name: str, module: nn.Module, scheme: str) -> float | None:
     return None
 
 
-def reinit(model: nn.Module, layers: Sequence[int], components: Iterable[str] | str = "all",
-           scheme: str = "model", std: float = 0.02, embeddings: bool = False,
-           seed: int = 0) -> ReinitReport:
+def reinit(model: nn.Module, layers: Sequence[int], *,
+           components: Iterable[str] | str = "all", scheme: str = "model", std: float = 0.02,
+           embeddings: bool = False, seed: int = 0) -> ReinitReport:
     """Re-initialise blocks ``layers`` (1-based) of ``model`` in place and verify the result.
 
     ``components`` is ``"all"`` or a subset of ``("attention", "ffn", "layernorm")``.

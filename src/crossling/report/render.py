@@ -239,7 +239,7 @@ def write_report(data: ReportData, out: str | Path, *, title: str) -> Path:
     return write_text(folder / "index.html", render_html(title, sections))
 
 
-def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: str | Path,
+def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: str | Path, *,
                  title: str, measure: str = HEADLINE_MEASURE, n_boot: int = 1000) -> Path:
     """Compute (:func:`~crossling.report.analyses.compute_report`) and render
     (:func:`write_report`) the report of ``scores`` and ``sims`` into ``out``; returns the HTML

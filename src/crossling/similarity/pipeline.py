@@ -128,7 +128,7 @@ def _extraction(encoder: Encoder, prefix: str, autocast: bool | None) -> dict[st
             f"{prefix}extraction_precision": extraction_precision(encoder, autocast)}
 
 
-def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: str,
+def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: str, *,
                              targets: Sequence[str], measures: Sequence[str] = DEFAULT_MEASURES,
                              pooling: str = "mean", n_boot: int = 200, n_null: int = 100,
                              seed: int = 0, cache_dir: str | Path | None = None,
@@ -169,7 +169,7 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
     return rows
 
 
-def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCorpus,
+def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCorpus, *,
                      languages: Sequence[str], measures: Sequence[str] = DEFAULT_MEASURES,
                      pooling: str = "mean", n_boot: int = 200, n_null: int = 100, seed: int = 0,
                      cache_dir: str | Path | None = None, layers: Sequence[int] | None = None,

@@ -78,14 +78,14 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
     pick_device(device)  # a bad --device fails before data and models are read
     corpus, langs = parallel_corpus(ud, source, targets, n, n_option)
     encoder = _encoder(model, device)
-    rows = cross_lingual_similarity(encoder, corpus, source, langs, measures=measures,
+    rows = cross_lingual_similarity(encoder, corpus, source, targets=langs, measures=measures,
                                     pooling=pooling, n_boot=n_boot, n_null=n_null, seed=seed,
                                     cache_dir=cache_dir, layers=layers,
                                     batch_tokens=batch_tokens, progress=progress)
     if compare_model is not None:
         other = _encoder(compare_model, device)
         a, b = (encoder, other) if compare_side == "b" else (other, encoder)
-        rows += model_similarity(a, b, corpus, [source, *langs], measures=measures,
+        rows += model_similarity(a, b, corpus, languages=[source, *langs], measures=measures,
                                  pooling=pooling, n_boot=n_boot, n_null=n_null, seed=seed,
                                  cache_dir=cache_dir, layers=layers, batch_tokens=batch_tokens,
                                  progress=progress)
