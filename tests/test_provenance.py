@@ -43,20 +43,20 @@ def test_record_describes_the_device_actually_used(tmp_path: Path, monkeypatch) 
 
 
 def test_default_device_is_the_packages_one_choice(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The default device described comes from models.encoder.pick_device, not a copy of it."""
+    """The default device described comes from crossling.devices.pick_device, not a copy of it."""
     import pytest
 
+    from crossling import devices
     from crossling.errors import ConfigError
-    from crossling.models import encoder
 
     calls: list[object] = []
-    real = encoder.pick_device
+    real = devices.pick_device
 
     def spy(device: str | None = None):  # type: ignore[no-untyped-def]
         calls.append(device)
         return real(device)
 
-    monkeypatch.setattr(encoder, "pick_device", spy)
+    monkeypatch.setattr(devices, "pick_device", spy)
     device_description()
     device_description("cpu")
     assert calls == [None, "cpu"]

@@ -67,7 +67,7 @@ def device_description(device: Any = None) -> str:
     """
     import torch
 
-    from crossling.models.encoder import pick_device  # the one device choice of the package
+    from crossling.devices import pick_device  # the one device choice of the package
 
     dev = pick_device(str(device) if device is not None else None)
     if dev.type == "cuda":

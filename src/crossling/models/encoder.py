@@ -19,7 +19,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from crossling.errors import ConfigError, ModelError
+from crossling.devices import pick_device
+from crossling.errors import ModelError
+
+__all__ = ["Encoder", "WordBatch", "encode_words", "load_encoder", "load_tokenizer",
+           "model_fingerprint", "pick_device", "transformer_layers", "word_start_positions"]
 
 
 @dataclass
@@ -37,37 +41,6 @@ class Encoder:
     @property
     def num_layers(self) -> int:
         return len(transformer_layers(self.model))
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    """``device`` if given, else the first CUDA GPU when there is one, else the CPU.
-
-    A given device is validated here, before any model is loaded: a string torch cannot parse,
-    a device type crossling does not run on, or a GPU this machine does not have is a one-line
-    ConfigError naming ``--device`` (torch would otherwise fail deep inside ``model.to``).
-    """
-    if not device:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ConfigError(f"--device {device!r}: not a torch device (use cpu, cuda, cuda:N or "
-                          "mps)") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device {device!r}: CUDA is not available on this machine "
-                              f"(torch {torch.__version__}); use --device cpu")
-        count = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= count:
-            raise ConfigError(f"--device {device!r}: this machine has {count} CUDA device(s) "
-                              f"(cuda:0..cuda:{count - 1})")
-    elif dev.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ConfigError(f"--device {device!r}: MPS is not available on this machine")
-    elif dev.type != "cpu":
-        raise ConfigError(f"--device {device!r}: unsupported device type {dev.type!r} (use cpu, "
-                          "cuda, cuda:N or mps)")
-    return dev
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import torch
 
+from crossling.devices import pick_device
 from crossling.errors import ConfigError
-from crossling.models.encoder import pick_device
 from crossling.similarity.cka import center_gram
 from crossling.similarity.measures import (
     CI_KIND,

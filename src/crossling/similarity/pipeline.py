@@ -22,8 +22,9 @@ import torch
 from tqdm.auto import tqdm
 
 from crossling.data.parallel import ParallelCorpus
+from crossling.devices import pick_device
 from crossling.errors import ConfigError
-from crossling.models.encoder import Encoder, pick_device
+from crossling.models.encoder import Encoder
 from crossling.provenance import provenance
 from crossling.results import SimilarityRow
 from crossling.similarity.extract import (

@@ -18,8 +18,9 @@ from typing import Literal
 
 from crossling.data.parallel import ParallelCorpus, align_by_sent_id
 from crossling.data.resolve import pud_languages, resolve_ud
+from crossling.devices import pick_device
 from crossling.errors import ConfigError
-from crossling.models.encoder import Encoder, load_encoder, pick_device
+from crossling.models.encoder import Encoder, load_encoder
 from crossling.results import SimilarityRow
 from crossling.similarity.pipeline import (
     DEFAULT_MEASURES,

@@ -39,9 +39,10 @@ from crossling.atomic import check_output_dir, make_temp_dir, remove_stale_temps
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
+from crossling.devices import pick_device
 from crossling.errors import ConfigError, DataError, ModelError
 from crossling.manifest import check_folder, claim_folder, make_manifest
-from crossling.models.encoder import load_encoder, model_fingerprint, pick_device
+from crossling.models.encoder import load_encoder, model_fingerprint
 from crossling.models.reinit import SCHEMES, parse_group, reinit
 from crossling.models.vocab import merge_vocabulary, trim_vocabulary
 from crossling.provenance import provenance, sha256_file

@@ -33,9 +33,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from crossling.atomic import atomic_path, write_json
+from crossling.devices import pick_device
 from crossling.errors import ConfigError
 from crossling.manifest import claim_folder, make_manifest
-from crossling.models.encoder import model_fingerprint, pick_device
+from crossling.models.encoder import model_fingerprint
 from crossling.training.batching import bucket_batches
 from crossling.training.encoded import encoded_lengths
 from crossling.training.task import Example, Score, Task
