@@ -96,6 +96,27 @@ def test_bad_option_values_are_one_line_errors(tiny_bert: Path, ud_dir: Path, tm
     assert not (tmp_path / "out" / "similarity.csv").exists()
 
 
+@pytest.mark.parametrize("where", ["--out", "--cache"])
+def test_unusable_output_folder_fails_before_any_encoding(
+        tiny_bert: Path, ud_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """A file in the way of --out (or --cache) used to fail after the sentences were encoded
+    (mkdir of OUT/cache): now it is refused before the model is even loaded."""
+    import crossling.cli.similarity as cli_similarity
+
+    def must_not_run(**kwargs: object) -> None:
+        raise AssertionError("similarity computed before the output folder was checked")
+
+    monkeypatch.setattr(cli_similarity, "run_similarity", must_not_run)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    out, cache = (blocker / "x", tmp_path / "c") if where == "--out" else (tmp_path / "o", blocker)
+    err = _error(capsys, ["similarity", "--model", str(tiny_bert), "--data", str(ud_dir),
+                          "--targets", "fr", "--n", "10", "--out", str(out),
+                          "--cache", str(cache)])
+    assert err.startswith(f"crossling: error: {where} ") and "a file, not a folder" in err
+
+
 def test_cuda_device_without_cuda_is_refused(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:

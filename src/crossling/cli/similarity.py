@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from crossling.atomic import check_output_dir
 from crossling.errors import ConfigError
 from crossling.report.plots import write_similarity_outputs
 from crossling.report.tables import similarity_table
@@ -70,11 +71,14 @@ def similarity_command(args: argparse.Namespace, model: str, data: Path, source:
                        compare_model: str | None = None) -> list[SimilarityRow]:
     """Check the options, run the similarity service, write the outputs, print the table."""
     check_options(args, n, targets)
+    cache = Path(args.cache) if args.cache else out / "cache"
+    check_output_dir(out, "--out")  # before any sentence is encoded
+    check_output_dir(cache, "--cache")
     rows = run_similarity(model=model, ud=data, source=source, targets=targets, n=n,
                           measures=args.measures, pooling=args.pooling, n_boot=args.n_boot,
                           n_null=args.n_null, seed=args.seed, batch_tokens=args.batch_tokens,
                           device=args.device,
-                          cache_dir=Path(args.cache) if args.cache else out / "cache",
+                          cache_dir=cache,
                           compare_model=compare_model, n_option="--n")
     written = write_similarity_outputs(rows, out)
     cross = [r for r in rows if r.kind == "cross-lingual"]
