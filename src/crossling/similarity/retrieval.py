@@ -151,12 +151,16 @@ def min_sentences(variants: Sequence[str], k: int = MARGIN_K) -> int:
 
 # --- scoring ---------------------------------------------------------------------------------
 
+_EPS = 1e-12
+"""Smallest norm a vector is divided by (as :func:`torch.nn.functional.normalize`): a zero
+vector scores 0 with everything instead of NaN."""
+
 
 def cosine_scores(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """[n_x, n_y] cosine similarities of the rows of ``x`` and ``y`` (a zero row scores 0), in
-    float32 (the vectors' precision; float64 would double the time of the n x n products)."""
-    xn = torch.nn.functional.normalize(x.float(), dim=-1)
-    yn = torch.nn.functional.normalize(y.float(), dim=-1)
+    float32 (the vectors' precision; float64 would double the time of the n x n product)."""
+    xn = torch.nn.functional.normalize(x.float(), dim=-1, eps=_EPS)
+    yn = torch.nn.functional.normalize(y.float(), dim=-1, eps=_EPS)
     return xn @ yn.T
 
 
@@ -176,7 +180,7 @@ def margin_scores(cos: torch.Tensor, k: int = MARGIN_K) -> torch.Tensor:
         raise ConfigError(f"margin k = {k}: must be in [1, {min(cos.shape)}] (the number of "
                           "candidates)")
     rx = cos.topk(k, dim=1).values.mean(dim=1)  # each query x: mean cos to its k nearest y
-    ry = cos.topk(k, dim=0).values.mean(dim=0)  # each candidate y: mean cos to its k nearest x
+    ry = cos.T.contiguous().topk(k, dim=1).values.mean(dim=1)  # each y: its k nearest x
     return cos / ((rx[:, None] + ry[None, :]) / 2)
 
 
@@ -184,25 +188,43 @@ def score_matrices(x: torch.Tensor, y: torch.Tensor, variants: Sequence[str] = V
                    k: int = MARGIN_K) -> dict[str, torch.Tensor]:
     """The [n, n] score matrix of each variant (rows: ``x`` = source, columns: ``y`` = target).
 
-    Plain cosine is computed once and shared by the margin.
+    One n x n matrix product serves all three: the dot products of the centred vectors,
+    ``Gc = (x - mx)(y - my)^T``, and the plain ones as ``Gc`` plus rank-one terms,
+    ``x_i . y_j = Gc_ij + (x_i - mx) . my + mx . (y_j - my) + mx . my`` (computed this way
+    round, large terms are added to small ones: no cancellation). The means are taken in
+    float64, the product in float32. Plain cosine is shared by the margin.
     """
     chosen = check_variants(variants)
+    x64, y64 = x.double(), y.double()
+    mx, my = x64.mean(dim=0), y64.mean(dim=0)
+    xc, yc = (x64 - mx).float(), (y64 - my).float()
+    gc = xc @ yc.T
     out: dict[str, torch.Tensor] = {}
-    cos = cosine_scores(x, y) if {"cosine", "margin"} & set(chosen) else torch.empty(0)
-    for v in chosen:
-        if v == "cosine":
-            out[v] = cos
-        elif v == "centred":
-            out[v] = cosine_scores(centre(x), centre(y))
-        else:
-            out[v] = margin_scores(cos, k)
-    return out
+    if "centred" in chosen:
+        out["centred"] = gc / torch.outer(xc.norm(dim=1).clamp_min(_EPS),
+                                          yc.norm(dim=1).clamp_min(_EPS))
+    if {"cosine", "margin"} & set(chosen):
+        dots = gc + (xc @ my.float())[:, None] + (yc @ mx.float())[None, :] + float(mx @ my)
+        cos = dots / torch.outer(x.float().norm(dim=1).clamp_min(_EPS),
+                                 y.float().norm(dim=1).clamp_min(_EPS))
+        if "cosine" in chosen:
+            out["cosine"] = cos
+        if "margin" in chosen:
+            out["margin"] = margin_scores(cos, k)
+    return {v: out[v] for v in chosen}
 
 
 def retrieved(scores: torch.Tensor) -> dict[str, torch.Tensor]:
     """The index each query retrieves: ``s2t`` = best column of each row, ``t2s`` = best row
     of each column. Query i's translation is candidate i (rows of parallel sentences)."""
-    return {"s2t": scores.argmax(dim=1), "t2s": scores.argmax(dim=0)}
+    return {"s2t": scores.argmax(dim=1), "t2s": scores.T.contiguous().argmax(dim=1)}
+
+
+def retrieve(x: torch.Tensor, y: torch.Tensor, variants: Sequence[str] = VARIANTS,
+             k: int = MARGIN_K) -> dict[str, torch.Tensor]:
+    """The candidate each query retrieves, keyed by metric id (:func:`metric_id`)."""
+    return {metric_id(v, d): picked for v, scores in score_matrices(x, y, variants, k).items()
+            for d, picked in retrieved(scores).items()}
 
 
 # --- uncertainty -----------------------------------------------------------------------------
@@ -244,24 +266,33 @@ class Resamples:
         return cls(weights, perms)
 
 
-def _estimate(picked: torch.Tensor, res: Resamples) -> Estimate:
-    """P@1 of retrieval results ``picked`` (query i retrieved candidate ``picked[i]``), with its
-    bootstrap interval over queries, chance and shuffled-pairs 95th percentile."""
-    n = picked.shape[0]
-    gold = torch.arange(n, device=picked.device)
-    hits = (picked == gold).double()
-    value = float(hits.mean())
-    lo = hi = null_high = float("nan")
+_NULL_CHUNK = 1 << 25
+"""Most elements of the boolean mask compared at once for the shuffled-pairs null (32 MB)."""
+
+
+def estimates(picked: torch.Tensor, res: Resamples) -> list[Estimate]:
+    """P@1 of each row of retrieval results ``picked`` [m, n] (query i retrieved candidate
+    ``picked[r, i]``), with its bootstrap interval over queries, chance and shuffled-pairs
+    95th percentile: all m rows at once (one product with the resample counts, one comparison
+    with the permutations)."""
+    m, n = picked.shape
+    hits = (picked == torch.arange(n, device=picked.device)).double()
+    values = hits.mean(dim=1).tolist()
+    lo = hi = null_high = [float("nan")] * m
     if res.weights is not None:
-        boots = hits @ res.weights.to(hits.device) / n
+        boots = hits @ res.weights.to(hits.device) / n  # [m, n_boot]
         qs = torch.quantile(boots, torch.tensor([0.025, 0.975], dtype=torch.float64,
-                                                device=boots.device))
-        lo, hi = float(qs[0]), float(qs[1])
+                                                device=boots.device), dim=1)
+        lo, hi = qs[0].tolist(), qs[1].tolist()
     if res.perms is not None:
-        nulls = (res.perms.to(picked.device) == picked[None, :]).double().mean(dim=1)
-        null_high = float(torch.quantile(nulls, 0.95))
-    return Estimate(value, lo, hi, 1.0 / n, null_high, n,
-                    INTERVAL if res.weights is not None else "no interval (n_boot = 0)")
+        perms = res.perms.to(picked.device)
+        step = max(1, _NULL_CHUNK // (perms.numel() or 1))  # bounds the [rows, n_null, n] mask
+        nulls = torch.cat([(perms[None] == part[:, None, :]).sum(dim=2)
+                           for part in picked.split(step)]) / n
+        null_high = torch.quantile(nulls.double(), 0.95, dim=1).tolist()
+    label = INTERVAL if res.weights is not None else "no interval (n_boot = 0)"
+    return [Estimate(values[r], lo[r], hi[r], 1.0 / n, null_high[r], n, label)
+            for r in range(m)]
 
 
 def precision_at_1(x: torch.Tensor, y: torch.Tensor, *, variants: Sequence[str] = VARIANTS,
@@ -287,11 +318,8 @@ def precision_at_1(x: torch.Tensor, y: torch.Tensor, *, variants: Sequence[str] 
     res = resamples if resamples is not None else Resamples.draw(n, n_boot, n_null, seed, dev)
     if res.size not in (None, n):
         raise ValueError(f"resamples drawn for {res.size} sentences, not {n}")
-    out: dict[str, Estimate] = {}
-    for variant, scores in score_matrices(x.to(dev), y.to(dev), chosen, k).items():
-        for direction, picked in retrieved(scores).items():
-            out[metric_id(variant, direction)] = _estimate(picked, res)
-    return out
+    picks = retrieve(x.to(dev), y.to(dev), chosen, k)
+    return dict(zip(picks, estimates(torch.stack(list(picks.values())), res), strict=True))
 
 
 # --- rows ------------------------------------------------------------------------------------
@@ -305,11 +333,15 @@ def retrieval_rows(vectors: Mapping[str, torch.Tensor], source: str, targets: Se
                    progress: bool = False) -> list[SimilarityRow]:
     """Retrieval rows of ``source`` vs each target from per-layer vectors
     ``vectors[lang]`` [layers, n, d] (rows are parallel sentences), for ``layers`` (all when
-    None). The resamples are drawn once (``seed``) and shared by every value."""
+    None). The resamples are drawn once (``seed``) and shared by every value; the intervals of
+    all layers, variants and directions of a target are computed together."""
     chosen = check_variants(variants)
     first = vectors[source]
     picked_layers = check_layers(layers, first.shape[0])
     n = first.shape[1]
+    if n < min_sentences(chosen, k):
+        raise ConfigError(f"retrieval needs at least {min_sentences(chosen, k)} sentences, "
+                          f"got {n}")
     dev = pick_device(str(device)) if device is not None else first.device
     res = Resamples.draw(n, n_boot, n_null, seed, dev)
     rows: list[SimilarityRow] = []
@@ -319,16 +351,21 @@ def retrieval_rows(vectors: Mapping[str, torch.Tensor], source: str, targets: Se
             if vectors[tgt].shape[:2] != first.shape[:2]:
                 raise ValueError(f"{tgt}: vectors {tuple(vectors[tgt].shape)} do not pair with "
                                  f"{source}'s {tuple(first.shape)}")
+            keys: list[tuple[int, str]] = []
+            picks: list[torch.Tensor] = []
             for layer in picked_layers:
-                est = precision_at_1(first[layer], vectors[tgt][layer], variants=chosen, k=k,
-                                     device=dev, resamples=res)
-                for metric, e in est.items():
-                    rows.append(SimilarityRow(
-                        kind=KIND, source=source, target=tgt, layer=layer, metric=metric,
-                        value=e.value, ci_low=e.ci_low, ci_high=e.ci_high,
-                        null_mean=e.null_mean, null_high=e.null_high, n=e.n, pooling=pooling,
-                        model=model, provenance=dict(prov or {})))
+                for metric, picked in retrieve(first[layer].to(dev), vectors[tgt][layer].to(dev),
+                                               chosen, k).items():
+                    keys.append((layer, metric))
+                    picks.append(picked)
                 bar.update(1)
+            for (layer, metric), e in zip(keys, estimates(torch.stack(picks), res),
+                                          strict=True):
+                rows.append(SimilarityRow(
+                    kind=KIND, source=source, target=tgt, layer=layer, metric=metric,
+                    value=e.value, ci_low=e.ci_low, ci_high=e.ci_high, null_mean=e.null_mean,
+                    null_high=e.null_high, n=e.n, pooling=pooling, model=model,
+                    provenance=dict(prov or {})))
     return rows
 
 
