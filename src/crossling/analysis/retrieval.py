@@ -96,7 +96,7 @@ def peak_table(frame: pd.DataFrame) -> pd.DataFrame:
                 record[f"P@1 at peak ({name})"] = (
                     f"{at['value']:.3f}" if averaged else
                     _fmt(float(at["value"]), float(at["ci_low"]), float(at["ci_high"])))
-                record[f"P@1 last layer ({name})"] = float(curve["value"].iloc[-1])
+                record[f"P@1 last layer ({name})"] = f"{curve['value'].iloc[-1]:.3f}"
             record["chance"] = float(g["chance"].mean())
             records.append(record)
     return pd.DataFrame.from_records(records)
