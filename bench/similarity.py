@@ -12,6 +12,11 @@ Run: ``python bench/similarity.py --data ../shared/data`` (add ``--quick`` for a
     sample (``--naive-sample`` sentences per language) and extrapolated linearly to N sentences;
     its CKA step is timed in full. The output says which numbers are extrapolated.
 (c) streaming linear CKA at n = 100,000, d = 768 (random data, chunks of 8,192 rows).
+(e) parallel sentence retrieval (issue 13) from the vectors of (a): P@1 of en vs 18 targets, every
+    layer, all three variants (cosine, centred, margin), both directions, 1,000 bootstrap
+    resamples and 200 shuffled pairings each, as ``crossling retrieval`` computes it.
+    ``--retrieval-only`` times it alone on random vectors of the real shape (19 x [13, N, 384]),
+    without data or model.
 (d) forward-pass candidates for extraction (issue 10), each on the same sentences, timed twice
     interleaved, with the largest difference of the pooled vectors from the current path:
     attention via PyTorch SDPA (transformers' default, the current path) vs eager, 1 vs all
@@ -35,6 +40,7 @@ from crossling.provenance import device_description
 from crossling.similarity.cka import LinearCKAStream, linear_cka, rbf_cka
 from crossling.similarity.extract import extract
 from crossling.similarity.null import estimate
+from crossling.similarity.retrieval import VARIANTS, retrieval_rows
 
 
 def naive_vectors(enc, texts: list[str]) -> torch.Tensor:  # type: ignore[no-untyped-def]
@@ -73,7 +79,15 @@ def main() -> None:
     ap.add_argument("--candidates-n", type=int, default=300,
                     help="sentences per language (en, de, zh) for the forward-pass candidates")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow)")
+    ap.add_argument("--retrieval-only", action="store_true",
+                    help="only (e), on random vectors of the real shape (no data, no model)")
     args = ap.parse_args()
+    if args.retrieval_only:
+        gen = torch.Generator().manual_seed(0)
+        n = 40 if args.quick else args.n
+        fake = {f"l{i}": torch.randn(13, n, 384, generator=gen) for i in range(19)}
+        time_retrieval(fake, "l0", [f"l{i}" for i in range(1, 19)], "random vectors")
+        return
     if args.quick:
         args.n, args.naive_sample, args.stream_n, args.candidates_n = 40, 5, 20_000, 24
     ud = f"{args.data}/ud"
@@ -103,6 +117,8 @@ def main() -> None:
             estimate(vecs["en"][layer], vecs[tgt][layer], n_boot=200, n_null=100)
     print(f"    uncertainty as the CLI computes it (3 measures, 200 bootstraps, 100 "
           f"permutations, all targets and layers): {time.perf_counter() - t0:.1f} s")
+
+    time_retrieval(vecs, "en", targets, "vectors of (a)")
 
     # (b) naive
     sample = min(args.naive_sample, len(corpus))
@@ -143,6 +159,20 @@ def main() -> None:
     # (d) forward-pass candidates
     candidates(enc, [t for lang in ("en", "de", "zh") for t in corpus.texts[lang]
                      ][:3 * args.candidates_n], args.compile)
+
+
+def time_retrieval(vecs: dict[str, torch.Tensor], source: str, targets: list[str],
+                   what: str) -> float:
+    """(e): retrieval rows for every target, layer, variant and direction; prints the time."""
+    t0 = time.perf_counter()
+    rows = retrieval_rows(vecs, source, targets, model="bench", variants=VARIANTS,
+                          n_boot=1000, n_null=200)
+    seconds = time.perf_counter() - t0
+    layers, n = vecs[source].shape[:2]
+    print(f"(e) retrieval P@1 ({what}), {len(targets)} targets x {layers} layers x {n} "
+          f"sentences x {len(VARIANTS)} variants x 2 directions, 1000 bootstraps + 200 "
+          f"shuffled pairings each: {seconds:.1f} s ({len(rows)} values)")
+    return seconds
 
 
 def _gemm(m: int, k: int, n: int) -> float:

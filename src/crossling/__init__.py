@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.similarity.measures import REGISTRY as MEASURES
     from crossling.similarity.measures import Measure, get_measure
     from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
+    from crossling.similarity.retrieval import cross_lingual_retrieval, run_retrieval
     from crossling.similarity.service import run_similarity
     from crossling.training.loop import TrainConfig
 
@@ -55,6 +56,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "cross_lingual_similarity": ("crossling.similarity.pipeline", "cross_lingual_similarity"),
     "model_similarity": ("crossling.similarity.pipeline", "model_similarity"),
     "run_similarity": ("crossling.similarity.service", "run_similarity"),
+    "cross_lingual_retrieval": ("crossling.similarity.retrieval", "cross_lingual_retrieval"),
+    "run_retrieval": ("crossling.similarity.retrieval", "run_retrieval"),
     "MEASURES": ("crossling.similarity.measures", "REGISTRY"),
     "Measure": ("crossling.similarity.measures", "Measure"),
     "get_measure": ("crossling.similarity.measures", "get_measure"),
@@ -103,6 +106,7 @@ __all__ = [
     "align_pud",
     "build_report",
     "compute_report",
+    "cross_lingual_retrieval",
     "cross_lingual_similarity",
     "finetune",
     "get_measure",
@@ -111,6 +115,7 @@ __all__ = [
     "model_similarity",
     "read_rows_csv",
     "reinit",
+    "run_retrieval",
     "run_similarity",
     "run_study",
     "study_report",

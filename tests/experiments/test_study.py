@@ -171,3 +171,52 @@ def test_shipped_studies_are_valid(data_dir: Path) -> None:
             len(study.tasks) * len(study.reinit) * len(study.seeds), path.name
         if path.name.startswith("first-align-then-predict"):
             assert study.reinit == ["REF", "1-2", "3-4", "5-6", "7-8", "9-10", "11-12"]
+
+
+RETRIEVAL = BASE + "retrieval: {{languages: [fr, de], n: 20, n_boot: 10, n_null: 5}}\n"
+
+
+def test_retrieval_section_expands_into_one_cell(tmp_path: Path, data_dir: Path) -> None:
+    study = load_study(_write(tmp_path, data_dir, RETRIEVAL))
+    assert study.retrieval is not None
+    assert study.retrieval.variants == ["cosine", "centred", "margin"]  # the default: all
+    assert study.retrieval.pooling == "mean"
+    cells = expand(study)
+    ret = [c for c in cells if c.kind == "retrieval"]
+    assert len(ret) == 1 and ret[0].label == "retrieval (pretrained)" and not ret[0].depends_on
+    assert ret[0].params["languages"] == ["fr", "de"] and ret[0].params["n"] == 20
+    # the other cells keep their keys; editing the similarity section keeps the retrieval key
+    assert {c.key for c in expand(load_study(_write(tmp_path, data_dir)))} == \
+        {c.key for c in cells} - {ret[0].key}
+    other = RETRIEVAL.replace("n_null: 5}}\nretrieval", "n_null: 6}}\nretrieval")
+    assert other != RETRIEVAL
+    assert ret[0].key in {c.key for c in expand(load_study(_write(tmp_path, data_dir, other)))}
+    # a study may be retrieval only
+    only = "name: r\nmodel: m\ndata: {{ud: {ud}}}\nretrieval: {{languages: [fr], n: 8}}\n"
+    assert [c.kind for c in expand(load_study(_write(tmp_path, data_dir, only)))] == \
+        ["retrieval"]
+
+
+@pytest.mark.parametrize(("new", "message"), [
+    ("languages: []", r"study\.yaml: retrieval\.languages: empty list"),
+    ("languages: [fr, xx]", r"retrieval\.languages\[1\]: unknown language 'xx'"),
+    ("languages: [fr, en]", r"retrieval\.languages\[1\]: 'en' is the source language"),
+    ("languages: [fr, fr]", r"retrieval\.languages\[1\]: duplicate of retrieval\.languages\[0\]"),
+    ("languages: [fr], variants: [cosine, dot]",
+     r"study\.yaml: retrieval\.variants: unknown retrieval variant 'dot'"),
+    ("languages: [fr], variants: [margin, margin]",
+     r"retrieval\.variants: 'margin' given more than once"),
+    ("languages: [fr], n: 3", r"retrieval\.n: must be >= 4, got 3"),
+    ("languages: [fr], n: 1, variants: [cosine]", r"retrieval\.n: must be >= 2, got 1"),
+    ("languages: [fr], n_boot: 0", r"retrieval\.n_boot: must be >= 1, got 0"),
+    ("languages: [fr], n_null: -2", r"retrieval\.n_null: must be >= 1, got -2"),
+    ("languages: [fr], pooling: max", r"retrieval\.pooling: unknown pooling"),
+    ("languages: [fr], k: 3", r"retrieval\.k: unknown field"),
+    ("languages: [fr], n: ten", r"retrieval\.n: expected int, got str"),
+])
+def test_retrieval_section_errors_name_file_and_field(tmp_path: Path, data_dir: Path, new: str,
+                                                      message: str) -> None:
+    text = BASE + "retrieval: {{" + new + "}}\n"
+    with pytest.raises(ConfigError, match=message) as err:
+        load_study(_write(tmp_path, data_dir, text))
+    assert "\n" not in str(err.value)

@@ -59,3 +59,32 @@ def test_run_study_refuses_a_bad_executor_or_kind_before_any_work(tmp_path: Path
     with pytest.raises(ConfigError, match="only 'finetunes'"):
         run_study(tmp_path / "missing.yaml", store=store, only="finetunes")
     assert not store.parent.exists()
+
+
+def test_a_study_with_a_retrieval_section_runs_and_reports_it(tiny_bert: Path, data_dir: Path,
+                                                              tmp_path: Path) -> None:
+    """The ``retrieval`` cell runs on a tiny model, shares the vector cache with the similarity
+    cell, and the report shows the retrieval section (figure and peak table) beside the
+    similarity one, which keeps only the similarity measures."""
+    from crossling.experiments.store import ResultStore
+    from crossling.experiments.workflows import study_report
+
+    study = tmp_path / "tiny.yaml"
+    study.write_text(
+        f"name: tiny\nmodel: {tiny_bert}\ndata: {{ud: {data_dir / 'ud'}}}\n"
+        "similarity: {languages: [fr, de], n: 12, n_boot: 5, n_null: 5, measures: [linear_cka]}\n"
+        "retrieval: {languages: [fr, de], n: 12, n_boot: 20, n_null: 10}\n", encoding="utf-8")
+    store = tmp_path / "results.sqlite"
+    outcome = run_study(study, store=store)
+    assert outcome.counts.get("done") == 2 and not outcome.failed
+    rows = ResultStore(store).similarity_rows("tiny")
+    ret = [r for r in rows if r.kind == "retrieval"]
+    assert len(ret) == 2 * 5 * 3 * 2 and {r.n for r in ret} == {12}
+    assert len(list((tmp_path / "cells" / "vectors").glob("*.safetensors"))) == 3  # en, fr, de
+    report = study_report(study, store=store, out=tmp_path / "report")
+    md = (report.out / "report.md").read_text()
+    assert "Parallel sentence retrieval per layer" in md and "retrieval.png" in md
+    assert "mean over targets" in md and "peak layer (source→target)" in md
+    assert (report.out / "retrieval.png").is_file() and (report.out / "retrieval.csv").is_file()
+    assert (report.out / "alignment.png").is_file()
+    assert "retrieval_p1" not in md.split("Parallel sentence retrieval")[0]  # not a measure

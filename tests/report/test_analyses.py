@@ -163,3 +163,20 @@ def test_compute_report_parts_fallback_and_refusals() -> None:
         compute_report([], [])
     with pytest.raises(TypeError):
         compute_report([], similarity_rows(), "linear_cka")  # type: ignore[call-arg]
+
+
+def test_retrieval_rows_get_their_own_frame_not_the_similarity_analyses() -> None:
+    """P@1 rows (kind "retrieval") share the similarity row type; treated as a measure they
+    would add a panel to the alignment figure and ρ rows to Table 3."""
+    from tests.analysis.test_retrieval import rows as retrieval_rows
+
+    ret = [r for r in retrieval_rows() if r.kind == "retrieval"]
+    data = compute_report(score_rows(), similarity_rows() + ret, n_boot=50)
+    assert set(data.alignment_measures) == {"debiased_cka", "linear_cka"}
+    assert not data.correlations["measure"].str.startswith("retrieval").any()
+    assert not data.similarity["metric"].str.startswith("retrieval").any()
+    assert len(data.retrieval) == len(ret)
+    assert set(data.retrieval_peaks["variant"]) == {"cosine", "margin"}
+    alone = compute_report([], ret)  # a study with retrieval only still has a report
+    assert alone.similarity.empty and len(alone.retrieval) == len(ret)
+    assert compute_report(score_rows(), similarity_rows()).retrieval.empty

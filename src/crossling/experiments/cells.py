@@ -18,12 +18,21 @@ Rows = list[SimilarityRow] | list[ScoreRow] | list[SimilarityRow | ScoreRow]
 Runner = Callable[[dict[str, Any], Path], tuple[Rows, dict[str, Any]]]
 
 
+def vector_cache(workdir: Path) -> Path:
+    """The sentence-vector cache shared by a study's cells: ``vectors`` beside the cells'
+    working folders. Entries are keyed by content (weights and tokenizer fingerprints, pooling,
+    truncation, precision, texts: :func:`crossling.similarity.extract.cache_key`) and written
+    atomically, so the ``similarity`` and ``retrieval`` cells of one model encode each language
+    once between them (19 PUD languages x 1,000 sentences take minutes on a CPU)."""
+    return workdir.parent / "vectors"
+
+
 def _sim_kwargs(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     """The similarity service's settings of a cell (the study validated them)."""
     return {"ud": params["ud"], "source": params["source"], "targets": params["languages"],
             "n": params["n"], "n_option": "similarity.n", "measures": params["measures"],
             "pooling": params["pooling"], "n_boot": params["n_boot"],
-            "n_null": params["n_null"], "seed": 0, "cache_dir": workdir / "cache",
+            "n_null": params["n_null"], "seed": 0, "cache_dir": vector_cache(workdir),
             "progress": False}
 
 
@@ -71,8 +80,21 @@ def run_similarity_ft_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows,
     return rows, {**rows[0].provenance} if rows else tag
 
 
+def run_retrieval_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
+    """Parallel sentence retrieval per layer of the pretrained model (P@1, both directions)."""
+    from crossling.similarity.retrieval import run_retrieval
+
+    rows = run_retrieval(model=params["model"], ud=params["ud"], source=params["source"],
+                         targets=params["languages"], n=params["n"], n_option="retrieval.n",
+                         variants=params["variants"], pooling=params["pooling"],
+                         n_boot=params["n_boot"], n_null=params["n_null"], seed=0,
+                         cache_dir=vector_cache(workdir), progress=False)
+    return rows, rows[0].provenance if rows else {}
+
+
 RUNNERS: dict[str, Runner] = {
     "similarity": run_similarity_cell,
     "finetune": run_finetune_cell,
     "similarity_ft": run_similarity_ft_cell,
+    "retrieval": run_retrieval_cell,
 }

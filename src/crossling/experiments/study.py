@@ -2,12 +2,14 @@
 
 A study names a model, the data folders, the tasks (train / dev / eval data), the RANDOM-INIT
 groups, the seeds, the training hyper-parameters and the similarity settings. :func:`expand`
-turns it into cells of three kinds:
+turns it into cells of four kinds:
 
 - ``similarity``: cross-lingual CKA of the pretrained model (source vs every similarity language);
 - ``finetune``: one (task, re-init group, seed) run, evaluated on the source and every target;
 - ``similarity_ft``: for each REF fine-tuned model, cross-lingual CKA of the fine-tuned encoder
-  and pretrained-vs-fine-tuned CKA per language; depends on its ``finetune`` cell.
+  and pretrained-vs-fine-tuned CKA per language; depends on its ``finetune`` cell;
+- ``retrieval``: parallel sentence retrieval (P@1 per layer, both directions, each variant) of
+  the pretrained model, source vs every ``retrieval.languages`` target.
 
 A cell's key is a content hash of everything that determines its result (its own parameters,
 the data files' checksums, the model's identity and the crossling version), so editing an
@@ -41,6 +43,8 @@ from crossling.models.reinit import SCHEMES, parse_group
 from crossling.provenance import sha256_file
 from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
 from crossling.similarity.pooling import POOLINGS
+from crossling.similarity.retrieval import VARIANTS, check_variants
+from crossling.similarity.retrieval import min_sentences as retrieval_min_sentences
 from crossling.training.loop import TrainConfig
 
 TASK_NAMES = ("pos", "parsing", "ner")
@@ -82,6 +86,18 @@ class SimilaritySpec:
 
 
 @dataclass(frozen=True)
+class RetrievalSpec:
+    """The ``retrieval:`` section: targets, candidate pool size n, scorings, resamples."""
+
+    languages: list[str]
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    pooling: str = "mean"
+    n: int = 1000
+    n_boot: int = 1000
+    n_null: int = 200
+
+
+@dataclass(frozen=True)
 class Study:
     name: str
     path: str
@@ -95,6 +111,7 @@ class Study:
     seeds: list[int]
     training: TrainConfig
     similarity: SimilaritySpec | None
+    retrieval: RetrievalSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,8 @@ class Cell:
             return f"finetune {p['task']} reinit={p['reinit']} seed={p['seed']}"
         if self.kind == "similarity_ft":
             return f"similarity after {p['task']} seed={p['seed']}"
+        if self.kind == "retrieval":
+            return "retrieval (pretrained)"
         return "similarity (pretrained)"
 
 
@@ -297,8 +316,9 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
                 raise tf.fail(f"eval[{i}]", f"{spec.eval[i]!r} is the source test set (test: "
                                             f"{spec.test}), not a target")
         tasks.append(spec)
-    if not tasks and "similarity" not in top.data:
-        raise top.fail("tasks", "a study needs at least one task or a similarity section")
+    if not tasks and "similarity" not in top.data and "retrieval" not in top.data:
+        raise top.fail("tasks", "a study needs at least one task, or a similarity or "
+                                "retrieval section")
 
     similarity = None
     if "similarity" in top.data:
@@ -332,22 +352,52 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         sf.finish()
         if similarity.pooling not in POOLINGS:
             raise sf.fail("pooling", f"unknown pooling (available: {', '.join(POOLINGS)})")
-        files = []
-        for i, lang in enumerate([source, *similarity.languages]):
-            try:
-                files.append(resolve_ud(ud, lang).resolve())
-            except CrosslingError as exc:
-                raise sf.fail(f"languages[{i - 1}]" if i else "source", str(exc)) from None
-        for i, path in enumerate(files[1:]):
-            if path == files[0]:
-                raise sf.fail(f"languages[{i}]", f"{languages[i]!r} is the source language "
-                                                 f"({source}), not a target")
-        sf.unique("languages", languages, files[1:])
+        _check_targets(sf, ud, source, languages)
+    retrieval = _retrieval(top.sub("retrieval"), ud, source) if "retrieval" in top.data \
+        else None
     top.finish()
     return Study(name=name, path=str(p), model=model, ud=str(ud),
                  ner=None if ner is None else str(ner), source=source, tasks=tasks,
                  reinit=reinit, reinit_scheme=scheme, seeds=list(seeds), training=training,
-                 similarity=similarity)
+                 similarity=similarity, retrieval=retrieval)
+
+
+def _check_targets(f: _Fields, ud: Path, source: str, languages: list[str]) -> None:
+    """``f.languages`` resolve to PUD files, none is the source, no two are the same file."""
+    files = []
+    for i, lang in enumerate([source, *languages]):
+        try:
+            files.append(resolve_ud(ud, lang).resolve())
+        except CrosslingError as exc:
+            raise f.fail(f"languages[{i - 1}]" if i else "source", str(exc)) from None
+    for i, path in enumerate(files[1:]):
+        if path == files[0]:
+            raise f.fail(f"languages[{i}]", f"{languages[i]!r} is the source language "
+                                            f"({source}), not a target")
+    f.unique("languages", languages, files[1:])
+
+
+def _retrieval(rf: _Fields, ud: Path, source: str) -> RetrievalSpec:
+    """The validated ``retrieval:`` section (every error names the file and the field)."""
+    languages = rf.strings("languages")
+    if not languages:
+        raise rf.fail("languages", "empty list: no target to retrieve translations from")
+    variants = rf.strings("variants", list(VARIANTS))
+    try:
+        check_variants(variants, "variants")
+    except ConfigError as exc:
+        raise ConfigError(f"{rf.file}: {rf.where}.{exc}") from None
+    need = retrieval_min_sentences(variants)
+    spec = RetrievalSpec(
+        languages=languages, variants=variants, pooling=rf.get("pooling", str, "mean"),
+        n=rf.number("n", int, 1000, low=need),
+        n_boot=rf.number("n_boot", int, 1000, low=1),
+        n_null=rf.number("n_null", int, 200, low=1))
+    rf.finish()
+    if spec.pooling not in POOLINGS:
+        raise rf.fail("pooling", f"unknown pooling (available: {', '.join(POOLINGS)})")
+    _check_targets(rf, ud, source, languages)
+    return spec
 
 
 def _training(tf: _Fields) -> TrainConfig:
@@ -406,6 +456,14 @@ def expand(study: Study) -> list[Cell]:
             params = {"model": study.model, "ud": study.ud, **sim_params}
             cells.append(Cell(_key("similarity", sim_params, sim_files, model_id),
                               "similarity", params))
+    ret = study.retrieval
+    if ret is not None:
+        ret_params = {"source": study.source, "languages": ret.languages,
+                      "variants": ret.variants, "pooling": ret.pooling, "n": ret.n,
+                      "n_boot": ret.n_boot, "n_null": ret.n_null}
+        ret_files = [resolve_ud(ud, x) for x in [study.source, *ret.languages]]
+        cells.append(Cell(_key("retrieval", ret_params, ret_files, model_id), "retrieval",
+                          {"model": study.model, "ud": study.ud, **ret_params}))
     train_cfg = asdict(study.training)
     for task in study.tasks:
         files = {"train": [_data_file(task.name, ud, ner, s, "train") for s in task.train],

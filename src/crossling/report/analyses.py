@@ -25,6 +25,7 @@ import pandas as pd
 from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
 from crossling.analysis.deltas import deltas, pooled_test, summarize
 from crossling.analysis.frames import finetuning_of, scores_frame, similarity_frame
+from crossling.analysis.retrieval import is_retrieval, peak_table, retrieval_frame
 from crossling.report import tables
 from crossling.results import ScoreRow, SimilarityRow
 from crossling.similarity.measures import HEADLINE_MEASURE, get_measure
@@ -96,6 +97,12 @@ class ReportData:
     correlation_table: pd.DataFrame = field(default_factory=_empty)
     """Table 3 (empty when no ρ is defined: the section is left out)."""
     scatter: tuple[ScatterChoice, ...] = ()
+    retrieval: pd.DataFrame = field(default_factory=_empty)
+    """:func:`crossling.analysis.retrieval.retrieval_frame` of the retrieval rows (P@1 per
+    target, layer, variant and direction); empty without retrieval rows (no section)."""
+    retrieval_peaks: pd.DataFrame = field(default_factory=_empty)
+    """Per target (and the mean over targets) and variant: the peak layer of P@1 in each
+    direction (:func:`crossling.analysis.retrieval.peak_table`)."""
 
     @property
     def fallback_note(self) -> str | None:
@@ -152,6 +159,11 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         raise ValueError("no result rows to report")
     check_measure(measure)
     requested = measure
+    # Retrieval rows share the similarity row type (kind "retrieval") but not its analyses:
+    # P@1 is no similarity measure, so they get their own frame and section.
+    retrieval = [r for r in sims if is_retrieval(r)]
+    sims = [r for r in sims if not is_retrieval(r)]
+    rf = retrieval_frame(retrieval)
     sc = scores_frame(scores)
     sf = similarity_frame(sims)
     if not sf.empty:
@@ -195,8 +207,10 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         pretrained_rows=tuple(r for r in sims if r.kind == "cross-lingual" and
                               finetuning_of(r)[0] is None),
         settings=tables.settings_table(sf, sc, prov, measure),
-        provenance=tables.provenance_table(prov), ref_table=ref, deltas=d,
+        provenance=tables.provenance_table(prov + [r.provenance for r in retrieval]),
+        ref_table=ref, deltas=d,
         delta_summary=summary, delta_table=delta_tab, pooled=pooled, pooled_table=pooled_tab,
         appendix=appendix, alignment_measures=alignment, pretrained_vs_finetuned=mm,
         pretrained_vs_finetuned_table=mm_tab, correlations=corr_all, correlation=corr,
-        correlation_table=corr_tab, scatter=scatter)
+        correlation_table=corr_tab, scatter=scatter, retrieval=rf,
+        retrieval_peaks=peak_table(rf))

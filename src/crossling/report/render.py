@@ -33,6 +33,7 @@ from crossling.atomic import atomic_write, write_text
 from crossling.report import figures
 from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
 from crossling.report.plots import measure_label, plot_similarity
+from crossling.report.retrieval_plots import plot_retrieval
 from crossling.results import ScoreRow, SimilarityRow
 
 __all__ = ["HEADLINE_MEASURE", "Section", "build_report", "build_sections", "render_html",
@@ -152,6 +153,9 @@ def build_sections(data: ReportData, out: Path) -> list[Section]:
                                    "bootstrap band"))
         sections.append(sim_sec)
 
+    if not data.retrieval.empty:
+        sections.append(_retrieval_section(data, out))
+
     if not data.pretrained_vs_finetuned.empty:
         figures.pretrained_vs_finetuned(data.pretrained_vs_finetuned, measure,
                                         out / "pretrained-vs-finetuned.png")
@@ -187,6 +191,28 @@ def build_sections(data: ReportData, out: Path) -> list[Section]:
         "commit, device, package versions, SHA-256 of every data file.",
         [("provenance", data.provenance)]))
     return sections
+
+
+def _retrieval_section(data: ReportData, out: Path) -> Section:
+    """P@1 by layer per language (one panel per variant) and the peak-layer table; the tidy
+    frame as ``retrieval.csv``."""
+    _write_csv(out / "retrieval.csv", data.retrieval)
+    plot_retrieval(data.retrieval, out / "retrieval.png", dpi=figures.DPI)
+    n = ", ".join(str(v) for v in sorted(set(data.retrieval["n"])))
+    return Section(
+        "Figure · Parallel sentence retrieval per layer",
+        f"Can a translation be found? Precision@1 of retrieving each source sentence's "
+        f"translation among the n = {n} target sentences (source→target) and back "
+        "(target→source), per layer of the pretrained model, by cosine of the pooled vectors, "
+        "by cosine after removing each language's mean vector (centred; Libovický et al. 2020) "
+        "and by ratio margin over the k = 4 nearest neighbours in each direction (Artetxe & "
+        "Schwenk 2019). CI: 95% percentile bootstrap over query sentences (the candidate pool "
+        "stays all n). Chance is 1/n, the expectation of P@1 under shuffled pairs; the grey "
+        "band reaches the shuffled pairs' 95th percentile. Peak layer: the layer with the "
+        "highest P@1 (ties: the lowest). Every value: retrieval.csv.",
+        [("peak layer per target and variant", data.retrieval_peaks)],
+        [("retrieval.png", "P@1 by layer, one line per target (solid: source→target with its "
+                           "95% CI; dashed: target→source), one panel per variant")])
 
 
 def render_markdown(title: str, sections: Sequence[Section]) -> str:

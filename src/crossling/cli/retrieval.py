@@ -1,0 +1,88 @@
+"""``crossling retrieval``: per-layer parallel sentence retrieval (P@1), source vs targets."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from crossling.analysis.retrieval import layer_table, retrieval_frame
+from crossling.atomic import check_output_dir
+from crossling.data.specs import find_ud_folder
+from crossling.errors import ConfigError
+from crossling.report.retrieval_plots import write_retrieval_outputs
+from crossling.similarity.pooling import POOLINGS
+from crossling.similarity.retrieval import VARIANTS, check_variants, run_retrieval
+
+
+def _check(args: argparse.Namespace) -> None:
+    """One-line ConfigErrors for option values that would otherwise run on garbage."""
+    check_variants(args.variants, "--variants")  # --n is checked by run_retrieval
+    if args.n_boot < 0:
+        raise ConfigError(f"--n-boot {args.n_boot}: must be >= 1, or 0 for no interval")
+    if args.n_null < 0:
+        raise ConfigError(f"--n-null {args.n_null}: must be >= 1, or 0 for no null")
+    if args.batch_tokens <= 0:
+        raise ConfigError(f"--batch-tokens {args.batch_tokens}: the token budget per forward "
+                          "pass must be > 0")
+    dupes = sorted({v for v in args.targets or [] if args.targets.count(v) > 1})
+    if dupes:
+        raise ConfigError(f"--targets: {', '.join(dupes)} given more than once")
+
+
+def _retrieval(args: argparse.Namespace) -> int:
+    _check(args)
+    out = check_output_dir(args.out)
+    ud = find_ud_folder(args.data)
+    rows = run_retrieval(model=args.model, ud=ud, source=args.source, targets=args.targets,
+                         n=args.n, variants=args.variants, pooling=args.pooling,
+                         n_boot=args.n_boot, n_null=args.n_null, seed=args.seed,
+                         batch_tokens=args.batch_tokens, device=args.device,
+                         cache_dir=Path(args.cache) if args.cache else out / "cache",
+                         n_option="--n")
+    written = write_retrieval_outputs(rows, out)
+    frame = retrieval_frame(rows)
+    main = args.variants[0]
+    print(f"\nP@1 per layer, {main} scoring, mean of the two directions ({args.source}→target "
+          f"and target→{args.source}; n = {rows[0].n} candidates, pooling = {args.pooling}):")
+    print(layer_table(frame, main).to_string(float_format=lambda v: f"{v:.3f}"))
+    print("each direction with its 95% bootstrap CI over query sentences and the shuffled-pairs "
+          "null: retrieval.csv (metric retrieval_p1[_variant]_s2t / _t2s)")
+    print(f"\nwrote {written['csv']} (provenance by run_id in "
+          f"{Path(written['csv']).parent / 'provenance.json'}), {written['json']}, "
+          f"{written['png']}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "retrieval", help="per-layer parallel sentence retrieval (P@1), source vs targets",
+        description="Precision@1 of retrieving each PUD sentence's translation among the n "
+                    "candidates, per layer, both directions, by cosine, centred cosine "
+                    "(Libovický et al. 2020) and ratio margin (Artetxe & Schwenk 2019), with "
+                    "95% bootstrap CIs over query sentences and the chance level.")
+    p.add_argument("--model", required=True, help="HF Hub name or local model folder")
+    p.add_argument("--data", required=True,
+                   help="UD folder holding the PUD treebanks (or its parent)")
+    p.add_argument("--source", default="en", help="source language (default: en)")
+    p.add_argument("--targets", nargs="+", default=None,
+                   help="target languages or treebanks (default: every PUD language)")
+    p.add_argument("--n", type=int, default=None,
+                   help="use the first N aligned sentences (the candidate pool size)")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
+                   help="scorings (default: all; the first one is printed)")
+    p.add_argument("--pooling", default="mean", choices=sorted(POOLINGS),
+                   help="sentence pooling (default: mean over word-pieces without specials)")
+    p.add_argument("--n-boot", type=int, default=1000,
+                   help="bootstrap resamples of the query sentences (0 = no interval)")
+    p.add_argument("--n-null", type=int, default=200,
+                   help="shuffled pairings for the null's 95th percentile (0 = none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    p.add_argument("--batch-tokens", type=int, default=16384,
+                   help="token budget per forward pass")
+    p.add_argument("--cache", default=None,
+                   help="folder for cached sentence vectors (default: OUT/cache; the same "
+                        "folder as `crossling similarity --cache` reuses its vectors)")
+    p.add_argument("--out", default="runs/retrieval", help="output folder")
+    p.set_defaults(func=_retrieval)
