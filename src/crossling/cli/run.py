@@ -7,7 +7,7 @@ from typing import Any
 
 from crossling.experiments.executors import EXECUTORS
 from crossling.experiments.study import estimate_cost
-from crossling.experiments.workflows import plan_study
+from crossling.experiments.workflows import CELL_KINDS, plan_study
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
                    help="results database (default runs/<study>/results.sqlite; an empty file "
                         "is taken as a new store, any other non-SQLite file is refused)")
     p.add_argument("--data", default=None, help="data folder overriding the study's data paths")
-    p.add_argument("--only", choices=["similarity", "finetune", "similarity_ft"], default=None)
+    p.add_argument("--only", choices=CELL_KINDS, default=None)
     p.add_argument("--retry-failed", action="store_true")
     p.add_argument("--tokens-per-s", type=float, default=None,
                    help="measured forward tokens/s, to turn the cost estimate into time")

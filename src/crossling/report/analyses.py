@@ -25,6 +25,13 @@ import pandas as pd
 from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
 from crossling.analysis.deltas import deltas, pooled_test, summarize
 from crossling.analysis.frames import finetuning_of, scores_frame, similarity_frame
+from crossling.analysis.probing import (
+    best_layers,
+    layer_table,
+    probe_frame,
+    probe_settings,
+    split_probe_rows,
+)
 from crossling.report import tables
 from crossling.results import ScoreRow, SimilarityRow
 from crossling.similarity.measures import HEADLINE_MEASURE, get_measure
@@ -96,6 +103,19 @@ class ReportData:
     correlation_table: pd.DataFrame = field(default_factory=_empty)
     """Table 3 (empty when no ρ is defined: the section is left out)."""
     scatter: tuple[ScatterChoice, ...] = ()
+    probe: pd.DataFrame = field(default_factory=_empty)
+    """:func:`crossling.analysis.probing.probe_frame` of the probing rows (task ``probe_pos``;
+    they are left out of every fine-tuning frame above)."""
+    probe_layers: pd.DataFrame = field(default_factory=_empty)
+    """Layers x languages probe accuracy, last row the majority baseline."""
+    probe_best: pd.DataFrame = field(default_factory=_empty)
+    """:func:`crossling.analysis.probing.best_layers`: per language, the best layer with its
+    accuracy, selectivity and control accuracy (CIs), the majority baseline, and the accuracy at
+    the source's best layer."""
+    probe_table: pd.DataFrame = field(default_factory=_empty)
+    """:attr:`probe_best` formatted (estimates with their intervals)."""
+    probe_settings: pd.DataFrame = field(default_factory=_empty)
+    """What the probing numbers depend on (training set and size, L2, iterations, seed)."""
 
     @property
     def fallback_note(self) -> str | None:
@@ -152,6 +172,8 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         raise ValueError("no result rows to report")
     check_measure(measure)
     requested = measure
+    all_prov = [r.provenance for r in scores] + [r.provenance for r in sims]
+    probe_rows, scores = split_probe_rows(scores)  # probing has its own section
     sc = scores_frame(scores)
     sf = similarity_frame(sims)
     if not sf.empty:
@@ -195,8 +217,19 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         pretrained_rows=tuple(r for r in sims if r.kind == "cross-lingual" and
                               finetuning_of(r)[0] is None),
         settings=tables.settings_table(sf, sc, prov, measure),
-        provenance=tables.provenance_table(prov), ref_table=ref, deltas=d,
+        provenance=tables.provenance_table(all_prov), ref_table=ref, deltas=d,
         delta_summary=summary, delta_table=delta_tab, pooled=pooled, pooled_table=pooled_tab,
         appendix=appendix, alignment_measures=alignment, pretrained_vs_finetuned=mm,
         pretrained_vs_finetuned_table=mm_tab, correlations=corr_all, correlation=corr,
-        correlation_table=corr_tab, scatter=scatter)
+        correlation_table=corr_tab, scatter=scatter, **_probe_fields(probe_rows))
+
+
+def _probe_fields(rows: Sequence[ScoreRow]) -> dict[str, pd.DataFrame]:
+    """The probing fields of :class:`ReportData` (empty frames without probing rows)."""
+    if not rows:
+        return {}
+    frame = probe_frame(rows)
+    best = best_layers(frame)
+    return {"probe": frame, "probe_layers": layer_table(frame, "upos_acc").reset_index(
+        names="layer"), "probe_best": best, "probe_table": tables.probe_table(best),
+        "probe_settings": probe_settings(rows)}
