@@ -33,6 +33,7 @@ def probe_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:
                 "is_source": r.source is not None and r.language == r.source}
                for r in rows if r.task == PROBE_TASK]
     df = pd.DataFrame.from_records(records, columns=PROBE_COLUMNS)
+    df["layer"] = df["layer"].astype("float64")  # None -> NaN, whichever rows are present
     df["is_source"] = df["is_source"].astype(bool)
     return df
 
