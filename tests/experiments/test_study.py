@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from crossling.errors import ConfigError
-from crossling.experiments.study import expand, load_study
+from crossling.experiments.study import estimate_cost, expand, load_study
 
 BASE = """
 name: t
@@ -191,6 +191,8 @@ def test_probe_section_expands_into_one_probe_cell(tmp_path: Path, data_dir: Pat
     params = cells[0].params
     assert params["train"].endswith("en_ewt-ud-train.conllu") and params["source"] == "en"
     assert (params["max_train_sentences"], params["n_boot"], params["seed"]) == (30, 20, 0)
+    assert cells[0].label == "probe (pretrained, 2 targets)"
+    assert estimate_cost(study, cells) == {"probe": 30 + 10 * 3}  # one pass per sentence
     # with the paper's grid beside it: one more cell, and the grid's keys are unchanged
     both = BASE + PROBE.split("data: {{ud: {ud}}}\n", 1)[1]
     grid = {c.key for c in expand(load_study(_write(tmp_path, data_dir)))}

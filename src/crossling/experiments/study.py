@@ -2,7 +2,7 @@
 
 A study names a model, the data folders, the tasks (train / dev / eval data), the RANDOM-INIT
 groups, the seeds, the training hyper-parameters and the similarity settings. :func:`expand`
-turns it into cells of three kinds:
+turns it into cells of four kinds:
 
 - ``similarity``: cross-lingual CKA of the pretrained model (source vs every similarity language);
 - ``finetune``: one (task, re-init group, seed) run, evaluated on the source and every target;
