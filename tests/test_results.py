@@ -88,7 +88,9 @@ def test_demo_size_csv_has_run_ids_not_provenance(tmp_path: Path) -> None:
 def test_csv_round_trip_rows_equal(tmp_path: Path) -> None:
     scores = [replace(r, source="en") for r in _rows()]
     scores.append(replace(scores[0], seed=1, provenance={"source": "en", "seed": 1}))
-    assert read_rows_csv(write_rows_csv(tmp_path / "a" / "scores.csv", scores)) == scores
+    scores.append(replace(scores[0], task="probe_pos", layer=11))  # a probing row's layer
+    back = read_rows_csv(write_rows_csv(tmp_path / "a" / "scores.csv", scores))
+    assert back == scores and [r.layer for r in back][-2:] == [None, 11]
     sims = [SimilarityRow("model-model", "fr", "fr", 0, "linear_cka", 1 / 3, 0.25, 0.5,
                           -0.125, 0.1, 30, "cls", "m", "m+ner", {"seed": 7}, "ner", 2, "k")]
     back = read_rows_csv(write_rows_csv(tmp_path / "b" / "similarity.csv", sims))

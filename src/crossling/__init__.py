@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.similarity.retrieval import cross_lingual_retrieval, run_retrieval
     from crossling.similarity.service import run_similarity
     from crossling.training.loop import TrainConfig
+    from crossling.training.probing import probe
 
 # public name -> (module, attribute in that module)
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -61,6 +62,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "MEASURES": ("crossling.similarity.measures", "REGISTRY"),
     "Measure": ("crossling.similarity.measures", "Measure"),
     "get_measure": ("crossling.similarity.measures", "get_measure"),
+    # layer-wise probing (frozen encoder, linear UPOS probe per layer, zero-shot transfer)
+    "probe": ("crossling.training.probing", "probe"),
     # fine-tuning
     "finetune": ("crossling.experiments.workflows", "finetune"),
     "TrainConfig": ("crossling.training.loop", "TrainConfig"),
@@ -113,6 +116,7 @@ __all__ = [
     "load_encoder",
     "load_study",
     "model_similarity",
+    "probe",
     "read_rows_csv",
     "reinit",
     "run_retrieval",

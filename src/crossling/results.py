@@ -89,6 +89,12 @@ class ScoreRow:
     ``source`` is the label of the run's source-language test set (one of the ``language``
     values of the run): the row with ``language == source`` is the in-language score. None
     for rows written before the field existed.
+
+    ``layer`` is set by layer-wise probing (task ``probe_pos``, :mod:`crossling.training.probing`):
+    the hidden state the probe read, 0 = embedding output, ``i`` = output of block ``i``. None
+    for scores of a whole model (fine-tuning), for a probe baseline that reads no layer
+    (``majority_acc``) and for rows written before the field existed (CSVs, JSON and stores of
+    older versions load unchanged: the store adds the column on open).
     """
 
     task: str
@@ -105,9 +111,14 @@ class ScoreRow:
     seed: int
     provenance: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    layer: int | None = None
 
 
 Row = SimilarityRow | ScoreRow
+
+PROBE_TASK = "probe_pos"
+"""The ``task`` of layer-wise probing rows (:mod:`crossling.training.probing`): they share the
+score table with fine-tuning scores, and analyses of fine-tuning leave them out by it."""
 
 SIDECAR = "provenance.json"
 """The file beside a result CSV that holds each run's provenance, keyed by run id."""

@@ -220,13 +220,14 @@ def test_typed_row_fields_are_stored_and_read_back(tmp_path: Path) -> None:
     store.add_cells("study", [Cell("a", "fake", {})])
     assert store.claim("a")
     score = replace(_row(1), source="l1")
+    probed = replace(_row(2), task="probe_pos", source="l2", layer=7)  # ScoreRow.layer
     tuned = SimilarityRow("model-model", "fr", "fr", 2, "linear_cka", 0.5, 0.4, 0.6, 0.1, 0.2,
                           10, "mean", "m", "m+pos", {"seed": 0}, task="pos", seed=3,
                           finetune_cell="ft-3")
     pretrained = replace(tuned, kind="cross-lingual", source="en", compare_model=None,
                          task=None, seed=None, finetune_cell=None)
-    store.finish("a", [score, tuned, pretrained], {})
-    assert store.score_rows() == [score]
+    store.finish("a", [score, probed, tuned, pretrained], {})
+    assert store.score_rows() == [score, probed] and store.score_rows()[1].layer == 7
     assert store.similarity_rows() == [tuned, pretrained]
 
 
@@ -280,11 +281,12 @@ def test_a_store_of_an_older_version_opens_and_gets_the_new_columns(tmp_path: Pa
     (old_score,) = ro.score_rows()
     (old_sim,) = ro.similarity_rows()
     assert old_score.source is None and old_score.provenance["source"] == "en"
+    assert old_score.layer is None
     assert (old_sim.task, old_sim.seed, old_sim.finetune_cell) == (None, None, None)
     assert _columns(path, "scores") == ["cell", *_OLD_SCORE_COLS]
     # a writer adds the missing columns (the old rows keep NULL there: None) and stores new rows
     store = ResultStore(path)
-    assert _columns(path, "scores") == ["cell", *_OLD_SCORE_COLS, "source"]
+    assert _columns(path, "scores") == ["cell", *_OLD_SCORE_COLS, "source", "layer"]
     assert _columns(path, "similarity") == ["cell", *_OLD_SIM_COLS, "task", "seed",
                                             "finetune_cell"]
     ResultStore(path)  # opening again adds nothing (no duplicate-column error)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from crossling.errors import ConfigError
-from crossling.experiments.study import expand, load_study
+from crossling.experiments.study import estimate_cost, expand, load_study
 
 BASE = """
 name: t
@@ -220,3 +220,67 @@ def test_retrieval_section_errors_name_file_and_field(tmp_path: Path, data_dir: 
     with pytest.raises(ConfigError, match=message) as err:
         load_study(_write(tmp_path, data_dir, text))
     assert "\n" not in str(err.value)
+
+
+PROBE = """
+name: p
+model: {model}
+data: {{ud: {ud}}}
+probe: {{targets: [fr, de], layers: [0, 2], max_train_sentences: 30, max_eval_sentences: 10,
+         n_boot: 20}}
+"""
+
+
+def test_probe_section_expands_into_one_probe_cell(tmp_path: Path, data_dir: Path) -> None:
+    study = load_study(_write(tmp_path, data_dir, PROBE))
+    assert study.probe is not None and study.probe.train == "en_ewt"
+    assert study.probe.targets == ["fr", "de"] and study.probe.layers == [0, 2]
+    cells = expand(study)
+    assert [c.kind for c in cells] == ["probe"]
+    params = cells[0].params
+    assert params["train"].endswith("en_ewt-ud-train.conllu") and params["source"] == "en"
+    assert (params["max_train_sentences"], params["n_boot"], params["seed"]) == (30, 20, 0)
+    assert cells[0].label == "probe (pretrained, 2 targets)"
+    assert estimate_cost(study, cells) == {"probe": 30 + 10 * 3}  # one pass per sentence
+    # with the paper's grid beside it: one more cell, and the grid's keys are unchanged
+    both = BASE + PROBE.split("data: {{ud: {ud}}}\n", 1)[1]
+    grid = {c.key for c in expand(load_study(_write(tmp_path, data_dir)))}
+    with_probe = expand(load_study(_write(tmp_path, data_dir, both)))
+    assert {c.key for c in with_probe} == grid | {cells[0].key}
+    # a probe setting changes the probe key only
+    other = expand(load_study(_write(tmp_path, data_dir, PROBE.replace("n_boot: 20",
+                                                                       "n_boot: 30"))))
+    assert other[0].key != cells[0].key
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("targets: [fr, de]", "targets: []", r"probe\.targets: empty list"),
+    ("targets: [fr, de]", "targets: [fr, xx]", r"probe\.targets\[1\]: unknown language 'xx'"),
+    ("targets: [fr, de]", "targets: [fr, fr]", r"probe\.targets\[1\]: duplicate of"),
+    ("targets: [fr, de]", "targets: [fr, en]", r"probe\.targets\[1\]: 'en' is the source"),
+    ("layers: [0, 2]", "layers: [0, -1]", r"probe\.layers\[1\]: expected a layer number >= 0"),
+    ("layers: [0, 2]", "layers: [2, 2]", r"probe\.layers\[1\]: duplicate of"),
+    ("layers: [0, 2]", "layers: []", r"probe\.layers: empty list"),
+    ("max_train_sentences: 30", "max_train_sentences: 0",
+     r"probe\.max_train_sentences: must be >= 1, got 0"),
+    ("n_boot: 20", "n_boot: 0", r"probe\.n_boot: must be >= 1, got 0"),
+    ("n_boot: 20", "n_boot: 20, layer: 3", r"probe\.layer: unknown field"),
+    ("targets: [fr, de]", "targets: [fr, de], train: xx_ewt",
+     r"probe\.train: unknown language 'xx'"),
+])
+def test_probe_section_errors_name_file_field_and_problem(tmp_path: Path, data_dir: Path,
+                                                          old: str, new: str,
+                                                          message: str) -> None:
+    text = PROBE.replace(old, new)
+    assert text != PROBE
+    with pytest.raises(ConfigError, match=message) as err:
+        load_study(_write(tmp_path, data_dir, text))
+    assert "\n" not in str(err.value) and str(err.value).startswith(str(tmp_path / "study.yaml"))
+
+
+def test_probe_layers_are_checked_against_a_local_model(tmp_path: Path, data_dir: Path,
+                                                        tiny_bert: Path) -> None:
+    text = PROBE.replace("layers: [0, 2]", "layers: [0, 5]")
+    with pytest.raises(ConfigError, match=r"probe\.layers\[1\]: layer 5 out of range 0\.\.4"):
+        load_study(_write(tmp_path, data_dir, text, model=str(tiny_bert)))
+    assert load_study(_write(tmp_path, data_dir, PROBE, model=str(tiny_bert))).probe is not None

@@ -88,3 +88,28 @@ def test_a_study_with_a_retrieval_section_runs_and_reports_it(tiny_bert: Path, d
     assert (report.out / "retrieval.png").is_file() and (report.out / "retrieval.csv").is_file()
     assert (report.out / "alignment.png").is_file()
     assert "retrieval_p1" not in md.split("Parallel sentence retrieval")[0]  # not a measure
+
+
+def test_a_probe_study_runs_resumably_and_reports(tiny_bert: Path, data_dir: Path,
+                                                  tmp_path: Path) -> None:
+    """The ``probe`` section end to end: one cell, its rows in the store (``layer`` kept), the
+    report's probing section; a second run reuses the finished cell."""
+    from crossling.experiments.store import ResultStore
+    from crossling.experiments.workflows import study_report
+
+    study = tmp_path / "probe.yaml"
+    study.write_text(f"name: probe-only\nmodel: {tiny_bert}\ndata: {{ud: {data_dir / 'ud'}}}\n"
+                     "probe: {targets: [fr, de], layers: [0, 4], max_train_sentences: 30,\n"
+                     "        max_eval_sentences: 10, n_boot: 20}\n", encoding="utf-8")
+    store = tmp_path / "run" / "results.sqlite"
+    assert run_study(study, store=store).counts == {"done": 1}
+    rows = ResultStore(store, readonly=True).score_rows()
+    assert {r.layer for r in rows} == {None, 0, 4} and {r.language for r in rows} == \
+        {"en", "fr", "de"}
+    assert any((tmp_path / "run" / "cells").glob("*/cache/words-*.safetensors"))
+    assert run_study(study, store=store, only="probe").counts == {"done": 1}
+    report = study_report(study, store=store)
+    md = (report.out / "report.md").read_text()
+    assert "Layer-wise probing" in md and (report.out / "probe.png").is_file()
+    assert "| training sentences | 30 |" in md and "| L2 penalty | 0.0001 |" in md
+    assert "Table 1" not in md  # probing rows are not fine-tuning scores

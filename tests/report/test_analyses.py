@@ -180,3 +180,24 @@ def test_retrieval_rows_get_their_own_frame_not_the_similarity_analyses() -> Non
     alone = compute_report([], ret)  # a study with retrieval only still has a report
     assert alone.similarity.empty and len(alone.retrieval) == len(ret)
     assert compute_report(score_rows(), similarity_rows()).retrieval.empty
+
+
+def test_probe_rows_get_their_own_frames_and_stay_out_of_the_fine_tuning_ones() -> None:
+    """Probing rows share the score table; Table 1, the Δs and the correlations must not see
+    them (a probe_pos 'task' with layer-wise rows would be averaged into Table 1)."""
+    from tests.analysis.test_probing import probe_rows
+
+    scores, sims = score_rows(seeds=(0,)), similarity_rows()
+    plain = compute_report(scores, sims, n_boot=20)
+    mixed = compute_report([*scores, *probe_rows()], sims, n_boot=20)
+    assert mixed.ref_table.equals(plain.ref_table) and mixed.deltas.equals(plain.deltas)
+    assert mixed.correlations.equals(plain.correlations)
+    assert mixed.settings.equals(plain.settings)
+    assert plain.probe.empty and plain.probe_table.empty
+    assert set(mixed.probe["metric"]) == {"upos_acc", "control_acc", "selectivity",
+                                          "majority_acc"}
+    assert mixed.probe_best["best_layer"].tolist() == [8, 6, 9]
+    assert mixed.probe_table["accuracy"].tolist()[0] == "90.0 [88.5, 91.5]"
+    assert list(mixed.probe_layers["layer"])[-1] == "majority"
+    alone = compute_report(probe_rows(), [])  # a probe-only study has a report too
+    assert alone.scores.empty and not alone.probe_table.empty

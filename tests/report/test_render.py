@@ -136,3 +136,17 @@ def test_report_renders_in_a_real_headless_browser(tmp_path: Path) -> None:
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_report_has_a_probing_section_with_its_figure(tmp_path: Path) -> None:
+    from tests.analysis.test_probing import probe_rows
+
+    build_report([*score_rows(seeds=(0,)), *probe_rows()], similarity_rows(), tmp_path,
+                 title="with probes", n_boot=20)
+    md = (tmp_path / "report.md").read_text()
+    assert "Layer-wise probing" in md and "![probe accuracy" in md and "probe settings" in md
+    assert "| en | source | 8 | 90.0 [88.5, 91.5] |" in md
+    assert "probe_pos" not in md.split("## Table 2")[0]  # not a Table 1 task
+    assert (tmp_path / "probe.png").read_bytes()[:4] == b"\x89PNG"
+    build_report(score_rows(seeds=(0,)), [], tmp_path / "none", title="no probes", n_boot=20)
+    assert "Layer-wise probing" not in (tmp_path / "none" / "report.md").read_text()

@@ -18,8 +18,8 @@ from crossling import __version__
 from crossling.errors import CrosslingError
 
 # Subcommand modules, in the order ``crossling --help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "similarity", "retrieval", "finetune", "run", "report",
-                             "model")
+COMMANDS: tuple[str, ...] = ("demo", "similarity", "retrieval", "probe", "finetune", "run",
+                             "report", "model")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -92,9 +92,23 @@ def run_retrieval_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dic
     return rows, rows[0].provenance if rows else {}
 
 
+def run_probe_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
+    """Layer-wise UPOS probes of the pretrained model (the study's ``probe`` section); the
+    word vectors are cached in the cell's folder, so a retried cell does not extract again."""
+    from crossling.training.probing import probe
+
+    rows = probe(model=params["model"], data=params["ud"], source_train=params["train"],
+                 source=params["source"], targets=params["targets"], layers=params["layers"],
+                 max_train_sentences=params["max_train_sentences"],
+                 max_eval_sentences=params["max_eval_sentences"], n_boot=params["n_boot"],
+                 seed=params["seed"], cache_dir=workdir / "cache", progress=False)
+    return rows, rows[0].provenance if rows else {}
+
+
 RUNNERS: dict[str, Runner] = {
     "similarity": run_similarity_cell,
     "finetune": run_finetune_cell,
     "similarity_ft": run_similarity_ft_cell,
     "retrieval": run_retrieval_cell,
+    "probe": run_probe_cell,
 }

@@ -10,6 +10,9 @@ turns it into cells of four kinds:
   and pretrained-vs-fine-tuned CKA per language; depends on its ``finetune`` cell;
 - ``retrieval``: parallel sentence retrieval (P@1 per layer, both directions, each variant) of
   the pretrained model, source vs every ``retrieval.languages`` target.
+- ``probe``: layer-wise linear UPOS probes of the pretrained model, trained on English EWT and
+  applied unchanged to the source and the targets (the ``probe`` section,
+  :mod:`crossling.training.probing`).
 
 A cell's key is a content hash of everything that determines its result (its own parameters,
 the data files' checksums, the model's identity and the crossling version), so editing an
@@ -98,6 +101,19 @@ class RetrievalSpec:
 
 
 @dataclass(frozen=True)
+class ProbeSpec:
+    """The ``probe`` section: probe training set, test sets, layers and sizes."""
+
+    targets: list[str]
+    train: str = "en_ewt"
+    layers: list[int] | None = None
+    max_train_sentences: int | None = 4000
+    max_eval_sentences: int | None = None
+    n_boot: int = 1000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Study:
     name: str
     path: str
@@ -112,6 +128,7 @@ class Study:
     training: TrainConfig
     similarity: SimilaritySpec | None
     retrieval: RetrievalSpec | None = None
+    probe: ProbeSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,8 @@ class Cell:
             return f"similarity after {p['task']} seed={p['seed']}"
         if self.kind == "retrieval":
             return "retrieval (pretrained)"
+        if self.kind == "probe":
+            return f"probe (pretrained, {len(p['targets'])} targets)"
         return "similarity (pretrained)"
 
 
@@ -316,9 +335,9 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
                 raise tf.fail(f"eval[{i}]", f"{spec.eval[i]!r} is the source test set (test: "
                                             f"{spec.test}), not a target")
         tasks.append(spec)
-    if not tasks and "similarity" not in top.data and "retrieval" not in top.data:
-        raise top.fail("tasks", "a study needs at least one task, or a similarity or "
-                                "retrieval section")
+    if not tasks and not {"similarity", "retrieval", "probe"} & set(top.data):
+        raise top.fail("tasks", "a study needs at least one task, or a similarity, retrieval "
+                                "or probe section")
 
     similarity = None
     if "similarity" in top.data:
@@ -355,11 +374,12 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         _check_targets(sf, ud, source, languages)
     retrieval = _retrieval(top.sub("retrieval"), ud, source) if "retrieval" in top.data \
         else None
+    probe = _probe_spec(top.sub("probe"), ud, source, model) if "probe" in top.data else None
     top.finish()
     return Study(name=name, path=str(p), model=model, ud=str(ud),
                  ner=None if ner is None else str(ner), source=source, tasks=tasks,
                  reinit=reinit, reinit_scheme=scheme, seeds=list(seeds), training=training,
-                 similarity=similarity, retrieval=retrieval)
+                 similarity=similarity, retrieval=retrieval, probe=probe)
 
 
 def _check_targets(f: _Fields, ud: Path, source: str, languages: list[str]) -> None:
@@ -397,6 +417,62 @@ def _retrieval(rf: _Fields, ud: Path, source: str) -> RetrievalSpec:
     if spec.pooling not in POOLINGS:
         raise rf.fail("pooling", f"unknown pooling (available: {', '.join(POOLINGS)})")
     _check_targets(rf, ud, source, languages)
+    return spec
+
+
+def _model_blocks(model: str) -> int | None:
+    """Transformer blocks of a local model folder, from its ``config.json`` (no transformers
+    import); None for a Hub name or a folder without a readable count (checked at run time)."""
+    config = Path(model) / "config.json"
+    try:
+        n = json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+
+def _probe_spec(pf: _Fields, ud: Path, source: str, model: str) -> ProbeSpec:
+    """The ``probe`` section, checked: files resolve, no duplicate or source target, layers in
+    range (for a local model folder), sizes positive."""
+    targets = pf.strings("targets")
+    if not targets:
+        raise pf.fail("targets", "empty list: no language to apply the probe to")
+    train = pf.get("train", str, "en_ewt")
+    layers = pf.get("layers", list, None)
+    if layers is not None:
+        if not layers:
+            raise pf.fail("layers", "empty list (omit the field for every layer)")
+        blocks = _model_blocks(model)
+        for i, k in enumerate(layers):
+            if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+                raise pf.fail(f"layers[{i}]", f"expected a layer number >= 0 (0 = embeddings), "
+                                              f"got {k!r}")
+            if blocks is not None and k > blocks:
+                raise pf.fail(f"layers[{i}]", f"layer {k} out of range 0..{blocks} "
+                                              f"({model} has {blocks} blocks)")
+        pf.unique("layers", layers)
+    spec = ProbeSpec(
+        targets=targets, train=train, layers=None if layers is None else sorted(layers),
+        max_train_sentences=pf.number("max_train_sentences", int, 4000, low=1),
+        max_eval_sentences=pf.number("max_eval_sentences", int, None, low=1),
+        n_boot=pf.number("n_boot", int, 1000, low=1),
+        seed=pf.number("seed", int, 0, low=0, high=_SEED_MAX))
+    pf.finish()
+    try:
+        resolve_spec("pos", train, "train", DataFolders(ud, None))
+    except CrosslingError as exc:
+        raise pf.fail("train", str(exc)) from None
+    files = []
+    for i, lang in enumerate([source, *targets]):
+        try:
+            files.append(resolve_spec("pos", lang, "test", DataFolders(ud, None)).resolve())
+        except CrosslingError as exc:
+            raise pf.fail(f"targets[{i - 1}]" if i else "source", str(exc)) from None
+    for i, path in enumerate(files[1:]):
+        if path == files[0]:
+            raise pf.fail(f"targets[{i}]", f"{targets[i]!r} is the source test set "
+                                           f"({source}), not a target")
+    pf.unique("targets", targets, files[1:])
     return spec
 
 
@@ -492,7 +568,24 @@ def expand(study: Study) -> list[Cell]:
                                       "similarity_ft",
                                       {**ft_params, "model": study.model, "ud": study.ud},
                                       depends_on=(key,)))
+    if study.probe is not None:
+        cells.append(_probe_cell(study, study.probe, ud, model_id))
     return cells
+
+
+def _probe_cell(study: Study, spec: ProbeSpec, ud: Path, model_id: str) -> Cell:
+    """The study's ``probe`` cell: its key hashes the settings and the data files."""
+    folders = DataFolders(ud, None)
+    train = resolve_spec("pos", spec.train, "train", folders)
+    tests = {lang: resolve_spec("pos", lang, "test", folders)
+             for lang in [study.source, *spec.targets]}
+    identity = {"source": study.source, "targets": spec.targets, "layers": spec.layers,
+                "max_train_sentences": spec.max_train_sentences,
+                "max_eval_sentences": spec.max_eval_sentences, "n_boot": spec.n_boot,
+                "seed": spec.seed}
+    params = {**identity, "model": study.model, "ud": study.ud, "train": str(train),
+              "train_spec": spec.train}
+    return Cell(_key("probe", identity, [train, *tests.values()], model_id), "probe", params)
 
 
 def estimate_cost(study: Study, cells: list[Cell], tokens_per_s: float | None = None,
@@ -510,6 +603,9 @@ def estimate_cost(study: Study, cells: list[Cell], tokens_per_s: float | None = 
             n_train = p["max_train_sentences"] or 12_000
             n_eval = (p["max_eval_sentences"] or 1000) * (len(p["evals"]) + 1)
             cost = 3 * n_train * p["training"]["epochs"] + n_eval
+        elif c.kind == "probe":  # one frozen forward pass per sentence; probes are cheap
+            cost = (p["max_train_sentences"] or 12_000) + \
+                (p["max_eval_sentences"] or 1000) * (len(p["targets"]) + 1)
         else:
             n = p["n"] or 1000
             cost = n * (len(p["languages"]) + 1) * (2 if c.kind == "similarity_ft" else 1)

@@ -150,7 +150,7 @@ def check_run_outputs(store_path: Path) -> None:
     check_output_folder(store_path.parent / "cells", "cells folder")
 
 
-CELL_KINDS = ("similarity", "finetune", "similarity_ft", "retrieval")
+CELL_KINDS = ("similarity", "finetune", "similarity_ft", "retrieval", "probe")
 """The kinds of study cell (``crossling run --only``)."""
 
 

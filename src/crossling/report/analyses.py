@@ -25,6 +25,13 @@ import pandas as pd
 from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
 from crossling.analysis.deltas import deltas, pooled_test, summarize
 from crossling.analysis.frames import finetuning_of, scores_frame, similarity_frame
+from crossling.analysis.probing import (
+    best_layers,
+    layer_table,
+    probe_frame,
+    probe_settings,
+    split_probe_rows,
+)
 from crossling.analysis.retrieval import is_retrieval, peak_table, retrieval_frame
 from crossling.report import tables
 from crossling.results import ScoreRow, SimilarityRow
@@ -103,6 +110,19 @@ class ReportData:
     retrieval_peaks: pd.DataFrame = field(default_factory=_empty)
     """Per target (and the mean over targets) and variant: the peak layer of P@1 in each
     direction (:func:`crossling.analysis.retrieval.peak_table`)."""
+    probe: pd.DataFrame = field(default_factory=_empty)
+    """:func:`crossling.analysis.probing.probe_frame` of the probing rows (task ``probe_pos``;
+    they are left out of every fine-tuning frame above)."""
+    probe_layers: pd.DataFrame = field(default_factory=_empty)
+    """Layers x languages probe accuracy, last row the majority baseline."""
+    probe_best: pd.DataFrame = field(default_factory=_empty)
+    """:func:`crossling.analysis.probing.best_layers`: per language, the best layer with its
+    accuracy, selectivity and control accuracy (CIs), the majority baseline, and the accuracy at
+    the source's best layer."""
+    probe_table: pd.DataFrame = field(default_factory=_empty)
+    """:attr:`probe_best` formatted (estimates with their intervals)."""
+    probe_settings: pd.DataFrame = field(default_factory=_empty)
+    """What the probing numbers depend on (training set and size, L2, iterations, seed)."""
 
     @property
     def fallback_note(self) -> str | None:
@@ -159,6 +179,8 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         raise ValueError("no result rows to report")
     check_measure(measure)
     requested = measure
+    all_prov = [r.provenance for r in scores] + [r.provenance for r in sims]
+    probe_rows, scores = split_probe_rows(scores)  # probing has its own section
     # Retrieval rows share the similarity row type (kind "retrieval") but not its analyses:
     # P@1 is no similarity measure, so they get their own frame and section.
     retrieval = [r for r in sims if is_retrieval(r)]
@@ -207,10 +229,20 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         pretrained_rows=tuple(r for r in sims if r.kind == "cross-lingual" and
                               finetuning_of(r)[0] is None),
         settings=tables.settings_table(sf, sc, prov, measure),
-        provenance=tables.provenance_table(prov + [r.provenance for r in retrieval]),
-        ref_table=ref, deltas=d,
+        provenance=tables.provenance_table(all_prov), ref_table=ref, deltas=d,
         delta_summary=summary, delta_table=delta_tab, pooled=pooled, pooled_table=pooled_tab,
         appendix=appendix, alignment_measures=alignment, pretrained_vs_finetuned=mm,
         pretrained_vs_finetuned_table=mm_tab, correlations=corr_all, correlation=corr,
         correlation_table=corr_tab, scatter=scatter, retrieval=rf,
-        retrieval_peaks=peak_table(rf))
+        retrieval_peaks=peak_table(rf), **_probe_fields(probe_rows))
+
+
+def _probe_fields(rows: Sequence[ScoreRow]) -> dict[str, pd.DataFrame]:
+    """The probing fields of :class:`ReportData` (empty frames without probing rows)."""
+    if not rows:
+        return {}
+    frame = probe_frame(rows)
+    best = best_layers(frame)
+    return {"probe": frame, "probe_layers": layer_table(frame, "upos_acc").reset_index(
+        names="layer"), "probe_best": best, "probe_table": tables.probe_table(best),
+        "probe_settings": probe_settings(rows)}

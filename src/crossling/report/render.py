@@ -33,6 +33,7 @@ from crossling.atomic import atomic_write, write_text
 from crossling.report import figures
 from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
 from crossling.report.plots import measure_label, plot_similarity
+from crossling.report.probing import plot_probe
 from crossling.report.retrieval_plots import plot_retrieval
 from crossling.results import ScoreRow, SimilarityRow
 
@@ -185,6 +186,9 @@ def build_sections(data: ReportData, out: Path) -> list[Section]:
                                           "CI, not only ρ)"))
         sections.append(corr_sec)
 
+    if not data.probe.empty:
+        sections.append(_probe_section(data, out))
+
     sections += appendix  # the per-language tables come last, before provenance
     sections.append(Section(
         "Provenance", "What produced these numbers: model and weight fingerprints, code "
@@ -213,6 +217,27 @@ def _retrieval_section(data: ReportData, out: Path) -> Section:
         [("peak layer per target and variant", data.retrieval_peaks)],
         [("retrieval.png", "P@1 by layer, one line per target (solid: source→target with its "
                            "95% CI; dashed: target→source), one panel per variant")])
+
+
+def _probe_section(data: ReportData, out: Path) -> Section:
+    """Layer-wise probing: the accuracy-by-layer figure, the best layer per language and the
+    full layer x language table."""
+    plot_probe(data.probe, out / "probe.png")
+    return Section(
+        "Figure · Layer-wise probing: where a transferable POS signal lives before fine-tuning",
+        "A linear softmax probe per layer of the frozen pretrained encoder, trained on English "
+        "EWT words (the representative sub-word of each word) and applied unchanged to each "
+        "PUD test set: UPOS accuracy in % of words [95% bootstrap CI over sentences]. "
+        "Majority: EWT's most frequent tag. Control task (Hewitt & Liang 2019): the same probe "
+        "trained on a random tag per word type; selectivity = accuracy − control accuracy "
+        "(paired interval), what the layer offers beyond memorising word types. The best layer "
+        "is selected on the test set it is reported on (optimistic); the last column uses the "
+        "source's best layer instead.",
+        [("best layer per language", data.probe_table),
+         ("accuracy per layer (last row: majority baseline)", data.probe_layers),
+         ("probe settings", data.probe_settings)],
+        [("probe.png", "probe accuracy and selectivity by layer, one line per language "
+                       "(band: 95% bootstrap CI)")])
 
 
 def render_markdown(title: str, sections: Sequence[Section]) -> str:

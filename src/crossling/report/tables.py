@@ -131,6 +131,27 @@ def correlation_table(corr: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
+def probe_table(best: pd.DataFrame) -> pd.DataFrame:
+    """Probing summary per language (:func:`crossling.analysis.probing.best_layers`): the best
+    layer with its accuracy, selectivity and control accuracy, each ``v [95% CI]``; the
+    majority baseline; the accuracy at the source's best layer (not selected on the target)."""
+    if best.empty:
+        return pd.DataFrame()
+
+    def col(name: str) -> list[str]:
+        return [fmt_ci(*v, digits=1) for v in zip(best[name], best[f"{name}_low"],
+                                                   best[f"{name}_high"], strict=True)]
+
+    table = pd.DataFrame({"language": best["language"], "role": best["role"],
+                          "best layer": best["best_layer"], "accuracy": col("acc"),
+                          "selectivity": col("selectivity"), "control task": col("control"),
+                          "majority": col("majority")})
+    if "acc_at_source_layer" in best:
+        layer = best["source_layer"].iloc[0]
+        table[f"accuracy at layer {layer} (source's best)"] = col("acc_at_source_layer")
+    return table
+
+
 # train_config key -> settings label (the similarity rows have a max length of their own).
 _TRAINING_SETTINGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
                       "head_lr": "head_lr", "max_length": "max sub-words (training)"}

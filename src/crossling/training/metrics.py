@@ -77,9 +77,9 @@ class RatioMetric:
         self.num.append(num)
         self.den.append(den)
 
-    def score(self, n_units: int | None = None, seed: int = 0) -> Score:
-        value, lo, hi = bootstrap_ratio(np.array(self.num), np.array(self.den), seed=seed,
-                                        f1=self.f1)
+    def score(self, n_units: int | None = None, seed: int = 0, n_boot: int = N_BOOT) -> Score:
+        value, lo, hi = bootstrap_ratio(np.array(self.num), np.array(self.den), n_boot=n_boot,
+                                        seed=seed, f1=self.f1)
         units = int(sum(self.den)) if n_units is None else n_units
         return Score(value, lo, hi, len(self.num), units)
 
@@ -90,14 +90,14 @@ def _check_lengths(gold: Sequence[object], pred: Sequence[object], what: str) ->
 
 
 def accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
-             seed: int = 0) -> Score:
-    """Token accuracy over words, CI over sentences."""
+             seed: int = 0, n_boot: int = N_BOOT) -> Score:
+    """Token accuracy over words, CI over sentences (``n_boot`` resamples; 0: no interval)."""
     _check_lengths(gold, pred, "sentences")
     m = RatioMetric()
     for g, p in zip(gold, pred, strict=True):
         _check_lengths(g, p, "words in a sentence")
         m.add(sum(a == b for a, b in zip(g, p, strict=True)), len(g))
-    return m.score(seed=seed)
+    return m.score(seed=seed, n_boot=n_boot)
 
 
 def attachment_scores(gold_heads: Sequence[Sequence[int]], gold_rels: Sequence[Sequence[str]],

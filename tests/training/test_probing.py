@@ -1,0 +1,290 @@
+"""Layer-wise probing: word vectors, the probe, the control task and the service's rows.
+
+The service tests run on synthetic treebanks whose training and test words are disjoint
+(so a probe cannot score by memorising word identity) and whose tags are drawn at random per
+word type (so nothing in a word's spelling predicts its tag):
+
+- a random tiny BERT carries no tag information: the probe is near the majority baseline on
+  the unseen words, at every layer;
+- a "planted" encoder writes each word's tag linearly into one hidden state only and noise
+  elsewhere: the probe finds that layer (~100%), stays near majority elsewhere, and is
+  selective there (its control probe cannot guess the random tags of unseen types).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from crossling.analysis.probing import best_layers, probe_frame
+from crossling.errors import ConfigError
+from crossling.models.encoder import Encoder, encode_words, load_encoder, load_tokenizer
+from crossling.results import PROBE_TASK, ScoreRow
+from crossling.training.probing import (
+    control_tags,
+    extract_word_vectors,
+    fit_probe,
+    probe,
+    word_vectors_cached,
+)
+
+TAGS = {"NOUN": 0.4, "VERB": 0.3, "ADJ": 0.2, "ADV": 0.1}
+PLANTED_LAYER = 2
+
+
+# --- synthetic treebanks -----------------------------------------------------------------------
+
+
+def _single_token_words(tokenizer: Any, n: int) -> list[str]:
+    """``n`` alphabetic vocabulary entries (any script) that the tokenizer keeps as one
+    sub-word (the tiny WordPiece vocabulary has about 220)."""
+    words = []
+    for piece in sorted(tokenizer.get_vocab()):
+        if piece.isalpha() and len(piece) >= 2 and \
+                len(tokenizer(piece, add_special_tokens=False)["input_ids"]) == 1:
+            words.append(piece)
+    if len(words) < n:
+        pytest.skip(f"tokenizer has only {len(words)} single-token words")
+    random.Random(0).shuffle(words)
+    return words[:n]
+
+
+def _write_conllu(path: Path, sentences: list[list[tuple[str, str]]]) -> Path:
+    lines = []
+    for i, sent in enumerate(sentences):
+        lines.append(f"# sent_id = s{i}")
+        for j, (word, tag) in enumerate(sent, start=1):
+            lines.append(f"{j}\t{word}\t{word}\t{tag}\t_\t_\t{0 if j == 1 else 1}\t"
+                         f"{'root' if j == 1 else 'dep'}\t_\t_")
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _treebanks(folder: Path, tokenizer: Any) -> tuple[dict[str, Path], dict[str, str]]:
+    """Train / source-test / target-test files over three disjoint word sets; each word type
+    has one tag, drawn from :data:`TAGS`. Returns the files and the tag of every word."""
+    words = _single_token_words(tokenizer, 200)
+    rng = random.Random(1)
+    tag_of = {w: rng.choices(list(TAGS), weights=list(TAGS.values()))[0] for w in words}
+    pools = {"train": words[:100], "test": words[100:150], "target": words[150:]}
+    sizes = {"train": 240, "test": 50, "target": 50}
+    files = {}
+    for name, pool in pools.items():
+        sents = [[(w, tag_of[w]) for w in rng.choices(pool, k=8)] for _ in range(sizes[name])]
+        files[name] = _write_conllu(folder / f"{name}.conllu", sents)
+    return files, tag_of
+
+
+class _Planted(nn.Module):
+    """A stand-in encoder: hidden state ``PLANTED_LAYER`` holds a scaled one-hot of each
+    token's tag (plus noise); every other state is noise (no word identity either)."""
+
+    def __init__(self, tag_index: torch.Tensor, n_blocks: int = 3, dim: int = 16) -> None:
+        super().__init__()
+        self.register_buffer("tag_index", tag_index)
+        self.encoder = SimpleNamespace(layer=nn.ModuleList(
+            nn.Linear(1, 1) for _ in range(n_blocks)))  # what transformer_layers looks for
+        self._blocks = nn.ModuleList(self.encoder.layer)
+        self.n_states, self.dim = n_blocks + 1, dim
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None, output_hidden_states: bool = True,
+                return_dict: bool = True) -> SimpleNamespace:
+        gen = torch.Generator().manual_seed(int(input_ids.sum()))
+        states = [torch.randn(*input_ids.shape, self.dim, generator=gen)
+                  for _ in range(self.n_states)]
+        tags = self.tag_index[input_ids]
+        onehot = torch.zeros(*input_ids.shape, self.dim)
+        onehot[tags >= 0] = 6.0 * nn.functional.one_hot(tags[tags >= 0], self.dim).float()
+        states[PLANTED_LAYER] = states[PLANTED_LAYER] + onehot
+        return SimpleNamespace(hidden_states=tuple(states))
+
+
+def _planted_encoder(tiny_bert: Path, tag_of: dict[str, str]) -> Encoder:
+    tok = load_tokenizer(str(tiny_bert))
+    index = torch.full((len(tok),), -1, dtype=torch.long)
+    names = sorted(TAGS)
+    for word, tag in tag_of.items():
+        index[tok.convert_tokens_to_ids(word)] = names.index(tag)
+    return Encoder(model=_Planted(index), tokenizer=tok, name="planted")
+
+
+def _run(model: str | Encoder, files: dict[str, Path], **kwargs: Any) -> list[ScoreRow]:
+    options: dict[str, Any] = {"n_boot": 50, "progress": False, "device": "cpu", **kwargs}
+    return probe(model=model, data=files["train"].parent, source_train=str(files["train"]),
+                 source=str(files["test"]), targets=[str(files["target"])], **options)
+
+
+def _best_constant(path: Path) -> float:
+    """Accuracy (%) of always answering the set's own most frequent tag: what a probe without
+    information can reach when the set's tag mix differs from training's (50 word types per
+    set, so it does)."""
+    from crossling.data.conllu import read_conllu
+
+    tags = Counter(t for s in read_conllu(path) for t in s.upos)
+    return 100 * max(tags.values()) / sum(tags.values())
+
+
+def _acc(rows: list[ScoreRow], language: str, metric: str = "upos_acc") -> dict[int | None, float]:
+    return {r.layer: r.value for r in rows if r.language == language and r.metric == metric}
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+def test_control_tags_are_a_function_of_the_word_type_only() -> None:
+    words = [f"w{i}" for i in range(4000)]
+    tags = control_tags(words, TAGS, seed=3)
+    assert set(tags) <= set(TAGS)
+    # the same type gets the same tag wherever it occurs, in any order or set
+    again = control_tags([*list(reversed(words)), "w7", "w7"], TAGS, seed=3)
+    assert again[:4000] == list(reversed(tags)) and again[4000:] == [tags[7]] * 2
+    # drawn from the distribution (4000 draws: within 3 points of each probability)
+    freq = Counter(tags)
+    for tag, p in TAGS.items():
+        assert abs(freq[tag] / len(words) - p) < 0.03, tag
+    # another seed is another assignment; the tag never depends on the gold tag
+    other = control_tags(words, TAGS, seed=4)
+    assert 0.5 < np.mean([a != b for a, b in zip(tags, other, strict=True)]) < 0.8
+
+
+def test_fit_probe_reads_a_linear_code_and_generalises_to_new_rows() -> None:
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 5, (3000,), generator=gen)
+    x = torch.randn(3000, 12, generator=gen) + 10  # unstandardised on purpose:
+    x[:, 5:] *= 100  # large irrelevant features beside the small informative ones
+    x[:, :5] += 4 * nn.functional.one_hot(y, 5)
+    fitted = fit_probe(x[:2000], y[:2000], 5)
+    assert (fitted.predict(x[2000:]) == y[2000:]).float().mean() > 0.95
+    noise = fit_probe(torch.randn(2000, 12, generator=gen), y[:2000], 5)
+    assert (noise.predict(x[2000:]) == y[2000:]).float().mean() < 0.35
+    with pytest.raises(ConfigError, match="l2"):
+        fit_probe(x, y, 5, l2=-1.0)
+
+
+def test_word_vectors_are_the_representative_subword_states(tiny_model: Path) -> None:
+    """Each word's vector is the hidden state at encode_words' first_subword (the sub-word
+    fine-tuning labels; a bare '▁' is skipped), whatever order the length batches take."""
+    enc = load_encoder(str(tiny_model), device="cpu")
+    sentences = [["The", "cat", "sat", "."], ["Ein", "Haus", "."],
+                 ["中文", "句子", "很", "长", "。"], ["x"] * 30]
+    vectors = extract_word_vectors(enc, sentences, batch_tokens=40, progress=False)
+    assert vectors.n_words == (4, 3, 5, 30) and bool(vectors.valid.all())
+    batch = encode_words(enc.tokenizer, sentences)
+    with torch.inference_mode():
+        states = enc.model(**batch.inputs, output_hidden_states=True).hidden_states
+    assert vectors.n_states == len(states) == enc.num_layers + 1
+    offset = 0
+    for b, n in enumerate(vectors.n_words):
+        for w in range(n):
+            for k in (0, len(states) - 1):
+                want = states[k][b, batch.first_subword[b, w]]
+                assert torch.allclose(vectors.layer(k)[offset + w], want, atol=2e-2), (b, w, k)
+        offset += n
+
+
+def test_truncated_words_have_no_vector(tiny_bert: Path) -> None:
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    vectors = extract_word_vectors(enc, [["the"] * 20], max_length=8, progress=False)
+    assert vectors.valid.tolist() == [True] * 6 + [False] * 14  # [CLS] + 6 words + [SEP]
+    assert not vectors.layer(1)[6:].any()
+
+
+def test_word_vector_cache_is_reused_not_recomputed(tiny_bert: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    sentences = [["A", "small", "test", "."], ["Another", "one"]]
+    first = word_vectors_cached(enc, sentences, tmp_path, progress=False)
+    assert first.path is not None and first.path.is_file() and first.memory is None
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("re-extracted")
+
+    monkeypatch.setattr(enc.model, "forward", boom)
+    again = word_vectors_cached(enc, sentences, tmp_path, progress=False)
+    assert again.path == first.path and torch.equal(again.layer(2), first.layer(2))
+    assert again.layer(2).dtype == torch.float32
+    other = tmp_path / "other"  # other sentences: another key, so extraction runs
+    with pytest.raises(RuntimeError, match="re-extracted"):
+        word_vectors_cached(enc, [["Something", "else"]], other, progress=False)
+
+
+def test_random_encoder_is_near_majority_on_unseen_words(tiny_bert: Path,
+                                                         tmp_path: Path) -> None:
+    files, _ = _treebanks(tmp_path, load_tokenizer(str(tiny_bert)))
+    rows = _run(str(tiny_bert), files)
+    for name in ("test", "target"):
+        lang, ceiling = str(files[name]), _best_constant(files[name])
+        accs = _acc(rows, lang)
+        assert set(accs) == set(range(5))  # embeddings + 4 blocks
+        assert all(a < ceiling + 10 for a in accs.values()), (ceiling, accs)
+
+
+def test_probe_finds_the_layer_where_the_tag_is_linearly_encoded(tiny_bert: Path,
+                                                                  tmp_path: Path) -> None:
+    tok = load_tokenizer(str(tiny_bert))
+    files, tag_of = _treebanks(tmp_path, tok)
+    rows = _run(_planted_encoder(tiny_bert, tag_of), files, seed=5)
+    assert {r.task for r in rows} == {PROBE_TASK} and {r.seed for r in rows} == {5}
+    for name in ("test", "target"):
+        lang, ceiling = str(files[name]), _best_constant(files[name])
+        accs = _acc(rows, lang)
+        assert accs[PLANTED_LAYER] > 95
+        assert all(a < ceiling + 10 for k, a in accs.items() if k != PLANTED_LAYER), accs
+        # the control probe cannot guess random tags of unseen types: selective at that layer
+        assert _acc(rows, lang, "selectivity")[PLANTED_LAYER] > 40
+    best = best_layers(probe_frame(rows))
+    assert best["best_layer"].tolist() == [PLANTED_LAYER, PLANTED_LAYER]
+    assert best["role"].tolist() == ["source", "target"]
+    # rows carry what they were computed on
+    row = next(r for r in rows if r.metric == "upos_acc" and r.layer == PLANTED_LAYER)
+    assert row.source == str(files["test"]) and row.n_sentences == 50 and row.n_units == 400
+    assert row.ci_low <= row.value <= row.ci_high
+    assert row.provenance["probe"]["l2"] > 0 and row.provenance["n_train_sentences"] == 240
+    sel = next(r for r in rows if r.metric == "selectivity" and r.layer == PLANTED_LAYER
+               and r.language == row.language)
+    ctl = next(r for r in rows if r.metric == "control_acc" and r.layer == PLANTED_LAYER
+               and r.language == row.language)
+    assert sel.value == pytest.approx(row.value - ctl.value)
+
+
+def test_only_the_asked_layers_and_a_training_subsample(tiny_bert: Path, tmp_path: Path) -> None:
+    files, _ = _treebanks(tmp_path, load_tokenizer(str(tiny_bert)))
+    rows = _run(str(tiny_bert), files, layers=[4, 0], max_train_sentences=30, n_boot=0)
+    assert {r.layer for r in rows} == {None, 0, 4}
+    assert rows[0].provenance["n_train_sentences"] == 30
+    assert all(np.isnan(r.ci_low) for r in rows)  # n_boot 0: no interval
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"layers": [0, 5]}, r"layers: layer 5 out of range 0\.\.4"),
+    ({"layers": [1, 1]}, r"layers: layer 1 given more than once"),
+    ({"layers": []}, r"layers: empty list"),
+    ({"n_boot": -1}, r"n_boot must be an integer >= 0"),
+    ({"max_train_sentences": 0}, r"max_train_sentences must be an integer >= 1"),
+    ({"l2": float("nan")}, r"l2 must be a finite number"),
+    ({"device": "tpu"}, r"tpu"),
+])
+def test_bad_options_are_one_line_errors_before_any_work(tiny_bert: Path, tmp_path: Path,
+                                                         kwargs: dict[str, Any],
+                                                         message: str) -> None:
+    files, _ = _treebanks(tmp_path, load_tokenizer(str(tiny_bert)))
+    with pytest.raises(ConfigError, match=message) as err:
+        _run(str(tiny_bert), files, **kwargs)
+    assert "\n" not in str(err.value)
+
+
+def test_targets_are_checked(tiny_bert: Path, ud_dir: Path) -> None:
+    for targets, message in ((["fr", "fr"], "fr given more than once"),
+                             (["en"], "'en' is the source test set"), ([], "empty list"),
+                             (["xx"], "unknown language 'xx'")):
+        with pytest.raises(ConfigError, match=message):
+            probe(model=str(tiny_bert), data=ud_dir, targets=targets, progress=False)
