@@ -305,11 +305,11 @@ def test_uncertainty_policy_is_honoured_by_estimate() -> None:
             assert e.null_mean == pytest.approx(float(direct.mean()), abs=1e-5), m.id
             assert e.null_high == pytest.approx(float(torch.quantile(direct, 0.95)),
                                                 abs=1e-5), m.id
-    assert resample_counts("svcca", 200, 100) == (0, 20)
-    assert resample_counts("procrustes", 5, 3) == (5, 3)
+    assert resample_counts("svcca", 200, 100) == (0, 10)
+    assert resample_counts("mutual_knn", 5, 300) == (0, 300)
     assert resample_counts("debiased_cka", 200, 100) == (200, 100)
     variants = _variants(["linear_cka", "svcca"], 200, 100)
-    assert variants["resamples:svcca"] == "0 bootstrap resamples, 20 permutations"
+    assert variants["resamples:svcca"] == "0 bootstrap resamples, 10 permutations"
     assert "resamples:linear_cka" not in variants
 
 
@@ -335,3 +335,22 @@ def test_measures_sharing_a_preparation_share_it(monkeypatch: pytest.MonkeyPatch
     assert len(calls) == 2
     assert est["svcca"].value == pytest.approx(REGISTRY["svcca"](x, y), abs=1e-12)
     assert est["pwcca"].value == pytest.approx(REGISTRY["pwcca"](x, y), abs=1e-12)
+
+
+def test_a_capped_bootstrap_uses_the_first_resamples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A variant record (Procrustes with a bootstrap, as docs/similarity-measures.md describes)
+    gets the first ``max_boot`` of the shared resamples: its interval is the re-centred
+    percentile interval of the measure recomputed on those resampled rows."""
+    boot = replace(REGISTRY["procrustes"], id="procrustes_boot", max_boot=7,
+                   interval_kind="spread of 7 resamples")
+    monkeypatch.setitem(REGISTRY, boot.id, boot)
+    n = 50
+    x, y = _pair(n, seed=8)
+    e = null.estimate(x, y, measures=(boot.id,), n_boot=30, n_null=0, seed=1)[boot.id]
+    w = null._multiplicities(n, 30, torch.Generator().manual_seed(1), torch.device("cpu"))
+    rows = [torch.repeat_interleave(torch.arange(n), w[:, b].long()) for b in range(7)]
+    values = torch.tensor([boot(x[r], y[r]) for r in rows], dtype=torch.float64)
+    shift = float(values.mean()) - e.value
+    assert e.ci_low == pytest.approx(float(torch.quantile(values, 0.025)) - shift, abs=1e-12)
+    assert e.ci_high == pytest.approx(float(torch.quantile(values, 0.975)) - shift, abs=1e-12)
+    assert e.interval == "spread of 7 resamples"

@@ -88,12 +88,14 @@ def procrustes(x: torch.Tensor, y: torch.Tensor) -> float:
 
 def procrustes_permuted(px: torch.Tensor, py: torch.Tensor, perms: torch.Tensor
                         ) -> torch.Tensor:
-    """Procrustes similarity between ``x`` and ``y[perm]`` per row of ``perms`` (float32 SVDs:
-    ample for a null summary)."""
-    x32, y32 = px.to(torch.float32), py.to(torch.float32)
+    """Procrustes similarity between ``x`` and ``y[perm]`` per row of ``perms``: the nuclear
+    norm as the sum of the square roots of the eigenvalues of the smaller Gram matrix of
+    ``X^T Y[perm]`` (float64 ``eigvalsh``: several times faster than an SVD, exact to ~1e-8)."""
     out = torch.empty(perms.shape[0], dtype=torch.float64)
     for i, p in enumerate(perms):
-        out[i] = float(torch.linalg.svdvals(x32.T @ y32.index_select(0, p)).sum())
+        m = px.T @ py.index_select(0, p)
+        gram = m.T @ m if m.shape[1] <= m.shape[0] else m @ m.T
+        out[i] = float(torch.linalg.eigvalsh(gram).clamp_min(0.0).sqrt().sum())
     return out.clamp(0.0, 1.0)
 
 
@@ -181,12 +183,16 @@ def mutual_knn(x: torch.Tensor, y: torch.Tensor) -> float:
     return knn_score(knn_side(x), knn_side(y))
 
 
-def knn_permuted(nx: torch.Tensor, ny: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
+def knn_permuted(nx: torch.Tensor, ny: torch.Tensor, perms: torch.Tensor,
+                 chunk: int = 32) -> torch.Tensor:
     """Mutual kNN between ``x`` and ``y[perm]`` per permutation: row i of ``y[perm]`` is
-    ``y[perm[i]]``, whose neighbours ``j`` are rows ``perm^-1[j]`` of the permuted side."""
+    ``y[perm[i]]``, whose neighbours ``j`` are rows ``perm^-1[j]`` of the permuted side (batched
+    over ``chunk`` permutations: r x n x k x k comparisons)."""
     out = torch.empty(perms.shape[0], dtype=torch.float64)
-    for r, p in enumerate(perms):
-        inv = torch.argsort(p)
-        out[r] = float(_overlap(nx, inv[ny.index_select(0, p)]))
+    for start in range(0, perms.shape[0], chunk):
+        p = perms[start:start + chunk]
+        inv = torch.argsort(p, dim=1)
+        moved = ny[p]  # [r, n, k]: neighbours of y[perm[i]], in y's numbering
+        relabelled = torch.gather(inv, 1, moved.reshape(p.shape[0], -1)).reshape(moved.shape)
+        out[start:start + p.shape[0]] = _overlap(nx, relabelled).cpu()
     return out
-

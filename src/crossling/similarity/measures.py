@@ -305,7 +305,7 @@ register(Measure(
     invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
                            "permutation_of_features"}),
     permuted=PermutedForm(_CCA_SIDE, cca.side, cca.svcca_score, cca.svcca_permuted),
-    max_boot=0, max_null=20))
+    max_boot=0, max_null=10))
 
 register(Measure(
     id="pwcca", fn=cca.pwcca, label="PWCCA (x-weighted)",
@@ -318,7 +318,7 @@ register(Measure(
     invariances=frozenset({"isotropic_scaling", "translation", "permutation_of_features"}),
     symmetric=False,
     permuted=PermutedForm(_CCA_SIDE, cca.side, cca.pwcca_score, cca.pwcca_permuted),
-    max_boot=0, max_null=20))
+    max_boot=0, max_null=10))
 
 register(Measure(
     id="procrustes", fn=geometry.procrustes, label="orthogonal Procrustes",
@@ -326,14 +326,15 @@ register(Measure(
                 "X^T Y, X and Y centred and scaled to unit Frobenius norm",
     citation="Schönemann 1966; Ding et al. 2021; Williams et al. 2021",
     min_n=3,  # with 2 centred rows both sides are rank 1: the value is 1 whatever the data
-    interval_kind="bootstrap percentile interval of the biased estimator (not a CI for the "
-                  "population value; at most 20 resamples)",
-    band_label=SPREAD_BAND,
+    interval_kind=_no_interval("each resample is a d x d eigendecomposition, too slow for every "
+                               "layer and target; meaningful (a plug-in estimator's spread) if "
+                               "a variant record allows it"),
+    band_label=NO_BAND,
     invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
                            "permutation_of_features"}),
     permuted=PermutedForm("procrustes", geometry.procrustes_side, geometry.procrustes_score,
                           geometry.procrustes_permuted),
-    max_boot=20, max_null=20))
+    max_boot=0, max_null=10))
 
 register(Measure(
     id="rsa", fn=geometry.rsa, label="RSA (Spearman)",
@@ -348,7 +349,7 @@ register(Measure(
                            "permutation_of_features"}),
     value_range=(-1.0, 1.0),
     permuted=PermutedForm("rsa", geometry.rsa_side, geometry.rsa_score, geometry.rsa_permuted),
-    max_boot=0, max_null=100))
+    max_boot=0, max_null=20))
 
 register(Measure(
     id="mutual_knn", fn=geometry.mutual_knn, label=f"mutual {geometry.KNN_K}-NN",
