@@ -354,3 +354,18 @@ def test_a_capped_bootstrap_uses_the_first_resamples(monkeypatch: pytest.MonkeyP
     assert e.ci_low == pytest.approx(float(torch.quantile(values, 0.025)) - shift, abs=1e-12)
     assert e.ci_high == pytest.approx(float(torch.quantile(values, 0.975)) - shift, abs=1e-12)
     assert e.interval == "spread of 7 resamples"
+
+
+def test_x_sides_share_the_source_side_across_targets() -> None:
+    """``estimate(..., x_sides=store)`` with one x and several y (the pipeline's source and its
+    targets): x's kernels and preparations are built once, and every value, interval and null
+    is what separate calls give."""
+    x, y = _pair(60, seed=1)
+    g = torch.Generator().manual_seed(9)
+    ys = [y, y + torch.randn(y.shape, generator=g, dtype=torch.float64)]
+    plain = [null.estimate(x, t, measures=IDS, n_boot=10, n_null=5) for t in ys]
+    store: dict[str, object] = {}
+    shared = [null.estimate(x, t, measures=IDS, n_boot=10, n_null=5, x_sides=store) for t in ys]
+    assert repr(shared) == repr(plain)  # (repr: NaN intervals compare equal)
+    assert set(store) == {"gram:linear", "gram:rbf", "prepared:cca_svd", "prepared:procrustes",
+                          "prepared:rsa", "prepared:knn"}

@@ -99,11 +99,12 @@ def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: S
 def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
           layers: list[int], measures: Sequence[str], n_boot: int, n_null: int, seed: int,
           pooling: str, model: str, compare_model: str | None, prov: dict[str, Any],
-          device: torch.device, bar: Any) -> list[SimilarityRow]:
+          device: torch.device, bar: Any, x_sides: dict[str, Any] | None = None,
+          ) -> list[SimilarityRow]:
     rows = []
     for layer in layers:
         est = estimate(x[layer], y[layer], measures, n_boot=n_boot, n_null=n_null, seed=seed,
-                       device=device)
+                       device=device, x_sides=x_sides)
         for m in measures:
             e = est[m]
             rows.append(SimilarityRow(kind=kind, source=source, target=target, layer=layer,
@@ -171,14 +172,20 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
         **_extraction(encoder, "", autocast), pooling=pooling, seed=seed,
         n_boot=n_boot, n_null=n_null, n_sentences=len(corpus), measures=list(measures),
         metric_variants=_variants(measures, n_boot, n_null), max_length=max_length)
-    rows: list[SimilarityRow] = []
+    # Layer by layer, so that the source's kernels and per-side preparations (SVDs, ranks,
+    # neighbours) are built once per layer and shared by every target (x_sides); the rows are
+    # returned in the usual order (target, then layer).
+    per_target: dict[str, list[SimilarityRow]] = {tgt: [] for tgt in targets}
     with tqdm(total=len(targets) * len(chosen), desc="similarity", unit="layer",
               disable=not progress) as bar:
-        for tgt in targets:
-            rows += _rows("cross-lingual", source, tgt, vectors[source], vectors[tgt], chosen,
-                          measures, n_boot, n_null, seed, pooling, encoder.name, None, prov,
-                          metric_device, bar)
-    return rows
+        for layer in chosen:
+            source_sides: dict[str, Any] = {}
+            for tgt in targets:
+                per_target[tgt] += _rows("cross-lingual", source, tgt, vectors[source],
+                                         vectors[tgt], [layer], measures, n_boot, n_null, seed,
+                                         pooling, encoder.name, None, prov, metric_device, bar,
+                                         x_sides=source_sides)
+    return [row for tgt in targets for row in per_target[tgt]]
 
 
 def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCorpus, *,
