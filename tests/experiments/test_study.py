@@ -284,3 +284,28 @@ def test_probe_layers_are_checked_against_a_local_model(tmp_path: Path, data_dir
     with pytest.raises(ConfigError, match=r"probe\.layers\[1\]: layer 5 out of range 0\.\.4"):
         load_study(_write(tmp_path, data_dir, text, model=str(tiny_bert)))
     assert load_study(_write(tmp_path, data_dir, PROBE, model=str(tiny_bert))).probe is not None
+
+
+def test_every_new_measure_runs_in_a_study_and_reaches_the_report(
+        tmp_path: Path, data_dir: Path, tiny_bert: Path) -> None:
+    """A study may ask for any registered measure (issue 13): the five beyond CKA run end to end
+    on a tiny random BERT (hidden size 32, so CCA's n > k_x + k_y holds at n = 80), land in
+    the store, and the report has the robustness section with a row per measure."""
+    import pandas as pd
+
+    from crossling.experiments.workflows import run_study, study_report
+
+    ids = ["debiased_cka", "svcca", "pwcca", "procrustes", "rsa", "mutual_knn"]
+    study = tmp_path / "study.yaml"
+    study.write_text(f"name: measures\nmodel: {tiny_bert}\ndata: {{ud: {data_dir / 'ud'}}}\n"
+                     f"similarity: {{languages: [fr, de], n: 80, n_boot: 4, n_null: 3, "
+                     f"measures: [{', '.join(ids)}]}}\n", encoding="utf-8")
+    store = tmp_path / "store.sqlite"
+    outcome = run_study(study, store=store)
+    assert outcome.failed == [] and outcome.counts.get("done") == 1
+    report = study_report(study, store=store, out=tmp_path / "report")
+    summary = pd.read_csv(report.out / "robustness.csv")
+    assert list(summary["measure"]) == ids
+    assert set(summary["targets"]) == {2}
+    md = (report.out / "report.md").read_text()
+    assert "Robustness of the alignment curve" in md and "robustness.png" in md

@@ -201,3 +201,64 @@ def test_probe_rows_get_their_own_frames_and_stay_out_of_the_fine_tuning_ones() 
     assert list(mixed.probe_layers["layer"])[-1] == "majority"
     alone = compute_report(probe_rows(), [])  # a probe-only study has a report too
     assert alone.scores.empty and not alone.probe_table.empty
+
+
+def _curve_rows(measure: str, curve: dict[str, list[float]], null: float,
+                model: str = "m") -> list[SimilarityRow]:
+    return [SimilarityRow("cross-lingual", "en", t, layer, measure, v, v - 0.01, v + 0.01, null,
+                          null + 0.01, 100, "mean", model, None, {"model": model})
+            for t, values in curve.items() for layer, v in enumerate(values)]
+
+
+def test_alignment_robustness_peak_fall_interval_and_verdicts() -> None:
+    """Three measures with known curves (6 targets, 5 layers): one rises then falls in every
+    target, one rises to the last layer, one whose last layer ties the peak on average. The
+    normalised curve, peak and fall are checked against a direct computation; fine-tuned and
+    model-model rows are left out."""
+    targets = ["ar", "de", "fr", "hi", "ru", "zh"]
+    falls = {t: [0.2, 0.5, 0.8 + 0.02 * i, 0.6, 0.5 - 0.01 * i] for i, t in enumerate(targets)}
+    rises = {t: [0.1, 0.2, 0.3, 0.4, 0.5 + 0.01 * i] for i, t in enumerate(targets)}
+    tie_peak = [0.62, 0.38, 0.62, 0.38, 0.62, 0.40]
+    tie_last = [0.38, 0.62, 0.38, 0.62, 0.38, 0.62]
+    ties = {t: [0.1, 0.2, tie_peak[i], 0.3, tie_last[i]] for i, t in enumerate(targets)}
+    rows = (_curve_rows("svcca", falls, null=0.1) + _curve_rows("linear_cka", rises, null=0.05)
+            + _curve_rows("rsa", ties, null=0.0))
+    noise = [replace(r, kind="model-model", value=9.0) for r in rows[:5]] + \
+        [replace(r, value=9.0, task="pos", seed=0, finetune_cell="ft") for r in rows[:5]]
+    data = compute_report([], rows + noise, n_boot=500)
+
+    summary = data.robustness.set_index("measure")
+    assert list(summary.index) == ["linear_cka", "svcca", "rsa"]  # registry order
+    svcca = summary.loc["svcca"]
+    mean_peak = mean(falls[t][2] for t in targets)
+    mean_last = mean(falls[t][4] for t in targets)
+    assert svcca["peak_layer"] == 2 and svcca["last_layer"] == 4 and svcca["targets"] == 6
+    assert svcca["fall"] == pytest.approx(mean_peak - mean_last)
+    assert svcca["peak_excess"] == pytest.approx(mean_peak - 0.1)
+    assert svcca["fall_normalised"] == pytest.approx((mean_peak - mean_last) /
+                                                     (mean_peak - 0.1))
+    assert 0 < svcca["fall_ci_low"] <= svcca["fall"] <= svcca["fall_ci_high"]
+    assert svcca["peak_stability"] == 1.0 and svcca["verdict"] == "falls after the peak"
+    assert summary.loc["linear_cka", "verdict"] == "no fall: peaks at the last layer"
+    assert summary.loc["linear_cka", "peak_layer"] == 4
+    rsa = summary.loc["rsa"]
+    assert rsa["peak_layer"] == 2 and rsa["fall_ci_low"] == 0.0
+    assert rsa["verdict"] == "no clear fall (interval reaches 0)"
+    assert 0 < rsa["peak_stability"] < 1
+
+    curves = data.robustness_curves
+    sv = curves[curves["measure"] == "svcca"].set_index("layer")
+    for layer in range(5):
+        v = mean(falls[t][layer] for t in targets)
+        assert sv.loc[layer, "value"] == pytest.approx(v)
+        assert sv.loc[layer, "normalised"] == pytest.approx((v - 0.1) / (mean_peak - 0.1))
+    assert sv.loc[2, "normalised"] == pytest.approx(1.0)
+    table = data.robustness_table
+    assert list(table["measure"]) == ["linear_cka", "svcca", "rsa"]
+    assert "model" not in table.columns
+    again = compute_report([], rows + noise, n_boot=500)
+    assert again.robustness.equals(data.robustness)  # seeded
+
+    one = compute_report([], _curve_rows("svcca", {"de": falls["de"]}, null=0.1))
+    assert one.robustness.iloc[0]["verdict"] == "one target: no interval"
+    assert compute_report(score_rows(), []).robustness.empty

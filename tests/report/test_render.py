@@ -59,7 +59,7 @@ def test_report_of_similarity_only_headline_measure_and_unknown_measure(tmp_path
     md = (tmp_path / "biased" / "report.md").read_text()
     assert "reported measure | linear_cka" in md and "(the rows have no debiased_cka)" in md
     with pytest.raises(ConfigError, match=r"unknown similarity measure 'no_such' \(available: "
-                                          r"debiased_cka, linear_cka, rbf_cka\)"):
+                                          r"debiased_cka, linear_cka, rbf_cka, svcca, "):
         build_report([], similarity_rows(), tmp_path / "typo", title="t", measure="no_such")
     assert not (tmp_path / "typo").exists()
     with pytest.raises(ValueError, match="no result rows"):
@@ -74,13 +74,15 @@ def test_rendered_report_writes_and_shows_the_computed_frames(tmp_path: Path) ->
     index = write_report(data, tmp_path / "split", title="split")
     out = index.parent
     for name, frame in (("deltas.csv", data.deltas), ("delta-summary.csv", data.delta_summary),
-                        ("correlations.csv", data.correlations)):
+                        ("correlations.csv", data.correlations),
+                        ("robustness.csv", data.robustness),
+                        ("robustness-curves.csv", data.robustness_curves)):
         assert not frame.empty
         assert (out / name).read_text() == frame.to_csv(index=False)
     md = (out / "report.md").read_text()
     shown = [data.settings, data.ref_table, data.delta_table, data.pooled_table,
              data.pretrained_vs_finetuned_table, data.correlation_table, data.provenance,
-             *(table for _, table in data.appendix)]
+             data.robustness_table, *(table for _, table in data.appendix)]
     for table in shown:
         assert not table.empty and _markdown_table(table) in md
     assert md.count("\n|---|") == len(shown)  # and no other table
@@ -150,3 +152,19 @@ def test_report_has_a_probing_section_with_its_figure(tmp_path: Path) -> None:
     assert (tmp_path / "probe.png").read_bytes()[:4] == b"\x89PNG"
     build_report(score_rows(seeds=(0,)), [], tmp_path / "none", title="no probes", n_boot=20)
     assert "Layer-wise probing" not in (tmp_path / "none" / "report.md").read_text()
+
+
+def test_report_has_the_robustness_section_figure_and_csvs(tmp_path: Path) -> None:
+    """Every measure of the pretrained cross-lingual rows gets a row in the robustness table
+    and a curve in its figure; the CSVs are the ReportData frames."""
+    build_report([], similarity_rows(), tmp_path, title="robust", n_boot=50)
+    md = (tmp_path / "report.md").read_text()
+    assert "Robustness of the alignment curve across measures" in md
+    assert "![every measure's curve, normalised" in md and "| verdict |" in md
+    assert (tmp_path / "robustness.png").read_bytes()[:4] == b"\x89PNG"
+    summary = pd.read_csv(tmp_path / "robustness.csv")
+    assert list(summary["measure"]) == ["debiased_cka", "linear_cka"]
+    assert (summary["peak_layer"] == 5).all() and (summary["targets"] == len(TARGETS)).all()
+    curves = pd.read_csv(tmp_path / "robustness-curves.csv")
+    assert len(curves) == 2 * 13
+    assert md.index("Robustness") > md.index("P5")

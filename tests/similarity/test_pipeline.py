@@ -64,6 +64,11 @@ def test_bad_language_layer_and_depth(tiny_bert: Path, tiny_xlmr: Path, corpus) 
         cross_lingual_similarity(enc, corpus, "en", targets=["fr"], layers=[9], n_boot=0, n_null=0,
                                  progress=False)
     with pytest.raises(ConfigError, match="unknown similarity measure"):
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], measures=("bogus_cca",),
+                                 progress=False)
+    # CCA with more kept directions than sentences allow: one line, not canonical correlations
+    # of 1 (40 sentences, hidden size 32)
+    with pytest.raises(ConfigError, match=r"^svcca: 40 sentences for \d+ \+ \d+ kept directions"):
         cross_lingual_similarity(enc, corpus, "en", targets=["fr"], measures=("svcca",),
                                  progress=False)
 

@@ -17,9 +17,11 @@ stays near 0, so its numbers can be read as they are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
@@ -35,10 +37,10 @@ from crossling.analysis.probing import (
 from crossling.analysis.retrieval import is_retrieval, peak_table, retrieval_frame
 from crossling.report import tables
 from crossling.results import ScoreRow, SimilarityRow
-from crossling.similarity.measures import HEADLINE_MEASURE, get_measure
+from crossling.similarity.measures import HEADLINE_MEASURE, get_measure, measure_ids
 
-__all__ = ["HEADLINE_MEASURE", "ReportData", "ScatterChoice", "check_measure", "choose_measure",
-           "compute_report"]
+__all__ = ["HEADLINE_MEASURE", "ReportData", "ScatterChoice", "alignment_robustness",
+           "check_measure", "choose_measure", "compute_report", "robustness_table"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,14 @@ class ReportData:
     """:attr:`probe_best` formatted (estimates with their intervals)."""
     probe_settings: pd.DataFrame = field(default_factory=_empty)
     """What the probing numbers depend on (training set and size, L2, iterations, seed)."""
+    robustness: pd.DataFrame = field(default_factory=_empty)
+    """Per model and measure (pretrained, cross-lingual): peak layer, top-layer fall with its
+    bootstrap-over-targets interval, verdict (:func:`alignment_robustness`; robustness.csv)."""
+    robustness_curves: pd.DataFrame = field(default_factory=_empty)
+    """Per model, measure and layer: mean value and null over targets, normalised curve
+    (robustness-curves.csv; the robustness figure)."""
+    robustness_table: pd.DataFrame = field(default_factory=_empty)
+    """:attr:`robustness` formatted for the report."""
 
     @property
     def fallback_note(self) -> str | None:
@@ -164,6 +174,114 @@ def _scatter_choices(corr: pd.DataFrame) -> tuple[ScatterChoice, ...]:
         best = pre.loc[pre["rho"].abs().idxmax()]
         out.append(ScatterChoice(str(task), str(metric), int(best["layer"]), best))
     return tuple(out)
+
+
+FALLS = "falls after the peak"
+NO_CLEAR_FALL = "no clear fall (interval reaches 0)"
+PEAKS_LAST = "no fall: peaks at the last layer"
+ONE_TARGET = "one target: no interval"
+
+
+def _measure_order(measures: Sequence[str]) -> list[str]:
+    """Registry (display) order, then ids the registry does not know (older stores)."""
+    known = measure_ids()
+    return sorted(measures, key=lambda m: (known.index(m) if m in known else len(known), m))
+
+
+def alignment_robustness(sf: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0,
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Is the rise-then-fall the same under every measure? ``(curves, summary)`` of the
+    pretrained cross-lingual rows of :func:`~crossling.analysis.frames.similarity_frame`.
+
+    Per model and measure, with V[t, l] the value of target t at layer l (mean over duplicate
+    rows; targets lacking a layer are left out) and N[t, l] its shuffled-pairs null mean:
+
+    - ``curves``: per layer, ``value`` = mean over targets of V, ``null_mean`` = mean of N (0
+      when the rows have no null), ``normalised = (value - null_mean) / max over layers of
+      (value - null_mean)``: 0 is what shuffled pairs score, 1 the measure's peak, so measures
+      on different scales share one axis;
+    - ``summary``: the peak layer (the largest ``value - null_mean``), the top-layer ``fall`` =
+      mean over targets of V[t, peak] - V[t, last] (paired: the same targets at both layers),
+      its 95% percentile interval from ``n_boot`` resamples *of the target languages* with the
+      peak re-selected in each resample (so the interval carries the selection of the peak;
+      the rows hold per-layer summaries, so sentence-sampling noise is not in it),
+      ``peak_stability`` = share of resamples that pick the same peak layer, and a verdict:
+      falls (interval above 0), no clear fall, or peaks at the last layer.
+
+    Seeded: the same rows give the same intervals.
+    """
+    cross = sf[(sf["kind"] == "cross-lingual") & ~sf["finetuned"]] if not sf.empty else sf
+    if cross.empty:
+        return _empty(), _empty()
+    rng = np.random.default_rng(seed)
+    curves: list[pd.DataFrame] = []
+    summary: list[dict[str, object]] = []
+    for model in sorted(set(cross["model"])):
+        by_model = cross[cross["model"] == model]
+        for measure in _measure_order(list(set(by_model["metric"]))):
+            g = by_model[by_model["metric"] == measure]
+            values = g.pivot_table(index="target", columns="layer", values="value",
+                                   aggfunc="mean").dropna()
+            if values.empty:
+                continue
+            has_null = bool(g["null_mean"].notna().any())
+            nulls = g.pivot_table(index="target", columns="layer", values="null_mean",
+                                  aggfunc="mean").reindex_like(values) if has_null else None
+            v = values.to_numpy(dtype=float)
+            nn = np.nan_to_num(nulls.to_numpy(dtype=float)) if nulls is not None \
+                else np.zeros_like(v)
+            layers = [int(c) for c in values.columns]
+            mean_v, mean_n = v.mean(0), nn.mean(0)
+            excess = mean_v - mean_n
+            peak = int(np.argmax(excess))
+            top = float(excess[peak])
+            curves.append(pd.DataFrame({
+                "model": model, "measure": measure, "layer": layers, "value": mean_v,
+                "null_mean": mean_n,
+                "normalised": excess / top if top > 0 else np.full_like(excess, np.nan)}))
+            t = v.shape[0]
+            fall = float(mean_v[peak] - mean_v[-1])
+            low = high = stability = float("nan")
+            if t >= 2 and n_boot > 0:
+                idx = rng.integers(0, t, size=(n_boot, t))
+                vb = v[idx].mean(1)
+                peaks = np.argmax(vb - nn[idx].mean(1), axis=1)
+                falls = vb[np.arange(n_boot), peaks] - vb[:, -1]
+                low, high = (float(q) for q in np.percentile(falls, [2.5, 97.5]))
+                stability = float(np.mean(peaks == peak))
+            if peak == len(layers) - 1:
+                verdict = PEAKS_LAST
+            elif math.isnan(low):
+                verdict = ONE_TARGET
+            else:
+                verdict = FALLS if low > 0 else NO_CLEAR_FALL
+            summary.append({
+                "model": model, "measure": measure, "targets": t, "peak_layer": layers[peak],
+                "last_layer": layers[-1], "peak_excess": top, "fall": fall,
+                "fall_ci_low": low, "fall_ci_high": high,
+                "fall_normalised": fall / top if top > 0 else float("nan"),
+                "peak_stability": stability, "null": "shuffled pairs" if has_null else "none",
+                "verdict": verdict})
+    if not summary:
+        return _empty(), _empty()
+    return pd.concat(curves, ignore_index=True), pd.DataFrame(summary)
+
+
+def robustness_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The report's table of :func:`alignment_robustness` (one row per model and measure)."""
+    if summary.empty:
+        return summary
+    table = pd.DataFrame({
+        "measure": summary["measure"], "peak layer": summary["peak_layer"],
+        "top fall (peak − last) [95% CI]": [
+            tables.fmt_ci(*v, digits=3) for v in zip(
+                summary["fall"], summary["fall_ci_low"], summary["fall_ci_high"], strict=True)],
+        "fall / (peak − null)": summary["fall_normalised"],
+        "peak stability": summary["peak_stability"], "targets": summary["targets"],
+        "verdict": summary["verdict"]})
+    if summary["model"].nunique() > 1:
+        table.insert(0, "model", summary["model"])
+    return table
 
 
 def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
@@ -224,6 +342,8 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
             corr_tab = tables.correlation_table(corr)
             scatter = _scatter_choices(corr)
 
+    curves, robust = alignment_robustness(sf, n_boot=n_boot)
+
     return ReportData(
         measure=measure, requested_measure=requested, scores=sc, similarity=sf,
         pretrained_rows=tuple(r for r in sims if r.kind == "cross-lingual" and
@@ -234,7 +354,8 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         appendix=appendix, alignment_measures=alignment, pretrained_vs_finetuned=mm,
         pretrained_vs_finetuned_table=mm_tab, correlations=corr_all, correlation=corr,
         correlation_table=corr_tab, scatter=scatter, retrieval=rf,
-        retrieval_peaks=peak_table(rf), **_probe_fields(probe_rows))
+        retrieval_peaks=peak_table(rf), robustness=robust, robustness_curves=curves,
+        robustness_table=robustness_table(robust), **_probe_fields(probe_rows))
 
 
 def _probe_fields(rows: Sequence[ScoreRow]) -> dict[str, pd.DataFrame]:

@@ -14,6 +14,8 @@ save_figure`, :func:`~crossling.report.plots.measure_label`, the registry's ``la
 - :func:`delta_heatmap`: Δ vs REF, layer group x language, source first (P2, P3);
 - :func:`similarity_vs_score`: each target's similarity at one layer vs its zero-shot score,
   with both CIs and Spearman's rho with its bootstrap CI (P6).
+- :func:`alignment_robustness`: every measure's pretrained curve normalised to its null and
+  peak, on one axis (is the rise-then-fall the same under every measure? P5).
 
 Every figure shows its uncertainty and its null, because a CKA curve without its null (biased CKA
 of unrelated data is far from 0 at small n) cannot be read.
@@ -172,4 +174,35 @@ def similarity_vs_score(sim: pd.DataFrame, scores: pd.DataFrame, measure: str, l
     ax.set_title(f"Similarity vs transfer, {task}: Spearman ρ = {float(corr['rho']):.2f}{ci}"
                  f"\n(n = {len(langs)} languages; CI: bootstrap over languages)", fontsize=10)
     ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def alignment_robustness(curves: pd.DataFrame, path: Path) -> Path:
+    """Every measure's pretrained cross-lingual curve on one axis (one panel per model), each
+    normalised to its shuffled-pairs null (0) and its peak (1): mean over targets
+    (:func:`crossling.report.analyses.alignment_robustness`)."""
+    if curves.empty:
+        raise ValueError("no cross-lingual similarity rows to plot")
+    models = sorted(set(curves["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(max(6.8, 5.6 * len(models)), 4.2),
+                             squeeze=False, sharey=True)
+    styles = ["-", "--", "-.", ":"]
+    for ax, model in zip(axes[0], models, strict=True):
+        sub = curves[curves["model"] == model]
+        for i, measure in enumerate(dict.fromkeys(sub["measure"])):
+            g = sub[sub["measure"] == measure].sort_values("layer")
+            ax.plot(g["layer"], g["normalised"], marker="o", ms=3, lw=1.6, color=f"C{i % 10}",
+                    ls=styles[(i // 10) % len(styles)], label=measure_label(str(measure)))
+        ax.axhline(0.0, color="0.35", ls=":", lw=1.0, label="shuffled pairs (null mean)")
+        ax.axhline(1.0, color="0.75", lw=0.8)
+        ax.set_title(Path(str(model)).name or str(model), fontsize=10)
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_xticks(sorted(sub["layer"].unique()))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("(value − null) / (peak − null)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+               fontsize=8)
+    fig.suptitle("Robustness of the alignment curve: every measure, mean over targets, "
+                 "normalised to its null (0) and its peak (1)", fontsize=10)
     return _save(fig, path)

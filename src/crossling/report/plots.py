@@ -81,8 +81,9 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
             ax.fill_between(null.index, null["null_mean"], null["null_high"], color="0.6",
                             alpha=0.25, lw=0)
         band = BAND_LABELS.get(measure, "band: 95% bootstrap interval")
-        if sub["ci_low"].isna().all():
-            band = "no interval (n_boot = 0)"
+        if sub["ci_low"].isna().all() and not (measure in measure_ids() and
+                                               get_measure(measure).max_boot == 0):
+            band = "no interval (n_boot = 0)"  # (a measure that never has one says why)
         ax.set_title(f"{measure_label(measure)}\n{band}", fontsize=10)
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_xticks(sorted(sub["layer"].unique()))

@@ -5,7 +5,8 @@ result rows into a :class:`~crossling.report.analyses.ReportData` (every frame, 
 files); :func:`write_report` renders one into a folder, every file atomically: ``report.md``,
 ``index.html`` (self-contained apart from the PNGs beside it, no scripts, no external resources),
 the figures, and the tidy analysis frames as CSV (``deltas.csv``, ``delta-summary.csv``,
-``correlations.csv``) for anyone who wants to redo a number. :func:`build_report` does both
+``correlations.csv``, ``robustness.csv``, ``robustness-curves.csv``) for anyone who wants to
+redo a number. :func:`build_report` does both
 (it takes result rows, so it can be tested on synthetic rows). The HTML is built with the
 standard library (:func:`html.escape`) and :meth:`pandas.DataFrame.to_html`: a page of tables and
 images needs no template engine. Each section heading names the proposition of the paper
@@ -93,6 +94,28 @@ def _measure_text(measure: str, requested: str) -> str:
     return text
 
 
+def _robustness_section(data: ReportData, out: Path) -> Section:
+    """Is the rise-then-fall the same under every measure? (figure, table, two CSVs)."""
+    _write_csv(out / "robustness.csv", data.robustness)
+    _write_csv(out / "robustness-curves.csv", data.robustness_curves)
+    figures.alignment_robustness(data.robustness_curves, out / "robustness.png")
+    return Section(
+        "Figure · Robustness of the alignment curve across measures (P5)",
+        "Each measure's pretrained cross-lingual curve, mean over targets, normalised as "
+        "(value − null mean) / (peak value − null mean): 0 is what shuffled, non-parallel pairs "
+        "score, 1 the measure's peak, so measures on different scales share one axis (a measure "
+        "computed without a null is normalised against 0; robustness.csv says which). Top "
+        "fall: value at the peak layer minus value at the last layer, mean over targets, in the "
+        "measure's own units, with a 95% percentile bootstrap interval that resamples the "
+        "target languages (paired: the same targets at both layers) and re-selects the peak "
+        "layer in each resample; the rows hold per-layer summaries, so sentence-sampling "
+        "noise is not in this interval. Peak stability: the share of resamples that pick the "
+        "same peak layer. Verdict 'falls' needs the whole interval above 0.",
+        [("peak and top-layer fall per measure", data.robustness_table)],
+        [("robustness.png", "every measure's curve, normalised: 0 = shuffled-pairs null, "
+                            "1 = the measure's peak")])
+
+
 def build_sections(data: ReportData, out: Path) -> list[Section]:
     """Render ``data`` into sections; the figures and CSVs are written into ``out``.
 
@@ -153,6 +176,9 @@ def build_sections(data: ReportData, out: Path) -> list[Section]:
                                    "pretrained model, one curve per target with its 95% "
                                    "bootstrap band"))
         sections.append(sim_sec)
+
+    if not data.robustness.empty:
+        sections.append(_robustness_section(data, out))
 
     if not data.retrieval.empty:
         sections.append(_retrieval_section(data, out))

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 
 from crossling.errors import ConfigError
+from crossling.similarity import cca, geometry
 from crossling.similarity.cka import debiased_linear_cka, gram_linear, gram_rbf, linear_cka, rbf_cka
 
 MeasureFn = Callable[[torch.Tensor, torch.Tensor], float]
@@ -65,13 +66,36 @@ class GramForm:
 
 
 @dataclass(frozen=True)
+class PermutedForm:
+    """How the shuffled-pairs null of a measure without a kernel form is computed fast.
+
+    ``prepare`` does one side's expensive work once (an SVD, a rank matrix, a neighbour list);
+    ``score(px, py)`` is the measure from two prepared sides, so that ``fn(x, y) ==
+    score(prepare(x), prepare(y))``; ``permuted(px, py, perms)`` gives the measure between ``x``
+    and ``y[perm]`` for each row of ``perms`` [r, n] (a float64 tensor [r]) without preparing
+    the permuted side again. ``key`` names the preparation: measures with the same key share
+    it within one :func:`~crossling.similarity.null.estimate` call (SVCCA and PWCCA share one
+    SVD per side).
+    """
+
+    key: str
+    prepare: Callable[[torch.Tensor], Any]
+    score: Callable[[Any, Any], float]
+    permuted: Callable[[Any, Any, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
 class Measure:
     """Everything crossling knows about one similarity measure.
 
     Calling the record calls its function, so ``REGISTRY[id](x, y)`` works as the old
     ``MEASURES[id](x, y)`` did. ``gram`` is None for a measure without a kernel form: its
     bootstrap and null then recompute ``fn`` on the resampled / permuted rows (slower, and a
-    duplicated row in a resample is paired with itself; see docs/similarity-measures.md).
+    duplicated row in a resample is paired with itself; see docs/similarity-measures.md), or,
+    with a ``permuted`` form, reuse each side's preparation for the null. ``max_boot`` and
+    ``max_null`` are the measure's uncertainty policy: the most resamples / permutations it
+    gets whatever the caller asks (None: as many as asked; ``max_boot = 0``: no interval, for a
+    measure whose bootstrap is ill-posed, ``interval_kind`` saying why).
     ``value_range`` is what the property tests require of any value; its upper end is the value
     of a representation compared with itself.
     """
@@ -94,6 +118,14 @@ class Measure:
     value_range: tuple[float, float] = (0.0, 1.0)
     streamable: bool = False
     """Computable from O(d^2) streamed sums (:class:`~crossling.similarity.cka.LinearCKAStream`)."""
+    symmetric: bool = True
+    """``fn(x, y) == fn(y, x)``; PWCCA weights by ``x``'s directions and is not (tested both
+    ways, like the invariances)."""
+    permuted: PermutedForm | None = None
+    max_boot: int | None = None
+    """Most bootstrap resamples (the first ones of the shared resamples); 0 = never."""
+    max_null: int | None = None
+    """Most shuffled-pairs permutations (the first ones of the shared permutations)."""
 
     @property
     def debiased(self) -> bool:
@@ -130,6 +162,11 @@ def register(measure: Measure) -> Measure:
     lo, hi = measure.value_range
     if not lo < hi:
         raise ValueError(f"{measure.id}: value_range {measure.value_range} is empty")
+    if measure.gram is not None and measure.permuted is not None:
+        raise ValueError(f"{measure.id}: a Gram form and a permuted form (one null path only)")
+    for name, cap, low in (("max_boot", measure.max_boot, 0), ("max_null", measure.max_null, 1)):
+        if cap is not None and cap < low:
+            raise ValueError(f"{measure.id}: {name} = {cap}, must be None or >= {low}")
     REGISTRY[measure.id] = measure
     return measure
 
@@ -173,6 +210,15 @@ def neediest(measures: Sequence[str]) -> Measure:
 def interval_kind(measure: str, n_boot: int) -> str:
     """The label of ``measure``'s ``ci_low``/``ci_high`` for ``n_boot`` resamples."""
     return get_measure(measure).interval_kind if n_boot > 0 else NO_INTERVAL
+
+
+def resample_counts(measure: str, n_boot: int, n_null: int) -> tuple[int, int]:
+    """The resamples and permutations ``measure`` gets when ``n_boot`` / ``n_null`` are asked
+    for: its record's ``max_boot`` / ``max_null`` cap them."""
+    m = get_measure(measure)
+    boot = n_boot if m.max_boot is None else min(n_boot, m.max_boot)
+    null = n_null if m.max_null is None else min(n_null, m.max_null)
+    return boot, null
 
 
 T = TypeVar("T")
@@ -234,3 +280,87 @@ register(Measure(
     gram=GramForm("rbf", gram_rbf, debiased=False),
     invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
                            "permutation_of_features"})))
+
+# --- measures beyond CKA (issue 13): no kernel form; a permuted form makes their null cheap ---
+
+NO_BAND = "no band: interval not computed (see docs)"
+
+
+def _no_interval(why: str) -> str:
+    return f"no interval (not computed: {why}; see docs/similarity-measures.md)"
+
+
+_CCA_SIDE = "cca_svd"  # one centred SVD per side, shared by SVCCA and PWCCA
+_CCA_NO_BOOT = _no_interval("a resample repeats sentences, which lowers the rank CCA sees and "
+                            "changes the kept directions and CCA's bias")
+
+register(Measure(
+    id="svcca", fn=cca.svcca, label="SVCCA",
+    description=f"SVCCA: mean canonical correlation after keeping, per side, the singular "
+                f"directions that explain {cca.SVCCA_KEEP:.0%} of the variance; directions "
+                f"with variance < {cca.VARIANCE_EPS:g} x the largest dropped",
+    citation="Raghu et al. 2017",
+    min_n=3,  # and n > k_x + k_y, checked on the data (cca.check_rank)
+    interval_kind=_CCA_NO_BOOT, band_label=NO_BAND,
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
+                           "permutation_of_features"}),
+    permuted=PermutedForm(_CCA_SIDE, cca.side, cca.svcca_score, cca.svcca_permuted),
+    max_boot=0, max_null=10))
+
+register(Measure(
+    id="pwcca", fn=cca.pwcca, label="PWCCA (x-weighted)",
+    description=f"PWCCA: canonical correlations of the full column spaces (directions with "
+                f"variance < {cca.VARIANCE_EPS:g} x the largest dropped), weighted by each "
+                "canonical variate's summed |projection| on the source's (x) centred features",
+    citation="Morcos et al. 2018; Singh et al. 2019 (on mBERT, found the opposite trend)",
+    min_n=3,  # and n > k_x + k_y, checked on the data (cca.check_rank)
+    interval_kind=_CCA_NO_BOOT, band_label=NO_BAND,
+    invariances=frozenset({"isotropic_scaling", "translation", "permutation_of_features"}),
+    symmetric=False,
+    permuted=PermutedForm(_CCA_SIDE, cca.side, cca.pwcca_score, cca.pwcca_permuted),
+    max_boot=0, max_null=10))
+
+register(Measure(
+    id="procrustes", fn=geometry.procrustes, label="orthogonal Procrustes",
+    description="orthogonal Procrustes similarity 1 - min_Q |X - YQ|_F^2 / 2 = nuclear norm of "
+                "X^T Y, X and Y centred and scaled to unit Frobenius norm",
+    citation="Schönemann 1966; Ding et al. 2021; Williams et al. 2021",
+    min_n=3,  # with 2 centred rows both sides are rank 1: the value is 1 whatever the data
+    interval_kind=_no_interval("each resample is a d x d eigendecomposition, too slow for every "
+                               "layer and target; meaningful (a plug-in estimator's spread) if "
+                               "a variant record allows it"),
+    band_label=NO_BAND,
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
+                           "permutation_of_features"}),
+    permuted=PermutedForm("procrustes", geometry.procrustes_side, geometry.procrustes_score,
+                          geometry.procrustes_permuted),
+    max_boot=0, max_null=10))
+
+register(Measure(
+    id="rsa", fn=geometry.rsa, label="RSA (Spearman)",
+    description="RSA: Spearman correlation of the upper triangles of the two n x n "
+                "dissimilarity matrices, cosine distance of mean-centred sentence vectors",
+    citation="Kriegeskorte et al. 2008",
+    min_n=4,  # 6 pairs: with 3 pairs Spearman's rho is +-1 for a third of the orderings
+    interval_kind=_no_interval("a repeated sentence has distance 0 to its copy on both sides, "
+                               "which inflates the rank correlation"),
+    band_label=NO_BAND,
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
+                           "permutation_of_features"}),
+    value_range=(-1.0, 1.0),
+    permuted=PermutedForm("rsa", geometry.rsa_side, geometry.rsa_score, geometry.rsa_permuted),
+    max_boot=0, max_null=20))
+
+register(Measure(
+    id="mutual_knn", fn=geometry.mutual_knn, label=f"mutual {geometry.KNN_K}-NN",
+    description=f"mutual k-nearest-neighbour alignment, k = {geometry.KNN_K}: mean over "
+                "sentences of |kNN_x(i) & kNN_y(i)| / k, neighbours by cosine similarity of "
+                "the uncentred vectors",
+    citation="Huh et al. 2024 (The Platonic Representation Hypothesis)",
+    min_n=geometry.KNN_K + 2,  # with n <= k + 1 every sentence's neighbours are all the others
+    interval_kind=_no_interval("a repeated sentence is its copy's nearest neighbour on both "
+                               "sides, which inflates the overlap"),
+    band_label=NO_BAND,
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "permutation_of_features"}),
+    permuted=PermutedForm("knn", geometry.knn_side, geometry.knn_score, geometry.knn_permuted),
+    max_boot=0))

@@ -17,11 +17,16 @@ For each measure, :func:`estimate` therefore returns
 
 Speed: both are computed from n x n kernel matrices built once, for every measure whose registry
 record declares a Gram form (:class:`~crossling.similarity.measures.GramForm`); a measure
-without one is recomputed on each resample and permutation. A bootstrap resample is a vector
-of multiplicities ``w`` (how often each sentence was drawn); the weighted, re-centred HSIC of a
-resample expands into products ``K W``, ``L W``, ``(K o L) W`` with ``W`` holding all resamples as
-columns, i.e. a few matrix products instead of one n x n gather per resample. Permutations only
-change the cross term ``sum_ij K_ij L_pi(i)pi(j)``; the self terms are permutation-invariant.
+without one is recomputed on each resample, and its null comes from its permuted form
+(:class:`~crossling.similarity.measures.PermutedForm`: each side prepared once, e.g. one SVD)
+or, without one, from recomputing it on each permutation. Each record's ``max_boot`` /
+``max_null`` caps its resamples and permutations (``max_boot = 0``: no interval, for measures
+whose bootstrap is ill-posed with duplicated sentences; see docs/similarity-measures.md).
+A bootstrap resample is a vector of multiplicities ``w`` (how often each sentence was drawn);
+the weighted, re-centred HSIC of a resample expands into products ``K W``, ``L W``,
+``(K o L) W`` with ``W`` holding all resamples as columns, i.e. a few matrix products instead
+of one n x n gather per resample. Permutations only change the cross term
+``sum_ij K_ij L_pi(i)pi(j)``; the self terms are permutation-invariant.
 
 Debiased CKA under the bootstrap: a resample contains duplicated sentences, and a duplicate paired
 with itself is exactly the "i = j" term the U-statistic removes. We drop those self-pairs (the
@@ -32,8 +37,9 @@ keeps the interval centred on the estimator instead of biasing it upward.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -47,6 +53,7 @@ from crossling.similarity.measures import (
     FieldView,
     GramForm,
     Measure,
+    PermutedForm,
     get_measures,
     interval_kind,
 )
@@ -144,7 +151,8 @@ def _percentile(values: torch.Tensor, q: float) -> float:
 def estimate(x: torch.Tensor, y: torch.Tensor,
              measures: Sequence[str] = ("debiased_cka", "linear_cka", "rbf_cka"),
              n_boot: int = 200, n_null: int = 100, seed: int = 0,
-             device: torch.device | str | None = None) -> dict[str, Estimate]:
+             device: torch.device | str | None = None,
+             x_sides: dict[str, Any] | None = None) -> dict[str, Estimate]:
     """Value, 95% bootstrap interval and shuffled-pairs null of each measure between ``x``, ``y``.
 
     Deterministic for a given ``seed`` (the same resamples and permutations serve every measure,
@@ -153,6 +161,12 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
     registered measure's function on ``x``, ``y``; resamples and permutations go through its
     Gram form when it has one (:func:`_resampled`). Fewer rows than a measure's ``min_n`` raise a
     ConfigError instead of returning NaN or 1.
+
+    ``x_sides``: a dict the caller keeps for one ``x`` (e.g. the source language at one layer)
+    and passes to every call with that same ``x``: ``x``'s kernel matrices and per-side
+    preparations (SVD, ranks, neighbours) are built once and reused for every ``y`` (the
+    pipeline compares one source with 18 targets). Passing it with another ``x`` gives wrong
+    values: it is keyed by measure form, not by data.
     """
     chosen = get_measures(measures)
     if x.shape[0] != y.shape[0]:
@@ -172,10 +186,14 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
         if n_null > 0 else None
 
     grams: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    sides: dict[str, tuple[Any, Any]] = {}
     out: dict[str, Estimate] = {}
     for m in chosen:
-        value = m.fn(x, y)
-        boots, nulls = _resampled(m, x, y, w, perms, grams)
+        if m.permuted is not None:  # the same value as fn, from the sides the null reuses
+            value = m.permuted.score(*_prepared(m.permuted, x, y, sides, x_sides))
+        else:
+            value = m.fn(x, y)
+        boots, nulls = _resampled(m, x, y, w, perms, grams, sides, x_sides)
         ci_low = ci_high = null_mean = null_high = float("nan")
         if boots is not None:
             # Resamples with duplicated sentences shift biased CKA upwards (fewer distinct
@@ -194,12 +212,22 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
     return out
 
 
+def _reuse(store: dict[str, Any] | None, key: str, make: Callable[[], Any]) -> Any:
+    """``make()``, kept in ``store`` under ``key`` when a store is given (x's side)."""
+    if store is None:
+        return make()
+    if key not in store:
+        store[key] = make()
+    return store[key]
+
+
 def _kernels(form: GramForm, x: torch.Tensor, y: torch.Tensor,
              cache: dict[str, tuple[torch.Tensor, torch.Tensor]],
-             ) -> tuple[torch.Tensor, torch.Tensor]:
+             x_sides: dict[str, Any] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Both sides' kernel matrices (built once per kernel name); zeroed diagonals if debiased."""
     if form.kernel not in cache:
-        cache[form.kernel] = (form.gram(x), form.gram(y))
+        cache[form.kernel] = (_reuse(x_sides, f"gram:{form.kernel}", lambda: form.gram(x)),
+                              form.gram(y))
     k, l = cache[form.kernel]  # noqa: E741
     if form.debiased:
         k, l = k.clone(), l.clone()  # noqa: E741
@@ -208,27 +236,51 @@ def _kernels(form: GramForm, x: torch.Tensor, y: torch.Tensor,
     return k, l
 
 
+def _prepared(form: PermutedForm, x: torch.Tensor, y: torch.Tensor,
+              cache: dict[str, tuple[Any, Any]], x_sides: dict[str, Any] | None = None,
+              ) -> tuple[Any, Any]:
+    """Both sides prepared by ``form`` (once per preparation key and estimate call; x's side
+    once per ``x_sides``)."""
+    if form.key not in cache:
+        cache[form.key] = (_reuse(x_sides, f"prepared:{form.key}", lambda: form.prepare(x)),
+                           form.prepare(y))
+    return cache[form.key]
+
+
 def _resampled(measure: Measure, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
                perms: torch.Tensor | None,
                cache: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+               sides: dict[str, tuple[Any, Any]] | None = None,
+               x_sides: dict[str, Any] | None = None,
                ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """The measure of each bootstrap resample (columns of multiplicities ``w``) and between
-    ``x`` and each row permutation of ``y`` (rows of ``perms``); None where none was asked.
+    ``x`` and each row permutation of ``y`` (rows of ``perms``); None where none was asked or
+    where the measure's policy refuses it (``max_boot = 0``).
 
-    With a Gram form, from the kernel matrices (a few matrix products for all resamples). A
-    measure without one is recomputed on the resampled rows (a sentence drawn twice appears
-    twice) and on each permuted ``y``: correct, but one call of its function per resample.
+    The measure's ``max_boot`` / ``max_null`` keep only the first resamples / permutations. With
+    a Gram form, from the kernel matrices (a few matrix products for all resamples). A measure
+    without one is recomputed on the resampled rows (a sentence drawn twice appears twice); its
+    null comes from its permuted form (each side prepared once) or, without one, from one call
+    of its function per permuted ``y``.
     """
+    if w is not None and measure.max_boot is not None:
+        w = w[:, :measure.max_boot] if measure.max_boot > 0 else None
+    if perms is not None and measure.max_null is not None:
+        perms = perms[:measure.max_null]
     if measure.gram is None:
         boots = nulls = None
         if w is not None:
             idx = torch.arange(x.shape[0], device=x.device)
             rows = [torch.repeat_interleave(idx, w[:, b].long()) for b in range(w.shape[1])]
             boots = torch.tensor([measure.fn(x[r], y[r]) for r in rows], dtype=torch.float64)
-        if perms is not None:
+        if perms is not None and measure.permuted is not None:
+            px, py = _prepared(measure.permuted, x, y, {} if sides is None else sides,
+                               x_sides)
+            nulls = measure.permuted.permuted(px, py, perms).to(torch.float64).cpu()
+        elif perms is not None:
             nulls = torch.tensor([measure.fn(x, y[p]) for p in perms], dtype=torch.float64)
         return boots, nulls
-    k, l = _kernels(measure.gram, x, y, {} if cache is None else cache)  # noqa: E741
+    k, l = _kernels(measure.gram, x, y, {} if cache is None else cache, x_sides)  # noqa: E741
     debiased = measure.gram.debiased
     boots = nulls = None
     if w is not None:

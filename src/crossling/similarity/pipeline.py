@@ -33,7 +33,13 @@ from crossling.similarity.extract import (
     extract_cached,
     extraction_precision,
 )
-from crossling.similarity.measures import get_measures, interval_kind, min_sentences, neediest
+from crossling.similarity.measures import (
+    get_measures,
+    interval_kind,
+    min_sentences,
+    neediest,
+    resample_counts,
+)
 from crossling.similarity.null import estimate
 
 DEFAULT_MEASURES = ("debiased_cka", "linear_cka", "rbf_cka")
@@ -93,11 +99,12 @@ def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: S
 def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
           layers: list[int], measures: Sequence[str], n_boot: int, n_null: int, seed: int,
           pooling: str, model: str, compare_model: str | None, prov: dict[str, Any],
-          device: torch.device, bar: Any) -> list[SimilarityRow]:
+          device: torch.device, bar: Any, x_sides: dict[str, Any] | None = None,
+          ) -> list[SimilarityRow]:
     rows = []
     for layer in layers:
         est = estimate(x[layer], y[layer], measures, n_boot=n_boot, n_null=n_null, seed=seed,
-                       device=device)
+                       device=device, x_sides=x_sides)
         for m in measures:
             e = est[m]
             rows.append(SimilarityRow(kind=kind, source=source, target=target, layer=layer,
@@ -109,11 +116,16 @@ def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
     return rows
 
 
-def _variants(measures: Sequence[str], n_boot: int) -> dict[str, str]:
-    """Definitions of the measures, the interval and the null, and what each interval is."""
+def _variants(measures: Sequence[str], n_boot: int, n_null: int = 0) -> dict[str, str]:
+    """Definitions of the measures, the interval and the null, what each interval is, and the
+    resample and permutation counts of a measure whose policy caps them."""
     out = {m.id: m.description for m in get_measures(measures)}
     out.update(UNCERTAINTY_VARIANTS)
     out.update({f"interval:{m}": interval_kind(m, n_boot) for m in measures})
+    for m in get_measures(measures):
+        if m.max_boot is not None or m.max_null is not None:
+            boot, null = resample_counts(m.id, n_boot, n_null)
+            out[f"resamples:{m.id}"] = f"{boot} bootstrap resamples, {null} permutations"
     return out
 
 
@@ -159,15 +171,21 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
         model=encoder.name, model_fingerprint=encoder_fingerprint(encoder),
         **_extraction(encoder, "", autocast), pooling=pooling, seed=seed,
         n_boot=n_boot, n_null=n_null, n_sentences=len(corpus), measures=list(measures),
-        metric_variants=_variants(measures, n_boot), max_length=max_length)
-    rows: list[SimilarityRow] = []
+        metric_variants=_variants(measures, n_boot, n_null), max_length=max_length)
+    # Layer by layer, so that the source's kernels and per-side preparations (SVDs, ranks,
+    # neighbours) are built once per layer and shared by every target (x_sides); the rows are
+    # returned in the usual order (target, then layer).
+    per_target: dict[str, list[SimilarityRow]] = {tgt: [] for tgt in targets}
     with tqdm(total=len(targets) * len(chosen), desc="similarity", unit="layer",
               disable=not progress) as bar:
-        for tgt in targets:
-            rows += _rows("cross-lingual", source, tgt, vectors[source], vectors[tgt], chosen,
-                          measures, n_boot, n_null, seed, pooling, encoder.name, None, prov,
-                          metric_device, bar)
-    return rows
+        for layer in chosen:
+            source_sides: dict[str, Any] = {}
+            for tgt in targets:
+                per_target[tgt] += _rows("cross-lingual", source, tgt, vectors[source],
+                                         vectors[tgt], [layer], measures, n_boot, n_null, seed,
+                                         pooling, encoder.name, None, prov, metric_device, bar,
+                                         x_sides=source_sides)
+    return [row for tgt in targets for row in per_target[tgt]]
 
 
 def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCorpus, *,
@@ -197,7 +215,7 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
         compare_model_fingerprint=encoder_fingerprint(encoder_b),
         **_extraction(encoder_b, "compare_", autocast), pooling=pooling, seed=seed,
         n_boot=n_boot, n_null=n_null, n_sentences=len(corpus), measures=list(measures),
-        metric_variants=_variants(measures, n_boot), max_length=max_length)
+        metric_variants=_variants(measures, n_boot, n_null), max_length=max_length)
     rows: list[SimilarityRow] = []
     with tqdm(total=len(languages) * len(chosen), desc="model similarity", unit="layer",
               disable=not progress) as bar:
