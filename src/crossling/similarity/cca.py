@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import torch
 
 from crossling.errors import ConfigError
+from crossling.similarity.cka import check_pair
 
 SVCCA_KEEP = 0.99
 """Fraction of each side's variance kept by SVCCA's SVD step (Raghu et al. 2017)."""
@@ -66,14 +67,6 @@ class Side:
         cum = torch.cumsum(var, 0) / var.sum()
         target = torch.tensor([fraction - 1e-12], dtype=cum.dtype, device=cum.device)
         return min(int(torch.searchsorted(cum, target)[0]) + 1, var.numel())
-
-
-def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
-    if x.ndim != 2 or y.ndim != 2:
-        raise ValueError(f"expected 2-D [n, d] inputs, got shapes {tuple(x.shape)} and "
-                         f"{tuple(y.shape)}")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must pair the same rows: {x.shape[0]} vs {y.shape[0]}")
 
 
 def side(x: torch.Tensor) -> Side:
@@ -120,7 +113,7 @@ def svcca(x: torch.Tensor, y: torch.Tensor) -> float:
     the centred SVD's spectrum and left singular vectors alone); *not* to general invertible
     linear maps, which change the spectrum and so which directions the 99% cut keeps.
     """
-    _check_pair(x, y)
+    check_pair(x, y)
     return svcca_score(side(x), side(y))
 
 
@@ -146,7 +139,7 @@ def pwcca(x: torch.Tensor, y: torch.Tensor) -> float:
     or invertible map of ``x`` changes its columns and so the weights (the same map of ``y``
     does not change the value: CCA ignores it).
     """
-    _check_pair(x, y)
+    check_pair(x, y)
     return pwcca_score(side(x), side(y))
 
 

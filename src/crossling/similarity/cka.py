@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 
-def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+def check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+    """ValueError unless ``x`` and ``y`` are [n, d] matrices pairing the same n rows (every
+    measure's precondition; shared by the modules of :mod:`crossling.similarity`)."""
     if x.ndim != 2 or y.ndim != 2:
         raise ValueError(f"expected 2-D [n, d] inputs, got shapes {tuple(x.shape)} and "
                          f"{tuple(y.shape)}")
@@ -67,7 +69,7 @@ class LinearCKAStream:
 
     def update(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Add a chunk of paired rows."""
-        _check_pair(x, y)
+        check_pair(x, y)
         x = x.to(self.xx.device, torch.float64)
         y = y.to(self.xx.device, torch.float64)
         qx = (x * x).sum(1)
@@ -134,7 +136,7 @@ class LinearCKAStream:
 
 
 def _stream_of(x: torch.Tensor, y: torch.Tensor) -> LinearCKAStream:
-    _check_pair(x, y)
+    check_pair(x, y)
     s = LinearCKAStream(x.shape[1], y.shape[1], device=x.device)
     s.update(x, y)
     return s
@@ -142,7 +144,7 @@ def _stream_of(x: torch.Tensor, y: torch.Tensor) -> LinearCKAStream:
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     """Biased linear CKA in feature space (Kornblith et al. 2019, eq. for linear kernels)."""
-    _check_pair(x, y)
+    check_pair(x, y)
     xc = x.to(torch.float64) - x.to(torch.float64).mean(0)
     yc = y.to(torch.float64) - y.to(torch.float64).mean(0)
     num = torch.linalg.matrix_norm(yc.T @ xc) ** 2
@@ -210,13 +212,13 @@ def cka_from_grams(k: torch.Tensor, l: torch.Tensor) -> float:  # noqa: E741
 
 def linear_cka_gram(x: torch.Tensor, y: torch.Tensor) -> float:
     """Linear CKA through n x n Gram matrices: the reference the feature form is tested against."""
-    _check_pair(x, y)
+    check_pair(x, y)
     return cka_from_grams(gram_linear(x), gram_linear(y))
 
 
 def rbf_cka(x: torch.Tensor, y: torch.Tensor, scale: float = 1.0) -> float:
     """CKA with median-bandwidth RBF kernels (O(n^2) memory)."""
-    _check_pair(x, y)
+    check_pair(x, y)
     return cka_from_grams(gram_rbf(x, scale), gram_rbf(y, scale))
 
 

@@ -31,19 +31,12 @@ import torch
 from scipy.stats import rankdata
 
 from crossling.errors import ConfigError
+from crossling.similarity.cka import check_pair
 
 KNN_K = 10
 """Neighbours per sentence in :func:`mutual_knn` (Huh et al. 2024 use 10)."""
 
 _NORM_FLOOR = 1e-12
-
-
-def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
-    if x.ndim != 2 or y.ndim != 2:
-        raise ValueError(f"expected 2-D [n, d] inputs, got shapes {tuple(x.shape)} and "
-                         f"{tuple(y.shape)}")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must pair the same rows: {x.shape[0]} vs {y.shape[0]}")
 
 
 def _permuted_cross(a: torch.Tensor, b: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
@@ -82,7 +75,7 @@ def procrustes(x: torch.Tensor, y: torch.Tensor) -> float:
     ``U V^T`` from the SVD ``Y^T X = U S V^T``). In [0, 1]; 1 iff one side is a rotation (or
     reflection) of the other up to translation and scale. Invariant to translation, isotropic
     scaling and orthogonal maps of either side; not to other linear maps."""
-    _check_pair(x, y)
+    check_pair(x, y)
     return procrustes_score(procrustes_side(x), procrustes_side(y))
 
 
@@ -132,7 +125,7 @@ def rsa(x: torch.Tensor, y: torch.Tensor) -> float:
     In [-1, 1]. Invariant to translation (centred), isotropic scaling and orthogonal maps (they
     keep cosines), and to any monotone change of the distances (ranks); not to other linear
     maps. Symmetric."""
-    _check_pair(x, y)
+    check_pair(x, y)
     if x.shape[0] < 3:
         raise ConfigError(f"rsa needs at least 3 sentences (2 pairs), got {x.shape[0]}")
     return rsa_score(rsa_side(x), rsa_side(y))
@@ -179,7 +172,7 @@ def mutual_knn(x: torch.Tensor, y: torch.Tensor) -> float:
 
     Invariant to isotropic scaling and orthogonal maps (cosines unchanged); not to translation
     (cosines of uncentred vectors change) nor other linear maps. Symmetric."""
-    _check_pair(x, y)
+    check_pair(x, y)
     return knn_score(knn_side(x), knn_side(y))
 
 
