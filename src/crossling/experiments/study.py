@@ -31,7 +31,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -382,19 +382,23 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
                  similarity=similarity, retrieval=retrieval, probe=probe)
 
 
-def _check_targets(f: _Fields, ud: Path, source: str, languages: list[str]) -> None:
-    """``f.languages`` resolve to PUD files, none is the source, no two are the same file."""
+def _check_targets(f: _Fields, ud: Path, source: str, languages: list[str], *,
+                   key: str = "languages", resolve: Callable[[str], Path] | None = None,
+                   source_is: str = "the source language") -> None:
+    """``f.<key>`` resolve to files (PUD by default, or through ``resolve``), none is the
+    source's, no two are the same file; errors name the field."""
+    find = resolve or (lambda lang: resolve_ud(ud, lang))
     files = []
     for i, lang in enumerate([source, *languages]):
         try:
-            files.append(resolve_ud(ud, lang).resolve())
+            files.append(find(lang).resolve())
         except CrosslingError as exc:
-            raise f.fail(f"languages[{i - 1}]" if i else "source", str(exc)) from None
+            raise f.fail(f"{key}[{i - 1}]" if i else "source", str(exc)) from None
     for i, path in enumerate(files[1:]):
         if path == files[0]:
-            raise f.fail(f"languages[{i}]", f"{languages[i]!r} is the source language "
-                                            f"({source}), not a target")
-    f.unique("languages", languages, files[1:])
+            raise f.fail(f"{key}[{i}]", f"{languages[i]!r} is {source_is} ({source}), not a "
+                                        "target")
+    f.unique(key, languages, files[1:])
 
 
 def _retrieval(rf: _Fields, ud: Path, source: str) -> RetrievalSpec:
@@ -462,17 +466,9 @@ def _probe_spec(pf: _Fields, ud: Path, source: str, model: str) -> ProbeSpec:
         resolve_spec("pos", train, "train", DataFolders(ud, None))
     except CrosslingError as exc:
         raise pf.fail("train", str(exc)) from None
-    files = []
-    for i, lang in enumerate([source, *targets]):
-        try:
-            files.append(resolve_spec("pos", lang, "test", DataFolders(ud, None)).resolve())
-        except CrosslingError as exc:
-            raise pf.fail(f"targets[{i - 1}]" if i else "source", str(exc)) from None
-    for i, path in enumerate(files[1:]):
-        if path == files[0]:
-            raise pf.fail(f"targets[{i}]", f"{targets[i]!r} is the source test set "
-                                           f"({source}), not a target")
-    pf.unique("targets", targets, files[1:])
+    _check_targets(pf, ud, source, targets, key="targets",
+                   resolve=lambda lang: resolve_spec("pos", lang, "test", DataFolders(ud, None)),
+                   source_is="the source test set")
     return spec
 
 
