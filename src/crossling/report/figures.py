@@ -35,7 +35,7 @@ import pandas as pd
 
 from crossling.analysis.deltas import group_order
 from crossling.analysis.frames import language_code
-from crossling.report.plots import measure_label, save_figure
+from crossling.report.plots import layer_axis, measure_label, save_figure, side_legend
 
 DPI = 140
 """Resolution of the report's figures (one run's curves: 150 dpi, :mod:`crossling.report.plots`)."""
@@ -77,8 +77,7 @@ def alignment_before_after(sim: pd.DataFrame, measures: Sequence[str], path: Pat
                             alpha=0.35, lw=0, label="shuffled pairs (null: mean–95th pct)")
             ax.plot(null.index, null["null_mean"], color="0.4", ls=":", lw=1.0)
         ax.set_title(measure_label(measure), fontsize=10)
-        ax.set_xlabel("layer (0 = embeddings)")
-        ax.set_xticks(sorted(sub["layer"].unique()))
+        layer_axis(ax, sorted(sub["layer"].unique()))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("similarity, source vs target")
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -196,13 +195,10 @@ def alignment_robustness(curves: pd.DataFrame, path: Path) -> Path:
         ax.axhline(0.0, color="0.35", ls=":", lw=1.0, label="shuffled pairs (null mean)")
         ax.axhline(1.0, color="0.75", lw=0.8)
         ax.set_title(Path(str(model)).name or str(model), fontsize=10)
-        ax.set_xlabel("layer (0 = embeddings)")
-        ax.set_xticks(sorted(sub["layer"].unique()))
+        layer_axis(ax, sorted(sub["layer"].unique()))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("(value − null) / (peak − null)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
-               fontsize=8)
+    side_legend(fig, axes[0][0])
     fig.suptitle("Robustness of the alignment curve: every measure, mean over targets, "
                  "normalised to its null (0) and its peak (1)", fontsize=10)
     return _save(fig, path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -52,6 +53,24 @@ def save_figure(fig: plt.Figure, path: str | Path, dpi: int) -> Path:
     return out
 
 
+def layer_axis(ax: Any, layers: Any) -> None:
+    """The x axis every by-layer panel shares: its label and one tick per layer."""
+    ax.set_xlabel("layer (0 = embeddings)")
+    ax.set_xticks(layers)
+
+
+def side_legend(fig: Any, ax: Any) -> None:
+    """One legend for the whole figure, right of the panels, from ``ax``'s lines."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+               fontsize=8)
+
+
+def short_model_name(model: object) -> str:
+    """A model's name for a title: a local folder's last part, a Hub name as it is."""
+    return Path(str(model)).name or str(model)
+
+
 def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
                     measures: Sequence[str] | None = None, title: str | None = None) -> Path:
     """Write the curves of ``rows`` to ``path`` (PNG, atomically); returns the path."""
@@ -85,17 +104,14 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
                                                get_measure(measure).max_boot == 0):
             band = "no interval (n_boot = 0)"  # (a measure that never has one says why)
         ax.set_title(f"{measure_label(measure)}\n{band}", fontsize=10)
-        ax.set_xlabel("layer (0 = embeddings)")
-        ax.set_xticks(sorted(sub["layer"].unique()))
+        layer_axis(ax, sorted(sub["layer"].unique()))
         ax.grid(alpha=0.3)
         low = sub["ci_low"].min() if sub["ci_low"].notna().any() else sub["value"].min()
         ax.set_ylim(min(0.0, float(low) - 0.02), 1.02)
     axes[0][0].set_ylabel("similarity")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
-               fontsize=8)
+    side_legend(fig, axes[0][0])
     first = df.iloc[0]
-    model = Path(str(first["model"])).name or str(first["model"])
+    model = short_model_name(first["model"])
     fig.suptitle(title or f"{model} · pooling={first['pooling']} · n={first['n']}",
                  fontsize=10)
     return save_figure(fig, path, dpi=150)

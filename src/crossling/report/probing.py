@@ -16,7 +16,7 @@ import pandas as pd
 
 from crossling.analysis.probing import language_order, probe_frame
 from crossling.atomic import atomic_write
-from crossling.report.plots import save_figure
+from crossling.report.plots import layer_axis, save_figure, short_model_name, side_legend
 from crossling.results import ScoreRow, write_rows_csv, write_rows_json
 
 PANELS = (("upos_acc", "UPOS accuracy of the probe"),
@@ -59,15 +59,12 @@ def plot_probe(frame: pd.DataFrame, path: str | Path, title: str | None = None) 
         else:
             ax.axhline(0, color="0.5", lw=0.8)
         ax.set_title(label, fontsize=10)
-        ax.set_xlabel("layer (0 = embeddings)")
-        ax.set_xticks(layers)
+        layer_axis(ax, layers)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("% of words")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
-               fontsize=8)
+    side_legend(fig, axes[0][0])
     first = layered.iloc[0]
-    model = Path(str(first["model"])).name or str(first["model"])
+    model = short_model_name(first["model"])
     fig.suptitle(title or f"{model} · linear UPOS probe trained on {first['source']} "
                           "(EWT), applied unchanged to every language", fontsize=10)
     return save_figure(fig, path, dpi=150)

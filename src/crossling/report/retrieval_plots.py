@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from crossling.analysis.retrieval import retrieval_frame, variants_present
-from crossling.report.plots import save_figure
+from crossling.report.plots import layer_axis, save_figure, short_model_name, side_legend
 from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
 
 PANEL_TITLES = {"cosine": "cosine", "centred": "centred (language mean removed)",
@@ -61,17 +61,14 @@ def plot_retrieval(frame: pd.DataFrame, path: str | Path, title: str | None = No
             ax.fill_between(null.index, null["chance"], null["null_high"], color="0.6",
                             alpha=0.3, lw=0)
         ax.set_title(PANEL_TITLES.get(variant, variant), fontsize=10)
-        ax.set_xlabel("layer (0 = embeddings)")
-        ax.set_xticks(sorted(sub["layer"].unique()))
+        layer_axis(ax, sorted(sub["layer"].unique()))
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(f"P@1 (solid: {source}→target, band 95% CI; dashed: target→{source})",
                           fontsize=8)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
-               fontsize=8)
+    side_legend(fig, axes[0][0])
     first = frame.iloc[0]
-    model = Path(str(first["model"])).name or str(first["model"])
+    model = short_model_name(first["model"])
     fig.suptitle(title or f"Parallel sentence retrieval · {model} · pooling={first['pooling']} "
                           f"· n={first['n']} candidates", fontsize=10)
     return save_figure(fig, path, dpi=dpi)
