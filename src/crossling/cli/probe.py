@@ -8,6 +8,7 @@ from typing import Any
 
 from crossling.analysis.probing import best_layers, layer_table, probe_frame
 from crossling.atomic import check_output_dir
+from crossling.cli.options import add_forward_options
 from crossling.errors import ConfigError
 from crossling.report.probing import write_probe_outputs
 from crossling.report.tables import probe_table
@@ -93,9 +94,7 @@ def register(sub: Any) -> None:
                    help=f"the probe's fixed L2 penalty (default {DEFAULT_L2:g})")
     p.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER,
                    help=f"L-BFGS iterations per probe (default {DEFAULT_MAX_ITER})")
-    p.add_argument("--batch-tokens", type=int, default=16384,
-                   help="token budget per forward pass")
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    add_forward_options(p)
     p.add_argument("--cache", default=None,
                    help="folder for cached word vectors (default: OUT/cache)")
     p.add_argument("--out", default="runs/probe", help="output folder")

@@ -8,6 +8,7 @@ from typing import Any
 
 from crossling.analysis.retrieval import layer_table, retrieval_frame
 from crossling.atomic import check_output_dir
+from crossling.cli.options import add_forward_options
 from crossling.data.specs import find_ud_folder
 from crossling.errors import ConfigError
 from crossling.report.retrieval_plots import write_retrieval_outputs
@@ -78,9 +79,7 @@ def register(sub: Any) -> None:
     p.add_argument("--n-null", type=int, default=200,
                    help="shuffled pairings for the null's 95th percentile (0 = none)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    p.add_argument("--batch-tokens", type=int, default=16384,
-                   help="token budget per forward pass")
+    add_forward_options(p)
     p.add_argument("--cache", default=None,
                    help="folder for cached sentence vectors (default: OUT/cache; the same "
                         "folder as `crossling similarity --cache` reuses its vectors)")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from crossling.atomic import check_output_dir
+from crossling.cli.options import add_forward_options
 from crossling.errors import ConfigError
 from crossling.report.plots import write_similarity_outputs
 from crossling.report.tables import similarity_table
@@ -35,9 +36,7 @@ def add_similarity_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-null", type=int, default=100,
                    help="permutations for the null (0 = no null)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    p.add_argument("--batch-tokens", type=int, default=16384,
-                   help="token budget per forward pass")
+    add_forward_options(p)
     p.add_argument("--cache", default=None,
                    help="folder for cached sentence vectors (default: OUT/cache)")
 

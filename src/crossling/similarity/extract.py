@@ -30,6 +30,10 @@ from crossling.training.batching import bucket_batches
 log = logging.getLogger(__name__)
 
 
+BATCH_TOKENS = 16384
+"""Default token budget of a forward pass (longest sentence x batch size) for every frozen-encoder
+pass: similarity and retrieval extraction, probing word vectors, and their CLIs."""
+
 MAX_BATCH = 256
 """Most sentences per forward pass, whatever the token budget (bounds activation memory for
 corpora of very short lines)."""
@@ -53,7 +57,7 @@ def extraction_precision(encoder: Encoder, autocast: bool | None = None) -> str:
 
 
 def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
-            batch_tokens: int = 16384, max_length: int = 512, progress: bool = True,
+            batch_tokens: int = BATCH_TOKENS, max_length: int = 512, progress: bool = True,
             autocast: bool | None = None, desc: str = "extract") -> torch.Tensor:
     """Sentence vectors of every layer: a float32 CPU tensor [num_layers + 1, n, hidden].
 

@@ -28,6 +28,7 @@ from crossling.models.encoder import Encoder
 from crossling.provenance import provenance
 from crossling.results import SimilarityRow
 from crossling.similarity.extract import (
+    BATCH_TOKENS,
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
     extract_cached,
@@ -146,7 +147,7 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
                              pooling: str = "mean", n_boot: int = 200, n_null: int = 100,
                              seed: int = 0, cache_dir: str | Path | None = None,
                              layers: Sequence[int] | None = None, max_length: int = 512,
-                             batch_tokens: int = 16384, progress: bool = True,
+                             batch_tokens: int = BATCH_TOKENS, progress: bool = True,
                              device: torch.device | str | None = None,
                              autocast: bool | None = None) -> list[SimilarityRow]:
     """Per-layer similarity between ``source`` and each target on parallel sentences.
@@ -192,7 +193,7 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
                      languages: Sequence[str], measures: Sequence[str] = DEFAULT_MEASURES,
                      pooling: str = "mean", n_boot: int = 200, n_null: int = 100, seed: int = 0,
                      cache_dir: str | Path | None = None, layers: Sequence[int] | None = None,
-                     max_length: int = 512, batch_tokens: int = 16384, progress: bool = True,
+                     max_length: int = 512, batch_tokens: int = BATCH_TOKENS, progress: bool = True,
                      device: torch.device | str | None = None, autocast: bool | None = None,
                      ) -> list[SimilarityRow]:
     """Per-layer similarity of two models on the same sentences of each language.

@@ -66,6 +66,7 @@ from crossling.models.encoder import Encoder, load_encoder
 from crossling.provenance import provenance
 from crossling.results import SimilarityRow
 from crossling.similarity.extract import (
+    BATCH_TOKENS,
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
     extract_cached,
@@ -409,7 +410,7 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
                             seed: int = 0, k: int = MARGIN_K,
                             cache_dir: str | Path | None = None,
                             layers: Sequence[int] | None = None, max_length: int = 512,
-                            batch_tokens: int = 16384, progress: bool = True,
+                            batch_tokens: int = BATCH_TOKENS, progress: bool = True,
                             device: torch.device | str | None = None,
                             autocast: bool | None = None) -> list[SimilarityRow]:
     """Per-layer P@1 of retrieving each parallel sentence's translation, ``source`` vs each
@@ -445,7 +446,7 @@ def run_retrieval(*, model: str | Encoder, ud: str | Path, source: str,
                   targets: Sequence[str] | None = None, n: int | None = None,
                   variants: Sequence[str] = VARIANTS, pooling: str = "mean",
                   n_boot: int = 1000, n_null: int = 200, seed: int = 0, k: int = MARGIN_K,
-                  layers: Sequence[int] | None = None, batch_tokens: int = 16384,
+                  layers: Sequence[int] | None = None, batch_tokens: int = BATCH_TOKENS,
                   device: str | None = None, cache_dir: str | Path | None = None,
                   n_option: str = "n", progress: bool = True) -> list[SimilarityRow]:
     """The retrieval workflow as one call (``crossling retrieval``, a study's ``retrieval``

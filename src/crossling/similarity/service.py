@@ -22,6 +22,7 @@ from crossling.devices import pick_device
 from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder, load_encoder
 from crossling.results import SimilarityRow
+from crossling.similarity.extract import BATCH_TOKENS
 from crossling.similarity.pipeline import (
     DEFAULT_MEASURES,
     cross_lingual_similarity,
@@ -56,7 +57,7 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
                    targets: Sequence[str] | None = None, n: int | None = None,
                    measures: Sequence[str] = DEFAULT_MEASURES, pooling: str = "mean",
                    n_boot: int = 200, n_null: int = 100, seed: int = 0,
-                   layers: Sequence[int] | None = None, batch_tokens: int = 16384,
+                   layers: Sequence[int] | None = None, batch_tokens: int = BATCH_TOKENS,
                    device: str | None = None, cache_dir: str | Path | None = None,
                    compare_model: str | Encoder | None = None,
                    compare_side: Literal["a", "b"] = "b", n_option: str = "n",

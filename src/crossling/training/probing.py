@@ -71,6 +71,7 @@ from crossling.models.encoder import Encoder, encode_words, load_encoder
 from crossling.provenance import provenance
 from crossling.results import PROBE_TASK, ScoreRow
 from crossling.similarity.extract import (
+    BATCH_TOKENS,
     MAX_BATCH,
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
@@ -159,7 +160,7 @@ def _max_length(encoder: Encoder, max_length: int | None) -> int:
 
 
 def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]], *,
-                         max_length: int = 512, batch_tokens: int = 16384,
+                         max_length: int = 512, batch_tokens: int = BATCH_TOKENS,
                          autocast: bool | None = None, progress: bool = True,
                          desc: str = "words") -> WordVectors:
     """One forward pass per length-bucketed batch under ``torch.inference_mode``; from all
@@ -232,7 +233,7 @@ def word_cache_key(encoder: Encoder, sentences: Sequence[Sequence[str]], max_len
 
 def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
                         cache_dir: str | Path | None, *, max_length: int = 512,
-                        batch_tokens: int = 16384, autocast: bool | None = None,
+                        batch_tokens: int = BATCH_TOKENS, autocast: bool | None = None,
                         progress: bool = True, desc: str = "words") -> WordVectors:
     """:func:`extract_word_vectors`, read from / written to ``cache_dir`` when one is given.
 
@@ -511,7 +512,7 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
           max_train_sentences: int | None = DEFAULT_MAX_TRAIN_SENTENCES,
           max_eval_sentences: int | None = None, n_boot: int = 1000, seed: int = 0,
           l2: float = DEFAULT_L2, max_iter: int = DEFAULT_MAX_ITER,
-          max_length: int | None = None, batch_tokens: int = 16384,
+          max_length: int | None = None, batch_tokens: int = BATCH_TOKENS,
           device: str | None = None, cache_dir: str | Path | None = None,
           progress: bool = True) -> list[ScoreRow]:
     """Fit a linear UPOS probe per layer on ``source_train`` and score it on ``source`` and
