@@ -69,16 +69,12 @@ def read_examples(task: str, paths: Sequence[str | Path], limit: int | None = No
     """Examples of ``task`` from CoNLL-U (pos, parsing) or IOB2 (ner) files, concatenated.
 
     With ``limit``, a fixed-seed random subset of that many sentences (in file order). A file
-    without any sentence is a DataError naming it: an empty evaluation file used to train the
-    whole model and then fail, an empty training file to "train" on nothing.
+    without any sentence is a DataError naming it, raised by the readers themselves: an empty
+    evaluation file used to train the whole model and then fail.
     """
     out: list[Example] = []
     for p in paths:
-        examples = (read_iob2(p) if task == "ner"
-                    else examples_from_ud(read_conllu_once(p), task))
-        if not examples:
-            raise DataError(p, None, "no sentences (empty file)")
-        out += examples
+        out += read_iob2(p) if task == "ner" else examples_from_ud(read_conllu_once(p), task)
     if limit is not None and limit < len(out):
         keep = np.sort(np.random.default_rng(SUBSAMPLE_SEED).choice(len(out), limit,
                                                                     replace=False))
