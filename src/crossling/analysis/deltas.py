@@ -7,17 +7,15 @@ seed-to-seed variance that the paper's single runs could not separate from the e
 :func:`summarize` gives, per (task, metric, group), the source Δ and the mean Δ over target
 languages, each as a mean over seeds with a 95% t-interval across seeds (``scipy.stats.t``; with
 one seed there is no interval and the ``note`` column says so), the gap (target Δ - source Δ;
-negative = the targets lose more, the paper's P2) and a paired test.
+negative = the targets lose more, the paper's P2). Seeds that agree exactly give no interval
+(NaN bounds and a note), never a zero-width one: equal values of a few seeds are no certainty.
 
-The paired test of a group: for each target language, d = Δ_target - Δ_source (both averaged over
-seeds); a two-sided Wilcoxon signed-rank test of d against 0 across target languages
-(``scipy.stats.wilcoxon``, exact null distribution for small n). Targets are the natural
-replication unit of "transfer suffers more than the source"; the signed-rank test needs no
-normality assumption, which a handful of languages could not check. With fewer than 6 targets no
-two-sided p below 0.05 is possible, so the table reports n beside p.
-
-:func:`pooled_test` asks the same question once per task and metric across all (seed x group)
-pairs: d = mean target Δ - source Δ, Wilcoxon signed-rank across pairs.
+No significance test lives here. The Wilcoxon tests this module used to run were wrong for
+this design: the per-group test compared each target's Δ with one shared source Δ (whose noise it
+ignored), and the pooled test treated (seed x group) pairs that share one REF run as independent
+(the effective n is the number of seeds). The pre-registered P2 estimate, with seeds as the unit
+and languages and test sentences nested under them, is
+:func:`crossling.analysis.hierarchical.gap_contrasts`.
 """
 
 from __future__ import annotations
@@ -27,6 +25,8 @@ import math
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from crossling.analysis.frames import language_code
 
 DELTA_COLUMNS = ["task", "metric", "model", "seed", "reinit", "language", "is_source", "value",
                  "value_ref", "delta"]
@@ -45,8 +45,13 @@ def deltas(scores: pd.DataFrame) -> pd.DataFrame:
 
     ``scores`` is :func:`crossling.analysis.frames.scores_frame` output. Scores without a
     matching REF run (same task, metric, model, seed, language) are dropped: a Δ against another
-    seed's REF would mix seed variance into the effect.
+    seed's REF would mix seed variance into the effect. So are other test sets *of the source
+    language* (e.g. Universal NER's en_pud beside WikiANN en, the NER source): they are neither
+    the source score nor a target, and would otherwise be averaged into "the targets".
     """
+    scores = scores[scores["is_source"] | (
+        scores["language"].map(language_code) != scores["source"].map(
+            lambda s: language_code(str(s)) if s is not None else None))]
     is_ref = scores["reinit"].str.upper() == "REF"
     keys = ["task", "metric", "model", "seed", "language"]
     ref = scores[is_ref].groupby(keys, as_index=False)["value"].mean()
@@ -56,7 +61,9 @@ def deltas(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95% t-interval of finite ``values``; NaN bounds with fewer than 2 values."""
+    """Mean and 95% t-interval of finite ``values``; NaN bounds with fewer than 2 values, and
+    when the values are all equal (a zero-width interval from a few seeds that happen to agree
+    would read as certainty)."""
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -64,24 +71,21 @@ def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
     mean = float(values.mean())
     if values.size < 2:
         return mean, math.nan, math.nan
+    if _agree(values):
+        return mean, math.nan, math.nan
     sem = float(stats.sem(values))
-    if sem == 0.0:
-        return mean, mean, mean
     lo, hi = stats.t.interval(0.95, values.size - 1, loc=mean, scale=sem)
     return mean, float(lo), float(hi)
 
 
-def _wilcoxon(diffs: np.ndarray) -> tuple[float, float]:
-    """Two-sided signed-rank statistic and p; NaN when undefined (n < 2 or all d = 0)."""
-    diffs = diffs[np.isfinite(diffs)]
-    if diffs.size < 2 or not np.any(diffs != 0):
-        return math.nan, math.nan
-    res = stats.wilcoxon(diffs)
-    return float(res.statistic), float(res.pvalue)
+def _agree(values: np.ndarray) -> bool:
+    """All values equal up to floating-point rounding (scores of seeds that happen to agree)."""
+    return bool(np.ptp(values) <= 1e-9 * max(1.0, float(np.abs(values).max())))
 
 
 def summarize(d: pd.DataFrame) -> pd.DataFrame:
-    """Source vs mean-of-targets Δ per (task, metric, group), CIs across seeds, paired test."""
+    """Source vs mean-of-targets Δ per (task, metric, group), each with a t-interval across seeds
+    (descriptive; the test of P2 is :func:`crossling.analysis.hierarchical.gap_contrasts`)."""
     rows = []
     for (task, metric, group), sub in d.groupby(["task", "metric", "reinit"]):
         src = sub[sub["is_source"]].groupby("seed")["delta"].mean()
@@ -90,39 +94,22 @@ def summarize(d: pd.DataFrame) -> pd.DataFrame:
         s_mean, s_lo, s_hi = mean_ci(src.reindex(seeds).to_numpy())
         t_mean, t_lo, t_hi = mean_ci(tgt.reindex(seeds).to_numpy())
         gap_mean, gap_lo, gap_hi = mean_ci((tgt.reindex(seeds) - src.reindex(seeds)).to_numpy())
-        per_lang = sub[~sub["is_source"]].groupby("language")["delta"].mean()
-        diffs = (per_lang - src.reindex(seeds).mean()).to_numpy()
-        stat, p = _wilcoxon(diffs)
+        n_targets = sub[~sub["is_source"]]["language"].nunique()
         notes = []
         if len(seeds) < 2:
             notes.append(f"{len(seeds)} seed: no CI")
+        elif any(_agree(v.reindex(seeds).to_numpy()) for v in (src, tgt) if len(v)):
+            notes.append("seeds agree exactly: no spread estimate")
         if src.empty:
             notes.append("no source score (the rows lack 'source')")
         rows.append({"task": task, "metric": metric, "reinit": group, "seeds": len(seeds),
                      "source_delta": s_mean, "source_ci_low": s_lo, "source_ci_high": s_hi,
                      "target_delta": t_mean, "target_ci_low": t_lo, "target_ci_high": t_hi,
                      "gap": gap_mean, "gap_ci_low": gap_lo, "gap_ci_high": gap_hi,
-                     "n_targets": int(np.isfinite(diffs).sum()), "wilcoxon_stat": stat,
-                     "p_value": p, "note": "; ".join(notes)})
+                     "n_targets": int(n_targets), "note": "; ".join(notes)})
     out = pd.DataFrame(rows)
     if out.empty:
         return out
     out["_order"] = out["reinit"].map(group_order)
     return out.sort_values(["task", "metric", "_order"]).drop(columns="_order").reset_index(
         drop=True)
-
-
-def pooled_test(d: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, metric): Wilcoxon signed-rank of (mean target Δ - source Δ) across all
-    (seed x group) pairs; ``n`` pairs, ``median_gap`` (negative: targets lose more)."""
-    rows = []
-    for (task, metric), sub in d.groupby(["task", "metric"]):
-        src = sub[sub["is_source"]].groupby(["seed", "reinit"])["delta"].mean()
-        tgt = sub[~sub["is_source"]].groupby(["seed", "reinit"])["delta"].mean()
-        gap = (tgt - src).dropna().to_numpy()
-        stat, p = _wilcoxon(gap)
-        rows.append({"task": task, "metric": metric, "n": int(gap.size),
-                     "median_gap": float(np.median(gap)) if gap.size else math.nan,
-                     "wilcoxon_stat": stat, "p_value": p})
-    return pd.DataFrame(rows, columns=["task", "metric", "n", "median_gap", "wilcoxon_stat",
-                                       "p_value"])
