@@ -206,7 +206,7 @@ def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot:
         sub = sub.assign(reinit=reinit.where(reinit.str.upper() != "REF", "REF"))
         runs = _Runs(sub)
         groups = sorted(set(sub["reinit"]) - {"REF"}, key=group_order)
-        plans = [(g, None) for g in groups]
+        plans: list[tuple[str, str | None]] = [(g, None) for g in groups]
         if ref_group in groups:
             plans += [(g, ref_group) for g in groups if g != ref_group]
         for group, other in plans:
