@@ -1,0 +1,240 @@
+"""The pre-registered P2 estimate: does re-initialising low layers hurt transfer more?
+
+For each (task, metric, model) and each re-init group g, per seed s::
+
+    gap_s(g) = mean over targets l of Δ_s(g, l)  -  Δ_s(g, source)
+
+with Δ = score(g) - score(REF, same seed) exactly as :func:`crossling.analysis.deltas.deltas`
+computes it (negative gap: the targets lose more than the source). The contrast of g against
+the reference group h (``ref_group``, default ``"11-12"``) is ``c_s(g) = gap_s(g) - gap_s(h)``
+(negative: re-initialising g widens the gap more than re-initialising h does). Every estimate
+is the mean over seeds of its per-seed values.
+
+Two intervals are reported beside each estimate; they answer different questions:
+
+``boot_low``/``boot_high``: a percentile 95% interval of a three-level nested bootstrap
+    (``n_boot`` resamples, seeded ``numpy.random.Generator``, vectorised). Level 1 resamples
+    *seeds* with replacement (the seed is the experimental unit: it fixes the head init, the
+    data order and the re-init draw). Level 2, independently within each drawn seed, resamples
+    the *target languages* with replacement; a contrast uses the same language draw for g and
+    h (the two are paired through the language). Level 3 is the test-sentence noise of each
+    score: the store keeps no per-sentence scores, so every score drawn at level 2 gets a
+    normal perturbation with sd = (ci_high - ci_low) / (2 * 1.96), its own 95% sentence
+    bootstrap interval read as a normal one (a score without an interval gets none). A REF
+    score is one run differenced with two groups in a contrast, so within a drawn (seed,
+    language) the two Δs of a contrast share ONE draw of the REF noise (it cancels from the
+    contrast, as it does in the data); scores of different runs or languages get independent
+    draws. The source side (one language) is drawn once per drawn seed, with the same sharing.
+``t_low``/``t_high``: the 95% t-interval across seeds of the per-seed values
+    (``scipy.stats.t``, df = n_seeds - 1). It resamples nothing; it is the interval to read
+    with few seeds: with n seeds the seed level of the bootstrap has only C(2n-1, n) distinct
+    resamples (10 for 3 seeds), so its tails are coarse and too narrow.
+
+``p_value`` is a two-sided one-sample t-test of the per-seed values against 0
+(``scipy.stats.ttest_1samp``; the seed is the unit, as for the t-interval). ``p_holm`` is
+Holm's step-down correction (:func:`holm`) within the family of rows of one (task, metric,
+model) and one ``kind``: the contrasts of a task form one family, its plain gaps another.
+
+Intervals are never shown as certainty: when the per-seed values are all equal (seeds agree
+exactly, including a single seed for the t-interval) the interval and p columns are NaN and
+``note`` says so. With one seed the bootstrap interval is kept: it then covers languages and
+test sentences only, which the note says.
+
+Columns of :func:`hierarchical_gaps` (one tidy frame, one row per estimate):
+``task``, ``metric``, ``model``; ``reinit`` (the group g); ``kind`` (``"gap"`` or
+``"contrast"``); ``versus`` (h for a contrast, ``""`` for a gap); ``estimate``; ``boot_low``,
+``boot_high``; ``t_low``, ``t_high``; ``p_value``, ``p_holm``; ``n_seeds``, ``n_targets``
+(the seeds and target languages used); ``seed_values`` (the per-seed values, a tuple in seed
+order); ``seeds`` (the seed ids, same order); ``n_boot``; ``note``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from crossling.analysis.deltas import group_order
+
+HIERARCHICAL_COLUMNS = ["task", "metric", "model", "reinit", "kind", "versus", "estimate",
+                        "boot_low", "boot_high", "t_low", "t_high", "p_value", "p_holm",
+                        "n_seeds", "n_targets", "seed_values", "seeds", "n_boot", "note"]
+Z95 = 1.959963984540054
+"""The normal 97.5% quantile: a 95% interval spans 2 * Z95 standard deviations."""
+SAME = 1e-9
+"""Per-seed values closer than this (relative) count as equal: seeds agree exactly."""
+FEW_RESAMPLES = 1000
+"""Below this many distinct seed resamples, the note points to the t-interval."""
+
+
+def holm(p_values: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
+    """Holm step-down adjusted p-values (``statsmodels`` ``multipletests``, method "holm");
+    NaN entries stay NaN and do not count towards the family size."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, math.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
+
+
+def distinct_seed_resamples(n: int) -> int:
+    """Distinct multisets of n seeds drawn with replacement from n: C(2n-1, n)."""
+    return math.comb(2 * n - 1, n) if n > 0 else 0
+
+
+class _Runs:
+    """Scores of one (task, metric, model) as arrays: value and sentence-noise sd per
+    (group, seed, language), and the seeds / target languages / source language."""
+
+    def __init__(self, sub: pd.DataFrame) -> None:
+        sub = sub.assign(sd=((sub["ci_high"] - sub["ci_low"]) / (2 * Z95)).fillna(0.0)
+                         .clip(lower=0.0))
+        src = sub.loc[sub["is_source"], "language"]
+        self.source: str | None = str(src.iloc[0]) if len(src) else None
+        key = ["reinit", "seed", "language"]
+        self.value = sub.groupby(key)["value"].mean()
+        self.sd = sub.groupby(key)["sd"].mean()
+        self.targets = sorted(set(sub.loc[~sub["is_source"], "language"]))
+
+    def complete(self, groups: Sequence[str]) -> tuple[list[int], list[str]]:
+        """Seeds with REF, every group, and the source; and the targets present for all of
+        them in every such seed (so each bootstrap array is complete)."""
+        if self.source is None:
+            return [], []
+        have = set(self.value.index)
+        seeds = sorted({int(s) for _, s, _ in have})
+        seeds = [s for s in seeds
+                 if all((g, s, self.source) in have for g in ("REF", *groups))]
+        langs = [lang for lang in self.targets
+                 if seeds and all((g, s, lang) in have for g in ("REF", *groups) for s in seeds)]
+        return seeds, langs
+
+    def arrays(self, group: str, seeds: list[int], langs: list[str]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(target value [S, L], target sd [S, L], source value [S], source sd [S])."""
+        tgt = pd.MultiIndex.from_product([[group], seeds, langs])
+        src = pd.MultiIndex.from_product([[group], seeds, [self.source]])
+        shape = (len(seeds), len(langs))
+        return (self.value.reindex(tgt).to_numpy().reshape(shape),
+                self.sd.reindex(tgt).to_numpy().reshape(shape),
+                self.value.reindex(src).to_numpy(), self.sd.reindex(src).to_numpy())
+
+
+def _point(group: tuple[np.ndarray, ...], ref: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Per-seed gap: mean target Δ - source Δ."""
+    return np.asarray((group[0] - ref[0]).mean(axis=1) - (group[2] - ref[2]))
+
+
+def _bootstrap(group: tuple[np.ndarray, ...], ref: tuple[np.ndarray, ...],
+               other: tuple[np.ndarray, ...] | None, rng: np.random.Generator, n_boot: int,
+               share_ref: bool = True) -> np.ndarray:
+    """``n_boot`` nested-bootstrap replicates of mean-over-seeds gap(group) [- gap(other)].
+
+    Each tuple is (target value [S, L], target sd [S, L], source value [S], source sd [S]);
+    ``ref`` is the REF run. ``share_ref=False`` draws the REF noise independently for the two
+    groups of a contrast: wrong for this design (one REF run), kept to test that it matters.
+    """
+    n_s, n_l = group[0].shape
+    sidx = rng.integers(0, n_s, size=(n_boot, n_s))
+    lidx = rng.integers(0, n_l, size=(n_boot, n_s, n_l))
+    rows = sidx[:, :, None]
+
+    def target(arrs: tuple[np.ndarray, ...]) -> np.ndarray:
+        return arrs[0][rows, lidx] + arrs[1][rows, lidx] * rng.standard_normal(lidx.shape)
+
+    def source(arrs: tuple[np.ndarray, ...]) -> np.ndarray:
+        return arrs[2][sidx] + arrs[3][sidx] * rng.standard_normal(sidx.shape)
+
+    ref_t, ref_s = target(ref), source(ref)
+    gap = (target(group) - ref_t).mean(axis=2) - (source(group) - ref_s)
+    if other is not None:
+        if not share_ref:
+            ref_t, ref_s = target(ref), source(ref)
+        gap -= (target(other) - ref_t).mean(axis=2) - (source(other) - ref_s)
+    return np.asarray(gap.mean(axis=1))
+
+
+def _row(values: np.ndarray, boots: np.ndarray | None) -> dict[str, object]:
+    """Estimate, intervals, p and note from the per-seed values and bootstrap replicates."""
+    n = int(values.size)
+    out: dict[str, object] = {"estimate": float(values.mean()) if n else math.nan,
+                              "boot_low": math.nan, "boot_high": math.nan, "t_low": math.nan,
+                              "t_high": math.nan, "p_value": math.nan}
+    notes = []
+    # "equal" up to float rounding: scores 0.1 apart differ by ~1e-14 after differencing
+    spread = n >= 2 and float(np.ptp(values)) > SAME * (1.0 + float(np.abs(values).max()))
+    if n >= 2 and not spread:
+        notes.append("seeds agree exactly: no spread estimate")
+    if spread:
+        lo, hi = stats.t.interval(0.95, n - 1, loc=values.mean(), scale=stats.sem(values))
+        out.update(t_low=float(lo), t_high=float(hi),
+                   p_value=float(stats.ttest_1samp(values, 0.0).pvalue))
+    if boots is not None and (spread or n == 1):
+        lo, hi = (float(v) for v in np.percentile(boots, [2.5, 97.5]))
+        if hi > lo:
+            out.update(boot_low=lo, boot_high=hi)
+        else:
+            notes.append("no spread in the bootstrap: no interval")
+    if n == 1:
+        notes.append("1 seed: no seed-level spread; the bootstrap interval covers target "
+                     "languages and test sentences only")
+    elif n >= 2 and distinct_seed_resamples(n) < FEW_RESAMPLES:
+        notes.append(f"{n} seeds: the seed-level bootstrap has {distinct_seed_resamples(n)} "
+                     "distinct resamples; read the t-interval")
+    out["note"] = "; ".join(notes)
+    return out
+
+
+def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot: int = 10000,
+                      seed: int = 0) -> pd.DataFrame:
+    """Gap and contrast-vs-``ref_group`` per (task, metric, model, group); see the module doc.
+
+    ``scores`` is :func:`crossling.analysis.frames.scores_frame` output (it needs ``ci_low`` /
+    ``ci_high`` for the sentence level). A seed enters when it has the REF run, the group
+    (both groups for a contrast) and the source score; a target language enters when it is
+    scored in all of those runs of every such seed. ``seed`` seeds the bootstrap.
+    """
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, object]] = []
+    for (task, metric, model), sub in scores.groupby(["task", "metric", "model"], sort=True):
+        reinit = sub["reinit"].astype(str)
+        sub = sub.assign(reinit=reinit.where(reinit.str.upper() != "REF", "REF"))
+        runs = _Runs(sub)
+        groups = sorted(set(sub["reinit"]) - {"REF"}, key=group_order)
+        plans: list[tuple[str, str | None]] = [(g, None) for g in groups]
+        if ref_group in groups:
+            plans += [(g, ref_group) for g in groups if g != ref_group]
+        for group, other in plans:
+            used = [group] if other is None else [group, other]
+            seeds, langs = runs.complete(used)
+            base = {"task": task, "metric": metric, "model": model, "reinit": group,
+                    "kind": "gap" if other is None else "contrast",
+                    "versus": "" if other is None else other, "n_seeds": len(seeds),
+                    "n_targets": len(langs), "seeds": tuple(seeds), "n_boot": n_boot}
+            if not seeds or not langs:
+                why = "no source score" if runs.source is None else "no complete seed"
+                rows.append({**base, **_row(np.array([]), None), "seed_values": (),
+                             "note": why})
+                continue
+            ref = runs.arrays("REF", seeds, langs)
+            arr = runs.arrays(group, seeds, langs)
+            values = _point(arr, ref)
+            oth = None
+            if other is not None:
+                oth = runs.arrays(other, seeds, langs)
+                values = values - _point(oth, ref)
+            boots = _bootstrap(arr, ref, oth, rng, n_boot) if n_boot > 0 else None
+            rows.append({**base, **_row(values, boots),
+                         "seed_values": tuple(float(v) for v in values)})
+    out = pd.DataFrame(rows, columns=HIERARCHICAL_COLUMNS)
+    if out.empty:
+        return out
+    out["p_holm"] = math.nan
+    for _, idx in out.groupby(["task", "metric", "model", "kind"]).groups.items():
+        out.loc[idx, "p_holm"] = holm(out.loc[idx, "p_value"].to_numpy())
+    return out.reset_index(drop=True)

@@ -1,0 +1,174 @@
+"""The pre-registered P6 test: permutation p-values for similarity-vs-transfer correlations.
+
+Input: a layers x languages similarity table (:func:`crossling.analysis.correlate.
+cross_similarity`: index layer, columns language code) and a transfer score per language (a
+Series indexed by language code, e.g. :func:`crossling.analysis.correlate.transfer_scores`).
+Only languages with a finite score and a finite similarity at *every* layer enter, so all
+layers are tested on the same languages (which the max-statistic needs).
+
+Per layer, rho is Spearman's correlation across languages (``scipy.stats.spearmanr``). The
+null hypothesis is exchangeability of the scores across languages: the score vector is
+permuted, the SAME permutation for all layers at once. Ranks are computed once; a permutation
+of the scores permutes their ranks, so each null rho is one matrix product (vectorised).
+
+- ``exact``: when n! <= ``n_perm`` all n! permutations are enumerated (the identity
+  included) and p = #{|rho*| >= |rho|} / n!; otherwise ``n_perm`` random permutations
+  (seeded ``numpy.random.Generator``) and p = (1 + #{|rho*| >= |rho|}) / (1 + n_perm).
+  ``n_permutations`` says how many were used.
+- ``p_raw``: the two-sided per-layer p.
+- ``p_max``: family-wise over the choice of layer (Westfall-Young single-step
+  max-statistic): the same fraction, counting permutations whose max over layers of |rho*|
+  is >= |rho(layer)|. Since the max is >= each layer's |rho*|, p_max >= p_raw always.
+
+:func:`partial_permutation_spearman` controls for a covariate per language (the typological
+distance to English, :func:`crossling.analysis.typology.distance_to`): the partial Spearman
+correlation is the Pearson correlation of the residuals of rank(similarity) and rank(score),
+each regressed by OLS with intercept on rank(covariate) (equal to the closed form
+(r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2)) on ranks). Its null is Freedman-Lane:
+the residuals of rank(score) under the reduced model (score ~ covariate) are permuted, added
+back to the fitted values and regressed on the covariate again; the similarity residuals stay
+fixed. Permutations, p_raw and p_max are as above (same permutations for all layers).
+
+Columns (both functions): ``layer``, ``rho``, ``p_raw``, ``p_max``, ``n_languages``,
+``n_permutations``, ``exact``, ``partial`` (True for the partial correlation).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+PERMUTATION_COLUMNS = ["layer", "rho", "p_raw", "p_max", "n_languages", "n_permutations",
+                       "exact", "partial"]
+TIE = 1e-12
+"""|rho*| >= |rho| - TIE counts as "at least as extreme": equal rhos computed in another
+order must not be lost to rounding."""
+
+
+def permutations(n: int, n_perm: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """All n! permutations of range(n) (exact) when n! <= n_perm, else n_perm random ones;
+    as an integer array [count, n] and whether the enumeration is exact."""
+    if math.factorial(n) <= n_perm:
+        return np.array(list(itertools.permutations(range(n))), dtype=np.intp), True
+    return np.argsort(rng.random((n_perm, n)), axis=1), False
+
+
+def _shared(similarity: pd.DataFrame, score: pd.Series,
+            covariate: pd.Series | None = None) -> tuple[np.ndarray, list[str], list[int]]:
+    """Languages with a finite score (and covariate) and a finite similarity at every layer."""
+    table = similarity.astype(float)
+    ok = [c for c in table.columns if np.isfinite(table[c].to_numpy()).all()]
+    keep = score.astype(float)
+    keep = keep[np.isfinite(keep.to_numpy())]
+    langs = sorted(set(ok) & {str(k) for k in keep.index})
+    if covariate is not None:
+        cov = covariate.astype(float)
+        langs = [lang for lang in langs if lang in cov.index and math.isfinite(cov[lang])]
+    return table[langs].to_numpy(dtype=float), langs, [int(x) for x in table.index]
+
+
+def _hat(n: int, covariate: np.ndarray | None) -> np.ndarray:
+    """Projection onto the intercept (and the covariate): Y - Y @ H are OLS residuals."""
+    cols = [np.ones(n)] if covariate is None else [np.ones(n), covariate]
+    z = np.column_stack(cols)
+    return np.asarray(z @ np.linalg.pinv(z))
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit norm; constant rows (norm ~ 0) become NaN."""
+    norm = np.linalg.norm(rows, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = rows / norm
+    out[np.broadcast_to(norm <= 1e-12, out.shape)] = np.nan
+    return np.asarray(out)
+
+
+def _test(x_res: np.ndarray, y_res: np.ndarray, hat: np.ndarray, n_perm: int, seed: int,
+          layers: list[int], partial: bool, rho: np.ndarray) -> pd.DataFrame:
+    """Permutation p_raw and p_max of correlations between the rows of ``x_res`` [layers, n]
+    (residualised ranks) and ``y_res`` [n]: y_res permuted, re-residualised with ``hat``."""
+    n = y_res.size
+    perms, exact = permutations(n, n_perm, np.random.default_rng(seed))
+    y_star = y_res[perms]
+    y_star = _unit(y_star - y_star @ hat)  # hat is symmetric
+    null = np.abs(_unit(x_res) @ y_star.T)  # [layers, permutations]
+    null = np.where(np.isnan(null), -np.inf, null)
+    top = null.max(axis=0)
+    target = np.abs(rho)[:, None] - TIE
+    count_raw = (null >= target).sum(axis=1)
+    count_max = (top[None, :] >= target).sum(axis=1)
+    if exact:
+        p_raw, p_max = count_raw / len(perms), count_max / len(perms)
+    else:
+        p_raw, p_max = (1 + count_raw) / (1 + n_perm), (1 + count_max) / (1 + n_perm)
+    undefined = ~np.isfinite(rho)
+    p_raw = np.where(undefined, np.nan, p_raw)
+    p_max = np.where(undefined, np.nan, p_max)
+    return pd.DataFrame({"layer": layers, "rho": rho, "p_raw": p_raw, "p_max": p_max,
+                         "n_languages": n, "n_permutations": len(perms), "exact": exact,
+                         "partial": partial}, columns=PERMUTATION_COLUMNS)
+
+
+def _empty(layers: list[int], n: int, partial: bool) -> pd.DataFrame:
+    return pd.DataFrame({"layer": layers, "rho": math.nan, "p_raw": math.nan,
+                         "p_max": math.nan, "n_languages": n, "n_permutations": 0,
+                         "exact": False, "partial": partial}, columns=PERMUTATION_COLUMNS)
+
+
+def permutation_spearman(similarity: pd.DataFrame, score: pd.Series, *,
+                         n_perm: int = 100_000, seed: int = 0) -> pd.DataFrame:
+    """Per layer: Spearman rho across languages, permutation p_raw and max-statistic p_max.
+
+    See the module docstring for the permutations and both p-values. A layer whose
+    similarity is constant across languages has rho and p NaN and takes no part in the max.
+    Fewer than 3 shared languages (or a constant score): every row NaN.
+    """
+    x, langs, layers = _shared(similarity, score)
+    n = len(langs)
+    y = score.astype(float).reindex(langs).to_numpy()
+    if n < 3 or np.ptp(y) == 0:
+        return _empty(layers, n, False)
+    rho = np.array([stats.spearmanr(row, y).statistic if np.ptp(row) > 0 else math.nan
+                    for row in x], dtype=float)
+    rx = stats.rankdata(x, axis=1)
+    ry = stats.rankdata(y)
+    hat = _hat(n, None)
+    return _test(rx - rx @ hat, ry - ry @ hat, hat, n_perm, seed, layers, False, rho)
+
+
+def partial_spearman_rho(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
+    """Partial Spearman correlation of x and y given z: Pearson correlation of the OLS
+    residuals (with intercept) of rank(x) and rank(y) on rank(z). NaN if undefined."""
+    n = len(x)
+    hat = _hat(n, stats.rankdata(z))
+    rx, ry = stats.rankdata(x), stats.rankdata(y)
+    ex, ey = _unit(rx - hat @ rx), _unit(ry - hat @ ry)
+    return float(ex @ ey)
+
+
+def partial_permutation_spearman(similarity: pd.DataFrame, score: pd.Series,
+                                 covariate: pd.Series, *, n_perm: int = 100_000,
+                                 seed: int = 0) -> pd.DataFrame:
+    """Per layer: partial Spearman rho (similarity vs score given ``covariate``, e.g. the
+    typological distance to English), Freedman-Lane permutation p_raw and max-statistic p_max.
+
+    Languages must have a finite covariate too. Fewer than 4 shared languages (a partial
+    correlation on 3 points is +-1 or undefined): every row NaN.
+    """
+    x, langs, layers = _shared(similarity, score, covariate)
+    n = len(langs)
+    y = score.astype(float).reindex(langs).to_numpy()
+    z = covariate.astype(float).reindex(langs).to_numpy()
+    if n < 4 or np.ptp(y) == 0:
+        return _empty(layers, n, True)
+    hat = _hat(n, stats.rankdata(z))
+    rx = stats.rankdata(x, axis=1)
+    ry = stats.rankdata(y)
+    ex = rx - rx @ hat
+    ey = ry - ry @ hat
+    rho = _unit(ex) @ _unit(ey)
+    return _test(ex, ey, hat, n_perm, seed, layers, True, np.asarray(rho, dtype=float))

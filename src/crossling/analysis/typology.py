@@ -1,0 +1,106 @@
+"""Typological distance of each PUD language to English, from URIEL (via ``lang2vec``).
+
+The covariate of the partial P6 test (:func:`crossling.analysis.permutation.
+partial_permutation_spearman`): cosine distance between two languages' URIEL feature vectors,
+``syntax_knn`` by default (103 syntactic features, missing values filled by lang2vec's
+k-nearest-neighbour predictions, so every language has a complete vector). ``phonology_knn``,
+``inventory_knn`` and ``fam`` (language-family membership) are offered too.
+
+The vectors are read from the data files the ``lang2vec`` package ships (``pip install
+'crossling[stats]'``), through ``importlib.resources``, with the layout ``lang2vec.lang2vec``
+itself reads (``data/<file>.npz``: ``data`` [languages, features, sources], ``langs``,
+``feats``, ``sources``). Its module is not imported: it needs ``pkg_resources``, which
+setuptools >= 81 no longer ships, and nothing else of it is needed. The test suite checks the
+vectors against ``lang2vec.lang2vec.get_features`` wherever that import works.
+
+PUD codes are ISO 639-1; URIEL uses ISO 639-3 (:data:`PUD_ISO3`). Arabic is the standard
+``arb`` and Chinese Mandarin ``cmn`` (both with complete vectors); the macrolanguage codes
+``ara`` / ``zho`` are the fallbacks, used only where the first lacks the features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from crossling.analysis.frames import language_code
+from crossling.errors import ConfigError
+
+PUD_ISO3: dict[str, tuple[str, ...]] = {
+    "en": ("eng",), "ar": ("arb", "ara"), "cs": ("ces",), "de": ("deu",), "es": ("spa",),
+    "fi": ("fin",), "fr": ("fra",), "hi": ("hin",), "id": ("ind",), "it": ("ita",),
+    "ja": ("jpn",), "ko": ("kor",), "pl": ("pol",), "pt": ("por",), "ru": ("rus",),
+    "sv": ("swe",), "th": ("tha",), "tr": ("tur",), "zh": ("cmn", "zho")}
+"""ISO 639-1 code of each PUD language -> its ISO 639-3 code(s) in URIEL, preferred first."""
+FEATURE_SETS: dict[str, tuple[str, str, str]] = {
+    "syntax_knn": ("feature_predictions.npz", "predicted", "S_"),
+    "phonology_knn": ("feature_predictions.npz", "predicted", "P_"),
+    "inventory_knn": ("feature_predictions.npz", "predicted", "INV_"),
+    "fam": ("family_features.npz", "FAM", ""),
+}
+"""Feature set -> (lang2vec data file, source, feature-name prefix), as in lang2vec."""
+MISSING = -1.0
+"""lang2vec's value for a feature without data."""
+
+
+def _vectors(feature_set: str, codes: list[str]) -> dict[str, np.ndarray]:
+    """Feature vector of each ISO 639-3 code present in the data with no missing feature."""
+    if feature_set not in FEATURE_SETS:
+        raise ConfigError(f"unknown typological feature set {feature_set!r}; known: "
+                          f"{', '.join(FEATURE_SETS)}")
+    filename, source, prefix = FEATURE_SETS[feature_set]
+    try:
+        path = resources.files("lang2vec").joinpath("data", filename)
+    except ModuleNotFoundError:
+        raise ConfigError("typological distances need the lang2vec package: "
+                          "pip install 'crossling[stats]'") from None
+    with resources.as_file(path) as real, np.load(real) as db:
+        langs = {str(code): i for i, code in enumerate(db["langs"])}
+        feats = [i for i, name in enumerate(db["feats"]) if str(name).startswith(prefix)]
+        src = [str(s) for s in db["sources"]].index(source)
+        wanted = [c for c in codes if c in langs]
+        data = db["data"]
+        out = {}
+        for code in wanted:
+            vec = np.asarray(data[langs[code], feats, src], dtype=float)
+            if not np.any(vec == MISSING) and np.linalg.norm(vec) > 0:
+                out[code] = vec
+    return out
+
+
+def distance_to(languages: Iterable[str] | None = None, *, reference: str = "en",
+                feature_set: str = "syntax_knn") -> pd.Series:
+    """Cosine distance (0 = same vector; in [0, 2]) of each language's URIEL ``feature_set``
+    vector to ``reference``'s; a Series indexed by ISO 639-1 code.
+
+    ``languages`` are PUD codes or labels (``fr``, ``fr_pud``; default: every PUD language
+    but the reference). An unknown code, or one without features, is a one-line ConfigError.
+    """
+    codes = [language_code(x) for x in languages] if languages is not None else [
+        c for c in PUD_ISO3 if c != language_code(reference)]
+    codes = list(dict.fromkeys(codes))
+    ref = language_code(reference)
+    for code in [ref, *codes]:
+        if code not in PUD_ISO3:
+            raise ConfigError(f"no typological data for language {code!r}; known: "
+                              f"{', '.join(sorted(PUD_ISO3))}")
+    candidates = sorted({iso for c in [ref, *codes] for iso in PUD_ISO3[c]})
+    vectors = _vectors(feature_set, candidates)
+
+    def vector(code: str) -> np.ndarray:
+        for iso in PUD_ISO3[code]:
+            if iso in vectors:
+                return vectors[iso]
+        raise ConfigError(f"language {code!r} ({'/'.join(PUD_ISO3[code])}) has no complete "
+                          f"{feature_set} vector in URIEL")
+
+    e = vector(ref)
+    dist = {}
+    for code in codes:
+        v = vector(code)
+        cos = float(v @ e / (np.linalg.norm(v) * np.linalg.norm(e)))
+        dist[code] = float(np.clip(1.0 - cos, 0.0, 2.0))
+    return pd.Series(dist, name=f"{feature_set}_distance", dtype=float).rename_axis("language")

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from crossling.analysis.typology import FEATURE_SETS, PUD_ISO3, _vectors, distance_to
+from crossling.errors import ConfigError
+
+PUD_TARGETS = ["ar", "cs", "de", "es", "fi", "fr", "hi", "id", "it", "ja", "ko", "pl", "pt",
+               "ru", "sv", "th", "tr", "zh"]
+
+
+def test_every_pud_target_resolves_with_its_preferred_code() -> None:
+    d = distance_to()
+    assert sorted(d.index) == PUD_TARGETS
+    assert d.index.name == "language" and d.name == "syntax_knn_distance"
+    assert ((d >= 0) & (d <= 2)).all() and (d > 0).all()
+    preferred = [codes[0] for codes in PUD_ISO3.values()]
+    assert set(_vectors("syntax_knn", preferred)) == set(preferred)  # no fallback needed
+
+
+def test_english_is_at_distance_zero_and_labels_are_accepted() -> None:
+    d = distance_to(["en", "fr_pud", "fr", "ja"])
+    assert list(d.index) == ["en", "fr", "ja"]
+    assert d["en"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_european_languages_are_syntactically_closer_than_ja_ko_th() -> None:
+    """Checked on the real URIEL data: the farthest of de/fr/es/it/pt/sv (fr, 0.19) is
+    nearer to English than the nearest of ja/ko/th (th, 0.36)."""
+    d = distance_to()
+    assert d[["de", "fr", "es", "it", "pt", "sv"]].max() < d[["ja", "ko", "th"]].min()
+
+
+@pytest.mark.parametrize("feature_set", sorted(FEATURE_SETS))
+def test_every_offered_feature_set_gives_distances_in_range(feature_set: str) -> None:
+    d = distance_to(["en", "de", "ja"], feature_set=feature_set)
+    assert d["en"] == pytest.approx(0.0, abs=1e-12)
+    assert ((d >= 0) & (d <= 2)).all()
+    if feature_set == "fam":  # German shares Indo-European/Germanic with English
+        assert d["de"] < d["ja"] == pytest.approx(1.0)
+
+
+def test_vectors_are_lang2vecs_own() -> None:
+    """Against lang2vec's reader, where its pkg_resources import works."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        l2v = pytest.importorskip("lang2vec.lang2vec")
+    codes = ["eng", "arb", "cmn", "jpn"]
+    for feature_set in ("syntax_knn", "phonology_knn", "inventory_knn"):
+        ours = _vectors(feature_set, codes)
+        theirs = l2v.get_features(codes, feature_set)
+        for code in codes:
+            assert np.array_equal(ours[code], np.asarray(theirs[code], dtype=float))
+
+
+def test_unknown_language_or_feature_set_is_a_one_line_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"'xx'; known: ar, cs, de") as err:
+        distance_to(["de", "xx"])
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="known: syntax_knn"):
+        distance_to(["de"], feature_set="syntax_wals")
