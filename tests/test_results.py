@@ -93,8 +93,10 @@ def test_csv_round_trip_rows_equal(tmp_path: Path) -> None:
     assert back == scores and [r.layer for r in back][-2:] == [None, 11]
     sims = [SimilarityRow("model-model", "fr", "fr", 0, "linear_cka", 1 / 3, 0.25, 0.5,
                           -0.125, 0.1, 30, "cls", "m", "m+ner", {"seed": 7}, "ner", 2, "k")]
+    sims.append(replace(sims[0], kind="layer-difference", layer=8, compare_layer=12))
     back = read_rows_csv(write_rows_csv(tmp_path / "b" / "similarity.csv", sims))
     assert back == sims and isinstance(back[0], SimilarityRow) and back[0].seed == 2
+    assert [r.compare_layer for r in back] == [None, 12]
     assert back[0].value == 1 / 3  # floats exactly
 
 

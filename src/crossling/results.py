@@ -57,6 +57,16 @@ class SimilarityRow:
     task, the *fine-tuning* seed (the bootstrap seed is in the provenance) and the study cell
     key of the fine-tuning run. All three are None for a pretrained model and for rows written
     before these fields existed.
+
+    ``kind = "layer-difference"`` (``cross_lingual_similarity(..., layer_difference=True)``):
+    the fall of ``metric``'s curve from its peak to the top layer, ``value`` = m(``layer``) -
+    m(``compare_layer``) with ``layer`` the peak layer l* (argmax of the point estimates) and
+    ``compare_layer`` the top (last analysed) layer L; ``ci_low``/``ci_high`` a paired bootstrap
+    interval of that difference (both layers on the same resamples; NaN for a measure without a
+    bootstrap); ``null_mean``/``null_high`` NaN (no null); the fraction of resamples with
+    m_b(L) >= m_b(l*) is ``provenance["layer_difference"]["p_top_ge_peak"]``
+    (:func:`crossling.similarity.null.layer_difference`). ``compare_layer`` is None for every
+    other kind and for rows written before the field existed.
     """
 
     kind: str
@@ -77,6 +87,7 @@ class SimilarityRow:
     task: str | None = None
     seed: int | None = None
     finetune_cell: str | None = None
+    compare_layer: int | None = None
 
 
 @dataclass(frozen=True)

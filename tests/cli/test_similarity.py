@@ -154,3 +154,20 @@ def test_no_bootstrap_is_shown_as_no_interval(tiny_bert: Path, ud_dir: Path, tmp
     df = pd.read_csv(tmp_path / "similarity.csv")
     assert df["ci_low"].isna().all() and df["value"].notna().all()
     assert (tmp_path / "similarity.png").is_file()
+
+
+def test_layer_difference_option(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["similarity", "--model", str(tiny_bert), "--data", str(ud_dir), "--targets",
+                 "fr", "--n", "20", "--n-boot", "10", "--n-null", "5", "--out", str(tmp_path),
+                 "--layer-difference"])
+    assert code == 0
+    rows = read_rows_csv(tmp_path / "similarity.csv")
+    falls = [r for r in rows if r.kind == "layer-difference"]
+    assert [(r.target, r.metric, r.compare_layer) for r in falls] == [
+        ("fr", m, 4) for m in ("debiased_cka", "linear_cka", "rbf_cka")]
+    assert "p_top_ge_peak" in falls[0].provenance["layer_difference"]
+    printed = capsys.readouterr().out
+    assert "debiased_cka, peak layer minus top layer" in printed
+    assert f"fr: layer {falls[0].layer} - layer 4 = " in printed
+    assert (tmp_path / "similarity.png").is_file()

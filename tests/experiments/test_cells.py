@@ -27,3 +27,15 @@ def test_finetuned_similarity_rows_carry_task_seed_and_cell_as_fields(tiny_bert:
     assert {(r.task, r.seed, r.finetune_cell) for r in pre} == {(None, None, None)}
     frame = similarity_frame([*pre, *rows])
     assert frame["finetuned"].tolist() == [False] * len(pre) + [True] * len(rows)
+
+
+def test_similarity_cell_with_layer_difference(tiny_bert: Path, ud_dir: Path,
+                                               tmp_path: Path) -> None:
+    params = {"model": str(tiny_bert), "ud": str(ud_dir), "source": "en", "languages": ["fr"],
+              "n": 12, "measures": ["linear_cka"], "pooling": "mean", "n_boot": 5,
+              "n_null": 0, "layer_difference": True}
+    rows, _ = run_similarity_cell(params, tmp_path)
+    (fall,) = [r for r in rows if r.kind == "layer-difference"]
+    assert (fall.target, fall.metric, fall.compare_layer) == ("fr", "linear_cka", 4)
+    assert len(rows) == 5 + 1  # embeddings + 4 blocks, and the difference
+    assert len(similarity_frame(rows)) == len(rows)

@@ -309,3 +309,26 @@ def test_every_new_measure_runs_in_a_study_and_reaches_the_report(
     assert set(summary["targets"]) == {2}
     md = (report.out / "report.md").read_text()
     assert "Robustness of the alignment curve" in md and "robustness.png" in md
+
+
+def test_layer_difference_goes_into_the_pretrained_similarity_cell_only(
+        tmp_path: Path, data_dir: Path) -> None:
+    cells = expand(load_study(_write(tmp_path, data_dir)))
+    assert not any("layer_difference" in c.params for c in cells)  # unset: keys unchanged
+    same = BASE.replace("n_null: 5}", "n_null: 5, layer_difference: false}")
+    assert [c.key for c in expand(load_study(_write(tmp_path, data_dir, same)))] == \
+        [c.key for c in cells]
+    on = BASE.replace("n_null: 5}", "n_null: 5, layer_difference: true}")
+    study = load_study(_write(tmp_path, data_dir, on))
+    assert study.similarity is not None and study.similarity.layer_difference
+    new = expand(study)
+    (sim,) = [c for c in new if c.kind == "similarity"]
+    assert sim.params["layer_difference"] is True
+    assert sim.key not in {c.key for c in cells}
+    # the other cells (fine-tuning, similarity after fine-tuning) keep their params and keys
+    others = [c for c in new if c.kind != "similarity"]
+    assert {c.key for c in others} <= {c.key for c in cells}
+    assert not any("layer_difference" in c.params for c in others)
+    bad = BASE.replace("n_null: 5}", "n_null: 5, layer_difference: 3}")
+    with pytest.raises(ConfigError, match=r"similarity\.layer_difference: expected bool"):
+        load_study(_write(tmp_path, data_dir, bad))

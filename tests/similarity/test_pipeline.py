@@ -126,3 +126,33 @@ def test_duplicates_and_too_few_sentences_are_refused(tiny_bert: Path, corpus) -
         cross_lingual_similarity(enc, corpus, "en", targets=["fr"], n_boot=-1, progress=False)
     with pytest.raises(ConfigError, match="batch_tokens = 0: must be > 0"):
         model_similarity(enc, enc, corpus, languages=["fr"], batch_tokens=0, progress=False)
+
+
+def test_layer_difference_rows(tiny_bert: Path, corpus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    measures = ["debiased_cka", "linear_cka", "rsa"]
+    kw = {"targets": ["fr", "zh"], "measures": measures, "n_boot": 20, "n_null": 5,
+          "cache_dir": tmp_path, "progress": False, "layers": [0, 2, 4]}
+    plain = cross_lingual_similarity(enc, corpus, "en", **kw)
+    rows = cross_lingual_similarity(enc, corpus, "en", layer_difference=True, **kw)
+    per_layer = [r for r in rows if r.kind == "cross-lingual"]
+    assert list(map(repr, per_layer)) == list(map(repr, plain))  # unchanged (NaN too), same order
+    diffs = [r for r in rows if r.kind == "layer-difference"]
+    assert [(r.target, r.metric) for r in diffs] == [(t, m) for t in ("fr", "zh")
+                                                     for m in measures]
+    for d in diffs:
+        curve = {r.layer: r.value for r in plain if (r.target, r.metric) == (d.target, d.metric)}
+        assert d.layer == max(curve, key=lambda la: (curve[la], -la)) and d.compare_layer == 4
+        assert d.value == pytest.approx(curve[d.layer] - curve[4], abs=1e-12)
+        assert math.isnan(d.null_mean) and math.isnan(d.null_high) and d.n == 40
+        detail = d.provenance["layer_difference"]
+        assert (detail["peak_layer"], detail["top_layer"]) == (d.layer, 4)
+        if d.metric == "rsa":  # no bootstrap: the point difference, and why
+            assert math.isnan(d.ci_low) and math.isnan(detail["p_top_ge_peak"])
+            assert detail["interval"].startswith("no interval (not computed")
+        else:
+            assert d.ci_low <= d.value <= d.ci_high and 0 <= detail["p_top_ge_peak"] <= 1
+            assert detail["resamples"] == 20
+    with pytest.raises(ConfigError, match="at least 2 layers"):
+        cross_lingual_similarity(enc, corpus, "en", layer_difference=True,
+                                 **{**kw, "layers": [3]})

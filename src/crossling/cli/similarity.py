@@ -19,7 +19,7 @@ from crossling.similarity.measures import (
     min_sentences,
     neediest,
 )
-from crossling.similarity.pipeline import DEFAULT_MEASURES
+from crossling.similarity.pipeline import DEFAULT_MEASURES, LAYER_DIFFERENCE_KIND
 from crossling.similarity.pooling import POOLINGS
 from crossling.similarity.service import run_similarity
 
@@ -78,7 +78,8 @@ def similarity_command(args: argparse.Namespace, model: str, data: Path, source:
                           n_null=args.n_null, seed=args.seed, batch_tokens=args.batch_tokens,
                           device=args.device,
                           cache_dir=cache,
-                          compare_model=compare_model, n_option="--n")
+                          compare_model=compare_model, n_option="--n",
+                          layer_difference=getattr(args, "layer_difference", False))
     written = write_similarity_outputs(rows, out)
     cross = [r for r in rows if r.kind == "cross-lingual"]
     main = HEADLINE_MEASURE if HEADLINE_MEASURE in args.measures else args.measures[0]
@@ -87,6 +88,14 @@ def similarity_command(args: argparse.Namespace, model: str, data: Path, source:
     print(similarity_table(cross, main).to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"interval (ci_low, ci_high in similarity.csv): "
           f"{interval_kind(main, args.n_boot)}")
+    falls = [r for r in rows if r.kind == LAYER_DIFFERENCE_KIND and r.metric == main]
+    if falls:
+        print(f"\n{main}, peak layer minus top layer (paired bootstrap 95% interval; "
+              "p = share of resamples with top >= peak):")
+        for r in falls:
+            p = r.provenance["layer_difference"]["p_top_ge_peak"]
+            print(f"  {r.target}: layer {r.layer} - layer {r.compare_layer} = {r.value:.3f} "
+                  f"[{r.ci_low:.3f}, {r.ci_high:.3f}], p = {p:.3f}")
     print(f"\nwrote {written['csv']} (provenance by run_id in "
           f"{Path(written['csv']).parent / 'provenance.json'}), {written['json']}, "
           f"{written['png']}")
@@ -112,5 +121,9 @@ def register(sub: Any) -> None:
                    help="second model: also compute model-vs-model similarity per layer")
     p.add_argument("--n", type=int, default=None, help="use the first N aligned sentences")
     p.add_argument("--out", default="runs/similarity", help="output folder")
+    p.add_argument("--layer-difference", action="store_true",
+                   help="also test the fall at the top: per target and measure, peak layer "
+                        "minus last layer with a paired bootstrap interval "
+                        "(rows of kind layer-difference)")
     add_similarity_options(p)
     p.set_defaults(func=_similarity)

@@ -33,7 +33,7 @@ def _sim_kwargs(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
             "n": params["n"], "n_option": "similarity.n", "measures": params["measures"],
             "pooling": params["pooling"], "n_boot": params["n_boot"],
             "n_null": params["n_null"], "seed": 0, "cache_dir": vector_cache(workdir),
-            "progress": False}
+            "progress": False, "layer_difference": params.get("layer_difference", False)}
 
 
 def run_similarity_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:

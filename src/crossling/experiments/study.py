@@ -86,6 +86,8 @@ class SimilaritySpec:
     n_null: int = 100
     before: bool = True
     after: bool = True
+    layer_difference: bool = False
+    """Also peak-minus-top rows with a paired interval, in the pretrained ``similarity`` cell."""
 
 
 @dataclass(frozen=True)
@@ -367,7 +369,8 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
             pooling=sf.get("pooling", str, "mean"), n=n,
             n_boot=sf.number("n_boot", int, 200, low=1),
             n_null=sf.number("n_null", int, 100, low=1),
-            before=sf.get("before", bool, True), after=sf.get("after", bool, True))
+            before=sf.get("before", bool, True), after=sf.get("after", bool, True),
+            layer_difference=sf.get("layer_difference", bool, False))
         sf.finish()
         if similarity.pooling not in POOLINGS:
             raise sf.fail("pooling", f"unknown pooling (available: {', '.join(POOLINGS)})")
@@ -525,8 +528,12 @@ def expand(study: Study) -> list[Cell]:
                       "n_boot": sim.n_boot, "n_null": sim.n_null}
         sim_files = [resolve_ud(ud, x) for x in [study.source, *sim.languages]]
         if sim.before:
-            params = {"model": study.model, "ud": study.ud, **sim_params}
-            cells.append(Cell(_key("similarity", sim_params, sim_files, model_id),
+            # layer_difference only in this cell, and only when set (keys of other studies
+            # unchanged)
+            before = {**sim_params, "layer_difference": True} if sim.layer_difference \
+                else sim_params
+            params = {"model": study.model, "ud": study.ud, **before}
+            cells.append(Cell(_key("similarity", before, sim_files, model_id),
                               "similarity", params))
     ret = study.retrieval
     if ret is not None:

@@ -32,13 +32,20 @@ Debiased CKA under the bootstrap: a resample contains duplicated sentences, and 
 with itself is exactly the "i = j" term the U-statistic removes. We drop those self-pairs (the
 kernel diagonals are zeroed and only pairs of distinct original sentences are weighted), which
 keeps the interval centred on the estimator instead of biasing it upward.
+
+Paired layer differences (:func:`layer_difference`): the resamples depend only on ``seed``, n
+and ``n_boot`` (``W`` is drawn first from the seeded generator), so every layer's
+:func:`estimate` with the same seed evaluates the measure on the *same* resamples. With
+``keep_resamples=True`` each Estimate keeps its per-resample values, and the difference of two
+layers' values resample by resample is a paired bootstrap of the layer difference: no kernel
+matrix is rebuilt and no second set of resamples is drawn.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -58,8 +65,9 @@ from crossling.similarity.measures import (
     interval_kind,
 )
 
-__all__ = ["CI_KIND", "INTERVAL_KINDS", "NO_INTERVAL", "SPREAD_KIND", "Estimate", "estimate",
-           "interval_kind"]
+__all__ = ["CI_KIND", "INTERVAL_KINDS", "NO_INTERVAL", "SPREAD_KIND", "Estimate",
+           "LayerDifference", "bootstrap_multiplicities", "estimate", "interval_kind",
+           "layer_difference"]
 
 INTERVAL_KINDS: Mapping[str, str] = FieldView(lambda m: m.interval_kind)
 """What ``ci_low``/``ci_high`` of each measure are (each record's ``interval_kind``): a
@@ -72,6 +80,10 @@ class Estimate:
     """A similarity value with its 95% bootstrap interval and shuffled-pairs null.
 
     ``interval`` names what ``ci_low``/``ci_high`` are (:func:`interval_kind`).
+    ``resamples``: with ``estimate(..., keep_resamples=True)``, the measure on each bootstrap
+    resample (columns of :func:`bootstrap_multiplicities` ``(n, n_boot, seed)``, capped by the
+    measure's ``max_boot``; None when it has no bootstrap), and ``seed`` the seed that drew
+    them; both for :func:`layer_difference`, left out of comparisons.
     """
 
     value: float
@@ -81,6 +93,8 @@ class Estimate:
     null_high: float
     n: int
     interval: str = CI_KIND
+    resamples: torch.Tensor | None = field(default=None, compare=False, repr=False)
+    seed: int | None = field(default=None, compare=False, repr=False)
 
 
 def _weighted_biased(k: torch.Tensor, l: torch.Tensor, kl: torch.Tensor, kk: torch.Tensor,  # noqa: E741
@@ -129,6 +143,14 @@ def _multiplicities(n: int, n_boot: int, gen: torch.Generator, device: torch.dev
     return w.T.contiguous().to(device)
 
 
+def bootstrap_multiplicities(n: int, n_boot: int, seed: int,
+                             device: torch.device | str = "cpu") -> torch.Tensor:
+    """[n, n_boot] multiplicities of the bootstrap resamples :func:`estimate` draws for ``seed``
+    (the same for every layer and target of ``n`` sentences): column b counts how often each
+    sentence is in resample b."""
+    return _multiplicities(n, n_boot, torch.Generator().manual_seed(seed), torch.device(device))
+
+
 def _null_cross_terms(a: torch.Tensor, b: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
     """``sum_ij A_ij B_pi(i)pi(j)`` for each permutation pi (rows of ``perms``).
 
@@ -152,7 +174,8 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
              measures: Sequence[str] = ("debiased_cka", "linear_cka", "rbf_cka"),
              n_boot: int = 200, n_null: int = 100, seed: int = 0,
              device: torch.device | str | None = None,
-             x_sides: dict[str, Any] | None = None) -> dict[str, Estimate]:
+             x_sides: dict[str, Any] | None = None,
+             keep_resamples: bool = False) -> dict[str, Estimate]:
     """Value, 95% bootstrap interval and shuffled-pairs null of each measure between ``x``, ``y``.
 
     Deterministic for a given ``seed`` (the same resamples and permutations serve every measure,
@@ -167,6 +190,9 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
     preparations (SVD, ranks, neighbours) are built once and reused for every ``y`` (the
     pipeline compares one source with 18 targets). Passing it with another ``x`` gives wrong
     values: it is keyed by measure form, not by data.
+
+    ``keep_resamples``: keep each measure's per-resample values in ``Estimate.resamples``
+    (for a paired bootstrap of two layers, :func:`layer_difference`); nothing else changes.
     """
     chosen = get_measures(measures)
     if x.shape[0] != y.shape[0]:
@@ -207,9 +233,98 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
             finite = nulls[torch.isfinite(nulls)]
             null_mean = float(finite.mean()) if finite.numel() else float("nan")
             null_high = _percentile(nulls, 0.95)
+        kept = boots.cpu() if keep_resamples and boots is not None else None
         out[m.id] = Estimate(value, ci_low, ci_high, null_mean, null_high, n,
-                             interval_kind(m.id, n_boot))
+                             interval_kind(m.id, n_boot), kept,
+                             seed if keep_resamples else None)
     return out
+
+
+@dataclass(frozen=True)
+class LayerDifference:
+    """The fall from the peak layer to the top layer of one measure's curve, with a paired
+    bootstrap interval (:func:`layer_difference`).
+
+    ``value`` = m(``peak_layer``) - m(``top_layer``) on the point estimates; ``ci_low`` /
+    ``ci_high`` the 95% interval of that difference (``interval`` says what it is, or why it is
+    NaN); ``p_top_ge_peak`` the fraction of resamples whose value at the top layer is at least
+    the value at the peak layer (NaN without resamples); ``n_boot`` the resamples used;
+    ``resamples`` the per-resample differences (None without them; left out of comparisons).
+    """
+
+    peak_layer: int
+    top_layer: int
+    value: float
+    ci_low: float
+    ci_high: float
+    p_top_ge_peak: float
+    n: int
+    n_boot: int
+    interval: str
+    resamples: torch.Tensor | None = field(default=None, compare=False, repr=False)
+
+
+PAIRED = "paired bootstrap (both layers on the same resamples): "
+"""Prefix of :attr:`LayerDifference.interval` when the interval was computed; the rest is the
+measure's own ``interval_kind`` (a CI for debiased CKA, a spread for the biased measures)."""
+
+
+def layer_difference(estimates: Mapping[int, Estimate], measure: str,
+                     n_boot: int) -> LayerDifference:
+    """Peak layer, top layer and the paired-bootstrap interval of the drop between them.
+
+    ``estimates`` maps each analysed layer to one measure's :class:`Estimate` from
+    :func:`estimate` with ``keep_resamples=True``, the same ``seed``, ``n_boot`` and sentences
+    at every layer: the resamples are then the same multisets of sentences at every layer
+    (:func:`bootstrap_multiplicities`; for debiased CKA with null.py's self-pair rule), so
+    ``m_b(l*) - m_b(L)`` resample by resample is a bootstrap of the *difference* (correlated
+    layers give a much narrower interval than two separate intervals would suggest). The
+    interval is the percentile interval of those differences re-centred on the point
+    difference, as in :func:`estimate`, and is of the measure's interval kind: a CI for
+    debiased CKA, the spread of a biased estimator for linear and RBF CKA. A measure without a
+    bootstrap (``max_boot = 0``: RSA, mutual kNN, SVCCA, PWCCA, Procrustes) or ``n_boot = 0``
+    gets the point difference, NaN bounds and NaN ``p_top_ge_peak``, ``interval`` saying why.
+
+    Pre-registered choices: ``l*`` is the argmax of the *point estimates* (ties: the lower
+    layer), chosen once and not re-selected per resample; ``L`` is the last analysed layer.
+    Caveat: because ``l*`` is picked as the maximum of the same data, ``value`` is biased
+    upward (winner's curse); the interval conditions on that choice and does not account for
+    it, so a D whose interval barely excludes 0 is weaker evidence of a fall than it looks
+    (with many layers close to the peak, more so). When the peak is the top layer, D = 0, the
+    interval is [0, 0] and ``p_top_ge_peak`` = 1: no fall.
+    """
+    if len(estimates) < 2:
+        raise ConfigError(f"a layer difference needs at least 2 layers, got {len(estimates)}")
+    layers = sorted(estimates)
+    sizes = {estimates[la].n for la in layers}
+    if len(sizes) > 1:
+        raise ValueError(f"estimates of different sample sizes: {sorted(sizes)}")
+    top = layers[-1]
+    finite = [la for la in layers if math.isfinite(estimates[la].value)]
+    peak = max(finite, key=lambda la: (estimates[la].value, -la)) if finite else top
+    value = estimates[peak].value - estimates[top].value
+    a, b = estimates[peak].resamples, estimates[top].resamples
+    kind = interval_kind(measure, n_boot)
+    if a is None or b is None:
+        if n_boot > 0 and get_measures([measure])[0].max_boot != 0:
+            raise ValueError(f"{measure}: no per-resample values; call estimate(..., "
+                             "keep_resamples=True)")
+        return LayerDifference(peak, top, value, float("nan"), float("nan"), float("nan"),
+                               estimates[top].n, 0, kind)
+    if estimates[peak].seed != estimates[top].seed or a.shape != b.shape:
+        raise ValueError("the two layers were not evaluated on the same resamples (seed "
+                         f"{estimates[peak].seed} vs {estimates[top].seed}, "
+                         f"{a.numel()} vs {b.numel()} resamples)")
+    diffs = a - b
+    ok = torch.isfinite(diffs)
+    ci_low = ci_high = p = float("nan")
+    if ok.any():
+        shift = float(diffs[ok].mean()) - value
+        ci_low = _percentile(diffs, 0.025) - shift
+        ci_high = _percentile(diffs, 0.975) - shift
+        p = float((b[ok] >= a[ok]).to(torch.float64).mean())
+    return LayerDifference(peak, top, value, ci_low, ci_high, p, estimates[top].n,
+                           int(a.numel()), PAIRED + kind, diffs)
 
 
 def _reuse(store: dict[str, Any] | None, key: str, make: Callable[[], Any]) -> Any:

@@ -2,6 +2,10 @@
 
 - :func:`cross_lingual_similarity`: one model, source language vs each target language, on the
   same parallel sentences, per layer (the "alignment" curve of the paper's Figure 1).
+  With ``layer_difference=True`` also, per target and measure, the drop from the peak layer to
+  the top layer with a paired bootstrap interval (rows of kind ``"layer-difference"``; the
+  paper's "rises, peaks, then falls" as a test,
+  :func:`~crossling.similarity.null.layer_difference`).
 - :func:`model_similarity`: two models (e.g. pretrained vs fine-tuned) on the same sentences of
   each language, per layer (which layers fine-tuning changes).
 
@@ -41,11 +45,21 @@ from crossling.similarity.measures import (
     neediest,
     resample_counts,
 )
-from crossling.similarity.null import estimate
+from crossling.similarity.null import Estimate, estimate, layer_difference
 
 DEFAULT_MEASURES = ("debiased_cka", "linear_cka", "rbf_cka")
 """Headline measure first: debiased CKA is the only measure whose interval is a CI for the
 population CKA; biased linear and RBF CKA are kept for comparison with the paper."""
+
+LAYER_DIFFERENCE_KIND = "layer-difference"
+"""``SimilarityRow.kind`` of the peak-minus-top rows of ``layer_difference=True``."""
+
+LAYER_DIFFERENCE_DEFINITION = (
+    "m(l*) - m(L): l* = argmax of the point estimates over the analysed layers (chosen once, "
+    "not per resample), L = the last analysed layer; 95% paired bootstrap over sentences (both "
+    "layers on the same resamples), percentile interval re-centred on the difference; "
+    "p_top_ge_peak = fraction of resamples with m_b(L) >= m_b(l*). l* is selected on the same "
+    "data, so the difference is biased upward (the interval does not account for the selection)")
 
 UNCERTAINTY_VARIANTS = {
     "ci": "95% bootstrap over sentences, percentile interval re-centred on the estimate",
@@ -101,11 +115,15 @@ def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
           layers: list[int], measures: Sequence[str], n_boot: int, n_null: int, seed: int,
           pooling: str, model: str, compare_model: str | None, prov: dict[str, Any],
           device: torch.device, bar: Any, x_sides: dict[str, Any] | None = None,
-          ) -> list[SimilarityRow]:
+          kept: dict[int, dict[str, Estimate]] | None = None) -> list[SimilarityRow]:
+    """The rows of each layer; with ``kept``, each layer's estimates (with their per-resample
+    values) are also kept there, for :func:`_difference_rows`."""
     rows = []
     for layer in layers:
         est = estimate(x[layer], y[layer], measures, n_boot=n_boot, n_null=n_null, seed=seed,
-                       device=device, x_sides=x_sides)
+                       device=device, x_sides=x_sides, keep_resamples=kept is not None)
+        if kept is not None:
+            kept[layer] = est
         for m in measures:
             e = est[m]
             rows.append(SimilarityRow(kind=kind, source=source, target=target, layer=layer,
@@ -114,6 +132,25 @@ def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
                                       null_high=e.null_high, n=e.n, pooling=pooling,
                                       model=model, compare_model=compare_model, provenance=prov))
         bar.update(1)
+    return rows
+
+
+def _difference_rows(source: str, target: str, kept: dict[int, dict[str, Estimate]],
+                     measures: Sequence[str], n_boot: int, pooling: str, model: str,
+                     prov: dict[str, Any]) -> list[SimilarityRow]:
+    """One ``layer-difference`` row per measure from the estimates of every analysed layer."""
+    rows = []
+    for m in measures:
+        d = layer_difference({layer: est[m] for layer, est in kept.items()}, m, n_boot)
+        detail = {"definition": LAYER_DIFFERENCE_DEFINITION, "peak_layer": d.peak_layer,
+                  "top_layer": d.top_layer, "p_top_ge_peak": d.p_top_ge_peak,
+                  "interval": d.interval, "resamples": d.n_boot}
+        rows.append(SimilarityRow(kind=LAYER_DIFFERENCE_KIND, source=source, target=target,
+                                  layer=d.peak_layer, metric=m, value=d.value, ci_low=d.ci_low,
+                                  ci_high=d.ci_high, null_mean=float("nan"),
+                                  null_high=float("nan"), n=d.n, pooling=pooling, model=model,
+                                  provenance={**prov, "layer_difference": detail},
+                                  compare_layer=d.top_layer))
     return rows
 
 
@@ -149,11 +186,16 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
                              layers: Sequence[int] | None = None, max_length: int = 512,
                              batch_tokens: int = BATCH_TOKENS, progress: bool = True,
                              device: torch.device | str | None = None,
-                             autocast: bool | None = None) -> list[SimilarityRow]:
+                             autocast: bool | None = None,
+                             layer_difference: bool = False) -> list[SimilarityRow]:
     """Per-layer similarity between ``source`` and each target on parallel sentences.
 
     ``device`` runs the measures (default: the encoder's device); ``autocast`` is passed to
     :func:`~crossling.similarity.extract.extract` (default: bf16 on CUDA).
+    ``layer_difference``: also one ``"layer-difference"`` row per target and measure after that
+    target's per-layer rows (peak layer minus top layer with a paired bootstrap interval, from
+    the same resamples as the per-layer intervals: no extra kernel matrices; needs at least 2
+    layers; see :class:`~crossling.results.SimilarityRow`). The per-layer rows are unchanged.
     """
     get_measures(measures)  # an unknown id is a ConfigError before any encoding
     if source in targets:
@@ -167,6 +209,8 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
                                        batch_tokens=batch_tokens, progress=progress,
                                        autocast=autocast, desc=f"encode {lang}")
     chosen = check_layers(layers, vectors[source].shape[0])
+    if layer_difference and len(chosen) < 2:
+        raise ConfigError(f"layer difference: needs at least 2 layers, got {chosen}")
     prov = provenance(
         data_files=[corpus.files[lang] for lang in texts], device=metric_device,
         model=encoder.name, model_fingerprint=encoder_fingerprint(encoder),
@@ -177,6 +221,8 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
     # neighbours) are built once per layer and shared by every target (x_sides); the rows are
     # returned in the usual order (target, then layer).
     per_target: dict[str, list[SimilarityRow]] = {tgt: [] for tgt in targets}
+    kept: dict[str, dict[int, dict[str, Estimate]]] | None = \
+        {tgt: {} for tgt in targets} if layer_difference else None
     with tqdm(total=len(targets) * len(chosen), desc="similarity", unit="layer",
               disable=not progress) as bar:
         for layer in chosen:
@@ -185,7 +231,12 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
                 per_target[tgt] += _rows("cross-lingual", source, tgt, vectors[source],
                                          vectors[tgt], [layer], measures, n_boot, n_null, seed,
                                          pooling, encoder.name, None, prov, metric_device, bar,
-                                         x_sides=source_sides)
+                                         x_sides=source_sides,
+                                         kept=None if kept is None else kept[tgt])
+    if kept is not None:
+        for tgt in targets:
+            per_target[tgt] += _difference_rows(source, tgt, kept[tgt], measures, n_boot,
+                                                pooling, encoder.name, prov)
     return [row for tgt in targets for row in per_target[tgt]]
 
 

@@ -61,7 +61,8 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
                    device: str | None = None, cache_dir: str | Path | None = None,
                    compare_model: str | Encoder | None = None,
                    compare_side: Literal["a", "b"] = "b", n_option: str = "n",
-                   progress: bool = True) -> list[SimilarityRow]:
+                   progress: bool = True, layer_difference: bool = False,
+                   ) -> list[SimilarityRow]:
     """Cross-lingual rows of ``model`` (source vs each target), then, with ``compare_model``,
     model-vs-model rows on the sentences of every language.
 
@@ -72,7 +73,8 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
     ``--compare-model``) or ``"a"`` (``compare_model`` vs ``model``: pretrained vs fine-tuned).
     ``device`` is validated before any data or model is read (default: CUDA if available);
     the measures run where the encoder is. ``targets``/``n``/``n_option`` as in
-    :func:`parallel_corpus`; the other settings as in
+    :func:`parallel_corpus`; the other settings (``layer_difference``: peak-minus-top rows of
+    the cross-lingual curve) as in
     :func:`~crossling.similarity.pipeline.cross_lingual_similarity`.
     """
     if compare_side not in ("a", "b"):
@@ -83,7 +85,8 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
     rows = cross_lingual_similarity(encoder, corpus, source, targets=langs, measures=measures,
                                     pooling=pooling, n_boot=n_boot, n_null=n_null, seed=seed,
                                     cache_dir=cache_dir, layers=layers,
-                                    batch_tokens=batch_tokens, progress=progress)
+                                    batch_tokens=batch_tokens, progress=progress,
+                                    layer_difference=layer_difference)
     if compare_model is not None:
         other = _encoder(compare_model, device)
         a, b = (encoder, other) if compare_side == "b" else (other, encoder)
