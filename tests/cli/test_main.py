@@ -15,7 +15,7 @@ def test_file_in_the_way_of_an_output_folder_is_one_line(
     """`crossling run` with its store under a file: one line naming the file in the way (run checks
     its output locations up front; before, mkdir failed deep inside with a traceback)."""
     study = tmp_path / "s.yaml"
-    shipped = Path(__file__).resolve().parents[2] / "studies" / "low-layers-cpu.yaml"
+    shipped = Path(__file__).resolve().parents[2] / "studies" / "first-align-then-predict-cpu.yaml"
     study.write_text(shipped.read_text(encoding="utf-8"))
     blocker = tmp_path / "blocker"
     blocker.write_text("a file")

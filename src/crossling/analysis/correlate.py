@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from crossling.analysis.frames import language_code
+from crossling.analysis.frames import language_code, without_other_source_sets
 
 MAIN_METRIC = {"pos": "upos_acc", "parsing": "las", "ner": "span_f1"}
 CORRELATION_COLUMNS = ["task", "metric", "measure", "finetuned", "layer", "rho", "ci_low",
@@ -33,10 +33,9 @@ CORRELATION_COLUMNS = ["task", "metric", "measure", "finetuned", "layer", "rho",
 def transfer_scores(scores: pd.DataFrame, task: str, metric: str) -> pd.Series:
     """REF zero-shot score per target language code (mean over seeds); every test set of the
     source language excluded (the source test set, and e.g. UNER en_pud beside WikiANN en)."""
+    scores = without_other_source_sets(scores)
     sub = scores[(scores["task"] == task) & (scores["metric"] == metric) &
                  (scores["reinit"].str.upper() == "REF") & ~scores["is_source"]]
-    source_codes = {language_code(str(s)) for s in sub["source"].dropna()}
-    sub = sub[~sub["language"].map(language_code).isin(source_codes)]
     return sub.groupby(sub["language"].map(language_code))["value"].mean()
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from crossling.analysis.frames import language_code
+from crossling.analysis.frames import without_other_source_sets
 
 DELTA_COLUMNS = ["task", "metric", "model", "seed", "reinit", "language", "is_source", "value",
                  "value_ref", "delta"]
@@ -49,9 +49,7 @@ def deltas(scores: pd.DataFrame) -> pd.DataFrame:
     language* (e.g. Universal NER's en_pud beside WikiANN en, the NER source): they are neither
     the source score nor a target, and would otherwise be averaged into "the targets".
     """
-    scores = scores[scores["is_source"] | (
-        scores["language"].map(language_code) != scores["source"].map(
-            lambda s: language_code(str(s)) if s is not None else None))]
+    scores = without_other_source_sets(scores)
     is_ref = scores["reinit"].str.upper() == "REF"
     keys = ["task", "metric", "model", "seed", "language"]
     ref = scores[is_ref].groupby(keys, as_index=False)["value"].mean()

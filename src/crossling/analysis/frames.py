@@ -47,6 +47,18 @@ def scores_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:
     return df
 
 
+def without_other_source_sets(scores: pd.DataFrame) -> pd.DataFrame:
+    """:func:`scores_frame` rows less the *other* test sets of the source language (e.g.
+    Universal NER's en_pud beside WikiANN en, the NER source): they are neither the source
+    score nor a target, and every analysis that averages "the targets" must leave them out
+    (Table 1 still shows them)."""
+    if scores.empty:
+        return scores
+    source_code = scores["source"].map(lambda s: language_code(str(s)) if s is not None
+                                       else None)
+    return scores[scores["is_source"] | (scores["language"].map(language_code) != source_code)]
+
+
 def finetuning_of(row: SimilarityRow) -> tuple[str | None, int | None]:
     """(task, seed) of the fine-tuned model a similarity row measured; (None, None) if none.
 

@@ -59,6 +59,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from crossling.analysis.deltas import group_order
+from crossling.analysis.frames import without_other_source_sets
 
 HIERARCHICAL_COLUMNS = ["task", "metric", "model", "reinit", "kind", "versus", "estimate",
                         "boot_low", "boot_high", "t_low", "t_high", "p_value", "p_holm",
@@ -195,12 +196,14 @@ def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot:
     """Gap and contrast-vs-``ref_group`` per (task, metric, model, group); see the module doc.
 
     ``scores`` is :func:`crossling.analysis.frames.scores_frame` output (it needs ``ci_low`` /
-    ``ci_high`` for the sentence level). A seed enters when it has the REF run, the group
+    ``ci_high`` for the sentence level); other test sets of the source language are left out
+    (:func:`~crossling.analysis.frames.without_other_source_sets`). A seed enters when it has the REF run, the group
     (both groups for a contrast) and the source score; a target language enters when it is
     scored in all of those runs of every such seed. ``seed`` seeds the bootstrap.
     """
     rng = np.random.default_rng(seed)
     rows: list[dict[str, object]] = []
+    scores = without_other_source_sets(scores)  # e.g. UNER en_pud beside WikiANN en
     for (task, metric, model), sub in scores.groupby(["task", "metric", "model"], sort=True):
         reinit = sub["reinit"].astype(str)
         sub = sub.assign(reinit=reinit.where(reinit.str.upper() != "REF", "REF"))

@@ -240,6 +240,41 @@ class StudyReport:
     index: Path
 
 
+def run_facts(study: Study, cells: list[dict[str, Any]], progress: str
+              ) -> list[tuple[str, str]]:
+    """What the generated README says about a run: study, model, cells, recipes, compute
+    time, the commits and devices that produced the cells (from the store)."""
+    done = [c for c in cells if c["status"] == "done"]
+    kinds: dict[str, int] = {}
+    for c in done:
+        kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
+    spent = sum((c["finished"] or 0) - (c["started"] or 0) for c in done
+                if c["finished"] and c["started"])
+    span = (max(c["finished"] for c in done if c["finished"]) -
+            min(c["started"] for c in done if c["started"])) if done else 0.0
+    provs = [c["provenance"] or {} for c in done]
+    commits = sorted({str(p.get("git_commit")) for p in provs if p.get("git_commit")})
+    devices = sorted({str(p.get("device")) for p in provs if p.get("device")})
+    versions = sorted({str(p.get("versions", {}).get("crossling")) for p in provs
+                       if p.get("versions", {}).get("crossling")})
+    recipe_keys = ("epochs", "batch_size", "lr", "head_lr")
+    recipes = "; ".join(
+        f"{t.name}: " + ", ".join(f"{k} {v:g}" for k, v in asdict(study.task_training(t)).items()
+                                  if k in recipe_keys)
+        + f", {t.max_train_sentences or 'all'} training sentences, groups "
+        + ", ".join(study.task_reinit(t)) for t in study.tasks)
+    return [("study", f"{study.path} ({study.name})"), ("model", study.model),
+            ("seeds", ", ".join(str(s) for s in study.seeds)),
+            ("tasks and recipes", recipes or "none"),
+            ("cells", f"{progress}; done by kind: "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))),
+            ("compute", f"{spent / 60:.0f} min summed over cells; {span / 60:.0f} min from the "
+                        "first cell's start to the last cell's end"),
+            ("code", ", ".join(commits) or "not recorded"),
+            ("crossling", ", ".join(versions) or "not recorded"),
+            ("devices", ", ".join(devices) or "not recorded")]
+
+
 def study_report(study_path: str | Path, *, store: str | Path | None = None,
                  data: str | Path | None = None, out: str | Path | None = None,
                  measure: str | None = None) -> StudyReport:
@@ -278,6 +313,10 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     if measure is not None and sims and measure not in present:
         raise ConfigError(f"--measure {measure}: not among the store's similarity rows "
                           f"for this study (present: {', '.join(sorted(present))})")
+    cells = [c for c in results.cells() if c["key"] in set(keys)]
+    command = f"crossling run {study_path} --data DATA && crossling report {study_path} " \
+              f"--data DATA --out {folder}"
     index = build_report(scores, sims, folder, title=f"crossling report: {study.name}",
-                         measure=measure or HEADLINE_MEASURE)
+                         measure=measure or HEADLINE_MEASURE,
+                         readme=(command, run_facts(study, cells, progress)))
     return StudyReport(progress=progress, out=folder, index=index)

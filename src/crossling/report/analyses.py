@@ -1,7 +1,8 @@
 """The report's numbers, computed without drawing or writing anything.
 
 :func:`compute_report` turns result rows into a :class:`ReportData`: every frame the report
-shows or writes (Table 1, the Δ frames and Table 2, the pooled test, Table 3 and the full
+shows or writes (the verdicts on P2-P6 and the pre-registered statistics behind them, Table 1,
+the Δ frames and Table 2, Table 3 and the full
 correlations, pretrained vs fine-tuned, the similarity frames, settings, provenance), the
 reported measure with the note that says when it is not the requested one, and the choices the
 figures depend on (the scatter's layer per task). :mod:`crossling.report.render` draws and
@@ -25,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
-from crossling.analysis.deltas import deltas, pooled_test, summarize
+from crossling.analysis.deltas import deltas, summarize
 from crossling.analysis.frames import finetuning_of, scores_frame, similarity_frame
+from crossling.analysis.hierarchical import hierarchical_gaps
 from crossling.analysis.probing import (
     best_layers,
     layer_table,
@@ -35,6 +37,7 @@ from crossling.analysis.probing import (
     split_probe_rows,
 )
 from crossling.analysis.retrieval import is_retrieval, peak_table, retrieval_frame
+from crossling.analysis.verdicts import all_verdicts, p4_frames, p5_table, p6_table
 from crossling.report import tables
 from crossling.results import ScoreRow, SimilarityRow
 from crossling.similarity.measures import HEADLINE_MEASURE, get_measure, measure_ids
@@ -87,9 +90,6 @@ class ReportData:
     delta_summary: pd.DataFrame = field(default_factory=_empty)
     delta_table: pd.DataFrame = field(default_factory=_empty)
     """Table 2, per group (formatted :attr:`delta_summary`)."""
-    pooled: pd.DataFrame = field(default_factory=_empty)
-    """Wilcoxon test of the gap pooled over (seed × group) pairs, per task and metric."""
-    pooled_table: pd.DataFrame = field(default_factory=_empty)
     appendix: tuple[tuple[str, pd.DataFrame], ...] = ()
     """(caption, table) of Δ per group × language, mean over seeds."""
     alignment_measures: tuple[str, ...] = ()
@@ -133,6 +133,21 @@ class ReportData:
     (robustness-curves.csv; the robustness figure)."""
     robustness_table: pd.DataFrame = field(default_factory=_empty)
     """:attr:`robustness` formatted for the report."""
+    contrasts: pd.DataFrame = field(default_factory=_empty)
+    """P2: :func:`crossling.analysis.hierarchical.hierarchical_gaps` (gaps and the
+    pre-registered contrasts vs 11-12 per task and metric; per-seed values; p2-contrasts.csv)."""
+    p4_layers: pd.DataFrame = field(default_factory=_empty)
+    """P4 per task and layer: CKA(pretrained, fine-tuned), CKA(seed, seed), weight change."""
+    p4_seeds: pd.DataFrame = field(default_factory=_empty)
+    """P4 per task and seed: the drop of CKA(pre, ft) from layers 1-4 to 9-12, weight ρ."""
+    layer_differences: pd.DataFrame = field(default_factory=_empty)
+    """P5 per target and measure: peak − top with its paired bootstrap interval."""
+    p5: pd.DataFrame = field(default_factory=_empty)
+    """P5 per measure: how many targets' peak − top intervals lie above / below 0."""
+    p6: pd.DataFrame = field(default_factory=_empty)
+    """P6 per task and layer: ρ, permutation p, layer-corrected p, partial ρ given typology."""
+    verdicts: pd.DataFrame = field(default_factory=_empty)
+    """One row per judged statistic, P2-P6, by the rules of the analysis plan (verdicts.csv)."""
 
     @property
     def fallback_note(self) -> str | None:
@@ -285,12 +300,14 @@ def robustness_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
-                   measure: str = HEADLINE_MEASURE, n_boot: int = 1000) -> ReportData:
+                   measure: str = HEADLINE_MEASURE, n_boot: int = 1000,
+                   n_perm: int = 100_000) -> ReportData:
     """Every number of the report, from result rows; draws nothing and writes nothing.
 
     ``measure`` must be a registered measure (ConfigError otherwise); if the rows lack it the
     headline measure is reported (then biased linear CKA), and :attr:`ReportData.fallback_note`
-    says so. ``n_boot`` is the size of the (seeded) bootstrap of Spearman's ρ over languages.
+    says so. ``n_boot`` is the size of the (seeded) bootstrap of Spearman's ρ over languages,
+    ``n_perm`` the number of language permutations of the P6 test (exact when fewer suffice).
     Raises ValueError when there are no rows at all (an empty report would look like a result).
     """
     if not scores and not sims:
@@ -309,7 +326,7 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
     if not sf.empty:
         measure = choose_measure(sf, measure)
     prov = [r.provenance for r in scores] + [r.provenance for r in sims]
-    ref, d, summary, delta_tab, pooled, pooled_tab = (_empty() for _ in range(6))
+    ref, d, summary, delta_tab = (_empty() for _ in range(4))
     appendix: tuple[tuple[str, pd.DataFrame], ...] = ()
     if not sc.empty:
         ref = tables.ref_table(sc)
@@ -317,8 +334,6 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         if not d.empty:
             summary = summarize(d)
             delta_tab = tables.delta_table(summary)
-            pooled = pooled_test(d)
-            pooled_tab = tables.pooled_table(pooled)
             appendix = tuple(tables.appendix_tables(d))
 
     alignment: tuple[str, ...] = ()
@@ -343,6 +358,7 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
             scatter = _scatter_choices(corr)
 
     curves, robust = alignment_robustness(sf, n_boot=n_boot)
+    stats_fields = _proposition_fields(sc, sf, summary, measure, n_perm=n_perm)
 
     return ReportData(
         measure=measure, requested_measure=requested, scores=sc, similarity=sf,
@@ -350,12 +366,31 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
                               finetuning_of(r)[0] is None),
         settings=tables.settings_table(sf, sc, prov, measure),
         provenance=tables.provenance_table(all_prov), ref_table=ref, deltas=d,
-        delta_summary=summary, delta_table=delta_tab, pooled=pooled, pooled_table=pooled_tab,
+        delta_summary=summary, delta_table=delta_tab,
         appendix=appendix, alignment_measures=alignment, pretrained_vs_finetuned=mm,
         pretrained_vs_finetuned_table=mm_tab, correlations=corr_all, correlation=corr,
         correlation_table=corr_tab, scatter=scatter, retrieval=rf,
         retrieval_peaks=peak_table(rf), robustness=robust, robustness_curves=curves,
-        robustness_table=robustness_table(robust), **_probe_fields(probe_rows))
+        robustness_table=robustness_table(robust), **stats_fields, **_probe_fields(probe_rows))
+
+
+def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFrame,
+                        measure: str, *, n_perm: int) -> dict[str, pd.DataFrame]:
+    """The pre-registered statistics of P2-P6 and their verdicts (docs/reproduction/
+    analysis-plan.md); empty frames for what the rows do not hold."""
+    contrasts = hierarchical_gaps(sc) if not sc.empty else _empty()
+    p4_layers, p4_seeds = p4_frames(sf, measure)
+    layer_diff = sf[(sf["kind"] == "layer-difference")] if not sf.empty else _empty()
+    p5 = p5_table(sf)
+    main = {t: MAIN_METRIC[t] for t in sorted(set(sc["task"])) if t in MAIN_METRIC} \
+        if not sc.empty else {}
+    p6 = p6_table(sf, sc, main, measure, n_perm=n_perm) if main and not sf.empty else _empty()
+    verdicts = all_verdicts(contrasts=contrasts, summary=summary, p4_seeds=p4_seeds,
+                            p4_layers=p4_layers, p5=p5, p6=p6, main_metric=MAIN_METRIC,
+                            headline=measure)
+    return {"contrasts": contrasts, "p4_layers": p4_layers, "p4_seeds": p4_seeds,
+            "layer_differences": layer_diff.reset_index(drop=True), "p5": p5, "p6": p6,
+            "verdicts": verdicts}
 
 
 def _probe_fields(rows: Sequence[ScoreRow]) -> dict[str, pd.DataFrame]:

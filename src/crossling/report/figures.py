@@ -12,6 +12,8 @@ save_figure`, :func:`~crossling.report.plots.measure_label`, the registry's ``la
 - :func:`pretrained_vs_finetuned`: similarity(pretrained, fine-tuned) per layer and task, with
   its null band (P4);
 - :func:`delta_heatmap`: Δ vs REF, layer group x language, source first (P2, P3);
+- :func:`delta_by_group`: Δ vs REF by re-initialised group, the source beside the mean of the
+  targets, with t-intervals across seeds (the first key figure of the report: P2, P3);
 - :func:`similarity_vs_score`: each target's similarity at one layer vs its zero-shot score,
   with both CIs and Spearman's rho with its bootstrap CI (P6).
 - :func:`alignment_robustness`: every measure's pretrained curve normalised to its null and
@@ -34,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from crossling.analysis.deltas import group_order
-from crossling.analysis.frames import language_code
+from crossling.analysis.frames import language_code, without_other_source_sets
 from crossling.report.plots import layer_axis, measure_label, save_figure, side_legend
 
 DPI = 140
@@ -88,14 +90,29 @@ def alignment_before_after(sim: pd.DataFrame, measures: Sequence[str], path: Pat
     return _save(fig, path)
 
 
-def pretrained_vs_finetuned(table: pd.DataFrame, measure: str, path: Path) -> Path:
+def pretrained_vs_finetuned(table: pd.DataFrame, measure: str, path: Path,
+                            baselines: pd.DataFrame | None = None) -> Path:
     """similarity(pretrained, fine-tuned) per layer, one line per task (band: range over
-    languages and seeds), with the mean shuffled-pairs null band."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    languages and seeds), with the mean shuffled-pairs null band; with ``baselines``
+    (:func:`crossling.analysis.verdicts.p4_frames` per-layer frame): the same measure between
+    two fine-tuned seeds (dotted, per task) and, in a second panel, the relative weight change
+    of each block."""
+    has_weights = baselines is not None and "weight_change" in baselines \
+        and baselines["weight_change"].notna().any()
+    fig, axes = plt.subplots(1, 2 if has_weights else 1, figsize=(11.5 if has_weights else 6.4,
+                                                               4.0), squeeze=False)
+    ax = axes[0][0]
     for i, (task, g) in enumerate(table.groupby("task")):
         g = g.sort_values("layer")
-        ax.plot(g["layer"], g["mean"], marker="o", ms=3, color=f"C{i + 1}", label=str(task))
+        ax.plot(g["layer"], g["mean"], marker="o", ms=3, color=f"C{i + 1}",
+                label=f"{task}: pretrained vs fine-tuned")
         ax.fill_between(g["layer"], g["min"], g["max"], color=f"C{i + 1}", alpha=0.15, lw=0)
+        if baselines is not None and "seed_seed" in baselines:
+            b = baselines[baselines["task"] == task].dropna(subset=["seed_seed"])
+            if not b.empty:
+                b = b.sort_values("layer")
+                ax.plot(b["layer"], b["seed_seed"], ls=":", lw=1.6, color=f"C{i + 1}",
+                        label=f"{task}: fine-tuned seed vs seed")
     null = table.groupby("layer")[["null_mean", "null_high"]].mean().sort_index()
     if null["null_mean"].notna().any():
         ax.fill_between(null.index, null["null_mean"], null["null_high"], color="0.55",
@@ -103,11 +120,23 @@ def pretrained_vs_finetuned(table: pd.DataFrame, measure: str, path: Path) -> Pa
     ax.set_ylim(top=1.02)
     ax.set_xticks(sorted(table["layer"].unique()))
     ax.set_xlabel("layer (0 = embeddings)")
-    ax.set_ylabel(f"{measure_label(measure)}(pretrained, fine-tuned)")
+    ax.set_ylabel(f"{measure_label(measure)}")
     ax.set_title("How much fine-tuning changes each layer\n(same sentences; band: range over "
                  "languages and seeds)", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=7, frameon=False)
+    if has_weights and baselines is not None:
+        wax = axes[0][1]
+        for i, (task, g) in enumerate(baselines.dropna(subset=["weight_change"]).groupby("task")):
+            g = g.sort_values("layer")
+            wax.plot(g["layer"], g["weight_change"], marker="o", ms=3, color=f"C{i + 1}",
+                     label=str(task))
+        wax.set_xticks(sorted(baselines["layer"].unique()))
+        wax.set_xlabel("block (0 = embeddings)")
+        wax.set_ylabel("‖W_tuned − W_pretrained‖ / ‖W_pretrained‖")
+        wax.set_title("Relative weight change per block (REF, mean over seeds)", fontsize=10)
+        wax.grid(alpha=0.3)
+        wax.legend(fontsize=8, frameon=False)
     return _save(fig, path)
 
 
@@ -145,14 +174,48 @@ def delta_heatmap(d: pd.DataFrame, task: str, metric: str, path: Path) -> Path:
     return _save(fig, path)
 
 
+def delta_by_group(summary: pd.DataFrame, path: Path) -> Path:
+    """One panel per (task, metric) of :func:`crossling.analysis.deltas.summarize`: source Δ and
+    mean target Δ by re-initialised group (low blocks left), each the mean over seeds with its
+    95% t-interval across seeds as error bars (no bar where the seeds give none)."""
+    if summary.empty:
+        raise ValueError("no RANDOM-INIT rows to plot")
+    panels = list(summary.groupby(["task", "metric"], sort=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, 4.6 * len(panels)), 3.8),
+                             squeeze=False)
+    for ax, ((task, metric), g) in zip(axes[0], panels, strict=True):
+        g = g.sort_values("reinit", key=lambda col: col.map(group_order))
+        x = np.arange(len(g))
+        for offset, side, colour, label in ((-0.08, "source", "C3", "source (English)"),
+                                            (0.08, "target", "C0", "targets (mean)")):
+            value = g[f"{side}_delta"].to_numpy(dtype=float)
+            low = np.nan_to_num(value - g[f"{side}_ci_low"].to_numpy(dtype=float))
+            high = np.nan_to_num(g[f"{side}_ci_high"].to_numpy(dtype=float) - value)
+            ax.errorbar(x + offset, value, yerr=[low, high], fmt="o-", ms=4, lw=1.4,
+                        capsize=3, color=colour, label=label)
+        ax.axhline(0.0, color="0.4", lw=0.8)
+        ax.set_xticks(x, list(g["reinit"]), fontsize=8)
+        ax.set_xlabel("re-initialised blocks")
+        ax.set_ylabel(f"Δ {metric} vs REF (points)")
+        ax.set_title(f"{task}", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8, frameon=False)
+    fig.suptitle("RANDOM-INIT: what re-initialising each pair of blocks costs the source and "
+                 "the targets\n(mean over seeds; bars: 95% t-interval across seeds)",
+                 fontsize=10)
+    return _save(fig, path)
+
+
 def similarity_vs_score(sim: pd.DataFrame, scores: pd.DataFrame, measure: str, layer: int,
-                        corr: pd.Series, task: str, metric: str, path: Path) -> Path:
+                        corr: pd.Series, task: str, metric: str, path: Path) -> pd.DataFrame:
     """Targets' pretrained similarity at ``layer`` (x, 95% bootstrap CI over sentences) vs REF
     zero-shot score (y, mean of per-seed bootstrap CIs); title: Spearman rho with its
-    bootstrap-over-languages CI (``corr`` is one row of correlations())."""
+    bootstrap-over-languages CI (``corr`` is one row of correlations()). Returns the plotted
+    points (one row per language), the figure's CSV."""
     cross = sim[(sim["kind"] == "cross-lingual") & (sim["metric"] == measure) &
                 (sim["layer"] == layer) & ~sim["finetuned"]]
     x = cross.groupby(cross["target"].map(language_code))[["value", "ci_low", "ci_high"]].mean()
+    scores = without_other_source_sets(scores)
     ref = scores[(scores["task"] == task) & (scores["metric"] == metric) &
                  (scores["reinit"].str.upper() == "REF") & ~scores["is_source"]]
     y = ref.groupby(ref["language"].map(language_code))[["value", "ci_low", "ci_high"]].mean()
@@ -173,7 +236,13 @@ def similarity_vs_score(sim: pd.DataFrame, scores: pd.DataFrame, measure: str, l
     ax.set_title(f"Similarity vs transfer, {task}: Spearman ρ = {float(corr['rho']):.2f}{ci}"
                  f"\n(n = {len(langs)} languages; CI: bootstrap over languages)", fontsize=10)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    _save(fig, path)
+    return pd.DataFrame({"language": langs, "layer": layer, "measure": measure,
+                         "similarity": x["value"].to_numpy(), "similarity_ci_low":
+                         x["ci_low"].to_numpy(), "similarity_ci_high": x["ci_high"].to_numpy(),
+                         "task": task, "metric": metric, "score": y["value"].to_numpy(),
+                         "score_ci_low": y["ci_low"].to_numpy(),
+                         "score_ci_high": y["ci_high"].to_numpy()})
 
 
 def alignment_robustness(curves: pd.DataFrame, path: Path) -> Path:

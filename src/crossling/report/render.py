@@ -31,10 +31,12 @@ import numpy as np
 import pandas as pd
 
 from crossling.atomic import atomic_write, write_text
-from crossling.report import figures
+from crossling.report import figures, tables
 from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
 from crossling.report.plots import measure_label, plot_similarity
 from crossling.report.probing import plot_probe
+from crossling.analysis.verdicts import verdict_frame
+from crossling.report.readme import render_readme, verdict_table
 from crossling.report.retrieval_plots import plot_retrieval
 from crossling.results import ScoreRow, SimilarityRow
 
@@ -116,29 +118,119 @@ def _robustness_section(data: ReportData, out: Path) -> Section:
                             "1 = the measure's peak")])
 
 
+def _csv(out: Path, name: str, df: pd.DataFrame) -> str:
+    """Write one table's or figure's numbers as ``name`` (every table and figure has its CSV);
+    returns the name for the caption."""
+    _write_csv(out / name, df)
+    return name
+
+
+def _verdict_section(data: ReportData, out: Path) -> Section:
+    """The report's first section: every proposition's verdict by the pre-registered rule."""
+    _csv(out, "verdicts.csv", data.verdicts)
+    table = verdict_table(data.verdicts)
+    return Section(
+        "Verdicts on the paper's propositions (P2-P6)",
+        "Each row applies a rule fixed before the study ran (docs/reproduction/analysis-plan.md "
+        "in the crossling repository) to the statistic named; the interval column of "
+        "verdicts.csv says what each interval resamples, the criterion and what would change "
+        "the verdict. The seed is the experimental unit of every fine-tuning comparison.",
+        [("verdicts (verdicts.csv)", table)])
+
+
+def _key_figures(data: ReportData, out: Path) -> list[Section]:
+    """The four key figures, each with the CSV of its numbers: Δ by layer group (source vs
+    targets), the alignment curves, pretrained vs fine-tuned, similarity vs transfer."""
+    sections = []
+    if not data.delta_summary.empty:
+        figures.delta_by_group(data.delta_summary, out / "delta-by-group.png")
+        sections.append(Section(
+            "Figure 1 · RANDOM-INIT: Δ by re-initialised group, source vs targets (P2, P3)",
+            "Δ = score(group) − score(REF) of the same seed; the source (English) beside the mean "
+            "of the targets; mean over seeds, bars: 95% t-interval across seeds. Numbers: "
+            + _csv(out, "delta-summary.csv", data.delta_summary) + ".", [],
+            [("delta-by-group.png", "Δ by re-initialised group, source vs mean of targets")]))
+    if data.alignment_measures:
+        figures.alignment_before_after(data.similarity, list(data.alignment_measures),
+                                       out / "alignment.png")
+        sec = Section(
+            "Figure 2 · Cross-lingual similarity per layer, before and after fine-tuning (P5)",
+            "Similarity between the source and each target on parallel PUD sentences. Only the "
+            "part of a curve above the grey null band (the same measure on shuffled, "
+            "non-parallel pairs) is evidence of alignment. Numbers (every row, per language "
+            "and seed): " + _csv(out, "similarity.csv", data.similarity) + ".", [],
+            [("alignment.png", "mean over targets, every measure")])
+        if data.pretrained_rows:
+            plot_similarity(data.pretrained_rows, out / "alignment-per-target.png")
+            sec.images.append(("alignment-per-target.png",
+                               "pretrained model, one curve per target with its 95% "
+                               "bootstrap band"))
+        sections.append(sec)
+    if not data.pretrained_vs_finetuned.empty:
+        figures.pretrained_vs_finetuned(data.pretrained_vs_finetuned, data.measure,
+                                        out / "pretrained-vs-finetuned.png",
+                                        baselines=data.p4_layers)
+        _csv(out, "pretrained-vs-finetuned.csv", data.pretrained_vs_finetuned)
+        sections.append(Section(
+            "Figure 3 · Pretrained vs fine-tuned, per layer, with two baselines (P4)",
+            f"{data.measure}(pretrained, fine-tuned REF) on the same sentences, mean over "
+            "languages and seeds (near 1: fine-tuning left the layer's geometry alone), beside "
+            "the same measure between the REF models of two seeds (how different two "
+            "fine-tunings are) and the relative weight change of each block "
+            "‖W_tuned − W_pretrained‖ / ‖W_pretrained‖. Numbers: pretrained-vs-finetuned.csv, "
+            + _csv(out, "p4-layers.csv", data.p4_layers) + ".", [],
+            [("pretrained-vs-finetuned.png", f"{data.measure}(pretrained, fine-tuned) per "
+                                             "layer, seed-seed baseline, weight change")]))
+    if data.scatter:
+        sec = Section(
+            "Figure 4 · Similarity vs transfer across languages (P6)",
+            "Each target's pretrained similarity with the source at one layer vs its REF "
+            "zero-shot score. The layer is the one with the largest |ρ| (a selected layer: its "
+            "p-value is corrected for the choice in the P6 table).")
+        for choice in data.scatter:
+            name = f"scatter-{choice.task}.png"
+            points = figures.similarity_vs_score(
+                data.similarity, data.scores, data.measure, choice.layer, choice.row,
+                choice.task, choice.metric, out / name)
+            _csv(out, f"scatter-{choice.task}.csv", points)
+            sec.images.append((name, f"{choice.task}: layer {choice.layer}, the layer with the "
+                                     "largest |ρ| (numbers: " f"scatter-{choice.task}.csv)"))
+        sections.append(sec)
+    return sections
+
+
 def build_sections(data: ReportData, out: Path) -> list[Section]:
     """Render ``data`` into sections; the figures and CSVs are written into ``out``.
 
-    Only drawing and writing happen here: every number comes from ``data``
-    (:func:`crossling.report.analyses.compute_report`).
+    Order: the verdicts, the four key figures, then the tables. Only drawing and writing
+    happen here: every number comes from ``data``
+    (:func:`crossling.report.analyses.compute_report`), and every table and figure has its
+    numbers in a CSV beside it.
     """
     measure = data.measure
-    sections = [Section("Settings", _measure_text(measure, data.requested_measure),
-                        [("settings", data.settings)])]
+    sections = []
+    if not data.verdicts.empty:
+        sections.append(_verdict_section(data, out))
+    sections += _key_figures(data, out)
+    _csv(out, "settings.csv", data.settings)
+    sections.append(Section("Settings", _measure_text(measure, data.requested_measure),
+                            [("settings (settings.csv)", data.settings)]))
     appendix: list[Section] = []
 
     if not data.scores.empty:
+        _csv(out, "scores.csv", data.scores)
+        _csv(out, "ref.csv", data.ref_table)
         sections.append(Section(
             "Table 1 · Zero-shot transfer of the REF models",
             "Scores in [0, 100]: UPOS token accuracy, LAS/UAS (CoNLL 2018), NER span F1. "
             "Source rows first. score: mean over seeds; CI (sentences): 95% bootstrap over test "
             "sentences (bounds averaged over seeds); CI (seeds): 95% t-interval across seeds "
-            "(none with one seed).", [("ref", data.ref_table)]))
+            "(none with one seed, or when the seeds agree exactly). Every score of every run, "
+            "per language and seed: scores.csv.", [("ref (ref.csv)", data.ref_table)]))
         d = data.deltas
         if not d.empty:
-            _write_csv(out / "deltas.csv", d)
+            _csv(out, "deltas.csv", d)
             summary = data.delta_summary
-            _write_csv(out / "delta-summary.csv", summary)
             one_seed = " With one seed there is no interval (the note column says so)." \
                 if int(summary["seeds"].min()) < 2 else ""
             sec = Section(
@@ -146,36 +238,57 @@ def build_sections(data: ReportData, out: Path) -> list[Section]:
                 "Δ = score(group) − score(REF) with the same seed. gap = mean target Δ − source Δ "
                 "(negative: re-initialising the group hurts the targets more than the source, "
                 "P2; near 0 for both: the group matters little, P3). Intervals: 95% t-intervals "
-                "across seeds." + one_seed + " W, p: two-sided Wilcoxon signed-rank test of "
-                "(target Δ − source Δ) across target languages (no p < 0.05 is possible with "
-                "fewer than 6 targets). The second table pools all (seed × group) pairs.",
-                [("per group", data.delta_table),
-                 ("pooled over groups and seeds", data.pooled_table)])
+                "across seeds; descriptive (the test of P2 is the next table)." + one_seed,
+                [("per group (delta-summary.csv; per language and seed: deltas.csv)",
+                  data.delta_table)])
             per_language = Section("Appendix · Δ per language",
-                                   "Mean over seeds of Δ vs REF for every group and language.",
-                                   list(data.appendix))
+                                   "Mean over seeds of Δ vs REF for every group and language "
+                                   "(deltas.csv).", list(data.appendix))
             for (task, metric), _ in d.groupby(["task", "metric"]):
                 name = f"delta-{task}-{metric}.png"
                 figures.delta_heatmap(d, str(task), str(metric), out / name)
                 sec.images.append((name, f"Δ {metric} ({task}): re-initialised group × language"))
             sections.append(sec)
             appendix.append(per_language)
-
-    if data.alignment_measures:
-        sim_sec = Section(
-            "Figure · Cross-lingual similarity per layer, before and after fine-tuning (P5)",
-            "Similarity between the source and each target on parallel PUD sentences. Only the "
-            "part of a curve above the grey null band (the same measure on shuffled, "
-            "non-parallel pairs) is evidence of alignment.")
-        figures.alignment_before_after(data.similarity, list(data.alignment_measures),
-                                       out / "alignment.png")
-        sim_sec.images.append(("alignment.png", "mean over targets, every measure"))
-        if data.pretrained_rows:
-            plot_similarity(data.pretrained_rows, out / "alignment-per-target.png")
-            sim_sec.images.append(("alignment-per-target.png",
-                                   "pretrained model, one curve per target with its 95% "
-                                   "bootstrap band"))
-        sections.append(sim_sec)
+    if not data.contrasts.empty:
+        sections.append(Section(
+            "Table P2 · The pre-registered low-layer contrasts, seeds as the unit",
+            "Per task and metric: gap(g) = mean target Δ − source Δ per seed, and the contrast "
+            "gap(g) − gap(11-12). boot: 95% hierarchical bootstrap (seeds with replacement, "
+            "then target languages within each seed, then each score's test-sentence noise "
+            "from its own interval, one draw per REF score shared by the groups it is "
+            "differenced with). t: 95% t-interval across seeds; p: one-sample t-test across "
+            "seeds, Holm-corrected within each task's family (p_holm). Per-seed values: "
+            + _csv(out, "p2-contrasts.csv", data.contrasts) + ".",
+            [("contrasts and gaps", tables.contrast_table(data.contrasts))]))
+    if not data.p4_seeds.empty:
+        sections.append(Section(
+            "Table P4 · How much fine-tuning changes the lower vs the upper layers, per seed",
+            f"drop = mean {measure}(pretrained, fine-tuned) over layers 1-4 minus over layers "
+            "9-12 (mean over languages); weight ρ: Spearman ρ of the relative weight change vs "
+            "block index (> 0: upper blocks change more). Numbers: "
+            + _csv(out, "p4-seeds.csv", data.p4_seeds) + ".",
+            [("per task and seed", data.p4_seeds)]))
+    if not data.p5.empty:
+        _csv(out, "layer-differences.csv", data.layer_differences)
+        sections.append(Section(
+            "Table P5 · Does similarity fall after its peak? Per target and measure",
+            "Per target: D = m(peak layer) − m(last layer) with a paired 95% bootstrap interval "
+            "over sentences (both layers evaluated on the same resample; the peak is chosen on "
+            "the point estimates). Per measure: how many targets' intervals lie above 0 "
+            "(a fall), below 0, or have no interval (measures without a bootstrap). Per "
+            "target: layer-differences.csv; this table: " + _csv(out, "p5.csv", data.p5) + ".",
+            [("targets with a fall, per measure", data.p5)]))
+    if not data.p6.empty:
+        sections.append(Section(
+            "Table P6 · Similarity vs transfer: permutation tests corrected for the layer",
+            f"Spearman ρ across targets between the pretrained {measure} (source vs target) and "
+            "the REF zero-shot score of the task's main metric; p_raw: permutation of the "
+            "languages; p_max: corrected for the choice among the 13 layers (max-T, "
+            "Westfall-Young); partial ρ: controlling for the URIEL syntactic distance to "
+            "English (Freedman-Lane permutation p). Numbers: "
+            + _csv(out, "p6-permutation.csv", data.p6) + ".",
+            [("per task and layer", tables.p6_table(data.p6))]))
 
     if not data.robustness.empty:
         sections.append(_robustness_section(data, out))
@@ -183,42 +296,32 @@ def build_sections(data: ReportData, out: Path) -> list[Section]:
     if not data.retrieval.empty:
         sections.append(_retrieval_section(data, out))
 
-    if not data.pretrained_vs_finetuned.empty:
-        figures.pretrained_vs_finetuned(data.pretrained_vs_finetuned, measure,
-                                        out / "pretrained-vs-finetuned.png")
+    if not data.pretrained_vs_finetuned_table.empty:
         sections.append(Section(
-            "Figure · Pretrained vs fine-tuned, per layer (P4)",
-            f"{measure}(pretrained, fine-tuned) on the same sentences, mean over languages and "
-            "seeds: near 1 = fine-tuning left the layer's geometry alone.",
-            [("pretrained vs fine-tuned", data.pretrained_vs_finetuned_table)],
-            [("pretrained-vs-finetuned.png", f"{measure}(pretrained, fine-tuned) per layer")]))
+            "Table · Pretrained vs fine-tuned per layer (P4)",
+            f"{measure}(pretrained, fine-tuned REF) per layer, mean over languages and seeds, "
+            "and the mean shuffled-pairs null (pretrained-vs-finetuned.csv).",
+            [("pretrained vs fine-tuned", data.pretrained_vs_finetuned_table)]))
 
     if not data.correlations.empty:
         _write_csv(out / "correlations.csv", data.correlations)
     if not data.correlation_table.empty:
-        corr_sec = Section(
-            "Table 3 · Does similarity predict transfer? (P6)",
+        sections.append(Section(
+            "Table 3 · Does similarity predict transfer? Bootstrap intervals (P6)",
             f"Spearman ρ across target languages between per-layer {measure} (source vs target; "
             "pretrained, or fine-tuned on the same task) and the REF zero-shot score; "
             "[95% bootstrap CI, resampling languages]. – : undefined (constant similarity or "
             "fewer than 3 languages). Other measures: correlations.csv.",
-            [(f"ρ per layer ({measure})", data.correlation_table)])
-        for choice in data.scatter:
-            name = f"scatter-{choice.task}.png"
-            figures.similarity_vs_score(data.similarity, data.scores, measure, choice.layer,
-                                        choice.row, choice.task, choice.metric, out / name)
-            corr_sec.images.append((name, f"{choice.task}: layer {choice.layer}, the layer "
-                                          "with the largest |ρ| (a selected layer: read its "
-                                          "CI, not only ρ)"))
-        sections.append(corr_sec)
+            [(f"ρ per layer ({measure})", data.correlation_table)]))
 
     if not data.probe.empty:
         sections.append(_probe_section(data, out))
 
     sections += appendix  # the per-language tables come last, before provenance
+    _csv(out, "provenance.csv", data.provenance)
     sections.append(Section(
         "Provenance", "What produced these numbers: model and weight fingerprints, code "
-        "commit, device, package versions, SHA-256 of every data file.",
+        "commit, device, package versions, SHA-256 of every data file (provenance.csv).",
         [("provenance", data.provenance)]))
     return sections
 
@@ -249,6 +352,7 @@ def _probe_section(data: ReportData, out: Path) -> Section:
     """Layer-wise probing: the accuracy-by-layer figure, the best layer per language and the
     full layer x language table."""
     plot_probe(data.probe, out / "probe.png")
+    _csv(out, "probe.csv", data.probe)
     return Section(
         "Figure · Layer-wise probing: where a transferable POS signal lives before fine-tuning",
         "A linear softmax probe per layer of the frozen pretrained encoder, trained on English "
@@ -258,7 +362,7 @@ def _probe_section(data: ReportData, out: Path) -> Section:
         "trained on a random tag per word type; selectivity = accuracy − control accuracy "
         "(paired interval), what the layer offers beyond memorising word types. The best layer "
         "is selected on the test set it is reported on (optimistic); the last column uses the "
-        "source's best layer instead.",
+        "source's best layer instead. Every value: probe.csv.",
         [("best layer per language", data.probe_table),
          ("accuracy per layer (last row: majority baseline)", data.probe_layers),
          ("probe settings", data.probe_settings)],
@@ -306,18 +410,50 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
     return "\n".join(parts)
 
 
-def write_report(data: ReportData, out: str | Path, *, title: str) -> Path:
+README_FILES = (
+    ("index.html", "the report (HTML): verdicts, the four key figures, then every table"),
+    ("report.md", "the same report as Markdown"),
+    ("verdicts.csv", "one row per judged statistic: estimate, interval, what it resamples, "
+                     "rule, verdict"),
+    ("p2-contrasts.csv", "P2: per-seed gaps and contrasts with hierarchical and t intervals"),
+    ("scores.csv", "every score of every run, per language and seed"),
+    ("deltas.csv", "Δ vs REF per task, group, seed and language"),
+    ("similarity.csv", "every similarity row (per language, layer, measure, model, seed)"),
+    ("p4-layers.csv", "P4 per task and layer: CKA(pre, ft), CKA(seed, seed), weight change"),
+    ("layer-differences.csv", "P5 per target and measure: peak − top, paired interval"),
+    ("p6-permutation.csv", "P6 per task and layer: ρ, permutation p, layer-corrected p, "
+                           "partial ρ"),
+)
+"""The files the generated README lists (those present in the report folder)."""
+
+
+def write_report(data: ReportData, out: str | Path, *, title: str,
+                 readme: tuple[str, Sequence[tuple[str, str]]] | None = None) -> Path:
     """Render ``data`` into ``out``: ``report.md``, ``index.html``, figures and CSVs, every file
-    atomically (the folder is created); returns the HTML path."""
+    atomically (the folder is created); returns the HTML path. With ``readme`` = (command,
+    facts), also ``README.md``: the verdicts of P2-P6 generated from verdicts.csv
+    (:mod:`crossling.report.readme`)."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     sections = build_sections(data, folder)
     write_text(folder / "report.md", render_markdown(title, sections))
-    return write_text(folder / "index.html", render_html(title, sections))
+    index = write_text(folder / "index.html", render_html(title, sections))
+    if readme is not None:
+        command, facts = readme
+        # from the CSV just written (never a stale one): the README quotes exactly its cells
+        verdicts = pd.read_csv(_write_csv(folder / "verdicts.csv", data.verdicts if not
+                                          data.verdicts.empty else verdict_frame([])))
+        files = [(name, what) for name, what in README_FILES if (folder / name).is_file()]
+        write_text(folder / "README.md", render_readme(
+            verdicts, title=f"Reproduction: {title}", command=command, facts=facts,
+            files=files))
+    return index
 
 
 def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: str | Path, *,
-                 title: str, measure: str = HEADLINE_MEASURE, n_boot: int = 1000) -> Path:
+                 title: str, measure: str = HEADLINE_MEASURE, n_boot: int = 1000,
+                 n_perm: int = 100_000,
+                 readme: tuple[str, Sequence[tuple[str, str]]] | None = None) -> Path:
     """Compute (:func:`~crossling.report.analyses.compute_report`) and render
     (:func:`write_report`) the report of ``scores`` and ``sims`` into ``out``; returns the HTML
     path.
@@ -325,5 +461,5 @@ def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out:
     Everything is computed before anything is written: no rows at all (ValueError: an empty
     report would look like a result) or an unknown measure (ConfigError) leave ``out`` as it was.
     """
-    data = compute_report(scores, sims, measure=measure, n_boot=n_boot)
-    return write_report(data, out, title=title)
+    data = compute_report(scores, sims, measure=measure, n_boot=n_boot, n_perm=n_perm)
+    return write_report(data, out, title=title, readme=readme)

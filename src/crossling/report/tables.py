@@ -66,7 +66,7 @@ def ref_table(scores: pd.DataFrame) -> pd.DataFrame:
 
 def delta_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Table 2 (P2, P3): per re-init group, source Δ vs mean target Δ and their gap, each with a
-    95% t-interval across seeds, and the per-group Wilcoxon test across targets."""
+    95% t-interval across seeds (descriptive: the P2 test is the pre-registered contrast)."""
     if summary.empty:
         return summary
     return pd.DataFrame({
@@ -79,17 +79,39 @@ def delta_table(summary: pd.DataFrame) -> pd.DataFrame:
                                                      summary["target_ci_high"], strict=True)],
         "gap (targets − source)": [fmt_ci(*v) for v in zip(summary["gap"], summary["gap_ci_low"],
                                                            summary["gap_ci_high"], strict=True)],
-        "n targets": summary["n_targets"], "Wilcoxon W": summary["wilcoxon_stat"],
-        "p": [fmt_p(p) for p in summary["p_value"]], "note": summary["note"]})
+        "n targets": summary["n_targets"], "note": summary["note"]})
 
 
-def pooled_table(pooled: pd.DataFrame) -> pd.DataFrame:
-    """The pooled (seed x group) Wilcoxon test of :func:`crossling.analysis.deltas.pooled_test`,
-    with display names."""
-    out = pooled.rename(columns={"n": "n (seed × group)", "median_gap": "median gap",
-                                 "wilcoxon_stat": "Wilcoxon W", "p_value": "p"})
-    out["p"] = [fmt_p(p) for p in pooled["p_value"]]
-    return out
+def contrast_table(contrasts: pd.DataFrame) -> pd.DataFrame:
+    """Table P2: the hierarchical gaps and contrasts (:func:`crossling.analysis.hierarchical.
+    hierarchical_gaps`), contrasts first, with both intervals, Holm p and the per-seed values."""
+    c = contrasts.assign(_kind=contrasts["kind"].map({"contrast": 0, "gap": 1}),
+                         _group=contrasts["reinit"].map(lambda g: group_order(str(g))[0]))
+    c = c.sort_values(["task", "metric", "_kind", "_group"])
+    return pd.DataFrame({
+        "task": c["task"], "metric": c["metric"],
+        "estimate": [f"gap({g}) − gap({v})" if k == "contrast" else f"gap({g})"
+                     for g, v, k in zip(c["reinit"], c["versus"], c["kind"], strict=True)],
+        "value [95% boot]": [fmt_ci(*v) for v in zip(c["estimate"], c["boot_low"],
+                                                      c["boot_high"], strict=True)],
+        "95% t (seeds)": [fmt_ci(*v) for v in zip(c["estimate"], c["t_low"], c["t_high"],
+                                                  strict=True)],
+        "p (t)": [fmt_p(p) for p in c["p_value"]], "p (Holm)": [fmt_p(p) for p in c["p_holm"]],
+        "per seed": [", ".join(f"{v:.2f}" for v in vals) for vals in c["seed_values"]],
+        "seeds": c["n_seeds"], "targets": c["n_targets"], "note": c["note"]})
+
+
+def p6_table(perm: pd.DataFrame) -> pd.DataFrame:
+    """Table P6: per task and layer, ρ with its permutation, layer-corrected and partial p."""
+    return pd.DataFrame({
+        "task": perm["task"], "metric": perm["metric"], "layer": perm["layer"],
+        "ρ": perm["rho"], "p": [fmt_p(p) for p in perm["p_raw"]],
+        "p (layer-corrected)": [fmt_p(p) for p in perm["p_max"]],
+        "partial ρ (typology)": perm["partial_rho"],
+        "p (partial)": [fmt_p(p) for p in perm["partial_p"]],
+        "languages": perm["n_languages"],
+        "permutations": ["exact" if e else str(n) for e, n in
+                         zip(perm["exact"], perm["n_permutations"], strict=True)]})
 
 
 def fmt_p(p: float) -> str:

@@ -1,0 +1,371 @@
+"""The verdict on each of the paper's propositions P2-P6, by the rules fixed in advance.
+
+docs/reproduction/analysis-plan.md states each rule before the study ran; this module applies
+them to the analysis frames and nothing else: every verdict row carries its estimate, interval,
+what the interval resamples, n, the rule it was judged by and what would change it, so the
+generated README (:mod:`crossling.report.readme`) and verdicts.csv say the same thing, and a test
+can check one against the other.
+
+The verdict words are fixed: :data:`SUPPORTED`, :data:`NOT_SUPPORTED`, :data:`INCONCLUSIVE`
+(and :data:`CONFOUNDED` for P6, :data:`MISSING` where the study has no rows for a proposition).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from crossling.analysis.deltas import mean_ci
+
+SUPPORTED = "supported"
+NOT_SUPPORTED = "not supported"
+INCONCLUSIVE = "inconclusive"
+CONFOUNDED = "confounded"
+MISSING = "not measured"
+
+P2_GROUPS = ("1-2", "3-4")
+"""The groups of P2's primary contrasts, each against 11-12 (analysis plan)."""
+P3_MARGIN = 2.0
+"""Non-inferiority margin of P3, in score points (analysis plan)."""
+P4_LOW, P4_HIGH = (1, 2, 3, 4), (9, 10, 11, 12)
+"""The lower and upper layers whose mean CKA(pretrained, fine-tuned) P4 compares."""
+P5_SUPPORT, P5_AGAINST = 12, 3
+"""P5: the fall is supported when at least 12 targets' intervals lie above 0 (of 18), not
+supported when at most 3 do (scaled to the number of targets measured: 2/3 and 1/6)."""
+ALPHA = 0.05
+
+VERDICT_COLUMNS = ["proposition", "task", "metric", "statistic", "estimate", "ci_low",
+                   "ci_high", "interval", "n", "verdict", "criterion", "would_change"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One judged statistic (one row of verdicts.csv)."""
+
+    proposition: str
+    task: str
+    metric: str
+    statistic: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    interval: str
+    n: int
+    verdict: str
+    criterion: str
+    would_change: str
+
+
+def verdict_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
+    """Verdict rows as a frame with :data:`VERDICT_COLUMNS` (empty frame with them if none)."""
+    return pd.DataFrame([asdict(v) for v in verdicts], columns=VERDICT_COLUMNS)
+
+
+def _finite(*values: float) -> bool:
+    return all(v is not None and math.isfinite(float(v)) for v in values)
+
+
+# --- P2 ---------------------------------------------------------------------------------------
+
+
+def p2_verdicts(contrasts: pd.DataFrame, main_metric: dict[str, str]) -> list[Verdict]:
+    """P2 from :func:`crossling.analysis.hierarchical.hierarchical_gaps`: each contrast
+    gap(g) - gap(11-12) of each task's main metric (g = 1-2 and 3-4: the pre-registered
+    primary estimates), judged on its hierarchical interval and the sign of every seed."""
+    out: list[Verdict] = []
+    if contrasts.empty:
+        return out
+    rows = contrasts[(contrasts["kind"] == "contrast") & contrasts["reinit"].isin(P2_GROUPS)]
+    for _, r in rows.iterrows():
+        task = str(r["task"])
+        if r["metric"] != main_metric.get(task, r["metric"]):
+            continue
+        est, lo, hi = float(r["estimate"]), float(r["boot_low"]), float(r["boot_high"])
+        per_seed = [float(v) for v in r["seed_values"]]
+        if _finite(lo, hi) and hi < 0 and per_seed and all(v < 0 for v in per_seed):
+            verdict = SUPPORTED
+        elif _finite(lo, hi) and lo > 0:
+            verdict = NOT_SUPPORTED
+        else:
+            verdict = INCONCLUSIVE
+        seeds = ", ".join(f"{v:.2f}" for v in per_seed)
+        out.append(Verdict(
+            "P2", task, str(r["metric"]), f"gap({r['reinit']}) − gap({r['versus']})", est, lo,
+            hi, f"hierarchical bootstrap (seeds, then target languages, then test-sentence "
+            f"noise); per seed: {seeds}; t-interval across seeds "
+            f"[{fmt2(r['t_low'])}, {fmt2(r['t_high'])}], Holm p = {fmt3(r['p_holm'])}",
+            int(r["n_seeds"]), verdict, "interval below 0 and every seed's contrast < 0",
+            "more seeds (3 seeds give the seed level 10 distinct resamples); a longer recipe, "
+            "if the low blocks' cost is a learning-speed effect"))
+    return out
+
+
+def fmt2(value: object) -> str:
+    """Two decimals, ``–`` for NaN (numbers inside the verdicts' interval text)."""
+    v = float(value)  # type: ignore[arg-type]
+    return f"{v:.2f}" if math.isfinite(v) else "–"
+
+
+def fmt3(value: object) -> str:
+    """Three significant digits, ``–`` for NaN (p-values inside the interval text)."""
+    v = float(value)  # type: ignore[arg-type]
+    return f"{v:.3g}" if math.isfinite(v) else "–"
+
+
+# --- P3 ---------------------------------------------------------------------------------------
+
+
+def p3_verdicts(summary: pd.DataFrame, main_metric: dict[str, str],
+                group: str = "11-12") -> list[Verdict]:
+    """P3 from :func:`crossling.analysis.deltas.summarize`: the mean target Δ of re-initialising
+    ``group`` (the top pair), non-inferior to REF within :data:`P3_MARGIN` points."""
+    out: list[Verdict] = []
+    if summary.empty:
+        return out
+    rows = summary[summary["reinit"] == group]
+    for _, r in rows.iterrows():
+        task = str(r["task"])
+        if r["metric"] != main_metric.get(task, r["metric"]):
+            continue
+        est, lo, hi = float(r["target_delta"]), float(r["target_ci_low"]), \
+            float(r["target_ci_high"])
+        if _finite(lo) and lo > -P3_MARGIN:
+            verdict = SUPPORTED
+        elif _finite(hi) and hi < -P3_MARGIN:
+            verdict = NOT_SUPPORTED
+        else:
+            verdict = INCONCLUSIVE
+        out.append(Verdict(
+            "P3", task, str(r["metric"]), f"mean target Δ, re-init {group}", est, lo, hi,
+            "t-interval across seeds", int(r["seeds"]), verdict,
+            f"lower bound above −{P3_MARGIN:g} points",
+            "a tighter margin; more seeds (a wide interval reaching −2 is inconclusive)"))
+    return out
+
+
+# --- P4 ---------------------------------------------------------------------------------------
+
+
+def p4_frames(sf: pd.DataFrame, measure: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(per_layer, per_seed)`` of P4 from :func:`crossling.analysis.frames.similarity_frame`.
+
+    ``per_layer``: per task and layer, the mean over languages and seeds of
+    ``measure``(pretrained, fine-tuned REF) (``pre_ft``), of ``measure``(REF seed a, REF seed b)
+    (``seed_seed``, the baseline of two fine-tunings) and of the relative weight change of the
+    block from the pretrained weights (``weight_change``; layer 0 = embeddings).
+    ``per_seed``: per task and seed, ``drop`` = mean pre_ft over layers 1-4 minus over 9-12
+    (mean over languages) and ``weight_rho`` = Spearman ρ of the weight change vs block index.
+    """
+    empty = pd.DataFrame(), pd.DataFrame()
+    if sf.empty:
+        return empty
+    ref = sf["reinit"].fillna("REF").str.upper() == "REF" if "reinit" in sf else \
+        pd.Series(True, index=sf.index)
+    pre_ft = sf[(sf["kind"] == "model-model") & (sf["metric"] == measure) & sf["finetuned"]
+                & ref]
+    if pre_ft.empty:
+        return empty
+    seed_seed = sf[(sf["kind"] == "seed-seed") & (sf["metric"] == measure)]
+    weights = sf[(sf["kind"] == "weight-change") & (sf["metric"] == "rel_change_from_pretrained")
+                 & ref]
+    per_layer = pre_ft.groupby(["task", "layer"])["value"].mean().rename("pre_ft").to_frame()
+    if not seed_seed.empty:
+        per_layer = per_layer.join(seed_seed.groupby(["task", "layer"])["value"].mean()
+                                   .rename("seed_seed"))
+    if not weights.empty:
+        per_layer = per_layer.join(weights.groupby(["task", "layer"])["value"].mean()
+                                   .rename("weight_change"), how="outer")
+    rows = []
+    for (task, seed), g in pre_ft.groupby(["task", "seed"]):
+        curve = g.groupby("layer")["value"].mean()
+        low = curve.reindex(list(P4_LOW)).mean()
+        high = curve.reindex(list(P4_HIGH)).mean()
+        mine = weights[(weights["task"] == task) & (weights["seed"] == seed)]
+        w = mine[mine["layer"] >= 1].groupby("layer")["value"].mean()
+        rho = float(stats.spearmanr(w.index, w.to_numpy()).statistic) if len(w) >= 3 \
+            else math.nan
+        rows.append({"task": task, "seed": int(str(seed)), "pre_ft_low": float(low),
+                     "pre_ft_high": float(high), "drop": float(low - high),
+                     "weight_rho": rho})
+    return per_layer.reset_index(), pd.DataFrame(rows)
+
+
+def p4_verdicts(per_seed: pd.DataFrame, per_layer: pd.DataFrame) -> list[Verdict]:
+    """P4: the drop of CKA(pretrained, fine-tuned) from layers 1-4 to 9-12, per task (mean
+    over seeds, t-interval across seeds), judged with the weight-change ordering."""
+    out: list[Verdict] = []
+    if per_seed.empty:
+        return out
+    for task, g in per_seed.groupby("task"):
+        est, lo, hi = mean_ci(g["drop"].to_numpy())
+        drops_pos = bool((g["drop"] > 0).all())
+        rhos = g["weight_rho"].to_numpy(dtype=float)
+        rho_pos = bool(np.isfinite(rhos).all() and (rhos > 0).all())
+        if drops_pos and rho_pos:
+            verdict = SUPPORTED
+        elif (g["drop"] <= 0).mean() > 0.5:
+            verdict = NOT_SUPPORTED
+        else:
+            verdict = INCONCLUSIVE
+        top = per_layer[(per_layer["task"] == task) & per_layer["layer"].isin(P4_HIGH)]
+        baseline = ""
+        if "seed_seed" in top and top["seed_seed"].notna().any():
+            baseline = (f"; top layers: CKA(pre, ft) {top['pre_ft'].mean():.2f} vs "
+                        f"CKA(seed, seed) {top['seed_seed'].mean():.2f}")
+        out.append(Verdict(
+            "P4", str(task), "debiased_cka", "CKA(pre, ft): mean of layers 1-4 − mean of 9-12",
+            est, lo, hi, "t-interval across seeds (per-seed means over languages)" + baseline,
+            len(g), verdict,
+            "drop > 0 in every seed and weight change rising with depth (ρ > 0) in every seed",
+            "a seed-seed CKA at the top as low as CKA(pre, ft) would make the top-layer change "
+            "seed noise rather than adaptation"))
+    return out
+
+
+# --- P5 ---------------------------------------------------------------------------------------
+
+
+def p5_table(sf: pd.DataFrame) -> pd.DataFrame:
+    """Per measure (pretrained model): the targets' peak-minus-top differences (rows of kind
+    ``layer-difference``): median D, how many targets have an interval above 0, below 0, or
+    none, and the most common peak layer."""
+    cols = ["measure", "targets", "median_d", "above_0", "below_0", "no_interval",
+            "peak_layer_mode"]
+    if sf.empty:
+        return pd.DataFrame(columns=cols)
+    d = sf[(sf["kind"] == "layer-difference") & ~sf["finetuned"]]
+    rows = []
+    for measure, g in d.groupby("metric"):
+        per = g.groupby("target").agg(value=("value", "mean"), low=("ci_low", "mean"),
+                                      high=("ci_high", "mean"), layer=("layer", "first"))
+        has = per["low"].notna() & per["high"].notna()
+        rows.append({"measure": measure, "targets": len(per),
+                     "median_d": float(per["value"].median()),
+                     "above_0": int((has & (per["low"] > 0)).sum()),
+                     "below_0": int((has & (per["high"] < 0)).sum()),
+                     "no_interval": int((~has).sum()),
+                     "peak_layer_mode": int(per["layer"].mode().iloc[0])})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def p5_verdicts(table: pd.DataFrame, headline: str) -> list[Verdict]:
+    """P5 (the fall at the top) per measure with intervals: the headline measure first."""
+    out: list[Verdict] = []
+    if table.empty:
+        return out
+    records: list[dict[Any, Any]] = table.to_dict("records")
+    for r in sorted(records, key=lambda r: (r["measure"] != headline, r["measure"])):
+        with_ci = int(r["targets"]) - int(r["no_interval"])
+        above = int(r["above_0"])
+        if with_ci == 0:
+            verdict = INCONCLUSIVE
+        elif above >= math.ceil(with_ci * P5_SUPPORT / 18):
+            verdict = SUPPORTED
+        elif above <= math.floor(with_ci * P5_AGAINST / 18):
+            verdict = NOT_SUPPORTED
+        else:
+            verdict = INCONCLUSIVE
+        out.append(Verdict(
+            "P5" if r["measure"] == headline else "P5 (robustness)", "pretrained",
+            str(r["measure"]),
+            f"targets whose peak − top interval lies above 0 (of {with_ci}); estimate = "
+            "median D", float(r["median_d"]), math.nan, math.nan,
+            "per target: paired bootstrap over sentences (both layers on the same resample)"
+            if with_ci else "this measure has no bootstrap interval", above, verdict,
+            f"at least {P5_SUPPORT} of 18 targets above 0 (not supported: at most "
+            f"{P5_AGAINST})",
+            "a peak chosen on held-out sentences; other pooling (the fall depends on it)"))
+    return out
+
+
+# --- P6 ---------------------------------------------------------------------------------------
+
+
+def p6_table(similarity: pd.DataFrame, scores: pd.DataFrame, tasks: dict[str, str],
+             measure: str, *, n_perm: int = 100_000, seed: int = 0) -> pd.DataFrame:
+    """Per task (its main metric) and layer: Spearman ρ between the pretrained model's
+    ``measure`` (source vs target) and the REF zero-shot score across targets, permutation
+    p (``p_raw``), layer-corrected max-T p (``p_max``), and the partial ρ given the URIEL
+    syntactic distance to English (``partial_rho``, Freedman-Lane ``partial_p``; NaN with a
+    ``covariate`` note when lang2vec is not installed)."""
+    from crossling.analysis.correlate import cross_similarity, transfer_scores
+    from crossling.analysis.permutation import (
+        partial_permutation_spearman,
+        permutation_spearman,
+    )
+    from crossling.analysis.typology import distance_to
+    from crossling.errors import ConfigError
+
+    table = cross_similarity(similarity, measure) if not similarity.empty else pd.DataFrame()
+    parts = []
+    for task, metric in tasks.items():
+        score = transfer_scores(scores, task, metric)
+        if table.empty or score.empty:
+            continue
+        raw = permutation_spearman(table, score, n_perm=n_perm, seed=seed)
+        covariate_note = "URIEL syntax_knn cosine distance to English (lang2vec)"
+        try:
+            distance = distance_to(sorted(set(score.index) & set(table.columns)))
+            partial = partial_permutation_spearman(table, score, distance, n_perm=n_perm,
+                                                   seed=seed)
+            raw["partial_rho"] = partial["rho"].to_numpy()
+            raw["partial_p"] = partial["p_raw"].to_numpy()
+        except (ConfigError, ImportError) as exc:
+            raw["partial_rho"] = raw["partial_p"] = math.nan
+            covariate_note = f"no partial correlation: {exc}"
+        raw.insert(0, "measure", measure)
+        raw.insert(0, "metric", metric)
+        raw.insert(0, "task", task)
+        raw["covariate"] = covariate_note
+        parts.append(raw.drop(columns="partial"))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def p6_verdicts(perm: pd.DataFrame) -> list[Verdict]:
+    """P6 from :func:`p6_table`: per task, the layer with the smallest layer-corrected p."""
+    out: list[Verdict] = []
+    if perm.empty:
+        return out
+    for task, g in perm.groupby("task", sort=True):
+        g = g.dropna(subset=["rho", "p_max"])
+        if g.empty:
+            continue
+        best = g.iloc[int(np.argmin(g["p_max"].to_numpy(dtype=float)))]
+        partial_ok = bool(_finite(best["partial_rho"], best["partial_p"])
+                          and np.sign(best["partial_rho"]) == np.sign(best["rho"])
+                          and best["partial_p"] < ALPHA)
+        if best["p_max"] < ALPHA and partial_ok:
+            verdict = SUPPORTED
+        elif best["p_max"] < ALPHA:
+            verdict = CONFOUNDED
+        else:
+            verdict = NOT_SUPPORTED
+        kind = "exact" if bool(best["exact"]) else f"{int(best['n_permutations'])} random"
+        out.append(Verdict(
+            "P6", str(task), str(best["metric"]),
+            f"Spearman ρ at layer {int(best['layer'])} (smallest layer-corrected p)",
+            float(best["rho"]), math.nan, math.nan,
+            f"permutations of the languages ({kind}): p = {fmt3(best['p_raw'])}, "
+            f"layer-corrected (max-T over layers) p = {fmt3(best['p_max'])}; partial ρ given "
+            f"syntactic distance to English = {fmt2(best['partial_rho'])} "
+            f"(p = {fmt3(best['partial_p'])})",
+            int(best["n_languages"]), verdict,
+            "layer-corrected p < 0.05 and the partial ρ keeps its sign with p < 0.05",
+            "another typological distance; more languages (18 targets leave a partial "
+            "correlation little power)"))
+    return out
+
+
+def all_verdicts(*, contrasts: pd.DataFrame, summary: pd.DataFrame, p4_seeds: pd.DataFrame,
+                 p4_layers: pd.DataFrame, p5: pd.DataFrame, p6: pd.DataFrame,
+                 main_metric: dict[str, str], headline: str) -> pd.DataFrame:
+    """Every verdict row, P2 to P6 in order (verdicts.csv)."""
+    rows = (p2_verdicts(contrasts, main_metric) + p3_verdicts(summary, main_metric)
+            + p4_verdicts(p4_seeds, p4_layers) + p5_verdicts(p5, headline) + p6_verdicts(p6))
+    return verdict_frame(rows)
