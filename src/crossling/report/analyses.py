@@ -26,7 +26,13 @@ import pandas as pd
 
 from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
 from crossling.analysis.deltas import deltas, pooled_test, summarize
-from crossling.analysis.frames import finetuning_of, scores_frame, similarity_frame
+from crossling.analysis.frames import (
+    SIMILARITY_KINDS,
+    finetuning_of,
+    is_ref_model,
+    scores_frame,
+    similarity_frame,
+)
 from crossling.analysis.probing import (
     best_layers,
     layer_table,
@@ -303,6 +309,9 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
     # P@1 is no similarity measure, so they get their own frame and section.
     retrieval = [r for r in sims if is_retrieval(r)]
     sims = [r for r in sims if not is_retrieval(r)]
+    # The analyses below compare the pretrained model with the REF fine-tuned models: rows of a
+    # re-init group's models, seed-vs-seed and weight-change rows are not theirs.
+    sims = [r for r in sims if r.kind in SIMILARITY_KINDS and is_ref_model(r)]
     rf = retrieval_frame(retrieval)
     sc = scores_frame(scores)
     sf = similarity_frame(sims)
