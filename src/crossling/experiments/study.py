@@ -2,12 +2,15 @@
 
 A study names a model, the data folders, the tasks (train / dev / eval data), the RANDOM-INIT
 groups, the seeds, the training hyper-parameters and the similarity settings. :func:`expand`
-turns it into cells of four kinds:
+turns it into cells of these kinds (a task may override ``reinit`` and ``training``):
 
 - ``similarity``: cross-lingual CKA of the pretrained model (source vs every similarity language);
 - ``finetune``: one (task, re-init group, seed) run, evaluated on the source and every target;
-- ``similarity_ft``: for each REF fine-tuned model, cross-lingual CKA of the fine-tuned encoder
-  and pretrained-vs-fine-tuned CKA per language; depends on its ``finetune`` cell;
+- ``similarity_ft``: for each fine-tuned model of the ``similarity.after`` groups (REF by
+  default) and ``after_seeds``, cross-lingual CKA of the fine-tuned encoder and
+  pretrained-vs-fine-tuned CKA per language; depends on its ``finetune`` cell;
+- ``similarity_seeds`` (``similarity.seed_pairs``): CKA between the REF models of two
+  consecutive ``after_seeds`` of a task; depends on both ``finetune`` cells;
 - ``retrieval``: parallel sentence retrieval (P@1 per layer, both directions, each variant) of
   the pretrained model, source vs every ``retrieval.languages`` target.
 - ``probe``: layer-wise linear UPOS probes of the pretrained model, trained on English EWT and
