@@ -67,6 +67,15 @@ class SimilarityRow:
     m_b(L) >= m_b(l*) is ``provenance["layer_difference"]["p_top_ge_peak"]``
     (:func:`crossling.similarity.null.layer_difference`). ``compare_layer`` is None for every
     other kind and for rows written before the field existed.
+
+    ``reinit`` is the RANDOM-INIT group of that fine-tuned model (``"REF"``, ``"1-2"``, ...),
+    and ``compare_seed`` the fine-tuning seed of the second model of a ``"seed-seed"`` row (CKA
+    between two REF models of one task that differ only in their seed; ``seed`` is the
+    first's). ``kind`` ``"weight-change"`` rows are no similarity of vectors but the relative
+    weight change of block ``layer`` during fine-tuning (metric ``rel_change_from_start`` or
+    ``rel_change_from_pretrained``; ``n`` 0, intervals and nulls NaN, pooling ``"-"``,
+    ``source`` = ``target`` = the source language; :mod:`crossling.training.finetune`). Both
+    fields are None for rows that do not concern them and for rows written before they existed.
     """
 
     kind: str
@@ -88,6 +97,8 @@ class SimilarityRow:
     seed: int | None = None
     finetune_cell: str | None = None
     compare_layer: int | None = None
+    reinit: str | None = None
+    compare_seed: int | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ part in the choice.
         --csv docs/reproduction/recipes/sweep.csv [--only parsing]
 
 Runs resume (each is a crossling fine-tuning folder with its manifest); the CSV is rewritten
-atomically after every run, one row per (run, epoch), with the run's wall time.
+atomically after every run, one row per (run, epoch), with the run's wall time (from its
+folder: manifest written first, scores last) and training time.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -60,12 +60,14 @@ def run_one(task: str, n: int, epochs: int, lr: float, head_lr: float, folders: 
     name = f"{task}-n{n}-e{epochs}-lr{lr:g}-head{head_lr:g}"
     config = TrainConfig(epochs=epochs, batch_size=BATCH, lr=lr, head_lr=head_lr,
                          max_length=128, patience=epochs)
-    t0 = time.perf_counter()
     rows = run_finetune(task, MODEL, train_files=[train], dev_files=[dev],
                         eval_sets={"en": test}, out_dir=root / name, config=config,
                         max_train_sentences=n, max_eval_sentences=MAX_DEV,
                         save_model=False, progress=False)
-    wall = time.perf_counter() - t0
+    folder = root / name
+    # wall time from the run folder itself (manifest written first, scores.json last), so a
+    # rerun of the sweep that finds the run finished reports the time the run took
+    wall = (folder / "scores.json").stat().st_mtime - (folder / "manifest.json").stat().st_mtime
     fit = json.loads((root / name / "fit" / "fit.json").read_text())["result"]
     test_scores = {r.metric: (r.value, r.ci_low, r.ci_high) for r in rows}
     out = []
@@ -86,13 +88,71 @@ def run_one(task: str, n: int, epochs: int, lr: float, head_lr: float, folders: 
     return out
 
 
+EPOCH_TOLERANCE = 0.5
+"""The rule, fixed before the sweep's results were read: per task, the run (learning rates)
+with the best dev score at its last epoch; then the fewest epochs of that run whose dev score
+is within EPOCH_TOLERANCE points of its best epoch (a 2-epoch schedule ends with a decayed
+learning rate, so epoch 2 of a 3-epoch run understates it: the rule errs towards more
+training, never less). The study trains that recipe on the same 2,000 sentences."""
+
+
+def choose(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per task: the chosen run, its epochs, and the evidence (dev at each epoch)."""
+    out = []
+    for task, g in df.groupby("task", sort=True):
+        last = g[g["epoch"] == g["epochs"]]
+        best_run = last.loc[last["dev"].idxmax(), "run"]
+        run = g[g["run"] == best_run].sort_values("epoch")
+        top = float(run["dev"].max())
+        epochs = int(run[run["dev"] >= top - EPOCH_TOLERANCE]["epoch"].min())
+        first = run.iloc[0]
+        out.append({"task": task, "run": best_run, "lr": first["lr"],
+                    "head_lr": first["head_lr"], "n_train": first["n_train"],
+                    "batch_size": first["batch_size"], "epochs": epochs,
+                    "dev_at_epochs": float(run[run["epoch"] == epochs]["dev"].iloc[0]),
+                    "dev_best": top, "test_en": first["test_en"],
+                    "test_en_ci_low": first["test_en_ci_low"],
+                    "test_en_ci_high": first["test_en_ci_high"]})
+    return pd.DataFrame(out)
+
+
+FLOORS = {"pos": ("UPOS accuracy on en PUD", 94.0), "parsing": ("LAS on en PUD", 80.0),
+          "ner": ("span F1 on WikiANN en test", 70.0)}
+
+
+def render_md(df: pd.DataFrame) -> str:
+    """The sweep table and the choice as Markdown (docs/reproduction/recipes.md quotes it)."""
+    lines = ["| task | run | epoch | steps | dev | en test (whole run) [95% CI] | train s | "
+             "run wall s |", "|---|---|---|---|---|---|---|---|"]
+    for _, r in df.iterrows():
+        lines.append(f"| {r['task']} | lr {r['lr']:g}, head {r['head_lr']:g}, "
+                     f"{int(r['n_train'])} sent. x {int(r['epochs'])} ep. | {int(r['epoch'])} | "
+                     f"{int(r['steps'])} | {r['dev']:.2f} | {r['test_en']:.2f} "
+                     f"[{r['test_en_ci_low']:.2f}, {r['test_en_ci_high']:.2f}] | "
+                     f"{r['train_seconds']:.0f} | {r['wall_seconds_run']:.0f} |")
+    lines += ["", "| task | chosen | epochs | dev at those epochs | floor | en test of the "
+              "swept run [95% CI] |", "|---|---|---|---|---|---|"]
+    for _, c in choose(df).iterrows():
+        name, floor = FLOORS[str(c["task"])]
+        lines.append(f"| {c['task']} | lr {c['lr']:g}, head {c['head_lr']:g}, batch "
+                     f"{int(c['batch_size'])}, {int(c['n_train'])} sent. | {c['epochs']} | "
+                     f"{c['dev_at_epochs']:.2f} | {floor:g} ({name}) | {c['test_en']:.2f} "
+                     f"[{c['test_en_ci_low']:.2f}, {c['test_en_ci_high']:.2f}] |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", default="runs/recipe-sweep")
     ap.add_argument("--csv", default="docs/reproduction/recipes/sweep.csv")
     ap.add_argument("--only", choices=sorted(MAIN))
+    ap.add_argument("--md", action="store_true",
+                    help="print the Markdown tables of an existing CSV and exit")
     args = ap.parse_args()
+    if args.md:
+        print(render_md(pd.read_csv(args.csv)), end="")
+        return
     folders = DataFolders.under(args.data)
     root = Path(args.out)
     csv = Path(args.csv)

@@ -23,10 +23,13 @@ def test_finetuned_similarity_rows_carry_task_seed_and_cell_as_fields(tiny_bert:
     assert {r.kind for r in rows} == {"cross-lingual", "model-model"}
     assert {(r.task, r.seed, r.finetune_cell) for r in rows} == {("pos", 1, "ft-cell")}
     assert prov["task"] == "pos"  # the cell's provenance keeps the tag too
+    assert {r.reinit for r in rows} == {"REF"}  # no "reinit" param: a REF model
     pre, _ = run_similarity_cell(params, tmp_path / "sim")
     assert {(r.task, r.seed, r.finetune_cell) for r in pre} == {(None, None, None)}
     frame = similarity_frame([*pre, *rows])
     assert frame["finetuned"].tolist() == [False] * len(pre) + [True] * len(rows)
+    assert frame["reinit"].isna().tolist() == [True] * len(pre) + [False] * len(rows)
+    assert set(frame["reinit"].dropna()) == {"REF"}
 
 
 def test_similarity_cell_with_layer_difference(tiny_bert: Path, ud_dir: Path,

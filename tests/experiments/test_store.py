@@ -284,17 +284,20 @@ def test_a_store_of_an_older_version_opens_and_gets_the_new_columns(tmp_path: Pa
     assert old_score.layer is None
     assert (old_sim.task, old_sim.seed, old_sim.finetune_cell) == (None, None, None)
     assert old_sim.compare_layer is None
+    assert (old_sim.reinit, old_sim.compare_seed) == (None, None)
     assert _columns(path, "scores") == ["cell", *_OLD_SCORE_COLS]
     # a writer adds the missing columns (the old rows keep NULL there: None) and stores new rows
     store = ResultStore(path)
     assert _columns(path, "scores") == ["cell", *_OLD_SCORE_COLS, "source", "layer"]
     assert _columns(path, "similarity") == ["cell", *_OLD_SIM_COLS, "task", "seed",
-                                            "finetune_cell", "compare_layer"]
+                                            "finetune_cell", "compare_layer", "reinit",
+                                            "compare_seed"]
     ResultStore(path)  # opening again adds nothing (no duplicate-column error)
     assert store.score_rows() == [old_score] and store.similarity_rows() == [old_sim]
     store.add_cells("study", [Cell("new", "fake", {})])
     assert store.claim("new")
-    new_sim = replace(old_sim, task="pos", seed=0, finetune_cell="ft-0")
+    new_sim = replace(old_sim, task="pos", seed=0, finetune_cell="ft-0", reinit="REF",
+                      compare_seed=1)
     fall = replace(old_sim, kind="layer-difference", layer=8, compare_layer=12)
     store.finish("new", [replace(old_score, source="en"), new_sim, fall], {})
     assert [r.source for r in store.score_rows()] == [None, "en"]

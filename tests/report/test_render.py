@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from crossling.errors import ConfigError
+from crossling.report import tables
 from crossling.report.analyses import compute_report
+from crossling.report.readme import verdict_table
 from crossling.report.render import _markdown_table, build_report, write_report
 from tests.analysis.synthetic import TARGETS, score_rows, similarity_rows
 from tests.conftest import missing
@@ -80,9 +82,11 @@ def test_rendered_report_writes_and_shows_the_computed_frames(tmp_path: Path) ->
         assert not frame.empty
         assert (out / name).read_text() == frame.to_csv(index=False)
     md = (out / "report.md").read_text()
-    shown = [data.settings, data.ref_table, data.delta_table, data.pooled_table,
+    shown = [verdict_table(data.verdicts), data.settings, data.ref_table, data.delta_table,
+             tables.contrast_table(data.contrasts), data.p4_seeds, tables.p6_table(data.p6),
              data.pretrained_vs_finetuned_table, data.correlation_table, data.provenance,
              data.robustness_table, *(table for _, table in data.appendix)]
+    assert data.p5.empty  # no layer-difference rows in these synthetic rows: no P5 table
     for table in shown:
         assert not table.empty and _markdown_table(table) in md
     assert md.count("\n|---|") == len(shown)  # and no other table

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from crossling.analysis.frames import language_code, without_other_source_sets
+from crossling.analysis.frames import language_code, ref_models, without_other_source_sets
 
 MAIN_METRIC = {"pos": "upos_acc", "parsing": "las", "ner": "span_f1"}
 CORRELATION_COLUMNS = ["task", "metric", "measure", "finetuned", "layer", "rho", "ci_low",
@@ -43,7 +43,8 @@ def cross_similarity(similarity: pd.DataFrame, measure: str, task: str | None = 
                      ) -> pd.DataFrame:
     """Layers x target-language-code table of cross-lingual similarity (mean over seeds) of the
     pretrained model (``task=None``) or of the model fine-tuned on ``task``."""
-    sim = similarity[(similarity["kind"] == "cross-lingual") & (similarity["metric"] == measure)]
+    sim = ref_models(similarity)
+    sim = sim[(sim["kind"] == "cross-lingual") & (sim["metric"] == measure)]
     sim = sim[sim["task"] == task] if task is not None else sim[~sim["finetuned"]]
     if sim.empty:
         return pd.DataFrame()
@@ -134,7 +135,8 @@ def pretrained_vs_finetuned(similarity: pd.DataFrame, measure: str) -> pd.DataFr
     and max over languages and seeds, and the mean shuffled-pairs null (``null_mean``,
     ``null_high``) it should be read against."""
     columns = ["task", "layer", "mean", "min", "max", "null_mean", "null_high", "n_values"]
-    sub = similarity[(similarity["kind"] == "model-model") & (similarity["metric"] == measure)]
+    sim = ref_models(similarity)  # a re-init group's models have their own curves
+    sub = sim[(sim["kind"] == "model-model") & (sim["metric"] == measure)]
     sub = sub[sub["task"].notna()]
     if sub.empty:
         return pd.DataFrame(columns=columns)

@@ -9,6 +9,11 @@ The grouping keys are typed fields of the rows (:mod:`crossling.results`):
   :attr:`SimilarityRow.seed` (set by the ``similarity_ft`` cell, with ``finetune_cell``);
   ``task`` None -> the row belongs to the pretrained model (``finetuned`` False).
 
+- the *re-init group* of that fine-tuned model (:attr:`SimilarityRow.reinit`, None for the
+  pretrained model and for REF rows of older versions) and, for ``seed-seed`` rows, the second
+  model's seed (``compare_seed``). :func:`ref_models` keeps the rows of the pretrained and the
+  REF fine-tuned models, which is what the analyses of fine-tuned similarity compare.
+
 Legacy fallback, for rows written before these fields existed only (their fields are None):
 the same keys in ``provenance`` (``source``; ``task``/``seed``, which the ``similarity_ft`` cell
 has always recorded there). The pretrained cells record a bootstrap ``seed`` in their
@@ -29,7 +34,12 @@ SCORE_COLUMNS = ["task", "language", "metric", "value", "ci_low", "ci_high", "n_
                  "n_units", "model", "reinit", "seed", "source", "is_source"]
 SIMILARITY_COLUMNS = ["kind", "source", "target", "layer", "metric", "value", "ci_low", "ci_high",
                       "null_mean", "null_high", "n", "pooling", "model", "compare_model", "task",
-                      "seed", "finetune_cell", "finetuned"]
+                      "seed", "finetune_cell", "finetuned", "reinit", "compare_seed"]
+
+SIMILARITY_KINDS = ("cross-lingual", "model-model")
+"""Kinds of rows that compare two sets of vectors of one model pair on the same sentences;
+``seed-seed`` (two REF models of one task) and ``weight-change`` (no vectors) have their own
+analyses."""
 
 
 def scores_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:
@@ -89,10 +99,24 @@ def similarity_frame(rows: Sequence[SimilarityRow]) -> pd.DataFrame:
                         "null_high": r.null_high, "n": r.n, "pooling": r.pooling,
                         "model": r.model, "compare_model": r.compare_model,
                         "task": task, "seed": seed, "finetune_cell": cell,
-                        "finetuned": task is not None})
+                        "finetuned": task is not None, "reinit": r.reinit,
+                        "compare_seed": r.compare_seed})
     df = pd.DataFrame.from_records(records, columns=SIMILARITY_COLUMNS)
     df["finetuned"] = df["finetuned"].astype(bool)
     return df
+
+
+def is_ref_model(row: SimilarityRow) -> bool:
+    """The row measured the pretrained model or a REF fine-tuned one (no re-init group)."""
+    return row.reinit is None or row.reinit.upper() == "REF"
+
+
+def ref_models(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`similarity_frame` of the pretrained and REF fine-tuned models."""
+    if "reinit" not in frame.columns:
+        return frame
+    keep = frame["reinit"].isna() | (frame["reinit"].astype(str).str.upper() == "REF")
+    return frame[keep]
 
 
 def language_code(label: str) -> str:

@@ -197,9 +197,10 @@ def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot:
 
     ``scores`` is :func:`crossling.analysis.frames.scores_frame` output (it needs ``ci_low`` /
     ``ci_high`` for the sentence level); other test sets of the source language are left out
-    (:func:`~crossling.analysis.frames.without_other_source_sets`). A seed enters when it has the REF run, the group
-    (both groups for a contrast) and the source score; a target language enters when it is
-    scored in all of those runs of every such seed. ``seed`` seeds the bootstrap.
+    (:func:`~crossling.analysis.frames.without_other_source_sets`). A seed enters when it has
+    the REF run, the group (both groups for a contrast) and the source score; a target
+    language enters when it is scored in all of those runs of every such seed. ``seed`` seeds
+    the bootstrap.
     """
     rng = np.random.default_rng(seed)
     rows: list[dict[str, object]] = []

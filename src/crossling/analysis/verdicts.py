@@ -190,7 +190,7 @@ def p4_frames(sf: pd.DataFrame, measure: str) -> tuple[pd.DataFrame, pd.DataFram
         w = mine[mine["layer"] >= 1].groupby("layer")["value"].mean()
         rho = float(stats.spearmanr(w.index, w.to_numpy()).statistic) if len(w) >= 3 \
             else math.nan
-        rows.append({"task": task, "seed": int(str(seed)), "pre_ft_low": float(low),
+        rows.append({"task": task, "seed": int(float(str(seed))), "pre_ft_low": float(low),
                      "pre_ft_high": float(high), "drop": float(low - high),
                      "weight_rho": rho})
     return per_layer.reset_index(), pd.DataFrame(rows)

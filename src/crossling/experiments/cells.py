@@ -45,38 +45,76 @@ def run_similarity_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, di
 
 
 def run_finetune_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
-    """One (task, re-init group, seed) fine-tuning run, evaluated on every language."""
-    from crossling.training.finetune import run_finetune
+    """One (task, re-init group, seed) fine-tuning run, evaluated on every language: its score
+    rows, then its relative weight change per block (``weight-change`` similarity rows)."""
+    from crossling.training.finetune import run_finetune_rows
     from crossling.training.loop import TrainConfig
 
-    rows = run_finetune(params["task"], params["model"], params["train"], params["dev"],
-                        params["evals"], workdir, reinit_group=params["reinit"],
-                        reinit_scheme=params["scheme"], seed=params["seed"],
-                        config=TrainConfig(**params["training"]),
-                        max_train_sentences=params["max_train_sentences"],
-                        max_eval_sentences=params["max_eval_sentences"],
-                        source=params["source"], save_model=params.get("save_model", True),
-                        progress=False)
-    return rows, rows[0].provenance if rows else {}
+    scores, changes = run_finetune_rows(
+        params["task"], params["model"], params["train"], params["dev"], params["evals"],
+        workdir, reinit_group=params["reinit"], reinit_scheme=params["scheme"],
+        seed=params["seed"], config=TrainConfig(**params["training"]),
+        max_train_sentences=params["max_train_sentences"],
+        max_eval_sentences=params["max_eval_sentences"], source=params["source"],
+        save_model=params.get("save_model", True), progress=False)
+    # the cell's key is its folder's name: weight-change rows name their run like similarity_ft's
+    rows: list[SimilarityRow | ScoreRow] = [
+        *scores, *(replace(r, finetune_cell=workdir.name) for r in changes)]
+    return rows, scores[0].provenance if scores else {}
+
+
+def tuned_name(model: str, task: str, seed: int, reinit: str = "REF") -> str:
+    """The name a fine-tuned encoder gets in similarity rows: ``<model>+<task>-seed<N>`` for
+    REF (as always), ``<model>+<task>-<group>-seed<N>`` for a re-init group."""
+    group = "" if reinit.upper() == "REF" else f"-{reinit}"
+    return f"{model}+{task}{group}-seed{seed}"
+
+
+def _load_tuned(workdir: Path, cell: str, name: str) -> Any:
+    from crossling.models.encoder import load_encoder
+
+    tuned_dir = workdir.parent / cell / "encoder"
+    if not tuned_dir.is_dir():
+        raise FileNotFoundError(f"{tuned_dir}: fine-tuned encoder of cell {cell} is missing")
+    tuned = load_encoder(str(tuned_dir))
+    tuned.name = name
+    return tuned
 
 
 def run_similarity_ft_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
     """After fine-tuning: cross-lingual CKA of the fine-tuned encoder, and pretrained vs tuned."""
-    from crossling.models.encoder import load_encoder
     from crossling.similarity.service import run_similarity
 
-    tuned_dir = workdir.parent / params["finetune"] / "encoder"
-    if not tuned_dir.is_dir():
-        raise FileNotFoundError(f"{tuned_dir}: fine-tuned encoder of cell {params['finetune']} "
-                                "is missing")
-    tuned = load_encoder(str(tuned_dir))
-    tuned.name = f"{params['model']}+{params['task']}-seed{params['seed']}"
+    group = str(params.get("reinit", "REF"))
+    tuned = _load_tuned(workdir, params["finetune"],
+                        tuned_name(params["model"], params["task"], params["seed"], group))
     rows = run_similarity(model=tuned, compare_model=params["model"], compare_side="a",
                           **_sim_kwargs(params, workdir))
     # Fine-tuned rows say which fine-tuning they come from (the report groups by task and seed):
     # typed fields, and the same keys in the provenance (what older versions wrote).
     tag = {"task": params["task"], "seed": params["seed"], "finetune_cell": params["finetune"]}
-    rows = [replace(r, **tag, provenance={**r.provenance, **tag}) for r in rows]
+    rows = [replace(r, **tag, reinit=group, provenance={**r.provenance, **tag}) for r in rows]
+    return rows, {**rows[0].provenance} if rows else tag
+
+
+def run_similarity_seeds_cell(params: dict[str, Any], workdir: Path,
+                              ) -> tuple[Rows, dict[str, Any]]:
+    """Seed vs seed: model-model CKA per layer between two REF models of one task that differ
+    only in their fine-tuning seed (rows of kind ``seed-seed``; ``seed`` the first,
+    ``compare_seed`` the second). The encoders' vectors come from the shared cache when their
+    ``similarity_ft`` cells computed them (the key covers the weights, not the name)."""
+    from crossling.similarity.service import run_similarity
+
+    (seed_a, seed_b), (cell_a, cell_b) = params["seeds"], params["finetune"]
+    a = _load_tuned(workdir, cell_a, tuned_name(params["model"], params["task"], seed_a))
+    b = _load_tuned(workdir, cell_b, tuned_name(params["model"], params["task"], seed_b))
+    rows = run_similarity(model=a, compare_model=b, compare_side="b", cross_lingual=False,
+                          **_sim_kwargs(params, workdir))
+    tag = {"task": params["task"], "seed": seed_a, "finetune_cell": cell_a,
+           "compare_seed": seed_b, "reinit": "REF"}
+    rows = [replace(r, kind="seed-seed", **tag,
+                    provenance={**r.provenance, **tag, "compare_finetune_cell": cell_b})
+            for r in rows]
     return rows, {**rows[0].provenance} if rows else tag
 
 
@@ -109,6 +147,7 @@ RUNNERS: dict[str, Runner] = {
     "similarity": run_similarity_cell,
     "finetune": run_finetune_cell,
     "similarity_ft": run_similarity_ft_cell,
+    "similarity_seeds": run_similarity_seeds_cell,
     "retrieval": run_retrieval_cell,
     "probe": run_probe_cell,
 }

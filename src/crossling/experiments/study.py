@@ -2,12 +2,15 @@
 
 A study names a model, the data folders, the tasks (train / dev / eval data), the RANDOM-INIT
 groups, the seeds, the training hyper-parameters and the similarity settings. :func:`expand`
-turns it into cells of four kinds:
+turns it into cells of these kinds (a task may override ``reinit`` and ``training``):
 
 - ``similarity``: cross-lingual CKA of the pretrained model (source vs every similarity language);
 - ``finetune``: one (task, re-init group, seed) run, evaluated on the source and every target;
-- ``similarity_ft``: for each REF fine-tuned model, cross-lingual CKA of the fine-tuned encoder
-  and pretrained-vs-fine-tuned CKA per language; depends on its ``finetune`` cell;
+- ``similarity_ft``: for each fine-tuned model of the ``similarity.after`` groups (REF by
+  default) and ``after_seeds``, cross-lingual CKA of the fine-tuned encoder and
+  pretrained-vs-fine-tuned CKA per language; depends on its ``finetune`` cell;
+- ``similarity_seeds`` (``similarity.seed_pairs``): CKA between the REF models of two
+  consecutive ``after_seeds`` of a task; depends on both ``finetune`` cells;
 - ``retrieval``: parallel sentence retrieval (P@1 per layer, both directions, each variant) of
   the pretrained model, source vs every ``retrieval.languages`` target.
 - ``probe``: layer-wise linear UPOS probes of the pretrained model, trained on English EWT and
@@ -28,6 +31,7 @@ groups, languages, measures) are refused rather than collapsed or dropped.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -74,6 +78,11 @@ class TaskSpec:
     eval: list[str]
     max_train_sentences: int | None = None
     max_eval_sentences: int | None = None
+    reinit: list[str] | None = None
+    """The task's RANDOM-INIT groups (``tasks.<task>.reinit``); None: the study's ``reinit``."""
+    training: TrainConfig | None = None
+    """The task's effective training config (``tasks.<task>.training`` merged over the
+    study's ``training``); None: the study's ``training``."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +94,41 @@ class SimilaritySpec:
     n_boot: int = 200
     n_null: int = 100
     before: bool = True
-    after: bool = True
+    after: bool | list[str] = True
+    """``True``: the REF models; ``False``: none; a list: these re-init groups (of the tasks
+    that run them)."""
+    after_seeds: list[int] | None = None
+    """Seeds of the fine-tuned models measured after fine-tuning; None: every seed."""
+    after_n: int | None = None
+    """Sentences of the fine-tuned similarity; None: ``n``."""
+    after_languages: list[str] | None = None
+    """Targets of the fine-tuned similarity; None: ``languages``."""
+    seed_pairs: bool = False
+    """Seed-vs-seed CKA of each task's REF models, for consecutive ``after_seeds``."""
     layer_difference: bool = False
     """Also peak-minus-top rows with a paired interval, in the pretrained ``similarity`` cell."""
+    after_measures: list[str] | None = None
+    """Measures of the fine-tuned similarity; None: ``measures`` (CCA measures need more
+    sentences than ``after_n`` may give them)."""
+
+    @property
+    def after_groups(self) -> list[str]:
+        """The re-init groups measured after fine-tuning (``after: true`` is ``[REF]``)."""
+        if isinstance(self.after, bool):
+            return ["REF"] if self.after else []
+        return list(self.after)
+
+    @property
+    def ft_n(self) -> int | None:
+        return self.n if self.after_n is None else self.after_n
+
+    @property
+    def ft_languages(self) -> list[str]:
+        return self.languages if self.after_languages is None else self.after_languages
+
+    @property
+    def ft_measures(self) -> list[str]:
+        return self.measures if self.after_measures is None else self.after_measures
 
 
 @dataclass(frozen=True)
@@ -132,6 +173,14 @@ class Study:
     retrieval: RetrievalSpec | None = None
     probe: ProbeSpec | None = None
 
+    def task_reinit(self, task: TaskSpec) -> list[str]:
+        """The re-init groups ``task`` runs (its own ``reinit``, else the study's)."""
+        return self.reinit if task.reinit is None else task.reinit
+
+    def task_training(self, task: TaskSpec) -> TrainConfig:
+        """The training config of ``task`` (its overrides merged over the study's)."""
+        return self.training if task.training is None else task.training
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -148,7 +197,11 @@ class Cell:
         if self.kind == "finetune":
             return f"finetune {p['task']} reinit={p['reinit']} seed={p['seed']}"
         if self.kind == "similarity_ft":
-            return f"similarity after {p['task']} seed={p['seed']}"
+            group = p.get("reinit", "REF")
+            return f"similarity after {p['task']}" + \
+                ("" if str(group).upper() == "REF" else f" reinit={group}") + f" seed={p['seed']}"
+        if self.kind == "similarity_seeds":
+            return f"similarity {p['task']} seed={p['seeds'][0]} vs seed={p['seeds'][1]}"
         if self.kind == "retrieval":
             return "retrieval (pretrained)"
         if self.kind == "probe":
@@ -285,17 +338,7 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         if not 0 <= seed <= _SEED_MAX:
             raise top.fail(f"seeds[{i}]", f"must be in [0, {_SEED_MAX}], got {seed}")
     top.unique("seeds", seeds)
-    reinit = top.strings("reinit", ["REF"])
-    if not reinit:
-        raise top.fail("reinit", "empty list: no fine-tuning cell would run (use [REF] for "
-                                 "the unmodified model)")
-    groups = []
-    for i, group in enumerate(reinit):
-        try:
-            groups.append(parse_group(group))
-        except ConfigError as exc:
-            raise top.fail(f"reinit[{i}]", str(exc)) from None
-    top.unique("reinit", reinit, [(tuple(layers), emb) for layers, emb in groups])
+    reinit = _reinit(top, ["REF"])
     scheme = top.get("reinit_scheme", str, "model")
     if scheme not in SCHEMES:
         raise top.fail("reinit_scheme", f"unknown scheme {scheme!r} (available: "
@@ -314,7 +357,11 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
             test=tf.get("test", str, DEFAULT_TEST),
             eval=tf.strings("eval", []),
             max_train_sentences=tf.number("max_train_sentences", int, None, low=1),
-            max_eval_sentences=tf.number("max_eval_sentences", int, None, low=1))
+            max_eval_sentences=tf.number("max_eval_sentences", int, None, low=1),
+            reinit=_reinit(tf, reinit) if "reinit" in tf.data else None,
+            training=_training(tf.sub("training"), training) if "training" in tf.data
+            else None)
+        tf.used.update({"reinit", "training"})  # optional overrides: known fields
         tf.finish()
         resolved: dict[str, list[Path]] = {}
         for role, specs, split in (("train", spec.train, "train"), ("dev", spec.dev, "dev"),
@@ -364,17 +411,52 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         n = sf.get("n", int, 1000)
         if n < min_n:
             raise sf.fail("n", f"must be >= {min_n}, got {n} ({need})")
+        after_n = sf.get("after_n", int, None)
+        if after_n is not None and after_n < min_n:
+            raise sf.fail("after_n", f"must be >= {min_n}, got {after_n} ({need})")
+        after_languages = sf.strings("after_languages") if sf.data.get(
+            "after_languages") is not None else sf.get("after_languages", list, None)
+        after_measures = None
+        if sf.data.get("after_measures") is not None:
+            after_measures = sf.strings("after_measures")
+            if not after_measures:
+                raise sf.fail("after_measures", "empty list (omit the field for measures)")
+            for i, m in enumerate(after_measures):
+                try:
+                    get_measure(m)
+                except ConfigError as e:
+                    raise sf.fail(f"after_measures[{i}]", str(e)) from None
+            sf.unique("after_measures", after_measures)
+            ft_min = min_sentences(after_measures)
+            if after_n is not None and after_n < ft_min:
+                raise sf.fail("after_n", f"must be >= {ft_min} for after_measures, got "
+                                         f"{after_n}")
+        else:
+            sf.get("after_measures", list, None)
+        if after_languages is not None and not after_languages:
+            raise sf.fail("after_languages", "empty list: no target to compare the source with "
+                                             "(omit the field for languages)")
         similarity = SimilaritySpec(
             languages=languages, measures=measures,
             pooling=sf.get("pooling", str, "mean"), n=n,
             n_boot=sf.number("n_boot", int, 200, low=1),
             n_null=sf.number("n_null", int, 100, low=1),
-            before=sf.get("before", bool, True), after=sf.get("after", bool, True),
-            layer_difference=sf.get("layer_difference", bool, False))
+            before=sf.get("before", bool, True),
+            after=_after_groups(sf, tasks, reinit),
+            after_seeds=_after_seeds(sf, seeds), after_n=after_n,
+            after_languages=after_languages,
+            seed_pairs=sf.get("seed_pairs", bool, False),
+            layer_difference=sf.get("layer_difference", bool, False),
+            after_measures=after_measures)
         sf.finish()
         if similarity.pooling not in POOLINGS:
             raise sf.fail("pooling", f"unknown pooling (available: {', '.join(POOLINGS)})")
         _check_targets(sf, ud, source, languages)
+        if after_languages is not None:
+            _check_targets(sf, ud, source, after_languages, key="after_languages")
+        if similarity.seed_pairs and len(similarity.after_seeds or seeds) < 2:
+            raise sf.fail("seed_pairs", "needs at least two seeds (in after_seeds, or seeds) "
+                                        "to pair")
     retrieval = _retrieval(top.sub("retrieval"), ud, source) if "retrieval" in top.data \
         else None
     probe = _probe_spec(top.sub("probe"), ud, source, model) if "probe" in top.data else None
@@ -383,6 +465,62 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
                  ner=None if ner is None else str(ner), source=source, tasks=tasks,
                  reinit=reinit, reinit_scheme=scheme, seeds=list(seeds), training=training,
                  similarity=similarity, retrieval=retrieval, probe=probe)
+
+
+def _group_id(group: str) -> tuple[tuple[int, ...], bool]:
+    """What makes two re-init group names the same group (``1-2`` and ``1,2``)."""
+    layers, emb = parse_group(group)
+    return tuple(layers), emb
+
+
+def _reinit(f: _Fields, default: list[str]) -> list[str]:
+    """``f.reinit``: a non-empty list of distinct, valid re-init groups (default ``default``)."""
+    reinit = f.strings("reinit", default)
+    if not reinit:
+        raise f.fail("reinit", "empty list: no fine-tuning cell would run (use [REF] for "
+                               "the unmodified model)")
+    ids = []
+    for i, group in enumerate(reinit):
+        try:
+            ids.append(_group_id(group))
+        except ConfigError as exc:
+            raise f.fail(f"reinit[{i}]", str(exc)) from None
+    f.unique("reinit", reinit, ids)
+    return reinit
+
+
+def _after_groups(sf: _Fields, tasks: list[TaskSpec], reinit: list[str]) -> bool | list[str]:
+    """``similarity.after``: a bool, or a list of groups each run by at least one task."""
+    after = sf.get("after", (bool, list), True)
+    if isinstance(after, bool):
+        return after
+    groups = sf.strings("after")
+    run = {_group_id(g) for t in tasks for g in (reinit if t.reinit is None else t.reinit)}
+    ids = []
+    for i, group in enumerate(groups):
+        try:
+            ids.append(_group_id(group))
+        except ConfigError as exc:
+            raise sf.fail(f"after[{i}]", str(exc)) from None
+        if ids[-1] not in run:
+            raise sf.fail(f"after[{i}]", f"{group!r} is not a re-init group of any task "
+                                         "(reinit, tasks.<task>.reinit)")
+    sf.unique("after", groups, ids)
+    return groups
+
+
+def _after_seeds(sf: _Fields, seeds: list[int]) -> list[int] | None:
+    """``similarity.after_seeds``: a non-empty list of distinct members of ``seeds``."""
+    after = sf.get("after_seeds", list, None)
+    if after is None:
+        return None
+    if not after or not all(isinstance(s, int) and not isinstance(s, bool) for s in after):
+        raise sf.fail("after_seeds", "expected a non-empty list of integers")
+    for i, seed in enumerate(after):
+        if seed not in seeds:
+            raise sf.fail(f"after_seeds[{i}]", f"seed {seed} is not in seeds ({seeds})")
+    sf.unique("after_seeds", after)
+    return list(after)
 
 
 def _check_targets(f: _Fields, ud: Path, source: str, languages: list[str], *,
@@ -475,8 +613,10 @@ def _probe_spec(pf: _Fields, ud: Path, source: str, model: str) -> ProbeSpec:
     return spec
 
 
-def _training(tf: _Fields) -> TrainConfig:
-    defaults = TrainConfig()
+def _training(tf: _Fields, base: TrainConfig | None = None) -> TrainConfig:
+    """The ``training`` mapping over ``base`` (TrainConfig's defaults when None), each field
+    type- and range-checked."""
+    defaults = base or TrainConfig()
     kwargs: dict[str, Any] = {}
     for key, value in asdict(defaults).items():
         if key == "device":
@@ -543,13 +683,26 @@ def expand(study: Study) -> list[Cell]:
         ret_files = [resolve_ud(ud, x) for x in [study.source, *ret.languages]]
         cells.append(Cell(_key("retrieval", ret_params, ret_files, model_id), "retrieval",
                           {"model": study.model, "ud": study.ud, **ret_params}))
-    train_cfg = asdict(study.training)
+    ft_params: dict[str, Any] = {}
+    ft_files: list[Path] = []
+    if sim is not None:  # the fine-tuned similarity's settings (after_n, after_languages)
+        ft_params = {**sim_params, "languages": sim.ft_languages, "n": sim.ft_n}
+        if sim.after_measures is not None:  # (absent: the keys of earlier studies unchanged)
+            ft_params["measures"] = sim.ft_measures
+        ft_files = [resolve_ud(ud, x) for x in [study.source, *sim.ft_languages]]
+    after = {_group_id(g) for g in sim.after_groups} if sim is not None else set()
+    after_seeds = (sim.after_seeds or study.seeds) if sim is not None else []
     for task in study.tasks:
+        train_cfg = asdict(study.task_training(task))
         files = {"train": [_data_file(task.name, ud, ner, s, "train") for s in task.train],
                  "dev": [_data_file(task.name, ud, ner, s, "dev") for s in task.dev]}
         evals = {lang: _data_file(task.name, ud, ner, lang, "test")
                  for lang in [task.test, *task.eval]}
-        for group in study.reinit:
+        ref_keys: dict[int, str] = {}  # seed -> finetune key of the task's REF models
+        ref_sim: dict[int, str] = {}  # seed -> its REF model's similarity_ft cell
+        for group in study.task_reinit(task):
+            is_ref = group.upper() == "REF"
+            measured = sim is not None and _group_id(group) in after
             for seed in study.seeds:
                 identity = {"task": task.name, "reinit": group, "scheme": study.reinit_scheme,
                             "seed": seed, "training": train_cfg,
@@ -558,19 +711,40 @@ def expand(study: Study) -> list[Cell]:
                             "eval": sorted(evals)}
                 all_files = files["train"] + files["dev"] + list(evals.values())
                 key = _key("finetune", identity, all_files, model_id)
+                tuned_later = seed in after_seeds and (
+                    measured or (is_ref and sim is not None and sim.seed_pairs))
                 params = {**identity, "model": study.model, "source": task.test,
-                          # only REF models are needed later (similarity after fine-tuning)
-                          "save_model": bool(sim and sim.after and group.upper() == "REF"),
+                          # kept only when a later cell reads the encoder
+                          "save_model": tuned_later,
                           "train": [str(f) for f in files["train"]],
                           "dev": [str(f) for f in files["dev"]],
                           "evals": {k: str(v) for k, v in evals.items()}}
                 cells.append(Cell(key, "finetune", params))
-                if sim is not None and sim.after and group.upper() == "REF":
-                    ft_params = {**sim_params, "task": task.name, "seed": seed, "finetune": key}
-                    cells.append(Cell(_key("similarity_ft", ft_params, sim_files, model_id),
-                                      "similarity_ft",
-                                      {**ft_params, "model": study.model, "ud": study.ud},
-                                      depends_on=(key,)))
+                if is_ref:
+                    ref_keys[seed] = key
+                if measured and seed in after_seeds:
+                    ident = {**ft_params, "task": task.name, "seed": seed, "finetune": key}
+                    if not is_ref:  # REF's key as before the field existed
+                        ident["reinit"] = group
+                    ft_cell = Cell(_key("similarity_ft", ident, ft_files, model_id),
+                                   "similarity_ft", {**ident, "reinit": group,
+                                                     "model": study.model, "ud": study.ud},
+                                   depends_on=(key,))
+                    cells.append(ft_cell)
+                    if is_ref:
+                        ref_sim[seed] = ft_cell.key
+        if sim is not None and sim.seed_pairs:
+            pairs = [s for s in after_seeds if s in ref_keys]
+            for a, b in itertools.pairwise(pairs):
+                ident = {**ft_params, "task": task.name, "seeds": [a, b],
+                         "finetune": [ref_keys[a], ref_keys[b]]}
+                cells.append(Cell(_key("similarity_seeds", ident, ft_files, model_id),
+                                  "similarity_seeds",
+                                  {**ident, "model": study.model, "ud": study.ud},
+                                  # after the models' similarity_ft cells (if
+                                  # any): their vectors are in the cache then
+                                  depends_on=(ref_keys[a], ref_keys[b], *(
+                                      ref_sim[x] for x in (a, b) if x in ref_sim))))
     if study.probe is not None:
         cells.append(_probe_cell(study, study.probe, ud, model_id))
     return cells
@@ -609,9 +783,10 @@ def estimate_cost(study: Study, cells: list[Cell], tokens_per_s: float | None = 
         elif c.kind == "probe":  # one frozen forward pass per sentence; probes are cheap
             cost = (p["max_train_sentences"] or 12_000) + \
                 (p["max_eval_sentences"] or 1000) * (len(p["targets"]) + 1)
-        else:
+        else:  # similarity_ft: the tuned and the pretrained encoder; seeds: two tuned ones
             n = p["n"] or 1000
-            cost = n * (len(p["languages"]) + 1) * (2 if c.kind == "similarity_ft" else 1)
+            cost = n * (len(p["languages"]) + 1) * \
+                (2 if c.kind in ("similarity_ft", "similarity_seeds") else 1)
         passes[c.kind] = passes.get(c.kind, 0.0) + cost
     if tokens_per_s:
         return {k: v * 30 / tokens_per_s for k, v in passes.items()}

@@ -150,7 +150,8 @@ def check_run_outputs(store_path: Path) -> None:
     check_output_folder(store_path.parent / "cells", "cells folder")
 
 
-CELL_KINDS = ("similarity", "finetune", "similarity_ft", "retrieval", "probe")
+CELL_KINDS = ("similarity", "finetune", "similarity_ft", "similarity_seeds", "retrieval",
+              "probe")
 """The kinds of study cell (``crossling run --only``)."""
 
 
@@ -309,7 +310,7 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     if not scores and not sims:
         raise ConfigError(f"{store_path}: no finished cells for study {study.name!r} "
                           f"({progress})")
-    present = {r.metric for r in sims if r.kind != "retrieval"}
+    present = {r.metric for r in sims if r.kind not in ("retrieval", "weight-change")}
     if measure is not None and sims and measure not in present:
         raise ConfigError(f"--measure {measure}: not among the store's similarity rows "
                           f"for this study (present: {', '.join(sorted(present))})")

@@ -27,7 +27,13 @@ import pandas as pd
 
 from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
 from crossling.analysis.deltas import deltas, summarize
-from crossling.analysis.frames import finetuning_of, scores_frame, similarity_frame
+from crossling.analysis.frames import (
+    SIMILARITY_KINDS,
+    finetuning_of,
+    is_ref_model,
+    scores_frame,
+    similarity_frame,
+)
 from crossling.analysis.hierarchical import hierarchical_gaps
 from crossling.analysis.probing import (
     best_layers,
@@ -148,6 +154,10 @@ class ReportData:
     """P6 per task and layer: ρ, permutation p, layer-corrected p, partial ρ given typology."""
     verdicts: pd.DataFrame = field(default_factory=_empty)
     """One row per judged statistic, P2-P6, by the rules of the analysis plan (verdicts.csv)."""
+    similarity_all: pd.DataFrame = field(default_factory=_empty)
+    """Every similarity row (all kinds, all fine-tuned models; similarity.csv)."""
+    finetuned_alignment: pd.DataFrame = field(default_factory=_empty)
+    """Cross-lingual similarity of the fine-tuned models per task, re-init group and layer."""
 
     @property
     def fallback_note(self) -> str | None:
@@ -320,6 +330,10 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
     # P@1 is no similarity measure, so they get their own frame and section.
     retrieval = [r for r in sims if is_retrieval(r)]
     sims = [r for r in sims if not is_retrieval(r)]
+    # The analyses below compare the pretrained model with the REF fine-tuned models: rows of a
+    # re-init group's models, seed-vs-seed and weight-change rows are not theirs.
+    all_sims = similarity_frame(sims)  # every kind and model: the P4/P5 statistics need them
+    sims = [r for r in sims if r.kind in SIMILARITY_KINDS and is_ref_model(r)]
     rf = retrieval_frame(retrieval)
     sc = scores_frame(scores)
     sf = similarity_frame(sims)
@@ -358,7 +372,7 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
             scatter = _scatter_choices(corr)
 
     curves, robust = alignment_robustness(sf, n_boot=n_boot)
-    stats_fields = _proposition_fields(sc, sf, summary, measure, n_perm=n_perm)
+    stats_fields = _proposition_fields(sc, all_sims, summary, measure, n_perm=n_perm)
 
     return ReportData(
         measure=measure, requested_measure=requested, scores=sc, similarity=sf,
@@ -390,7 +404,28 @@ def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFram
                             headline=measure)
     return {"contrasts": contrasts, "p4_layers": p4_layers, "p4_seeds": p4_seeds,
             "layer_differences": layer_diff.reset_index(drop=True), "p5": p5, "p6": p6,
-            "verdicts": verdicts}
+            "verdicts": verdicts, "similarity_all": sf,
+            "finetuned_alignment": finetuned_alignment(sf, measure)}
+
+
+def finetuned_alignment(sf: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """P2 <-> P5: cross-lingual ``measure`` of the fine-tuned models by task, re-init group and
+    layer (mean over targets and seeds; ``seeds`` and ``targets`` say over how many), beside
+    the pretrained curve (task ``pretrained``): does re-initialising the low blocks change the
+    fine-tuned model's alignment?"""
+    cols = ["task", "reinit", "layer", "value", "seeds", "targets"]
+    if sf.empty:
+        return pd.DataFrame(columns=cols)
+    cross = sf[(sf["kind"] == "cross-lingual") & (sf["metric"] == measure)]
+    if not cross["finetuned"].any():
+        return pd.DataFrame(columns=cols)
+    cross = cross.assign(task=cross["task"].fillna("pretrained"),
+                         reinit=cross["reinit"].fillna("REF").where(cross["finetuned"], "-"),
+                         seed=cross["seed"].fillna(-1))
+    out = cross.groupby(["task", "reinit", "layer"]).agg(
+        value=("value", "mean"), seeds=("seed", "nunique"),
+        targets=("target", "nunique")).reset_index()
+    return out[cols]
 
 
 def _probe_fields(rows: Sequence[ScoreRow]) -> dict[str, pd.DataFrame]:

@@ -30,12 +30,12 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from crossling.analysis.verdicts import verdict_frame
 from crossling.atomic import atomic_write, write_text
 from crossling.report import figures, tables
 from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
 from crossling.report.plots import measure_label, plot_similarity
 from crossling.report.probing import plot_probe
-from crossling.analysis.verdicts import verdict_frame
 from crossling.report.readme import render_readme, verdict_table
 from crossling.report.retrieval_plots import plot_retrieval
 from crossling.results import ScoreRow, SimilarityRow
@@ -158,7 +158,8 @@ def _key_figures(data: ReportData, out: Path) -> list[Section]:
             "Similarity between the source and each target on parallel PUD sentences. Only the "
             "part of a curve above the grey null band (the same measure on shuffled, "
             "non-parallel pairs) is evidence of alignment. Numbers (every row, per language "
-            "and seed): " + _csv(out, "similarity.csv", data.similarity) + ".", [],
+            "and seed): " + _csv(out, "similarity.csv", data.similarity_all
+                                 if not data.similarity_all.empty else data.similarity) + ".", [],
             [("alignment.png", "mean over targets, every measure")])
         if data.pretrained_rows:
             plot_similarity(data.pretrained_rows, out / "alignment-per-target.png")
@@ -289,6 +290,18 @@ def build_sections(data: ReportData, out: Path) -> list[Section]:
             "English (Freedman-Lane permutation p). Numbers: "
             + _csv(out, "p6-permutation.csv", data.p6) + ".",
             [("per task and layer", tables.p6_table(data.p6))]))
+
+    if not data.finetuned_alignment.empty and data.finetuned_alignment["reinit"].nunique() > 2:
+        table = data.finetuned_alignment.pivot_table(index="layer", columns=["task", "reinit"],
+                                                     values="value")
+        table.columns = [f"{c[0]} {c[1]}" if c[1] != "-" else str(c[0]) for c in table.columns]
+        sections.append(Section(
+            "Table · Does re-initialising the low blocks change the fine-tuned model's "
+            "alignment? (P2 and P5)",
+            f"Cross-lingual {measure} (source vs target) of the fine-tuned models by task and "
+            "re-initialised group, mean over targets and seeds, beside the pretrained model. "
+            "Numbers: " + _csv(out, "finetuned-alignment.csv", data.finetuned_alignment) + ".",
+            [("per layer", table.reset_index())]))
 
     if not data.robustness.empty:
         sections.append(_robustness_section(data, out))

@@ -61,7 +61,8 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
                    device: str | None = None, cache_dir: str | Path | None = None,
                    compare_model: str | Encoder | None = None,
                    compare_side: Literal["a", "b"] = "b", n_option: str = "n",
-                   progress: bool = True, layer_difference: bool = False,
+                   cross_lingual: bool = True, progress: bool = True,
+                   layer_difference: bool = False,
                    ) -> list[SimilarityRow]:
     """Cross-lingual rows of ``model`` (source vs each target), then, with ``compare_model``,
     model-vs-model rows on the sentences of every language.
@@ -75,18 +76,22 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
     the measures run where the encoder is. ``targets``/``n``/``n_option`` as in
     :func:`parallel_corpus`; the other settings (``layer_difference``: peak-minus-top rows of
     the cross-lingual curve) as in
-    :func:`~crossling.similarity.pipeline.cross_lingual_similarity`.
+    :func:`~crossling.similarity.pipeline.cross_lingual_similarity`. ``cross_lingual=False``
+    (with ``compare_model``) skips the cross-lingual rows: model-vs-model rows only.
     """
     if compare_side not in ("a", "b"):
         raise ConfigError(f"compare_side = {compare_side!r}: must be 'a' or 'b'")
     pick_device(device)  # a bad --device fails before data and models are read
     corpus, langs = parallel_corpus(ud, source, targets, n, n_option)
     encoder = _encoder(model, device)
+    if not cross_lingual and compare_model is None:
+        raise ConfigError("cross_lingual=False needs a compare_model: nothing to compute")
     rows = cross_lingual_similarity(encoder, corpus, source, targets=langs, measures=measures,
                                     pooling=pooling, n_boot=n_boot, n_null=n_null, seed=seed,
                                     cache_dir=cache_dir, layers=layers,
                                     batch_tokens=batch_tokens, progress=progress,
-                                    layer_difference=layer_difference)
+                                    layer_difference=layer_difference) \
+        if cross_lingual else []
     if compare_model is not None:
         other = _encoder(compare_model, device)
         a, b = (encoder, other) if compare_side == "b" else (other, encoder)

@@ -9,6 +9,9 @@ a seed. The run writes into ``out_dir``:
 - ``encoder/``: the fine-tuned encoder + tokenizer (``load_encoder(out_dir / "encoder")`` loads
   it, for pretrained-vs-fine-tuned similarity), ``head.pt`` and ``labels.json``;
 - ``fit/``: the training loop's checkpoints and history;
+- ``weight-change.json``: the relative weight change of every block during fine-tuning
+  (:func:`weight_change_rows`, kind ``weight-change`` similarity rows), written before
+  ``scores.json``;
 - ``manifest.json`` (written first): the settings that determine the result and their hash
   (:func:`finetune_settings`, :mod:`crossling.manifest`).
 
@@ -24,10 +27,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import shutil
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +46,11 @@ from crossling.data.ner import read_iob2
 from crossling.devices import pick_device
 from crossling.errors import ConfigError, DataError, ModelError
 from crossling.manifest import check_folder, claim_folder, make_manifest
-from crossling.models.encoder import load_encoder, model_fingerprint
+from crossling.models.encoder import load_encoder, model_fingerprint, transformer_layers
 from crossling.models.reinit import SCHEMES, parse_group, reinit
-from crossling.models.vocab import merge_vocabulary, trim_vocabulary
+from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
 from crossling.provenance import provenance, sha256_file
-from crossling.results import ScoreRow, write_rows_csv, write_rows_json
+from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
 from crossling.training.encoded import EncodedTokenizer, default_cache_dir
 from crossling.training.loop import TrainConfig, evaluate, fit, seed_everything
 from crossling.training.tasks import get_task
@@ -57,8 +61,11 @@ SUBSAMPLE_SEED = 0
 """Training subsets are drawn with a fixed seed, so runs that differ only in their training seed
 see the same sentences: seed variance is initialisation and order, not data."""
 
+WEIGHT_CHANGE = "weight-change.json"
+"""The run's relative weight change per block (:func:`weight_change_rows`)."""
+
 RUN_OUTPUTS = ("scores.csv", "scores.json", "provenance.json", "encoder", "head.pt",
-               "labels.json", "fit")
+               "labels.json", "fit", WEIGHT_CHANGE)
 """What a run writes beside its manifest (``overwrite`` empties only folders of such files)."""
 
 DEFAULT_ROOT = Path("runs") / "finetune"
@@ -100,6 +107,87 @@ def _save_model(model: torch.nn.Module, tokenizer: Any, labels: Sequence[str],
             (tmp / name).replace(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+Snapshot = dict[int, dict[str, torch.Tensor]]
+"""Per block (0 = embeddings, ``i`` = ``encoder.layer[i - 1]``), its parameters by name."""
+
+WEIGHT_CHANGE_METRICS = ("rel_change_from_start", "rel_change_from_pretrained")
+
+
+def encoder_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The blocks weight change is measured on: ``[embeddings, layer 1, ..., layer L]``."""
+    base = getattr(model, "base_model", model)
+    emb = getattr(base, "embeddings", None)
+    if not isinstance(emb, torch.nn.Module):
+        raise ModelError(f"{type(model).__name__} has no embeddings module")
+    return [emb, *transformer_layers(model)]
+
+
+def snapshot_blocks(model: torch.nn.Module, blocks: Iterable[int] | None = None) -> Snapshot:
+    """float32 CPU copies of the parameters of ``blocks`` (default: every block)."""
+    modules = encoder_blocks(model)
+    chosen = range(len(modules)) if blocks is None else blocks
+    return {i: {name: p.detach().to("cpu", torch.float32, copy=True)
+                for name, p in modules[i].named_parameters()} for i in chosen}
+
+
+def relative_change(model: torch.nn.Module, reference: Snapshot) -> dict[int, float]:
+    """Per block: ||W - W_ref||_F / ||W_ref||_F over all the block's parameters together
+    (``W`` the model's weights now). A trimmed word embedding (:class:`TrimmedEmbedding`) is
+    compared on its kept rows: a reference with the full vocabulary is indexed by them."""
+    modules = encoder_blocks(model)
+    trimmed = getattr(model, "get_input_embeddings", lambda: None)()
+    out: dict[int, float] = {}
+    for i, ref in reference.items():
+        params = dict(modules[i].named_parameters())
+        num = den = 0.0
+        for name, w0 in ref.items():
+            w = params[name].detach().to("cpu", torch.float32)
+            if w.shape != w0.shape and isinstance(trimmed, TrimmedEmbedding) and \
+                    params[name] is trimmed.weight:
+                w0 = w0[trimmed.kept.cpu()]
+            num += float(torch.sum((w - w0) ** 2))
+            den += float(torch.sum(w0 ** 2))
+        out[i] = math.sqrt(num) / math.sqrt(den) if den > 0 else math.nan
+    return out
+
+
+def weight_change_rows(encoder: torch.nn.Module, start: Snapshot, pretrained: Snapshot,
+                       **fields: Any) -> list[SimilarityRow]:
+    """The relative weight change of each block of ``encoder`` (fine-tuned) as
+    :class:`SimilarityRow` s of kind ``weight-change``: metric ``rel_change_from_start``
+    (vs the weights fine-tuning started from: after re-initialisation; for REF the pretrained
+    weights) and ``rel_change_from_pretrained`` (vs the published weights), layer = block
+    (0 = the embeddings module). ``pretrained`` holds only the blocks that differ from
+    ``start`` (the re-initialised ones); the others are read from ``start``. ``fields``: the
+    rows' ``source``, ``model``, ``task``, ``seed``, ``reinit``, ``provenance``.
+
+    Called before :func:`~crossling.models.vocab.merge_vocabulary`: with vocabulary trimming
+    the word-embedding matrix counts the rows the run trained (the sub-words of its texts), not
+    the whole vocabulary, whose other rows never change and would only dilute block 0's ratio
+    by the vocabulary's size.
+    """
+    from_start = relative_change(encoder, start)
+    from_pre = relative_change(encoder, {i: pretrained.get(i, ref) for i, ref in start.items()})
+    source = fields.pop("source")
+    rows = []
+    for metric, values in zip(WEIGHT_CHANGE_METRICS, (from_start, from_pre), strict=True):
+        for layer, value in sorted(values.items()):
+            rows.append(SimilarityRow(
+                kind="weight-change", source=source, target=source, layer=layer,
+                metric=metric, value=value, ci_low=math.nan, ci_high=math.nan,
+                null_mean=math.nan, null_high=math.nan, n=0, pooling="-", **fields))
+    return rows
+
+
+def load_weight_change(path: str | Path) -> list[SimilarityRow]:
+    """Weight-change rows back from a ``weight-change.json``; [] when the file is missing (a
+    run finished by a version before it was written)."""
+    p = Path(path)
+    if not p.is_file():
+        return []
+    return [SimilarityRow(**row) for row in json.loads(p.read_text(encoding="utf-8"))]
 
 
 def load_rows(path: str | Path) -> list[ScoreRow]:
@@ -222,6 +310,26 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
                  source: str | None = None, save_model: bool = True,
                  progress: bool = True, overwrite: bool = False, trim_vocab: bool = True,
                  encoded_cache: str | Path | bool = True) -> list[ScoreRow]:
+    """:func:`run_finetune_rows` without the weight-change rows (its docstring says it all):
+    the score rows of every language."""
+    return run_finetune_rows(
+        task_name, model_name, train_files, dev_files, eval_sets, out_dir,
+        reinit_group=reinit_group, reinit_scheme=reinit_scheme, seed=seed, config=config,
+        max_train_sentences=max_train_sentences, max_eval_sentences=max_eval_sentences,
+        source=source, save_model=save_model, progress=progress, overwrite=overwrite,
+        trim_vocab=trim_vocab, encoded_cache=encoded_cache)[0]
+
+
+def run_finetune_rows(task_name: str, model_name: str, train_files: Sequence[str | Path],
+                      dev_files: Sequence[str | Path], eval_sets: Mapping[str, str | Path],
+                      out_dir: str | Path, reinit_group: str = "REF",
+                      reinit_scheme: str = "model", seed: int = 0,
+                      config: TrainConfig | None = None,
+                      max_train_sentences: int | None = None,
+                      max_eval_sentences: int | None = None, source: str | None = None,
+                      save_model: bool = True, progress: bool = True, overwrite: bool = False,
+                      trim_vocab: bool = True, encoded_cache: str | Path | bool = True,
+                      ) -> tuple[list[ScoreRow], list[SimilarityRow]]:
     """Fine-tune ``model_name`` on ``task_name`` and evaluate it on every language of ``eval_sets``.
 
     ``eval_sets`` maps a language label (e.g. ``en``, ``fr``, ``fr_gsd``) to a test file; the
@@ -233,7 +341,9 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
     on the embedding rows of the sub-words the run encodes only (exact,
     :mod:`crossling.models.vocab`); the saved encoder has the full vocabulary. Encoded sentence
     sets are cached in the folder ``encoded_cache`` (True: ``$CROSSLING_CACHE/encoded``; False:
-    in memory only). Returns (and writes) the score rows.
+    in memory only). Returns (and writes) the score rows, and the relative weight change of
+    every block (:func:`weight_change_rows`, written to ``weight-change.json``); a finished run
+    returns both from its folder.
     """
     task = get_task(task_name)
     config = config or TrainConfig()
@@ -247,7 +357,7 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
     if check_folder(out, manifest, overwrite) and done.is_file():
         for folder in (out, out / "fit"):  # temporaries of a writer killed after it finished
             remove_stale_temps(folder)
-        return load_rows(done)
+        return load_rows(done), load_weight_change(out / WEIGHT_CHANGE)
     train = read_examples(task_name, train_files, max_train_sentences)
     dev = read_examples(task_name, dev_files, max_eval_sentences)
     tests = {lang: read_examples(task_name, [path], max_eval_sentences)
@@ -263,6 +373,8 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
     for part in (train, dev, *tests.values()):
         encoder.tokenizer.add([ex.words for ex in part])
     layers, embeddings = parse_group(reinit_group)
+    # the published weights of the blocks re-initialisation replaces (the others: see start)
+    pretrained_blocks = snapshot_blocks(encoder.model, [*([0] if embeddings else []), *layers])
     report = reinit(encoder.model, layers, scheme=reinit_scheme, embeddings=embeddings,
                     seed=seed) if (layers or embeddings) else None
     after_reinit_fp = model_fingerprint(encoder.model) if report else pretrained_fp
@@ -277,10 +389,15 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
     if trim_vocab:  # every text this run encodes, so every score equals the untrimmed run's
         kept_rows = len(trim_vocabulary(encoder.model, encoder.tokenizer, [ex.words for part in (
             train, dev, *tests.values()) for ex in part], config.max_length).kept)
+    start_blocks = snapshot_blocks(encoder.model)  # after re-init and trimming: what fit starts
     # "model": ".model.*" folders are _save_model's temporaries from before pid-named ones
     claim_folder(out, manifest, overwrite=overwrite, known=(*RUN_OUTPUTS, "model"))
     result = fit(task, model, encoder.tokenizer, labels, train, dev, config, out / "fit",
                  seed=seed, progress=progress, run_key=manifest["key"])
+    changes = weight_change_rows(encoder.model, start_blocks, pretrained_blocks,
+                                 source=source, model=model_name, task=task_name, seed=seed,
+                                 reinit=reinit_group)
+    del start_blocks, pretrained_blocks
     merge_vocabulary(encoder.model)  # full-vocabulary encoder again, for saving and reuse
     if save_model:
         _save_model(model, encoder.tokenizer, labels, out)
@@ -311,7 +428,9 @@ def run_finetune(task_name: str, model_name: str, train_files: Sequence[str | Pa
                                  ci_high=s.ci_high, n_sentences=s.n_sentences,
                                  n_units=s.n_units, model=model_name, reinit=reinit_group,
                                  seed=seed, provenance=prov, source=source))
+    changes = [replace(r, provenance=prov) for r in changes]
     write_rows_csv(out / "scores.csv", rows)  # and provenance.json, {run_id: prov}
+    write_rows_json(out / WEIGHT_CHANGE, changes)
     write_rows_json(done, rows)  # last: marks the run complete
     (out / "fit" / "best.pt").unlink(missing_ok=True)  # the model folder (if any) holds it
-    return rows
+    return rows, changes

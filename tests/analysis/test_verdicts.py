@@ -1,0 +1,147 @@
+"""The pre-registered decision rules (docs/reproduction/analysis-plan.md) applied to frames."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crossling.analysis import verdicts as v
+from crossling.analysis.deltas import deltas, summarize
+from crossling.analysis.frames import scores_frame
+from crossling.analysis.hierarchical import hierarchical_gaps
+from crossling.results import ScoreRow
+from tests.analysis.synthetic import score_rows
+
+MAIN = {"pos": "upos_acc"}
+
+
+def _noisy(rows: list[ScoreRow], spread: float) -> list[ScoreRow]:
+    """Targets' Δ of group 1-2 varies by seed (so intervals exist)."""
+    out = []
+    for r in rows:
+        bump = spread * (r.seed - 1) if r.reinit == "1-2" and r.language != "en" else 0.0
+        out.append(ScoreRow(r.task, r.language, r.split, r.metric, r.value + bump, r.ci_low + bump,
+                            r.ci_high + bump, r.n_sentences, r.n_units, r.model, r.reinit, r.seed,
+                            r.provenance, source=r.source))
+    return out
+
+
+def test_p2_supported_when_the_low_group_widens_the_gap_in_every_seed() -> None:
+    scores = scores_frame(_noisy(score_rows(seeds=(0, 1, 2)), 0.5))
+    (row,) = v.p2_verdicts(hierarchical_gaps(scores, n_boot=2000), MAIN)
+    assert row.statistic == "gap(1-2) − gap(11-12)" and row.n == 3
+    assert row.estimate < -7 and row.ci_high < 0 and row.verdict == v.SUPPORTED
+    assert "per seed:" in row.interval and "Holm p" in row.interval
+
+
+def test_p2_inconclusive_when_a_seed_disagrees() -> None:
+    scores = scores_frame(_noisy(score_rows(seeds=(0, 1, 2)), 12.0))  # seed 2: +4 gap
+    (row,) = v.p2_verdicts(hierarchical_gaps(scores, n_boot=2000), MAIN)
+    assert row.verdict == v.INCONCLUSIVE
+
+
+def test_p3_non_inferiority_margin() -> None:
+    summary = summarize(deltas(scores_frame(_noisy(score_rows(seeds=(0, 1, 2)), 0.5))))
+    (row,) = v.p3_verdicts(summary, MAIN)
+    # 11-12 costs every target 0.5 points but the seeds agree exactly: no interval -> the rule
+    # cannot certify non-inferiority
+    assert row.estimate == -0.5 and math.isnan(row.ci_low) and row.verdict == v.INCONCLUSIVE
+    wide = summary.assign(target_ci_low=-1.0, target_ci_high=0.5)
+    assert v.p3_verdicts(wide, MAIN)[0].verdict == v.SUPPORTED
+    bad = summary.assign(target_ci_low=-6.0, target_ci_high=-3.0)
+    assert v.p3_verdicts(bad, MAIN)[0].verdict == v.NOT_SUPPORTED
+
+
+def _sim(kind: str, layer: int, value: float, seed: int, **extra: object) -> dict[str, object]:
+    return {"kind": kind, "source": "en", "target": extra.get("target", "fr"), "layer": layer,
+            "metric": extra.get("metric", "debiased_cka"), "value": value,
+            "ci_low": extra.get("ci_low", math.nan), "ci_high": extra.get("ci_high", math.nan),
+            "null_mean": 0.0, "null_high": 0.0, "n": 100, "pooling": "mean", "model": "m",
+            "compare_model": None, "task": extra.get("task", "pos"), "seed": seed,
+            "finetune_cell": "c", "finetuned": extra.get("finetuned", True),
+            "reinit": extra.get("reinit", "REF"), "compare_seed": None}
+
+
+def test_p4_drop_and_weight_order() -> None:
+    rows = []
+    for seed in (0, 1):
+        for layer in range(13):
+            rows.append(_sim("model-model", layer, 1.0 - 0.04 * max(0, layer - 4), seed))
+            rows.append(_sim("weight-change", layer, 0.01 * (layer + 1), seed,
+                             metric="rel_change_from_pretrained"))
+            rows.append(_sim("seed-seed", layer, 1.0 - 0.01 * layer, 0))
+    per_layer, per_seed = v.p4_frames(pd.DataFrame(rows), "debiased_cka")
+    assert list(per_seed["drop"].round(6)) == [0.26, 0.26]  # 1 - mean(0.80..0.68) = 0.26
+    assert (per_seed["weight_rho"] == 1.0).all()
+    assert per_layer.set_index(["task", "layer"]).loc[("pos", 12), "seed_seed"] == 0.88
+    (row,) = v.p4_verdicts(per_seed, per_layer)
+    assert row.verdict == v.SUPPORTED and "CKA(pre, ft) 0.74 vs CKA(seed, seed)" in row.interval
+    flat = per_seed.assign(drop=[-0.01, -0.02])
+    assert v.p4_verdicts(flat, per_layer)[0].verdict == v.NOT_SUPPORTED
+
+
+def test_p5_counts_targets_whose_fall_interval_is_above_zero() -> None:
+    rows = []
+    for i in range(18):
+        low = 0.01 if i < 13 else -0.05
+        rows.append(_sim("layer-difference", 6, 0.1, -1, target=f"t{i}", ci_low=low,
+                         ci_high=0.2, finetuned=False, task=None))
+        rows.append(_sim("layer-difference", 7, 0.05, -1, target=f"t{i}", metric="rsa",
+                         finetuned=False, task=None))
+    table = v.p5_table(pd.DataFrame(rows)).set_index("measure")
+    assert table.loc["debiased_cka", "above_0"] == 13
+    assert table.loc["rsa", "no_interval"] == 18
+    out = {r.metric: r for r in v.p5_verdicts(table.reset_index(), "debiased_cka")}
+    assert out["debiased_cka"].proposition == "P5" and out["debiased_cka"].verdict == v.SUPPORTED
+    assert out["rsa"].proposition == "P5 (robustness)"
+    assert out["rsa"].verdict == v.INCONCLUSIVE  # no interval: cannot be judged
+    few = table.reset_index().assign(above_0=[3, 0])
+    assert v.p5_verdicts(few, "debiased_cka")[0].verdict == v.NOT_SUPPORTED
+
+
+def test_p6_supported_confounded_or_not() -> None:
+    base = {"task": "pos", "metric": "upos_acc", "measure": "debiased_cka", "n_languages": 18,
+            "n_permutations": 100000, "exact": False, "covariate": "x"}
+    rows = [{**base, "layer": 3, "rho": 0.7, "p_raw": 0.001, "p_max": 0.01,
+             "partial_rho": 0.5, "partial_p": 0.03},
+            {**base, "layer": 8, "rho": 0.2, "p_raw": 0.4, "p_max": 0.9,
+             "partial_rho": 0.1, "partial_p": 0.7}]
+    (row,) = v.p6_verdicts(pd.DataFrame(rows))
+    assert row.verdict == v.SUPPORTED and "layer 3" in row.statistic
+    rows[0]["partial_p"] = 0.3
+    assert v.p6_verdicts(pd.DataFrame(rows))[0].verdict == v.CONFOUNDED
+    rows[0]["p_max"] = 0.2
+    assert v.p6_verdicts(pd.DataFrame(rows))[0].verdict == v.NOT_SUPPORTED
+
+
+def test_p6_table_on_planted_relation_and_typology() -> None:
+    langs = ["de", "fr", "es", "it", "pt", "ru", "ja", "zh", "ko", "th"]
+    score = pd.Series(np.linspace(90, 40, len(langs)), index=langs)
+    sim_rows = []
+    for layer in range(3):
+        for i, lang in enumerate(langs):
+            value = 0.9 - 0.05 * i if layer == 1 else 0.5 + 0.01 * ((i * 7) % 5)
+            sim_rows.append(_sim("cross-lingual", layer, value, -1, target=lang,
+                                 finetuned=False, task=None, reinit=None))
+    scores = pd.DataFrame([{"task": "pos", "language": lang, "metric": "upos_acc",
+                            "value": float(score[lang]), "ci_low": 0.0, "ci_high": 0.0,
+                            "n_sentences": 10, "n_units": 10, "model": "m", "reinit": "REF",
+                            "seed": 0, "source": "en", "is_source": False} for lang in langs])
+    table = v.p6_table(pd.DataFrame(sim_rows), scores, MAIN, "debiased_cka", n_perm=5000)
+    layer1 = table[table["layer"] == 1].iloc[0]
+    assert layer1["rho"] == pytest.approx(1.0) and layer1["p_max"] < 0.01
+    assert np.isfinite(table["partial_rho"]).all()
+    assert table["covariate"].str.contains("syntax_knn").all()
+
+
+def test_all_verdicts_is_one_frame_in_proposition_order() -> None:
+    scores = scores_frame(_noisy(score_rows(seeds=(0, 1, 2)), 0.5))
+    frame = v.all_verdicts(contrasts=hierarchical_gaps(scores, n_boot=500),
+                           summary=summarize(deltas(scores)), p4_seeds=pd.DataFrame(),
+                           p4_layers=pd.DataFrame(), p5=pd.DataFrame(), p6=pd.DataFrame(),
+                           main_metric=MAIN, headline="debiased_cka")
+    assert list(frame.columns) == v.VERDICT_COLUMNS
+    assert list(frame["proposition"]) == ["P2", "P3"]
