@@ -39,7 +39,7 @@ def test_tiny_study_end_to_end(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     assert main(["run", str(study), "--store", str(store)]) == 0  # nothing to redo
     assert {c["key"]: c["finished"] for c in ResultStore(store).cells("tiny")} == finished
     sims = ResultStore(store).similarity_rows("tiny")
-    assert {r.kind for r in sims} == {"cross-lingual", "model-model"}
+    assert {r.kind for r in sims} == {"cross-lingual", "model-model", "weight-change"}
     assert {r.provenance.get("task") for r in sims if r.kind == "model-model"} == {"pos"}
     # the study is edited: the report shows the cells of the study as it is now
     study.write_text(STUDY.format(model=tiny_bert, ud=data_dir / "ud").replace(
