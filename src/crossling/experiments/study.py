@@ -397,12 +397,7 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         measures = sf.strings("measures", ["linear_cka", "debiased_cka"])
         if not measures:
             raise sf.fail("measures", f"empty list (available: {', '.join(measure_ids())})")
-        for i, m in enumerate(measures):
-            try:
-                get_measure(m)
-            except ConfigError as e:
-                raise sf.fail(f"measures[{i}]", str(e)) from None
-        sf.unique("measures", measures)
+        _check_measures(sf, "measures", measures)
         # The measure registry's ``min_n`` (one table for the CLI, the pipeline and studies):
         # fewer sentences would fill the store with NaN or trivially-1 curves.
         min_n = min_sentences(measures)
@@ -421,12 +416,7 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
             after_measures = sf.strings("after_measures")
             if not after_measures:
                 raise sf.fail("after_measures", "empty list (omit the field for measures)")
-            for i, m in enumerate(after_measures):
-                try:
-                    get_measure(m)
-                except ConfigError as e:
-                    raise sf.fail(f"after_measures[{i}]", str(e)) from None
-            sf.unique("after_measures", after_measures)
+            _check_measures(sf, "after_measures", after_measures)
             ft_min = min_sentences(after_measures)
             if after_n is not None and after_n < ft_min:
                 raise sf.fail("after_n", f"must be >= {ft_min} for after_measures, got "
@@ -521,6 +511,16 @@ def _after_seeds(sf: _Fields, seeds: list[int]) -> list[int] | None:
             raise sf.fail(f"after_seeds[{i}]", f"seed {seed} is not in seeds ({seeds})")
     sf.unique("after_seeds", after)
     return list(after)
+
+
+def _check_measures(sf: _Fields, key: str, measures: list[str]) -> None:
+    """Every entry of ``key`` a registered measure, none twice (file and field path on error)."""
+    for i, m in enumerate(measures):
+        try:
+            get_measure(m)
+        except ConfigError as e:
+            raise sf.fail(f"{key}[{i}]", str(e)) from None
+    sf.unique(key, measures)
 
 
 def _check_targets(f: _Fields, ud: Path, source: str, languages: list[str], *,
