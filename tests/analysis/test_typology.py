@@ -62,3 +62,17 @@ def test_unknown_language_or_feature_set_is_a_one_line_config_error() -> None:
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="known: syntax_knn"):
         distance_to(["de"], feature_set="syntax_wals")
+
+
+def test_distances_do_not_import_the_shadowing_lang2vec_script(monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """lang2vec installs bin/lang2vec.py; under the `crossling` console script that folder is
+    first on sys.path and `import lang2vec` ran the script (which failed): the data files are
+    found through the distribution's metadata instead, whatever sys.path says."""
+    import sys
+    import sysconfig
+
+    monkeypatch.syspath_prepend(sysconfig.get_path("scripts"))
+    monkeypatch.delitem(sys.modules, "lang2vec", raising=False)
+    assert distance_to(["fr"]).loc["fr"] > 0
+    assert "lang2vec" not in sys.modules

@@ -98,6 +98,7 @@ def test_p5_counts_targets_whose_fall_interval_is_above_zero() -> None:
     assert out["debiased_cka"].proposition == "P5" and out["debiased_cka"].verdict == v.SUPPORTED
     assert out["rsa"].proposition == "P5 (robustness)"
     assert out["rsa"].verdict == v.INCONCLUSIVE  # no interval: cannot be judged
+    assert out["rsa"].n == 18 and "not judged" in out["rsa"].statistic  # D > 0 everywhere
     few = table.reset_index().assign(above_0=[3, 0])
     assert v.p5_verdicts(few, "debiased_cka")[0].verdict == v.NOT_SUPPORTED
 

@@ -7,11 +7,12 @@ k-nearest-neighbour predictions, so every language has a complete vector). ``pho
 ``inventory_knn`` and ``fam`` (language-family membership) are offered too.
 
 The vectors are read from the data files the ``lang2vec`` package ships (``pip install
-'crossling[stats]'``), through ``importlib.resources``, with the layout ``lang2vec.lang2vec``
-itself reads (``data/<file>.npz``: ``data`` [languages, features, sources], ``langs``,
-``feats``, ``sources``). Its module is not imported: it needs ``pkg_resources``, which
-setuptools >= 81 no longer ships, and nothing else of it is needed. The test suite checks the
-vectors against ``lang2vec.lang2vec.get_features`` wherever that import works.
+'crossling[stats]'``), found through ``importlib.metadata`` (never by importing the package),
+with the layout ``lang2vec.lang2vec`` itself reads (``data/<file>.npz``: ``data``
+[languages, features, sources], ``langs``, ``feats``, ``sources``). Its module is not imported:
+it needs ``pkg_resources``, which setuptools >= 81 no longer ships, and the package also
+installs a script ``bin/lang2vec.py`` that shadows it under a console script. The test
+suite checks the vectors against ``lang2vec.lang2vec.get_features`` wherever that import works.
 
 PUD codes are ISO 639-1; URIEL uses ISO 639-3 (:data:`PUD_ISO3`). Arabic is the standard
 ``arb`` and Chinese Mandarin ``cmn`` (both with complete vectors); the macrolanguage codes
@@ -21,7 +22,8 @@ PUD codes are ISO 639-1; URIEL uses ISO 639-3 (:data:`PUD_ISO3`). Arabic is the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib import resources
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,18 +48,32 @@ MISSING = -1.0
 """lang2vec's value for a feature without data."""
 
 
+def _data_file(filename: str) -> Path:
+    """``lang2vec/data/<filename>`` of the installed lang2vec distribution.
+
+    Found through the distribution's metadata, not by importing ``lang2vec``: the package also
+    installs a *script* ``bin/lang2vec.py``, and under the ``crossling`` console script (whose
+    folder is first on ``sys.path``) ``import lang2vec`` runs that script instead."""
+    try:
+        dist = metadata.distribution("lang2vec")
+    except metadata.PackageNotFoundError:
+        raise ConfigError("typological distances need the lang2vec package: "
+                          "pip install 'crossling[stats]'") from None
+    path = Path(str(dist.locate_file(f"lang2vec/data/{filename}")))
+    if not path.is_file():
+        raise ConfigError(f"{path}: not in the installed lang2vec distribution; reinstall "
+                          "it (pip install --force-reinstall lang2vec)")
+    return path
+
+
 def _vectors(feature_set: str, codes: list[str]) -> dict[str, np.ndarray]:
     """Feature vector of each ISO 639-3 code present in the data with no missing feature."""
     if feature_set not in FEATURE_SETS:
         raise ConfigError(f"unknown typological feature set {feature_set!r}; known: "
                           f"{', '.join(FEATURE_SETS)}")
     filename, source, prefix = FEATURE_SETS[feature_set]
-    try:
-        path = resources.files("lang2vec").joinpath("data", filename)
-    except ModuleNotFoundError:
-        raise ConfigError("typological distances need the lang2vec package: "
-                          "pip install 'crossling[stats]'") from None
-    with resources.as_file(path) as real, np.load(real) as db:
+    path = _data_file(filename)
+    with np.load(path) as db:
         langs = {str(code): i for i, code in enumerate(db["langs"])}
         feats = [i for i, name in enumerate(db["feats"]) if str(name).startswith(prefix)]
         src = [str(s) for s in db["sources"]].index(source)

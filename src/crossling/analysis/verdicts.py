@@ -236,7 +236,7 @@ def p5_table(sf: pd.DataFrame) -> pd.DataFrame:
     ``layer-difference``): median D, how many targets have an interval above 0, below 0, or
     none, and the most common peak layer."""
     cols = ["measure", "targets", "median_d", "above_0", "below_0", "no_interval",
-            "peak_layer_mode"]
+            "positive", "peak_layer_mode"]
     if sf.empty:
         return pd.DataFrame(columns=cols)
     d = sf[(sf["kind"] == "layer-difference") & ~sf["finetuned"]]
@@ -250,6 +250,7 @@ def p5_table(sf: pd.DataFrame) -> pd.DataFrame:
                      "above_0": int((has & (per["low"] > 0)).sum()),
                      "below_0": int((has & (per["high"] < 0)).sum()),
                      "no_interval": int((~has).sum()),
+                     "positive": int((per["value"] > 0).sum()),
                      "peak_layer_mode": int(per["layer"].mode().iloc[0])})
     return pd.DataFrame(rows, columns=cols)
 
@@ -271,13 +272,21 @@ def p5_verdicts(table: pd.DataFrame, headline: str) -> list[Verdict]:
             verdict = NOT_SUPPORTED
         else:
             verdict = INCONCLUSIVE
+        if with_ci:
+            statistic = (f"targets whose peak − top interval lies above 0 (of {with_ci}); "
+                         "estimate = median D")
+            interval, n = ("per target: paired bootstrap over sentences (both layers on the "
+                           "same resample)"), above
+        else:  # descriptive only: how many curves fall at all after their peak
+            statistic = (f"targets whose curve falls after its peak, D > 0 (of "
+                         f"{int(r['targets'])}; no interval: not judged); estimate = median D")
+            interval = (f"this measure has no bootstrap interval; the most common peak is "
+                        f"layer {int(r['peak_layer_mode'])}")
+            n = int(r.get("positive", 0))
         out.append(Verdict(
             "P5" if r["measure"] == headline else "P5 (robustness)", "pretrained",
-            str(r["measure"]),
-            f"targets whose peak − top interval lies above 0 (of {with_ci}); estimate = "
-            "median D", float(r["median_d"]), math.nan, math.nan,
-            "per target: paired bootstrap over sentences (both layers on the same resample)"
-            if with_ci else "this measure has no bootstrap interval", above, verdict,
+            str(r["measure"]), statistic, float(r["median_d"]), math.nan, math.nan,
+            interval, n, verdict,
             f"at least {P5_SUPPORT} of 18 targets above 0 (not supported: at most "
             f"{P5_AGAINST})",
             "a peak chosen on held-out sentences; other pooling (the fall depends on it)"))
