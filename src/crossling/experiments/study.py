@@ -469,14 +469,16 @@ def _reinit(f: _Fields, default: list[str]) -> list[str]:
     if not reinit:
         raise f.fail("reinit", "empty list: no fine-tuning cell would run (use [REF] for "
                                "the unmodified model)")
-    ids = []
-    for i, group in enumerate(reinit):
-        try:
-            ids.append(_group_id(group))
-        except ConfigError as exc:
-            raise f.fail(f"reinit[{i}]", str(exc)) from None
-    f.unique("reinit", reinit, ids)
+    f.unique("reinit", reinit, [_group_at(f, "reinit", i, g) for i, g in enumerate(reinit)])
     return reinit
+
+
+def _group_at(f: _Fields, key: str, i: int, group: str) -> tuple[tuple[int, ...], bool]:
+    """:func:`_group_id` of entry ``i`` of ``f.key``; a bad group is an error at ``key[i]``."""
+    try:
+        return _group_id(group)
+    except ConfigError as exc:
+        raise f.fail(f"{key}[{i}]", str(exc)) from None
 
 
 def _after_groups(sf: _Fields, tasks: list[TaskSpec], reinit: list[str]) -> bool | list[str]:
@@ -488,10 +490,7 @@ def _after_groups(sf: _Fields, tasks: list[TaskSpec], reinit: list[str]) -> bool
     run = {_group_id(g) for t in tasks for g in (reinit if t.reinit is None else t.reinit)}
     ids = []
     for i, group in enumerate(groups):
-        try:
-            ids.append(_group_id(group))
-        except ConfigError as exc:
-            raise sf.fail(f"after[{i}]", str(exc)) from None
+        ids.append(_group_at(sf, "after", i, group))
         if ids[-1] not in run:
             raise sf.fail(f"after[{i}]", f"{group!r} is not a re-init group of any task "
                                          "(reinit, tasks.<task>.reinit)")
