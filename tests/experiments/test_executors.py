@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import threading
@@ -83,9 +85,11 @@ def slow(params, workdir):
 
 cells.RUNNERS["slow"] = slow
 grid = [Cell("long", "slow", {"name": "long", "sleep": 6.0})]
+if sys.argv[3:] == ["chain"]:  # a second cell that needs the long one
+    grid.append(Cell("after", "slow", {"name": "after", "sleep": 0.0}, depends_on=("long",)))
 store = ResultStore(sys.argv[1], stale_after=1.0)
 store.add_cells("s", grid)
-print(run_local(grid, store, Path(sys.argv[1]).parent / "work", progress=False))
+print(run_local(grid, store, Path(sys.argv[1]).parent / "work", progress=False, poll_s=0.2))
 """
 
 
@@ -115,6 +119,46 @@ def test_a_live_workers_long_cell_is_never_claimed_twice(tmp_path: Path) -> None
     assert "'running': 1" in second.stdout  # the second run left it to its live worker
     (cell,) = ResultStore(db).cells()
     assert cell["status"] == "done" and cell["attempts"] == 1
+
+
+def test_a_second_worker_waits_for_a_dependency_the_first_is_running(tmp_path: Path) -> None:
+    """Two ``crossling run`` processes on one store: the second finds the only ready cell held
+    by the first and the other cell waiting on it. It must wait for the dependency rather than
+    exit with work left (before ``held_elsewhere`` it stopped at once, ``after`` pending)."""
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_CELL, encoding="utf-8")
+    db, log = tmp_path / "s.sqlite", tmp_path / "started.log"
+    first = subprocess.Popen([sys.executable, str(script), str(db), str(log), "chain"],
+                             stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (db.exists() and ResultStore(db).cells() and
+               ResultStore(db).status("long") == "running"):
+        assert time.time() < deadline and first.poll() is None
+        time.sleep(0.05)
+    second = subprocess.run([sys.executable, str(script), str(db), str(log), "chain"],
+                            timeout=120, capture_output=True, text=True, check=True)
+    out_first, _ = first.communicate(timeout=120)
+    assert first.returncode == 0
+    assert "pending" not in second.stdout and "pending" not in out_first
+    assert sorted(log.read_text().split()) == ["after", "long"]  # each cell ran once
+    assert {c["key"]: c["status"] for c in ResultStore(db).cells()} == {
+        "long": "done", "after": "done"}
+
+
+def test_held_elsewhere_only_for_another_live_workers_fresh_claim(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "s.sqlite", stale_after=60.0)
+    store.add_cells("s", [Cell("a", "fake", {"name": "a"})])
+    assert not store.held_elsewhere("a") and not store.held_elsewhere("missing")  # pending
+    assert store.claim("a")
+    assert not store.held_elsewhere("a")  # this worker's own claim
+    other = ResultStore(tmp_path / "s.sqlite", stale_after=60.0)
+    with other._connect() as con:  # the same claim as seen from a live other process
+        con.execute("UPDATE cells SET worker=? WHERE key='a'",
+                    (f"{socket.gethostname()}:{os.getppid()}",))
+    assert store.held_elsewhere("a")  # the parent process is alive
+    with other._connect() as con:  # its heartbeat stopped long ago
+        con.execute("UPDATE cells SET heartbeat=? WHERE key='a'", (time.time() - 3600,))
+    assert not store.held_elsewhere("a")
 
 
 @pytest.mark.slow

@@ -26,6 +26,10 @@ def _run(args: argparse.Namespace) -> int:
             minutes = sum(secs.values()) / 60
             print(f"estimated time at {args.tokens_per_s:.0f} tokens/s: {minutes:.0f} min")
         return 0
+    if args.threads:
+        import torch  # lazily: --help and --dry-run stay fast
+
+        torch.set_num_threads(args.threads)
     outcome = plan.run(args.executor, retry_failed=args.retry_failed, address=args.address)
     counts = outcome.counts
     print(f"study {study.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
@@ -48,4 +52,7 @@ def register(sub: Any) -> None:
     p.add_argument("--retry-failed", action="store_true")
     p.add_argument("--tokens-per-s", type=float, default=None,
                    help="measured forward tokens/s, to turn the cost estimate into time")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads of this worker (e.g. 1 each for two workers sharing "
+                        "one --store on 2 cores: bench/workers.py)")
     p.set_defaults(func=_run)

@@ -6,7 +6,8 @@ is marked ``failed`` with its one-line error and does not stop independent cells
 runs, a background thread renews its claim (:class:`Heartbeat`), so a cell that takes longer
 than the store's ``stale_after`` is never taken over by a second ``crossling run``.
 
-- ``local`` runs cells one after another in this process.
+- ``local`` runs cells one after another in this process; several such processes may share
+  one store (see :func:`run_local`).
 - ``ray`` submits one Ray task per ready cell with its resource request (``num_gpus=1`` when
   the cluster has GPUs, since every cell kind runs a model; else ``num_cpus=1``); workers only
   compute, the driver alone writes the store (one writer, no cross-node SQLite locking).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -127,15 +129,26 @@ def _ready(cells: Sequence[Cell], store: ResultStore) -> tuple[list[Cell], list[
 
 
 def run_local(cells: Sequence[Cell], store: ResultStore, workdir: Path,
-              retry_failed: bool = False, progress: bool = True) -> dict[str, int]:
-    """Run cells sequentially in dependency order; returns counts per final status."""
+              retry_failed: bool = False, progress: bool = True,
+              poll_s: float = 10.0) -> dict[str, int]:
+    """Run cells sequentially in dependency order; returns counts per final status.
+
+    Several ``crossling run`` processes may share one store (e.g. two single-threaded workers on
+    a 2-core machine, which train faster together than one two-threaded worker): each claims the
+    cells it runs, skips cells another worker holds, and when only cells waiting on another live
+    worker's running cell are left, polls every ``poll_s`` seconds instead of stopping early.
+    """
     todo = [c for c in cells if store.status(c.key) != "done"]
     bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not progress)
     with Heartbeat(store) as beat:
         while todo:
             ready, waiting = _ready(todo, store)
             if not ready:
-                break
+                if not any(store.held_elsewhere(d) for c in waiting for d in c.depends_on):
+                    break
+                time.sleep(poll_s)
+                todo = [c for c in waiting if store.status(c.key) != "done"]
+                continue
             for cell in ready:
                 bar.set_postfix_str(cell.label)
                 if store.claim(cell.key, retry_failed=retry_failed):

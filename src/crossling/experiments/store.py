@@ -227,6 +227,16 @@ class ResultStore:
                         "attempts=attempts+1, error=NULL WHERE key=?", (me, now, now, key))
             return True
 
+    def held_elsewhere(self, key: str) -> bool:
+        """True while another live worker runs ``key`` (its claim is neither stale nor dead), so a
+        second ``crossling run`` on the same store waits for it instead of giving up."""
+        with self._connect() as con:
+            row = con.execute("SELECT status, worker, heartbeat FROM cells WHERE key=?",
+                              (key,)).fetchone()
+        if row is None or row[0] != "running" or row[1] == worker_id():
+            return False
+        return _alive(row[1]) and (row[2] or 0) >= time.time() - self.stale_after
+
     def heartbeat(self, key: str) -> bool:
         """Renew this worker's claim of a running cell; False if the cell is not (or no longer)
         claimed by this worker. Executors call it while a cell runs (``executors.Heartbeat``)."""
