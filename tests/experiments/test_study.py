@@ -190,7 +190,14 @@ def test_retrieval_section_expands_into_one_cell(tmp_path: Path, data_dir: Path)
     assert study.retrieval.pooling == "mean"
     cells = expand(study)
     ret = [c for c in cells if c.kind == "retrieval"]
-    assert len(ret) == 1 and ret[0].label == "retrieval (pretrained)" and not ret[0].depends_on
+    assert len(ret) == 1 and ret[0].label == "retrieval (pretrained)"
+    # the same sentences, encoded the same way: after the similarity, whose vectors it reuses
+    (sim,) = [c for c in cells if c.kind == "similarity"]
+    assert ret[0].depends_on == (sim.key,)
+    own = load_study(_write(tmp_path, data_dir, BASE + "retrieval: {{languages: [fr, de], "
+                                                       "n: 30, n_boot: 10, n_null: 5}}\n"))
+    assert own.retrieval is not None and own.retrieval.n == 30
+    assert [c.depends_on for c in expand(own) if c.kind == "retrieval"] == [()]
     assert ret[0].params["languages"] == ["fr", "de"] and ret[0].params["n"] == 20
     # the other cells keep their keys; editing the similarity section keeps the retrieval key
     assert {c.key for c in expand(load_study(_write(tmp_path, data_dir)))} == \

@@ -661,6 +661,7 @@ def expand(study: Study) -> list[Cell]:
     cells: list[Cell] = []
     sim = study.similarity
     sim_params: dict[str, Any] = {}
+    sim_key: str | None = None  # the pretrained similarity cell, if any
     if sim is not None:
         sim_params = {"source": study.source, "languages": sim.languages,
                       "measures": sim.measures, "pooling": sim.pooling, "n": sim.n,
@@ -674,14 +675,21 @@ def expand(study: Study) -> list[Cell]:
             params = {"model": study.model, "ud": study.ud, **before}
             cells.append(Cell(_key("similarity", before, sim_files, model_id),
                               "similarity", params))
+            sim_key = cells[-1].key
     ret = study.retrieval
     if ret is not None:
         ret_params = {"source": study.source, "languages": ret.languages,
                       "variants": ret.variants, "pooling": ret.pooling, "n": ret.n,
                       "n_boot": ret.n_boot, "n_null": ret.n_null}
         ret_files = [resolve_ud(ud, x) for x in [study.source, *ret.languages]]
+        # after the pretrained similarity when both encode the same sentences the same way: the
+        # retrieval then reads its vectors from the shared cache (two workers on one store would
+        # otherwise both encode them at once)
+        shares = sim_key is not None and sim is not None and (sim.pooling, sim.n) == \
+            (ret.pooling, ret.n) and set(ret.languages) <= set(sim.languages)
         cells.append(Cell(_key("retrieval", ret_params, ret_files, model_id), "retrieval",
-                          {"model": study.model, "ud": study.ud, **ret_params}))
+                          {"model": study.model, "ud": study.ud, **ret_params},
+                          depends_on=(sim_key,) if shares and sim_key is not None else ()))
     ft_params: dict[str, Any] = {}
     ft_files: list[Path] = []
     if sim is not None:  # the fine-tuned similarity's settings (after_n, after_languages)
