@@ -9,8 +9,9 @@ import pytest
 from crossling.errors import ConfigError
 from crossling.report import tables
 from crossling.report.analyses import compute_report
+from crossling.report.markdown import markdown_table
 from crossling.report.readme import verdict_table
-from crossling.report.render import _markdown_table, build_report, write_report
+from crossling.report.render import build_report, write_report
 from tests.analysis.synthetic import TARGETS, score_rows, similarity_rows
 from tests.conftest import missing
 
@@ -88,7 +89,7 @@ def test_rendered_report_writes_and_shows_the_computed_frames(tmp_path: Path) ->
              data.robustness_table, *(table for _, table in data.appendix)]
     assert data.p5.empty  # no layer-difference rows in these synthetic rows: no P5 table
     for table in shown:
-        assert not table.empty and _markdown_table(table) in md
+        assert not table.empty and markdown_table(table) in md
     assert md.count("\n|---|") == len(shown)  # and no other table
     assert f"layer {data.scatter[0].layer}, the layer with the largest" in md
 

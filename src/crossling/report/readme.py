@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from crossling.report.markdown import markdown_table
+
 PAPER_ON_MBERT: Mapping[str, str] = {
     "P2": "On mBERT, re-initialising the lower blocks (1-2, 3-4) lowered the targets' scores far "
           "more than the source's: the source-target gap widened.",
@@ -69,17 +71,9 @@ def verdict_table(verdicts: pd.DataFrame) -> pd.DataFrame:
         "proposition": verdicts["proposition"], "task": verdicts["task"],
         "metric": verdicts["metric"], "statistic": verdicts["statistic"],
         "estimate [95% interval]": [fmt_estimate(r) for _, r in verdicts.iterrows()],
-        "n": verdicts["n"], "verdict": verdicts["verdict"]})
-
-
-def _md(df: pd.DataFrame) -> str:
-    def cell(v: object) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(c) for c in df.columns) + " |", "|" + "---|" * df.shape[1]]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
-              for row in df.itertuples(index=False)]
-    return "\n".join(lines)
+        # a count, also where a missing n made the column float
+        "n": ["–" if pd.isna(v) else str(int(v)) for v in verdicts["n"]],
+        "verdict": verdicts["verdict"]})
 
 
 def render_readme(verdicts: pd.DataFrame, *, title: str, command: str,
@@ -98,7 +92,7 @@ def render_readme(verdicts: pd.DataFrame, *, title: str, command: str,
         parts.append("No proposition could be judged: the store holds none of the rows the "
                      "rules need.\n")
     else:
-        parts.append(_md(verdict_table(verdicts)) + "\n")
+        parts.append(markdown_table(verdict_table(verdicts)) + "\n")
     for prop, claim in PROPOSITIONS.items():
         rows = verdicts[verdicts["proposition"].str.startswith(prop)] if not verdicts.empty \
             else verdicts

@@ -21,19 +21,18 @@ stays beside it for comparison (every measure in the alignment figure and correl
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import numpy as np
 import pandas as pd
 
 from crossling.analysis.verdicts import verdict_frame
 from crossling.atomic import atomic_write, write_text
 from crossling.report import figures, tables
 from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
+from crossling.report.markdown import fmt_cell, markdown_table
 from crossling.report.plots import measure_label, plot_similarity
 from crossling.report.probing import plot_probe
 from crossling.report.readme import render_readme, verdict_table
@@ -52,28 +51,6 @@ class Section:
     text: str = ""
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
     images: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool | np.bool_):
-        return str(bool(v))
-    if isinstance(v, float | np.floating):
-        v = float(v)
-        if math.isnan(v):
-            return "–"
-        return f"{v:.3g}" if 0 < abs(v) < 0.01 else f"{v:.2f}"
-    return str(v)
-
-
-def _markdown_table(df: pd.DataFrame) -> str:
-    def cell(v: Any) -> str:
-        return _fmt(v).replace("|", "\\|").replace("\n", " ")
-
-    cols = [cell(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines)
 
 
 def _write_csv(path: Path, df: pd.DataFrame) -> Path:
@@ -391,7 +368,7 @@ def render_markdown(title: str, sections: Sequence[Section]) -> str:
         for caption, table in s.tables:
             if len(s.tables) > 1:
                 parts.append(f"**{caption}**\n")
-            parts.append(_markdown_table(table) + "\n")
+            parts.append(markdown_table(table) + "\n")
         for name, caption in s.images:
             parts.append(f"![{caption}]({name})\n")
     return "\n".join(parts)
@@ -415,7 +392,7 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
             if len(s.tables) > 1:
                 parts.append(f"<h3>{html.escape(caption)}</h3>")
             parts.append("<div class=\"wide\">" + table.to_html(
-                index=False, na_rep="–", float_format=_fmt, border=0, escape=True) + "</div>")
+                index=False, na_rep="–", float_format=fmt_cell, border=0, escape=True) + "</div>")
         for name, caption in s.images:
             parts.append(f"<figure><img src=\"{html.escape(name)}\" alt=\"{html.escape(caption)}"
                          f"\"><figcaption>{html.escape(caption)}</figcaption></figure>")
