@@ -79,8 +79,14 @@ def test_p4_drop_and_weight_order() -> None:
     assert per_layer.set_index(["task", "layer"]).loc[("pos", 12), "seed_seed"] == 0.88
     (row,) = v.p4_verdicts(per_seed, per_layer)
     assert row.verdict == v.SUPPORTED and "CKA(pre, ft) 0.74 vs CKA(seed, seed)" in row.interval
+    assert "Spearman ρ per seed: 1.00, 1.00" in row.interval
     flat = per_seed.assign(drop=[-0.01, -0.02])
     assert v.p4_verdicts(flat, per_layer)[0].verdict == v.NOT_SUPPORTED
+    # weights changing most in the low blocks: the drop alone does not support P4, and the
+    # detail shows the failing half of the rule
+    falling = per_seed.assign(weight_rho=[-0.9, 0.3])
+    (row,) = v.p4_verdicts(falling, per_layer)
+    assert row.verdict == v.INCONCLUSIVE and "ρ per seed: -0.90, 0.30" in row.interval
 
 
 def test_p5_counts_targets_whose_fall_interval_is_above_zero() -> None:

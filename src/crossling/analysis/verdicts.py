@@ -218,6 +218,9 @@ def p4_verdicts(per_seed: pd.DataFrame, per_layer: pd.DataFrame) -> list[Verdict
         if "seed_seed" in top and top["seed_seed"].notna().any():
             baseline = (f"; top layers: CKA(pre, ft) {top['pre_ft'].mean():.2f} vs "
                         f"CKA(seed, seed) {top['seed_seed'].mean():.2f}")
+        if np.isfinite(rhos).any():  # the second half of the rule, so a reader sees which failed
+            baseline += ("; weight change vs block, Spearman ρ per seed: "
+                         + ", ".join(f"{r:.2f}" for r in rhos))
         out.append(Verdict(
             "P4", str(task), "debiased_cka", "CKA(pre, ft): mean of layers 1-4 − mean of 9-12",
             est, lo, hi, "t-interval across seeds (per-seed means over languages)" + baseline,
