@@ -47,3 +47,25 @@ def test_similarity_outputs(tmp_path: Path) -> None:
     assert len(pd.read_csv(written["csv"])) == len(rows)
     only_cross = write_similarity_outputs(_rows("cross-lingual", "a", None), tmp_path / "o2")
     assert "model-model" not in only_cross
+
+
+def test_delta_figure_has_one_panel_per_task_its_main_metric(tmp_path: Path,
+                                                             monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """UAS and span precision/recall stay in the CSV and the appendix, not in Figure 1."""
+    panels: list[int] = []
+    real = figures._save
+
+    def spy(fig, path):  # type: ignore[no-untyped-def]
+        panels.append(len(fig.axes))
+        return real(fig, path)
+
+    monkeypatch.setattr(figures, "_save", spy)
+    rows = [{"task": t, "metric": m, "reinit": g, "source_delta": -1.0, "source_ci_low": -2.0,
+             "source_ci_high": 0.0, "target_delta": -3.0, "target_ci_low": -4.0,
+             "target_ci_high": -2.0}
+            for t, ms in (("pos", ["upos_acc"]), ("parsing", ["las", "uas"]),
+                          ("ner", ["span_f1", "span_precision", "span_recall"]),
+                          ("other", ["acc", "f1"]))  # no main metric known: every metric
+            for m in ms for g in ("1-2", "11-12")]
+    figures.delta_by_group(pd.DataFrame(rows), tmp_path / "d.png")
+    assert panels == [5]

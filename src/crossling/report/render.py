@@ -124,7 +124,8 @@ def _key_figures(data: ReportData, out: Path) -> list[Section]:
         sections.append(Section(
             "Figure 1 · RANDOM-INIT: Δ by re-initialised group, source vs targets (P2, P3)",
             "Δ = score(group) − score(REF) of the same seed; the source (English) beside the mean "
-            "of the targets; mean over seeds, bars: 95% t-interval across seeds. Numbers: "
+            "of the targets; mean over seeds, bars: 95% t-interval across seeds; one panel per "
+            "task, its main metric (the others: appendix). Numbers: "
             + _csv(out, "delta-summary.csv", data.delta_summary) + ".", [],
             [("delta-by-group.png", "Δ by re-initialised group, source vs mean of targets")]))
     if data.alignment_measures:
