@@ -57,9 +57,14 @@ def alignment_before_after(sim: pd.DataFrame, measures: Sequence[str], path: Pat
     if not measures:
         raise ValueError("no cross-lingual similarity rows to plot")
     tasks = sorted(str(t) for t in cross[cross["finetuned"]]["task"].unique())
-    fig, axes = plt.subplots(1, len(measures), figsize=(max(7.0, 4.8 * len(measures)), 3.9),
+    cols = min(4, len(measures))  # rows of at most four panels: eight measures make a 2 x 4
+    rows = -(-len(measures) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(7.0, 4.8 * cols), 3.6 * rows + 0.3),
                              squeeze=False, sharex=True)
-    for ax, measure in zip(axes[0], measures, strict=True):
+    flat = list(axes.flat)
+    for ax in flat[len(measures):]:
+        ax.set_visible(False)
+    for ax, measure in zip(flat, measures, strict=False):
         sub = cross[cross["metric"] == measure]
         curves = [("pretrained", sub[~sub["finetuned"]], "C0", "--")]
         curves += [(f"fine-tuned: {t}", sub[sub["task"] == t], f"C{i + 1}", "-")
@@ -82,7 +87,8 @@ def alignment_before_after(sim: pd.DataFrame, measures: Sequence[str], path: Pat
         ax.set_title(measure_label(measure), fontsize=10)
         layer_axis(ax, sorted(sub["layer"].unique()))
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("similarity, source vs target")
+    for row in axes:
+        row[0].set_ylabel("similarity, source vs target")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False,
                fontsize=8, ncol=min(4, len(labels)))
