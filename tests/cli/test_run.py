@@ -53,6 +53,12 @@ def test_tiny_study_end_to_end(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     md = (out / "report.md").read_text()
     assert "Table 1" in md and "Table 2" in md and "| pos | upos_acc | 1-2 |" in md
     assert (out / "index.html").is_file() and (out / "alignment.png").is_file()
+    from crossling.provenance import git_commit
+
+    # the cells' commit and the checkout that drew the report, each named
+    readme = (out / "README.md").read_text()
+    assert f"- **report code**: {git_commit() or 'not recorded'}\n" in readme
+    assert "- **code**: " in readme
 
 
 def test_dry_run_into_a_closed_pipe_exits_quietly(tiny_bert: Path, data_dir: Path,

@@ -19,6 +19,7 @@ from crossling.errors import ConfigError
 from crossling.experiments.executors import EXECUTORS
 from crossling.experiments.store import ResultStore, check_store_file
 from crossling.experiments.study import Cell, Study, expand, load_study
+from crossling.provenance import git_commit
 from crossling.results import ScoreRow
 
 if TYPE_CHECKING:  # training.loop imports torch: only when a run is prepared
@@ -272,6 +273,8 @@ def run_facts(study: Study, cells: list[dict[str, Any]], progress: str
             ("compute", f"{spent / 60:.0f} min summed over cells; {span / 60:.0f} min from the "
                         "first cell's start to the last cell's end"),
             ("code", ", ".join(commits) or "not recorded"),
+            # the figures and verdicts may come from a later checkout than the cells' rows
+            ("report code", git_commit() or "not recorded"),
             ("crossling", ", ".join(versions) or "not recorded"),
             ("devices", ", ".join(devices) or "not recorded")]
 
