@@ -40,6 +40,13 @@ def test_ref_table_has_source_first_and_both_intervals() -> None:
     low, high = (float(v) for v in en["95% CI (seeds)"].split("[")[1].rstrip("]").split(","))
     assert low < 90 and high > 100
     assert en["seeds"] == 2 and en["sentences"] == 100
+    # another English test set (Universal NER's en_pud beside WikiANN en) is no target
+    other = [replace(r, language="en_pud", split="en_pud-ud-test") for r in score_rows()
+             if r.language == "en"]
+    roles = dict(zip(*(ref_table(scores_frame([*score_rows(), *other]))[c]
+                       for c in ("language", "role")), strict=True))
+    assert roles["en"] == "source" and roles["en_pud"] == "source (other set)"
+    assert {roles[t] for t in TARGETS} == {"target"}
 
 
 def test_delta_table_formats_the_summary() -> None:

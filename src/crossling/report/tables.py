@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from crossling.analysis.deltas import group_order, mean_ci
+from crossling.analysis.frames import language_code
 from crossling.report.rows import rows_frame
 from crossling.results import SimilarityRow
 
@@ -39,6 +40,18 @@ def fmt_ci(value: float, low: float, high: float, digits: int = 2) -> str:
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def _role(g: pd.DataFrame, lang: str) -> str:
+    """``source``, ``source (other set)`` for another test set of the source language (Universal
+    NER's en_pud beside WikiANN en: neither the source score nor a target of any Δ,
+    :func:`~crossling.analysis.frames.without_other_source_sets`), else ``target``."""
+    if bool(g["is_source"].any()):
+        return "source"
+    source = g["source"].dropna()
+    if len(source) and language_code(lang) == language_code(str(source.iloc[0])):
+        return "source (other set)"
+    return "target"
+
+
 def ref_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Table 1: REF zero-shot score per task, metric and language, source first.
 
@@ -52,7 +65,7 @@ def ref_table(scores: pd.DataFrame) -> pd.DataFrame:
         per_seed = g.groupby("seed")[["value", "ci_low", "ci_high"]].mean()
         mean, lo, hi = mean_ci(per_seed["value"].to_numpy())
         rows.append({"task": task, "metric": metric, "language": lang,
-                     "role": "source" if bool(g["is_source"].any()) else "target",
+                     "role": _role(g, str(lang)),
                      "score": mean,
                      "95% CI (sentences)": fmt_ci(mean, float(per_seed["ci_low"].mean()),
                                                   float(per_seed["ci_high"].mean()), 1),
