@@ -219,8 +219,7 @@ class ResultStore:
                 raise KeyError(key)
             status, worker, beat = row
             claimable = status == "pending" or (status == "failed" and retry_failed) or (
-                status == "running" and (not _alive(worker) or
-                                         (beat or 0) < now - self.stale_after))
+                status == "running" and not self._live_claim(worker, beat, now))
             if not claimable:
                 return False
             con.execute("UPDATE cells SET status='running', worker=?, heartbeat=?, started=?, "
@@ -235,7 +234,12 @@ class ResultStore:
                               (key,)).fetchone()
         if row is None or row[0] != "running" or row[1] == worker_id():
             return False
-        return _alive(row[1]) and (row[2] or 0) >= time.time() - self.stale_after
+        return self._live_claim(row[1], row[2], time.time())
+
+    def _live_claim(self, worker: str | None, beat: float | None, now: float) -> bool:
+        """A running cell's claim still holds: its worker is alive and beat within
+        ``stale_after`` (otherwise :meth:`claim` may take the cell over)."""
+        return _alive(worker) and (beat or 0) >= now - self.stale_after
 
     def heartbeat(self, key: str) -> bool:
         """Renew this worker's claim of a running cell; False if the cell is not (or no longer)

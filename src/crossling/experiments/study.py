@@ -685,11 +685,12 @@ def expand(study: Study) -> list[Cell]:
         # after the pretrained similarity when both encode the same sentences the same way: the
         # retrieval then reads its vectors from the shared cache (two workers on one store would
         # otherwise both encode them at once)
-        shares = sim_key is not None and sim is not None and (sim.pooling, sim.n) == \
-            (ret.pooling, ret.n) and set(ret.languages) <= set(sim.languages)
+        after_sim = (sim_key,) if sim_key is not None and sim is not None and \
+            (sim.pooling, sim.n) == (ret.pooling, ret.n) and \
+            set(ret.languages) <= set(sim.languages) else ()
         cells.append(Cell(_key("retrieval", ret_params, ret_files, model_id), "retrieval",
                           {"model": study.model, "ud": study.ud, **ret_params},
-                          depends_on=(sim_key,) if shares and sim_key is not None else ()))
+                          depends_on=after_sim))
     ft_params: dict[str, Any] = {}
     ft_files: list[Path] = []
     if sim is not None:  # the fine-tuned similarity's settings (after_n, after_languages)
