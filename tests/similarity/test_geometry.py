@@ -112,3 +112,25 @@ def test_too_few_sentences_are_refused() -> None:
         geometry.rsa(x[:2], y[:2])
     assert 0 < geometry.mutual_knn(*_data(12, 4, 4, seed=7)) < 1
     assert np.isnan(geometry.procrustes(torch.ones(5, 3), y[:5]))
+
+
+def test_knn_null_reuses_the_source_adjacency_and_chunks_when_too_large(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """x's permuted neighbour sets are built once for every target on the same permutations;
+    a stack too large to keep is built in chunks and gives the same null."""
+    x, y = _data(60, 8, 6, seed=9)
+    g = torch.Generator().manual_seed(2)
+    perms = torch.stack([torch.randperm(60, generator=g) for _ in range(5)])
+    nx = geometry.knn_side(x)
+    targets = [y, y + 0.5 * torch.randn(y.shape, generator=g, dtype=torch.float64)]
+    got = [geometry.knn_permuted(nx, geometry.knn_side(t), perms) for t in targets]
+    stack = nx.stacks["adjacency"][1]
+    geometry.knn_permuted(nx, geometry.knn_side(targets[1]), perms)
+    assert nx.stacks["adjacency"][1] is stack  # read, not rebuilt
+    for t, values in zip(targets, got, strict=True):
+        assert values.tolist() == pytest.approx([geometry.mutual_knn(x, t[p]) for p in perms],
+                                                abs=1e-12)
+    monkeypatch.setattr(geometry, "DEFAULT_MAX_BYTES", 2 * 60 * 60)
+    monkeypatch.setattr(geometry, "_CHUNK", 2 * 60 * 60)
+    chunked = geometry.knn_permuted(geometry.knn_side(x), geometry.knn_side(y), perms)
+    assert chunked.tolist() == got[0].tolist()

@@ -15,6 +15,7 @@ from crossling.similarity.null import (
     NO_INTERVAL,
     SPREAD_KIND,
     _multiplicities,
+    _Products,
     _weighted_biased,
     estimate,
 )
@@ -43,7 +44,7 @@ def test_weighted_resample_equals_explicit_resample() -> None:
     w = _multiplicities(150, 3, gen, torch.device("cpu"))
     k = x.double() @ x.double().T
     l = y.double() @ y.double().T  # noqa: E741
-    got = _weighted_biased(k, l, k * l, k * k, l * l, w)
+    got = _weighted_biased(_Products(k @ w, l @ w, (k * l) @ w, (k * k) @ w, (l * l) @ w), w)
     for b in range(3):
         rows = torch.repeat_interleave(torch.arange(150), w[:, b].long())
         assert float(got[b]) == pytest.approx(MEASURES["linear_cka"](x[rows], y[rows]),
@@ -157,3 +158,31 @@ def test_device_goes_through_the_one_device_check(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="CUDA is not available"):
         estimate(x, x, ["linear_cka"], n_boot=0, n_null=0, device="cuda")
+
+
+def test_estimate_targets_equals_separate_calls_and_restores_threads() -> None:
+    """One source against several targets, side by side in threads: every value, interval and
+    null is what a separate :func:`estimate` gives (up to float rounding), and torch's thread
+    count is what it was."""
+    from crossling.similarity.measures import measure_ids
+    from crossling.similarity.null import estimate_targets
+
+    x, _ = _parallel(60, seed=11)
+    ys = [_parallel(60, seed=11, noise=s)[1] for s in (0.5, 1.0, 2.0, 4.0)]
+    ids = tuple(measure_ids())
+    separate = [estimate(x, y, ids, n_boot=20, n_null=10, seed=2) for y in ys]
+    threads = torch.get_num_threads()
+    for workers in (1, 2):
+        together = estimate_targets(x, ys, ids, n_boot=20, n_null=10, seed=2, workers=workers)
+        assert torch.get_num_threads() == threads
+        assert len(together) == len(ys)
+        for one, other in zip(separate, together, strict=True):
+            for m in ids:
+                a, b = one[m], other[m]
+                for field in ("value", "ci_low", "ci_high", "null_mean", "null_high"):
+                    va, vb = getattr(a, field), getattr(b, field)
+                    assert (math.isnan(va) and math.isnan(vb)) or va == pytest.approx(
+                        vb, abs=1e-6), (workers, m, field)
+    assert estimate_targets(x, [], ids) == []
+    with pytest.raises(ConfigError, match="workers = 0"):
+        estimate_targets(x, ys, ids, workers=0)

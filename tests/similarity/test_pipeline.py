@@ -96,13 +96,16 @@ def test_metric_step_runs_on_the_chosen_device(tiny_bert: Path, corpus,  # type:
 
     enc = load_encoder(str(tiny_bert), device="cpu")
     seen = []
-    real = pipeline.estimate
 
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(kwargs["device"])
-        return real(*args, **kwargs)
+    def spying(real):  # type: ignore[no-untyped-def]
+        def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+            seen.append(kwargs["device"])
+            return real(*args, **kwargs)
+        return spy
 
-    monkeypatch.setattr(pipeline, "estimate", spy)
+    monkeypatch.setattr(pipeline, "estimate", spying(pipeline.estimate))  # model vs model
+    monkeypatch.setattr(pipeline, "estimate_targets",  # cross-lingual: targets side by side
+                        spying(pipeline.estimate_targets))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "a GPU is present"
     rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], layers=[1], n_boot=0,
                                     n_null=0, progress=False)

@@ -24,7 +24,14 @@ import torch
 
 from crossling.errors import ConfigError
 from crossling.similarity import cca, geometry
-from crossling.similarity.cka import debiased_linear_cka, gram_linear, gram_rbf, linear_cka, rbf_cka
+from crossling.similarity.cka import (
+    cka_from_grams,
+    debiased_linear_cka,
+    gram_linear,
+    gram_rbf,
+    linear_cka,
+    rbf_cka,
+)
 
 MeasureFn = Callable[[torch.Tensor, torch.Tensor], float]
 """``(x [n, d_x], y [n, d_y]) -> float``: rows are paired (the same sentences)."""
@@ -63,6 +70,11 @@ class GramForm:
     kernel: str
     gram: Callable[[torch.Tensor], torch.Tensor]
     debiased: bool
+    score: Callable[[torch.Tensor, torch.Tensor], float] | None = None
+    """The measure's value from the two kernel matrices, computed exactly as ``fn`` computes
+    it (RBF CKA: ``fn`` builds the same kernels), so that the value reuses the kernels that
+    the bootstrap and the null build anyway, x's side once per source layer. None: the value
+    comes from ``fn`` (linear CKA: its feature-space form is cheaper than the kernels)."""
 
 
 @dataclass(frozen=True)
@@ -277,7 +289,7 @@ register(Measure(
     citation="Kornblith et al. 2019; Muller et al. 2021 (median bandwidth)",
     min_n=3,  # likewise, and the median bandwidth needs more than one pair
     interval_kind=SPREAD_KIND, band_label=SPREAD_BAND,
-    gram=GramForm("rbf", gram_rbf, debiased=False),
+    gram=GramForm("rbf", gram_rbf, debiased=False, score=cka_from_grams),
     invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
                            "permutation_of_features"})))
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,10 +65,11 @@ from crossling.similarity.measures import (
     get_measures,
     interval_kind,
 )
+from crossling.similarity.permuted import PermutedMatrix
 
 __all__ = ["CI_KIND", "INTERVAL_KINDS", "NO_INTERVAL", "SPREAD_KIND", "Estimate",
-           "LayerDifference", "bootstrap_multiplicities", "estimate", "interval_kind",
-           "layer_difference"]
+           "LayerDifference", "bootstrap_multiplicities", "estimate", "estimate_targets",
+           "interval_kind", "layer_difference"]
 
 INTERVAL_KINDS: Mapping[str, str] = FieldView(lambda m: m.interval_kind)
 """What ``ci_low``/``ci_high`` of each measure are (each record's ``interval_kind``): a
@@ -97,41 +99,59 @@ class Estimate:
     seed: int | None = field(default=None, compare=False, repr=False)
 
 
-def _weighted_biased(k: torch.Tensor, l: torch.Tensor, kl: torch.Tensor, kk: torch.Tensor,  # noqa: E741
-                     ll: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+def _weighted_biased(p: _Products, w: torch.Tensor) -> torch.Tensor:
     """Biased CKA of each weighted resample (columns of ``w``), from uncentred kernels.
 
     With multiplicities ``w`` (sum n) and the weighted centring ``Kc = K - u1^T - 1u^T + c``,
     ``u = K w / n``, ``c = w^T K w / n^2``: ``sum_ij w_i w_j Kc_ij Lc_ij =
     w^T (K o L) w - 2 (w o u)^T (L w) + c w^T L w`` (centring one side suffices).
     """
-    n = k.shape[0]
-    kw, lw = k @ w, l @ w
-    wkw, wlw = (w * kw).sum(0), (w * lw).sum(0)
+    n = w.shape[0]
+    wkw, wlw = (w * p.kw).sum(0), (w * p.lw).sum(0)
 
     def s(pw: torch.Tensor, aw: torch.Tensor, bw: torch.Tensor, waw: torch.Tensor,
           wbw: torch.Tensor) -> torch.Tensor:
         return (w * pw).sum(0) - 2 * (w * aw / n * bw).sum(0) + waw / n ** 2 * wbw
 
-    num = s(kl @ w, kw, lw, wkw, wlw)
-    den = torch.sqrt(s(kk @ w, kw, kw, wkw, wkw) * s(ll @ w, lw, lw, wlw, wlw))
+    num = s(p.klw, p.kw, p.lw, wkw, wlw)
+    den = torch.sqrt(s(p.kkw, p.kw, p.kw, wkw, wkw) * s(p.llw, p.lw, p.lw, wlw, wlw))
     return num / den
 
 
-def _weighted_unbiased(k: torch.Tensor, l: torch.Tensor, kl: torch.Tensor, kk: torch.Tensor,  # noqa: E741
-                       ll: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Debiased CKA of each weighted resample; ``k``, ``l`` have zero diagonals."""
-    n = k.shape[0]
-    kw, lw = k @ w, l @ w
-    sk, sl = (w * kw).sum(0), (w * lw).sum(0)
+def _weighted_unbiased(p: _Products, w: torch.Tensor) -> torch.Tensor:
+    """Debiased CKA of each weighted resample, from the products of kernels with zeroed
+    diagonals (:meth:`_Products.without_diagonals`)."""
+    n = w.shape[0]
+    sk, sl = (w * p.kw).sum(0), (w * p.lw).sum(0)
 
     def h(pw: torch.Tensor, aw: torch.Tensor, bw: torch.Tensor, sa: torch.Tensor,
           sb: torch.Tensor) -> torch.Tensor:
         return (w * pw).sum(0) + sa * sb / ((n - 1) * (n - 2)) - 2 * (w * aw * bw).sum(0) / (n - 2)
 
-    num = h(kl @ w, kw, lw, sk, sl)
-    den = torch.sqrt(h(kk @ w, kw, kw, sk, sk) * h(ll @ w, lw, lw, sl, sl))
+    num = h(p.klw, p.kw, p.lw, sk, sl)
+    den = torch.sqrt(h(p.kkw, p.kw, p.kw, sk, sk) * h(p.llw, p.lw, p.lw, sl, sl))
     return num / den
+
+
+@dataclass(frozen=True)
+class _Products:
+    """The kernel products both bootstrap formulas read, for resamples ``W`` (columns):
+    ``K W``, ``L W``, ``(K o L) W``, ``(K o K) W``, ``(L o L) W`` (float64 [n, B] each)."""
+
+    kw: torch.Tensor
+    lw: torch.Tensor
+    klw: torch.Tensor
+    kkw: torch.Tensor
+    llw: torch.Tensor
+
+    def without_diagonals(self, dk: torch.Tensor, dl: torch.Tensor, w: torch.Tensor,
+                          ) -> _Products:
+        """The same products for ``K - diag(dk)`` and ``L - diag(dl)``: each differs by a
+        diagonal matrix times ``W`` (O(n B)), so debiased and biased CKA on one kernel share
+        the five n x n x B matrix products."""
+        dk, dl = dk[:, None], dl[:, None]
+        return _Products(self.kw - dk * w, self.lw - dl * w, self.klw - dk * dl * w,
+                         self.kkw - dk * dk * w, self.llw - dl * dl * w)
 
 
 def _multiplicities(n: int, n_boot: int, gen: torch.Generator, device: torch.device,
@@ -149,20 +169,6 @@ def bootstrap_multiplicities(n: int, n_boot: int, seed: int,
     (the same for every layer and target of ``n`` sentences): column b counts how often each
     sentence is in resample b."""
     return _multiplicities(n, n_boot, torch.Generator().manual_seed(seed), torch.device(device))
-
-
-def _null_cross_terms(a: torch.Tensor, b: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
-    """``sum_ij A_ij B_pi(i)pi(j)`` for each permutation pi (rows of ``perms``).
-
-    Substituting ``j = pi^-1(k)`` gives ``sum(A[:, pi^-1] * B[pi, :])``: two 1-D index selects per
-    permutation instead of an n x n fancy-index gather. Float32 is ample for a null summary.
-    """
-    a32, b32 = a.to(torch.float32), b.to(torch.float32)
-    out = torch.empty(perms.shape[0], dtype=torch.float64, device=a.device)
-    for r, p in enumerate(perms):
-        inv = torch.argsort(p)
-        out[r] = (a32.index_select(1, inv) * b32.index_select(0, p)).sum(dtype=torch.float64)
-    return out
 
 
 def _percentile(values: torch.Tensor, q: float) -> float:
@@ -211,15 +217,18 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
     perms = torch.stack([torch.randperm(n, generator=gen) for _ in range(n_null)]).to(dev) \
         if n_null > 0 else None
 
-    grams: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    grams: dict[str, _KernelPair] = {}
     sides: dict[str, tuple[Any, Any]] = {}
     out: dict[str, Estimate] = {}
     for m in chosen:
+        boots, nulls = _resampled(m, x, y, w, perms, grams, sides, x_sides)
         if m.permuted is not None:  # the same value as fn, from the sides the null reuses
             value = m.permuted.score(*_prepared(m.permuted, x, y, sides, x_sides))
+        elif m.gram is not None and m.gram.score is not None:  # likewise, from the kernels
+            pair = _pair(m.gram, x, y, grams, x_sides)
+            value = m.gram.score(pair.k, pair.l)
         else:
             value = m.fn(x, y)
-        boots, nulls = _resampled(m, x, y, w, perms, grams, sides, x_sides)
         ci_low = ci_high = null_mean = null_high = float("nan")
         if boots is not None:
             # Resamples with duplicated sentences shift biased CKA upwards (fewer distinct
@@ -238,6 +247,49 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
                              interval_kind(m.id, n_boot), kept,
                              seed if keep_resamples else None)
     return out
+
+
+def estimate_targets(x: torch.Tensor, ys: Sequence[torch.Tensor],
+                     measures: Sequence[str] = ("debiased_cka", "linear_cka", "rbf_cka"),
+                     n_boot: int = 200, n_null: int = 100, seed: int = 0,
+                     device: torch.device | str | None = None, keep_resamples: bool = False,
+                     workers: int | None = None) -> list[dict[str, Estimate]]:
+    """:func:`estimate` of one ``x`` (a source layer) against each of ``ys`` (the targets at
+    that layer): x's side is prepared once (``x_sides``) and the targets run in ``workers``
+    threads.
+
+    Why threads: much of a target's work is single-threaded in torch and numpy (sorting the
+    RSA distances, the eigendecompositions of the CCA and Procrustes nulls, top-k), so one
+    target at a time leaves a core idle. With ``workers`` > 1 each thread runs torch with one
+    intra-op thread (restored afterwards) and the targets run side by side; x's side is built
+    by the first target before the others start, so it is built once. Default: as many workers
+    as torch has intra-op threads, on the CPU; one on a GPU. Values are those of separate
+    :func:`estimate` calls up to float rounding (a matrix product's summation order can depend
+    on the thread count).
+    """
+    kw: dict[str, Any] = {"n_boot": n_boot, "n_null": n_null, "seed": seed, "device": device,
+                          "keep_resamples": keep_resamples}
+    if not ys:
+        return []
+    x_sides: dict[str, Any] = {}
+    first = estimate(x, ys[0], measures, x_sides=x_sides, **kw)
+    dev = pick_device(str(device)) if device is not None else x.device
+    threads = torch.get_num_threads()
+    count = (threads if dev.type == "cpu" else 1) if workers is None else workers
+    if count < 1:
+        raise ConfigError(f"workers = {count}: must be >= 1")
+    count = min(count, len(ys) - 1)
+    if count <= 1:
+        return [first, *(estimate(x, y, measures, x_sides=x_sides, **kw) for y in ys[1:])]
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(count, initializer=torch.set_num_threads,
+                                initargs=(1,)) as pool:
+            rest = list(pool.map(lambda y: estimate(x, y, measures, x_sides=x_sides, **kw),
+                                 ys[1:]))
+    finally:
+        torch.set_num_threads(threads)
+    return [first, *rest]
 
 
 @dataclass(frozen=True)
@@ -336,19 +388,65 @@ def _reuse(store: dict[str, Any] | None, key: str, make: Callable[[], Any]) -> A
     return store[key]
 
 
-def _kernels(form: GramForm, x: torch.Tensor, y: torch.Tensor,
-             cache: dict[str, tuple[torch.Tensor, torch.Tensor]],
-             x_sides: dict[str, Any] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both sides' kernel matrices (built once per kernel name); zeroed diagonals if debiased."""
-    if form.kernel not in cache:
-        cache[form.kernel] = (_reuse(x_sides, f"gram:{form.kernel}", lambda: form.gram(x)),
-                              form.gram(y))
-    k, l = cache[form.kernel]  # noqa: E741
-    if form.debiased:
-        k, l = k.clone(), l.clone()  # noqa: E741
-        k.fill_diagonal_(0)
-        l.fill_diagonal_(0)
-    return k, l
+class _KernelPair:
+    """One kernel's matrices of x and y and what the measures on that kernel share.
+
+    Built once per :func:`estimate` call and kernel name (linear CKA and debiased CKA share the
+    linear kernel); x's side (its kernel, centred kernel, permuted stack and bootstrap
+    products) once per ``x_sides``, i.e. once for every target compared with one source layer.
+    """
+
+    def __init__(self, form: GramForm, x: torch.Tensor, y: torch.Tensor,
+                 x_sides: dict[str, Any] | None) -> None:
+        self.name = form.kernel
+        self.x_sides = x_sides
+        self._memo: dict[tuple[str, int], Any] = {}
+        self.k = self._x("gram", lambda: form.gram(x))
+        self.l = form.gram(y)
+
+    def _x(self, what: str, make: Callable[[], Any]) -> Any:
+        if self.x_sides is None:
+            return self._mine(f"x {what}", 0, make)
+        return _reuse(self.x_sides, f"{what}:{self.name}", make)
+
+    def _mine(self, what: str, size: int, make: Callable[[], Any]) -> Any:
+        key = (what, size)
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+    def centred(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``H K H`` and ``H L H``."""
+        return (self._x("centred", lambda: center_gram(self.k)),
+                self._mine("centred", 0, lambda: center_gram(self.l)))
+
+    def products(self, w: torch.Tensor) -> _Products:
+        """The bootstrap's kernel products for resamples ``w``; x's (``K W``, ``(K o K) W``)
+        kept in ``x_sides`` with the ``w`` they were computed for."""
+        def x_products() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            return w, self.k @ w, (self.k * self.k) @ w
+
+        kept = self._x(f"products{w.shape[1]}", x_products)
+        if not torch.equal(kept[0], w):  # other resamples (another seed): not reusable
+            kept = x_products()
+        k, l = self.k, self.l  # noqa: E741
+        return self._mine("products", w.shape[1], lambda: _Products(
+            kept[1], l @ w, (k * l) @ w, kept[2], (l * l) @ w))
+
+    def null_trace(self, perms: torch.Tensor) -> torch.Tensor:
+        """``sum_ij Kc_ij Lc0_pi(i)pi(j)`` per permutation, ``Lc0`` the centred ``L`` with a
+        zeroed diagonal: the one n x n cross term that both CKA forms' nulls need
+        (:func:`_null_values`), through x's permuted stack (:mod:`~crossling.similarity.
+        permuted`)."""
+        kc, lc = self.centred()
+        stack = self._x("permuted", lambda: PermutedMatrix(kc))
+
+        def trace() -> torch.Tensor:
+            lc0 = lc.clone()
+            lc0.fill_diagonal_(0)
+            return stack.cross(lc0, perms)
+
+        return self._mine("null", perms.shape[0], trace)
 
 
 def _prepared(form: PermutedForm, x: torch.Tensor, y: torch.Tensor,
@@ -364,7 +462,7 @@ def _prepared(form: PermutedForm, x: torch.Tensor, y: torch.Tensor,
 
 def _resampled(measure: Measure, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None,
                perms: torch.Tensor | None,
-               cache: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+               cache: dict[str, _KernelPair] | None = None,
                sides: dict[str, tuple[Any, Any]] | None = None,
                x_sides: dict[str, Any] | None = None,
                ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -395,36 +493,58 @@ def _resampled(measure: Measure, x: torch.Tensor, y: torch.Tensor, w: torch.Tens
         elif perms is not None:
             nulls = torch.tensor([measure.fn(x, y[p]) for p in perms], dtype=torch.float64)
         return boots, nulls
-    k, l = _kernels(measure.gram, x, y, {} if cache is None else cache, x_sides)  # noqa: E741
-    debiased = measure.gram.debiased
+    if w is None and perms is None:
+        return None, None
+    form = measure.gram
+    pair = _pair(form, x, y, {} if cache is None else cache, x_sides)
     boots = nulls = None
     if w is not None:
-        fn = _weighted_unbiased if debiased else _weighted_biased
-        boots = fn(k, l, k * l, k * k, l * l, w)
+        products = pair.products(w)
+        if form.debiased:
+            boots = _weighted_unbiased(products.without_diagonals(
+                torch.diagonal(pair.k), torch.diagonal(pair.l), w), w)
+        else:
+            boots = _weighted_biased(products, w)
     if perms is not None:
-        nulls = _null_values(k, l, perms, debiased)
+        nulls = _null_values(pair, perms, form.debiased)
     return boots, nulls
 
 
-def _null_values(k: torch.Tensor, l: torch.Tensor, perms: torch.Tensor,  # noqa: E741
-                 debiased: bool) -> torch.Tensor:
-    """The measure between x and row-permuted y, for each permutation."""
-    n = k.shape[0]
+def _pair(form: GramForm, x: torch.Tensor, y: torch.Tensor, cache: dict[str, _KernelPair],
+          x_sides: dict[str, Any] | None) -> _KernelPair:
+    """The :class:`_KernelPair` of ``form``'s kernel, built once per estimate call."""
+    if form.kernel not in cache:
+        cache[form.kernel] = _KernelPair(form, x, y, x_sides)
+    return cache[form.kernel]
+
+
+def _null_values(pair: _KernelPair, perms: torch.Tensor, debiased: bool) -> torch.Tensor:
+    """The measure between x and row-permuted y, for each permutation, from the centred kernels.
+
+    Permuting y's rows permutes ``Lc``'s rows and columns: the self terms do not change, and the
+    cross term is :meth:`_KernelPair.null_trace` plus, for biased CKA, the diagonal's share
+    ``sum_i Kc_ii Lc_pi(i)pi(i)``. Debiased CKA uses the centred kernels with zeroed diagonals:
+    the unbiased HSIC is unchanged by centring (a translation of the feature vectors, also in a
+    kernel's feature space), and centred kernels keep the float32 cross term well conditioned
+    (uncentred ones are dominated by the vectors' common mean). Only the trace and the row-sum
+    products change under a permutation.
+    """
+    n = pair.k.shape[0]
+    kc, lc = pair.centred()
+    trace = pair.null_trace(perms)
+    inv = torch.argsort(perms.to(kc.device), dim=1)  # in x's frame: pi^-1
+    dk, dl = torch.diagonal(kc), torch.diagonal(lc)
     if not debiased:
-        kc, lc = center_gram(k), center_gram(l)
-        # Permuting y's rows permutes lc's rows and columns; the self terms do not change.
-        cross = _null_cross_terms(kc, lc, perms)
+        cross = trace + (dk[inv] * dl[None, :]).sum(1)
         return cross / torch.sqrt((kc * kc).sum() * (lc * lc).sum())
-    # Unbiased HSIC: only the trace and the row-sum products change under a permutation.
-    k1, l1 = k.sum(1), l.sum(1)
+    k1, l1 = kc.sum(1) - dk, lc.sum(1) - dl  # row sums with zeroed diagonals
     sk, sl = k1.sum(), l1.sum()
 
-    def h(trace: torch.Tensor, a1: torch.Tensor, b1: torch.Tensor, sa: torch.Tensor,
+    def h(tr: torch.Tensor, a1: torch.Tensor, b1: torch.Tensor, sa: torch.Tensor,
           sb: torch.Tensor) -> torch.Tensor:
-        return trace + sa * sb / ((n - 1) * (n - 2)) - 2 * (a1 * b1).sum(-1) / (n - 2)
+        return tr + sa * sb / ((n - 1) * (n - 2)) - 2 * (a1 * b1).sum(-1) / (n - 2)
 
-    den = torch.sqrt(h((k * k).sum(), k1, k1, sk, sk) * h((l * l).sum(), l1, l1, sl, sl))
-    traces = _null_cross_terms(k, l, perms)
-    rows = l1[perms]  # [n_null, n]: (L_pi 1)_i = (L 1)_pi(i)
-    return h(traces, k1[None, :], rows, sk, sl) / den if math.isfinite(float(den)) else traces * \
-        float("nan")
+    den = torch.sqrt(h((kc * kc).sum() - (dk * dk).sum(), k1, k1, sk, sk)
+                     * h((lc * lc).sum() - (dl * dl).sum(), l1, l1, sl, sl))
+    values = h(trace, k1[inv], l1[None, :], sk, sl)
+    return values / den if math.isfinite(float(den)) else values * float("nan")

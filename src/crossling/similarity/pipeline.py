@@ -18,7 +18,7 @@ interval definitions, seed, versions, the device the measures ran on, and git co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from crossling.similarity.measures import (
     neediest,
     resample_counts,
 )
-from crossling.similarity.null import Estimate, estimate, layer_difference
+from crossling.similarity.null import Estimate, estimate, estimate_targets, layer_difference
 
 DEFAULT_MEASURES = ("debiased_cka", "linear_cka", "rbf_cka")
 """Headline measure first: debiased CKA is the only measure whose interval is a CI for the
@@ -114,24 +114,30 @@ def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: S
 def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
           layers: list[int], measures: Sequence[str], n_boot: int, n_null: int, seed: int,
           pooling: str, model: str, compare_model: str | None, prov: dict[str, Any],
-          device: torch.device, bar: Any, x_sides: dict[str, Any] | None = None,
-          kept: dict[int, dict[str, Estimate]] | None = None) -> list[SimilarityRow]:
-    """The rows of each layer; with ``kept``, each layer's estimates (with their per-resample
-    values) are also kept there, for :func:`_difference_rows`."""
+          device: torch.device, bar: Any) -> list[SimilarityRow]:
+    """The rows of each layer of one pair of vector sets."""
     rows = []
     for layer in layers:
         est = estimate(x[layer], y[layer], measures, n_boot=n_boot, n_null=n_null, seed=seed,
-                       device=device, x_sides=x_sides, keep_resamples=kept is not None)
-        if kept is not None:
-            kept[layer] = est
-        for m in measures:
-            e = est[m]
-            rows.append(SimilarityRow(kind=kind, source=source, target=target, layer=layer,
-                                      metric=m, value=e.value, ci_low=e.ci_low,
-                                      ci_high=e.ci_high, null_mean=e.null_mean,
-                                      null_high=e.null_high, n=e.n, pooling=pooling,
-                                      model=model, compare_model=compare_model, provenance=prov))
+                       device=device)
+        rows += _layer_rows(kind, source, target, layer, est, measures, pooling, model,
+                            compare_model, prov)
         bar.update(1)
+    return rows
+
+
+def _layer_rows(kind: str, source: str, target: str, layer: int, est: Mapping[str, Estimate],
+                measures: Sequence[str], pooling: str, model: str, compare_model: str | None,
+                prov: dict[str, Any]) -> list[SimilarityRow]:
+    """One row per measure of one layer's estimates."""
+    rows = []
+    for m in measures:
+        e = est[m]
+        rows.append(SimilarityRow(kind=kind, source=source, target=target, layer=layer,
+                                  metric=m, value=e.value, ci_low=e.ci_low,
+                                  ci_high=e.ci_high, null_mean=e.null_mean,
+                                  null_high=e.null_high, n=e.n, pooling=pooling,
+                                  model=model, compare_model=compare_model, provenance=prov))
     return rows
 
 
@@ -218,21 +224,24 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
         n_boot=n_boot, n_null=n_null, n_sentences=len(corpus), measures=list(measures),
         metric_variants=_variants(measures, n_boot, n_null), max_length=max_length)
     # Layer by layer, so that the source's kernels and per-side preparations (SVDs, ranks,
-    # neighbours) are built once per layer and shared by every target (x_sides); the rows are
-    # returned in the usual order (target, then layer).
+    # neighbours, permuted stacks) are built once per layer and shared by every target, the
+    # targets side by side (estimate_targets); the rows are returned in the usual order
+    # (target, then layer).
     per_target: dict[str, list[SimilarityRow]] = {tgt: [] for tgt in targets}
     kept: dict[str, dict[int, dict[str, Estimate]]] | None = \
         {tgt: {} for tgt in targets} if layer_difference else None
     with tqdm(total=len(targets) * len(chosen), desc="similarity", unit="layer",
               disable=not progress) as bar:
         for layer in chosen:
-            source_sides: dict[str, Any] = {}
-            for tgt in targets:
-                per_target[tgt] += _rows("cross-lingual", source, tgt, vectors[source],
-                                         vectors[tgt], [layer], measures, n_boot, n_null, seed,
-                                         pooling, encoder.name, None, prov, metric_device, bar,
-                                         x_sides=source_sides,
-                                         kept=None if kept is None else kept[tgt])
+            ests = estimate_targets(vectors[source][layer], [vectors[t][layer] for t in targets],
+                                    measures, n_boot=n_boot, n_null=n_null, seed=seed,
+                                    device=metric_device, keep_resamples=kept is not None)
+            for tgt, est in zip(targets, ests, strict=True):
+                if kept is not None:
+                    kept[tgt][layer] = est
+                per_target[tgt] += _layer_rows("cross-lingual", source, tgt, layer, est,
+                                               measures, pooling, encoder.name, None, prov)
+            bar.update(len(targets))
     if kept is not None:
         for tgt in targets:
             per_target[tgt] += _difference_rows(source, tgt, kept[tgt], measures, n_boot,
