@@ -74,3 +74,21 @@ def test_shapes_are_checked() -> None:
         PermutedMatrix(a).cross(b[:5, :5], perms)
     with pytest.raises(ValueError, match=r"expected \[P, 10\]"):
         PermutedMatrix(a).cross(b, perms[:, :5])
+
+
+def test_the_stack_is_built_the_same_with_one_or_two_threads() -> None:
+    """The rows are split between threads on the CPU: the same stack, and torch's thread count
+    is what it was."""
+    a, _, perms = _pair(24, seed=4)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = PermutedMatrix(a)._build(perms)
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        one = PermutedMatrix(a)._build(perms)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+    s = torch.argsort(perms[3])
+    assert torch.equal(two[3].view(24, 24), a.float()[s][:, s])

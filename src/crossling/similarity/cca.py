@@ -25,11 +25,14 @@ a ConfigError (:func:`check_rank`) instead of returning an inflated value. Below
 still has a large positive bias when k/n is not small (canonical correlations of unrelated
 data are far from 0): read the value against its shuffled-pairs null.
 
-Why SVD rather than the textbook ``S_xx^-1/2 S_xy S_yy^-1/2``: the orthonormal bases need no
-matrix inverse square root (better conditioned: the covariance squares the condition number),
-and one SVD per side serves both measures and every permutation of the null, where only the
-row order of ``U_y`` changes (:func:`svcca_permuted`, :func:`pwcca_permuted`). The test
-suite checks both measures against the textbook formula written independently with scipy.
+Why orthonormal bases rather than the textbook ``S_xx^-1/2 S_xy S_yy^-1/2``: one basis per
+side serves both measures and every permutation of the null, where only the row order of
+``U_y`` changes (:func:`svcca_permuted`, :func:`pwcca_permuted`). Each basis comes from the
+eigendecomposition of the side's d x d scatter matrix when n >= d (:func:`side`: several times
+faster than the n x d SVD; the squared condition number is harmless because directions below
+:data:`VARIANCE_EPS` of the largest variance are dropped, so a kept direction's condition is
+at most 1e5), else from the SVD. The test suite checks both measures against the textbook
+formula written independently with scipy.
 """
 
 from __future__ import annotations

@@ -269,16 +269,16 @@ def estimate_targets(x: torch.Tensor, ys: Sequence[torch.Tensor],
     """
     kw: dict[str, Any] = {"n_boot": n_boot, "n_null": n_null, "seed": seed, "device": device,
                           "keep_resamples": keep_resamples}
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers = {workers}: must be >= 1")
     if not ys:
         return []
-    x_sides: dict[str, Any] = {}
-    first = estimate(x, ys[0], measures, x_sides=x_sides, **kw)
     dev = pick_device(str(device)) if device is not None else x.device
     threads = torch.get_num_threads()
     count = (threads if dev.type == "cpu" else 1) if workers is None else workers
-    if count < 1:
-        raise ConfigError(f"workers = {count}: must be >= 1")
     count = min(count, len(ys) - 1)
+    x_sides: dict[str, Any] = {}
+    first = estimate(x, ys[0], measures, x_sides=x_sides, **kw)
     if count <= 1:
         return [first, *(estimate(x, y, measures, x_sides=x_sides, **kw) for y in ys[1:])]
     torch.set_num_threads(1)

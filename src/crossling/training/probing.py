@@ -81,23 +81,23 @@ from crossling.similarity.extract import (
 from crossling.training.batching import bucket_batches
 from crossling.training.finetune import SUBSAMPLE_SEED, read_examples
 from crossling.training.metrics import accuracy, bootstrap_ratio
+from crossling.training.probe_fit import (
+    DEFAULT_L2,
+    DEFAULT_MAX_ITER,
+    LinearProbe,
+    fit_probe,
+    fit_probes,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_L2", "DEFAULT_MAX_ITER", "DEFAULT_MAX_TRAIN_SENTENCES", "PROBE_METRICS",
            "PROBE_TASK", "LinearProbe", "WordVectors", "control_tags", "extract_word_vectors",
-           "fit_probe", "probe", "probe_files", "word_vectors_cached"]
+           "fit_probe", "fit_probes", "probe", "probe_files", "word_vectors_cached"]
 
 PROBE_METRICS = ("upos_acc", "control_acc", "selectivity", "majority_acc")
 """Metrics of probing rows: the probe's UPOS accuracy, the control-task probe's accuracy on the
 control tags, their difference, and the majority baseline (``layer`` None)."""
-
-DEFAULT_L2 = 1e-4
-"""L2 penalty of the probe, ``l2 / 2 * ||W||^2`` added to the mean cross-entropy (bias
-unpenalised): fixed, not tuned, recorded in every row's provenance."""
-
-DEFAULT_MAX_ITER = 100
-"""L-BFGS iterations per probe (each with a strong Wolfe line search)."""
 
 DEFAULT_MAX_TRAIN_SENTENCES = 4000
 """Training sentences drawn from EWT train by default (about 65k words; the module docstring
@@ -278,72 +278,6 @@ def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
 
 
 # --- the probe ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LinearProbe:
-    """A fitted softmax probe: ``argmax(((x - mean) / scale) @ weight + bias)``."""
-
-    weight: torch.Tensor
-    bias: torch.Tensor
-    mean: torch.Tensor
-    scale: torch.Tensor
-    loss: float
-    """Final training objective (mean cross-entropy + L2 term)."""
-    iterations: int = 0
-    """L-BFGS iterations run (``max_iter`` when it stopped on the budget)."""
-
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.weight.device, torch.float32)
-        return ((x - self.mean) / self.scale) @ self.weight + self.bias
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Class index of every row of ``x`` (on the CPU)."""
-        with torch.no_grad():
-            return self.logits(x).argmax(dim=1).cpu()
-
-
-def fit_probe(x: torch.Tensor, y: torch.Tensor, n_classes: int, *, l2: float = DEFAULT_L2,
-              max_iter: int = DEFAULT_MAX_ITER, device: torch.device | str | None = None,
-              ) -> LinearProbe:
-    """Multinomial logistic regression on standardised ``x`` [n, d] for labels ``y`` [n].
-
-    Full-batch L-BFGS from zero weights on ``mean CE + l2 / 2 * ||W||^2``: strictly convex for
-    ``l2 > 0``, so the fit has one optimum and needs no seed. Features are standardised with
-    the training rows' mean and standard deviation (a constant feature keeps scale 1).
-    """
-    if l2 < 0 or not math.isfinite(l2):
-        raise ConfigError(f"l2 = {l2}: the probe's L2 penalty must be a finite number >= 0")
-    if max_iter < 1:
-        raise ConfigError(f"max_iter = {max_iter}: must be >= 1")
-    if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
-        raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)}: need [n, d] and [n], n > 0")
-    dev = torch.device(device) if device is not None else x.device
-    x = x.to(dev, torch.float32)
-    y = y.to(dev, torch.long)
-    mean = x.mean(dim=0)
-    std = x.std(dim=0)
-    scale = torch.where(std > 1e-8, std, torch.ones_like(std))
-    z = (x - mean) / scale
-    weight = torch.zeros(x.shape[1], n_classes, device=dev, requires_grad=True)
-    bias = torch.zeros(n_classes, device=dev, requires_grad=True)
-    opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, history_size=20,
-                            tolerance_grad=1e-7, tolerance_change=1e-10,
-                            line_search_fn="strong_wolfe")
-
-    def objective() -> torch.Tensor:
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(z @ weight + bias, y) + \
-            0.5 * l2 * (weight * weight).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        opt.step(objective)
-        final = float(objective().detach())
-    state = opt.state[weight]
-    return LinearProbe(weight.detach(), bias.detach(), mean, scale, final,
-                       int(state.get("n_iter", 0)))
 
 
 def control_tags(words: Sequence[str], distribution: Mapping[str, float], seed: int,
@@ -618,10 +552,9 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
         for k in tqdm(chosen, desc="probe: layers", disable=not progress, leave=False):
             clock = time.perf_counter()
             x = train_vec.layer(k)[keep]
-            tagger = fit_probe(x, y_train[keep], len(labels), l2=l2, max_iter=max_iter,
-                               device=encoder.device)
-            control = fit_probe(x, y_control[keep], len(labels), l2=l2, max_iter=max_iter,
-                                device=encoder.device)
+            # both probes in lockstep: one pass over the training matrix per evaluation
+            tagger, control = fit_probes(x, [y_train[keep], y_control[keep]], len(labels),
+                                         l2=l2, max_iter=max_iter, device=encoder.device)
             del x
             timings["fit_s"] += time.perf_counter() - clock
             iterations[k] = (tagger.iterations, control.iterations)

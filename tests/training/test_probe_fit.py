@@ -1,0 +1,76 @@
+"""Probes fitted in lockstep (:func:`crossling.training.probe_fit.fit_probes`)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from crossling.training import probe_fit
+from crossling.training.probe_fit import fit_probe, fit_probes
+
+
+def _data(n: int = 600, d: int = 10, c: int = 4, seed: int = 0,
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, c, (n,), generator=g)
+    x = torch.randn(c, d, generator=g)[y] + torch.randn(n, d, generator=g) + 5.0
+    noisy = torch.where(torch.rand(n, generator=g) < 0.4, torch.randint(0, c, (n,), generator=g),
+                        y)
+    return x, y, noisy
+
+
+def test_lockstep_fits_equal_separate_fits() -> None:
+    """Each probe follows its own L-BFGS trajectory: on the iteration budget (as every probe
+    of e5 does), weights and loss are those of a separate fit up to the rounding of the wider
+    matrix product; run to convergence, the stopping test may fire one iteration apart, at the
+    same loss and predictions."""
+    x, y, noisy = _data()
+    together = fit_probes(x, [y, noisy], 4, max_iter=10)
+    for probe, labels in zip(together, (y, noisy), strict=True):
+        alone = fit_probe(x, labels, 4, max_iter=10)
+        assert probe.iterations == alone.iterations == 10
+        assert probe.loss == pytest.approx(alone.loss, rel=1e-5)
+        assert torch.allclose(probe.weight, alone.weight, atol=1e-4)
+        assert torch.allclose(probe.bias, alone.bias, atol=1e-4)
+        assert torch.equal(probe.mean, alone.mean) and torch.equal(probe.scale, alone.scale)
+    assert not torch.allclose(together[0].weight, together[1].weight)  # not one shared fit
+    converged = fit_probes(x, [y, noisy], 4, max_iter=200)
+    for probe, labels in zip(converged, (y, noisy), strict=True):
+        alone = fit_probe(x, labels, 4, max_iter=200)
+        assert probe.iterations < 200 and abs(probe.iterations - alone.iterations) <= 2
+        assert probe.loss == pytest.approx(alone.loss, rel=1e-5)
+        assert float((probe.predict(x) == alone.predict(x)).float().mean()) > 0.99
+
+
+def test_one_pass_serves_every_running_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While both fits run, an evaluation is one pass for both: fewer passes than the two fits'
+    evaluations together, and at least as many as the longer fit's."""
+    x, y, noisy = _data(seed=1)
+    passes: list[int] = []
+    asked: list[int] = []
+    real_eval, real_ask = probe_fit._SharedPass._evaluate, probe_fit._SharedPass.ask
+
+    def evaluate(self, ids):  # type: ignore[no-untyped-def]
+        passes.append(len(ids))
+        return real_eval(self, ids)
+
+    def ask(self, i, weight, bias):  # type: ignore[no-untyped-def]
+        asked.append(i)
+        return real_ask(self, i, weight, bias)
+
+    monkeypatch.setattr(probe_fit._SharedPass, "_evaluate", evaluate)
+    monkeypatch.setattr(probe_fit._SharedPass, "ask", ask)
+    fit_probes(x, [y, noisy], 4, max_iter=10)
+    assert sum(passes) == len(asked)  # every request answered, once
+    assert 2 in passes  # requests shared a pass
+    assert max(asked.count(0), asked.count(1)) <= len(passes) < len(asked)
+
+
+def test_a_failing_pass_raises_in_every_fit() -> None:
+    x, y, _ = _data(seed=2)
+    bad = y.clone()
+    bad[0] = 9  # a label outside the 4 classes: cross_entropy fails inside the shared pass
+    with pytest.raises((IndexError, RuntimeError)):
+        fit_probes(x, [y, bad], 4, max_iter=5)
+    with pytest.raises(ValueError, match="no label vectors"):
+        fit_probes(x, [], 4)
