@@ -124,13 +124,13 @@ def test_knn_null_reuses_the_source_adjacency_and_chunks_when_too_large(
     nx = geometry.knn_side(x)
     targets = [y, y + 0.5 * torch.randn(y.shape, generator=g, dtype=torch.float64)]
     got = [geometry.knn_permuted(nx, geometry.knn_side(t), perms) for t in targets]
-    stack = nx.stacks["adjacency"][1]
+    stack = nx.permuted._stack
     geometry.knn_permuted(nx, geometry.knn_side(targets[1]), perms)
-    assert nx.stacks["adjacency"][1] is stack  # read, not rebuilt
+    assert stack is not None and nx.permuted._stack is stack  # read, not rebuilt
     for t, values in zip(targets, got, strict=True):
         assert values.tolist() == pytest.approx([geometry.mutual_knn(x, t[p]) for p in perms],
                                                 abs=1e-12)
     monkeypatch.setattr(geometry, "DEFAULT_MAX_BYTES", 2 * 60 * 60)
-    monkeypatch.setattr(geometry, "_CHUNK", 2 * 60 * 60)
+    monkeypatch.setattr("crossling.similarity.permuted._CHUNK_BYTES", 2 * 60 * 60)
     chunked = geometry.knn_permuted(geometry.knn_side(x), geometry.knn_side(y), perms)
     assert chunked.tolist() == got[0].tolist()

@@ -63,7 +63,7 @@ def test_a_stack_too_large_to_keep_gives_the_same_values_in_chunks(
     small = PermutedMatrix(a, max_bytes=3 * 16 * 16 * 4)  # 3 of 7 permutations would fit
     got = small.cross(b, perms)
     assert got.tolist() == pytest.approx(PermutedMatrix(a).cross(b, perms).tolist(), rel=1e-6)
-    assert small._stack is None  # nothing kept
+    assert small.stack._stack is None  # nothing kept
 
 
 def test_shapes_are_checked() -> None:

@@ -34,7 +34,7 @@ from scipy.stats import rankdata
 
 from crossling.errors import ConfigError
 from crossling.similarity.cka import check_pair
-from crossling.similarity.permuted import DEFAULT_MAX_BYTES, PermutedMatrix
+from crossling.similarity.permuted import DEFAULT_MAX_BYTES, PermutedMatrix, PermutedStack
 
 KNN_K = 10
 """Neighbours per sentence in :func:`mutual_knn` (Huh et al. 2024 use 10)."""
@@ -152,9 +152,8 @@ class KnnSide:
 
     nbrs: torch.Tensor
     """[n, k] indices of each row's k nearest other rows."""
-    stacks: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(
-        default_factory=dict, compare=False, repr=False)
-    """Adjacency stacks by key: (the permutations they are for, [P, n * n] uint8)."""
+    permuted: PermutedStack = field(compare=False, repr=False)
+    """The adjacency rows of :func:`_adjacency` under the null's permutations."""
 
 
 def knn_side(x: torch.Tensor, k: int = KNN_K) -> KnnSide:
@@ -167,7 +166,9 @@ def knn_side(x: torch.Tensor, k: int = KNN_K) -> KnnSide:
     xn = x64 / torch.linalg.vector_norm(x64, dim=1, keepdim=True).clamp_min(_NORM_FLOOR)
     sim = xn @ xn.T
     sim.fill_diagonal_(-float("inf"))
-    return KnnSide(torch.topk(sim, k, dim=1).indices)
+    nbrs = torch.topk(sim, k, dim=1).indices
+    return KnnSide(nbrs, PermutedStack(lambda perms: _adjacency(nbrs, perms), n * n,
+                                       DEFAULT_MAX_BYTES))
 
 
 def _overlap(nx: torch.Tensor, ny: torch.Tensor) -> torch.Tensor:
@@ -193,25 +194,17 @@ def mutual_knn(x: torch.Tensor, y: torch.Tensor) -> float:
     return knn_score(knn_side(x), knn_side(y))
 
 
-def _adjacency(nx: KnnSide, perms: torch.Tensor) -> torch.Tensor:
+def _adjacency(nbrs: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
     """[P, n * n] uint8: row r is 1 at (a, j) iff ``j`` is among ``pi(N_x(pi^-1(a)))``, the
-    neighbours of x's row ``pi^-1(a)`` relabelled by ``pi = perms[r]`` (x's side of the null in
-    y's numbering; see :func:`knn_permuted`). Kept in ``nx`` for the same permutations."""
-    kept = nx.stacks.get("adjacency")
-    if kept is not None and kept[0].shape == perms.shape and torch.equal(kept[0], perms):
-        return kept[1]
-    n, k = nx.nbrs.shape
+    neighbours ``nbrs`` of x's row ``pi^-1(a)`` relabelled by ``pi = perms[r]`` (x's side of
+    the null in y's numbering; see :func:`knn_permuted`)."""
+    n, k = nbrs.shape
     inv = torch.argsort(perms, dim=1)
-    moved = torch.gather(perms, 1, nx.nbrs[inv].reshape(perms.shape[0], -1))  # pi(N_x(pi^-1 a))
+    moved = torch.gather(perms, 1, nbrs[inv].reshape(perms.shape[0], -1))  # pi(N_x(pi^-1 a))
     rows = torch.arange(n, device=perms.device).repeat_interleave(k)
     out = torch.zeros(perms.shape[0], n * n, dtype=torch.uint8, device=perms.device)
     out.scatter_(1, rows[None, :] * n + moved, 1)
-    if out.numel() <= DEFAULT_MAX_BYTES:
-        nx.stacks["adjacency"] = (perms.clone(), out)
     return out
-
-
-_CHUNK = 1 << 28  # bytes of adjacency per chunk when the whole stack is too large to keep
 
 
 def knn_permuted(nx: KnnSide, ny: KnnSide, perms: torch.Tensor) -> torch.Tensor:
@@ -225,8 +218,6 @@ def knn_permuted(nx: KnnSide, ny: KnnSide, perms: torch.Tensor) -> torch.Tensor:
     """
     n, k = ny.nbrs.shape
     positions = (torch.arange(n, device=perms.device)[:, None] * n + ny.nbrs).reshape(-1)
-    step = perms.shape[0] if perms.shape[0] * n * n <= DEFAULT_MAX_BYTES else \
-        max(1, _CHUNK // (n * n))  # too large to keep: in chunks, each built and dropped
-    hits = torch.cat([_adjacency(nx, perms[i:i + step]).index_select(1, positions).sum(
-        1, dtype=torch.float64) for i in range(0, perms.shape[0], step)])
+    hits = nx.permuted.read(perms, lambda s: s.index_select(1, positions).sum(
+        1, dtype=torch.float64))
     return (hits / (n * k)).cpu()

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +65,7 @@ from crossling.similarity.measures import (
     interval_kind,
 )
 from crossling.similarity.permuted import PermutedMatrix
+from crossling.threads import map_single_threaded
 
 __all__ = ["CI_KIND", "INTERVAL_KINDS", "NO_INTERVAL", "SPREAD_KIND", "Estimate",
            "LayerDifference", "bootstrap_multiplicities", "estimate", "estimate_targets",
@@ -274,21 +274,15 @@ def estimate_targets(x: torch.Tensor, ys: Sequence[torch.Tensor],
     if not ys:
         return []
     dev = pick_device(str(device)) if device is not None else x.device
-    threads = torch.get_num_threads()
-    count = (threads if dev.type == "cpu" else 1) if workers is None else workers
+    count = (torch.get_num_threads() if dev.type == "cpu" else 1) if workers is None \
+        else workers
     count = min(count, len(ys) - 1)
     x_sides: dict[str, Any] = {}
     first = estimate(x, ys[0], measures, x_sides=x_sides, **kw)
     if count <= 1:
         return [first, *(estimate(x, y, measures, x_sides=x_sides, **kw) for y in ys[1:])]
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(count, initializer=torch.set_num_threads,
-                                initargs=(1,)) as pool:
-            rest = list(pool.map(lambda y: estimate(x, y, measures, x_sides=x_sides, **kw),
-                                 ys[1:]))
-    finally:
-        torch.set_num_threads(threads)
+    rest = map_single_threaded(lambda y: estimate(x, y, measures, x_sides=x_sides, **kw),
+                               ys[1:], count)
     return [first, *rest]
 
 

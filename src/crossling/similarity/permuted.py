@@ -17,32 +17,65 @@ old cost).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 
 import torch
 
+from crossling.threads import map_single_threaded
+
 DEFAULT_MAX_BYTES = 1 << 30
-"""Largest stack of permuted matrices a :class:`PermutedMatrix` keeps between calls (1 GiB)."""
+"""Largest stack of permuted rows a :class:`PermutedStack` keeps between calls (1 GiB)."""
 
 _CHUNK_BYTES = 1 << 28  # one chunk of a stack too large to keep (256 MiB)
+
+
+class PermutedStack:
+    """One side's rows under the permutations of a null, built once and read by every other
+    side compared with it on the same permutations.
+
+    ``build(perms)`` makes the ``[P, m]`` rows for ``perms`` [P, n] (``row_bytes`` bytes each).
+    :meth:`read` applies ``reader`` to them: the first read with a set of permutations builds
+    and keeps their stack when it fits in ``max_bytes``; later reads with the same
+    permutations, or with their first rows, only read it; a stack too large to keep is built
+    in chunks for each read and dropped (the same values). :class:`PermutedMatrix` (the kernel
+    nulls) and mutual kNN's adjacency stack (:mod:`~crossling.similarity.geometry`) use it.
+    """
+
+    def __init__(self, build: Callable[[torch.Tensor], torch.Tensor], row_bytes: int,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.build, self.row_bytes, self.max_bytes = build, row_bytes, max_bytes
+        self._perms: torch.Tensor | None = None
+        self._stack: torch.Tensor | None = None
+
+    def read(self, perms: torch.Tensor, reader: Callable[[torch.Tensor], torch.Tensor],
+             ) -> torch.Tensor:
+        """``reader`` of the stack of ``perms``, one value per permutation."""
+        count = perms.shape[0]
+        kept = self._perms
+        if kept is not None and kept.shape[0] >= count and torch.equal(kept[:count], perms):
+            assert self._stack is not None
+            return reader(self._stack[:count])
+        if count * self.row_bytes <= self.max_bytes:
+            self._stack, self._perms = self.build(perms), perms.clone()
+            return reader(self._stack)
+        step = max(1, _CHUNK_BYTES // self.row_bytes)
+        return torch.cat([reader(self.build(perms[i:i + step])) for i in range(0, count, step)])
 
 
 class PermutedMatrix:
     """One side's n x n matrix ``A`` under the permutations of a null, for :meth:`cross`.
 
     Keep one per x (e.g. in :func:`~crossling.similarity.null.estimate`'s ``x_sides``) and call
-    :meth:`cross` with every y: the first call with a set of permutations builds their stack
-    (when it fits in ``max_bytes``), later calls with the same permutations, or with their
-    first rows, only read it.
+    :meth:`cross` with every y: the stack of permuted matrices is a :class:`PermutedStack`,
+    built by the first call with a set of permutations and read by the later ones.
     """
 
     def __init__(self, a: torch.Tensor, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if a.ndim != 2 or a.shape[0] != a.shape[1]:
             raise ValueError(f"expected a square matrix, got shape {tuple(a.shape)}")
         self.a = a.to(torch.float32)
-        self.max_bytes = max_bytes
-        self._perms: torch.Tensor | None = None
-        self._stack: torch.Tensor | None = None
+        self.stack = PermutedStack(lambda perms: self._build(perms), self.n * self.n * 4,
+                                   max_bytes)
 
     @property
     def n(self) -> int:
@@ -52,8 +85,9 @@ class PermutedMatrix:
         """``[len(perms), n * n]``: row r is ``A[s][:, s]`` flattened, ``s = perms[r]^-1``.
 
         On the CPU the rows are split between torch's intra-op threads, each gathering with one
-        thread: the rows are independent, and on the 2-core development machine a gather of
-        this size ran slower with two intra-op threads than with one.
+        thread (:func:`~crossling.threads.map_single_threaded`): the rows are independent, and
+        on the 2-core development machine a gather of this size ran slower with two intra-op
+        threads than with one.
         """
         n = self.n
         out = torch.empty(perms.shape[0], n * n, dtype=torch.float32, device=self.a.device)
@@ -64,17 +98,12 @@ class PermutedMatrix:
                 torch.index_select(self.a.index_select(0, inv[r]), 1, inv[r],
                                    out=out[r].view(n, n))
 
-        threads = torch.get_num_threads()
-        workers = min(threads, len(inv)) if self.a.device.type == "cpu" else 1
+        workers = min(torch.get_num_threads(), len(inv)) if self.a.device.type == "cpu" else 1
         if workers <= 1:
             fill(range(len(inv)))
-            return out
-        try:
-            with ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
-                                    initargs=(1,)) as pool:
-                list(pool.map(fill, [range(i, len(inv), workers) for i in range(workers)]))
-        finally:
-            torch.set_num_threads(threads)  # the workers' setting may reach the BLAS globally
+        else:
+            map_single_threaded(fill, [range(i, len(inv), workers) for i in range(workers)],
+                                workers)
         return out
 
     def cross(self, b: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
@@ -83,17 +112,5 @@ class PermutedMatrix:
             raise ValueError(f"B {tuple(b.shape)} does not match A {tuple(self.a.shape)}")
         if perms.ndim != 2 or perms.shape[1] != self.n:
             raise ValueError(f"perms {tuple(perms.shape)}: expected [P, {self.n}]")
-        perms = perms.to(self.a.device)
         vec = b.to(self.a.device, torch.float32).reshape(-1)
-        count = perms.shape[0]
-        kept = self._perms
-        if kept is not None and kept.shape[0] >= count and torch.equal(kept[:count], perms):
-            assert self._stack is not None
-            return (self._stack[:count] @ vec).to(torch.float64)
-        row_bytes = self.n * self.n * 4
-        if count * row_bytes <= self.max_bytes:
-            self._stack, self._perms = self._build(perms), perms.clone()
-            return (self._stack @ vec).to(torch.float64)
-        step = max(1, _CHUNK_BYTES // row_bytes)
-        return torch.cat([self._build(perms[i:i + step]) @ vec
-                          for i in range(0, count, step)]).to(torch.float64)
+        return self.stack.read(perms.to(self.a.device), lambda s: s @ vec).to(torch.float64)
