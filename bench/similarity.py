@@ -390,8 +390,11 @@ def compare_baseline(ref: str, vecs: dict[str, torch.Tensor], targets: list[str]
                    **{f"t{i:02d}": vecs[t].contiguous() for i, t in enumerate(targets)}},
                   str(path))
         old_src = baseline_source(ref, Path(tmp))
+        # as the pipeline of that commit ran it: estimate_targets where it exists
+        old_mode = "targets" if "def estimate_targets" in (
+            old_src / "crossling/similarity/null.py").read_text() else "loop"
         runs = {}
-        for label, src, mode in ((f"previous ({ref})", old_src, "loop"),
+        for label, src, mode in ((f"previous ({ref}, {old_mode})", old_src, old_mode),
                                  ("current", Path(__file__).parents[1] / "src", "targets")):
             env = {**os.environ, "PYTHONPATH": str(src)}
             proc = subprocess.run([sys.executable, __file__, "--worker", str(path), mode,

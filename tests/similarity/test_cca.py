@@ -121,3 +121,30 @@ def test_numerically_null_directions_are_dropped() -> None:
     rho, alpha = textbook_cca(y.numpy(), x.numpy(), weights=True)  # (needs full rank)
     assert alpha is not None
     assert cca.pwcca(y, dup) == pytest.approx(float((alpha * rho).sum() / alpha.sum()), abs=1e-9)
+
+
+def test_svd_family_nulls_share_one_cross_product() -> None:
+    """SVCCA, PWCCA and Procrustes nulls of one target read one ``U_x^T U_y[perm]`` product,
+    kept on the target's side for the same source side and permutations only; each null is
+    still its measure between x and the permuted rows."""
+    from crossling.similarity import geometry
+
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(90, 6, generator=g, dtype=torch.float64)
+    y = x @ torch.randn(6, 5, generator=g, dtype=torch.float64) + torch.randn(
+        90, 5, generator=g, dtype=torch.float64)
+    perms = torch.stack([torch.randperm(90, generator=g) for _ in range(4)])
+    bx, by = cca.side(x), cca.side(y)
+    first = cca.cross_products(bx, by, perms)
+    assert cca.cross_products(bx, by, perms.clone()) is first  # equal permutations: kept
+    assert cca.cross_products(bx, by, perms[:2]) is not first  # other permutations: rebuilt
+    assert cca.cross_products(cca.side(x), by, perms[:2]) is not cca.cross_products(
+        bx, by, perms[:2])  # another source side: rebuilt
+    by = cca.side(y)
+    kept = []
+    for permuted, fn in ((cca.svcca_permuted, cca.svcca), (cca.pwcca_permuted, cca.pwcca),
+                         (geometry.procrustes_permuted, geometry.procrustes)):
+        got = permuted(bx, by, perms)
+        assert got.tolist() == pytest.approx([fn(x, y[p]) for p in perms], abs=1e-5)
+        kept.append(by.memo["cross"][2])
+    assert kept[0] is kept[1] is kept[2]  # computed once, by the first of the three

@@ -17,7 +17,7 @@ from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 
 from crossling.errors import ConfigError
-from crossling.similarity import geometry
+from crossling.similarity import cca, geometry
 
 
 def _data(n: int, dx: int, dy: int, seed: int, noise: float = 1.0
@@ -96,7 +96,7 @@ def test_permuted_forms_give_the_measure_of_permuted_rows() -> None:
     g = torch.Generator().manual_seed(6)
     perms = torch.stack([torch.randperm(80, generator=g) for _ in range(3)])
     for prepare, permuted, fn in (
-            (geometry.procrustes_side, geometry.procrustes_permuted, geometry.procrustes),
+            (cca.side, geometry.procrustes_permuted, geometry.procrustes),
             (geometry.rsa_side, geometry.rsa_permuted, geometry.rsa),
             (geometry.knn_side, geometry.knn_permuted, geometry.mutual_knn)):
         got = permuted(prepare(x), prepare(y), perms)

@@ -74,3 +74,24 @@ def test_a_failing_pass_raises_in_every_fit() -> None:
         fit_probes(x, [y, bad], 4, max_iter=5)
     with pytest.raises(ValueError, match="no label vectors"):
         fit_probes(x, [], 4)
+
+
+@pytest.mark.parametrize("ids", [[0, 1], [1]])
+def test_shared_pass_equals_autograd_cross_entropy(ids: list[int]) -> None:
+    """The written-out loss and gradients of a pass (softmax minus one-hot, L2 on the weights
+    only) equal those autograd gives for ``torch.nn.functional.cross_entropy``, for every
+    probe in the pass and for a pass over a subset (a fit that has finished left)."""
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(300, 7, generator=g) * 3
+    labels = [torch.randint(0, 5, (300,), generator=g) for _ in range(2)]
+    shared = probe_fit._SharedPass(z, labels, l2=0.3)
+    params = {i: (torch.randn(7, 5, generator=g), torch.randn(5, generator=g)) for i in ids}
+    shared._asked.update(params)
+    for i, (loss, grad_w, grad_b) in zip(ids, shared._evaluate(ids), strict=True):
+        w, b = (t.clone().requires_grad_() for t in params[i])
+        ref = torch.nn.functional.cross_entropy(z @ w + b, labels[i]) + 0.15 * (w * w).sum()
+        ref.backward()
+        assert float(loss) == pytest.approx(float(ref.detach()), rel=1e-6)
+        assert torch.allclose(grad_w, w.grad, atol=1e-6)  # type: ignore[arg-type]
+        assert torch.allclose(grad_b, b.grad, atol=1e-6)  # type: ignore[arg-type]
+        assert grad_w.is_contiguous() and grad_b.is_contiguous()

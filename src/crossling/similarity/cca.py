@@ -37,7 +37,9 @@ formula written independently with scipy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import torch
 
@@ -63,6 +65,14 @@ class Side:
     """[r] singular values, descending."""
     vh: torch.Tensor
     """[r, d] right singular vectors."""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What the nulls keep on a target's side for the other measures of the same estimate
+    call (:func:`cross_products`)."""
+
+    @cached_property
+    def u32(self) -> torch.Tensor:
+        """``u`` in float32 (the nulls' products), converted once per side."""
+        return self.u.to(torch.float32)
 
     def keep(self, fraction: float) -> int:
         """The fewest leading directions whose variance is at least ``fraction`` of the total."""
@@ -139,16 +149,14 @@ def svcca(x: torch.Tensor, y: torch.Tensor) -> float:
 def _pwcca_batch(m: torch.Tensor, g: torch.Tensor, c: int, null: bool) -> torch.Tensor:
     """PWCCA of each ``m = U_x^T U_y`` [..., k_x, k_y]: canonical correlations and x's canonical
     directions from the eigenvectors of ``m m^T`` (``eigh``: about 3x faster than an SVD of
-    ``m``), ``c = min(k_x, k_y)`` pairs. ``null``: the eigendecomposition in float32 (the
-    shuffled-pairs null: at most 5e-6 from float64 on e5-small's vectors, a null whose spread over
-    permutations is ~1e-3)."""
+    ``m``), ``c = min(k_x, k_y)`` pairs. ``null``: the eigendecomposition and the weights in
+    float32 (the shuffled-pairs null: at most 5e-6 from float64 on e5-small's vectors, a null
+    whose spread over permutations is ~1e-3)."""
     gram = m @ m.transpose(-1, -2)
     lam, a = torch.linalg.eigh(gram.float() if null else gram)  # ascending: the top c pairs
-    g = g.to(torch.float64)
-    lam, a = lam.to(torch.float64), a.to(torch.float64)
     rho = lam[..., -c:].clamp(0.0, 1.0).sqrt()
-    alpha = (a[..., -c:].transpose(-1, -2) @ g).abs().sum(-1)
-    return (alpha * rho).sum(-1) / alpha.sum(-1)
+    alpha = (a[..., -c:].transpose(-1, -2) @ g.to(a.dtype)).abs().sum(-1)
+    return ((alpha * rho).sum(-1) / alpha.sum(-1)).to(torch.float64)
 
 
 def pwcca_score(bx: Side, by: Side) -> float:
@@ -182,17 +190,28 @@ def _top_sqrt_eigs(m: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvalsh(gram.float()).to(torch.float64).clamp(0.0, 1.0).sqrt()
 
 
-def _cross_products(ux: torch.Tensor, uy: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
-    """``ux^T uy[perm]`` for every row of ``perms``: [P, k_x, k_y], one batched product in
-    float32 (for the nulls, whose eigendecompositions are float32 too)."""
-    return ux.to(torch.float32).T @ uy.to(torch.float32)[perms]
+def cross_products(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:
+    """``U_x^T U_y[perm]`` of the full bases for every row of ``perms``: [P, r_x, r_y], one
+    batched product in float32 (for the nulls, whose eigendecompositions are float32 too).
+
+    Kept on ``by`` (a target's side, prepared once per estimate call) with the ``bx`` and
+    ``perms`` it was computed for, because the three SVD-family nulls read the same product:
+    SVCCA its leading block, PWCCA all of it, Procrustes scaled by both spectra
+    (:func:`~crossling.similarity.geometry.procrustes_permuted`).
+    """
+    kept = by.memo.get("cross")
+    if kept is not None and kept[0] is bx and torch.equal(kept[1], perms):
+        return kept[2]
+    m = bx.u32.T @ by.u32[perms]
+    by.memo["cross"] = (bx, perms, m)
+    return m
 
 
 def svcca_permuted(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:
     """SVCCA between ``x`` and ``y[perm]`` for each row of ``perms`` [r, n]: permuting ``y``'s
     rows permutes the rows of its basis and nothing else, so the SVDs are reused."""
-    ux, uy = _svcca_bases(bx, by)
-    return _top_sqrt_eigs(_cross_products(ux, uy, perms)).mean(-1).cpu()
+    kx, ky = (b.shape[1] for b in _svcca_bases(bx, by))
+    return _top_sqrt_eigs(cross_products(bx, by, perms)[:, :kx, :ky]).mean(-1).cpu()
 
 
 def pwcca_permuted(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:
@@ -200,5 +219,5 @@ def pwcca_permuted(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:
     does not depend on ``y``), all permutations in one batch (:func:`_pwcca_batch`)."""
     check_rank("pwcca", bx.u.shape[0], bx.u.shape[1], by.u.shape[1])
     c = min(bx.u.shape[1], by.u.shape[1])
-    return _pwcca_batch(_cross_products(bx.u, by.u, perms), bx.s[:, None] * bx.vh, c,
+    return _pwcca_batch(cross_products(bx, by, perms), bx.s[:, None] * bx.vh, c,
                         null=True).cpu()

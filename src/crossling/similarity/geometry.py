@@ -16,9 +16,10 @@ Three ways to ask "are the two sides' sentence spaces the same shape?" that CKA 
   neighbours by cosine similarity of the *uncentred* vectors, k = :data:`KNN_K` (Huh et al.
   2024, "The Platonic Representation Hypothesis", as their ``mutual_knn``).
 
-Each measure comes as ``prepare`` (per-side work: normalised rows, a rank matrix, a neighbour
-list) and ``score`` (the pair), plus a ``*_permuted`` function that gives the measure between
-``x`` and each row permutation of ``y`` from the prepared sides: the shuffled-pairs null
+Each measure comes as ``prepare`` (per-side work: the centred SVD that Procrustes shares with
+the CCA measures, a rank matrix, a neighbour list) and ``score`` (the pair), plus a
+``*_permuted`` function that gives the measure between ``x`` and each row permutation of
+``y`` from the prepared sides: the shuffled-pairs null
 (:mod:`crossling.similarity.null`) then costs little more than the value. Ranks (RSA) and
 neighbours (kNN) of a permuted ``y`` are its own ranks and neighbours relabelled, so they are
 never recomputed.
@@ -33,6 +34,7 @@ import torch
 from scipy.stats import rankdata
 
 from crossling.errors import ConfigError
+from crossling.similarity.cca import Side, cross_products, side
 from crossling.similarity.cka import check_pair
 from crossling.similarity.permuted import DEFAULT_MAX_BYTES, PermutedMatrix, PermutedStack
 
@@ -44,19 +46,16 @@ _NORM_FLOOR = 1e-12
 
 # --- orthogonal Procrustes ---------------------------------------------------------------------
 
-def procrustes_side(x: torch.Tensor) -> torch.Tensor:
-    """Centred rows scaled to unit Frobenius norm (float64); all-zero when the rows are equal."""
-    x64 = x.to(torch.float64)
-    xc = x64 - x64.mean(0)
-    norm = torch.linalg.matrix_norm(xc)
-    return xc / norm if float(norm) > 0 else xc
-
-
-def procrustes_score(px: torch.Tensor, py: torch.Tensor) -> float:
-    """``||X^T Y||_*`` of two prepared sides; NaN when a side has no variance (as CKA)."""
-    value = torch.linalg.svdvals(px.T @ py).sum()
-    if float(torch.linalg.matrix_norm(px)) == 0 or float(torch.linalg.matrix_norm(py)) == 0:
+def procrustes_score(bx: Side, by: Side) -> float:
+    """``||X^T Y||_*`` from the two sides' centred SVDs (:func:`~crossling.similarity.cca.side`,
+    shared with SVCCA and PWCCA): with ``x_c = U_x S_x V_x^T``, ``X^T Y = V_x S_x U_x^T U_y S_y
+    V_y^T / (|s_x| |s_y|)`` has the singular values of ``S_x (U_x^T U_y) S_y / (|s_x| |s_y|)``
+    (the V's have orthonormal columns). NaN when a side has no variance (as CKA)."""
+    if bx.s.numel() == 0 or by.s.numel() == 0:
         return float("nan")
+    m = bx.s[:, None] * (bx.u.T @ by.u) * by.s[None, :]
+    value = torch.linalg.svdvals(m).sum() / (torch.linalg.vector_norm(bx.s)
+                                             * torch.linalg.vector_norm(by.s))
     return float(value.clamp(0.0, 1.0))
 
 
@@ -65,19 +64,24 @@ def procrustes(x: torch.Tensor, y: torch.Tensor) -> float:
     unit-Frobenius-norm sides; equals the nuclear norm of ``X^T Y`` (the optimal Q is
     ``U V^T`` from the SVD ``Y^T X = U S V^T``). In [0, 1]; 1 iff one side is a rotation (or
     reflection) of the other up to translation and scale. Invariant to translation, isotropic
-    scaling and orthogonal maps of either side; not to other linear maps."""
+    scaling and orthogonal maps of either side; not to other linear maps. Computed from each
+    side's centred SVD (:func:`procrustes_score`; directions of numerically null variance,
+    below :data:`~crossling.similarity.cca.VARIANCE_EPS` of the largest, dropped as for CCA)."""
     check_pair(x, y)
-    return procrustes_score(procrustes_side(x), procrustes_side(y))
+    return procrustes_score(side(x), side(y))
 
 
-def procrustes_permuted(px: torch.Tensor, py: torch.Tensor, perms: torch.Tensor
-                        ) -> torch.Tensor:
+def procrustes_permuted(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:
     """Procrustes similarity between ``x`` and ``y[perm]`` per row of ``perms``: the nuclear
-    norm as the sum of the square roots of the eigenvalues of the smaller Gram matrix of
-    ``X^T Y[perm]``, batched over the permutations (products and ``eigvalsh`` in float32:
-    several times faster than a float64 SVD; at most 5e-6 from float64 on e5-small's vectors,
-    against a null spread of ~1e-3)."""
-    m = px.to(torch.float32).T @ py.to(torch.float32)[perms]
+    norm as the sum of the square roots of the eigenvalues of the Gram matrix of
+    ``S_x U_x^T U_y[perm] S_y / (|s_x| |s_y|)``, batched over the permutations. ``U_x^T
+    U_y[perm]`` is the product the CCA nulls read too (:func:`~crossling.similarity.cca.
+    cross_products`, computed once per target); products and ``eigvalsh`` in float32 (several
+    times faster than a float64 SVD; at most 5e-6 from float64 on e5-small's vectors, against a
+    null spread of ~1e-3)."""
+    sx = (bx.s / torch.linalg.vector_norm(bx.s)).to(torch.float32)
+    sy = (by.s / torch.linalg.vector_norm(by.s)).to(torch.float32)
+    m = sx[:, None] * cross_products(bx, by, perms) * sy[None, :]
     mt = m.transpose(-1, -2)
     gram = mt @ m if m.shape[-1] <= m.shape[-2] else m @ mt
     eig = torch.linalg.eigvalsh(gram).to(torch.float64)

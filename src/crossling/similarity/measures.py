@@ -86,8 +86,8 @@ class PermutedForm:
     score(prepare(x), prepare(y))``; ``permuted(px, py, perms)`` gives the measure between ``x``
     and ``y[perm]`` for each row of ``perms`` [r, n] (a float64 tensor [r]) without preparing
     the permuted side again. ``key`` names the preparation: measures with the same key share
-    it within one :func:`~crossling.similarity.null.estimate` call (SVCCA and PWCCA share one
-    SVD per side).
+    it within one :func:`~crossling.similarity.null.estimate` call (SVCCA, PWCCA and Procrustes
+    share one centred SVD per side).
     """
 
     key: str
@@ -302,7 +302,7 @@ def _no_interval(why: str) -> str:
     return f"no interval (not computed: {why}; see docs/similarity-measures.md)"
 
 
-_CCA_SIDE = "cca_svd"  # one centred SVD per side, shared by SVCCA and PWCCA
+_CCA_SIDE = "cca_svd"  # one centred SVD per side, shared by SVCCA, PWCCA and Procrustes
 _CCA_NO_BOOT = _no_interval("a resample repeats sentences, which lowers the rank CCA sees and "
                             "changes the kept directions and CCA's bias")
 
@@ -344,7 +344,7 @@ register(Measure(
     band_label=NO_BAND,
     invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
                            "permutation_of_features"}),
-    permuted=PermutedForm("procrustes", geometry.procrustes_side, geometry.procrustes_score,
+    permuted=PermutedForm(_CCA_SIDE, cca.side, geometry.procrustes_score,
                           geometry.procrustes_permuted),
     max_boot=0, max_null=10))
 
