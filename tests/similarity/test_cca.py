@@ -126,7 +126,8 @@ def test_numerically_null_directions_are_dropped() -> None:
 def test_svd_family_nulls_share_one_cross_product() -> None:
     """SVCCA, PWCCA and Procrustes nulls of one target read one ``U_x^T U_y[perm]`` product,
     kept on the target's side for the same source side and permutations only; each null is
-    still its measure between x and the permuted rows."""
+    still its measure between x and the permuted rows. Their values share one ``U_x^T U_y``
+    the same way."""
     from crossling.similarity import geometry
 
     g = torch.Generator().manual_seed(11)
@@ -146,5 +147,11 @@ def test_svd_family_nulls_share_one_cross_product() -> None:
                          (geometry.procrustes_permuted, geometry.procrustes)):
         got = permuted(bx, by, perms)
         assert got.tolist() == pytest.approx([fn(x, y[p]) for p in perms], abs=1e-5)
-        kept.append(by.memo["cross"][2])
+        kept.append(by.memo["null"][2])
     assert kept[0] is kept[1] is kept[2]  # computed once, by the first of the three
+    values = []
+    for score, fn in ((cca.svcca_score, cca.svcca), (cca.pwcca_score, cca.pwcca),
+                      (geometry.procrustes_score, geometry.procrustes)):
+        assert score(bx, by) == pytest.approx(fn(x, y), abs=1e-12)
+        values.append(by.memo["value"][2])
+    assert values[0] is values[1] is values[2]  # the values' U_x^T U_y, also computed once

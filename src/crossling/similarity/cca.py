@@ -37,6 +37,7 @@ formula written independently with scipy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -66,8 +67,8 @@ class Side:
     vh: torch.Tensor
     """[r, d] right singular vectors."""
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    """What the nulls keep on a target's side for the other measures of the same estimate
-    call (:func:`cross_products`)."""
+    """What the SVD-family measures keep on a target's side for each other, within one
+    estimate call (:func:`cross_product`, :func:`cross_products`)."""
 
     @cached_property
     def u32(self) -> torch.Tensor:
@@ -129,8 +130,8 @@ def _svcca_bases(bx: Side, by: Side) -> tuple[torch.Tensor, torch.Tensor]:
 
 def svcca_score(bx: Side, by: Side) -> float:
     """SVCCA from two prepared sides (see :func:`svcca`)."""
-    ux, uy = _svcca_bases(bx, by)
-    rho = torch.linalg.svdvals(ux.T @ uy).clamp(0.0, 1.0)
+    kx, ky = (b.shape[1] for b in _svcca_bases(bx, by))
+    rho = torch.linalg.svdvals(cross_product(bx, by)[:kx, :ky]).clamp(0.0, 1.0)
     return float(rho.mean())
 
 
@@ -163,7 +164,7 @@ def pwcca_score(bx: Side, by: Side) -> float:
     """PWCCA from two prepared sides (see :func:`pwcca`)."""
     check_rank("pwcca", bx.u.shape[0], bx.u.shape[1], by.u.shape[1])
     c = min(bx.u.shape[1], by.u.shape[1])
-    return float(_pwcca_batch(bx.u.T @ by.u, bx.s[:, None] * bx.vh, c, null=False))
+    return float(_pwcca_batch(cross_product(bx, by), bx.s[:, None] * bx.vh, c, null=False))
 
 
 def pwcca(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -190,21 +191,37 @@ def _top_sqrt_eigs(m: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvalsh(gram.float()).to(torch.float64).clamp(0.0, 1.0).sqrt()
 
 
+def _kept(bx: Side, by: Side, key: str, perms: torch.Tensor | None,
+          make: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``make()``, kept on ``by`` (a target's side, prepared once per estimate call) under
+    ``key`` with the ``bx`` and ``perms`` it was made for, and reused only for those."""
+    kept = by.memo.get(key)
+    if kept is not None and kept[0] is bx and (
+            kept[1] is perms or (kept[1] is not None and perms is not None
+                                 and torch.equal(kept[1], perms))):
+        return kept[2]
+    value = make()
+    by.memo[key] = (bx, perms, value)
+    return value
+
+
+def cross_product(bx: Side, by: Side) -> torch.Tensor:
+    """``U_x^T U_y`` of the full bases in float64 [r_x, r_y], kept on ``by``: the three
+    SVD-family values read it (SVCCA its leading block, PWCCA all of it, Procrustes scaled by
+    both spectra, :func:`~crossling.similarity.geometry.procrustes_score`)."""
+    return _kept(bx, by, "value", None, lambda: bx.u.T @ by.u)
+
+
 def cross_products(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:
     """``U_x^T U_y[perm]`` of the full bases for every row of ``perms``: [P, r_x, r_y], one
     batched product in float32 (for the nulls, whose eigendecompositions are float32 too).
 
-    Kept on ``by`` (a target's side, prepared once per estimate call) with the ``bx`` and
-    ``perms`` it was computed for, because the three SVD-family nulls read the same product:
-    SVCCA its leading block, PWCCA all of it, Procrustes scaled by both spectra
-    (:func:`~crossling.similarity.geometry.procrustes_permuted`).
+    Kept on ``by`` with the ``bx`` and ``perms`` it was computed for, because the three
+    SVD-family nulls read the same product: SVCCA its leading block, PWCCA all of it,
+    Procrustes scaled by both spectra (:func:`~crossling.similarity.geometry.
+    procrustes_permuted`).
     """
-    kept = by.memo.get("cross")
-    if kept is not None and kept[0] is bx and torch.equal(kept[1], perms):
-        return kept[2]
-    m = bx.u32.T @ by.u32[perms]
-    by.memo["cross"] = (bx, perms, m)
-    return m
+    return _kept(bx, by, "null", perms, lambda: bx.u32.T @ by.u32[perms])
 
 
 def svcca_permuted(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:

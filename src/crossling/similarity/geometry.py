@@ -34,7 +34,7 @@ import torch
 from scipy.stats import rankdata
 
 from crossling.errors import ConfigError
-from crossling.similarity.cca import Side, cross_products, side
+from crossling.similarity.cca import Side, cross_product, cross_products, side
 from crossling.similarity.cka import check_pair
 from crossling.similarity.permuted import DEFAULT_MAX_BYTES, PermutedMatrix, PermutedStack
 
@@ -53,7 +53,7 @@ def procrustes_score(bx: Side, by: Side) -> float:
     (the V's have orthonormal columns). NaN when a side has no variance (as CKA)."""
     if bx.s.numel() == 0 or by.s.numel() == 0:
         return float("nan")
-    m = bx.s[:, None] * (bx.u.T @ by.u) * by.s[None, :]
+    m = bx.s[:, None] * cross_product(bx, by) * by.s[None, :]
     value = torch.linalg.svdvals(m).sum() / (torch.linalg.vector_norm(bx.s)
                                              * torch.linalg.vector_norm(by.s))
     return float(value.clamp(0.0, 1.0))
