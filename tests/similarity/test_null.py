@@ -186,3 +186,38 @@ def test_estimate_targets_equals_separate_calls_and_restores_threads() -> None:
     assert estimate_targets(x, [], ids) == []
     with pytest.raises(ConfigError, match="workers = 0"):
         estimate_targets(x, ys, ids, workers=0)
+
+
+def test_sharing_groups_split_measures_by_preparation() -> None:
+    from crossling.similarity.measures import measure_ids
+    from crossling.similarity.null import sharing_groups
+
+    assert sharing_groups(measure_ids()) == [
+        ("debiased_cka", "linear_cka"), ("rbf_cka",), ("svcca", "pwcca", "procrustes"),
+        ("rsa",), ("mutual_knn",)]
+    assert sharing_groups(["rsa", "linear_cka", "svcca", "debiased_cka"]) == [
+        ("rsa",), ("linear_cka", "debiased_cka"), ("svcca",)]
+
+
+def test_estimate_targets_builds_the_source_side_once_in_threads(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work items are (target, measure group); the first target's groups build x's side before
+    any other item runs, so each permuted stack of x (linear and RBF kernels, RSA's ranks) is
+    built once, not once per thread."""
+    from crossling.similarity import permuted
+    from crossling.similarity.measures import measure_ids
+    from crossling.similarity.null import estimate_targets
+
+    builds: list[int] = []
+    real = permuted.PermutedMatrix._build
+
+    def counted(self: permuted.PermutedMatrix, perms: torch.Tensor) -> torch.Tensor:
+        builds.append(perms.shape[0])
+        return real(self, perms)
+
+    monkeypatch.setattr(permuted.PermutedMatrix, "_build", counted)
+    x, _ = _parallel(80, seed=3)
+    ys = [_parallel(80, seed=3, noise=s)[1] for s in (0.5, 1.0, 2.0, 3.0, 4.0)]
+    out = estimate_targets(x, ys, tuple(measure_ids()), n_boot=5, n_null=6, workers=2)
+    assert [list(o) for o in out] == [list(measure_ids())] * len(ys)  # every measure, in order
+    assert sorted(builds) == [6, 6, 6]  # linear, RBF, RSA (whose cap of 20 keeps all 6)

@@ -69,7 +69,7 @@ from crossling.threads import map_single_threaded
 
 __all__ = ["CI_KIND", "INTERVAL_KINDS", "NO_INTERVAL", "SPREAD_KIND", "Estimate",
            "LayerDifference", "bootstrap_multiplicities", "estimate", "estimate_targets",
-           "interval_kind", "layer_difference"]
+           "interval_kind", "layer_difference", "sharing_groups"]
 
 INTERVAL_KINDS: Mapping[str, str] = FieldView(lambda m: m.interval_kind)
 """What ``ci_low``/``ci_high`` of each measure are (each record's ``interval_kind``): a
@@ -249,21 +249,39 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
     return out
 
 
+def sharing_groups(measures: Sequence[str]) -> list[tuple[str, ...]]:
+    """``measures`` split into the groups that share a preparation (a kernel's matrices, or a
+    permuted form's per-side work: the CKA measures on the linear kernel; SVCCA, PWCCA and
+    Procrustes on one centred SVD), in order of first appearance. Different groups share
+    nothing, so :func:`estimate` of each group gives what one call with all of them gives."""
+    groups: dict[str, list[str]] = {}
+    for m in get_measures(measures):
+        key = (f"gram:{m.gram.kernel}" if m.gram is not None
+               else f"permuted:{m.permuted.key}" if m.permuted is not None else f"fn:{m.id}")
+        groups.setdefault(key, []).append(m.id)
+    return [tuple(g) for g in groups.values()]
+
+
 def estimate_targets(x: torch.Tensor, ys: Sequence[torch.Tensor],
                      measures: Sequence[str] = ("debiased_cka", "linear_cka", "rbf_cka"),
                      n_boot: int = 200, n_null: int = 100, seed: int = 0,
                      device: torch.device | str | None = None, keep_resamples: bool = False,
                      workers: int | None = None) -> list[dict[str, Estimate]]:
     """:func:`estimate` of one ``x`` (a source layer) against each of ``ys`` (the targets at
-    that layer): x's side is prepared once (``x_sides``) and the targets run in ``workers``
+    that layer): x's side is prepared once (``x_sides``) and the work runs in ``workers``
     threads.
 
     Why threads: much of a target's work is single-threaded in torch and numpy (sorting the
     RSA distances, the eigendecompositions of the CCA and Procrustes nulls, top-k), so one
     target at a time leaves a core idle. With ``workers`` > 1 each thread runs torch with one
-    intra-op thread (restored afterwards) and the targets run side by side; x's side is built
-    by the first target before the others start, so it is built once. Default: as many workers
-    as torch has intra-op threads, on the CPU; one on a GPU. Values are those of separate
+    intra-op thread (restored afterwards). A work item is one target and one of the measure
+    groups that share a preparation (:func:`sharing_groups`). The first target's groups run
+    first, side by side: that builds x's side (kernels, permuted stacks, SVD, ranks,
+    neighbours) once, each group's part in its own thread, instead of all of it in one call
+    while the other core idled or split each small operation between two intra-op threads
+    (slower on the 2-core machine: bench/RESULTS.md). Then every other (target, group) item
+    runs, so that no core waits on one long target at the end. Default: as many workers as
+    torch has intra-op threads, on the CPU; one on a GPU. Values are those of separate
     :func:`estimate` calls up to float rounding (a matrix product's summation order can depend
     on the thread count).
     """
@@ -276,14 +294,28 @@ def estimate_targets(x: torch.Tensor, ys: Sequence[torch.Tensor],
     dev = pick_device(str(device)) if device is not None else x.device
     count = (torch.get_num_threads() if dev.type == "cpu" else 1) if workers is None \
         else workers
-    count = min(count, len(ys) - 1)
     x_sides: dict[str, Any] = {}
-    first = estimate(x, ys[0], measures, x_sides=x_sides, **kw)
-    if count <= 1:
-        return [first, *(estimate(x, y, measures, x_sides=x_sides, **kw) for y in ys[1:])]
-    rest = map_single_threaded(lambda y: estimate(x, y, measures, x_sides=x_sides, **kw),
-                               ys[1:], count)
-    return [first, *rest]
+    groups = sharing_groups(measures)
+    if count <= 1 or len(ys) * len(groups) <= 1:
+        return [estimate(x, y, measures, x_sides=x_sides, **kw) for y in ys]
+
+    def run(item: tuple[int, tuple[str, ...]]) -> dict[str, Estimate]:
+        target, group = item
+        return estimate(x, ys[target], group, x_sides=x_sides, **kw)
+
+    # each group's x side is built by its first-target item; the barrier between the two maps
+    # keeps a later item from building it a second time
+    first = [(0, g) for g in groups]
+    rest = [(t, g) for t in range(1, len(ys)) for g in groups]
+    items = first + rest
+    results = map_single_threaded(run, first, min(count, len(first)))
+    if rest:
+        results += map_single_threaded(run, rest, min(count, len(rest)))
+    merged: list[dict[str, Estimate]] = [{} for _ in ys]
+    for (target, _), result in zip(items, results, strict=True):
+        merged[target].update(result)
+    order = [m.id for m in get_measures(measures)]
+    return [{m: one[m] for m in order} for one in merged]
 
 
 @dataclass(frozen=True)
@@ -415,24 +447,49 @@ class _KernelPair:
                 self._mine("centred", 0, lambda: center_gram(self.l)))
 
     def products(self, w: torch.Tensor) -> _Products:
-        """The bootstrap's kernel products for resamples ``w``; x's (``K W``, ``(K o K) W``)
-        kept in ``x_sides`` with the ``w`` they were computed for."""
+        """The bootstrap's kernel products for resamples ``w``, from the *centred* kernels.
+
+        Centred because debiased CKA's resamples drop the pairs of copies of one sentence
+        (:meth:`_Products.without_diagonals`), and dropping a pair's kernel value is not
+        translation-invariant: on uncentred kernels a resample's value depended on where the
+        origin of the feature space is (vectors shifted by 5 gave resamples near 0.985 for a
+        value of 0.20, and an interval 8x too narrow). The full sample's centring fixes the
+        origin at the sentences' mean for every resample. Biased CKA's weighted re-centring
+        is unchanged by it (tested), so both forms still share the products.
+
+        In float32, accumulated into float64 by the formulas: centred kernels have no common
+        offset to cancel (at most ~1e-7 from float64 in the tests, against an interval width
+        of ~1e-2), and the products run twice as fast. x's (``Kc W``, ``(Kc o Kc) W``) are kept
+        in ``x_sides`` with the ``w`` they were computed for.
+        """
+        kc, lc = self.centred32()
+        w32 = w.to(torch.float32)
+
         def x_products() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            return w, self.k @ w, (self.k * self.k) @ w
+            return w, kc @ w32, (kc * kc) @ w32
 
         kept = self._x(f"products{w.shape[1]}", x_products)
         if not torch.equal(kept[0], w):  # other resamples (another seed): not reusable
             kept = x_products()
-        k, l = self.k, self.l  # noqa: E741
-        return self._mine("products", w.shape[1], lambda: _Products(
-            kept[1], l @ w, (k * l) @ w, kept[2], (l * l) @ w))
+
+        def make() -> _Products:
+            return _Products(*(t.to(torch.float64) for t in (
+                kept[1], lc @ w32, (kc * lc) @ w32, kept[2], (lc * lc) @ w32)))
+
+        return self._mine("products", w.shape[1], make)
+
+    def centred32(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`centred` in float32 (the bootstrap's products and the null's stack)."""
+        kc, lc = self.centred()
+        return (self._x("centred32", lambda: kc.to(torch.float32)),
+                self._mine("centred32", 0, lambda: lc.to(torch.float32)))
 
     def null_trace(self, perms: torch.Tensor) -> torch.Tensor:
         """``sum_ij Kc_ij Lc0_pi(i)pi(j)`` per permutation, ``Lc0`` the centred ``L`` with a
         zeroed diagonal: the one n x n cross term that both CKA forms' nulls need
         (:func:`_null_values`), through x's permuted stack (:mod:`~crossling.similarity.
         permuted`)."""
-        kc, lc = self.centred()
+        kc, lc = self.centred32()
         stack = self._x("permuted", lambda: PermutedMatrix(kc))
 
         def trace() -> torch.Tensor:
@@ -495,8 +552,9 @@ def _resampled(measure: Measure, x: torch.Tensor, y: torch.Tensor, w: torch.Tens
     if w is not None:
         products = pair.products(w)
         if form.debiased:
+            kc, lc = pair.centred()
             boots = _weighted_unbiased(products.without_diagonals(
-                torch.diagonal(pair.k), torch.diagonal(pair.l), w), w)
+                torch.diagonal(kc), torch.diagonal(lc), w), w)
         else:
             boots = _weighted_biased(products, w)
     if perms is not None:
