@@ -37,6 +37,20 @@ def test_values_equal_registered_measures() -> None:
         assert e.n == 300
 
 
+def test_values_from_the_resampling_kernels_equal_registered_measures() -> None:
+    """With resamples or permutations asked, a Gram-form measure's value is read off the
+    centred kernels those build (``_KernelPair.value``), not from its function: it must
+    still be the function's value, for the biased and the debiased form, shifted or not."""
+    x, y = _parallel(300, seed=4)
+    for shift in (0.0, 5.0):
+        xs, ys = x + shift, y - shift
+        for n_boot, n_null in ((20, 0), (0, 10), (20, 10)):
+            est = estimate(xs, ys, measures=tuple(MEASURES), n_boot=n_boot, n_null=n_null)
+            for name, e in est.items():
+                assert e.value == pytest.approx(MEASURES[name](xs, ys), abs=1e-9), (
+                    name, shift, n_boot, n_null)
+
+
 def test_weighted_resample_equals_explicit_resample() -> None:
     """The multiplicity trick gives the CKA of the resampled rows themselves."""
     x, y = _parallel(150, seed=1)
