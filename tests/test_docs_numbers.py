@@ -330,3 +330,21 @@ def test_reproduction_readme_quotes_verdicts_csv() -> None:
     else:
         text = readme.read_text(encoding="utf-8")
         assert "| proposition |" not in text and "not been run" in text
+
+
+def test_similarity_measures_quotes_the_reproduction_interval_widths() -> None:
+    """docs/similarity-measures.md quotes the median width, over the 18 targets, of each CKA
+    measure's paired peak - top interval in the reproduction study at 0.2.0, and how many of
+    those intervals lie above 0: recomputed from the report's layer-differences.csv."""
+    frame = pd.read_csv(REPRO / "layer-differences.csv")
+    text = _prose((DOCS / "similarity-measures.md").read_text(encoding="utf-8"))
+    width = (frame["ci_high"] - frame["ci_low"]).groupby(frame["metric"]).median()
+    above = (frame["ci_low"] > 0).groupby(frame["metric"]).sum()
+    quoted = re.search(r"went from 0\.0129 \(0\.1\.0\) to (\d\.\d{4}); linear and RBF CKA's "
+                       r"stayed at (\d\.\d{4}) and (\d\.\d{4}), and every verdict is unchanged "
+                       r"\(all (\d+) targets'", text)
+    assert quoted is not None, "the quoted widths are gone from docs/similarity-measures.md"
+    for metric, number in zip(("debiased_cka", "linear_cka", "rbf_cka"), quoted.groups()[:3],
+                              strict=True):
+        assert f"{width[metric]:.4f}" == number, metric
+    assert int(above["debiased_cka"]) == int(quoted.group(4)) == 18
