@@ -74,7 +74,9 @@ class GramForm:
     """The measure's value from the two kernel matrices, computed exactly as ``fn`` computes
     it (RBF CKA: ``fn`` builds the same kernels), so that the value reuses the kernels that
     the bootstrap and the null build anyway, x's side once per source layer. None: the value
-    comes from ``fn`` (linear CKA: its feature-space form is cheaper than the kernels)."""
+    comes from ``fn`` when no resample or permutation was asked (linear CKA: its feature-space
+    form is cheaper than building the kernels), else from the centred kernels those built
+    (:meth:`crossling.similarity.null._KernelPair.value`, equal to ``fn`` up to rounding)."""
 
 
 @dataclass(frozen=True)
