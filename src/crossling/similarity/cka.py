@@ -39,6 +39,17 @@ def check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
         raise ValueError(f"x and y must pair the same rows: {x.shape[0]} vs {y.shape[0]}")
 
 
+def hsic_u(trace: torch.Tensor, sum_a: torch.Tensor, sum_b: torch.Tensor,
+           rowdot: torch.Tensor, n: int) -> torch.Tensor:
+    """``n (n - 3)`` times the unbiased HSIC of two kernels A, B (Song et al. 2012), from the
+    sums of their copies with zeroed diagonals: ``tr(A~ B~)``, ``1^T A~ 1``, ``1^T B~ 1`` and
+    ``(A~ 1)^T (B~ 1)``. The one place the combination is written: the streamed linear
+    kernels here, and the whole-sample, resampled and permuted kernels of
+    :mod:`crossling.similarity.null`, each get those sums their own way (tensors of any
+    shape, broadcast)."""
+    return trace + sum_a * sum_b / ((n - 1) * (n - 2)) - 2 * rowdot / (n - 2)
+
+
 class LinearCKAStream:
     """Exact streaming accumulation of linear CKA (biased and debiased) over row chunks.
 
@@ -112,9 +123,7 @@ class LinearCKAStream:
     def _hsic_u(self, kl: torch.Tensor, diag_kl: torch.Tensor, sum_k: torch.Tensor,
                 sum_l: torch.Tensor, rowdot: torch.Tensor) -> torch.Tensor:
         """Unbiased HSIC (times n(n-3)) from the kernel sums of two linear kernels."""
-        n = self.n
-        trace = kl - diag_kl
-        return trace + sum_k * sum_l / ((n - 1) * (n - 2)) - 2.0 * rowdot / (n - 2)
+        return hsic_u(kl - diag_kl, sum_k, sum_l, rowdot, self.n)
 
     def debiased_value(self) -> float:
         """Debiased linear CKA (unbiased HSIC U-statistic) of all rows seen so far."""

@@ -52,7 +52,7 @@ import torch
 
 from crossling.devices import pick_device
 from crossling.errors import ConfigError
-from crossling.similarity.cka import center_gram
+from crossling.similarity.cka import center_gram, hsic_u
 from crossling.similarity.measures import (
     CI_KIND,
     NO_INTERVAL,
@@ -126,7 +126,7 @@ def _weighted_unbiased(p: _Products, w: torch.Tensor) -> torch.Tensor:
 
     def h(pw: torch.Tensor, aw: torch.Tensor, bw: torch.Tensor, sa: torch.Tensor,
           sb: torch.Tensor) -> torch.Tensor:
-        return (w * pw).sum(0) + sa * sb / ((n - 1) * (n - 2)) - 2 * (w * aw * bw).sum(0) / (n - 2)
+        return hsic_u((w * pw).sum(0), sa, sb, (w * aw * bw).sum(0), n)
 
     num = h(p.klw, p.kw, p.lw, sk, sl)
     den = torch.sqrt(h(p.kkw, p.kw, p.kw, sk, sk) * h(p.llw, p.lw, p.lw, sl, sl))
@@ -486,6 +486,19 @@ class _KernelPair:
         return (self._x("centred32", lambda: kc.to(torch.float32)),
                 self._mine("centred32", 0, lambda: lc.to(torch.float32)))
 
+    def self_terms(self, debiased: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """CKA's two self terms on the centred kernels, the value's and the null's
+        denominator (the null permutes only the cross term): ``<Kc, Kc>`` and ``<Lc, Lc>``,
+        or for debiased CKA ``n (n - 3)`` times each kernel's unbiased HSIC with itself
+        (:func:`_unbiased_terms`). Once per estimate call and form."""
+        def make() -> tuple[torch.Tensor, torch.Tensor]:
+            kc, lc = self.centred()
+            if debiased:
+                return _unbiased_terms(kc, kc), _unbiased_terms(lc, lc)
+            return (kc * kc).sum(), (lc * lc).sum()
+
+        return self._mine(f"self {debiased}", 0, make)
+
     def value(self, debiased: bool) -> float:
         """The measure from the centred kernels the bootstrap and the null use: biased CKA
         ``<Kc, Lc> / (|Kc| |Lc|)``, or debiased CKA's U-statistic on the centred kernels with
@@ -494,11 +507,8 @@ class _KernelPair:
         feature-space form would be three more d x d products per target."""
         def make() -> float:
             kc, lc = self.centred()
-            if debiased:
-                kk, ll, kl = _unbiased_terms(kc, kc), _unbiased_terms(lc, lc), \
-                    _unbiased_terms(kc, lc)
-            else:
-                kk, ll, kl = (kc * kc).sum(), (lc * lc).sum(), (kc * lc).sum()
+            kl = _unbiased_terms(kc, lc) if debiased else (kc * lc).sum()
+            kk, ll = self.self_terms(debiased)
             den = kk * ll
             return float(kl / torch.sqrt(den)) if float(den) > 0 else float("nan")
 
@@ -591,13 +601,12 @@ def _pair(form: GramForm, x: torch.Tensor, y: torch.Tensor, cache: dict[str, _Ke
 
 
 def _unbiased_terms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``n (n - 3)`` times the unbiased HSIC of two kernels (Song et al. 2012), diagonals
-    zeroed here: ``tr(A~ B~) + 1^T A~ 1 1^T B~ 1 / ((n-1)(n-2)) - 2 / (n-2) 1^T A~ B~ 1``."""
-    n = a.shape[0]
+    """``n (n - 3)`` times the unbiased HSIC of two n x n kernels (:func:`~crossling.
+    similarity.cka.hsic_u`), their diagonals zeroed here."""
     da, db = torch.diagonal(a), torch.diagonal(b)
     a1, b1 = a.sum(1) - da, b.sum(1) - db
-    trace = (a * b).sum() - (da * db).sum()
-    return trace + a1.sum() * b1.sum() / ((n - 1) * (n - 2)) - 2 * (a1 * b1).sum() / (n - 2)
+    return hsic_u((a * b).sum() - (da * db).sum(), a1.sum(), b1.sum(), (a1 * b1).sum(),
+                  a.shape[0])
 
 
 def _null_values(pair: _KernelPair, perms: torch.Tensor, debiased: bool) -> torch.Tensor:
@@ -616,17 +625,10 @@ def _null_values(pair: _KernelPair, perms: torch.Tensor, debiased: bool) -> torc
     trace = pair.null_trace(perms)
     inv = torch.argsort(perms.to(kc.device), dim=1)  # in x's frame: pi^-1
     dk, dl = torch.diagonal(kc), torch.diagonal(lc)
+    kk, ll = pair.self_terms(debiased)  # permutation-invariant, shared with the value
+    den = torch.sqrt(kk * ll)
     if not debiased:
-        cross = trace + (dk[inv] * dl[None, :]).sum(1)
-        return cross / torch.sqrt((kc * kc).sum() * (lc * lc).sum())
+        return (trace + (dk[inv] * dl[None, :]).sum(1)) / den
     k1, l1 = kc.sum(1) - dk, lc.sum(1) - dl  # row sums with zeroed diagonals
-    sk, sl = k1.sum(), l1.sum()
-
-    def h(tr: torch.Tensor, a1: torch.Tensor, b1: torch.Tensor, sa: torch.Tensor,
-          sb: torch.Tensor) -> torch.Tensor:
-        return tr + sa * sb / ((n - 1) * (n - 2)) - 2 * (a1 * b1).sum(-1) / (n - 2)
-
-    den = torch.sqrt(h((kc * kc).sum() - (dk * dk).sum(), k1, k1, sk, sk)
-                     * h((lc * lc).sum() - (dl * dl).sum(), l1, l1, sl, sl))
-    values = h(trace, k1[inv], l1[None, :], sk, sl)
+    values = hsic_u(trace, k1.sum(), l1.sum(), (k1[inv] * l1[None, :]).sum(-1), n)
     return values / den if math.isfinite(float(den)) else values * float("nan")
