@@ -8,10 +8,16 @@ the folder holds are available, and an unknown code lists what is there.
                        treebank of ``xx`` if there is exactly one;
 - ``xx_tb``         -> treebank ``tb`` of language ``xx``, split ``test`` unless told otherwise;
 - ``xx_tb:split``   -> that split (``train``, ``dev``, ``test``).
+
+The scan follows folder symlinks (a treebank linked into the data folder is found; a link cycle
+is visited once). Two copies of the same file name at different real paths (an old release
+beside the new one) are refused when that treebank is asked for, naming both: picking one
+silently could analyse the wrong release. Two links to one real file are one file.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,16 +37,36 @@ class UDFile:
 
 
 def scan_ud(root: str | Path) -> list[UDFile]:
-    """All UD files below ``root`` (searched recursively), sorted by path."""
+    """All UD files below ``root`` (searched recursively, folder symlinks followed), sorted by
+    path; a real file reached by several paths is listed once (at its first path)."""
     base = Path(root)
     if not base.is_dir():
         raise ConfigError(f"{base}: UD data folder does not exist")
+    seen_dirs: set[str] = set()
+    seen_files: set[str] = set()
     found = []
-    for p in sorted(base.rglob("*.conllu")):
-        m = _UD_FILE.match(p.name)
-        if m:
-            found.append(UDFile(m["lang"], m["tb"], m["split"], p))
-    return found
+    for folder, dirs, names in os.walk(base, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen_dirs:  # a symlink cycle, or a second link to a folder already seen
+            dirs[:] = []
+            continue
+        seen_dirs.add(real)
+        dirs.sort()
+        for name in sorted(names):
+            m = _UD_FILE.match(name)
+            path = Path(folder) / name
+            if m and os.path.realpath(path) not in seen_files and path.is_file():
+                seen_files.add(os.path.realpath(path))
+                found.append(UDFile(m["lang"], m["tb"], m["split"], path))
+    return sorted(found, key=lambda f: f.path)
+
+
+def _one(files: list[UDFile], what: str, root: str | Path) -> Path:
+    """The path of the only file of ``files``; two copies of one treebank file are an error."""
+    if len(files) > 1:
+        raise ConfigError(f"{what} is found twice in {root}: {files[0].path} and {files[1].path}; "
+                          "move or remove one copy (e.g. an old release)")
+    return files[0].path
 
 
 def resolve_ud(root: str | Path, spec: str, split: str = "test") -> Path:
@@ -61,13 +87,13 @@ def resolve_ud(root: str | Path, spec: str, split: str = "test") -> Path:
             have = sorted({f"{f.lang}_{f.treebank}:{f.split}" for f in of_lang})
             raise ConfigError(f"no {want_split} file for treebank {name!r} in {root} "
                               f"(available: {', '.join(have)})")
-        return candidates[0].path
+        return _one(candidates, f"{name}:{want_split}", root)
     pud = [f for f in of_lang if f.treebank == "pud" and f.split == want_split]
     if pud:
-        return pud[0].path
+        return _one(pud, f"{lang}_pud:{want_split}", root)
     others = [f for f in of_lang if f.split == want_split]
     if len({f.treebank for f in others}) == 1:
-        return others[0].path
+        return _one(others, f"{lang}_{others[0].treebank}:{want_split}", root)
     have = sorted({f"{f.lang}_{f.treebank}" for f in of_lang})
     raise ConfigError(f"language {lang!r} is ambiguous in {root}: name a treebank "
                       f"({', '.join(have)})")
