@@ -104,3 +104,24 @@ def test_empty_file_is_an_error(tmp_path: Path, text: str) -> None:
 def test_word_lines_point_at_rows(tmp_path: Path) -> None:
     (s,) = read_conllu(_write(tmp_path, GOOD))
     assert s.word_lines == (3, 4, 6, 7, 8, 10)  # the 3-4 range and 5.1 rows are no words
+
+
+@pytest.mark.parametrize(("extra", "key"), [
+    ("# text = Je vais aux USA.", "text"),
+    ("# sent_id = s2", "sent_id"),
+    ("#text=Je vais.", "text"),
+])
+def test_a_comment_key_twice_in_one_sentence_is_refused(tmp_path: Path, extra: str,
+                                                        key: str) -> None:
+    """``conllu`` keeps the last value silently (a second ``# text`` was the one encoded)."""
+    lines = GOOD.splitlines(keepends=True)
+    path = _write(tmp_path, "".join([*lines[:2], extra + "\n", *lines[2:]]))
+    with pytest.raises(DataError, match=rf"x\.conllu:3: second '# {key}' comment in one "
+                                        r"sentence \(first at line [12]\)"):
+        read_conllu(path)
+
+
+def test_free_comments_may_repeat(tmp_path: Path) -> None:
+    lines = GOOD.splitlines(keepends=True)
+    path = _write(tmp_path, "".join(["# a note\n", "# a note\n", *lines]))
+    assert read_conllu(path)[0].text == "Je vais aux États-Unis."

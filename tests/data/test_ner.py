@@ -48,3 +48,10 @@ def test_encoding_bom_and_empty_file(tmp_path: Path) -> None:
     p.write_text("\n\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"^{p}: no sentences"):
         read_iob2(p)
+
+
+def test_two_sent_id_comments_in_one_sentence_are_refused(tmp_path: Path) -> None:
+    p = tmp_path / "x.iob2"
+    p.write_text("# sent_id = a\n# sent_id = b\n0\tParis\tB-LOC\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"x\.iob2:2: second '# sent_id' comment"):
+        read_iob2(p)

@@ -34,6 +34,7 @@ _WORD_ID = re.compile(r"^[1-9][0-9]*$")
 _RANGE_ID = re.compile(r"^([1-9][0-9]*)-([1-9][0-9]*)$")
 _EMPTY_ID = re.compile(r"^[0-9]+\.[1-9][0-9]*$")
 _N_COLUMNS = 10
+_META = re.compile(r"^#\s*([^=]*?)\s*=")
 
 
 @dataclass(frozen=True)
@@ -91,12 +92,21 @@ def _blocks(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 
 def _check_rows(path: Path, start: int, lines: list[str]) -> None:
-    """Validate the shape of every token row before handing the block to ``conllu``."""
+    """Validate the shape of every token row before handing the block to ``conllu``; a
+    ``# key = value`` comment given twice in one sentence (two ``# text``) is an error, since
+    ``conllu`` would keep the last one silently."""
     expected = 1
+    keys: dict[str, int] = {}
     for offset, line in enumerate(lines):
-        if line.startswith("#"):
-            continue
         lineno = start + offset
+        if line.startswith("#"):
+            if (meta := _META.match(line)) is not None and meta.group(1):
+                key = meta.group(1)
+                if key in keys:
+                    raise DataError(path, lineno, f"second '# {key}' comment in one sentence "
+                                                  f"(first at line {keys[key]})")
+                keys[key] = lineno
+            continue
         cols = line.split("\t")
         if len(cols) != _N_COLUMNS:
             raise DataError(path, lineno, f"expected {_N_COLUMNS} tab-separated columns, "

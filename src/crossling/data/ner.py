@@ -45,6 +45,9 @@ def read_iob2(path: str | Path) -> list[Example]:
         start = start or number  # first line (comment or token) of this sentence
         if line.startswith("#"):
             if line.startswith("# sent_id ="):
+                if sent_id is not None:
+                    raise DataError(p, number, f"second '# sent_id' comment in one sentence "
+                                               f"(first: {sent_id!r})")
                 sent_id = line.split("=", 1)[1].strip()
             continue
         cols = line.split("\t")
