@@ -346,3 +346,15 @@ def test_layer_difference_goes_into_the_pretrained_similarity_cell_only(
     bad = BASE.replace("n_null: 5}", "n_null: 5, layer_difference: 3}")
     with pytest.raises(ConfigError, match=r"similarity\.layer_difference: expected bool"):
         load_study(_write(tmp_path, data_dir, bad))
+
+
+def test_reinit_groups_take_their_canonical_label(tmp_path: Path, data_dir: Path) -> None:
+    """`' 1-2'` and full-width `'１-２'` are the blocks of `1-2`: one label, one cell key."""
+    keys = []
+    for spelling in ("1-2", "' 1-2'", "'\uff11-\uff12'", "'1,2'"):
+        text = BASE.replace("reinit: [REF, 1-2]", f"reinit: [REF, {spelling}]")
+        cells = expand(load_study(_write(tmp_path, data_dir, text)))
+        groups = {c.params["reinit"] for c in cells if c.kind == "finetune"}
+        assert groups == {"REF", "1-2"}
+        keys.append(sorted(c.key for c in cells))
+    assert all(k == keys[0] for k in keys)

@@ -75,3 +75,34 @@ def test_parse_group() -> None:
     assert parse_group("emb,3") == ([3], True)
     with pytest.raises(ConfigError, match="bad re-init group"):
         parse_group("a-b")
+
+
+@pytest.mark.parametrize("spelling", ["1-2", " 1-2", "1-2 ", "1-2,1-2", "1,2", "\uff11-\uff12",
+                                      "\uff11\uff0d\uff12", "1\u20132", "01-02", "2,1"])
+def test_spellings_of_one_group_have_one_label(spelling: str) -> None:
+    from crossling.models.reinit import canonical_group
+
+    assert parse_group(spelling) == ([1, 2], False)
+    assert canonical_group(spelling) == "1-2"
+
+
+def test_canonical_labels() -> None:
+    from crossling.models.reinit import canonical_group
+
+    assert canonical_group(" ref ") == "REF"
+    assert canonical_group("Emb, 3") == "emb,3"
+    assert canonical_group("5,1-2,emb,3") == "emb,1-3,5"
+    for bad, message in (("", "empty re-init group"), ("  ", "empty re-init group"),
+                         ("0-1", "1-based"), ("1-", "bad re-init group")):
+        with pytest.raises(ConfigError, match=message):
+            canonical_group(bad)
+
+
+def test_finetune_settings_and_folder_use_the_canonical_group(fixture_dir: Path) -> None:
+    from crossling.training.finetune import default_out_dir, finetune_settings
+
+    files = [fixture_dir / "ud" / "UD_English-Fixture" / "en_fixture-ud-test.conllu"]
+    made = [finetune_settings("pos", "m", files, files, {"en": files[0]}, reinit_group=g)
+            for g in ("1-2", " 1-2", "1-2,1-2", "\uff11-\uff12")]
+    assert all(s == made[0] for s in made) and made[0]["reinit_group"] == "1-2"
+    assert len({default_out_dir(s) for s in made}) == 1

@@ -27,7 +27,7 @@ def _finetune(args: argparse.Namespace) -> int:
     table = pd.DataFrame([{"language": r.language, "metric": r.metric, "score": r.value,
                            "95% CI": f"[{r.ci_low:.1f}, {r.ci_high:.1f}]",
                            "sentences": r.n_sentences} for r in rows])
-    print(f"\n{args.task} · {args.model} · reinit {args.reinit} · seed {args.seed}")
+    print(f"\n{args.task} · {args.model} · reinit {job.reinit} · seed {args.seed}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"\nwrote {out / 'scores.csv'} (provenance by run_id in {out / 'provenance.json'}), "
           f"{out / 'scores.json'} and the model in {out}")

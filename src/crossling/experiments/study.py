@@ -46,7 +46,7 @@ import crossling
 from crossling.data.resolve import resolve_ud
 from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
 from crossling.errors import ConfigError, CrosslingError
-from crossling.models.reinit import SCHEMES, parse_group
+from crossling.models.reinit import SCHEMES, canonical_group, parse_group
 from crossling.provenance import sha256_file
 from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
 from crossling.similarity.pooling import POOLINGS
@@ -470,7 +470,7 @@ def _reinit(f: _Fields, default: list[str]) -> list[str]:
         raise f.fail("reinit", "empty list: no fine-tuning cell would run (use [REF] for "
                                "the unmodified model)")
     f.unique("reinit", reinit, [_group_at(f, "reinit", i, g) for i, g in enumerate(reinit)])
-    return reinit
+    return [canonical_group(g) for g in reinit]  # labels and cell keys: one spelling per group
 
 
 def _group_at(f: _Fields, key: str, i: int, group: str) -> tuple[tuple[int, ...], bool]:
@@ -495,7 +495,7 @@ def _after_groups(sf: _Fields, tasks: list[TaskSpec], reinit: list[str]) -> bool
             raise sf.fail(f"after[{i}]", f"{group!r} is not a re-init group of any task "
                                          "(reinit, tasks.<task>.reinit)")
     sf.unique("after", groups, ids)
-    return groups
+    return [canonical_group(g) for g in groups]
 
 
 def _after_seeds(sf: _Fields, seeds: list[int]) -> list[int] | None:

@@ -79,7 +79,8 @@ def prepare_finetune(task: str, model: str, *, data: str | Path | None = None,
                                  config=config, max_train_sentences=max_train_sentences,
                                  max_eval_sentences=max_eval_sentences, source=files.source)
     folder = check_output_dir(out if out else default_out_dir(settings))
-    return FinetuneJob(task=task, model=model, files=files, config=config, reinit=reinit,
+    return FinetuneJob(task=task, model=model, files=files, config=config,
+                       reinit=settings["reinit_group"],
                        reinit_scheme=reinit_scheme, seed=seed,
                        max_train_sentences=max_train_sentences,
                        max_eval_sentences=max_eval_sentences, out=folder)

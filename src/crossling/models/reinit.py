@@ -15,6 +15,7 @@ changed and all others are bit-identical, or a :class:`ModelError` is raised.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -44,27 +45,62 @@ class ReinitReport:
         return asdict(self)
 
 
+_DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2212"})
+
+
+def _block(text: str, spec: str) -> int:
+    text = text.strip()
+    if not text.isdecimal():
+        raise ConfigError(f"bad re-init group {spec!r}: use REF, 'emb', a block '3' or a "
+                          "range '1-2' (1-based blocks)")
+    block = int(text)
+    if block < 1:
+        raise ConfigError(f"bad re-init group {spec!r}: blocks are 1-based (the embeddings "
+                          "are 'emb')")
+    return block
+
+
 def parse_group(spec: str) -> tuple[list[int], bool]:
-    """``"REF"`` -> ([], False); ``"1-2"`` -> ([1, 2], False); ``"3"``; ``"emb"``; ``"emb,1-2"``."""
-    spec = spec.strip()
-    if spec.upper() == "REF" or not spec:
+    """``"REF"`` -> ([], False); ``"1-2"`` -> ([1, 2], False); ``"3"``; ``"emb"``; ``"emb,1-2"``.
+
+    Spellings of the same blocks parse the same: surrounding spaces, full-width digits and
+    dashes (NFKC), en dashes, lower case, repeated or overlapping parts (``1-2,1-2``).
+    """
+    text = unicodedata.normalize("NFKC", str(spec)).translate(_DASHES).strip()
+    if not text:
+        raise ConfigError(f"empty re-init group {spec!r} (REF: the unmodified model)")
+    if text.upper() == "REF":
         return [], False
     layers: list[int] = []
     embeddings = False
-    for part in spec.split(","):
+    for part in text.split(","):
         part = part.strip()
         if part.lower() in ("emb", "embeddings"):
             embeddings = True
             continue
-        first, _, last = part.partition("-")
-        if not first.isdigit() or (last and not last.isdigit()):
-            raise ConfigError(f"bad re-init group {spec!r}: use REF, 'emb', a block '3' or a "
-                              "range '1-2' (1-based blocks)")
-        lo, hi = int(first), int(last or first)
+        first, dash, last = part.partition("-")
+        lo = _block(first, spec)
+        hi = _block(last, spec) if dash else lo
         if hi < lo:
             raise ConfigError(f"bad re-init group {spec!r}: empty range")
         layers.extend(range(lo, hi + 1))
     return sorted(set(layers)), embeddings
+
+
+def canonical_group(spec: str) -> str:
+    """The one label of a re-init group: ``REF``, ``emb``, ``3``, ``1-2``, ``emb,1-2,5``
+    (consecutive blocks as ranges). Labels, folders and keys use it, so that ``' 1-2'``,
+    ``'1,2'``, ``'1-2,1-2'`` and full-width ``'１-２'`` name one group, not four."""
+    layers, embeddings = parse_group(spec)
+    parts = ["emb"] if embeddings else []
+    i = 0
+    while i < len(layers):
+        j = i
+        while j + 1 < len(layers) and layers[j + 1] == layers[j] + 1:
+            j += 1
+        parts.append(str(layers[i]) if i == j else f"{layers[i]}-{layers[j]}")
+        i = j + 1
+    return ",".join(parts) or "REF"
 
 
 def _is_norm(module: nn.Module) -> bool:

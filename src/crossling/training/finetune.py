@@ -47,7 +47,7 @@ from crossling.devices import pick_device
 from crossling.errors import ConfigError, DataError, ModelError
 from crossling.manifest import check_folder, claim_folder, make_manifest
 from crossling.models.encoder import load_encoder, model_fingerprint, transformer_layers
-from crossling.models.reinit import SCHEMES, parse_group, reinit
+from crossling.models.reinit import SCHEMES, canonical_group, parse_group, reinit
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
 from crossling.provenance import provenance, sha256_file
 from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
@@ -247,7 +247,7 @@ def finetune_settings(task_name: str, model_name: str, train_files: Sequence[str
         raise ConfigError("no training file given")
     if not dev_files:
         raise ConfigError("no dev file given")
-    parse_group(reinit_group)
+    reinit_group = canonical_group(reinit_group)  # one label, folder and key per group
     if reinit_scheme not in SCHEMES:
         raise ConfigError(f"unknown init scheme {reinit_scheme!r} (available: "
                           f"{', '.join(SCHEMES)})")
@@ -350,7 +350,7 @@ def run_finetune_rows(task_name: str, model_name: str, train_files: Sequence[str
     settings = finetune_settings(task_name, model_name, train_files, dev_files, eval_sets,
                                  reinit_group, reinit_scheme, seed, config, max_train_sentences,
                                  max_eval_sentences, source, trim_vocab)
-    source = settings["source"]
+    source, reinit_group = settings["source"], settings["reinit_group"]
     out = check_output_dir(out_dir)
     manifest = make_manifest("finetune", settings)
     done = out / "scores.json"
