@@ -171,3 +171,16 @@ def test_layer_difference_option(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
     assert "debiased_cka, peak layer minus top layer" in printed
     assert f"fr: layer {falls[0].layer} - layer 4 = " in printed
     assert (tmp_path / "similarity.png").is_file()
+
+
+@pytest.mark.parametrize("command", ["similarity", "retrieval", "probe"])
+def test_one_file_as_two_targets_is_refused(command: str, tiny_bert: Path, ud_dir: Path,
+                                            tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`--targets fr fr_pud` analysed French PUD twice, as two targets."""
+    code = main([command, "--model", str(tiny_bert), "--data", str(ud_dir), "--targets", "fr",
+                 "fr_pud", "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "'fr_pud' and 'fr' name the same file" in err and "\n" not in err
+    assert not (tmp_path / "out" / "cache").exists()

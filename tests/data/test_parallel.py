@@ -78,3 +78,15 @@ def test_align_pud_resolves_aligns_and_checks_n(fixture_dir: Path) -> None:
         align_pud(ud, ["en", "fr"], n=9)
     with pytest.raises(ConfigError, match="no PUD test files"):
         align_pud(ud)  # the fixture treebanks are not PUD: no default languages
+
+
+def test_one_file_under_two_languages_is_refused(ud_dir: Path, tmp_path: Path) -> None:
+    fr = resolve_ud(ud_dir, "fr")
+    with pytest.raises(ConfigError, match=r"languages: 'fr_pud' and 'fr' name the same file"):
+        align_by_sent_id({"en": resolve_ud(ud_dir, "en"), "fr": fr,
+                          "fr_pud": resolve_ud(ud_dir, "fr_pud")})
+    (tmp_path / "link.conllu").symlink_to(fr)
+    with pytest.raises(ConfigError, match="'x' and 'fr' name the same file"):
+        align_by_sent_id({"fr": fr, "x": tmp_path / "link.conllu"})
+    with pytest.raises(ConfigError, match="'x' and 'fr' name the same file"):
+        read_line_aligned({"fr": fr, "x": tmp_path / "link.conllu"})

@@ -63,3 +63,22 @@ def test_cli_and_study_resolve_the_same_specs_to_the_same_files(
     assert [str(p) for p in cli.dev] == params["dev"]
     assert {k: str(v) for k, v in cli.evals.items()} == params["evals"]
     assert cli.source == params["source"] == DEFAULT_TEST
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"evals": ["fr", "fr_pud"]}, r"eval: 'fr_pud' and 'fr' name the same file \(.*fr_pud-ud"),
+    ({"evals": ["fr", "fr"]}, r"eval: 'fr' is given twice"),
+    ({"evals": ["en_pud"]}, r"eval: 'en_pud' is the source test set \(en: "),
+    ({"evals": ["fr"], "test": "en_pud"}, None),
+    ({"train": ["en_ewt", "en_ewt:train"]}, r"train: 'en_ewt:train' and 'en_ewt' name the same"),
+    ({"dev": ["en_ewt:dev", "en_ewt"]}, r"dev: 'en_ewt' and 'en_ewt:dev' name the same"),
+])
+def test_one_file_under_two_specs_is_refused(data_dir: Path, kwargs: dict[str, object],
+                                             message: str | None) -> None:
+    """``--eval fr fr_pud`` scored French PUD twice as two targets; ``--eval fr fr`` kept one."""
+    folders = DataFolders.under(data_dir)
+    if message is None:
+        assert resolve_task_files("pos", folders, **kwargs).source == "en_pud"  # type: ignore[arg-type]
+        return
+    with pytest.raises(ConfigError, match=message):
+        resolve_task_files("pos", folders, **kwargs)  # type: ignore[arg-type]

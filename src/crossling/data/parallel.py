@@ -15,6 +15,7 @@ from pathlib import Path
 
 from crossling.data.conllu import Sentence, read_conllu
 from crossling.data.resolve import pud_languages, resolve_ud
+from crossling.data.specs import check_distinct
 from crossling.data.text import iter_lines
 from crossling.errors import ConfigError, DataError
 
@@ -67,6 +68,7 @@ def align_by_sent_id(files: Mapping[str, str | Path], limit: int | None = None) 
     """
     if not files:
         raise ValueError("align_by_sent_id needs at least one file")
+    check_distinct("languages", list(files.items()))
     langs = list(files)
     indexed = {lang: _index(read_conllu(files[lang]), files[lang]) for lang in langs}
     first = langs[0]
@@ -112,6 +114,7 @@ def read_line_aligned(files: Mapping[str, str | Path], limit: int | None = None)
     """
     if not files:
         raise ValueError("read_line_aligned needs at least one file")
+    check_distinct("languages", list(files.items()))
     lines: dict[str, list[str]] = {}
     for lang, path in files.items():
         p = Path(path)

@@ -10,6 +10,7 @@ names the same file whichever way a run is started.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,25 @@ def resolve_spec(task: str, spec: str, split: str, folders: DataFolders) -> Path
     return resolve_ner(folder, spec, split) if ner else resolve_ud(folder, spec, split)
 
 
+def check_distinct(what: str, named: Sequence[tuple[str, str | Path]],
+                   source: str | None = None) -> None:
+    """Refuse two specs of ``what`` that name one file (by real path: ``fr`` and ``fr_pud``, a
+    symlink and its target): its sentences would count twice, or a set would be scored under
+    two names. With ``source``, ``named[0]`` is the source's set, which no target may repeat."""
+    seen: dict[str, int] = {}
+    for i, (spec, path) in enumerate(named):
+        j = seen.setdefault(os.path.realpath(path), i)
+        if j == i:
+            continue
+        first = named[j][0]
+        if source is not None and j == 0:
+            raise ConfigError(f"{what}: {spec!r} is the source test set ({source}: {path}), "
+                              "not a target")
+        problem = "is given twice" if first == spec else \
+            f"and {first!r} name the same file ({path})"
+        raise ConfigError(f"{what}: {spec!r} {problem}")
+
+
 @dataclass(frozen=True)
 class TaskFiles:
     """The files of one fine-tuning run: training, dev, and test sets by spec (source first)."""
@@ -78,9 +98,11 @@ def resolve_task_files(task: str, folders: DataFolders, train: Sequence[str] | N
     train_files = [resolve_spec(task, s, "train", folders) for s in train]
     dev_files = [resolve_spec(task, s, "dev", folders) for s in dev]
     source = test or DEFAULT_TEST
-    files = {source: resolve_spec(task, source, "test", folders)}
-    for spec in evals or []:
-        files[spec] = resolve_spec(task, spec, "test", folders)
+    tests = [(s, resolve_spec(task, s, "test", folders)) for s in [source, *(evals or [])]]
+    check_distinct("train", list(zip(train, train_files, strict=True)))
+    check_distinct("dev", list(zip(dev, dev_files, strict=True)))
+    check_distinct("eval", tests, source=source)
+    files = dict(tests)
     return TaskFiles(train=train_files, dev=dev_files, source=source, evals=files)
 
 

@@ -64,7 +64,7 @@ from tqdm.auto import tqdm
 from crossling.atomic import atomic_path
 from crossling.data.example import Example
 from crossling.data.resolve import pud_languages
-from crossling.data.specs import DataFolders, resolve_spec
+from crossling.data.specs import DataFolders, check_distinct, resolve_spec
 from crossling.devices import pick_device
 from crossling.errors import ConfigError, ModelError
 from crossling.models.encoder import Encoder, encode_words, load_encoder
@@ -432,12 +432,9 @@ def probe_files(data: str | Path, source_train: str, source: str,
     if dupes:
         raise ConfigError(f"targets: {dupes[0]} given more than once")
     train_file = resolve_spec("pos", source_train, "train", folders)
-    files = {lang: resolve_spec("pos", lang, "test", folders) for lang in [source, *langs]}
-    for lang in langs:
-        if files[lang].resolve() == files[source].resolve():
-            raise ConfigError(f"targets: {lang!r} is the source test set ({source}), "
-                              "not a target")
-    return train_file, files
+    tests = [(lang, resolve_spec("pos", lang, "test", folders)) for lang in [source, *langs]]
+    check_distinct("targets", tests, source=source)
+    return train_file, dict(tests)
 
 
 def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt",
