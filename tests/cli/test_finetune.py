@@ -69,6 +69,8 @@ def test_finetune_cli(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     ("--max-length", "100000", "--max-length"),
     ("--lr", "0", "--lr"), ("--lr", "-0.00001", "--lr"), ("--head-lr", "0", "--head-lr"),
     ("--device", "bogus", "--device 'bogus'"), ("--test", "xx_nope", "unknown language 'xx'"),
+    ("--train", "en_ewt:test", "train: 'en_ewt:test' is a test split"),
+    ("--dev", "de_gsd:test", "dev: 'de_gsd:test' is a test split"),
 ])
 def test_bad_options_are_one_line_before_any_training(
         option: str, value: str, named: str, tiny_bert: Path, data_dir: Path, tmp_path: Path,

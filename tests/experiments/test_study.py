@@ -358,3 +358,32 @@ def test_reinit_groups_take_their_canonical_label(tmp_path: Path, data_dir: Path
         assert groups == {"REF", "1-2"}
         keys.append(sorted(c.key for c in cells))
     assert all(k == keys[0] for k in keys)
+
+
+@pytest.mark.parametrize(("base", "old", "new", "field"), [
+    ("BASE", "train: [en_ewt]", "train: [en_ewt:test]", r"tasks\.pos\.train\[0\]"),
+    ("BASE", "dev: [en_ewt]", "dev: [en_ewt, 'de_gsd:test']", r"tasks\.pos\.dev\[1\]"),
+    ("PROBE", "targets: [fr, de]", "train: 'en_ewt:test', targets: [fr, de]", r"probe\.train"),
+])
+def test_a_test_split_as_training_data_is_refused_unless_allowed(
+        tmp_path: Path, data_dir: Path, base: str, old: str, new: str, field: str) -> None:
+    text = {"BASE": BASE, "PROBE": PROBE}[base].replace(old, new)
+    with pytest.raises(ConfigError, match=rf"study\.yaml: {field}: '[a-z_]+:test' is a test "
+                                          r"split \(.*-ud-test\.conllu\)") as err:
+        load_study(_write(tmp_path, data_dir, text))
+    assert "\n" not in str(err.value)
+    allowed = load_study(_write(tmp_path, data_dir, text + "allow_test_training: true\n"))
+    assert allowed.allow_test_training
+
+
+def test_a_finetune_cell_refuses_evaluating_its_training_sentences(ud_dir: Path,
+                                                                    tmp_path: Path) -> None:
+    from crossling.errors import DataError
+    from crossling.experiments.cells import run_finetune_cell
+
+    fr = str(ud_dir / "UD_French-PUD" / "fr_pud-ud-test.conllu")
+    params = {"task": "pos", "model": "never-loaded", "train": [fr], "dev": [fr],
+              "evals": {"en": str(ud_dir / "UD_English-PUD" / "en_pud-ud-test.conllu"),
+                        "fr": fr}}
+    with pytest.raises(DataError, match="sentences of test set 'fr' are train sentences"):
+        run_finetune_cell(params, tmp_path)

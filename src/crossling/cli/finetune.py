@@ -20,7 +20,8 @@ def _finetune(args: argparse.Namespace) -> int:
                   "head_lr": args.head_lr, "max_length": args.max_length,
                   "device": args.device},
         max_train_sentences=args.max_train_sentences,
-        max_eval_sentences=args.max_eval_sentences, out=args.out)
+        max_eval_sentences=args.max_eval_sentences, out=args.out,
+        allow_test_training=args.allow_test_training)
     out = job.out
     print(f"output folder: {out}", flush=True)
     rows = job.run(overwrite=args.overwrite)
@@ -63,6 +64,9 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default=None,
                    help="output folder (default: runs/finetune/<task>-<model>-<reinit>-"
                         "seed<seed>-<settings hash>, one per distinct run)")
+    p.add_argument("--allow-test-training", action="store_true",
+                   help="allow a test split as --train or --dev (refused by default: training "
+                        "or model selection on test data)")
     p.add_argument("--overwrite", action="store_true",
                    help="empty an output folder that holds another run's results and start "
                         "afresh (default: refuse; the same run resumes)")

@@ -43,7 +43,8 @@ def _probe(args: argparse.Namespace) -> int:
                  max_eval_sentences=args.max_eval_sentences, n_boot=args.n_boot,
                  seed=args.seed, l2=args.l2, max_iter=args.max_iter,
                  batch_tokens=args.batch_tokens, device=args.device,
-                 cache_dir=Path(args.cache) if args.cache else out / "cache")
+                 cache_dir=Path(args.cache) if args.cache else out / "cache",
+                 allow_test_training=args.allow_test_training)
     frame = probe_frame(rows)
     accuracy = layer_table(frame, "upos_acc")
     selectivity = layer_table(frame, "selectivity").drop(index="majority", errors="ignore")
@@ -82,6 +83,8 @@ def register(sub: Any) -> None:
                    help="target test sets (default: every other PUD language)")
     p.add_argument("--layers", nargs="+", type=int, default=None,
                    help="hidden states to probe, 0 = embeddings (default: all)")
+    p.add_argument("--allow-test-training", action="store_true",
+                   help="allow a test split as --train (refused by default)")
     p.add_argument("--max-train-sentences", type=_limit, default=DEFAULT_MAX_TRAIN_SENTENCES,
                    help=f"training sentences, a fixed-seed subsample (default "
                         f"{DEFAULT_MAX_TRAIN_SENTENCES}; 'all' for the whole treebank)")

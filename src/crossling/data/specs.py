@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crossling.data.leakage import check_training_splits
 from crossling.data.ner import resolve_ner
 from crossling.data.resolve import resolve_ud
 from crossling.errors import ConfigError
@@ -90,9 +91,12 @@ class TaskFiles:
 
 def resolve_task_files(task: str, folders: DataFolders, train: Sequence[str] | None = None,
                        dev: Sequence[str] | None = None, test: str | None = None,
-                       evals: Sequence[str] | None = None) -> TaskFiles:
+                       evals: Sequence[str] | None = None,
+                       allow_test_training: bool = False) -> TaskFiles:
     """Resolve a run's specs with the shared defaults (train and dev: :func:`default_train`;
-    source test: :data:`DEFAULT_TEST`); ``evals`` are the target test sets."""
+    source test: :data:`DEFAULT_TEST`); ``evals`` are the target test sets. No file twice in
+    one list, and no test split as train or dev unless ``allow_test_training``
+    (:func:`crossling.data.leakage.check_training_splits`)."""
     train = list(train) if train else [default_train(task)]
     dev = list(dev) if dev else [default_train(task)]
     train_files = [resolve_spec(task, s, "train", folders) for s in train]
@@ -102,6 +106,9 @@ def resolve_task_files(task: str, folders: DataFolders, train: Sequence[str] | N
     check_distinct("train", list(zip(train, train_files, strict=True)))
     check_distinct("dev", list(zip(dev, dev_files, strict=True)))
     check_distinct("eval", tests, source=source)
+    check_training_splits("train", list(zip(train, train_files, strict=True)),
+                          allow_test_training)
+    check_training_splits("dev", list(zip(dev, dev_files, strict=True)), allow_test_training)
     files = dict(tests)
     return TaskFiles(train=train_files, dev=dev_files, source=source, evals=files)
 

@@ -47,9 +47,12 @@ def run_similarity_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, di
 def run_finetune_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
     """One (task, re-init group, seed) fine-tuning run, evaluated on every language: its score
     rows, then its relative weight change per block (``weight-change`` similarity rows)."""
+    from crossling.data.leakage import check_files_overlap
     from crossling.training.finetune import run_finetune_rows
     from crossling.training.loop import TrainConfig
 
+    check_files_overlap(params["task"], {"train": params["train"], "dev": params["dev"]},
+                        params["evals"])  # before the model loads
     scores, changes = run_finetune_rows(
         params["task"], params["model"], params["train"], params["dev"], params["evals"],
         workdir, reinit_group=params["reinit"], reinit_scheme=params["scheme"],
@@ -139,7 +142,8 @@ def run_probe_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[st
                  source=params["source"], targets=params["targets"], layers=params["layers"],
                  max_train_sentences=params["max_train_sentences"],
                  max_eval_sentences=params["max_eval_sentences"], n_boot=params["n_boot"],
-                 seed=params["seed"], cache_dir=workdir / "cache", progress=False)
+                 seed=params["seed"], cache_dir=workdir / "cache", progress=False,
+                 allow_test_training=params.get("allow_test_training", False))
     return rows, rows[0].provenance if rows else {}
 
 

@@ -43,6 +43,7 @@ from typing import Any
 import yaml
 
 import crossling
+from crossling.data.leakage import check_training_splits
 from crossling.data.resolve import resolve_ud
 from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
 from crossling.errors import ConfigError, CrosslingError
@@ -172,6 +173,8 @@ class Study:
     similarity: SimilaritySpec | None
     retrieval: RetrievalSpec | None = None
     probe: ProbeSpec | None = None
+    allow_test_training: bool = False
+    """A test split may be named as training or dev data (``allow_test_training``)."""
 
     def task_reinit(self, task: TaskSpec) -> list[str]:
         """The re-init groups ``task`` runs (its own ``reinit``, else the study's)."""
@@ -344,6 +347,7 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         raise top.fail("reinit_scheme", f"unknown scheme {scheme!r} (available: "
                                         f"{', '.join(SCHEMES)})")
     training = _training(top.sub("training"))
+    allow_test = top.get("allow_test_training", bool, False)
 
     tasks: list[TaskSpec] = []
     tasks_f = top.sub("tasks")
@@ -377,6 +381,11 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         if not spec.dev:
             raise tf.fail("dev", "empty list: early stopping needs a dev set")
         tf.unique("train", spec.train, resolved["train"])
+        for role in ("train", "dev"):
+            for i, (lang, path) in enumerate(zip(getattr(spec, role), resolved[role],
+                                                 strict=True)):
+                check_training_splits(f"{tf.file}: {tf._path(role)}[{i}]", [(lang, path)],
+                                      allow_test)
         tf.unique("dev", spec.dev, resolved["dev"])
         tf.unique("eval", spec.eval, resolved.get("eval", []))
         for i, path in enumerate(resolved.get("eval", [])):
@@ -449,12 +458,14 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
                                         "to pair")
     retrieval = _retrieval(top.sub("retrieval"), ud, source) if "retrieval" in top.data \
         else None
-    probe = _probe_spec(top.sub("probe"), ud, source, model) if "probe" in top.data else None
+    probe = _probe_spec(top.sub("probe"), ud, source, model, allow_test) \
+        if "probe" in top.data else None
     top.finish()
     return Study(name=name, path=str(p), model=model, ud=str(ud),
                  ner=None if ner is None else str(ner), source=source, tasks=tasks,
                  reinit=reinit, reinit_scheme=scheme, seeds=list(seeds), training=training,
-                 similarity=similarity, retrieval=retrieval, probe=probe)
+                 similarity=similarity, retrieval=retrieval, probe=probe,
+                 allow_test_training=allow_test)
 
 
 def _group_id(group: str) -> tuple[tuple[int, ...], bool]:
@@ -575,9 +586,11 @@ def _model_blocks(model: str) -> int | None:
     return n if isinstance(n, int) and not isinstance(n, bool) else None
 
 
-def _probe_spec(pf: _Fields, ud: Path, source: str, model: str) -> ProbeSpec:
-    """The ``probe`` section, checked: files resolve, no duplicate or source target, layers in
-    range (for a local model folder), sizes positive."""
+def _probe_spec(pf: _Fields, ud: Path, source: str, model: str,
+                allow_test: bool = False) -> ProbeSpec:
+    """The ``probe`` section, checked: files resolve (no test split to train on unless
+    ``allow_test``), no duplicate or source target, layers in range (for a local model
+    folder), sizes positive."""
     targets = pf.strings("targets")
     if not targets:
         raise pf.fail("targets", "empty list: no language to apply the probe to")
@@ -603,9 +616,10 @@ def _probe_spec(pf: _Fields, ud: Path, source: str, model: str) -> ProbeSpec:
         seed=pf.number("seed", int, 0, low=0, high=_SEED_MAX))
     pf.finish()
     try:
-        resolve_spec("pos", train, "train", DataFolders(ud, None))
+        train_file = resolve_spec("pos", train, "train", DataFolders(ud, None))
     except CrosslingError as exc:
         raise pf.fail("train", str(exc)) from None
+    check_training_splits(f"{pf.file}: {pf._path('train')}", [(train, train_file)], allow_test)
     _check_targets(pf, ud, source, targets, key="targets",
                    resolve=lambda lang: resolve_spec("pos", lang, "test", DataFolders(ud, None)),
                    source_is="the source test set")
@@ -770,6 +784,8 @@ def _probe_cell(study: Study, spec: ProbeSpec, ud: Path, model_id: str) -> Cell:
                 "seed": spec.seed}
     params = {**identity, "model": study.model, "ud": study.ud, "train": str(train),
               "train_spec": spec.train}
+    if study.allow_test_training:  # not in the key: it permits, it does not change the result
+        params["allow_test_training"] = True
     return Cell(_key("probe", identity, [train, *tests.values()], model_id), "probe", params)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crossling.atomic import check_output_dir
+from crossling.data.leakage import check_files_overlap
 from crossling.data.specs import DataFolders, TaskFiles, resolve_task_files
 from crossling.errors import ConfigError
 from crossling.experiments.executors import EXECUTORS
@@ -64,21 +65,25 @@ def prepare_finetune(task: str, model: str, *, data: str | Path | None = None,
                      training: Mapping[str, Any] | None = None,
                      max_train_sentences: int | None = None,
                      max_eval_sentences: int | None = None,
-                     out: str | Path | None = None) -> FinetuneJob:
+                     out: str | Path | None = None,
+                     allow_test_training: bool = False) -> FinetuneJob:
     """Everything checked before training: specs resolved in ``data`` with the shared defaults
     (:mod:`crossling.data.specs`), the settings validated, and the output folder (``out``, else
-    one per distinct run under ``runs/finetune``) usable. ``training``: TrainConfig fields."""
+    one per distinct run under ``runs/finetune``) usable. ``training``: TrainConfig fields.
+    No test split is trained on unless ``allow_test_training``, and no evaluated sentence is a
+    training or dev sentence (:mod:`crossling.data.leakage`)."""
     from crossling.training.finetune import default_out_dir, finetune_settings
     from crossling.training.loop import TrainConfig
 
     files = resolve_task_files(task, DataFolders.under(data), train=train, dev=dev, test=test,
-                               evals=evals)
+                               evals=evals, allow_test_training=allow_test_training)
     config = TrainConfig(**dict(training or {}))
     settings = finetune_settings(task, model, files.train, files.dev, files.evals,
                                  reinit_group=reinit, reinit_scheme=reinit_scheme, seed=seed,
                                  config=config, max_train_sentences=max_train_sentences,
                                  max_eval_sentences=max_eval_sentences, source=files.source)
     folder = check_output_dir(out if out else default_out_dir(settings))
+    check_files_overlap(task, {"train": files.train, "dev": files.dev}, files.evals)
     return FinetuneJob(task=task, model=model, files=files, config=config,
                        reinit=settings["reinit_group"],
                        reinit_scheme=reinit_scheme, seed=seed,
@@ -93,7 +98,8 @@ def finetune(task: str, model: str, *, data: str | Path | None = None,
              config: TrainConfig | Mapping[str, Any] | None = None,
              max_train_sentences: int | None = None,
              max_eval_sentences: int | None = None, out: str | Path | None = None,
-             overwrite: bool = False, progress: bool = True) -> list[ScoreRow]:
+             overwrite: bool = False, progress: bool = True,
+             allow_test_training: bool = False) -> list[ScoreRow]:
     """Fine-tune ``model`` on ``task`` and score it on the source and every target test set:
     ``crossling finetune`` as one function call (the public :func:`crossling.finetune`).
 
@@ -102,7 +108,8 @@ def finetune(task: str, model: str, *, data: str | Path | None = None,
     group (``REF``, ``1-2``, ``E``, ...) re-initialised before training; ``config`` a
     :class:`~crossling.training.loop.TrainConfig` or a mapping of its fields. Everything is
     checked before any training; ``out`` holding this very run returns (or resumes) it.
-    ``progress=False`` hides the progress bars.
+    ``progress=False`` hides the progress bars; ``allow_test_training`` lets a test split be
+    trained on (:func:`prepare_finetune`).
     """
     from crossling.training.loop import TrainConfig
 
@@ -116,7 +123,8 @@ def finetune(task: str, model: str, *, data: str | Path | None = None,
     job = prepare_finetune(task, model, data=data, train=train, dev=dev, test=test, evals=evals,
                            reinit=reinit, reinit_scheme=reinit_scheme, seed=seed,
                            training=training, max_train_sentences=max_train_sentences,
-                           max_eval_sentences=max_eval_sentences, out=out)
+                           max_eval_sentences=max_eval_sentences, out=out,
+                           allow_test_training=allow_test_training)
     return job.run(overwrite=overwrite, progress=progress)
 
 # --- crossling run ---------------------------------------------------------------------------

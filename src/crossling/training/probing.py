@@ -63,6 +63,7 @@ from tqdm.auto import tqdm
 
 from crossling.atomic import atomic_path
 from crossling.data.example import Example
+from crossling.data.leakage import check_overlap, check_training_splits
 from crossling.data.resolve import pud_languages
 from crossling.data.specs import DataFolders, check_distinct, resolve_spec
 from crossling.devices import pick_device
@@ -418,9 +419,11 @@ def _check_options(max_train_sentences: int | None, max_eval_sentences: int | No
 
 
 def probe_files(data: str | Path, source_train: str, source: str,
-                targets: Sequence[str] | None) -> tuple[Path, dict[str, Path]]:
+                targets: Sequence[str] | None,
+                allow_test_training: bool = False) -> tuple[Path, dict[str, Path]]:
     """The training file and the test files (source first, then each target) of a probe,
-    resolved in ``data``; ConfigError for an empty, repeated or source-equal target."""
+    resolved in ``data``; ConfigError for an empty, repeated or source-equal target, and for a
+    test split as training file unless ``allow_test_training``."""
     folders = DataFolders.under(data)
     if folders.ud is None or not folders.ud.is_dir():
         raise ConfigError(f"{data}: UD data folder does not exist")
@@ -432,6 +435,7 @@ def probe_files(data: str | Path, source_train: str, source: str,
     if dupes:
         raise ConfigError(f"targets: {dupes[0]} given more than once")
     train_file = resolve_spec("pos", source_train, "train", folders)
+    check_training_splits("train", [(source_train, train_file)], allow_test_training)
     tests = [(lang, resolve_spec("pos", lang, "test", folders)) for lang in [source, *langs]]
     check_distinct("targets", tests, source=source)
     return train_file, dict(tests)
@@ -445,7 +449,7 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
           l2: float = DEFAULT_L2, max_iter: int = DEFAULT_MAX_ITER,
           max_length: int | None = None, batch_tokens: int = BATCH_TOKENS,
           device: str | None = None, cache_dir: str | Path | None = None,
-          progress: bool = True) -> list[ScoreRow]:
+          progress: bool = True, allow_test_training: bool = False) -> list[ScoreRow]:
     """Fit a linear UPOS probe per layer on ``source_train`` and score it on ``source`` and
     every target: the rows of ``crossling probe`` (and of a study's ``probe`` cell).
 
@@ -460,7 +464,9 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
     L-BFGS budget. ``cache_dir`` keeps the word vectors (default: a temporary folder, so that
     layers are still read one at a time). ``model`` may be a loaded
     :class:`~crossling.models.encoder.Encoder`. Every option and file is checked before the
-    model is loaded.
+    model is loaded: a test split as ``source_train`` is refused unless
+    ``allow_test_training``, and a test sentence that is a training sentence always
+    (:mod:`crossling.data.leakage`).
 
     Rows (task :data:`PROBE_TASK`, ``source`` = the source test label): per test set and layer
     ``upos_acc``, ``control_acc`` and ``selectivity``; per test set ``majority_acc`` (layer
@@ -469,7 +475,7 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
     _check_options(max_train_sentences, max_eval_sentences, n_boot, seed, l2, max_iter,
                    batch_tokens)
     pick_device(device)  # a bad --device fails before data and model are read
-    train_file, files = probe_files(data, source_train, source, targets)
+    train_file, files = probe_files(data, source_train, source, targets, allow_test_training)
     chosen = _check_layers(layers, _num_layers(model), "layers")
 
     train = read_examples("pos", [train_file], max_train_sentences)
@@ -484,8 +490,11 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
                              dtype=torch.long)
     test_words: dict[str, list[tuple[str, ...]]] = {}
     sets: list[_EvalSet] = []
+    evaluated = {lang: read_examples("pos", [path])[:max_eval_sentences]
+                 for lang, path in files.items()}
+    check_overlap({"train": train}, evaluated)
     for lang, path in files.items():
-        examples = read_examples("pos", [path])[:max_eval_sentences]
+        examples = evaluated[lang]
         test_words[lang] = [ex.words for ex in examples]
         sets.append(_EvalSet(lang, path, [list(ex.labels) for ex in examples],
                              [control_tags(ex.words, distribution, seed) for ex in examples]))
