@@ -117,3 +117,7 @@ def test_outputs_are_recorded_and_foreign_files_never_replaced(tmp_path: Path) -
     with pytest.raises(ConfigError, match=r"g\.png exists and was not written by crossling"):
         check_outputs(out, ["a.csv", "*.png"])
     assert (out / OUTPUTS).is_file() and (out / "g.png").read_text() == "user's"
+    (out / "g.png").unlink()
+    (out / "a.csv").write_text("edited by hand, longer than before")  # changed since written
+    with pytest.raises(ConfigError, match=r"a\.csv was changed since crossling wrote it"):
+        check_outputs(out, ["a.csv", "*.png"])

@@ -165,42 +165,67 @@ def claim_folder(folder: str | Path, manifest: Mapping[str, Any], overwrite: boo
 # --- owned outputs: a command overwrites only files crossling wrote --------------------------
 
 OUTPUTS = ".crossling-outputs.json"
-"""The record, in an output folder, of the files crossling wrote there (names, sorted)."""
+"""The record, in an output folder, of the files crossling wrote there: for each name, the
+size and modification time (ns) it had when written, so that a file the user edited or
+replaced since then is not taken for crossling's own."""
 
 
-def owned_outputs(folder: str | Path) -> set[str]:
-    """Names of the files that crossling's record in ``folder`` says it wrote (none: empty)."""
-    path = Path(folder) / OUTPUTS
+def _record(folder: Path) -> dict[str, list[int] | None]:
+    path = folder / OUTPUTS
     try:
-        names = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return set()
+        return {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: unreadable record of crossling's outputs ({exc}); delete "
                           "it and the outputs it listed, or choose another output folder") \
             from None
-    return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+    if not isinstance(record, dict):
+        raise ConfigError(f"{path}: not a record of crossling's outputs; delete it and the "
+                          "outputs it listed, or choose another output folder")
+    return {str(k): v if isinstance(v, list) else None for k, v in record.items()}
+
+
+def _stamp(path: Path) -> list[int] | None:
+    """Size and mtime of a file (None for a folder: owned as a whole)."""
+    st = path.lstat()
+    return None if path.is_dir() else [st.st_size, st.st_mtime_ns]
+
+
+def owned_outputs(folder: str | Path) -> set[str]:
+    """Names of the files in ``folder`` that crossling wrote and nobody changed since."""
+    out = Path(folder)
+    owned = set()
+    for name, stamp in _record(out).items():
+        p = out / name
+        if p.exists() and (stamp is None or _stamp(p) == stamp):
+            owned.add(name)
+    return owned
 
 
 def check_outputs(folder: str | Path, patterns: Iterable[str], option: str = "--out") -> None:
     """Raise a one-line ConfigError if ``folder`` holds a file that a command writing
-    ``patterns`` (names or ``fnmatch`` patterns) would replace and that crossling did not write.
+    ``patterns`` (names or ``fnmatch`` patterns) would replace and that crossling did not write
+    (or that was changed since it did).
 
     Call it before any work: a user's own ``README.md`` or ``notes.csv`` in an output folder is
-    never overwritten. Files listed in the folder's record (:data:`OUTPUTS`) are crossling's.
+    never overwritten. Files listed, unchanged, in the folder's record (:data:`OUTPUTS`) are
+    crossling's.
     """
     out = Path(folder)
     if not out.is_dir():
         return
     pats = list(patterns)
+    record = _record(out)
     owned = owned_outputs(out)
     for p in sorted(out.iterdir()):
         if p.name in owned or p.name.startswith(TEMP_MARK) or p.name == OUTPUTS:
             continue
         if any(fnmatch.fnmatchcase(p.name, pat) for pat in pats):
-            raise ConfigError(f"{option} {out}: {p} exists and was not written by crossling; "
-                              "refusing to overwrite it (move it, or choose another output "
-                              "folder)")
+            why = "was changed since crossling wrote it" if p.name in record else \
+                "exists and was not written by crossling"
+            raise ConfigError(f"{option} {out}: {p} {why}; refusing to overwrite it (move "
+                              "it, or choose another output folder)")
 
 
 def _listing(folder: Path) -> dict[str, tuple[int, int, int]]:
@@ -231,4 +256,6 @@ def writing_outputs(folder: str | Path, patterns: Iterable[str],
         new = {n for n, st in after.items() if before.get(n) != st and n != OUTPUTS
                and not n.startswith(TEMP_MARK)}
         if new:
-            write_json(out / OUTPUTS, sorted(owned_outputs(out) | new))
+            record = {n: v for n, v in _record(out).items() if (out / n).exists()}
+            record.update({n: _stamp(out / n) for n in new})
+            write_json(out / OUTPUTS, record)
