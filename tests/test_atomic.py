@@ -136,3 +136,38 @@ def test_check_output_dir_refuses_files_in_the_way_and_creates_nothing(tmp_path:
         locked.mkdir(mode=0o555)
         with pytest.raises(ConfigError, match="is not writable"):
             check_output_dir(locked / "run")
+
+
+@pytest.mark.parametrize("failure", ["torch", "oserror", "safetensors"])
+def test_full_disk_is_one_enospc_naming_the_target(tmp_path: Path, failure: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.save's RuntimeError ("unexpected pos"), an OSError without a file name and
+    safetensors' StorageFull error all become OSError(ENOSPC) naming the file being written;
+    the old file stays and no temporary is left."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    import crossling.atomic as atomic
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(atomic.shutil, "disk_usage",
+                        lambda p: usage(10**9, 10**9 - 4096, 4096) if failure == "torch"
+                        else shutil.disk_usage(p))
+    target = tmp_path / "last.pt"
+    target.write_text("old")
+    errors = {"torch": RuntimeError("[enforce fail at inline_container.cc:672] . unexpected "
+                                    "pos 704 vs 598"),
+              "oserror": OSError(errno.ENOSPC, "No space left on device"),
+              "safetensors": Exception("Error while serializing: IoError(Os { code: 28, kind: "
+                                       "StorageFull, message: \"No space left on device\" })")}
+    with pytest.raises(OSError) as info, atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise errors[failure]
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)
+    assert target.read_text() == "old" and sorted(tmp_path.iterdir()) == [target]
+
+
+def test_other_failures_are_not_called_a_full_disk(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="a bug"), atomic_path(tmp_path / "x.pt"):
+        raise RuntimeError("a bug")

@@ -82,3 +82,42 @@ def test_files_without_manifest_are_refused_and_foreign_folders_never_wiped(
 def test_differences_lists_nested_settings() -> None:
     assert differences({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}, "d": 4}) == \
         ["a.c (2 -> 3)", "d (null -> 4)"]
+
+
+def test_overwrite_removes_only_the_previous_runs_files(tmp_path: Path) -> None:
+    """--overwrite used to empty the whole folder, a user's notes.txt and analysis/ with it."""
+    out = tmp_path / "run"
+    claim_folder(out, make_manifest("finetune", POS))
+    (out / "scores.json").write_text("[]")
+    (out / "fit").mkdir()
+    (out / "fit" / "last.pt").write_bytes(b"x")
+    (out / "notes.txt").write_text("precious")
+    (out / "analysis").mkdir()
+    (out / "analysis" / "plot.py").write_text("print(1)")
+    other = make_manifest("finetune", {**POS, "seed": 3})
+    assert claim_folder(out, other, overwrite=True, known=["scores.json", "fit"]) is False
+    assert sorted(p.name for p in out.iterdir()) == ["analysis", MANIFEST, "notes.txt"]
+    assert (out / "notes.txt").read_text() == "precious"
+    assert (out / "analysis" / "plot.py").read_text() == "print(1)"
+    assert claim_folder(out, other) is True  # the new run resumes beside the user's files
+
+
+def test_outputs_are_recorded_and_foreign_files_never_replaced(tmp_path: Path) -> None:
+    from crossling.manifest import OUTPUTS, check_outputs, owned_outputs, writing_outputs
+
+    out = tmp_path / "out"
+    with writing_outputs(out, ["a.csv", "*.png"]):
+        out.mkdir()
+        (out / "a.csv").write_text("1")
+        (out / "f.png").write_text("2")
+    assert owned_outputs(out) == {"a.csv", "f.png"}
+    check_outputs(out, ["a.csv", "*.png"])  # crossling's own files: fine to replace
+    (out / "g.png").write_text("user's")
+    (out / "b.csv").write_text("user's")  # not a name the command writes: no conflict
+    with pytest.raises(ConfigError, match=r"g\.png exists and was not written by crossling"):
+        check_outputs(out, ["a.csv", "*.png"])
+    assert (out / OUTPUTS).is_file() and (out / "g.png").read_text() == "user's"
+    (out / "g.png").unlink()
+    (out / "a.csv").write_text("edited by hand, longer than before")  # changed since written
+    with pytest.raises(ConfigError, match=r"a\.csv was changed since crossling wrote it"):
+        check_outputs(out, ["a.csv", "*.png"])

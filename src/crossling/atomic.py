@@ -2,7 +2,9 @@
 
 Results and caches are written to a temporary file in the same directory, flushed and fsynced,
 then moved into place with :func:`os.replace` (atomic on POSIX and Windows). An interrupted
-run therefore leaves no truncated CSV, JSON or checkpoint behind.
+run therefore leaves no truncated CSV, JSON or checkpoint behind. A write that fails because the
+disk is full, however the writer reports it, becomes one ``OSError(ENOSPC)`` naming the target
+(:func:`disk_full_as_oserror`), and the temporary is removed.
 
 A process killed mid-write (SIGKILL, power loss) cannot delete its temporary, and a checkpoint's
 temporary weighs as much as the checkpoint (1.3 GB for e5-small's ``last.pt``). Every temporary
@@ -14,6 +16,7 @@ A concurrent writer's temporary is never touched.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -25,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from crossling.errors import ConfigError
+from crossling.errors import ConfigError, CrosslingError
 
 
 def _read_umask() -> int:
@@ -161,6 +164,53 @@ def check_output_dir(path: str | Path, option: str = "--out") -> Path:
         probe = probe.parent
 
 
+NEARLY_FULL = 1 << 20
+"""Free bytes under which a failed write is taken to have failed for want of space."""
+
+_FULL_HINTS = ("no space left on device", "storagefull", "database or disk is full")
+
+
+def is_disk_full(exc: BaseException, folder: str | Path) -> bool:
+    """True if ``exc``, raised while writing into ``folder``, means the disk is full.
+
+    Writers report it in their own ways: Python's ``OSError`` (errno ENOSPC, often without a
+    file name), SQLite's "database or disk is full", safetensors' ``StorageFull``, and
+    torch.save's ``RuntimeError`` ("unexpected pos ..."), which says nothing about why: for
+    that one the free space of ``folder`` decides (under :data:`NEARLY_FULL` bytes).
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if any(hint in str(seen).lower() for hint in _FULL_HINTS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, CrosslingError):
+        return False
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL
+    except OSError:
+        return False
+
+
+def disk_full(path: str | Path) -> OSError:
+    """The error every full-disk failure becomes: ENOSPC naming ``path`` (the CLI prints it as
+    one ``disk full`` line and exits 2)."""
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+@contextmanager
+def disk_full_as_oserror(path: str | Path) -> Iterator[None]:
+    """Turn a full-disk failure of the writes in the block into :func:`disk_full` of ``path``;
+    other errors pass unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        if is_disk_full(exc, Path(path).parent if not Path(path).is_dir() else path):
+            raise disk_full(path) from exc
+        raise
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path`` atomically.
@@ -175,9 +225,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        with disk_full_as_oserror(target):  # checked while the temporary still fills the disk
+            yield tmp
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
     finally:

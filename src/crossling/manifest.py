@@ -15,10 +15,12 @@ run about to start: the same settings resume (or return) it, different ones are 
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +85,9 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 
 def _wipe(folder: Path, known: Iterable[str]) -> None:
-    """Empty ``folder`` for a fresh run, refusing folders that are not crossling run folders."""
+    """Remove a previous run's outputs from ``folder`` for a fresh run: the manifest, the names
+    in ``known`` and crossling temporaries. Anything else (a user's ``notes.txt``, an
+    ``analysis/`` folder) stays; a folder holding such files and no manifest is refused."""
     entries = list(folder.iterdir())
     names = {p.name for p in entries}
     ours = {MANIFEST, *known}
@@ -95,6 +99,8 @@ def _wipe(folder: Path, known: Iterable[str]) -> None:
                           "no manifest.json); refusing to delete it, choose another output "
                           "folder")
     for p in entries:
+        if p.name in foreign:
+            continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
         else:
@@ -139,9 +145,10 @@ def claim_folder(folder: str | Path, manifest: Mapping[str, Any], overwrite: boo
     - no folder, or an empty one: created, the manifest written (atomically, before anything
       else of the run), False;
     - a different manifest, or files without one: the ConfigError of :func:`check_folder`.
-      With ``overwrite`` the folder is always emptied and claimed afresh (False). ``known``
-      lists the names a run of this kind writes: a folder without a manifest is only emptied
-      if it holds nothing else, so a mistyped output path cannot delete unrelated files.
+      With ``overwrite`` the previous run's files are removed and the folder claimed afresh
+      (False). ``known`` lists the names a run of this kind writes: only those (and the
+      manifest) are removed, other files stay, and a folder without a manifest is refused if
+      it holds anything else, so a mistyped output path cannot delete unrelated files.
     """
     out = Path(folder)
     if out.is_dir():
@@ -153,3 +160,102 @@ def claim_folder(folder: str | Path, manifest: Mapping[str, Any], overwrite: boo
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / MANIFEST, dict(manifest))
     return False
+
+
+# --- owned outputs: a command overwrites only files crossling wrote --------------------------
+
+OUTPUTS = ".crossling-outputs.json"
+"""The record, in an output folder, of the files crossling wrote there: for each name, the
+size and modification time (ns) it had when written, so that a file the user edited or
+replaced since then is not taken for crossling's own."""
+
+
+def _record(folder: Path) -> dict[str, list[int] | None]:
+    path = folder / OUTPUTS
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: unreadable record of crossling's outputs ({exc}); delete "
+                          "it and the outputs it listed, or choose another output folder") \
+            from None
+    if not isinstance(record, dict):
+        raise ConfigError(f"{path}: not a record of crossling's outputs; delete it and the "
+                          "outputs it listed, or choose another output folder")
+    return {str(k): v if isinstance(v, list) else None for k, v in record.items()}
+
+
+def _stamp(path: Path) -> list[int] | None:
+    """Size and mtime of a file (None for a folder: owned as a whole)."""
+    st = path.lstat()
+    return None if path.is_dir() else [st.st_size, st.st_mtime_ns]
+
+
+def owned_outputs(folder: str | Path) -> set[str]:
+    """Names of the files in ``folder`` that crossling wrote and nobody changed since."""
+    out = Path(folder)
+    owned = set()
+    for name, stamp in _record(out).items():
+        p = out / name
+        if p.exists() and (stamp is None or _stamp(p) == stamp):
+            owned.add(name)
+    return owned
+
+
+def check_outputs(folder: str | Path, patterns: Iterable[str], option: str = "--out") -> None:
+    """Raise a one-line ConfigError if ``folder`` holds a file that a command writing
+    ``patterns`` (names or ``fnmatch`` patterns) would replace and that crossling did not write
+    (or that was changed since it did).
+
+    Call it before any work: a user's own ``README.md`` or ``notes.csv`` in an output folder is
+    never overwritten. Files listed, unchanged, in the folder's record (:data:`OUTPUTS`) are
+    crossling's.
+    """
+    out = Path(folder)
+    if not out.is_dir():
+        return
+    pats = list(patterns)
+    record = _record(out)
+    owned = owned_outputs(out)
+    for p in sorted(out.iterdir()):
+        if p.name in owned or p.name.startswith(TEMP_MARK) or p.name == OUTPUTS:
+            continue
+        if any(fnmatch.fnmatchcase(p.name, pat) for pat in pats):
+            why = "was changed since crossling wrote it" if p.name in record else \
+                "exists and was not written by crossling"
+            raise ConfigError(f"{option} {out}: {p} {why}; refusing to overwrite it (move "
+                              "it, or choose another output folder)")
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int, int]]:
+    if not folder.is_dir():
+        return {}
+    out = {}
+    for p in folder.iterdir():
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        out[p.name] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return out
+
+
+@contextmanager
+def writing_outputs(folder: str | Path, patterns: Iterable[str],
+                    option: str = "--out") -> Iterator[Path]:
+    """Check ``folder`` (:func:`check_outputs`), let the caller write, then add every file the
+    block created or replaced to the folder's record, even when the block fails part-way."""
+    out = Path(folder)
+    check_outputs(out, patterns, option)
+    before = _listing(out)
+    try:
+        yield out
+    finally:
+        after = _listing(out)
+        new = {n for n, st in after.items() if before.get(n) != st and n != OUTPUTS
+               and not n.startswith(TEMP_MARK)}
+        if new:
+            record = {n: v for n, v in _record(out).items() if (out / n).exists()}
+            record.update({n: _stamp(out / n) for n in new})
+            write_json(out / OUTPUTS, record)

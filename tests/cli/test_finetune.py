@@ -142,3 +142,19 @@ def test_finetune_cli_bad_reinit_is_one_line(tiny_bert: Path, data_dir: Path, tm
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "crossling: error: layer 5 out of range 1..4"
+
+
+def test_overwrite_keeps_files_the_run_did_not_write(tiny_bert: Path, data_dir: Path,
+                                                     tmp_path: Path) -> None:
+    """`finetune --overwrite` used to delete everything in the folder, the user's notes.txt and
+    analysis/ too; it now removes only what a fine-tuning run writes."""
+    out = tmp_path / "run"
+    assert main(_command(tiny_bert, data_dir, "--out", str(out))) == 0
+    (out / "notes.txt").write_text("precious")
+    (out / "analysis").mkdir()
+    (out / "analysis" / "plot.py").write_text("print(1)")
+    assert main(_command(tiny_bert, data_dir, "--seed", "3", "--out", str(out),
+                         "--overwrite")) == 0
+    assert (out / "notes.txt").read_text() == "precious"
+    assert (out / "analysis" / "plot.py").read_text() == "print(1)"
+    assert set(pd.read_csv(out / "scores.csv")["seed"]) == {3}

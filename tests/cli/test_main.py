@@ -32,7 +32,7 @@ def test_file_in_the_way_of_an_output_folder_is_one_line(
     (IsADirectoryError(21, "Is a directory", "runs/x/scores.csv"),
      "runs/x/scores.csv: Is a directory"),
     (OSError(28, "No space left on device", "runs/x/last.pt"),
-     "runs/x/last.pt: No space left on device"),
+     "runs/x/last.pt: disk full (no space left on device)"),
     (OSError(18, "Invalid cross-device link", "a.tmp", None, "b"),
      "a.tmp -> b: Invalid cross-device link"),
 ])
@@ -55,3 +55,55 @@ def test_other_os_errors_stay_tracebacks(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr("crossling.cli.report._report", fails)
     with pytest.raises(ConnectionResetError):
         main(["report", "study.yaml"])
+
+
+def test_full_disk_while_writing_is_one_line_exit_2(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.save on a full disk raised a RuntimeError traceback ("unexpected pos"), an
+    OSError(ENOSPC) without a file name one too: now one "disk full" line naming the file."""
+    import errno
+    from collections import namedtuple
+
+    import torch
+
+    import crossling.atomic as atomic
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda p: usage(10**9, 10**9, 0))
+    target = tmp_path / "run" / "best.pt"
+
+    def full_torch_save(obj: object, f: object) -> None:
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    def writes(args: argparse.Namespace) -> int:
+        with atomic.atomic_path(target) as tmp:
+            full_torch_save({"w": torch.zeros(3)}, tmp)
+        return 0
+
+    monkeypatch.setattr("crossling.cli.report._report", writes)
+    assert main(["report", "study.yaml"]) == 2
+    assert capsys.readouterr().err.strip() == \
+        f"crossling: error: {target}: disk full (no space left on device)"
+    assert not any(target.parent.iterdir())  # no temporary, nothing half-written
+
+    def unnamed(args: argparse.Namespace) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("crossling.cli.report._report", unnamed)
+    assert main(["report", "study.yaml"]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "crossling: error: disk full (no space left on device)"
+
+
+def test_sqlite_full_is_one_line(capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    def full(args: argparse.Namespace) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr("crossling.cli.report._report", full)
+    assert main(["report", "study.yaml"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "disk full (no space left on device)" in err

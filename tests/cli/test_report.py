@@ -137,3 +137,17 @@ def test_report_refuses_an_empty_or_non_sqlite_store_and_leaves_it(
     assert ("empty file (0 bytes)" if not content else "not an SQLite database") in err
     assert store_path.read_bytes() == content
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store.sqlite", "tiny.yaml"]
+
+
+def test_report_into_a_folder_with_a_users_readme_is_refused(
+        tiny_bert: Path, data_dir: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    study, store_path = _store_with_one_finished_cell(tiny_bert, data_dir, tmp_path)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "README.md").write_text("my own readme")
+    code = main(["report", str(study), "--store", str(store_path), "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and str(out / "README.md") in err[0]
+    assert (out / "README.md").read_text() == "my own readme"
+    assert [p.name for p in out.iterdir()] == ["README.md"]

@@ -305,3 +305,30 @@ def test_a_store_of_an_older_version_opens_and_gets_the_new_columns(tmp_path: Pa
     assert store.similarity_rows()[2].compare_layer == 12
     assert ResultStore(path, readonly=True).similarity_rows("study", keys={"new"}) == [new_sim,
                                                                                        fall]
+
+
+def test_full_disk_is_one_oserror_naming_the_store_and_keeps_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's "database or disk is full" was a traceback: it is now ENOSPC naming the store
+    (the CLI's one "disk full" line), and the store keeps everything committed before."""
+    import errno
+
+    path = tmp_path / "s.sqlite"
+    store = ResultStore(path)
+    store.add_cells("study", [Cell("a", "fake", {})])
+    assert store.claim("a")
+    real_connect = sqlite3.connect
+
+    def full(*args: object, **kwargs: object) -> sqlite3.Connection:
+        con = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+        pages = con.execute("PRAGMA page_count").fetchone()[0]
+        con.execute(f"PRAGMA max_page_count={pages}")  # no room for one more page
+        return con
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", full)
+    rows = [replace(_row(i, "a"), provenance={"pad": "x" * 5000}) for i in range(50)]
+    with pytest.raises(OSError) as info:
+        store.finish("a", rows, {"p": 1})
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(path)
+    monkeypatch.undo()
+    assert store.status("a") == "running" and store.score_rows() == []

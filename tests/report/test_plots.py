@@ -69,3 +69,22 @@ def test_delta_figure_has_one_panel_per_task_its_main_metric(tmp_path: Path,
             for m in ms for g in ("1-2", "11-12")]
     figures.delta_by_group(pd.DataFrame(rows), tmp_path / "d.png")
     assert panels == [5]
+
+
+def test_similarity_outputs_never_replace_a_users_file(tmp_path: Path) -> None:
+    """`similarity --out DIR` (and `demo`) replaced any similarity.png or provenance.json
+    there: a file crossling did not write is now a one-line error, left as it was."""
+    import pytest
+
+    from crossling.errors import ConfigError
+    from tests.analysis.synthetic import similarity_rows
+
+    rows = [r for r in similarity_rows() if r.kind == "cross-lingual"]
+    (tmp_path / "provenance.json").write_text("{\"mine\": 1}")
+    with pytest.raises(ConfigError, match=r"provenance\.json exists and was not written"):
+        write_similarity_outputs(rows, tmp_path)
+    assert (tmp_path / "provenance.json").read_text() == "{\"mine\": 1}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["provenance.json"]
+    (tmp_path / "provenance.json").unlink()
+    write_similarity_outputs(rows, tmp_path)
+    write_similarity_outputs(rows, tmp_path)  # its own files: replaced

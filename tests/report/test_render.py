@@ -173,3 +173,36 @@ def test_report_has_the_robustness_section_figure_and_csvs(tmp_path: Path) -> No
     curves = pd.read_csv(tmp_path / "robustness-curves.csv")
     assert len(curves) == 2 * 13
     assert md.index("Robustness") > md.index("P5")
+
+
+def test_report_never_replaces_a_file_it_did_not_write(tmp_path: Path) -> None:
+    """A user's own README.md in the output folder used to be overwritten by the generated
+    one: now a one-line error names it before anything is computed or written. Files the
+    report does not write stay; the report's own files are replaced on the next run."""
+    import fnmatch
+
+    from crossling.manifest import OUTPUTS
+    from crossling.report.render import REPORT_OUTPUTS
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "README.md").write_text("my notes")
+    with pytest.raises(ConfigError) as info:
+        build_report(score_rows(), similarity_rows(), out, title="t", n_boot=20,
+                     readme=("crossling run x", []))
+    assert "\n" not in str(info.value) and str(out / "README.md") in str(info.value)
+    assert sorted(p.name for p in out.iterdir()) == ["README.md"]
+    assert (out / "README.md").read_text() == "my notes"
+
+    (out / "README.md").rename(out / "notes.md")
+    (out / "notes.csv").write_text("a,b\n")
+    for _ in range(2):  # the second run replaces the files the first one wrote
+        build_report(score_rows(), similarity_rows(), out, title="t", n_boot=20,
+                     readme=("crossling run x", []))
+    assert (out / "notes.md").read_text() == "my notes"
+    assert (out / "notes.csv").read_text() == "a,b\n"
+    written = {p.name for p in out.iterdir()} - {"notes.md", "notes.csv", OUTPUTS}
+    assert "README.md" in written
+    # every file the report wrote is one the up-front check knows about
+    assert all(any(fnmatch.fnmatchcase(n, pat) for pat in REPORT_OUTPUTS) for n in written), \
+        written

@@ -133,3 +133,38 @@ def test_non_positive_token_budget_is_refused(tiny_bert: Path, budget: int) -> N
     enc = load_encoder(str(tiny_bert), device="cpu")
     with pytest.raises(ConfigError, match=rf"batch_tokens = {budget}: .* must be > 0"):
         extract(enc, TEXTS, batch_tokens=budget, progress=False)
+
+
+def _flip_last_bit(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0x01  # inside the last vector's float32 bytes
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "no-checksum"])
+def test_damaged_cache_entry_is_recomputed_with_a_warning(
+        tiny_bert: Path, tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A flipped bit or a truncated file is never used: the entry is recomputed (same result as
+    a fresh extraction), rewritten, and a warning names the file."""
+    from safetensors.torch import save_file
+
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    fresh = extract(enc, TEXTS, "mean", progress=False, autocast=False)
+    extract_cached(enc, TEXTS, "mean", tmp_path, progress=False)
+    (path,) = tmp_path.glob("*.safetensors")
+    if damage == "flip":
+        _flip_last_bit(path)
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[:-100])
+    else:  # an entry written without a checksum (or by another program) is not trusted
+        save_file({"vectors": fresh * 2}, str(path))
+    with caplog.at_level("WARNING"):
+        again = extract_cached(enc, TEXTS, "mean", tmp_path, progress=False)
+    torch.testing.assert_close(again, fresh, rtol=0, atol=0)
+    assert any(str(path) in r.getMessage() and "recomputing" in r.getMessage()
+               for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # rewritten: the next read is a clean hit
+        torch.testing.assert_close(extract_cached(enc, TEXTS, "mean", tmp_path), fresh,
+                                   rtol=0, atol=0)
+    assert not caplog.records

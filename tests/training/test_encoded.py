@@ -127,3 +127,24 @@ def test_fingerprint_ignores_call_settings_not_content(tiny_tokenizers: dict) ->
     tok([["a", "b"]], is_split_into_words=True, truncation=True, max_length=7, padding=True)
     assert encoded.tokenizer_fingerprint(tok) == before
     assert encoded.tokenizer_fingerprint(tiny_tokenizers["xlmr"]) != before
+
+
+def test_flipped_digit_in_cache_file_is_re_encoded(tiny_tokenizers: dict, ud_dir: Path,
+                                                   tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A changed id that still parses is caught by the checksum, not used as the sentence's
+    tokens: the set is encoded again, with a warning naming the file."""
+    sents = _sentences(ud_dir, "de", 8)
+    tok = tiny_tokenizers["bert"]
+    EncodedTokenizer(tok, 64, tmp_path).add(sents)
+    path = next(tmp_path.glob("*.json"))
+    text = path.read_text(encoding="utf-8")
+    i = text.index("[[[") + 3  # the first sentence's first input id
+    path.write_text(text[:i] + ("7" if text[i] != "7" else "8") + text[i + 1:],
+                    encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        again = EncodedTokenizer(tok, 64, tmp_path)
+        again.add(sents)
+    assert (again.hits, again.misses) == (0, 1)
+    assert any(str(path) in r.getMessage() for r in caplog.records)
+    _equal(encode_batch(again, sents, 64), encode_words(tok, sents, 64))

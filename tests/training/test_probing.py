@@ -288,3 +288,26 @@ def test_targets_are_checked(tiny_bert: Path, ud_dir: Path) -> None:
                              (["xx"], "unknown language 'xx'")):
         with pytest.raises(ConfigError, match=message):
             probe(model=str(tiny_bert), data=ud_dir, targets=targets, progress=False)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_damaged_word_vector_cache_is_re_extracted(tiny_bert: Path, tmp_path: Path, damage: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A flipped bit in a cached layer (or a truncated file) is caught by the checksum: the set
+    is extracted again, equal to a fresh extraction, with a warning naming the file."""
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    sentences = [["A", "small", "test", "."], ["Another", "one"]]
+    fresh = extract_word_vectors(enc, sentences, progress=False)
+    first = word_vectors_cached(enc, sentences, tmp_path, progress=False)
+    assert first.path is not None
+    raw = bytearray(first.path.read_bytes())
+    if damage == "flip":
+        raw[-5] ^= 0x40
+    else:
+        raw = raw[:-64]
+    first.path.write_bytes(bytes(raw))
+    with caplog.at_level("WARNING"):
+        again = word_vectors_cached(enc, sentences, tmp_path, progress=False)
+    assert any(str(first.path) in r.getMessage() for r in caplog.records)
+    for k in range(fresh.n_states):
+        assert torch.equal(again.layer(k), fresh.layer(k)), k

@@ -8,9 +8,11 @@ nothing outside this package imports it.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -58,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # "Note on SIGPIPE").
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except sqlite3.OperationalError as exc:
+        if "disk is full" not in str(exc):
+            raise
+        print("crossling: error: results store: disk full (no space left on device)",
+              file=sys.stderr)
+        return 2
     except OSError as exc:
         line = _os_error_line(exc)
         if line is None:
@@ -73,6 +81,9 @@ _PATH_ERRORS = (PermissionError, FileExistsError, FileNotFoundError, NotADirecto
 def _os_error_line(exc: OSError) -> str | None:
     """``<path>: <reason>`` for an error about a file or folder (an unwritable output folder,
     a file in the way of one, a full disk); None for other OS errors, which stay tracebacks."""
+    if exc.errno == errno.ENOSPC:
+        where = "" if exc.filename is None else f"{exc.filename}: "
+        return f"{where}disk full (no space left on device)"
     if exc.filename is None and not isinstance(exc, _PATH_ERRORS):
         return None
     reason = exc.strerror or str(exc)

@@ -10,7 +10,8 @@ from crossling.analysis.probing import best_layers, layer_table, probe_frame
 from crossling.atomic import check_output_dir
 from crossling.cli.options import add_forward_options
 from crossling.errors import ConfigError
-from crossling.report.probing import write_probe_outputs
+from crossling.manifest import check_outputs
+from crossling.report.probing import PROBE_OUTPUTS, write_probe_outputs
 from crossling.report.tables import probe_table
 from crossling.training.probing import (
     DEFAULT_L2,
@@ -37,6 +38,7 @@ def _probe(args: argparse.Namespace) -> int:
     if args.n_boot < 0:
         raise ConfigError(f"--n-boot {args.n_boot}: must be >= 1, or 0 for no interval")
     out = check_output_dir(args.out)  # before minutes of extraction
+    check_outputs(out, PROBE_OUTPUTS)  # a user's own file there is never replaced
     rows = probe(model=args.model, data=args.data, source_train=args.train, source=args.source,
                  targets=args.targets, layers=args.layers,
                  max_train_sentences=args.max_train_sentences,

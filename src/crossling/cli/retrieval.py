@@ -11,7 +11,8 @@ from crossling.atomic import check_output_dir
 from crossling.cli.options import add_forward_options
 from crossling.data.specs import find_ud_folder
 from crossling.errors import ConfigError
-from crossling.report.retrieval_plots import write_retrieval_outputs
+from crossling.manifest import check_outputs
+from crossling.report.retrieval_plots import RETRIEVAL_OUTPUTS, write_retrieval_outputs
 from crossling.similarity.pooling import POOLINGS
 from crossling.similarity.retrieval import VARIANTS, check_variants, run_retrieval
 
@@ -34,6 +35,7 @@ def _check(args: argparse.Namespace) -> None:
 def _retrieval(args: argparse.Namespace) -> int:
     _check(args)
     out = check_output_dir(args.out)
+    check_outputs(out, RETRIEVAL_OUTPUTS)  # a user's own file there is never replaced
     ud = find_ud_folder(args.data)
     rows = run_retrieval(model=args.model, ud=ud, source=args.source, targets=args.targets,
                          n=args.n, variants=args.variants, pooling=args.pooling,

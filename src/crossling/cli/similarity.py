@@ -9,7 +9,8 @@ from typing import Any
 from crossling.atomic import check_output_dir
 from crossling.cli.options import add_forward_options
 from crossling.errors import ConfigError
-from crossling.report.plots import write_similarity_outputs
+from crossling.manifest import check_outputs
+from crossling.report.plots import SIMILARITY_OUTPUTS, write_similarity_outputs
 from crossling.report.tables import similarity_table
 from crossling.results import SimilarityRow
 from crossling.similarity.measures import (
@@ -72,6 +73,7 @@ def similarity_command(args: argparse.Namespace, model: str, data: Path, source:
     check_options(args, n, targets)
     cache = Path(args.cache) if args.cache else out / "cache"
     check_output_dir(out, "--out")  # before any sentence is encoded
+    check_outputs(out, SIMILARITY_OUTPUTS)  # a user's own file there is never replaced
     check_output_dir(cache, "--cache")
     rows = run_similarity(model=model, ud=data, source=source, targets=targets, n=n,
                           measures=args.measures, pooling=args.pooling, n_boot=args.n_boot,

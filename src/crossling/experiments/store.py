@@ -36,6 +36,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from crossling.atomic import disk_full
 from crossling.errors import ConfigError
 from crossling.results import ScoreRow, SimilarityRow
 
@@ -180,6 +181,10 @@ class ResultStore:
             con.execute("PRAGMA busy_timeout=60000")
             con.execute("PRAGMA synchronous=NORMAL")
             yield con
+        except sqlite3.OperationalError as exc:  # the transaction rolled back: store intact
+            if "disk is full" in str(exc):
+                raise disk_full(self.path) from exc
+            raise
         finally:
             con.close()
 
@@ -190,7 +195,8 @@ class ResultStore:
             try:
                 yield con
             except BaseException:
-                con.execute("ROLLBACK")
+                if con.in_transaction:  # SQLite already rolled back after "disk is full"
+                    con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
 

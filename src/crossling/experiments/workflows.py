@@ -296,7 +296,7 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     Everything that can be checked without work is checked first; the store is opened read-only
     (a report never creates or changes one).
     """
-    from crossling.report.render import HEADLINE_MEASURE, build_report
+    from crossling.report.render import HEADLINE_MEASURE, build_report, check_report_folder
     from crossling.similarity.measures import get_measure
 
     if measure is not None:
@@ -311,6 +311,7 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     results = ResultStore(store_path, readonly=True)
     folder = Path(out) if out else store_path.parent / "report"
     check_output_folder(folder, "--out")
+    check_report_folder(folder, "--out")
     study = load_study(study_path, data=data)
     # The cells of the study as it is now, looked up by key (the key, not the study's name,
     # identifies a result: `crossling run` reuses a finished cell whatever study added it).

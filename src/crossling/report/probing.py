@@ -16,6 +16,7 @@ import pandas as pd
 
 from crossling.analysis.probing import language_order, probe_frame
 from crossling.atomic import atomic_write
+from crossling.manifest import writing_outputs
 from crossling.report.plots import layer_axis, save_figure, short_model_name, side_legend
 from crossling.results import ScoreRow, write_rows_csv, write_rows_json
 
@@ -70,17 +71,24 @@ def plot_probe(frame: pd.DataFrame, path: str | Path, title: str | None = None) 
     return save_figure(fig, path, dpi=150)
 
 
+PROBE_OUTPUTS = ("probe.csv", "probe.json", "provenance.json", "probe.png",
+                 "accuracy-by-layer.csv", "selectivity-by-layer.csv")
+"""The files a probing run writes into its output folder (the CLI's tables included)."""
+
+
 def write_probe_outputs(rows: Sequence[ScoreRow], out: str | Path,
                         tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Path]:
     """The files of a probing run in ``out``: ``probe.csv`` (+ ``provenance.json``),
     ``probe.json``, ``probe.png`` and each of ``tables`` as ``<name>.csv``, all atomically."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    written = {"csv": write_rows_csv(folder / "probe.csv", rows),
-               "json": write_rows_json(folder / "probe.json", rows),
-               "png": plot_probe(probe_frame(rows), folder / "probe.png")}
-    for name, table in (tables or {}).items():
-        written[name] = _write_table(folder / f"{name}.csv", table)
+    names = [*PROBE_OUTPUTS, *(f"{name}.csv" for name in tables or {})]
+    with writing_outputs(folder, names):
+        written = {"csv": write_rows_csv(folder / "probe.csv", rows),
+                   "json": write_rows_json(folder / "probe.json", rows),
+                   "png": plot_probe(probe_frame(rows), folder / "probe.png")}
+        for name, table in (tables or {}).items():
+            written[name] = _write_table(folder / f"{name}.csv", table)
     return written
 
 

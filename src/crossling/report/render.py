@@ -30,6 +30,7 @@ import pandas as pd
 
 from crossling.analysis.verdicts import verdict_frame
 from crossling.atomic import atomic_write, write_text
+from crossling.manifest import check_outputs, writing_outputs
 from crossling.report import figures, tables
 from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
 from crossling.report.markdown import fmt_cell, markdown_table
@@ -39,8 +40,8 @@ from crossling.report.readme import render_readme, verdict_table
 from crossling.report.retrieval_plots import plot_retrieval
 from crossling.results import ScoreRow, SimilarityRow
 
-__all__ = ["HEADLINE_MEASURE", "Section", "build_report", "build_sections", "render_html",
-           "render_markdown", "write_report"]
+__all__ = ["HEADLINE_MEASURE", "REPORT_OUTPUTS", "Section", "build_report", "build_sections",
+           "check_report_folder", "render_html", "render_markdown", "write_report"]
 
 
 @dataclass
@@ -418,14 +419,39 @@ README_FILES = (
 """The files the generated README lists (those present in the report folder)."""
 
 
+REPORT_OUTPUTS = (
+    "report.md", "index.html", "README.md", "verdicts.csv", "p2-contrasts.csv", "scores.csv",
+    "ref.csv", "deltas.csv", "delta-summary.csv", "similarity.csv", "settings.csv",
+    "p4-layers.csv", "p4-seeds.csv", "p5.csv", "p6-permutation.csv", "layer-differences.csv",
+    "finetuned-alignment.csv", "pretrained-vs-finetuned.csv", "correlations.csv",
+    "robustness.csv", "robustness-curves.csv", "retrieval.csv", "probe.csv", "provenance.csv",
+    "alignment.png", "alignment-per-target.png", "delta-by-group.png",
+    "pretrained-vs-finetuned.png", "robustness.png", "retrieval.png", "probe.png",
+    "delta-*.png", "scatter-*.csv", "scatter-*.png")
+"""Names (and ``fnmatch`` patterns) of every file a report may write into its folder."""
+
+
+def check_report_folder(out: str | Path, option: str = "--out") -> None:
+    """One-line ConfigError if a report into ``out`` would replace a file crossling did not
+    write there (a user's own ``README.md``); call it before computing the report."""
+    check_outputs(out, REPORT_OUTPUTS, option)
+
+
 def write_report(data: ReportData, out: str | Path, *, title: str,
                  readme: tuple[str, Sequence[tuple[str, str]]] | None = None) -> Path:
     """Render ``data`` into ``out``: ``report.md``, ``index.html``, figures and CSVs, every file
     atomically (the folder is created); returns the HTML path. With ``readme`` = (command,
     facts), also ``README.md``: the verdicts of P2-P6 generated from verdicts.csv
-    (:mod:`crossling.report.readme`)."""
+    (:mod:`crossling.report.readme`). A file of those names that crossling did not write is
+    never replaced (:func:`check_report_folder`); what is written is recorded in the folder."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
+    with writing_outputs(folder, REPORT_OUTPUTS):
+        return _write_report(data, folder, title, readme)
+
+
+def _write_report(data: ReportData, folder: Path, title: str,
+                  readme: tuple[str, Sequence[tuple[str, str]]] | None) -> Path:
     sections = build_sections(data, folder)
     write_text(folder / "report.md", render_markdown(title, sections))
     index = write_text(folder / "index.html", render_html(title, sections))
@@ -452,5 +478,6 @@ def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out:
     Everything is computed before anything is written: no rows at all (ValueError: an empty
     report would look like a result) or an unknown measure (ConfigError) leave ``out`` as it was.
     """
+    check_report_folder(out)  # before minutes of resampling
     data = compute_report(scores, sims, measure=measure, n_boot=n_boot, n_perm=n_perm)
     return write_report(data, out, title=title, readme=readme)

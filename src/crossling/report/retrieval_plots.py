@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from crossling.analysis.retrieval import retrieval_frame, variants_present
+from crossling.manifest import writing_outputs
 from crossling.report.plots import layer_axis, save_figure, short_model_name, side_legend
 from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
 
@@ -74,11 +75,16 @@ def plot_retrieval(frame: pd.DataFrame, path: str | Path, title: str | None = No
     return save_figure(fig, path, dpi=dpi)
 
 
+RETRIEVAL_OUTPUTS = ("retrieval.csv", "retrieval.json", "provenance.json", "retrieval.png")
+"""The files a retrieval run writes into its output folder."""
+
+
 def write_retrieval_outputs(rows: Sequence[SimilarityRow], out: str | Path) -> dict[str, Path]:
     """The files of a retrieval run in ``out`` (created): ``retrieval.csv`` (with the
     ``provenance.json`` sidecar), ``retrieval.json`` and ``retrieval.png``; each atomic."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    return {"csv": write_rows_csv(folder / "retrieval.csv", rows),
-            "json": write_rows_json(folder / "retrieval.json", rows),
-            "png": plot_retrieval(retrieval_frame(rows), folder / "retrieval.png")}
+    with writing_outputs(folder, RETRIEVAL_OUTPUTS):
+        return {"csv": write_rows_csv(folder / "retrieval.csv", rows),
+                "json": write_rows_json(folder / "retrieval.json", rows),
+                "png": plot_retrieval(retrieval_frame(rows), folder / "retrieval.png")}

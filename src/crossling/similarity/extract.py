@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from crossling.atomic import atomic_path
+from crossling.checksums import CacheDamaged, load_tensors, save_tensors, warn_recompute
 from crossling.errors import ConfigError, ModelError
 from crossling.models.encoder import Encoder, model_fingerprint, tokenizer_fingerprint
 from crossling.similarity.pooling import first_subword_mask, get_pooling, pool
@@ -152,9 +152,11 @@ def cache_key(encoder: Encoder, texts: Sequence[str], pooling: str, max_length: 
 
 def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
                    cache_dir: str | Path | None = None, **kwargs: object) -> torch.Tensor:
-    """:func:`extract`, reading/writing ``cache_dir/<key>.safetensors`` when a cache is given."""
-    from safetensors.torch import load_file, save_file
+    """:func:`extract`, reading/writing ``cache_dir/<key>.safetensors`` when a cache is given.
 
+    An entry is used only if its checksum matches (:mod:`crossling.checksums`); a damaged one is
+    recomputed and rewritten, with a warning.
+    """
     if cache_dir is None:
         return extract(encoder, texts, pooling, **kwargs)  # type: ignore[arg-type]
     max_length = int(kwargs.get("max_length", 512))  # type: ignore[call-overload]
@@ -163,10 +165,15 @@ def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean"
     key = cache_key(encoder, texts, pooling, max_length, autocast)
     path = Path(cache_dir) / f"{key}.safetensors"
     if path.is_file():
-        return load_file(str(path))["vectors"]
+        try:
+            stored = load_tensors(path)
+            if "vectors" in stored and stored["vectors"].shape[1] == len(texts):
+                return stored["vectors"]
+            warn_recompute(path, "unexpected content")
+        except CacheDamaged as exc:
+            warn_recompute(path, exc)
     vectors = extract(encoder, texts, pooling, **kwargs)  # type: ignore[arg-type]
-    with atomic_path(path) as tmp:
-        save_file({"vectors": vectors.contiguous()}, str(tmp),
-                  metadata={"model": encoder.name, "pooling": pooling,
-                            "precision": "bfloat16 autocast" if autocast else "float32"})
+    save_tensors(path, {"vectors": vectors},
+                 metadata={"model": encoder.name, "pooling": pooling,
+                           "precision": "bfloat16 autocast" if autocast else "float32"})
     return vectors

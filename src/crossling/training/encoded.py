@@ -12,7 +12,8 @@ encodes a set of pre-split sentences once, or loads it from ``cache_dir``; after
 :func:`encode_batch` and :func:`encoded_lengths` build batches and lengths from the stored ids,
 equal to :func:`crossling.models.encoder.encode_words`'s (tested), without calling the tokenizer.
 
-On disk a set is ``<cache_dir>/<key>.json``, written atomically, where the key hashes the
+On disk a set is ``<cache_dir>/<key>.json``, written atomically after a checksum line that every
+read verifies (a damaged entry is encoded again, with a warning), where the key hashes the
 tokenizer's fingerprint (its full ``tokenizer.json`` serialisation, class and padding side), the
 truncation length and the exact words of every sentence: a changed data file, subset, reader or
 tokenizer is a different key, never a stale hit.
@@ -31,12 +32,12 @@ from typing import Any
 
 import torch
 
-from crossling.atomic import write_text
+from crossling.checksums import CacheDamaged, load_text, save_text, warn_recompute
 from crossling.models.encoder import WordBatch, encode_words, word_start_positions
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 """Bumped when the stored fields or their meaning change (part of every key)."""
 
 
@@ -133,18 +134,21 @@ class EncodedTokenizer:
         encoded: list[EncodedSentence] | None = None
         if path is not None and path.is_file():
             try:
-                rows = json.loads(path.read_text(encoding="utf-8"))
+                rows = json.loads(load_text(path))
                 encoded = [EncodedSentence(tuple(r[0]), None if r[1] is None else tuple(r[1]),
                                            tuple(r[2]), tuple(r[3])) for r in rows]
-            except (OSError, ValueError, TypeError, IndexError) as exc:
-                log.warning("%s: unreadable encoded-set cache, re-encoding (%s)", path, exc)
+            except CacheDamaged as exc:
+                warn_recompute(path, exc)
+            except (ValueError, TypeError, IndexError) as exc:
+                warn_recompute(path, f"unexpected content: {exc}")
             if encoded is not None and len(encoded) != len(keys):
+                warn_recompute(path, "unexpected content")
                 encoded = None
         if encoded is None:
             encoded = _encode(self.tokenizer, keys, self.max_length)
             self.misses += 1
             if path is not None:
-                write_text(path, json.dumps([[e.input_ids, e.token_type_ids, e.word_ids,
+                save_text(path, json.dumps([[e.input_ids, e.token_type_ids, e.word_ids,
                                               e.starts] for e in encoded],
                                             separators=(",", ":")))
         else:

@@ -39,7 +39,12 @@ import numpy as np
 import torch
 
 from crossling import __version__
-from crossling.atomic import check_output_dir, make_temp_dir, remove_stale_temps
+from crossling.atomic import (
+    check_output_dir,
+    disk_full_as_oserror,
+    make_temp_dir,
+    remove_stale_temps,
+)
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
@@ -400,7 +405,8 @@ def run_finetune_rows(task_name: str, model_name: str, train_files: Sequence[str
     del start_blocks, pretrained_blocks
     merge_vocabulary(encoder.model)  # full-vocabulary encoder again, for saving and reuse
     if save_model:
-        _save_model(model, encoder.tokenizer, labels, out)
+        with disk_full_as_oserror(out):  # a full disk: one line, not a writer's traceback
+            _save_model(model, encoder.tokenizer, labels, out)
 
     files = [*train_files, *dev_files, *eval_sets.values()]
     prov = provenance(

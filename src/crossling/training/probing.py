@@ -32,8 +32,9 @@ by truncation) count as errors, as in fine-tuning's evaluation; gold tags never 
 training count as errors too.
 
 Cost: extraction dominates. Word vectors of a sentence set are cached on disk
-(``<cache_dir>/words-<key>.safetensors``, float16, one tensor per layer, written atomically),
-keyed by the weights and tokenizer fingerprints, truncation, precision and every word, like the
+(``<cache_dir>/words-<key>.safetensors``, float16, one tensor per layer, written atomically
+with a checksum that is verified on every read: :mod:`crossling.checksums`), keyed by the
+weights and tokenizer fingerprints, truncation, precision and every word, like the
 sentence-vector cache of :mod:`crossling.similarity.extract`; the probes read one layer at a
 time, so memory holds one layer of one set beside the training layer. The training set is
 subsampled to :data:`DEFAULT_MAX_TRAIN_SENTENCES` sentences by default (fixed subsample seed,
@@ -61,7 +62,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from crossling.atomic import atomic_path
+from crossling.checksums import CacheDamaged, save_tensors, verify_tensors, warn_recompute
 from crossling.data.example import Example
 from crossling.data.leakage import check_overlap, check_training_splits
 from crossling.data.resolve import pud_languages
@@ -232,6 +233,29 @@ def word_cache_key(encoder: Encoder, sentences: Sequence[Sequence[str]], max_len
     return digest.hexdigest()[:24]
 
 
+def _read_word_cache(path: Path, n_sentences: int) -> WordVectors | None:
+    """The file-backed word vectors cached at ``path`` if their checksum and shape hold, else
+    None (after a warning: the caller extracts them again)."""
+    from safetensors import safe_open
+
+    try:
+        names = verify_tensors(path)
+        with safe_open(str(path), framework="pt") as fh:
+            valid = fh.get_tensor("valid").bool()
+            n_words = tuple(int(n) for n in fh.get_tensor("n_words").tolist())
+    except CacheDamaged as exc:
+        warn_recompute(path, exc)
+        return None
+    except (KeyError, ValueError, RuntimeError) as exc:  # a checksummed file of another layout
+        warn_recompute(path, f"unreadable: {exc}")
+        return None
+    n_states = sum(1 for k in names if k.startswith("layer_"))
+    if len(n_words) != n_sentences or n_states == 0 or len(valid) != sum(n_words):
+        warn_recompute(path, "unexpected content")
+        return None
+    return WordVectors(n_words, valid, n_states, path=path)
+
+
 def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
                         cache_dir: str | Path | None, *, max_length: int = 512,
                         batch_tokens: int = BATCH_TOKENS, autocast: bool | None = None,
@@ -246,34 +270,23 @@ def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
         return extract_word_vectors(encoder, sentences, max_length=max_length,
                                     batch_tokens=batch_tokens, autocast=use_autocast,
                                     progress=progress, desc=desc)
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
     key = word_cache_key(encoder, sentences, max_length, use_autocast)
     path = Path(cache_dir) / f"words-{key}.safetensors"
     if path.is_file():
-        try:
-            with safe_open(str(path), framework="pt") as fh:
-                valid = fh.get_tensor("valid").bool()
-                n_words = tuple(int(n) for n in fh.get_tensor("n_words").tolist())
-                n_states = sum(1 for k in fh.keys() if k.startswith("layer_"))  # noqa: SIM118
-            if len(n_words) == len(sentences) and n_states > 0:
-                return WordVectors(n_words, valid, n_states, path=path)
-        except (OSError, RuntimeError, ValueError) as exc:  # a damaged file: extract again
-            log.warning("%s: unreadable word-vector cache, re-extracting (%s)", path, exc)
+        found = _read_word_cache(path, len(sentences))
+        if found is not None:
+            return found
     vectors = extract_word_vectors(encoder, sentences, max_length=max_length,
                                    batch_tokens=batch_tokens, autocast=use_autocast,
                                    progress=progress, desc=desc)
     if vectors.memory is None:  # extract_word_vectors always fills it
         raise ValueError("extraction returned no vectors")
-    tensors = {f"layer_{k}": vectors.memory[k].contiguous() for k in range(vectors.n_states)}
+    tensors = {f"layer_{k}": vectors.memory[k] for k in range(vectors.n_states)}
     tensors["valid"] = vectors.valid.to(torch.uint8)
     tensors["n_words"] = torch.tensor(vectors.n_words, dtype=torch.long)
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={
-            "model": encoder.name, "max_length": str(max_length),
-            "precision": "bfloat16 autocast" if use_autocast else "float32",
-            "storage": "float16"})
+    save_tensors(path, tensors, metadata={
+        "model": encoder.name, "max_length": str(max_length),
+        "precision": "bfloat16 autocast" if use_autocast else "float32", "storage": "float16"})
     # read back a layer at a time: 20 PUD sets held in memory would take 4 GB for e5-small
     return WordVectors(vectors.n_words, vectors.valid, vectors.n_states, path=path)
 
