@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from crossling.atomic import check_output_dir
 from crossling.data.leakage import check_files_overlap
 from crossling.data.specs import DataFolders, TaskFiles, resolve_task_files
-from crossling.errors import ConfigError
+from crossling.errors import ConfigError, ModelError
 from crossling.experiments.executors import EXECUTORS
 from crossling.experiments.store import ResultStore, check_store_file
 from crossling.experiments.study import Cell, Study, expand, load_study
+from crossling.models.names import check_model_name
 from crossling.provenance import git_commit
 from crossling.results import ScoreRow
 
@@ -77,6 +78,7 @@ def prepare_finetune(task: str, model: str, *, data: str | Path | None = None,
 
     files = resolve_task_files(task, DataFolders.under(data), train=train, dev=dev, test=test,
                                evals=evals, allow_test_training=allow_test_training)
+    check_model_name(model)
     config = TrainConfig(**dict(training or {}))
     settings = finetune_settings(task, model, files.train, files.dev, files.evals,
                                  reinit_group=reinit, reinit_scheme=reinit_scheme, seed=seed,
@@ -202,6 +204,10 @@ def plan_study(study_path: str | Path, *, store: str | Path | None = None,
     store_path = default_store(study_path, store)
     check_run_outputs(store_path)
     study = load_study(study_path, data=data)
+    try:  # a missing model folder, before the model and the data are hashed
+        check_model_name(study.model, hub=False)
+    except ModelError as exc:
+        raise ConfigError(f"{study.path}: model: {exc}") from None
     cells = expand(study)
     if only:
         cells = [c for c in cells if c.kind == only]

@@ -66,6 +66,9 @@ def load_tokenizer(name_or_path: str) -> Any:
 
     from transformers import AutoTokenizer
 
+    from crossling.models.names import check_model_name
+
+    check_model_name(name_or_path)  # a missing folder or an unreachable Hub: one line, at once
     folder = Path(name_or_path)
     if folder.is_dir() and not any((folder / f).is_file() for f in TOKENIZER_FILES):
         raise ModelError(f"{name_or_path}: no tokenizer files in the model folder (expected one "

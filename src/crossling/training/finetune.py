@@ -52,6 +52,7 @@ from crossling.devices import pick_device
 from crossling.errors import ConfigError, DataError, ModelError
 from crossling.manifest import check_folder, claim_folder, make_manifest
 from crossling.models.encoder import load_encoder, model_fingerprint, transformer_layers
+from crossling.models.names import check_model_name
 from crossling.models.reinit import SCHEMES, canonical_group, parse_group, reinit
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
 from crossling.provenance import provenance, sha256_file
@@ -287,6 +288,7 @@ def _check_model_config(model_name: str, config: TrainConfig, reinit_group: str)
     """Max length and re-init layers against the model's config, before its weights load."""
     from transformers import AutoConfig
 
+    check_model_name(model_name)
     try:
         cfg = AutoConfig.from_pretrained(model_name)
     except (OSError, ValueError) as exc:

@@ -70,6 +70,7 @@ from crossling.data.specs import DataFolders, check_distinct, resolve_spec
 from crossling.devices import pick_device
 from crossling.errors import ConfigError, ModelError
 from crossling.models.encoder import Encoder, encode_words, load_encoder
+from crossling.models.names import check_model_name
 from crossling.provenance import provenance
 from crossling.results import PROBE_TASK, ScoreRow
 from crossling.similarity.extract import (
@@ -348,6 +349,7 @@ def _num_layers(model: str | Encoder) -> int:
         return model.num_layers
     from transformers import AutoConfig
 
+    check_model_name(model)
     try:
         cfg = AutoConfig.from_pretrained(model)
     except (OSError, ValueError) as exc:
