@@ -209,7 +209,8 @@ def test_unexpected_encoder_weights_are_an_error_head_weights_are_not(
     with pytest.raises(ModelError, match=r"encoder\.layer\.2\.output\.dense\.bias") as info:
         load_encoder(str(folder), device="cpu")
     _one_line(info)
-    heads = {"cls.predictions.bias": torch.zeros(7), "pooler.dense.bias": torch.zeros(32)}
+    heads = {"cls.predictions.bias": torch.zeros(7), "pooler.dense.bias": torch.zeros(32),
+             "bert.embeddings.token_type_ids": torch.zeros(1, 64, dtype=torch.long)}
     ok = _copy_model(fixture_bert, tmp_path / "heads", extra=heads)
     assert load_encoder(str(ok), device="cpu").num_layers == 2
 

@@ -156,7 +156,8 @@ def check_loading_info(name: str, model: nn.Module, info: dict[str, Any],
     Size mismatches always (the config does not describe the checkpoint); missing encoder
     weights (randomly initialised) and unexpected ones inside the encoder's own modules (e.g. a
     block the config does not have) unless ``allow_missing``. Unexpected weights of heads the
-    encoder does not have (``cls.``, ``lm_head.``, a pooler) are normal for Hub checkpoints.
+    encoder does not have (``cls.``, ``lm_head.``, a pooler) are normal for Hub checkpoints, and
+    so are stored copies of buffers the model computes itself (``embeddings.position_ids``).
     """
     mismatched = sorted(info.get("mismatched_keys") or (), key=lambda m: str(m[0]))
     if mismatched:
@@ -175,8 +176,10 @@ def check_loading_info(name: str, model: nn.Module, info: dict[str, Any],
                          "allow_missing_weights to use the model anyway")
     prefix = f"{getattr(model, 'base_model_prefix', '')}."
     own = {n for n, _ in model.named_children()} - {p.rstrip(".") for p in IGNORED_PREFIXES}
+    buffers = {n for n, _ in model.named_buffers()}  # e.g. position_ids: computed, not loaded
     unexpected = sorted(k for k in info.get("unexpected_keys") or ()
-                        if k.removeprefix(prefix).split(".")[0] in own)
+                        if k.removeprefix(prefix).split(".")[0] in own
+                        and k.removeprefix(prefix) not in buffers)
     if unexpected:
         raise ModelError(f"{name}: {len(unexpected)} weight tensors in the checkpoint have no "
                          f"place in the model config.json describes ({_listed(unexpected)}); "
