@@ -171,3 +171,18 @@ def test_cli_refuses_a_huge_n_boot_in_one_line(tiny_bert: Path, ud_dir: Path, tm
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1, err
         assert err[0].startswith("crossling: error: n_boot = 1000000000") and "available" in err[0]
+
+
+def test_cli_names_the_constant_layer_and_layers_leaves_it_out(
+        tiny_bert: Path, ud_dir: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("similarity", "retrieval"):
+        argv = [command, "--model", str(tiny_bert), "--data", str(ud_dir), "--targets", "fr",
+                "--n", "30", "--pooling", "first_token", "--n-boot", "5", "--n-null", "5",
+                "--out", str(tmp_path / command)]
+        assert main(argv) == 2
+        errors = [x for x in capsys.readouterr().err.splitlines() if "error" in x]
+        assert errors == ["crossling: error: layer 0 of en: sentence vectors are all the same "
+                          "vector (30 rows): no variance"]
+        assert main([*argv, "--layers", "1", "2"]) == 0
+        assert "layer" in capsys.readouterr().out
