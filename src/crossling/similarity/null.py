@@ -188,11 +188,12 @@ def _percentile(values: torch.Tensor, q: float) -> float:
 BOOT_BYTES = 160
 """Bytes held per sentence and bootstrap resample by :func:`estimate` at its peak: the drawn
 indices and multiplicities (int64 and float64, transposed once), the five kernel products in
-float32 and float64, and the formulas' [n, B] temporaries (measured ~130 at n = 500)."""
+float32 and float64, and the formulas' [n, B] temporaries (peak RSS measured: ~121 at
+n = 500 with the three CKA measures)."""
 
 NULL_BYTES = 64
 """Bytes held per sentence and permutation: the permutations and their inverses (int64), and
-the diagonal terms of the null ([permutations, n] float64 temporaries)."""
+the diagonal terms of the null ([permutations, n] float64 temporaries; measured: ~41)."""
 
 
 def check_resampling(n_boot: Any, n_null: Any, seed: Any) -> tuple[int, int, int]:
