@@ -475,7 +475,10 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
     L-BFGS budget. ``cache_dir`` keeps the word vectors (default: a temporary folder, so that
     layers are still read one at a time). ``model`` may be a loaded
     :class:`~crossling.models.encoder.Encoder`. Every option and file is checked before the
-    model is loaded.
+    model is loaded (a bare string ``targets`` is one test set, a bare integer ``layers`` one
+    layer; an ``n_boot`` whose resamples cannot fit in memory is refused); each layer's word
+    vectors before its probe is fitted or scored (non-finite or (near-)constant: one line
+    naming the layer and the set, :func:`~crossling.similarity.checks.check_vectors`).
 
     Rows (task :data:`PROBE_TASK`, ``source`` = the source test label): per test set and layer
     ``upos_acc``, ``control_acc`` and ``selectivity``; per test set ``majority_acc`` (layer
