@@ -16,6 +16,7 @@ import torch
 
 from crossling.errors import ConfigError
 from crossling.similarity import cca
+from crossling.similarity.checks import VectorError
 
 
 def _inv_sqrt(s: np.ndarray) -> np.ndarray:
@@ -106,7 +107,7 @@ def test_too_few_sentences_for_the_kept_directions_is_refused() -> None:
         cca.pwcca(x, y)
     with pytest.raises(ConfigError, match=r"^svcca: 20 sentences"):
         cca.svcca(x, y)
-    with pytest.raises(ConfigError, match="a side has no variance"):
+    with pytest.raises(VectorError, match=r"^x: vectors are all the same vector"):
         cca.svcca(torch.ones(20, 3), y)
     assert 0 < cca.pwcca(x[:, :4], y[:, :4]) < 1  # 4 + 4 <= 19: defined
 

@@ -18,6 +18,7 @@ from scipy.stats import spearmanr
 
 from crossling.errors import ConfigError
 from crossling.similarity import cca, geometry
+from crossling.similarity.checks import VectorError
 
 
 def _data(n: int, dx: int, dy: int, seed: int, noise: float = 1.0
@@ -111,7 +112,8 @@ def test_too_few_sentences_are_refused() -> None:
     with pytest.raises(ConfigError, match="rsa needs at least 3 sentences"):
         geometry.rsa(x[:2], y[:2])
     assert 0 < geometry.mutual_knn(*_data(12, 4, 4, seed=7)) < 1
-    assert np.isnan(geometry.procrustes(torch.ones(5, 3), y[:5]))
+    with pytest.raises(VectorError, match=r"^x: vectors are all the same vector"):
+        geometry.procrustes(torch.ones(5, 3), y[:5])
 
 
 def test_knn_null_reuses_the_source_adjacency_and_chunks_when_too_large(

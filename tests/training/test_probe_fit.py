@@ -95,3 +95,18 @@ def test_shared_pass_equals_autograd_cross_entropy(ids: list[int]) -> None:
         assert torch.allclose(grad_w, w.grad, atol=1e-6)  # type: ignore[arg-type]
         assert torch.allclose(grad_b, b.grad, atol=1e-6)  # type: ignore[arg-type]
         assert grad_w.is_contiguous() and grad_b.is_contiguous()
+
+
+def test_non_finite_or_constant_features_are_refused() -> None:
+    """A NaN feature used to give a probe with a NaN loss whose argmax is class 0."""
+    from crossling.similarity.checks import VectorError
+
+    x = torch.randn(30, 4)
+    y = torch.arange(30) % 3
+    bad = x.clone()
+    bad[7, 1] = float("nan")
+    with pytest.raises(VectorError, match=r"^x: word vectors contain NaN \(non-finite values "
+                                          r"in 1 of 30 rows\)$"):
+        fit_probe(bad, y, 3, max_iter=5)
+    with pytest.raises(VectorError, match=r"^x: word vectors are all the same vector"):
+        fit_probes(torch.ones(30, 4), [y, y], 3, max_iter=5)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from crossling.analysis.probing import best_layers, probe_frame
-from crossling.errors import ConfigError
+from crossling.errors import ConfigError, CrosslingError
 from crossling.models.encoder import Encoder, encode_words, load_encoder, load_tokenizer
 from crossling.results import PROBE_TASK, ScoreRow
 from crossling.training.probing import (
@@ -311,3 +311,48 @@ def test_damaged_word_vector_cache_is_re_extracted(tiny_bert: Path, tmp_path: Pa
     assert any(str(first.path) in r.getMessage() for r in caplog.records)
     for k in range(fresh.n_states):
         assert torch.equal(again.layer(k), fresh.layer(k)), k
+
+
+# --- inputs that cannot give a result (issue 25) -----------------------------------------------
+
+
+def test_nan_word_vectors_are_refused_naming_the_layer(tiny_bert: Path, tmp_path: Path) -> None:
+    """A NaN weight in block 2 makes hidden states 3 and 4 NaN: the probe refuses them in one
+    line instead of fitting a probe on NaN and reporting its accuracy."""
+    files, _ = _treebanks(tmp_path, load_tokenizer(str(tiny_bert)))
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    with torch.no_grad():
+        enc.model.encoder.layer[2].output.dense.weight[0, 0] = float("nan")
+    with pytest.raises(CrosslingError, match=(
+            rf"^layer 3 of {files['train']} \(training words\): word vectors contain NaN "
+            r"\(non-finite values in \d+ of \d+ rows\)$")) as err:
+        _run(enc, files, layers=[1, 3], n_boot=0)
+    assert "\n" not in str(err.value)
+    rows = _run(enc, files, layers=[0, 2], n_boot=0)
+    assert {r.layer for r in rows} == {None, 0, 2}
+
+
+def test_a_bare_string_target_and_layer_are_one_of_each(tiny_bert: Path, tmp_path: Path) -> None:
+    files, _ = _treebanks(tmp_path, load_tokenizer(str(tiny_bert)))
+    rows = probe(model=str(tiny_bert), data=files["train"].parent,
+                 source_train=str(files["train"]), source=str(files["test"]),
+                 targets=str(files["target"]), layers=4, n_boot=0, progress=False,
+                 device="cpu")
+    assert {r.language for r in rows} == {str(files["test"]), str(files["target"])}
+    assert {r.layer for r in rows} == {None, 4}
+
+
+def test_a_bootstrap_beyond_memory_is_refused_before_the_model_loads(
+        tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossling.training import probing
+
+    files, _ = _treebanks(tmp_path, load_tokenizer(str(tiny_bert)))
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the memory check")
+
+    monkeypatch.setattr(probing, "load_encoder", no_model)
+    with pytest.raises(ConfigError, match=r"^n_boot = 1000000000000: the bootstrap of 50 test "
+                                          r"sentences would take about .* of memory "
+                                          r"\(estimate\), more than the .* available$"):
+        _run(str(tiny_bert), files, n_boot=10**12)

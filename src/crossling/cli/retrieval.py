@@ -42,7 +42,7 @@ def _retrieval(args: argparse.Namespace) -> int:
                          n_boot=args.n_boot, n_null=args.n_null, seed=args.seed,
                          batch_tokens=args.batch_tokens, device=args.device,
                          cache_dir=Path(args.cache) if args.cache else out / "cache",
-                         n_option="--n")
+                         layers=args.layers, n_option="--n")
     written = write_retrieval_outputs(rows, out)
     frame = retrieval_frame(rows)
     main = args.variants[0]
@@ -72,6 +72,8 @@ def register(sub: Any) -> None:
                    help="target languages or treebanks (default: every PUD language)")
     p.add_argument("--n", type=int, default=None,
                    help="use the first N aligned sentences (the candidate pool size)")
+    p.add_argument("--layers", nargs="+", type=int, default=None,
+                   help="hidden states to score, 0 = embeddings (default: all)")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
                    help="scorings (default: all; the first one is printed)")
     p.add_argument("--pooling", default="mean", choices=sorted(POOLINGS),

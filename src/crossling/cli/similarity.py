@@ -81,6 +81,7 @@ def similarity_command(args: argparse.Namespace, model: str, data: Path, source:
                           device=args.device,
                           cache_dir=cache,
                           compare_model=compare_model, n_option="--n",
+                          layers=getattr(args, "layers", None),
                           layer_difference=getattr(args, "layer_difference", False))
     written = write_similarity_outputs(rows, out)
     cross = [r for r in rows if r.kind == "cross-lingual"]
@@ -123,6 +124,8 @@ def register(sub: Any) -> None:
                    help="second model: also compute model-vs-model similarity per layer")
     p.add_argument("--n", type=int, default=None, help="use the first N aligned sentences")
     p.add_argument("--out", default="runs/similarity", help="output folder")
+    p.add_argument("--layers", nargs="+", type=int, default=None,
+                   help="hidden states to compare, 0 = embeddings (default: all)")
     p.add_argument("--layer-difference", action="store_true",
                    help="also test the fall at the top: per target and measure, peak layer "
                         "minus last layer with a paired bootstrap interval "

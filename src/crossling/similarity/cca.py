@@ -143,7 +143,7 @@ def svcca(x: torch.Tensor, y: torch.Tensor) -> float:
     the centred SVD's spectrum and left singular vectors alone); *not* to general invertible
     linear maps, which change the spectrum and so which directions the 99% cut keeps.
     """
-    check_pair(x, y)
+    x, y = check_pair(x, y)
     return svcca_score(side(x), side(y))
 
 
@@ -177,7 +177,7 @@ def pwcca(x: torch.Tensor, y: torch.Tensor) -> float:
     or invertible map of ``x`` changes its columns and so the weights (the same map of ``y``
     does not change the value: CCA ignores it).
     """
-    check_pair(x, y)
+    x, y = check_pair(x, y)
     return pwcca_score(side(x), side(y))
 
 

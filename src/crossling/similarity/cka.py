@@ -28,15 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from crossling.similarity.checks import as_pair, check_vectors, checked_pair
 
-def check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
-    """ValueError unless ``x`` and ``y`` are [n, d] matrices pairing the same n rows (every
-    measure's precondition; shared by the modules of :mod:`crossling.similarity`)."""
-    if x.ndim != 2 or y.ndim != 2:
-        raise ValueError(f"expected 2-D [n, d] inputs, got shapes {tuple(x.shape)} and "
-                         f"{tuple(y.shape)}")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must pair the same rows: {x.shape[0]} vs {y.shape[0]}")
+
+def check_pair(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` and ``y`` as [n, d] tensors pairing the same n rows, finite and not (nearly)
+    constant (:func:`~crossling.similarity.checks.checked_pair`: NumPy arrays and lists are
+    converted); a one-line :class:`~crossling.similarity.checks.VectorError` (a ValueError)
+    otherwise. Every measure's precondition, shared by the modules of
+    :mod:`crossling.similarity`."""
+    return checked_pair(x, y)
 
 
 def hsic_u(trace: torch.Tensor, sum_a: torch.Tensor, sum_b: torch.Tensor,
@@ -80,7 +81,9 @@ class LinearCKAStream:
 
     def update(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Add a chunk of paired rows."""
-        check_pair(x, y)
+        x, y = as_pair(x, y)  # a chunk may hold one row: finite values, any variance
+        for name, side in (("x", x), ("y", y)):
+            check_vectors(side, name, variance=False)
         x = x.to(self.xx.device, torch.float64)
         y = y.to(self.xx.device, torch.float64)
         qx = (x * x).sum(1)
@@ -145,7 +148,7 @@ class LinearCKAStream:
 
 
 def _stream_of(x: torch.Tensor, y: torch.Tensor) -> LinearCKAStream:
-    check_pair(x, y)
+    x, y = check_pair(x, y)
     s = LinearCKAStream(x.shape[1], y.shape[1], device=x.device)
     s.update(x, y)
     return s
@@ -153,7 +156,7 @@ def _stream_of(x: torch.Tensor, y: torch.Tensor) -> LinearCKAStream:
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     """Biased linear CKA in feature space (Kornblith et al. 2019, eq. for linear kernels)."""
-    check_pair(x, y)
+    x, y = check_pair(x, y)
     xc = x.to(torch.float64) - x.to(torch.float64).mean(0)
     yc = y.to(torch.float64) - y.to(torch.float64).mean(0)
     num = torch.linalg.matrix_norm(yc.T @ xc) ** 2
@@ -221,13 +224,13 @@ def cka_from_grams(k: torch.Tensor, l: torch.Tensor) -> float:  # noqa: E741
 
 def linear_cka_gram(x: torch.Tensor, y: torch.Tensor) -> float:
     """Linear CKA through n x n Gram matrices: the reference the feature form is tested against."""
-    check_pair(x, y)
+    x, y = check_pair(x, y)
     return cka_from_grams(gram_linear(x), gram_linear(y))
 
 
 def rbf_cka(x: torch.Tensor, y: torch.Tensor, scale: float = 1.0) -> float:
     """CKA with median-bandwidth RBF kernels (O(n^2) memory)."""
-    check_pair(x, y)
+    x, y = check_pair(x, y)
     return cka_from_grams(gram_rbf(x, scale), gram_rbf(y, scale))
 
 

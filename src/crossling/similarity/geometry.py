@@ -67,7 +67,7 @@ def procrustes(x: torch.Tensor, y: torch.Tensor) -> float:
     scaling and orthogonal maps of either side; not to other linear maps. Computed from each
     side's centred SVD (:func:`procrustes_score`; directions of numerically null variance,
     below :data:`~crossling.similarity.cca.VARIANCE_EPS` of the largest, dropped as for CCA)."""
-    check_pair(x, y)
+    x, y = check_pair(x, y)
     return procrustes_score(side(x), side(y))
 
 
@@ -133,7 +133,7 @@ def rsa(x: torch.Tensor, y: torch.Tensor) -> float:
     In [-1, 1]. Invariant to translation (centred), isotropic scaling and orthogonal maps (they
     keep cosines), and to any monotone change of the distances (ranks); not to other linear
     maps. Symmetric."""
-    check_pair(x, y)
+    x, y = check_pair(x, y)
     if x.shape[0] < 3:
         raise ConfigError(f"rsa needs at least 3 sentences (2 pairs), got {x.shape[0]}")
     return rsa_score(rsa_side(x), rsa_side(y))
@@ -194,7 +194,7 @@ def mutual_knn(x: torch.Tensor, y: torch.Tensor) -> float:
 
     Invariant to isotropic scaling and orthogonal maps (cosines unchanged); not to translation
     (cosines of uncentred vectors change) nor other linear maps. Symmetric."""
-    check_pair(x, y)
+    x, y = check_pair(x, y)
     return knn_score(knn_side(x), knn_side(y))
 
 

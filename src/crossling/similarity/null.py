@@ -52,6 +52,15 @@ import torch
 
 from crossling.devices import pick_device
 from crossling.errors import ConfigError
+from crossling.similarity.checks import (
+    as_matrix,
+    as_names,
+    as_pair,
+    check_count,
+    check_memory,
+    check_seed,
+    check_vectors,
+)
 from crossling.similarity.cka import center_gram, hsic_u
 from crossling.similarity.measures import (
     CI_KIND,
@@ -176,6 +185,37 @@ def _percentile(values: torch.Tensor, q: float) -> float:
     return float(torch.quantile(v, q)) if v.numel() else float("nan")
 
 
+BOOT_BYTES = 160
+"""Bytes held per sentence and bootstrap resample by :func:`estimate` at its peak: the drawn
+indices and multiplicities (int64 and float64, transposed once), the five kernel products in
+float32 and float64, and the formulas' [n, B] temporaries (peak RSS measured: ~121 at
+n = 500 with the three CKA measures)."""
+
+NULL_BYTES = 64
+"""Bytes held per sentence and permutation: the permutations and their inverses (int64), and
+the diagonal terms of the null ([permutations, n] float64 temporaries; measured: ~41)."""
+
+
+def check_resampling(n_boot: Any, n_null: Any, seed: Any) -> tuple[int, int, int]:
+    """``n_boot``, ``n_null`` (integers >= 0) and ``seed`` (:func:`~crossling.similarity.
+    checks.check_seed`), or a one-line ConfigError naming the argument."""
+    return check_count("n_boot", n_boot), check_count("n_null", n_null), check_seed(seed)
+
+
+def resample_bytes(n: int, n_boot: int, n_null: int) -> float:
+    """Estimated peak bytes of the resamples of one :func:`estimate` call on ``n`` sentences
+    (:data:`BOOT_BYTES`, :data:`NULL_BYTES`); the kernels themselves are n x n and small."""
+    return float(n) * (n_boot * BOOT_BYTES + n_null * NULL_BYTES)
+
+
+def check_resample_memory(n: int, n_boot: int, n_null: int, limit: int | None = None) -> None:
+    """A one-line ConfigError, before any resample is drawn, when the bootstrap and null of
+    ``n`` sentences cannot fit in the available memory (:func:`~crossling.similarity.checks.
+    check_memory`)."""
+    check_memory(resample_bytes(n, n_boot, n_null),
+                 f"n_boot = {n_boot}, n_null = {n_null}: the resamples of {n} sentences", limit)
+
+
 def estimate(x: torch.Tensor, y: torch.Tensor,
              measures: Sequence[str] = ("debiased_cka", "linear_cka", "rbf_cka"),
              n_boot: int = 200, n_null: int = 100, seed: int = 0,
@@ -189,7 +229,10 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
     interval" / "no null": NaN bounds, and ``Estimate.interval`` says so. Each value is the
     registered measure's function on ``x``, ``y``; resamples and permutations go through its
     Gram form when it has one (:func:`_resampled`). Fewer rows than a measure's ``min_n`` raise a
-    ConfigError instead of returning NaN or 1.
+    ConfigError instead of returning NaN or 1. ``x`` and ``y`` may be tensors, NumPy arrays or
+    lists of rows; non-finite or (near-)constant vectors are refused with one line
+    (:func:`~crossling.similarity.checks.check_vectors`), and resample counts whose arrays
+    cannot fit in memory before any is drawn (:func:`check_resample_memory`).
 
     ``x_sides``: a dict the caller keeps for one ``x`` (e.g. the source language at one layer)
     and passes to every call with that same ``x``: ``x``'s kernel matrices and per-side
@@ -200,15 +243,27 @@ def estimate(x: torch.Tensor, y: torch.Tensor,
     ``keep_resamples``: keep each measure's per-resample values in ``Estimate.resamples``
     (for a paired bootstrap of two layers, :func:`layer_difference`); nothing else changes.
     """
+    measures = as_names(measures, "measures") or []
+    n_boot, n_null, seed = check_resampling(n_boot, n_null, seed)
+    x, y = as_pair(x, y)
+    _check_sizes(x.shape[0], measures)
+    x, y = check_vectors(x, "x"), check_vectors(y, "y")
+    check_resample_memory(x.shape[0], n_boot, n_null)
+    return _estimate(x, y, measures, n_boot, n_null, seed, device, x_sides, keep_resamples)
+
+
+def _check_sizes(n: int, measures: Sequence[str]) -> None:
+    """A ConfigError when ``n`` rows are fewer than a measure's ``min_n``."""
+    for m in get_measures(measures):
+        if n < m.min_n:
+            raise ConfigError(f"{m.id} needs at least {m.min_n} sentences, got {n}")
+
+
+def _estimate(x: torch.Tensor, y: torch.Tensor, measures: Sequence[str], n_boot: int,
+              n_null: int, seed: int, device: torch.device | str | None,
+              x_sides: dict[str, Any] | None, keep_resamples: bool) -> dict[str, Estimate]:
+    """:func:`estimate` on arguments already checked (by it or :func:`estimate_targets`)."""
     chosen = get_measures(measures)
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must pair the same rows: {x.shape[0]} vs {y.shape[0]}")
-    for name, count in (("n_boot", n_boot), ("n_null", n_null)):
-        if count < 0:
-            raise ConfigError(f"{name} = {count}: must be >= 0 (0 = none)")
-    for m in chosen:
-        if x.shape[0] < m.min_n:
-            raise ConfigError(f"{m.id} needs at least {m.min_n} sentences, got {x.shape[0]}")
     dev = pick_device(str(device)) if device is not None else x.device
     x, y = x.to(dev), y.to(dev)
     n = x.shape[0]
@@ -287,23 +342,31 @@ def estimate_targets(x: torch.Tensor, ys: Sequence[torch.Tensor],
     :func:`estimate` calls up to float rounding (a matrix product's summation order can depend
     on the thread count).
     """
+    n_boot, n_null, seed = check_resampling(n_boot, n_null, seed)
     kw: dict[str, Any] = {"n_boot": n_boot, "n_null": n_null, "seed": seed, "device": device,
-                          "keep_resamples": keep_resamples}
-    if workers is not None and workers < 1:
-        raise ConfigError(f"workers = {workers}: must be >= 1")
+                          "keep_resamples": keep_resamples}  # _estimate's, checked below
+    if workers is not None:
+        check_count("workers", workers, 1)
+    measures = as_names(measures, "measures") or []
     if not ys:
         return []
+    x = as_matrix(x, "x")
+    _check_sizes(x.shape[0], measures)
+    x = check_vectors(x, "x")
+    ys = [check_vectors(as_pair(x, y, ("x", f"ys[{i}]"))[1], f"ys[{i}]")
+          for i, y in enumerate(ys)]
+    check_resample_memory(x.shape[0], n_boot, n_null)
     dev = pick_device(str(device)) if device is not None else x.device
     count = (torch.get_num_threads() if dev.type == "cpu" else 1) if workers is None \
         else workers
     x_sides: dict[str, Any] = {}
     groups = sharing_groups(measures)
     if count <= 1 or len(ys) * len(groups) <= 1:
-        return [estimate(x, y, measures, x_sides=x_sides, **kw) for y in ys]
+        return [_estimate(x, y, measures, x_sides=x_sides, **kw) for y in ys]
 
     def run(item: tuple[int, tuple[str, ...]]) -> dict[str, Estimate]:
         target, group = item
-        return estimate(x, ys[target], group, x_sides=x_sides, **kw)
+        return _estimate(x, ys[target], group, x_sides=x_sides, **kw)
 
     # each group's x side is built by its first-target item; the barrier between the two maps
     # keeps a later item from building it a second time

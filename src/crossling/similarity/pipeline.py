@@ -31,6 +31,13 @@ from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder
 from crossling.provenance import provenance
 from crossling.results import SimilarityRow
+from crossling.similarity.checks import (
+    as_layers,
+    as_names,
+    check_count,
+    check_layers_of,
+    check_max_length,
+)
 from crossling.similarity.extract import (
     BATCH_TOKENS,
     encoder_fingerprint,
@@ -45,7 +52,14 @@ from crossling.similarity.measures import (
     neediest,
     resample_counts,
 )
-from crossling.similarity.null import Estimate, estimate, estimate_targets, layer_difference
+from crossling.similarity.null import (
+    Estimate,
+    check_resample_memory,
+    check_resampling,
+    estimate,
+    estimate_targets,
+    layer_difference,
+)
 
 DEFAULT_MEASURES = ("debiased_cka", "linear_cka", "rbf_cka")
 """Headline measure first: debiased CKA is the only measure whose interval is a CI for the
@@ -77,8 +91,10 @@ def check_languages(corpus: ParallelCorpus, languages: Sequence[str]) -> None:
                               f"{', '.join(corpus.languages)})")
 
 
-def check_layers(layers: Sequence[int] | None, num_states: int) -> list[int]:
-    """Validated layer indices (0 = embeddings .. num_states - 1); all when None."""
+def check_layers(layers: Sequence[int] | int | None, num_states: int) -> list[int]:
+    """Validated layer indices (0 = embeddings .. num_states - 1); all when None; a bare
+    integer is one layer."""
+    layers = as_layers(layers)
     if layers is None:
         return list(range(num_states))
     for layer in layers:
@@ -87,14 +103,29 @@ def check_layers(layers: Sequence[int] | None, num_states: int) -> list[int]:
     return sorted(set(layers))
 
 
+def check_arguments(measures: Any, n_boot: Any, n_null: Any, seed: Any, batch_tokens: Any,
+                    ) -> list[str]:
+    """The checks that need no data: known measures (a bare string is one measure), resample
+    counts and seed (integers, :func:`~crossling.similarity.null.check_resampling`), a token
+    budget >= 1; the measure ids."""
+    chosen = as_names(measures, "measures") or []
+    get_measures(chosen)
+    check_resampling(n_boot, n_null, seed)
+    check_count("batch_tokens", batch_tokens, 1)
+    return chosen
+
+
 def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: Sequence[str],
-                   n_boot: int, n_null: int, batch_tokens: int) -> None:
+                   n_boot: int, n_null: int, batch_tokens: int, seed: int = 0) -> None:
     """One-line ConfigErrors for settings that would give garbage instead of an error.
 
     Duplicate languages would write every row twice; fewer sentences than a measure needs give
-    NaN or a trivial 1 (each measure's ``min_n``); negative resample counts give
-    NaN intervals; a non-positive token budget has no meaning.
+    NaN or a trivial 1 (each measure's ``min_n``); negative or fractional resample counts give
+    NaN intervals or a traceback, and ones too large for memory an out-of-memory crash after
+    the encoding (:func:`~crossling.similarity.null.check_resample_memory`); a non-positive
+    token budget has no meaning.
     """
+    check_arguments(measures, n_boot, n_null, seed, batch_tokens)
     for what, values in (("language", list(languages)), ("measure", list(measures))):
         dupes = sorted({v for v in values if values.count(v) > 1})
         if dupes:
@@ -104,11 +135,7 @@ def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: S
     if len(corpus) < need:
         worst = neediest(measures).id
         raise ConfigError(f"{len(corpus)} parallel sentences: {worst} needs at least {need}")
-    for name, count in (("n_boot", n_boot), ("n_null", n_null)):
-        if count < 0:
-            raise ConfigError(f"{name} = {count}: must be >= 0 (0 = none)")
-    if batch_tokens <= 0:
-        raise ConfigError(f"batch_tokens = {batch_tokens}: must be > 0")
+    check_resample_memory(len(corpus), n_boot, n_null)
 
 
 def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
@@ -189,7 +216,7 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
                              targets: Sequence[str], measures: Sequence[str] = DEFAULT_MEASURES,
                              pooling: str = "mean", n_boot: int = 200, n_null: int = 100,
                              seed: int = 0, cache_dir: str | Path | None = None,
-                             layers: Sequence[int] | None = None, max_length: int = 512,
+                             layers: Sequence[int] | None = None, max_length: int | None = None,
                              batch_tokens: int = BATCH_TOKENS, progress: bool = True,
                              device: torch.device | str | None = None,
                              autocast: bool | None = None,
@@ -197,16 +224,29 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
     """Per-layer similarity between ``source`` and each target on parallel sentences.
 
     ``device`` runs the measures (default: the encoder's device); ``autocast`` is passed to
-    :func:`~crossling.similarity.extract.extract` (default: bf16 on CUDA).
+    :func:`~crossling.similarity.extract.extract` (default: bf16 on CUDA). ``max_length``:
+    sub-words kept per sentence (default: the model's positions, at most 512; a larger value
+    is refused, :func:`~crossling.similarity.checks.check_max_length`).
     ``layer_difference``: also one ``"layer-difference"`` row per target and measure after that
     target's per-layer rows (peak layer minus top layer with a paired bootstrap interval, from
     the same resamples as the per-layer intervals: no extra kernel matrices; needs at least 2
     layers; see :class:`~crossling.results.SimilarityRow`). The per-layer rows are unchanged.
+
+    Checked before any encoding: the settings (:func:`check_settings`; ``targets`` and
+    ``measures`` may be a bare string, one name), the layers, ``max_length`` against the
+    model's positions; after each language's encoding, before any measure: every analysed
+    layer's vectors (non-finite or (near-)constant vectors are refused with one line naming
+    the layer and the language, :func:`~crossling.similarity.checks.check_layers_of`).
     """
-    get_measures(measures)  # an unknown id is a ConfigError before any encoding
+    targets = as_names(targets, "targets") or []
+    measures = check_arguments(measures, n_boot, n_null, seed, batch_tokens)
     if source in targets:
         raise ConfigError(f"source language {source!r} is also a target")
-    check_settings(corpus, [source, *targets], measures, n_boot, n_null, batch_tokens)
+    check_settings(corpus, [source, *targets], measures, n_boot, n_null, batch_tokens, seed)
+    chosen = check_layers(layers, encoder.num_layers + 1)
+    if layer_difference and len(chosen) < 2:
+        raise ConfigError(f"layer difference: needs at least 2 layers, got {chosen}")
+    max_length = check_max_length(encoder.model, max_length, encoder.name)
     metric_device = _metric_device(encoder, device)
     texts = {lang: corpus.texts[lang] for lang in [source, *targets]}
     vectors = {}
@@ -214,9 +254,7 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
         vectors[lang] = extract_cached(encoder, t, pooling, cache_dir, max_length=max_length,
                                        batch_tokens=batch_tokens, progress=progress,
                                        autocast=autocast, desc=f"encode {lang}")
-    chosen = check_layers(layers, vectors[source].shape[0])
-    if layer_difference and len(chosen) < 2:
-        raise ConfigError(f"layer difference: needs at least 2 layers, got {chosen}")
+        check_layers_of(vectors[lang], chosen, lang)
     prov = provenance(
         data_files=[corpus.files[lang] for lang in texts], device=metric_device,
         model=encoder.name, model_fingerprint=encoder_fingerprint(encoder),
@@ -253,21 +291,26 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
                      languages: Sequence[str], measures: Sequence[str] = DEFAULT_MEASURES,
                      pooling: str = "mean", n_boot: int = 200, n_null: int = 100, seed: int = 0,
                      cache_dir: str | Path | None = None, layers: Sequence[int] | None = None,
-                     max_length: int = 512, batch_tokens: int = BATCH_TOKENS, progress: bool = True,
+                     max_length: int | None = None, batch_tokens: int = BATCH_TOKENS,
+                     progress: bool = True,
                      device: torch.device | str | None = None, autocast: bool | None = None,
                      ) -> list[SimilarityRow]:
     """Per-layer similarity of two models on the same sentences of each language.
 
     ``device`` and ``autocast`` as in :func:`cross_lingual_similarity` (device default: model
-    A's device).
+    A's device). Checked as in :func:`cross_lingual_similarity`; the vectors of each language
+    and model before that language's measures.
     """
-    get_measures(measures)  # an unknown id is a ConfigError before any encoding
-    check_settings(corpus, languages, measures, n_boot, n_null, batch_tokens)
+    languages = as_names(languages, "languages") or []
+    measures = check_arguments(measures, n_boot, n_null, seed, batch_tokens)
+    check_settings(corpus, languages, measures, n_boot, n_null, batch_tokens, seed)
     if encoder_a.num_layers != encoder_b.num_layers:
         raise ConfigError(f"{encoder_a.name} has {encoder_a.num_layers} layers but "
                           f"{encoder_b.name} has {encoder_b.num_layers}: layer-wise comparison "
                           "needs the same depth")
     chosen = check_layers(layers, encoder_a.num_layers + 1)
+    max_length = min(check_max_length(enc.model, max_length, enc.name)
+                     for enc in (encoder_a, encoder_b))
     metric_device = _metric_device(encoder_a, device)
     prov = provenance(
         data_files=[corpus.files[lang] for lang in languages], device=metric_device,
@@ -287,6 +330,8 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
             b = extract_cached(encoder_b, corpus.texts[lang], pooling, cache_dir,
                                max_length=max_length, batch_tokens=batch_tokens,
                                progress=progress, autocast=autocast, desc=f"encode {lang} (B)")
+            check_layers_of(a, chosen, f"{lang} ({encoder_a.name})")
+            check_layers_of(b, chosen, f"{lang} ({encoder_b.name})")
             rows += _rows("model-model", lang, lang, a, b, chosen, measures, n_boot, n_null,
                           seed, pooling, encoder_a.name, encoder_b.name, prov, metric_device,
                           bar)

@@ -65,6 +65,16 @@ from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder, load_encoder
 from crossling.provenance import provenance
 from crossling.results import SimilarityRow
+from crossling.similarity.checks import (
+    as_names,
+    check_count,
+    check_integer,
+    check_layers_of,
+    check_max_length,
+    check_memory,
+    check_seed,
+    checked_pair,
+)
 from crossling.similarity.extract import (
     BATCH_TOKENS,
     encoder_fingerprint,
@@ -72,7 +82,7 @@ from crossling.similarity.extract import (
     extract_cached,
     extraction_precision,
 )
-from crossling.similarity.null import Estimate
+from crossling.similarity.null import Estimate, check_resampling
 from crossling.similarity.pipeline import check_languages, check_layers
 from crossling.similarity.service import parallel_corpus
 
@@ -130,8 +140,8 @@ def parse_metric(metric: str) -> tuple[str, str]:
 
 def check_variants(variants: Sequence[str], option: str = "variants") -> list[str]:
     """The variants, validated: known, at least one, none twice (one-line ConfigError naming
-    ``option``)."""
-    chosen = list(variants)
+    ``option``); a bare string is one variant."""
+    chosen = as_names(variants, option) or []
     if not chosen:
         raise ConfigError(f"{option}: empty (available: {', '.join(VARIANTS)})")
     for v in chosen:
@@ -252,9 +262,8 @@ class Resamples:
     @classmethod
     def draw(cls, n: int, n_boot: int, n_null: int, seed: int,
              device: torch.device | None = None) -> Resamples:
-        for name, count in (("n_boot", n_boot), ("n_null", n_null)):
-            if count < 0:
-                raise ConfigError(f"{name} = {count}: must be >= 0 (0 = none)")
+        n_boot, n_null, seed = check_resampling(n_boot, n_null, seed)
+        check_retrieval_memory(n, n_boot, n_null)
         gen = torch.Generator().manual_seed(seed)
         weights = perms = None
         if n_boot > 0:
@@ -265,6 +274,35 @@ class Resamples:
         if n_null > 0:
             perms = torch.rand(n_null, n, generator=gen).argsort(dim=1).to(device)
         return cls(weights, perms)
+
+
+BOOT_BYTES = 32
+"""Bytes per query sentence and bootstrap resample while the resamples are drawn and held
+(int64 indices, float64 counts and their transposed copy; peak RSS measured: ~24)."""
+
+NULL_BYTES = 24
+"""Bytes per query sentence and shuffled pairing (float32 keys, int64 permutations, a copy;
+measured: ~21)."""
+
+ROW_BYTES = 40
+"""Bytes per P@1 series (layer, variant, direction) and resample or pairing: the resampled
+P@1 values in float64 and the sorted copies of their quantiles."""
+
+
+def retrieval_bytes(n: int, n_boot: int, n_null: int, series: int = 0) -> float:
+    """Estimated peak bytes of the resamples of ``n`` sentences and of ``series`` P@1 series'
+    resampled values (:data:`BOOT_BYTES`, :data:`NULL_BYTES`, :data:`ROW_BYTES`)."""
+    return (float(n) * (n_boot * BOOT_BYTES + n_null * NULL_BYTES)
+            + float(series) * (n_boot + n_null) * ROW_BYTES)
+
+
+def check_retrieval_memory(n: int, n_boot: int, n_null: int, series: int = 0,
+                           limit: int | None = None) -> None:
+    """A one-line ConfigError, before any resample is drawn, when :func:`retrieval_bytes`
+    exceeds the available memory (:func:`~crossling.similarity.checks.check_memory`)."""
+    check_memory(retrieval_bytes(n, n_boot, n_null, series),
+                 f"n_boot = {n_boot}, n_null = {n_null}: the retrieval resamples of {n} "
+                 "sentences", limit)
 
 
 _NULL_CHUNK = 1 << 25
@@ -305,12 +343,13 @@ def precision_at_1(x: torch.Tensor, y: torch.Tensor, *, variants: Sequence[str] 
 
     ``resamples`` (drawn by :meth:`Resamples.draw` for this n) lets many calls share one draw;
     otherwise it is drawn from ``seed``. ``n_boot = 0`` / ``n_null = 0``: NaN interval / null
-    percentile.
+    percentile. ``x`` and ``y`` may be tensors, NumPy arrays or lists of rows; non-finite or
+    (near-)constant vectors are refused with one line
+    (:func:`~crossling.similarity.checks.check_vectors`).
     """
     chosen = check_variants(variants)
-    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must be [n, d] with the same n: {tuple(x.shape)} vs "
-                         f"{tuple(y.shape)}")
+    k = check_count("k", k, 1)
+    x, y = checked_pair(x, y)
     n = x.shape[0]
     need = min_sentences(chosen, k)
     if n < need:
@@ -335,14 +374,22 @@ def retrieval_rows(vectors: Mapping[str, torch.Tensor], source: str, targets: Se
     """Retrieval rows of ``source`` vs each target from per-layer vectors
     ``vectors[lang]`` [layers, n, d] (rows are parallel sentences), for ``layers`` (all when
     None). The resamples are drawn once (``seed``) and shared by every value; the intervals of
-    all layers, variants and directions of a target are computed together."""
+    all layers, variants and directions of a target are computed together. The vectors of
+    every analysed layer are checked first (non-finite or (near-)constant: one line naming the
+    layer and the language, :func:`~crossling.similarity.checks.check_layers_of`)."""
     chosen = check_variants(variants)
+    targets = as_names(targets, "targets") or []
+    k = check_count("k", k, 1)
     first = vectors[source]
     picked_layers = check_layers(layers, first.shape[0])
     n = first.shape[1]
     if n < min_sentences(chosen, k):
         raise ConfigError(f"retrieval needs at least {min_sentences(chosen, k)} sentences, "
                           f"got {n}")
+    n_boot, n_null, seed = check_resampling(n_boot, n_null, seed)
+    check_retrieval_memory(n, n_boot, n_null, len(picked_layers) * len(chosen) * 2)
+    for lang in [source, *targets]:
+        check_layers_of(vectors[lang], picked_layers, lang)
     dev = pick_device(str(device)) if device is not None else first.device
     res = Resamples.draw(n, n_boot, n_null, seed, dev)
     rows: list[SimilarityRow] = []
@@ -385,6 +432,9 @@ def check_settings(corpus: ParallelCorpus, source: str, targets: Sequence[str],
     """One-line ConfigErrors for settings that would give garbage instead of an error; the
     validated variants."""
     chosen = check_variants(variants)
+    check_resampling(n_boot, n_null, 0)
+    check_count("k", k, 1)
+    check_count("batch_tokens", batch_tokens, 1)
     if source in targets:
         raise ConfigError(f"source language {source!r} is also a target")
     dupes = sorted({t for t in targets if list(targets).count(t) > 1})
@@ -396,11 +446,7 @@ def check_settings(corpus: ParallelCorpus, source: str, targets: Sequence[str],
     need = min_sentences(chosen, k)
     if len(corpus) < need:
         raise ConfigError(f"{len(corpus)} parallel sentences: retrieval needs at least {need}")
-    for name, count in (("n_boot", n_boot), ("n_null", n_null)):
-        if count < 0:
-            raise ConfigError(f"{name} = {count}: must be >= 0 (0 = none)")
-    if batch_tokens <= 0:
-        raise ConfigError(f"batch_tokens = {batch_tokens}: must be > 0")
+    check_retrieval_memory(len(corpus), n_boot, n_null)
     return chosen
 
 
@@ -409,7 +455,7 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
                             pooling: str = "mean", n_boot: int = 1000, n_null: int = 200,
                             seed: int = 0, k: int = MARGIN_K,
                             cache_dir: str | Path | None = None,
-                            layers: Sequence[int] | None = None, max_length: int = 512,
+                            layers: Sequence[int] | None = None, max_length: int | None = None,
                             batch_tokens: int = BATCH_TOKENS, progress: bool = True,
                             device: torch.device | str | None = None,
                             autocast: bool | None = None) -> list[SimilarityRow]:
@@ -419,15 +465,23 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
     Each language is encoded once (:func:`~crossling.similarity.extract.extract_cached`, shared
     with ``crossling similarity`` when ``cache_dir`` is the same); every variant reuses those
     vectors. ``device`` runs the scoring (default: the encoder's device); ``autocast`` as in
-    :func:`~crossling.similarity.extract.extract`.
+    :func:`~crossling.similarity.extract.extract`; ``max_length`` as in
+    :func:`~crossling.similarity.pipeline.cross_lingual_similarity`. Each language's vectors
+    are checked once encoded, before any scoring.
     """
+    targets = as_names(targets, "targets") or []
     chosen = check_settings(corpus, source, targets, variants, n_boot, n_null, k, batch_tokens)
+    check_seed(seed)
+    picked_layers = check_layers(layers, encoder.num_layers + 1)
+    max_length = check_max_length(encoder.model, max_length, encoder.name)
     metric_device = pick_device(str(device)) if device is not None else encoder.device
-    vectors = {lang: extract_cached(encoder, corpus.texts[lang], pooling, cache_dir,
-                                    max_length=max_length, batch_tokens=batch_tokens,
-                                    progress=progress, autocast=autocast,
-                                    desc=f"encode {lang}")
-               for lang in [source, *targets]}
+    vectors = {}
+    for lang in [source, *targets]:
+        vectors[lang] = extract_cached(encoder, corpus.texts[lang], pooling, cache_dir,
+                                       max_length=max_length, batch_tokens=batch_tokens,
+                                       progress=progress, autocast=autocast,
+                                       desc=f"encode {lang}")
+        check_layers_of(vectors[lang], picked_layers, lang)
     prov = provenance(
         data_files=[corpus.files[lang] for lang in [source, *targets]], device=metric_device,
         analysis=KIND, model=encoder.name, model_fingerprint=encoder_fingerprint(encoder),
@@ -457,11 +511,15 @@ def run_retrieval(*, model: str | Encoder, ud: str | Path, source: str,
     :func:`crossling.similarity.service.parallel_corpus`.
     """
     pick_device(device)  # a bad --device fails before data and models are read
-    check_variants(variants)
-    if n is not None and n < min_sentences(variants, k):
+    variants = check_variants(variants)
+    check_resampling(n_boot, n_null, seed)
+    k = check_count("k", k, 1)
+    check_count("batch_tokens", batch_tokens, 1)
+    if n is not None and check_integer(n_option, n) < min_sentences(variants, k):
         raise ConfigError(f"{n_option} {n}: retrieval needs at least "
                           f"{min_sentences(variants, k)} parallel sentences")
     corpus, langs = parallel_corpus(ud, source, targets, n, n_option)
+    check_retrieval_memory(len(corpus), n_boot, n_null)  # before the model is loaded
     encoder = model if isinstance(model, Encoder) else load_encoder(model, device=device)
     return cross_lingual_retrieval(encoder, corpus, source, targets=langs, variants=variants,
                                    pooling=pooling, n_boot=n_boot, n_null=n_null, seed=seed,

@@ -22,9 +22,12 @@ from crossling.devices import pick_device
 from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder, load_encoder
 from crossling.results import SimilarityRow
+from crossling.similarity.checks import as_names, check_count
 from crossling.similarity.extract import BATCH_TOKENS
+from crossling.similarity.null import check_resample_memory
 from crossling.similarity.pipeline import (
     DEFAULT_MEASURES,
+    check_arguments,
     cross_lingual_similarity,
     model_similarity,
 )
@@ -38,9 +41,12 @@ def parallel_corpus(ud: str | Path, source: str, targets: Sequence[str] | None,
 
     Fewer aligned sentences than ``n`` is a ConfigError naming ``n_option`` (``--n`` for the CLI,
     ``similarity.n`` for a study): silently analysing fewer sentences would change every
-    interval without saying so.
+    interval without saying so. A bare string ``targets`` is one language.
     """
-    langs = list(targets) if targets else [x for x in pud_languages(ud) if x != source]
+    if n is not None:
+        n = check_count(n_option, n, 1)
+    chosen = as_names(targets, "targets")
+    langs = chosen if chosen else [x for x in pud_languages(ud) if x != source]
     corpus = align_by_sent_id({lang: resolve_ud(ud, lang) for lang in [source, *langs]},
                               limit=n)
     if n is not None and len(corpus) < n:
@@ -81,8 +87,10 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
     """
     if compare_side not in ("a", "b"):
         raise ConfigError(f"compare_side = {compare_side!r}: must be 'a' or 'b'")
+    check_arguments(measures, n_boot, n_null, seed, batch_tokens)  # before data and models
     pick_device(device)  # a bad --device fails before data and models are read
     corpus, langs = parallel_corpus(ud, source, targets, n, n_option)
+    check_resample_memory(len(corpus), n_boot, n_null)  # before a model is loaded
     encoder = _encoder(model, device)
     if not cross_lingual and compare_model is None:
         raise ConfigError("cross_lingual=False needs a compare_model: nothing to compute")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from crossling.errors import ConfigError
+from crossling.similarity.checks import check_vectors
 
 DEFAULT_L2 = 1e-4
 """L2 penalty of the probe, ``l2 / 2 * ||W||^2`` added to the mean cross-entropy (bias
@@ -184,6 +185,7 @@ def fit_probes(x: torch.Tensor, labels: Sequence[torch.Tensor], n_classes: int, 
         if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
             raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)}: need [n, d] and [n], "
                              "n > 0")
+    check_vectors(x, "x", "word vectors", variance=x.shape[0] > 1)  # NaN: no probe to fit
     dev = torch.device(device) if device is not None else x.device
     z, mean, scale = _standardise(x.to(dev, torch.float32))
     shared = _SharedPass(z, [y.to(dev, torch.long) for y in labels], l2)

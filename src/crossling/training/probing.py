@@ -73,6 +73,7 @@ from crossling.models.encoder import Encoder, encode_words, load_encoder
 from crossling.models.names import check_model_name
 from crossling.provenance import provenance
 from crossling.results import PROBE_TASK, ScoreRow
+from crossling.similarity.checks import as_names, check_max_length, check_memory, check_vectors
 from crossling.similarity.extract import (
     BATCH_TOKENS,
     MAX_BATCH,
@@ -147,19 +148,9 @@ class WordVectors:
 
 
 def _max_length(encoder: Encoder, max_length: int | None) -> int:
-    """``max_length`` if given, else the model's position limit, at most 512 sub-words."""
-    cfg = getattr(encoder.model, "config", None)
-    positions = getattr(cfg, "max_position_embeddings", None)
-    if isinstance(positions, int) and getattr(cfg, "model_type", "") in (
-            "roberta", "xlm-roberta", "camembert"):
-        positions -= (getattr(cfg, "pad_token_id", 0) or 0) + 1  # positions after padding
-    limit = positions if isinstance(positions, int) else 512
-    if max_length is None:
-        return min(512, limit)
-    if max_length < 3 or max_length > limit:
-        raise ConfigError(f"max_length {max_length}: must be in [3, {limit}] for "
-                          f"{encoder.name}")
-    return max_length
+    """``max_length`` if given, else the model's position limit, at most 512 sub-words (the
+    similarity pipeline's rule, :func:`~crossling.similarity.checks.check_max_length`)."""
+    return check_max_length(encoder.model, max_length, encoder.name)
 
 
 def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]], *,
@@ -361,9 +352,14 @@ def _num_layers(model: str | Encoder) -> int:
     return n
 
 
-def _check_layers(layers: Sequence[int] | None, n_blocks: int, option: str) -> list[int]:
+def _check_layers(layers: Sequence[int] | int | None, n_blocks: int, option: str,
+                  ) -> list[int]:
+    if isinstance(layers, int) and not isinstance(layers, bool):
+        layers = [layers]  # a bare integer is one layer
     if layers is None:
         return list(range(n_blocks + 1))
+    if isinstance(layers, str | bytes) or not isinstance(layers, Sequence | range):
+        raise ConfigError(f"{option}: expected a list of layer numbers, got {layers!r}")
     chosen = list(layers)
     if not chosen:
         raise ConfigError(f"{option}: empty list (omit it for every layer)")
@@ -396,6 +392,20 @@ def _correct(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> np
                      for g, p in zip(gold, pred, strict=True)], dtype=np.float64)
 
 
+def _check_words(xs: torch.Tensor, valid: torch.Tensor, k: int, label: str) -> None:
+    """:func:`~crossling.similarity.checks.check_vectors` of one test set's word vectors
+    ``xs`` at layer ``k`` (the ``valid`` words only; the variance test needs two of them)."""
+    words = xs[valid]
+    if words.shape[0]:
+        check_vectors(words, f"layer {k} of {label}", "word vectors",
+                      variance=words.shape[0] > 1)
+
+
+PROBE_BOOT_BYTES = 16
+"""Bytes per test sentence and bootstrap resample of a probe score (the int64 multinomial
+counts of :func:`~crossling.training.metrics.bootstrap_ratio` and their products)."""
+
+
 def _score_layer(tagger: LinearProbe, control: LinearProbe, labels: Sequence[str],
                  s: _EvalSet, vectors: WordVectors, k: int, *, seed: int, n_boot: int,
                  ) -> dict[str, tuple[float, float, float]]:
@@ -405,6 +415,7 @@ def _score_layer(tagger: LinearProbe, control: LinearProbe, labels: Sequence[str
     sentences, hence the same resamples: the selectivity interval is a paired one.
     """
     xs = vectors.layer(k)
+    _check_words(xs, vectors.valid, k, s.label)
     valid = vectors.valid.tolist()
     preds = []
     for p in (tagger, control):
@@ -442,7 +453,8 @@ def probe_files(data: str | Path, source_train: str, source: str,
     folders = DataFolders.under(data)
     if folders.ud is None or not folders.ud.is_dir():
         raise ConfigError(f"{data}: UD data folder does not exist")
-    langs = list(targets) if targets is not None else \
+    chosen = as_names(targets, "targets")  # a bare string is one language
+    langs = chosen if chosen is not None else \
         [x for x in pud_languages(folders.ud) if x != source]
     if not langs:
         raise ConfigError("targets: empty list (omit it for every PUD language)")
@@ -481,7 +493,11 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
     :class:`~crossling.models.encoder.Encoder`. Every option and file is checked before the
     model is loaded: a test split as ``source_train`` is refused unless
     ``allow_test_training``, and a test sentence that is a training sentence always
-    (:mod:`crossling.data.leakage`).
+    (:mod:`crossling.data.leakage`); a bare string ``targets`` is one test set, a bare integer
+    ``layers`` one layer; an ``n_boot`` whose resamples cannot fit in memory is refused. Each
+    layer's word vectors are checked before its probe is fitted or scored (non-finite or
+    (near-)constant: one line naming the layer and the set,
+    :func:`~crossling.similarity.checks.check_vectors`).
 
     Rows (task :data:`PROBE_TASK`, ``source`` = the source test label): per test set and layer
     ``upos_acc``, ``control_acc`` and ``selectivity``; per test set ``majority_acc`` (layer
@@ -513,6 +529,9 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
         test_words[lang] = [ex.words for ex in examples]
         sets.append(_EvalSet(lang, path, [list(ex.labels) for ex in examples],
                              [control_tags(ex.words, distribution, seed) for ex in examples]))
+    largest = max(s.n_sentences for s in sets)
+    check_memory(float(largest) * n_boot * PROBE_BOOT_BYTES,
+                 f"n_boot = {n_boot}: the bootstrap of {largest} test sentences")
     unknown = {s.label: sorted({t for g in s.gold for t in g} - set(labels)) for s in sets}
     for lang, tags in unknown.items():
         if tags:
@@ -573,6 +592,7 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
         for k in tqdm(chosen, desc="probe: layers", disable=not progress, leave=False):
             clock = time.perf_counter()
             x = train_vec.layer(k)[keep]
+            check_vectors(x, f"layer {k} of {source_train} (training words)", "word vectors")
             # both probes in lockstep: one pass over the training matrix per evaluation
             tagger, control = fit_probes(x, [y_train[keep], y_control[keep]], len(labels),
                                          l2=l2, max_iter=max_iter, device=encoder.device)
