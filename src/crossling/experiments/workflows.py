@@ -175,15 +175,39 @@ class StudyPlan:
                                      **kwargs)
         failed = [(str(i["label"]), str(i["error"])) for i in self.store.cells(self.study.name)
                   if i["status"] == "failed"]
-        return StudyOutcome(counts=dict(counts), failed=failed)
+        return StudyOutcome(counts=dict(counts), failed=failed,
+                            unfinished=unfinished_cells(self.cells, self.store))
+
+
+def unfinished_cells(cells: Sequence[Cell], store: ResultStore) -> list[tuple[str, str]]:
+    """(label, why) of each cell neither done nor failed after a run, so that a run never ends
+    with work left without saying what holds it up."""
+    status = {c.key: store.status(c.key) for c in cells}
+    out = []
+    for c in cells:
+        if status[c.key] in ("done", "failed"):
+            continue
+        deps = {d: status.get(d, store.status(d)) for d in c.depends_on}
+        if status[c.key] == "running":
+            why = "running in another worker (its results land in the store when it ends)"
+        elif any(s == "failed" for s in deps.values()):
+            why = "waits on a failed cell (fix its error, then run again retrying failed cells)"
+        elif any(d not in status and s != "done" for d, s in deps.items()):
+            why = "waits on a cell of a kind not selected in this run (run all kinds)"
+        else:
+            why = "not run (run the study again)"
+        out.append((c.label, why))
+    return out
 
 
 @dataclass(frozen=True)
 class StudyOutcome:
-    """What a run of a study did: cells per status, and each failed cell's label and error."""
+    """What a run of a study did: cells per status, each failed cell's label and error, and
+    each cell left unfinished with the reason."""
 
     counts: dict[str, int]
     failed: list[tuple[str, str]] = field(default_factory=list)
+    unfinished: list[tuple[str, str]] = field(default_factory=list)
 
 
 def plan_study(study_path: str | Path, *, store: str | Path | None = None,
