@@ -47,7 +47,7 @@ from crossling.data.resolve import resolve_ud
 from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
 from crossling.errors import ConfigError, CrosslingError
 from crossling.models.reinit import SCHEMES, parse_group
-from crossling.provenance import sha256_file
+from crossling.provenance import model_identity, sha256_file
 from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
 from crossling.similarity.pooling import POOLINGS
 from crossling.similarity.retrieval import VARIANTS, check_variants
@@ -635,23 +635,47 @@ def _data_file(task: str, ud: Path, ner: Path | None, spec: str, split: str) -> 
 
 
 def _model_identity(model: str) -> str:
-    """Hub name, or for a local folder its weight files' checksums (a rebuilt folder differs)."""
-    folder = Path(model)
-    if folder.is_dir():
-        files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
-        return json.dumps({"local": folder.name,
-                           "weights": {f.name: sha256_file(f) for f in files}}, sort_keys=True)
-    return model
+    """Hub name, or for a local folder every file's checksum (config, tokenizer and weights:
+    :func:`crossling.provenance.model_identity`, what ``crossling finetune``'s manifest uses)."""
+    files = model_identity(model)
+    if files is None:
+        return model
+    return json.dumps({"local": Path(model).name, "files": files}, sort_keys=True)
 
 
-def _key(kind: str, params: Mapping[str, Any], files: list[Path], model_id: str) -> str:
-    """The content hash of a cell. The crossling version is part of it: a result computed by
-    another version (other code, perhaps other numbers) is never silently reused."""
+DataRoles = Mapping[str, Path | list[Path] | Mapping[str, Path]]
+"""A cell's data files by role (``train``, ``dev``, ``test``, ``eval``, ``languages``, ...):
+a file, a list of files in their order, or files by language."""
+
+
+def _checksums(files: DataRoles) -> dict[str, Any]:
+    """The SHA-256 of each file, keeping its role, its position and its language: moving a
+    file from ``train`` to ``dev`` or swapping two languages' files changes the result."""
+    out: dict[str, Any] = {}
+    for role, value in files.items():
+        if isinstance(value, Path):
+            out[role] = sha256_file(value)
+        elif isinstance(value, Mapping):
+            out[role] = {lang: sha256_file(f) for lang, f in value.items()}
+        else:
+            out[role] = [sha256_file(f) for f in value]
+    return out
+
+
+def _key(kind: str, params: Mapping[str, Any], files: DataRoles, model_id: str) -> str:
+    """The content hash of a cell: its kind and settings, its data files by role, the model's
+    identity and the crossling version (a result computed by another version, other code and
+    perhaps other numbers, is never silently reused)."""
     blob = json.dumps({"kind": kind, "params": params, "model": model_id,
-                       "crossling": crossling.__version__,
-                       "data": sorted(sha256_file(f) for f in files)}, sort_keys=True,
-                      default=str)
+                       "crossling": crossling.__version__, "data": _checksums(files)},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _pud_roles(ud: Path, source: str, languages: list[str]) -> DataRoles:
+    """The PUD files of a similarity or retrieval cell, the source's and each target's."""
+    return {"source": resolve_ud(ud, source),
+            "languages": {lang: resolve_ud(ud, lang) for lang in languages}}
 
 
 def expand(study: Study) -> list[Cell]:
@@ -666,7 +690,7 @@ def expand(study: Study) -> list[Cell]:
         sim_params = {"source": study.source, "languages": sim.languages,
                       "measures": sim.measures, "pooling": sim.pooling, "n": sim.n,
                       "n_boot": sim.n_boot, "n_null": sim.n_null}
-        sim_files = [resolve_ud(ud, x) for x in [study.source, *sim.languages]]
+        sim_files = _pud_roles(ud, study.source, sim.languages)
         if sim.before:
             # layer_difference only in this cell, and only when set (keys of other studies
             # unchanged)
@@ -681,7 +705,7 @@ def expand(study: Study) -> list[Cell]:
         ret_params = {"source": study.source, "languages": ret.languages,
                       "variants": ret.variants, "pooling": ret.pooling, "n": ret.n,
                       "n_boot": ret.n_boot, "n_null": ret.n_null}
-        ret_files = [resolve_ud(ud, x) for x in [study.source, *ret.languages]]
+        ret_files = _pud_roles(ud, study.source, ret.languages)
         # after the pretrained similarity when both encode the same sentences the same way: the
         # retrieval then reads its vectors from the shared cache (two workers on one store would
         # otherwise both encode them at once)
@@ -692,12 +716,12 @@ def expand(study: Study) -> list[Cell]:
                           {"model": study.model, "ud": study.ud, **ret_params},
                           depends_on=after_sim))
     ft_params: dict[str, Any] = {}
-    ft_files: list[Path] = []
+    ft_files: DataRoles = {}
     if sim is not None:  # the fine-tuned similarity's settings (after_n, after_languages)
         ft_params = {**sim_params, "languages": sim.ft_languages, "n": sim.ft_n}
         if sim.after_measures is not None:  # (absent: the keys of earlier studies unchanged)
             ft_params["measures"] = sim.ft_measures
-        ft_files = [resolve_ud(ud, x) for x in [study.source, *sim.ft_languages]]
+        ft_files = _pud_roles(ud, study.source, sim.ft_languages)
     after = {_group_id(g) for g in sim.after_groups} if sim is not None else set()
     after_seeds = (sim.after_seeds or study.seeds) if sim is not None else []
     for task in study.tasks:
@@ -706,6 +730,8 @@ def expand(study: Study) -> list[Cell]:
                  "dev": [_data_file(task.name, ud, ner, s, "dev") for s in task.dev]}
         evals = {lang: _data_file(task.name, ud, ner, lang, "test")
                  for lang in [task.test, *task.eval]}
+        roles: DataRoles = {**files, "test": {task.test: evals[task.test]},
+                            "eval": {lang: evals[lang] for lang in task.eval}}
         ref_keys: dict[int, str] = {}  # seed -> finetune key of the task's REF models
         ref_sim: dict[int, str] = {}  # seed -> its REF model's similarity_ft cell
         for group in study.task_reinit(task):
@@ -717,8 +743,7 @@ def expand(study: Study) -> list[Cell]:
                             "max_train_sentences": task.max_train_sentences,
                             "max_eval_sentences": task.max_eval_sentences,
                             "eval": sorted(evals)}
-                all_files = files["train"] + files["dev"] + list(evals.values())
-                key = _key("finetune", identity, all_files, model_id)
+                key = _key("finetune", identity, roles, model_id)
                 tuned_later = seed in after_seeds and (
                     measured or (is_ref and sim is not None and sim.seed_pairs))
                 params = {**identity, "model": study.model, "source": task.test,
@@ -770,7 +795,8 @@ def _probe_cell(study: Study, spec: ProbeSpec, ud: Path, model_id: str) -> Cell:
                 "seed": spec.seed}
     params = {**identity, "model": study.model, "ud": study.ud, "train": str(train),
               "train_spec": spec.train}
-    return Cell(_key("probe", identity, [train, *tests.values()], model_id), "probe", params)
+    return Cell(_key("probe", identity, {"train": train, "test": tests}, model_id), "probe",
+                params)
 
 
 def estimate_cost(study: Study, cells: list[Cell], tokens_per_s: float | None = None,

@@ -49,7 +49,7 @@ from crossling.manifest import check_folder, claim_folder, make_manifest
 from crossling.models.encoder import load_encoder, model_fingerprint, transformer_layers
 from crossling.models.reinit import SCHEMES, parse_group, reinit
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
-from crossling.provenance import provenance, sha256_file
+from crossling.provenance import model_identity, provenance, sha256_file
 from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
 from crossling.training.encoded import EncodedTokenizer, default_cache_dir
 from crossling.training.loop import TrainConfig, evaluate, fit, seed_everything
@@ -200,19 +200,6 @@ def _file_identity(path: str | Path) -> dict[str, str]:
     if not p.is_file():
         raise DataError(p, None, "no such file")
     return {"file": p.name, "sha256": sha256_file(p)}
-
-
-def model_identity(model_name: str) -> dict[str, str] | None:
-    """For a local model folder, the SHA-256 of each of its files; None for a Hub name.
-
-    Part of a run's settings: a folder re-imported or re-trained in place is another model.
-    """
-    root = Path(model_name)
-    if not root.is_dir():
-        return None
-    return {f.relative_to(root).as_posix(): sha256_file(f) for f in sorted(root.rglob("*"))
-            if f.is_file() and not any(part.startswith(".")
-                                       for part in f.relative_to(root).parts)}
 
 
 def finetune_settings(task_name: str, model_name: str, train_files: Sequence[str | Path],
