@@ -139,3 +139,27 @@ def read_line_aligned(files: Mapping[str, str | Path], limit: int | None = None)
     return ParallelCorpus(tuple(str(i + 1) for i in keep),
                           {lang: tuple(lines[lang][i] for i in keep) for lang in langs},
                           {lang: str(files[lang]) for lang in langs})
+
+
+def _sent_ids(path: str | Path) -> list[str]:
+    """The ``# sent_id`` values of a CoNLL-U file, in order, from its comment lines alone."""
+    out = []
+    for _, line in iter_lines(path):
+        if line.startswith("#"):
+            key, eq, value = line[1:].partition("=")
+            if eq and key.strip() == "sent_id":
+                out.append(value.strip())
+    return out
+
+
+def count_aligned(files: Mapping[str, str | Path]) -> int:
+    """How many sentences :func:`align_by_sent_id` can align across ``files``: the first
+    file's ``sent_id``\\ s found in every other file. Reads comment lines only (milliseconds per
+    PUD file, where parsing takes a second), so a study can check its sentence counts at load."""
+    paths = list(files.values())
+    if not paths:
+        return 0
+    common = set(_sent_ids(paths[0]))
+    for path in paths[1:]:
+        common &= set(_sent_ids(path))
+    return len(common)

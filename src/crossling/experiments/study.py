@@ -43,9 +43,17 @@ from typing import Any
 import yaml
 
 import crossling
+from crossling.data.parallel import count_aligned
 from crossling.data.resolve import resolve_ud
 from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
-from crossling.errors import ConfigError, CrosslingError
+from crossling.errors import ConfigError, CrosslingError, ModelError
+from crossling.models.config import (
+    is_local_path,
+    missing_parts,
+    num_blocks,
+    read_config,
+    usable_positions,
+)
 from crossling.models.reinit import SCHEMES, parse_group
 from crossling.provenance import model_identity, sha256_file
 from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
@@ -317,6 +325,7 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
     name = top.get("name", str, p.stem)
     model = top.get("model", str)
     model = os.path.expanduser(model) if model.startswith("~") else model
+    config = _model_config(top, model)
     data_f = top.sub("data")
     base = p.parent
     if data is not None:
@@ -444,13 +453,21 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         _check_targets(sf, ud, source, languages)
         if after_languages is not None:
             _check_targets(sf, ud, source, after_languages, key="after_languages")
+        if similarity.before:
+            _check_sentences(sf, "n", ud, source, languages, n)
+        if tasks and similarity.after_groups:  # the fine-tuned similarity's sentences
+            _check_sentences(sf, "n" if after_n is None else "after_n", ud, source,
+                             similarity.ft_languages, similarity.ft_n)
         if similarity.seed_pairs and len(similarity.after_seeds or seeds) < 2:
             raise sf.fail("seed_pairs", "needs at least two seeds (in after_seeds, or seeds) "
                                         "to pair")
     retrieval = _retrieval(top.sub("retrieval"), ud, source) if "retrieval" in top.data \
         else None
-    probe = _probe_spec(top.sub("probe"), ud, source, model) if "probe" in top.data else None
+    probe = _probe_spec(top.sub("probe"), ud, source, model, config) if "probe" in top.data \
+        else None
     top.finish()
+    if config is not None:
+        _check_fits_model(top, model, config, reinit, tasks, training)
     return Study(name=name, path=str(p), model=model, ud=str(ud),
                  ner=None if ner is None else str(ner), source=source, tasks=tasks,
                  reinit=reinit, reinit_scheme=scheme, seeds=list(seeds), training=training,
@@ -561,23 +578,75 @@ def _retrieval(rf: _Fields, ud: Path, source: str) -> RetrievalSpec:
     if spec.pooling not in POOLINGS:
         raise rf.fail("pooling", f"unknown pooling (available: {', '.join(POOLINGS)})")
     _check_targets(rf, ud, source, languages)
+    _check_sentences(rf, "n", ud, source, languages, spec.n)
     return spec
 
 
-def _model_blocks(model: str) -> int | None:
-    """Transformer blocks of a local model folder, from its ``config.json`` (no transformers
-    import); None for a Hub name or a folder without a readable count (checked at run time)."""
-    config = Path(model) / "config.json"
+def _check_sentences(f: _Fields, key: str, ud: Path, source: str, languages: list[str],
+                     n: int | None) -> None:
+    """``f.<key>`` (a sentence count) no more than the parallel sentences of the source and
+    ``languages`` (counted from their ``sent_id`` comments), so that a cell never finds out
+    after other cells trained; None (all sentences) always fits."""
+    if n is None:
+        return
+    files = {lang: resolve_ud(ud, lang) for lang in [source, *languages]}
     try:
-        n = json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return n if isinstance(n, int) and not isinstance(n, bool) else None
+        have = count_aligned(files)
+    except CrosslingError as exc:
+        raise f.fail(key, str(exc)) from None
+    if n > have:
+        raise f.fail(key, f"must be <= {have}, the parallel sentences of "
+                          f"{', '.join(files)} in {ud}; got {n}")
 
 
-def _probe_spec(pf: _Fields, ud: Path, source: str, model: str) -> ProbeSpec:
+def _model_config(top: _Fields, model: str) -> Any | None:
+    """The model's config (``AutoConfig``, no weights), for the checks made at load. A local
+    folder must exist and hold a config, weights and tokenizer files; a Hub model's config is
+    read from the local cache when it is there, else None (its checks wait for its cells)."""
+    try:
+        if not is_local_path(model):
+            return read_config(model, cached_only=True)
+        folder = Path(model)
+        if not folder.is_dir():
+            raise top.fail("model", f"{model}: no such model folder")
+        problem = missing_parts(folder)
+        if problem is not None:
+            raise top.fail("model", f"{model}: {problem} in the model folder")
+        return read_config(model)
+    except ModelError as exc:
+        raise top.fail("model", str(exc)) from None
+
+
+def _check_fits_model(top: _Fields, model: str, config: Any, reinit: list[str],
+                      tasks: list[TaskSpec], training: TrainConfig) -> None:
+    """Each task's re-init groups within the model's blocks and its ``max_length`` within the
+    model's positions, known from its config before any cell runs; an error names the field
+    that set the value (the study's, or the task's own override)."""
+    blocks, positions = num_blocks(config), usable_positions(config)
+    raw_tasks = top.data.get("tasks") or {}
+    for task in tasks:
+        own = _Fields(top.file, raw_tasks[task.name], f"tasks.{task.name}")
+        groups, where = (reinit, top) if task.reinit is None else (task.reinit, own)
+        for i, group in enumerate(groups):
+            layers, _ = parse_group(group)
+            bad = [k for k in layers if blocks is not None and not 1 <= k <= blocks]
+            if bad:
+                raise where.fail(f"reinit[{i}]", f"layer {bad[0]} of group {group!r} out of "
+                                                 f"range 1..{blocks} ({model} has {blocks} "
+                                                 "transformer blocks)")
+        max_length = (training if task.training is None else task.training).max_length
+        if positions is not None and max_length > positions:
+            set_here = "max_length" in (own.data.get("training") or {})
+            path = f"tasks.{task.name}.training.max_length" if set_here \
+                else "training.max_length"
+            raise ConfigError(f"{top.file}: {path}: must be <= {positions} (the token "
+                              f"positions of {model}), got {max_length}")
+
+
+def _probe_spec(pf: _Fields, ud: Path, source: str, model: str,
+                config: Any | None) -> ProbeSpec:
     """The ``probe`` section, checked: files resolve, no duplicate or source target, layers in
-    range (for a local model folder), sizes positive."""
+    range (when the model's ``config`` is known), sizes positive."""
     targets = pf.strings("targets")
     if not targets:
         raise pf.fail("targets", "empty list: no language to apply the probe to")
@@ -586,7 +655,7 @@ def _probe_spec(pf: _Fields, ud: Path, source: str, model: str) -> ProbeSpec:
     if layers is not None:
         if not layers:
             raise pf.fail("layers", "empty list (omit the field for every layer)")
-        blocks = _model_blocks(model)
+        blocks = None if config is None else num_blocks(config)
         for i, k in enumerate(layers):
             if isinstance(k, bool) or not isinstance(k, int) or k < 0:
                 raise pf.fail(f"layers[{i}]", f"expected a layer number >= 0 (0 = embeddings), "

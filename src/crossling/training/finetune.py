@@ -46,6 +46,7 @@ from crossling.data.ner import read_iob2
 from crossling.devices import pick_device
 from crossling.errors import ConfigError, DataError, ModelError
 from crossling.manifest import check_folder, claim_folder, make_manifest
+from crossling.models.config import num_blocks, read_config, usable_positions
 from crossling.models.encoder import load_encoder, model_fingerprint, transformer_layers
 from crossling.models.reinit import SCHEMES, parse_group, reinit
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
@@ -267,23 +268,14 @@ def default_out_dir(settings: Mapping[str, Any], root: str | Path = DEFAULT_ROOT
 
 def _check_model_config(model_name: str, config: TrainConfig, reinit_group: str) -> None:
     """Max length and re-init layers against the model's config, before its weights load."""
-    from transformers import AutoConfig
-
-    try:
-        cfg = AutoConfig.from_pretrained(model_name)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{model_name}: cannot load model config "
-                         f"({str(exc).splitlines()[0]})") from None
-    positions = getattr(cfg, "max_position_embeddings", None)
-    if isinstance(positions, int):
-        if cfg.model_type in ("roberta", "xlm-roberta", "camembert"):
-            positions -= (cfg.pad_token_id or 0) + 1  # positions start after the padding index
-        if config.max_length > positions:
-            raise ConfigError(f"max_length (--max-length) {config.max_length} exceeds the "
-                              f"{positions} positions of {model_name}")
-    n_layers = getattr(cfg, "num_hidden_layers", None)
+    cfg = read_config(model_name)
+    positions = usable_positions(cfg)
+    if positions is not None and config.max_length > positions:
+        raise ConfigError(f"max_length (--max-length) {config.max_length} exceeds the "
+                          f"{positions} positions of {model_name}")
+    n_layers = num_blocks(cfg)
     layers, _ = parse_group(reinit_group)
-    if isinstance(n_layers, int):
+    if n_layers is not None:
         for layer in layers:
             if not 1 <= layer <= n_layers:
                 raise ConfigError(f"layer {layer} out of range 1..{n_layers}")
