@@ -171,8 +171,9 @@ class StudyPlan:
         kwargs: dict[str, Any] = {"retry_failed": retry_failed}
         if executor == "ray":
             kwargs["address"] = address
-        counts = EXECUTORS[executor](self.cells, self.store, self.store_path.parent / "cells",
-                                     **kwargs)
+        folder = self.store_path.parent / "cells"
+        reopen_unsaved_encoders(self.cells, self.store, folder)
+        counts = EXECUTORS[executor](self.cells, self.store, folder, **kwargs)
         failed = [(str(i["label"]), str(i["error"])) for i in self.store.cells(self.study.name)
                   if i["status"] == "failed"]
         return StudyOutcome(counts=dict(counts), failed=failed,
@@ -223,6 +224,20 @@ def plan_study(study_path: str | Path, *, store: str | Path | None = None,
     results = ResultStore(store_path)
     results.add_cells(study.name, cells)
     return StudyPlan(study=study, cells=cells, store=results, store_path=store_path)
+
+
+def reopen_unsaved_encoders(cells: Sequence[Cell], store: ResultStore, folder: Path) -> list[str]:
+    """Finished fine-tuning cells whose encoder a cell still to run reads, but which did not
+    keep it (run before the study measured their models): made pending again, so they train
+    again and keep it, instead of their measuring cells failing after the rest of the grid ran.
+    Returns their keys."""
+    needed = {d for c in cells if store.status(c.key) != "done" for d in c.depends_on}
+    out = []
+    for c in cells:
+        if c.kind == "finetune" and c.key in needed and c.params.get("save_model") and \
+                not (folder / c.key / "encoder").is_dir() and store.reopen(c.key):
+            out.append(c.key)
+    return out
 
 
 
