@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from crossling.data.conllu import Sentence, read_conllu
@@ -141,15 +142,24 @@ def read_line_aligned(files: Mapping[str, str | Path], limit: int | None = None)
                           {lang: str(files[lang]) for lang in langs})
 
 
-def _sent_ids(path: str | Path) -> list[str]:
-    """The ``# sent_id`` values of a CoNLL-U file, in order, from its comment lines alone."""
-    out = []
-    for _, line in iter_lines(path):
-        if line.startswith("#"):
-            key, eq, value = line[1:].partition("=")
-            if eq and key.strip() == "sent_id":
-                out.append(value.strip())
-    return out
+def _sent_ids(path: str | Path) -> frozenset[str]:
+    """The ``# sent_id`` values of a CoNLL-U file, from its comment lines alone (cached per
+    path, size and modification time)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return _sent_ids_cached(str(p), st.st_size, st.st_mtime_ns)
+
+
+@cache
+def _sent_ids_cached(path: str, size: int, mtime_ns: int) -> frozenset[str]:
+    out = set()
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if raw.startswith((b"#", b"\xef\xbb\xbf#")):  # a comment (the first after a BOM)
+                key, eq, value = raw.decode("utf-8", "replace").lstrip("\ufeff#").partition("=")
+                if eq and key.strip() == "sent_id":
+                    out.add(value.strip())
+    return frozenset(out)
 
 
 def count_aligned(files: Mapping[str, str | Path]) -> int:
@@ -159,7 +169,7 @@ def count_aligned(files: Mapping[str, str | Path]) -> int:
     paths = list(files.values())
     if not paths:
         return 0
-    common = set(_sent_ids(paths[0]))
+    common = _sent_ids(paths[0])
     for path in paths[1:]:
-        common &= set(_sent_ids(path))
+        common &= _sent_ids(path)
     return len(common)

@@ -4,7 +4,10 @@ Both skip finished cells, respect dependencies (a cell starts once the cells it 
 done), and write every cell's rows and ``done`` status in one store transaction. A failing cell
 is marked ``failed`` with its one-line error and does not stop independent cells. While a cell
 runs, a background thread renews its claim (:class:`Heartbeat`), so a cell that takes longer
-than the store's ``stale_after`` is never taken over by a second ``crossling run``.
+than the store's ``stale_after`` is never taken over by a second ``crossling run``. A run that
+finds cells of its grid held by another worker waits for them, and takes a cell over once its
+worker is dead (gone from this host, or silent for ``stale_after``): it never returns with
+cells left that it could still run.
 
 - ``local`` runs cells one after another in this process; several such processes may share
   one store (see :func:`run_local`).
