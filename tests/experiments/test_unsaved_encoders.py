@@ -89,3 +89,29 @@ def test_the_finetune_runner_retrains_a_finished_run_that_kept_no_encoder(
     (cell / "encoder").mkdir()
     cell_runners.run_finetune_cell(params, cell)
     assert [c["overwrite"] for c in calls] == [False, True, False, False]
+
+
+def test_only_one_kind_runs_without_the_cells_it_merely_follows(
+        tmp_path: Path, fixture_dir: Path, fixture_bert: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``retrieval`` follows the pretrained ``similarity`` cell only to share its cached
+    vectors: ``only="retrieval"`` runs it (it was left pending, silently, waiting on a cell
+    of a kind not selected), while ``only="similarity_ft"`` still waits for its fine-tuning
+    cell and says so."""
+    ran: list[str] = []
+    for kind in ("similarity", "retrieval", "similarity_ft", "finetune"):
+        def runner(params: dict[str, Any], workdir: Path, _k: str = kind) -> Any:
+            ran.append(_k)
+            return [_row(_k)], {}
+        monkeypatch.setitem(cell_runners.RUNNERS, kind, runner)
+    train = next((fixture_dir / "ud").glob("*/en_fixture-ud-test.conllu"))
+    study, store = tmp_path / "study.yaml", tmp_path / "run" / "results.sqlite"
+    study.write_text(STUDY.format(model=fixture_bert, ud=fixture_dir / "ud", train=train,
+                                  after="true").replace("before: false", "before: true")
+                     + "retrieval: {languages: [fr], n: 8, n_boot: 2, n_null: 2}\n",
+                     encoding="utf-8")
+    assert run_study(study, store=store, only="retrieval").counts == {"done": 1}
+    assert ran == ["retrieval"]
+    outcome = run_study(study, store=store, only="similarity_ft")
+    assert outcome.counts == {"pending": 1} and ran == ["retrieval"]
+    assert outcome.unfinished[0][1].startswith("waits on a cell of a kind not selected")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -220,7 +220,12 @@ def plan_study(study_path: str | Path, *, store: str | Path | None = None,
     study = load_study(study_path, data=data)
     cells = expand(study)
     if only:
-        cells = [c for c in cells if c.kind == only]
+        # only a fine-tuning cell's output (its encoder) is read by the cells after it; the
+        # other dependencies order cells sharing the vector cache, and are dropped with
+        # their kind (a selected cell would wait on them forever)
+        needed = {c.key for c in cells if c.kind in (only, "finetune")}
+        cells = [replace(c, depends_on=tuple(d for d in c.depends_on if d in needed))
+                 for c in cells if c.kind == only]
     results = ResultStore(store_path)
     results.add_cells(study.name, cells)
     return StudyPlan(study=study, cells=cells, store=results, store_path=store_path)
