@@ -34,6 +34,20 @@ def sha256_file(path: str | Path) -> str:
     return _sha256_cached(str(p), st.st_size, st.st_mtime_ns)
 
 
+def model_identity(model: str | Path) -> dict[str, str] | None:
+    """For a local model folder, the SHA-256 of every file in it (config, tokenizer files and
+    weights, by path relative to the folder; hidden files such as a download's ``.cache`` are
+    left out); None for a Hub name. The one fingerprint of a model folder: ``crossling
+    finetune``'s manifest and a study cell's key both use it, so a folder re-imported, re-trained
+    or edited in place (another ``config.json``, another tokenizer) is another model."""
+    root = Path(model)
+    if not root.is_dir():
+        return None
+    return {f.relative_to(root).as_posix(): sha256_file(f) for f in sorted(root.rglob("*"))
+            if f.is_file() and not any(part.startswith(".")
+                                       for part in f.relative_to(root).parts)}
+
+
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that can change a number crossling reports."""
     out: dict[str, str] = {"python": platform.python_version()}

@@ -89,6 +89,7 @@ if sys.argv[3:] == ["chain"]:  # a second cell that needs the long one
     grid.append(Cell("after", "slow", {"name": "after", "sleep": 0.0}, depends_on=("long",)))
 store = ResultStore(sys.argv[1], stale_after=1.0)
 store.add_cells("s", grid)
+print("starting", flush=True)
 print(run_local(grid, store, Path(sys.argv[1]).parent / "work", progress=False, poll_s=0.2))
 """
 
@@ -116,7 +117,7 @@ def test_a_live_workers_long_cell_is_never_claimed_twice(tmp_path: Path) -> None
     claimer.join()
     assert claimer.tries > 10 and claimer.taken == []
     assert log.read_text().split() == ["long"]  # started once, by the first run
-    assert "'running': 1" in second.stdout  # the second run left it to its live worker
+    assert "'done': 1" in second.stdout  # the second run waited for its live worker
     (cell,) = ResultStore(db).cells()
     assert cell["status"] == "done" and cell["attempts"] == 1
 
@@ -143,6 +144,54 @@ def test_a_second_worker_waits_for_a_dependency_the_first_is_running(tmp_path: P
     assert sorted(log.read_text().split()) == ["after", "long"]  # each cell ran once
     assert {c["key"]: c["status"] for c in ResultStore(db).cells()} == {
         "long": "done", "after": "done"}
+
+
+def _wait_running(db: Path, key: str, proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    deadline = time.time() + 60
+    while not (db.exists() and ResultStore(db).cells() and ResultStore(db).status(key) ==
+               "running"):
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.05)
+
+
+def test_a_killed_workers_cell_is_taken_over_by_the_survivor(tmp_path: Path) -> None:
+    """Two workers on one store; the one running the only cell is killed. The survivor, which
+    found the cell taken, must not exit saying "1 running" (exit 0, the cell never finished):
+    it waits, sees the worker gone, and runs the cell itself."""
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_CELL.replace('"sleep": 6.0', '"sleep": float(sys.argv[4])'),
+                      encoding="utf-8")
+    db, log = tmp_path / "s.sqlite", tmp_path / "started.log"
+    first = subprocess.Popen([sys.executable, str(script), str(db), str(log), "one", "60"])
+    _wait_running(db, "long", first)
+    second = subprocess.Popen([sys.executable, str(script), str(db), str(log), "one", "0"],
+                              stdout=subprocess.PIPE, text=True)
+    assert second.stdout is not None and second.stdout.readline() == "starting\n"
+    time.sleep(1.0)  # the survivor has found the cell held by the first worker
+    first.kill()
+    first.wait()
+    out, _ = second.communicate(timeout=120)
+    assert second.returncode == 0 and "'done': 1" in out
+    assert log.read_text().split() == ["long", "long"]  # started by each worker once
+    (cell,) = ResultStore(db).cells()
+    assert cell["status"] == "done" and cell["attempts"] == 2
+
+
+def test_a_silent_remote_workers_cell_is_taken_over_after_the_heartbeat_timeout(
+        tmp_path: Path) -> None:
+    """A worker on another host cannot be probed: its cell is taken over once its heartbeat
+    is older than ``stale_after`` (the run waits for that instead of stopping)."""
+    store = ResultStore(tmp_path / "s.sqlite", stale_after=1.0)
+    store.add_cells("s", [Cell("a", "fake", {"name": "a"}),
+                          Cell("b", "fake", {"name": "b"}, depends_on=("a",))])
+    with store._connect() as con:  # claimed a moment ago by a worker elsewhere, now silent
+        con.execute("UPDATE cells SET status='running', worker='elsewhere.example:42', "
+                    "heartbeat=? WHERE key='a'", (time.time(),))
+    start = time.time()
+    counts = run_local([Cell("a", "fake", {"name": "a"}),
+                        Cell("b", "fake", {"name": "b"}, depends_on=("a",))], store,
+                       tmp_path / "w", progress=False, poll_s=0.1)
+    assert counts == {"done": 2} and time.time() - start >= 0.9
 
 
 def test_held_elsewhere_only_for_another_live_workers_fresh_claim(tmp_path: Path) -> None:
@@ -183,3 +232,20 @@ def test_ray_executor_on_a_local_instance(tmp_path: Path) -> None:
     assert counts == {"done": 4}
     assert sorted(r.language for r in store.score_rows()) == ["a", "c", "e", "s"]
     assert all(c["attempts"] == 1 for c in store.cells())
+
+
+def test_cells_left_unfinished_are_named_with_the_reason(tmp_path: Path) -> None:
+    """A run that ends with work left says which cells and why, instead of a bare count."""
+    from crossling.experiments.workflows import unfinished_cells
+
+    store = ResultStore(tmp_path / "s.sqlite")
+    outside = Cell("x", "fake", {"name": "x"})  # not in this run's cells (e.g. another kind)
+    grid = [Cell("b", "fake", {"name": "b", "fail": True}),
+            Cell("d", "fake", {"name": "d"}, depends_on=("b",)),
+            Cell("e", "fake", {"name": "e"}, depends_on=("x",))]
+    store.add_cells("s", [outside, *grid])
+    assert run_local(grid, store, tmp_path / "w", progress=False) == {"failed": 1,
+                                                                        "pending": 2}
+    reasons = [r for _, r in unfinished_cells(grid, store)]
+    assert reasons[0].startswith("waits on a failed cell")
+    assert reasons[1].startswith("waits on a cell of a kind not selected")

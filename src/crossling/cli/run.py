@@ -35,7 +35,9 @@ def _run(args: argparse.Namespace) -> int:
     print(f"study {study.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     for label, error in outcome.failed:
         print(f"  failed: {label}: {error}")
-    return 0 if counts.get("failed", 0) == 0 else 1
+    for label, why in outcome.unfinished:
+        print(f"  not finished: {label}: {why}")
+    return 0 if counts.get("failed", 0) == 0 and not outcome.unfinished else 1
 
 
 def register(sub: Any) -> None:

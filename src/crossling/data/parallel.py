@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from crossling.data.conllu import Sentence, read_conllu
@@ -142,3 +143,36 @@ def read_line_aligned(files: Mapping[str, str | Path], limit: int | None = None)
     return ParallelCorpus(tuple(str(i + 1) for i in keep),
                           {lang: tuple(lines[lang][i] for i in keep) for lang in langs},
                           {lang: str(files[lang]) for lang in langs})
+
+
+def _sent_ids(path: str | Path) -> frozenset[str]:
+    """The ``# sent_id`` values of a CoNLL-U file, from its comment lines alone (cached per
+    path, size and modification time)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return _sent_ids_cached(str(p), st.st_size, st.st_mtime_ns)
+
+
+@cache
+def _sent_ids_cached(path: str, size: int, mtime_ns: int) -> frozenset[str]:
+    out = set()
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if raw.startswith((b"#", b"\xef\xbb\xbf#")):  # a comment (the first after a BOM)
+                key, eq, value = raw.decode("utf-8", "replace").lstrip("\ufeff#").partition("=")
+                if eq and key.strip() == "sent_id":
+                    out.add(value.strip())
+    return frozenset(out)
+
+
+def count_aligned(files: Mapping[str, str | Path]) -> int:
+    """How many sentences :func:`align_by_sent_id` can align across ``files``: the first
+    file's ``sent_id``\\ s found in every other file. Reads comment lines only (milliseconds per
+    PUD file, where parsing takes a second), so a study can check its sentence counts at load."""
+    paths = list(files.values())
+    if not paths:
+        return 0
+    common = _sent_ids(paths[0])
+    for path in paths[1:]:
+        common &= _sent_ids(path)
+    return len(common)

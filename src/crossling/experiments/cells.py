@@ -53,13 +53,16 @@ def run_finetune_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict
 
     check_files_overlap(params["task"], {"train": params["train"], "dev": params["dev"]},
                         params["evals"])  # before the model loads
+    save = params.get("save_model", True)
+    # a finished run whose encoder was not kept, now read by a later cell: trained again
+    redo = save and (workdir / "scores.json").is_file() and not (workdir / "encoder").is_dir()
     scores, changes = run_finetune_rows(
         params["task"], params["model"], params["train"], params["dev"], params["evals"],
         workdir, reinit_group=params["reinit"], reinit_scheme=params["scheme"],
         seed=params["seed"], config=TrainConfig(**params["training"]),
         max_train_sentences=params["max_train_sentences"],
         max_eval_sentences=params["max_eval_sentences"], source=params["source"],
-        save_model=params.get("save_model", True), progress=False)
+        save_model=save, progress=False, overwrite=redo)
     # the cell's key is its folder's name: weight-change rows name their run like similarity_ft's
     rows: list[SimilarityRow | ScoreRow] = [
         *scores, *(replace(r, finetune_cell=workdir.name) for r in changes)]

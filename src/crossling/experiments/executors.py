@@ -4,7 +4,10 @@ Both skip finished cells, respect dependencies (a cell starts once the cells it 
 done), and write every cell's rows and ``done`` status in one store transaction. A failing cell
 is marked ``failed`` with its one-line error and does not stop independent cells. While a cell
 runs, a background thread renews its claim (:class:`Heartbeat`), so a cell that takes longer
-than the store's ``stale_after`` is never taken over by a second ``crossling run``.
+than the store's ``stale_after`` is never taken over by a second ``crossling run``. A run that
+finds cells of its grid held by another worker waits for them, and takes a cell over once its
+worker is dead (gone from this host, or silent for ``stale_after``): it never returns with
+cells left that it could still run.
 
 - ``local`` runs cells one after another in this process; several such processes may share
   one store (see :func:`run_local`).
@@ -128,6 +131,27 @@ def _ready(cells: Sequence[Cell], store: ResultStore) -> tuple[list[Cell], list[
     return ready, waiting
 
 
+def _still_open(cells: Sequence[Cell], store: ResultStore, tried: set[str],
+                retry_failed: bool) -> list[Cell]:
+    """The cells this worker may still run or must wait for: not done, not tried by this
+    worker in this run, and not failed (unless ``retry_failed``)."""
+    out = []
+    for c in cells:
+        status = store.status(c.key)
+        if c.key in tried or status == "done" or (status == "failed" and not retry_failed):
+            continue
+        out.append(c)
+    return out
+
+
+def _running_elsewhere(cells: Sequence[Cell], store: ResultStore) -> list[str]:
+    """Keys of ``cells`` (and of their dependencies) another worker holds as ``running``: live
+    claims, and claims of a worker that stopped beating but is not yet ``stale_after`` old
+    (a killed worker on another host is only known dead then; its cells are then taken over)."""
+    keys = {k for c in cells for k in (c.key, *c.depends_on)}
+    return sorted(k for k in keys if store.status(k) == "running" and store.held_elsewhere(k))
+
+
 def run_local(cells: Sequence[Cell], store: ResultStore, workdir: Path,
               retry_failed: bool = False, progress: bool = True,
               poll_s: float = 10.0) -> dict[str, int]:
@@ -135,33 +159,47 @@ def run_local(cells: Sequence[Cell], store: ResultStore, workdir: Path,
 
     Several ``crossling run`` processes may share one store (e.g. two single-threaded workers on
     a 2-core machine, which train faster together than one two-threaded worker): each claims the
-    cells it runs, skips cells another worker holds, and when only cells waiting on another live
-    worker's running cell are left, polls every ``poll_s`` seconds instead of stopping early.
+    cells it runs and skips cells another worker holds. It returns only when no cell it could
+    run is left: while another worker runs a cell of this grid (or one a cell of this grid
+    depends on), it polls every ``poll_s`` seconds, and takes the cell over if that worker
+    dies (its process is gone on this host, or its heartbeat is older than the store's
+    ``stale_after``). Each cell is tried at most once per call.
     """
-    todo = [c for c in cells if store.status(c.key) != "done"]
+    tried: set[str] = set()
+    todo = _still_open(cells, store, tried, retry_failed)
     bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not progress)
+    said: list[str] = []
     with Heartbeat(store) as beat:
         while todo:
             ready, waiting = _ready(todo, store)
-            if not ready:
-                if not any(store.held_elsewhere(d) for c in waiting for d in c.depends_on):
-                    break
-                time.sleep(poll_s)
-                todo = [c for c in waiting if store.status(c.key) != "done"]
-                continue
+            ran = False
             for cell in ready:
+                if not store.claim(cell.key, retry_failed=retry_failed):
+                    continue  # done meanwhile, failed, or held by another worker
+                ran = True
+                tried.add(cell.key)
                 bar.set_postfix_str(cell.label)
-                if store.claim(cell.key, retry_failed=retry_failed):
-                    try:
-                        with beat.holding(cell.key):
-                            rows, prov = invoke(runner_of(cell.kind), cell.params,
-                                                str(workdir / cell.key))
-                        store.finish(cell.key, rows, prov)
-                    except Exception as exc:  # a failing cell must not stop the others
-                        store.fail(cell.key, _error_line(exc))
-                        log.error("%s failed: %s", cell.label, _error_line(exc))
+                try:
+                    with beat.holding(cell.key):
+                        rows, prov = invoke(runner_of(cell.kind), cell.params,
+                                            str(workdir / cell.key))
+                    store.finish(cell.key, rows, prov)
+                except Exception as exc:  # a failing cell must not stop the others
+                    store.fail(cell.key, _error_line(exc))
+                    log.error("%s failed: %s", cell.label, _error_line(exc))
                 bar.update(1)
-            todo = [c for c in waiting if store.status(c.key) != "done"]
+            todo = _still_open([*ready, *waiting], store, tried, retry_failed)
+            if ran or not todo:
+                continue
+            others = _running_elsewhere(todo, store)
+            if not others:
+                break  # what is left waits on cells no worker runs (failed, or outside cells)
+            if others != said:
+                log.warning("waiting for %d cell(s) another worker is running (%s); a dead "
+                            "worker's cell is taken over once its heartbeat is %g s old",
+                            len(others), ", ".join(others), store.stale_after)
+                said = others
+            time.sleep(poll_s)
     bar.close()
     return _summary(cells, store)
 
@@ -176,8 +214,9 @@ def _summary(cells: Sequence[Cell], store: ResultStore) -> dict[str, int]:
 
 def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path, address: str | None = None,
             retry_failed: bool = False, progress: bool = True,
-            init_kwargs: dict[str, Any] | None = None) -> dict[str, int]:
-    """Run cells as Ray tasks, waves of ready cells; the driver writes the store."""
+            init_kwargs: dict[str, Any] | None = None, poll_s: float = 10.0) -> dict[str, int]:
+    """Run cells as Ray tasks, waves of ready cells; the driver writes the store. Cells another
+    worker runs are waited for and taken over if it dies, as in :func:`run_local`."""
     try:
         import ray
     except ImportError:
@@ -188,7 +227,8 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path, address: s
     try:
         gpus = ray.cluster_resources().get("GPU", 0)
         remote = ray.remote(invoke)
-        todo = [c for c in cells if store.status(c.key) != "done"]
+        tried: set[str] = set()
+        todo = _still_open(cells, store, tried, retry_failed)
         bar = tqdm(total=len(todo), desc="cells (ray)", unit="cell", disable=not progress)
         # The driver holds the claims, so the driver beats for every submitted cell (queued or
         # running on a worker) until its result is written.
@@ -199,9 +239,14 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path, address: s
                 for c in ready:
                     if store.claim(c.key, retry_failed=retry_failed):
                         beat.add(c.key)
+                        tried.add(c.key)
                         claimed.append(c)
                 if not claimed:
-                    break
+                    todo = _still_open([*ready, *waiting], store, tried, retry_failed)
+                    if not todo or not _running_elsewhere(todo, store):
+                        break
+                    time.sleep(poll_s)  # another worker runs what is left; see run_local
+                    continue
                 futures = {}
                 for cell in claimed:
                     opts = {"num_gpus": 1} if gpus else {"num_cpus": 1}  # every kind: a model
@@ -220,7 +265,7 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path, address: s
                     finally:
                         beat.discard(cell.key)
                     bar.update(1)
-                todo = [c for c in waiting if store.status(c.key) != "done"]
+                todo = _still_open([*ready, *waiting], store, tried, retry_failed)
         bar.close()
     finally:
         if started_here:

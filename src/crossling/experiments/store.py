@@ -271,6 +271,14 @@ class ResultStore:
             con.execute("UPDATE cells SET status='done', finished=?, provenance=? WHERE key=?",
                         (time.time(), json.dumps(provenance, sort_keys=True, default=str), key))
 
+    def reopen(self, key: str) -> bool:
+        """Make a finished cell pending again (its rows stay until it finishes anew, when
+        :meth:`finish` replaces them); False if it was not done."""
+        with self._transaction() as con:
+            cur = con.execute("UPDATE cells SET status='pending', finished=NULL WHERE key=? AND "
+                              "status='done'", (key,))
+            return cur.rowcount > 0
+
     def fail(self, key: str, error: str) -> None:
         with self._transaction() as con:
             con.execute("UPDATE cells SET status='failed', error=?, finished=? WHERE key=?",

@@ -44,11 +44,19 @@ import yaml
 
 import crossling
 from crossling.data.leakage import check_training_splits
+from crossling.data.parallel import count_aligned
 from crossling.data.resolve import resolve_ud
 from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
-from crossling.errors import ConfigError, CrosslingError
+from crossling.errors import ConfigError, CrosslingError, ModelError
+from crossling.models.config import (
+    is_local_path,
+    missing_parts,
+    num_blocks,
+    read_config,
+    usable_positions,
+)
 from crossling.models.reinit import SCHEMES, canonical_group, parse_group
-from crossling.provenance import sha256_file
+from crossling.provenance import model_identity, sha256_file
 from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
 from crossling.similarity.pooling import POOLINGS
 from crossling.similarity.retrieval import VARIANTS, check_variants
@@ -320,6 +328,7 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
     name = top.get("name", str, p.stem)
     model = top.get("model", str)
     model = os.path.expanduser(model) if model.startswith("~") else model
+    config = _model_config(top, model)
     data_f = top.sub("data")
     base = p.parent
     if data is not None:
@@ -453,14 +462,21 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         _check_targets(sf, ud, source, languages)
         if after_languages is not None:
             _check_targets(sf, ud, source, after_languages, key="after_languages")
+        if similarity.before:
+            _check_sentences(sf, "n", ud, source, languages, n)
+        if tasks and similarity.after_groups:  # the fine-tuned similarity's sentences
+            _check_sentences(sf, "n" if after_n is None else "after_n", ud, source,
+                             similarity.ft_languages, similarity.ft_n)
         if similarity.seed_pairs and len(similarity.after_seeds or seeds) < 2:
             raise sf.fail("seed_pairs", "needs at least two seeds (in after_seeds, or seeds) "
                                         "to pair")
     retrieval = _retrieval(top.sub("retrieval"), ud, source) if "retrieval" in top.data \
         else None
-    probe = _probe_spec(top.sub("probe"), ud, source, model, allow_test) \
+    probe = _probe_spec(top.sub("probe"), ud, source, model, config, allow_test) \
         if "probe" in top.data else None
     top.finish()
+    if config is not None:
+        _check_fits_model(top, model, config, reinit, tasks, training)
     return Study(name=name, path=str(p), model=model, ud=str(ud),
                  ner=None if ner is None else str(ner), source=source, tasks=tasks,
                  reinit=reinit, reinit_scheme=scheme, seeds=list(seeds), training=training,
@@ -572,25 +588,76 @@ def _retrieval(rf: _Fields, ud: Path, source: str) -> RetrievalSpec:
     if spec.pooling not in POOLINGS:
         raise rf.fail("pooling", f"unknown pooling (available: {', '.join(POOLINGS)})")
     _check_targets(rf, ud, source, languages)
+    _check_sentences(rf, "n", ud, source, languages, spec.n)
     return spec
 
 
-def _model_blocks(model: str) -> int | None:
-    """Transformer blocks of a local model folder, from its ``config.json`` (no transformers
-    import); None for a Hub name or a folder without a readable count (checked at run time)."""
-    config = Path(model) / "config.json"
+def _check_sentences(f: _Fields, key: str, ud: Path, source: str, languages: list[str],
+                     n: int | None) -> None:
+    """``f.<key>`` (a sentence count) no more than the parallel sentences of the source and
+    ``languages`` (counted from their ``sent_id`` comments), so that a cell never finds out
+    after other cells trained; None (all sentences) always fits."""
+    if n is None:
+        return
+    files = {lang: resolve_ud(ud, lang) for lang in [source, *languages]}
     try:
-        n = json.loads(config.read_text(encoding="utf-8")).get("num_hidden_layers")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return n if isinstance(n, int) and not isinstance(n, bool) else None
+        have = count_aligned(files)
+    except CrosslingError as exc:
+        raise f.fail(key, str(exc)) from None
+    if n > have:
+        raise f.fail(key, f"must be <= {have}, the parallel sentences of "
+                          f"{', '.join(files)} in {ud}; got {n}")
 
 
-def _probe_spec(pf: _Fields, ud: Path, source: str, model: str,
+def _model_config(top: _Fields, model: str) -> Any | None:
+    """The model's config (``AutoConfig``, no weights), for the checks made at load. A local
+    folder must exist and hold a config, weights and tokenizer files; a Hub model's config is
+    read from the local cache when it is there, else None (its checks wait for its cells)."""
+    try:
+        if not is_local_path(model):
+            return read_config(model, cached_only=True)
+        folder = Path(model)
+        if not folder.is_dir():
+            raise top.fail("model", f"{model}: no such model folder")
+        problem = missing_parts(folder)
+        if problem is not None:
+            raise top.fail("model", f"{model}: {problem} in the model folder")
+        return read_config(model)
+    except ModelError as exc:
+        raise top.fail("model", str(exc)) from None
+
+
+def _check_fits_model(top: _Fields, model: str, config: Any, reinit: list[str],
+                      tasks: list[TaskSpec], training: TrainConfig) -> None:
+    """Each task's re-init groups within the model's blocks and its ``max_length`` within the
+    model's positions, known from its config before any cell runs; an error names the field
+    that set the value (the study's, or the task's own override)."""
+    blocks, positions = num_blocks(config), usable_positions(config)
+    raw_tasks = top.data.get("tasks") or {}
+    for task in tasks:
+        own = _Fields(top.file, raw_tasks[task.name], f"tasks.{task.name}")
+        groups, where = (reinit, top) if task.reinit is None else (task.reinit, own)
+        for i, group in enumerate(groups):
+            layers, _ = parse_group(group)
+            bad = [k for k in layers if blocks is not None and not 1 <= k <= blocks]
+            if bad:
+                raise where.fail(f"reinit[{i}]", f"layer {bad[0]} of group {group!r} out of "
+                                                 f"range 1..{blocks} ({model} has {blocks} "
+                                                 "transformer blocks)")
+        max_length = (training if task.training is None else task.training).max_length
+        if positions is not None and max_length > positions:
+            set_here = "max_length" in (own.data.get("training") or {})
+            path = f"tasks.{task.name}.training.max_length" if set_here \
+                else "training.max_length"
+            raise ConfigError(f"{top.file}: {path}: must be <= {positions} (the token "
+                              f"positions of {model}), got {max_length}")
+
+
+def _probe_spec(pf: _Fields, ud: Path, source: str, model: str, config: Any | None,
                 allow_test: bool = False) -> ProbeSpec:
     """The ``probe`` section, checked: files resolve (no test split to train on unless
-    ``allow_test``), no duplicate or source target, layers in range (for a local model
-    folder), sizes positive."""
+    ``allow_test``), no duplicate or source target, layers in range (when the model's
+    ``config`` is known), sizes positive."""
     targets = pf.strings("targets")
     if not targets:
         raise pf.fail("targets", "empty list: no language to apply the probe to")
@@ -599,7 +666,7 @@ def _probe_spec(pf: _Fields, ud: Path, source: str, model: str,
     if layers is not None:
         if not layers:
             raise pf.fail("layers", "empty list (omit the field for every layer)")
-        blocks = _model_blocks(model)
+        blocks = None if config is None else num_blocks(config)
         for i, k in enumerate(layers):
             if isinstance(k, bool) or not isinstance(k, int) or k < 0:
                 raise pf.fail(f"layers[{i}]", f"expected a layer number >= 0 (0 = embeddings), "
@@ -649,23 +716,47 @@ def _data_file(task: str, ud: Path, ner: Path | None, spec: str, split: str) -> 
 
 
 def _model_identity(model: str) -> str:
-    """Hub name, or for a local folder its weight files' checksums (a rebuilt folder differs)."""
-    folder = Path(model)
-    if folder.is_dir():
-        files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
-        return json.dumps({"local": folder.name,
-                           "weights": {f.name: sha256_file(f) for f in files}}, sort_keys=True)
-    return model
+    """Hub name, or for a local folder every file's checksum (config, tokenizer and weights:
+    :func:`crossling.provenance.model_identity`, what ``crossling finetune``'s manifest uses)."""
+    files = model_identity(model)
+    if files is None:
+        return model
+    return json.dumps({"local": Path(model).name, "files": files}, sort_keys=True)
 
 
-def _key(kind: str, params: Mapping[str, Any], files: list[Path], model_id: str) -> str:
-    """The content hash of a cell. The crossling version is part of it: a result computed by
-    another version (other code, perhaps other numbers) is never silently reused."""
+DataRoles = Mapping[str, Path | list[Path] | Mapping[str, Path]]
+"""A cell's data files by role (``train``, ``dev``, ``test``, ``eval``, ``languages``, ...):
+a file, a list of files in their order, or files by language."""
+
+
+def _checksums(files: DataRoles) -> dict[str, Any]:
+    """The SHA-256 of each file, keeping its role, its position and its language: moving a
+    file from ``train`` to ``dev`` or swapping two languages' files changes the result."""
+    out: dict[str, Any] = {}
+    for role, value in files.items():
+        if isinstance(value, Path):
+            out[role] = sha256_file(value)
+        elif isinstance(value, Mapping):
+            out[role] = {lang: sha256_file(f) for lang, f in value.items()}
+        else:
+            out[role] = [sha256_file(f) for f in value]
+    return out
+
+
+def _key(kind: str, params: Mapping[str, Any], files: DataRoles, model_id: str) -> str:
+    """The content hash of a cell: its kind and settings, its data files by role, the model's
+    identity and the crossling version (a result computed by another version, other code and
+    perhaps other numbers, is never silently reused)."""
     blob = json.dumps({"kind": kind, "params": params, "model": model_id,
-                       "crossling": crossling.__version__,
-                       "data": sorted(sha256_file(f) for f in files)}, sort_keys=True,
-                      default=str)
+                       "crossling": crossling.__version__, "data": _checksums(files)},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _pud_roles(ud: Path, source: str, languages: list[str]) -> DataRoles:
+    """The PUD files of a similarity or retrieval cell, the source's and each target's."""
+    return {"source": resolve_ud(ud, source),
+            "languages": {lang: resolve_ud(ud, lang) for lang in languages}}
 
 
 def expand(study: Study) -> list[Cell]:
@@ -680,7 +771,7 @@ def expand(study: Study) -> list[Cell]:
         sim_params = {"source": study.source, "languages": sim.languages,
                       "measures": sim.measures, "pooling": sim.pooling, "n": sim.n,
                       "n_boot": sim.n_boot, "n_null": sim.n_null}
-        sim_files = [resolve_ud(ud, x) for x in [study.source, *sim.languages]]
+        sim_files = _pud_roles(ud, study.source, sim.languages)
         if sim.before:
             # layer_difference only in this cell, and only when set (keys of other studies
             # unchanged)
@@ -695,7 +786,7 @@ def expand(study: Study) -> list[Cell]:
         ret_params = {"source": study.source, "languages": ret.languages,
                       "variants": ret.variants, "pooling": ret.pooling, "n": ret.n,
                       "n_boot": ret.n_boot, "n_null": ret.n_null}
-        ret_files = [resolve_ud(ud, x) for x in [study.source, *ret.languages]]
+        ret_files = _pud_roles(ud, study.source, ret.languages)
         # after the pretrained similarity when both encode the same sentences the same way: the
         # retrieval then reads its vectors from the shared cache (two workers on one store would
         # otherwise both encode them at once)
@@ -706,12 +797,12 @@ def expand(study: Study) -> list[Cell]:
                           {"model": study.model, "ud": study.ud, **ret_params},
                           depends_on=after_sim))
     ft_params: dict[str, Any] = {}
-    ft_files: list[Path] = []
+    ft_files: DataRoles = {}
     if sim is not None:  # the fine-tuned similarity's settings (after_n, after_languages)
         ft_params = {**sim_params, "languages": sim.ft_languages, "n": sim.ft_n}
         if sim.after_measures is not None:  # (absent: the keys of earlier studies unchanged)
             ft_params["measures"] = sim.ft_measures
-        ft_files = [resolve_ud(ud, x) for x in [study.source, *sim.ft_languages]]
+        ft_files = _pud_roles(ud, study.source, sim.ft_languages)
     after = {_group_id(g) for g in sim.after_groups} if sim is not None else set()
     after_seeds = (sim.after_seeds or study.seeds) if sim is not None else []
     for task in study.tasks:
@@ -720,6 +811,8 @@ def expand(study: Study) -> list[Cell]:
                  "dev": [_data_file(task.name, ud, ner, s, "dev") for s in task.dev]}
         evals = {lang: _data_file(task.name, ud, ner, lang, "test")
                  for lang in [task.test, *task.eval]}
+        roles: DataRoles = {**files, "test": {task.test: evals[task.test]},
+                            "eval": {lang: evals[lang] for lang in task.eval}}
         ref_keys: dict[int, str] = {}  # seed -> finetune key of the task's REF models
         ref_sim: dict[int, str] = {}  # seed -> its REF model's similarity_ft cell
         for group in study.task_reinit(task):
@@ -731,8 +824,7 @@ def expand(study: Study) -> list[Cell]:
                             "max_train_sentences": task.max_train_sentences,
                             "max_eval_sentences": task.max_eval_sentences,
                             "eval": sorted(evals)}
-                all_files = files["train"] + files["dev"] + list(evals.values())
-                key = _key("finetune", identity, all_files, model_id)
+                key = _key("finetune", identity, roles, model_id)
                 tuned_later = seed in after_seeds and (
                     measured or (is_ref and sim is not None and sim.seed_pairs))
                 params = {**identity, "model": study.model, "source": task.test,
@@ -786,7 +878,8 @@ def _probe_cell(study: Study, spec: ProbeSpec, ud: Path, model_id: str) -> Cell:
               "train_spec": spec.train}
     if study.allow_test_training:  # not in the key: it permits, it does not change the result
         params["allow_test_training"] = True
-    return Cell(_key("probe", identity, [train, *tests.values()], model_id), "probe", params)
+    return Cell(_key("probe", identity, {"train": train, "test": tests}, model_id), "probe",
+                params)
 
 
 def estimate_cost(study: Study, cells: list[Cell], tokens_per_s: float | None = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -182,19 +182,44 @@ class StudyPlan:
         kwargs: dict[str, Any] = {"retry_failed": retry_failed}
         if executor == "ray":
             kwargs["address"] = address
-        counts = EXECUTORS[executor](self.cells, self.store, self.store_path.parent / "cells",
-                                     **kwargs)
+        folder = self.store_path.parent / "cells"
+        reopen_unsaved_encoders(self.cells, self.store, folder)
+        counts = EXECUTORS[executor](self.cells, self.store, folder, **kwargs)
         failed = [(str(i["label"]), str(i["error"])) for i in self.store.cells(self.study.name)
                   if i["status"] == "failed"]
-        return StudyOutcome(counts=dict(counts), failed=failed)
+        return StudyOutcome(counts=dict(counts), failed=failed,
+                            unfinished=unfinished_cells(self.cells, self.store))
+
+
+def unfinished_cells(cells: Sequence[Cell], store: ResultStore) -> list[tuple[str, str]]:
+    """(label, why) of each cell neither done nor failed after a run, so that a run never ends
+    with work left without saying what holds it up."""
+    status = {c.key: store.status(c.key) for c in cells}
+    out = []
+    for c in cells:
+        if status[c.key] in ("done", "failed"):
+            continue
+        deps = {d: status.get(d, store.status(d)) for d in c.depends_on}
+        if status[c.key] == "running":
+            why = "running in another worker (its results land in the store when it ends)"
+        elif any(s == "failed" for s in deps.values()):
+            why = "waits on a failed cell (fix its error, then run again retrying failed cells)"
+        elif any(d not in status and s != "done" for d, s in deps.items()):
+            why = "waits on a cell of a kind not selected in this run (run all kinds)"
+        else:
+            why = "not run (run the study again)"
+        out.append((c.label, why))
+    return out
 
 
 @dataclass(frozen=True)
 class StudyOutcome:
-    """What a run of a study did: cells per status, and each failed cell's label and error."""
+    """What a run of a study did: cells per status, each failed cell's label and error, and
+    each cell left unfinished with the reason."""
 
     counts: dict[str, int]
     failed: list[tuple[str, str]] = field(default_factory=list)
+    unfinished: list[tuple[str, str]] = field(default_factory=list)
 
 
 def plan_study(study_path: str | Path, *, store: str | Path | None = None,
@@ -210,10 +235,29 @@ def plan_study(study_path: str | Path, *, store: str | Path | None = None,
         raise ConfigError(f"{study.path}: model: {exc}") from None
     cells = expand(study)
     if only:
-        cells = [c for c in cells if c.kind == only]
+        # only a fine-tuning cell's output (its encoder) is read by the cells after it; the
+        # other dependencies order cells sharing the vector cache, and are dropped with
+        # their kind (a selected cell would wait on them forever)
+        needed = {c.key for c in cells if c.kind in (only, "finetune")}
+        cells = [replace(c, depends_on=tuple(d for d in c.depends_on if d in needed))
+                 for c in cells if c.kind == only]
     results = ResultStore(store_path)
     results.add_cells(study.name, cells)
     return StudyPlan(study=study, cells=cells, store=results, store_path=store_path)
+
+
+def reopen_unsaved_encoders(cells: Sequence[Cell], store: ResultStore, folder: Path) -> list[str]:
+    """Finished fine-tuning cells whose encoder a cell still to run reads, but which did not
+    keep it (run before the study measured their models): made pending again, so they train
+    again and keep it, instead of their measuring cells failing after the rest of the grid ran.
+    Returns their keys."""
+    needed = {d for c in cells if store.status(c.key) != "done" for d in c.depends_on}
+    out = []
+    for c in cells:
+        if c.kind == "finetune" and c.key in needed and c.params.get("save_model") and \
+                not (folder / c.key / "encoder").is_dir() and store.reopen(c.key):
+            out.append(c.key)
+    return out
 
 
 

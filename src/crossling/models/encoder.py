@@ -292,7 +292,8 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     normaliser, pre-tokeniser, post-processor) plus the special-token and padding settings.
 
     The same weights with another tokenizer give other vectors for the same text; the vector
-    cache key and the provenance therefore include this. The backend's ``truncation`` and
+    cache key, the encoded-sentence cache key (:mod:`crossling.training.encoded`) and the
+    provenance therefore include this one fingerprint. The backend's ``truncation`` and
     ``padding`` entries are left out: they hold the state of the last call (e.g. its
     ``max_length``), not a property of the tokenizer.
     """
@@ -304,7 +305,10 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
         raise ModelError(f"{type(tokenizer).__name__}: not a fast tokenizer; cannot fingerprint")
     settings = {"special_tokens": {k: str(v) for k, v in tokenizer.special_tokens_map.items()},
                 "padding_side": getattr(tokenizer, "padding_side", None),
-                "truncation_side": getattr(tokenizer, "truncation_side", None)}
+                "truncation_side": getattr(tokenizer, "truncation_side", None),
+                "inputs": list(getattr(tokenizer, "model_input_names", [])),
+                "pad_ids": [getattr(tokenizer, "pad_token_id", None),
+                            getattr(tokenizer, "pad_token_type_id", None)]}
     truncation, padding = backend.truncation, backend.padding
     backend.no_truncation()
     backend.no_padding()

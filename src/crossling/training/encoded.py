@@ -14,7 +14,7 @@ equal to :func:`crossling.models.encoder.encode_words`'s (tested), without calli
 
 On disk a set is ``<cache_dir>/<key>.json``, written atomically after a checksum line that every
 read verifies (a damaged entry is encoded again, with a warning), where the key hashes the
-tokenizer's fingerprint (its full ``tokenizer.json`` serialisation, class and padding side), the
+tokenizer's fingerprint (:func:`crossling.models.encoder.tokenizer_fingerprint`), the
 truncation length and the exact words of every sentence: a changed data file, subset, reader or
 tokenizer is a different key, never a stale hit.
 """
@@ -33,7 +33,12 @@ from typing import Any
 import torch
 
 from crossling.checksums import CacheDamaged, load_text, save_text, warn_recompute
-from crossling.models.encoder import WordBatch, encode_words, word_start_positions
+from crossling.models.encoder import (
+    WordBatch,
+    encode_words,
+    tokenizer_fingerprint,
+    word_start_positions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +50,6 @@ def default_cache_dir() -> Path:
     """``$CROSSLING_CACHE/encoded`` (default ``~/.cache/crossling/encoded``)."""
     return Path(os.environ.get("CROSSLING_CACHE", Path.home() / ".cache" / "crossling")) / \
         "encoded"
-
-
-def tokenizer_fingerprint(tokenizer: Any) -> str:
-    """A content hash of a fast tokenizer: its full serialisation, class, padding and inputs.
-
-    The serialisation's ``truncation`` and ``padding`` entries are left out: they record the
-    settings of the last call (each call sets them), not what the tokenizer is.
-    """
-    state = json.loads(tokenizer.backend_tokenizer.to_str())
-    state.pop("truncation", None)
-    state.pop("padding", None)
-    digest = hashlib.sha256()
-    digest.update(json.dumps(state, sort_keys=True, ensure_ascii=False).encode("utf-8"))
-    digest.update(json.dumps([type(tokenizer).__name__, tokenizer.padding_side,
-                              list(tokenizer.model_input_names), tokenizer.pad_token_id,
-                              tokenizer.pad_token_type_id]).encode())
-    return digest.hexdigest()[:24]
 
 
 @dataclass(frozen=True)

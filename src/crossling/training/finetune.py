@@ -51,11 +51,12 @@ from crossling.data.ner import read_iob2
 from crossling.devices import pick_device
 from crossling.errors import ConfigError, DataError, ModelError
 from crossling.manifest import check_folder, claim_folder, make_manifest
+from crossling.models.config import num_blocks, read_config, usable_positions
 from crossling.models.encoder import load_encoder, model_fingerprint, transformer_layers
 from crossling.models.names import check_model_name
 from crossling.models.reinit import SCHEMES, canonical_group, parse_group, reinit
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
-from crossling.provenance import provenance, sha256_file
+from crossling.provenance import model_identity, provenance, sha256_file
 from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
 from crossling.training.encoded import EncodedTokenizer, default_cache_dir
 from crossling.training.loop import TrainConfig, evaluate, fit, seed_everything
@@ -208,19 +209,6 @@ def _file_identity(path: str | Path) -> dict[str, str]:
     return {"file": p.name, "sha256": sha256_file(p)}
 
 
-def model_identity(model_name: str) -> dict[str, str] | None:
-    """For a local model folder, the SHA-256 of each of its files; None for a Hub name.
-
-    Part of a run's settings: a folder re-imported or re-trained in place is another model.
-    """
-    root = Path(model_name)
-    if not root.is_dir():
-        return None
-    return {f.relative_to(root).as_posix(): sha256_file(f) for f in sorted(root.rglob("*"))
-            if f.is_file() and not any(part.startswith(".")
-                                       for part in f.relative_to(root).parts)}
-
-
 def finetune_settings(task_name: str, model_name: str, train_files: Sequence[str | Path],
                       dev_files: Sequence[str | Path], eval_sets: Mapping[str, str | Path],
                       reinit_group: str = "REF", reinit_scheme: str = "model", seed: int = 0,
@@ -286,24 +274,15 @@ def default_out_dir(settings: Mapping[str, Any], root: str | Path = DEFAULT_ROOT
 
 def _check_model_config(model_name: str, config: TrainConfig, reinit_group: str) -> None:
     """Max length and re-init layers against the model's config, before its weights load."""
-    from transformers import AutoConfig
-
     check_model_name(model_name)
-    try:
-        cfg = AutoConfig.from_pretrained(model_name)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{model_name}: cannot load model config "
-                         f"({str(exc).splitlines()[0]})") from None
-    positions = getattr(cfg, "max_position_embeddings", None)
-    if isinstance(positions, int):
-        if cfg.model_type in ("roberta", "xlm-roberta", "camembert"):
-            positions -= (cfg.pad_token_id or 0) + 1  # positions start after the padding index
-        if config.max_length > positions:
-            raise ConfigError(f"max_length (--max-length) {config.max_length} exceeds the "
-                              f"{positions} positions of {model_name}")
-    n_layers = getattr(cfg, "num_hidden_layers", None)
+    cfg = read_config(model_name)
+    positions = usable_positions(cfg)
+    if positions is not None and config.max_length > positions:
+        raise ConfigError(f"max_length (--max-length) {config.max_length} exceeds the "
+                          f"{positions} positions of {model_name}")
+    n_layers = num_blocks(cfg)
     layers, _ = parse_group(reinit_group)
-    if isinstance(n_layers, int):
+    if n_layers is not None:
         for layer in layers:
             if not 1 <= layer <= n_layers:
                 raise ConfigError(f"layer {layer} out of range 1..{n_layers}")

@@ -1,0 +1,155 @@
+"""What can be known before a study's first cell runs is checked when the study loads: the model
+folder (it exists, with config, weights and tokenizer), re-init groups within the model's depth
+and ``max_length`` within its positions (from its config, no weights), sentence counts within
+the parallel corpus. Each error is one line naming the file and the field path; before, each
+surfaced as a failed cell after the other cells had trained."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crossling.errors import ConfigError
+from crossling.experiments import cells as cell_runners
+from crossling.experiments.study import expand, load_study
+from crossling.experiments.workflows import run_study
+
+STUDY = """
+name: checks
+model: {model}
+data: {{ud: {ud}}}
+tasks:
+  pos: {{train: [{train}], dev: [{train}], test: en, eval: [fr], max_train_sentences: 4{pos}}}
+reinit: [REF, 1-2]
+seeds: [0]
+training: {{epochs: 1, batch_size: 4{training}}}
+similarity: {{languages: [fr, de], measures: [linear_cka], n: 8, n_boot: 2, n_null: 2{sim}}}
+retrieval: {{languages: [fr, de], n: 8, n_boot: 2, n_null: 2{ret}}}
+"""
+
+
+def _write(tmp_path: Path, fixture_dir: Path, model: Path | str, **extra: str) -> Path:
+    fields = {"pos": "", "training": "", "sim": "", "ret": "", **extra}
+    train = next((fixture_dir / "ud").glob("*/en_fixture-ud-test.conllu"))
+    path = tmp_path / "study.yaml"
+    path.write_text(STUDY.format(model=model, ud=fixture_dir / "ud", train=train, **fields),
+                    encoding="utf-8")
+    return path
+
+
+def _refused(path: Path, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        load_study(path)
+    text = str(err.value)
+    assert "\n" not in text and text.startswith(f"{path}: "), text
+
+
+def test_the_valid_study_loads(tmp_path: Path, fixture_dir: Path, fixture_bert: Path) -> None:
+    assert expand(load_study(_write(tmp_path, fixture_dir, fixture_bert)))
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    # fixture_bert has 2 transformer blocks
+    ({"pos": ", reinit: [REF, 2-3]"},
+     r"study\.yaml: tasks\.pos\.reinit\[1\]: layer 3 of group '2-3' out of range 1\.\.2"),
+    ({"pos": ", reinit: ['5']"}, r"tasks\.pos\.reinit\[0\]: layer 5 .* out of range 1\.\.2"),
+    # 256 positions
+    ({"training": ", max_length: 100000"},
+     r"study\.yaml: training\.max_length: must be <= 256 .*, got 100000"),
+    ({"pos": ", training: {max_length: 257}"},
+     r"tasks\.pos\.training\.max_length: must be <= 256 .*, got 257"),
+    # the fixture treebank has 8 parallel sentences
+    ({"sim": ", after_n: 9"}, r"similarity\.after_n: must be <= 8, the parallel sentences"),
+])
+def test_model_and_corpus_limits_are_refused_at_load(tmp_path: Path, fixture_dir: Path,
+                                                     fixture_bert: Path, extra: dict[str, str],
+                                                     message: str) -> None:
+    _refused(_write(tmp_path, fixture_dir, fixture_bert, **extra), message)
+
+
+def test_study_wide_groups_beyond_the_depth_are_refused(tmp_path: Path, fixture_dir: Path,
+                                                        fixture_bert: Path) -> None:
+    path = _write(tmp_path, fixture_dir, fixture_bert)
+    path.write_text(path.read_text().replace("reinit: [REF, 1-2]", "reinit: [REF, 1-2, 3-4]"))
+    _refused(path, r"study\.yaml: reinit\[2\]: layer 3 of group '3-4' out of range 1\.\.2 "
+                   r"\(.* has 2 transformer blocks\)")
+
+
+def test_sentence_counts_beyond_the_corpus_are_refused(tmp_path: Path, fixture_dir: Path,
+                                                       fixture_bert: Path) -> None:
+    path = _write(tmp_path, fixture_dir, fixture_bert)
+    text = path.read_text()
+    path.write_text(text.replace("measures: [linear_cka], n: 8", "measures: [linear_cka], n: 9"))
+    _refused(path, r"similarity\.n: must be <= 8, the parallel sentences of en, fr, de .*got 9")
+    path.write_text(text.replace("retrieval: {languages: [fr, de], n: 8",
+                                 "retrieval: {languages: [fr, de], n: 1000"))
+    _refused(path, r"retrieval\.n: must be <= 8, .*got 1000")
+
+
+def test_a_roberta_models_padding_offset_is_taken_off_its_positions(
+        tmp_path: Path, fixture_dir: Path, tiny_xlmr: Path) -> None:
+    """XLM-R's positions start after the padding index: 260 embeddings, 258 usable."""
+    ok = _write(tmp_path, fixture_dir, tiny_xlmr, training=", max_length: 258")
+    load_study(ok)
+    _refused(_write(tmp_path, fixture_dir, tiny_xlmr, training=", max_length: 259"),
+             r"training\.max_length: must be <= 258")
+
+
+@pytest.mark.parametrize("remove", ["folder", "config.json", "weights", "tokenizer"])
+def test_a_missing_model_folder_or_part_is_refused_at_load(tmp_path: Path, fixture_dir: Path,
+                                                           fixture_bert: Path,
+                                                           remove: str) -> None:
+    model = tmp_path / "models" / "bert"
+    shutil.copytree(fixture_bert, model)
+    if remove == "folder":
+        shutil.rmtree(model)
+    elif remove == "weights":
+        for f in model.glob("*.safetensors"):
+            f.unlink()
+    elif remove == "tokenizer":
+        for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                  "special_tokens_map.json"):
+            (model / f).unlink(missing_ok=True)
+    else:
+        (model / remove).unlink()
+    _refused(_write(tmp_path, fixture_dir, model),
+             r"study\.yaml: model: .*bert: (no such model folder|no config\.json|no weight "
+             r"files|no tokenizer files)")
+
+
+def test_a_relative_path_beside_an_existing_folder_is_a_missing_folder(
+        tmp_path: Path, fixture_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``models/e5-smal`` (a typo) beside a ``models`` folder is a missing folder, not a Hub
+    model to look up at cell time."""
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    _refused(_write(tmp_path, fixture_dir, "models/e5-smal"),
+             r"model: models/e5-smal: no such model folder")
+
+
+def test_a_broken_config_is_refused_at_load(tmp_path: Path, fixture_dir: Path,
+                                            fixture_bert: Path) -> None:
+    model = tmp_path / "bert"
+    shutil.copytree(fixture_bert, model)
+    (model / "config.json").write_text(json.dumps({"model_type": "no-such-type"}))
+    _refused(_write(tmp_path, fixture_dir, model), r"model: .*cannot load model config")
+
+
+def test_a_refused_study_runs_no_cell(tmp_path: Path, fixture_dir: Path, fixture_bert: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check comes before the first cell: nothing runs, no store is written."""
+    ran: list[str] = []
+    for kind in list(cell_runners.RUNNERS):
+        def record(params: dict[str, Any], workdir: Path, _k: str = kind) -> Any:
+            ran.append(_k)
+            raise AssertionError("a cell ran")
+        monkeypatch.setitem(cell_runners.RUNNERS, kind, record)
+    path = _write(tmp_path, fixture_dir, fixture_bert, pos=", reinit: [REF, 1-2, 3-4]")
+    store = tmp_path / "run" / "results.sqlite"
+    with pytest.raises(ConfigError, match=r"tasks\.pos\.reinit\[2\]"):
+        run_study(path, store=store)
+    assert ran == [] and not store.exists()

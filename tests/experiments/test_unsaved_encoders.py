@@ -1,0 +1,117 @@
+"""A study whose fine-tuned models were not kept (nothing measured them) and which then asks
+for them (``similarity.after``): the finished fine-tuning cells train again and keep their
+encoder, instead of every measuring cell failing with "fine-tuned encoder ... is missing"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crossling.experiments import cells as cell_runners
+from crossling.experiments.store import ResultStore
+from crossling.experiments.workflows import run_study
+from crossling.results import ScoreRow
+
+STUDY = """
+name: unsaved
+model: {model}
+data: {{ud: {ud}}}
+tasks:
+  pos: {{train: [{train}], dev: [{train}], test: en, eval: [fr], max_train_sentences: 4}}
+seeds: [0]
+training: {{epochs: 1, batch_size: 4}}
+similarity: {{languages: [fr], measures: [linear_cka], n: 8, n_boot: 2, n_null: 2,
+              before: false, after: {after}}}
+"""
+
+
+def _row(name: str) -> ScoreRow:
+    return ScoreRow("pos", name, "test", "upos_acc", 50.0, 40.0, 60.0, 1, 1, "m", "REF", 0, {})
+
+
+def test_a_finished_finetune_cell_trains_again_to_keep_a_newly_needed_encoder(
+        tmp_path: Path, fixture_dir: Path, fixture_bert: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    trained: list[bool] = []  # save_model of each fine-tuning run
+
+    def finetune(params: dict[str, Any], workdir: Path) -> Any:
+        trained.append(params["save_model"])
+        if params["save_model"]:
+            (workdir / "encoder").mkdir(parents=True)
+        return [_row("en")], {}
+
+    def measure(params: dict[str, Any], workdir: Path) -> Any:
+        if not (workdir.parent / params["finetune"] / "encoder").is_dir():
+            raise FileNotFoundError("fine-tuned encoder is missing")
+        return [_row("fr")], {}
+
+    monkeypatch.setitem(cell_runners.RUNNERS, "finetune", finetune)
+    monkeypatch.setitem(cell_runners.RUNNERS, "similarity_ft", measure)
+    train = next((fixture_dir / "ud").glob("*/en_fixture-ud-test.conllu"))
+    study, store = tmp_path / "study.yaml", tmp_path / "run" / "results.sqlite"
+    fields = {"model": fixture_bert, "ud": fixture_dir / "ud", "train": train}
+    study.write_text(STUDY.format(after="false", **fields), encoding="utf-8")
+    assert run_study(study, store=store).counts == {"done": 1}
+    assert trained == [False]
+
+    study.write_text(STUDY.format(after="true", **fields), encoding="utf-8")
+    outcome = run_study(study, store=store)
+    assert outcome.failed == [] and outcome.counts == {"done": 2}
+    assert trained == [False, True]  # trained again, keeping its encoder
+    assert run_study(study, store=store).counts == {"done": 2} and len(trained) == 2
+    assert len(ResultStore(store).score_rows()) == 2  # the retrained cell's rows replaced
+
+
+def test_the_finetune_runner_retrains_a_finished_run_that_kept_no_encoder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its folder holds the finished run (scores.json) without ``encoder``: the runner asks
+    for a fresh run (overwrite), since a finished run would be returned as it is."""
+    import crossling.training.finetune as finetune
+
+    calls: list[dict[str, Any]] = []
+
+    def fake(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return [_row("en")], []
+
+    monkeypatch.setattr(finetune, "run_finetune_rows", fake)
+    params = {"task": "pos", "model": "m", "train": [], "dev": [], "evals": {}, "reinit": "REF",
+              "scheme": "model", "seed": 0, "training": {}, "max_train_sentences": None,
+              "max_eval_sentences": None, "source": "en", "save_model": True}
+    cell = tmp_path / "cell"
+    cell.mkdir()
+    cell_runners.run_finetune_cell(params, cell)
+    (cell / "scores.json").write_text("[]")
+    cell_runners.run_finetune_cell(params, cell)
+    cell_runners.run_finetune_cell({**params, "save_model": False}, cell)
+    (cell / "encoder").mkdir()
+    cell_runners.run_finetune_cell(params, cell)
+    assert [c["overwrite"] for c in calls] == [False, True, False, False]
+
+
+def test_only_one_kind_runs_without_the_cells_it_merely_follows(
+        tmp_path: Path, fixture_dir: Path, fixture_bert: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``retrieval`` follows the pretrained ``similarity`` cell only to share its cached
+    vectors: ``only="retrieval"`` runs it (it was left pending, silently, waiting on a cell
+    of a kind not selected), while ``only="similarity_ft"`` still waits for its fine-tuning
+    cell and says so."""
+    ran: list[str] = []
+    for kind in ("similarity", "retrieval", "similarity_ft", "finetune"):
+        def runner(params: dict[str, Any], workdir: Path, _k: str = kind) -> Any:
+            ran.append(_k)
+            return [_row(_k)], {}
+        monkeypatch.setitem(cell_runners.RUNNERS, kind, runner)
+    train = next((fixture_dir / "ud").glob("*/en_fixture-ud-test.conllu"))
+    study, store = tmp_path / "study.yaml", tmp_path / "run" / "results.sqlite"
+    study.write_text(STUDY.format(model=fixture_bert, ud=fixture_dir / "ud", train=train,
+                                  after="true").replace("before: false", "before: true")
+                     + "retrieval: {languages: [fr], n: 8, n_boot: 2, n_null: 2}\n",
+                     encoding="utf-8")
+    assert run_study(study, store=store, only="retrieval").counts == {"done": 1}
+    assert ran == ["retrieval"]
+    outcome = run_study(study, store=store, only="similarity_ft")
+    assert outcome.counts == {"pending": 1} and ran == ["retrieval"]
+    assert outcome.unfinished[0][1].startswith("waits on a cell of a kind not selected")
