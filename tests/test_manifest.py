@@ -121,3 +121,27 @@ def test_outputs_are_recorded_and_foreign_files_never_replaced(tmp_path: Path) -
     (out / "a.csv").write_text("edited by hand, longer than before")  # changed since written
     with pytest.raises(ConfigError, match=r"a\.csv was changed since crossling wrote it"):
         check_outputs(out, ["a.csv", "*.png"])
+
+
+def test_owned_outputs_survive_a_copy_and_catch_a_same_size_edit(tmp_path: Path) -> None:
+    """The record holds content hashes: a fresh clone (new modification times) keeps the
+    files crossling's, and an edit that keeps the size is still seen."""
+    import os
+    import shutil
+
+    from crossling.manifest import check_outputs, owned_outputs, writing_outputs
+
+    out = tmp_path / "out"
+    with writing_outputs(out, ["*.csv"]):
+        out.mkdir()
+        (out / "a.csv").write_text("1,2")
+        (out / "b.csv").write_text("3,4")
+    clone = tmp_path / "clone"
+    shutil.copytree(out, clone)  # copies bytes, new times: as a checkout of a committed report
+    for p in clone.iterdir():
+        os.utime(p, ns=(10**18, 10**18))
+    assert owned_outputs(clone) == {"a.csv", "b.csv"}
+    check_outputs(clone, ["*.csv"])
+    (clone / "b.csv").write_text("3,5")  # same size, other content
+    with pytest.raises(ConfigError, match=r"b\.csv was changed since crossling wrote it"):
+        check_outputs(clone, ["*.csv"])

@@ -26,6 +26,7 @@ from typing import Any
 
 from crossling.atomic import TEMP_MARK, remove_stale_temps, write_json
 from crossling.errors import ConfigError
+from crossling.provenance import sha256_file
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -166,11 +167,12 @@ def claim_folder(folder: str | Path, manifest: Mapping[str, Any], overwrite: boo
 
 OUTPUTS = ".crossling-outputs.json"
 """The record, in an output folder, of the files crossling wrote there: for each name, the
-size and modification time (ns) it had when written, so that a file the user edited or
-replaced since then is not taken for crossling's own."""
+size and SHA-256 it had when written, so that a file the user edited or replaced since then is
+not taken for crossling's own. Content, not modification times: a committed report folder stays
+crossling's after a fresh clone, and a report redrawn from the same rows writes the same record."""
 
 
-def _record(folder: Path) -> dict[str, list[int] | None]:
+def _record(folder: Path) -> dict[str, list[Any] | None]:
     path = folder / OUTPUTS
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -186,10 +188,11 @@ def _record(folder: Path) -> dict[str, list[int] | None]:
     return {str(k): v if isinstance(v, list) else None for k, v in record.items()}
 
 
-def _stamp(path: Path) -> list[int] | None:
-    """Size and mtime of a file (None for a folder: owned as a whole)."""
-    st = path.lstat()
-    return None if path.is_dir() else [st.st_size, st.st_mtime_ns]
+def _stamp(path: Path) -> list[Any] | None:
+    """Size and SHA-256 of a file (None for a folder: owned as a whole)."""
+    if path.is_dir():
+        return None
+    return [path.lstat().st_size, sha256_file(path)]
 
 
 def owned_outputs(folder: str | Path) -> set[str]:
