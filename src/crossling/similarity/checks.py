@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -202,7 +202,7 @@ def as_names(value: Any, name: str) -> list[str] | None:
         return None
     if isinstance(value, str):
         return [value]
-    if isinstance(value, bytes) or not isinstance(value, Sequence | set | frozenset | tuple):
+    if isinstance(value, bytes) or not isinstance(value, Iterable):
         raise ConfigError(f"{name}: expected a list of names, got {type(value).__name__} "
                           f"{value!r}")
     out = list(value)
