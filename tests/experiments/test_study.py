@@ -396,3 +396,12 @@ def test_a_finetune_cell_refuses_evaluating_its_training_sentences(ud_dir: Path,
                         "fr": fr}}
     with pytest.raises(DataError, match="sentences of test set 'fr' are train sentences"):
         run_finetune_cell(params, tmp_path)
+
+
+def test_one_file_under_two_language_specs_names_both_and_the_file(tmp_path: Path,
+                                                                   data_dir: Path) -> None:
+    text = BASE.replace("languages: [fr, de]", "languages: [fr, fr_pud]")
+    with pytest.raises(ConfigError, match=r"similarity\.languages\[1\]: duplicate of "
+                                          r"similarity\.languages\[0\] \('fr_pud' and 'fr' are "
+                                          r"the same file, .*fr_pud-ud-test\.conllu\)"):
+        load_study(_write(tmp_path, data_dir, text))

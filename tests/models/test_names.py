@@ -23,7 +23,7 @@ def _no_hub(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("model", ["./missing-model", "runs/finetune/missing/encoder",
                                    "missing-folder/", "/nonexistent/e5-small"])
-@pytest.mark.parametrize("command", ["probe", "finetune"])
+@pytest.mark.parametrize("command", ["probe", "finetune", "similarity", "retrieval"])
 def test_a_missing_model_folder_is_one_line_at_once(
         command: str, model: str, ud_dir: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,7 +31,9 @@ def test_a_missing_model_folder_is_one_line_at_once(
     monkeypatch.chdir(tmp_path)
     argv = {"probe": ["probe", "--data", str(ud_dir), "--targets", "fr"],
             "finetune": ["finetune", "--task", "pos", "--data", str(ud_dir.parent),
-                         "--eval", "fr"]}[command]
+                         "--eval", "fr"],
+            "similarity": ["similarity", "--data", str(ud_dir), "--targets", "fr"],
+            "retrieval": ["retrieval", "--data", str(ud_dir), "--targets", "fr"]}[command]
     start = time.perf_counter()
     code = main([*argv, "--model", model])
     assert time.perf_counter() - start < 2

@@ -274,8 +274,11 @@ class _Fields:
         seen: dict[Any, int] = {}
         for i, ident in enumerate(values if ids is None else ids):
             if ident in seen:
-                raise self.fail(f"{key}[{i}]", f"duplicate of {self._path(key)}[{seen[ident]}] "
-                                                f"({values[i]!r})")
+                j = seen[ident]
+                same = f"({values[i]!r})" if values[i] == values[j] else \
+                    f"({values[i]!r} and {values[j]!r} are the same" + \
+                    (f" file, {ident})" if isinstance(ident, Path) else ")")
+                raise self.fail(f"{key}[{i}]", f"duplicate of {self._path(key)}[{j}] {same}")
             seen[ident] = i
 
     def strings(self, key: str, default: Any = ...) -> list[str]:

@@ -63,6 +63,7 @@ from crossling.data.parallel import ParallelCorpus
 from crossling.devices import pick_device
 from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder, load_encoder
+from crossling.models.names import check_model_name
 from crossling.provenance import provenance
 from crossling.results import SimilarityRow
 from crossling.similarity.checks import (
@@ -511,6 +512,8 @@ def run_retrieval(*, model: str | Encoder, ud: str | Path, source: str,
     :func:`crossling.similarity.service.parallel_corpus`.
     """
     pick_device(device)  # a bad --device fails before data and models are read
+    if isinstance(model, str):
+        check_model_name(model, hub=False)  # a missing folder, before the data is read
     variants = check_variants(variants)
     check_resampling(n_boot, n_null, seed)
     k = check_count("k", k, 1)

@@ -21,6 +21,7 @@ from crossling.data.resolve import pud_languages, resolve_ud
 from crossling.devices import pick_device
 from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder, load_encoder
+from crossling.models.names import check_model_name
 from crossling.results import SimilarityRow
 from crossling.similarity.checks import as_names, check_count
 from crossling.similarity.extract import BATCH_TOKENS
@@ -89,6 +90,9 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
         raise ConfigError(f"compare_side = {compare_side!r}: must be 'a' or 'b'")
     check_arguments(measures, n_boot, n_null, seed, batch_tokens)  # before data and models
     pick_device(device)  # a bad --device fails before data and models are read
+    for name in (model, compare_model):
+        if isinstance(name, str):
+            check_model_name(name, hub=False)  # a missing folder, before the data is read
     corpus, langs = parallel_corpus(ud, source, targets, n, n_option)
     check_resample_memory(len(corpus), n_boot, n_null)  # before a model is loaded
     encoder = _encoder(model, device)
