@@ -22,6 +22,7 @@ STUDY = """
 name: checks
 model: {model}
 data: {{ud: {ud}}}
+allow_test_training: true  # the fixture treebank has test files only
 tasks:
   pos: {{train: [{train}], dev: [{train}], test: en, eval: [fr], max_train_sentences: 4{pos}}}
 reinit: [REF, 1-2]

@@ -49,12 +49,12 @@ from crossling.data.resolve import resolve_ud
 from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
 from crossling.errors import ConfigError, CrosslingError, ModelError
 from crossling.models.config import (
-    is_local_path,
     missing_parts,
     num_blocks,
     read_config,
     usable_positions,
 )
+from crossling.models.names import looks_like_path
 from crossling.models.reinit import SCHEMES, canonical_group, parse_group
 from crossling.provenance import model_identity, sha256_file
 from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
@@ -617,7 +617,7 @@ def _model_config(top: _Fields, model: str) -> Any | None:
     folder must exist and hold a config, weights and tokenizer files; a Hub model's config is
     read from the local cache when it is there, else None (its checks wait for its cells)."""
     try:
-        if not is_local_path(model):
+        if not Path(model).is_dir() and not looks_like_path(model):
             return read_config(model, cached_only=True)
         folder = Path(model)
         if not folder.is_dir():

@@ -4,29 +4,13 @@ position embeddings is refused before any work (a study's load, a fine-tuning ru
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from crossling.errors import ModelError
 
-_HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
-"""A Hugging Face Hub repository id: ``name`` or ``owner/name``."""
-
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.h5", "*.msgpack")
 """Patterns of the weight files ``from_pretrained`` can load from a local folder."""
-
-
-def is_local_path(model: str) -> bool:
-    """``model`` names a local folder rather than a Hub id: it exists as a folder, or it cannot
-    be a Hub id (absolute, ``./``, ``~``, two or more ``/``, a backslash), or its parent is an
-    existing local folder (``models/e5-small`` beside a ``models`` folder)."""
-    path = Path(model)
-    if path.is_dir() or path.is_absolute() or model.startswith((".", "~")):
-        return True
-    if not _HUB_ID.match(model):
-        return True
-    return path.parent != Path(".") and path.parent.is_dir()
 
 
 def read_config(model: str, cached_only: bool = False) -> Any | None:

@@ -32,12 +32,14 @@ _PROXIES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY"
 
 def looks_like_path(name: str) -> bool:
     """True when ``name`` can only be meant as a local path: it starts with ``.``, ``/`` or
-    ``~``, ends with a separator, has a drive letter, a backslash separator, or more than the
-    one ``/`` of a Hub id (``org/name``)."""
+    ``~``, ends with a separator, has a drive letter, a backslash separator, more than the
+    one ``/`` of a Hub id (``org/name``), or its parent is an existing local folder
+    (``models/e5-smal`` beside a ``models`` folder)."""
     seps = ("/", os.sep, *((os.altsep,) if os.altsep else ()))
     return (name.startswith((".", "~", *seps)) or name.endswith(seps)
             or re.match(r"^[A-Za-z]:[\\/]", name) is not None
-            or (os.sep != "/" and os.sep in name) or name.count("/") > 1)
+            or (os.sep != "/" and os.sep in name) or name.count("/") > 1
+            or ("/" in name and Path(name).parent.is_dir()))
 
 
 def _offline() -> bool:

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from crossling.errors import ConfigError, CrosslingError
+from crossling.models.config import usable_positions
 
 VARIANCE_TOL = 1e-6
 """Vectors whose total variance is at most this fraction of their mean squared norm are refused
@@ -267,18 +268,6 @@ def check_memory(needed: float, what: str, limit: int | None = None) -> None:
 # --- model positions ---------------------------------------------------------------------------
 
 
-def position_limit(config: Any) -> int | None:
-    """The longest input (sub-words, specials included) a model config's position embeddings
-    take: ``max_position_embeddings``, less the padding offset of RoBERTa-style models whose
-    positions start after the padding index; None when the config does not say."""
-    positions = getattr(config, "max_position_embeddings", None)
-    if isinstance(positions, bool) or not isinstance(positions, int):
-        return None
-    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
-        positions -= (getattr(config, "pad_token_id", 0) or 0) + 1
-    return positions
-
-
 DEFAULT_MAX_LENGTH = 512
 """Sub-words kept per sentence when no ``max_length`` is given (fewer for a model with fewer
 positions)."""
@@ -286,11 +275,11 @@ positions)."""
 
 def check_max_length(model: Any, max_length: Any, name: str = "model") -> int:
     """The sub-words kept per sentence for ``model`` (a torch model with a ``config``): None
-    gives the model's position limit (:func:`position_limit`), at most
+    gives the model's position limit (:func:`crossling.models.config.usable_positions`), at most
     :data:`DEFAULT_MAX_LENGTH`; a given value must be an integer >= 3 (two specials and a word)
     within that limit (the rule fine-tuning applies), else a one-line ConfigError, before any
     extraction."""
-    limit = position_limit(getattr(model, "config", None))
+    limit = usable_positions(getattr(model, "config", None))
     if max_length is None:
         return DEFAULT_MAX_LENGTH if limit is None else min(DEFAULT_MAX_LENGTH, limit)
     length = check_count("max_length", max_length, 3)
