@@ -244,8 +244,9 @@ def predict(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
     model.eval()
     hook = model.register_forward_hook(_finite_outputs(desc))
     try:
-        with torch.inference_mode(), _autocast(device, config):
-            for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
+        with torch.inference_mode(), _autocast(device, config), \
+                tqdm(batches, desc=desc, disable=not progress, leave=False) as bar:
+            for idx in bar:
                 batch = task.collate(tokenizer, [examples[i] for i in idx], labels,
                                      config.max_length).to(device)
                 for i, pred in zip(idx, task.predict(model, batch, labels), strict=True):
@@ -362,27 +363,28 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
             break
         model.train()
         batches = bucket_batches(lengths, config.batch_size, seed, epoch)
-        bar = tqdm(batches, desc=f"{task.name} epoch {epoch + 1}/{config.epochs}",
-                   disable=not progress, leave=False)
         t0, tokens, running = time.perf_counter(), 0, 0.0
-        for step, idx in enumerate(bar):
-            batch = task.collate(tokenizer, [train[i] for i in idx], labels,
-                                 config.max_length).to(device)
-            with _autocast(device, config):
-                loss = task.loss(model, batch)
-            value = float(loss.detach())
-            where = _Step(task.name, epoch, config.epochs, step, len(batches), config)
-            where.check("loss", value)
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            where.check("gradient norm", float(norm))
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            tokens += int(batch.words.inputs["attention_mask"].sum())
-            running = 0.9 * running + 0.1 * value if step else value
-            elapsed = time.perf_counter() - t0
-            bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
+        # closed on a failure too: its line must not run into the error message
+        with tqdm(batches, desc=f"{task.name} epoch {epoch + 1}/{config.epochs}",
+                  disable=not progress, leave=False) as bar:
+            for step, idx in enumerate(bar):
+                batch = task.collate(tokenizer, [train[i] for i in idx], labels,
+                                     config.max_length).to(device)
+                with _autocast(device, config):
+                    loss = task.loss(model, batch)
+                value = float(loss.detach())
+                where = _Step(task.name, epoch, config.epochs, step, len(batches), config)
+                where.check("loss", value)
+                loss.backward()
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                where.check("gradient norm", float(norm))
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                tokens += int(batch.words.inputs["attention_mask"].sum())
+                running = 0.9 * running + 0.1 * value if step else value
+                elapsed = time.perf_counter() - t0
+                bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
         result.train_seconds += time.perf_counter() - t0
         result.train_tokens += tokens
         trained_last = epoch
