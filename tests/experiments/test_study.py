@@ -346,3 +346,49 @@ def test_layer_difference_goes_into_the_pretrained_similarity_cell_only(
     bad = BASE.replace("n_null: 5}", "n_null: 5, layer_difference: 3}")
     with pytest.raises(ConfigError, match=r"similarity\.layer_difference: expected bool"):
         load_study(_write(tmp_path, data_dir, bad))
+
+
+def test_training_settings_follow_train_configs_rule_at_their_field_path(
+        tmp_path: Path, data_dir: Path) -> None:
+    """One rule (TrainConfig's) for the CLI, the API and studies: every value TrainConfig
+    refuses, a study refuses with the same problem, at the field's path (study-wide or a
+    task's override)."""
+    from crossling.errors import SettingError
+    from crossling.training.loop import TRAINING_RANGES, TrainConfig
+
+    for name, rule in TRAINING_RANGES.items():
+        bad = rule.kind(rule.high + 1 if rule.high is not None
+                        else rule.low - (0 if rule.exclusive else 1))
+        with pytest.raises(SettingError) as direct:
+            TrainConfig(**{name: bad})
+        for old, new, where in (
+                ("batch_size: 8}", f"batch_size: 8, {name}: {bad}}}", "training"),
+                ("max_train_sentences: 20}", f"max_train_sentences: 20, training: {{{{{name}: "
+                                             f"{bad}}}}}}}", "tasks.pos.training")):
+            text = BASE.replace(old, new)
+            assert text != BASE
+            with pytest.raises(ConfigError) as info:
+                load_study(_write(tmp_path, data_dir, text))
+            assert str(info.value).endswith(f"{where}.{name}: {direct.value.problem}")
+
+
+@pytest.mark.parametrize(("config", "positions"), [
+    ({"model_type": "bert", "max_position_embeddings": 128}, 128),
+    ({"model_type": "xlm-roberta", "max_position_embeddings": 130, "pad_token_id": 1}, 128)])
+def test_max_length_beyond_a_local_models_positions_is_refused_at_load(
+        tmp_path: Path, data_dir: Path, config: dict, positions: int) -> None:  # type: ignore[type-arg]
+    """``crossling finetune`` refused it before loading the model; a study ran its other cells
+    first and failed the fine-tuning cells one by one."""
+    import json
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    for length, fails in ((positions, False), (positions + 1, True)):
+        text = BASE.replace("batch_size: 8}", f"batch_size: 8, max_length: {length}}}")
+        if not fails:
+            load_study(_write(tmp_path, data_dir, text, model=str(model)))
+            continue
+        with pytest.raises(ConfigError, match=rf"training\.max_length: {length} exceeds the "
+                                              rf"{positions} positions of {model}$"):
+            load_study(_write(tmp_path, data_dir, text, model=str(model)))

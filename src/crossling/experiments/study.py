@@ -43,30 +43,21 @@ from typing import Any
 import yaml
 
 import crossling
+from crossling.checks import SEED_MAX
 from crossling.data.resolve import resolve_ud
 from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
-from crossling.errors import ConfigError, CrosslingError
+from crossling.errors import ConfigError, CrosslingError, SettingError
 from crossling.models.reinit import SCHEMES, parse_group
 from crossling.provenance import sha256_file
 from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
 from crossling.similarity.pooling import POOLINGS
 from crossling.similarity.retrieval import VARIANTS, check_variants
 from crossling.similarity.retrieval import min_sentences as retrieval_min_sentences
-from crossling.training.loop import TrainConfig
+from crossling.training.loop import TrainConfig, check_max_length
 
 TASK_NAMES = ("pos", "parsing", "ner")
 
-# Valid range of each numeric training field: (lowest, lowest excluded?, highest or None).
-# batch_size 0 or patience 0 train nothing (patience 0 stops before the first epoch);
-# max_grad_norm 0 clips every gradient to zero; max_length needs room for [CLS] x [SEP].
-_TRAINING_RANGES: dict[str, tuple[float, bool, float | None]] = {
-    "epochs": (1, False, None), "batch_size": (1, False, None), "lr": (0, True, None),
-    "head_lr": (0, True, None), "weight_decay": (0, False, None),
-    "warmup_ratio": (0, False, 1), "max_grad_norm": (0, True, None),
-    "patience": (1, False, None), "max_length": (3, False, None),
-    "eval_batch_size": (1, False, None),
-}
-_SEED_MAX = 2**32 - 1  # numpy's seed range
+_SEED_MAX = SEED_MAX  # every generator a run seeds takes it
 
 
 @dataclass(frozen=True)
@@ -343,7 +334,7 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
     if scheme not in SCHEMES:
         raise top.fail("reinit_scheme", f"unknown scheme {scheme!r} (available: "
                                         f"{', '.join(SCHEMES)})")
-    training = _training(top.sub("training"))
+    training = _training(top.sub("training"), model=model)
 
     tasks: list[TaskSpec] = []
     tasks_f = top.sub("tasks")
@@ -359,7 +350,7 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
             max_train_sentences=tf.number("max_train_sentences", int, None, low=1),
             max_eval_sentences=tf.number("max_eval_sentences", int, None, low=1),
             reinit=_reinit(tf, reinit) if "reinit" in tf.data else None,
-            training=_training(tf.sub("training"), training) if "training" in tf.data
+            training=_training(tf.sub("training"), training, model) if "training" in tf.data
             else None)
         tf.used.update({"reinit", "training"})  # optional overrides: known fields
         tf.finish()
@@ -612,22 +603,36 @@ def _probe_spec(pf: _Fields, ud: Path, source: str, model: str) -> ProbeSpec:
     return spec
 
 
-def _training(tf: _Fields, base: TrainConfig | None = None) -> TrainConfig:
-    """The ``training`` mapping over ``base`` (TrainConfig's defaults when None), each field
-    type- and range-checked."""
+def _training(tf: _Fields, base: TrainConfig | None = None, model: str | None = None,
+              ) -> TrainConfig:
+    """The ``training`` mapping over ``base`` (TrainConfig's defaults when None): each field
+    type-checked here, its range by TrainConfig's own rule (the CLI's too) and ``max_length``
+    against a local ``model`` folder's positions, reported at the field's path."""
     defaults = base or TrainConfig()
     kwargs: dict[str, Any] = {}
     for key, value in asdict(defaults).items():
         if key == "device":
             continue
         kind: type = type(value) if value is not None else str
-        if key in _TRAINING_RANGES:
-            low, exclusive, high = _TRAINING_RANGES[key]
-            kwargs[key] = tf.number(key, kind, value, low=low, exclusive=exclusive, high=high)
-        else:
-            kwargs[key] = tf.get(key, kind, value)
+        kwargs[key] = tf.get(key, kind, value)
     tf.finish()
-    return TrainConfig(**kwargs)
+    try:
+        config = TrainConfig(**kwargs)
+        if model is not None:
+            check_max_length(config, _model_config(model), model)
+    except SettingError as exc:
+        raise tf.fail(exc.name, exc.problem) from None
+    return config
+
+
+def _model_config(model: str) -> dict[str, Any]:
+    """A local model folder's ``config.json`` as a mapping; {} for a Hub name or a folder
+    without a readable one (the fine-tuning run checks it then, before loading weights)."""
+    try:
+        config = json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def _data_file(task: str, ud: Path, ner: Path | None, spec: str, split: str) -> Path:

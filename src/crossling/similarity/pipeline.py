@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from crossling.checks import check_count, check_seed
 from crossling.data.parallel import ParallelCorpus
 from crossling.devices import pick_device
 from crossling.errors import ConfigError
@@ -105,8 +106,10 @@ def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: S
         worst = neediest(measures).id
         raise ConfigError(f"{len(corpus)} parallel sentences: {worst} needs at least {need}")
     for name, count in (("n_boot", n_boot), ("n_null", n_null)):
+        check_count(count, name, low=None)  # 10.5 or True: one line, not a traceback later
         if count < 0:
             raise ConfigError(f"{name} = {count}: must be >= 0 (0 = none)")
+    check_count(batch_tokens, "batch_tokens", low=None)
     if batch_tokens <= 0:
         raise ConfigError(f"batch_tokens = {batch_tokens}: must be > 0")
 
@@ -207,6 +210,7 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
     if source in targets:
         raise ConfigError(f"source language {source!r} is also a target")
     check_settings(corpus, [source, *targets], measures, n_boot, n_null, batch_tokens)
+    check_seed(seed)
     metric_device = _metric_device(encoder, device)
     texts = {lang: corpus.texts[lang] for lang in [source, *targets]}
     vectors = {}
@@ -263,6 +267,7 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
     """
     get_measures(measures)  # an unknown id is a ConfigError before any encoding
     check_settings(corpus, languages, measures, n_boot, n_null, batch_tokens)
+    check_seed(seed)
     if encoder_a.num_layers != encoder_b.num_layers:
         raise ConfigError(f"{encoder_a.name} has {encoder_a.num_layers} layers but "
                           f"{encoder_b.name} has {encoder_b.num_layers}: layer-wise comparison "

@@ -59,6 +59,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from crossling.checks import check_api_settings, check_count, check_seed
 from crossling.data.parallel import ParallelCorpus
 from crossling.devices import pick_device
 from crossling.errors import ConfigError
@@ -391,14 +392,17 @@ def check_settings(corpus: ParallelCorpus, source: str, targets: Sequence[str],
     if dupes:
         raise ConfigError(f"language {dupes[0]!r} given more than once")
     check_languages(corpus, [source, *targets])
+    check_count(k, "k", low=None)
     if k < 1:
         raise ConfigError(f"margin k = {k}: must be >= 1")
     need = min_sentences(chosen, k)
     if len(corpus) < need:
         raise ConfigError(f"{len(corpus)} parallel sentences: retrieval needs at least {need}")
     for name, count in (("n_boot", n_boot), ("n_null", n_null)):
+        check_count(count, name, low=None)  # 10.5 or True: one line, not a traceback later
         if count < 0:
             raise ConfigError(f"{name} = {count}: must be >= 0 (0 = none)")
+    check_count(batch_tokens, "batch_tokens", low=None)
     if batch_tokens <= 0:
         raise ConfigError(f"batch_tokens = {batch_tokens}: must be > 0")
     return chosen
@@ -422,6 +426,7 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
     :func:`~crossling.similarity.extract.extract`.
     """
     chosen = check_settings(corpus, source, targets, variants, n_boot, n_null, k, batch_tokens)
+    check_seed(seed)
     metric_device = pick_device(str(device)) if device is not None else encoder.device
     vectors = {lang: extract_cached(encoder, corpus.texts[lang], pooling, cache_dir,
                                     max_length=max_length, batch_tokens=batch_tokens,
@@ -458,6 +463,8 @@ def run_retrieval(*, model: str | Encoder, ud: str | Path, source: str,
     """
     pick_device(device)  # a bad --device fails before data and models are read
     check_variants(variants)
+    check_api_settings(seed, n, n_option, n_boot=n_boot, n_null=n_null,
+                       batch_tokens=batch_tokens, k=k)
     if n is not None and n < min_sentences(variants, k):
         raise ConfigError(f"{n_option} {n}: retrieval needs at least "
                           f"{min_sentences(variants, k)} parallel sentences")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from crossling.checks import check_api_settings
 from crossling.data.parallel import ParallelCorpus, align_by_sent_id
 from crossling.data.resolve import pud_languages, resolve_ud
 from crossling.devices import pick_device
@@ -82,6 +83,8 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
     if compare_side not in ("a", "b"):
         raise ConfigError(f"compare_side = {compare_side!r}: must be 'a' or 'b'")
     pick_device(device)  # a bad --device fails before data and models are read
+    check_api_settings(seed, n, n_option, n_boot=n_boot, n_null=n_null,
+                       batch_tokens=batch_tokens)
     corpus, langs = parallel_corpus(ud, source, targets, n, n_option)
     encoder = _encoder(model, device)
     if not cross_lingual and compare_model is None:

@@ -40,6 +40,7 @@ import torch
 
 from crossling import __version__
 from crossling.atomic import check_output_dir, make_temp_dir, remove_stale_temps
+from crossling.checks import check_seed
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
@@ -52,7 +53,13 @@ from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_voca
 from crossling.provenance import provenance, sha256_file
 from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
 from crossling.training.encoded import EncodedTokenizer, default_cache_dir
-from crossling.training.loop import TrainConfig, evaluate, fit, seed_everything
+from crossling.training.loop import (
+    TrainConfig,
+    check_max_length,
+    evaluate,
+    fit,
+    seed_everything,
+)
 from crossling.training.tasks import get_task
 
 log = logging.getLogger(__name__)
@@ -230,7 +237,10 @@ def finetune_settings(task_name: str, model_name: str, train_files: Sequence[str
     and the crossling version. Reads no sentence and loads no model.
     """
     get_task(task_name)
+    check_seed(seed)
     config = config or TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config: a TrainConfig, got {type(config).__name__}")
     if not eval_sets:
         raise ConfigError("nothing to evaluate: give at least one evaluation set")
     source = source or next(iter(eval_sets))
@@ -287,13 +297,7 @@ def _check_model_config(model_name: str, config: TrainConfig, reinit_group: str)
     except (OSError, ValueError) as exc:
         raise ModelError(f"{model_name}: cannot load model config "
                          f"({str(exc).splitlines()[0]})") from None
-    positions = getattr(cfg, "max_position_embeddings", None)
-    if isinstance(positions, int):
-        if cfg.model_type in ("roberta", "xlm-roberta", "camembert"):
-            positions -= (cfg.pad_token_id or 0) + 1  # positions start after the padding index
-        if config.max_length > positions:
-            raise ConfigError(f"max_length (--max-length) {config.max_length} exceeds the "
-                              f"{positions} positions of {model_name}")
+    check_max_length(config, cfg.to_dict(), model_name)
     n_layers = getattr(cfg, "num_hidden_layers", None)
     layers, _ = parse_group(reinit_group)
     if isinstance(n_layers, int):

@@ -34,6 +34,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from crossling.atomic import atomic_path, write_json
+from crossling.checks import check_seed
 from crossling.devices import pick_device
 from crossling.errors import DivergenceError, SettingError
 from crossling.manifest import claim_folder, make_manifest
@@ -323,6 +324,7 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
     ``model`` starts from and ``run_key`` (the caller's own settings key, e.g. the run
     manifest's). Another fit's folder is a ConfigError unless ``overwrite`` (start afresh).
     """
+    check_seed(seed)
     out = Path(out_dir)
     device = _device(config)
     manifest = make_manifest("fit", {

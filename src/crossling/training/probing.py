@@ -62,6 +62,7 @@ import torch
 from tqdm.auto import tqdm
 
 from crossling.atomic import atomic_path
+from crossling.checks import check_seed
 from crossling.data.example import Example
 from crossling.data.resolve import pud_languages
 from crossling.data.specs import DataFolders, resolve_spec
@@ -409,7 +410,7 @@ def _check_options(max_train_sentences: int | None, max_eval_sentences: int | No
     _check_int("max_train_sentences", max_train_sentences, 1, allow_none=True)
     _check_int("max_eval_sentences", max_eval_sentences, 1, allow_none=True)
     _check_int("n_boot", n_boot, 0)
-    _check_int("seed", seed, 0)
+    check_seed(seed)
     _check_int("max_iter", max_iter, 1)
     _check_int("batch_tokens", batch_tokens, 1)
     if isinstance(l2, bool) or not isinstance(l2, int | float) or not math.isfinite(l2) \
