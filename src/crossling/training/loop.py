@@ -374,12 +374,14 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
                                      config.max_length).to(device)
                 with _autocast(device, config):
                     loss = task.loss(model, batch)
-                value = float(loss.detach())
-                where = _Step(task.name, epoch, config.epochs, step, len(batches), config)
-                where.check("loss", value)
                 loss.backward()
                 norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                where.check("gradient norm", float(norm))
+                # one device sync for both, before the step: a NaN step is never applied
+                value, norm_value = torch.stack(
+                    [loss.detach().float(), norm.float().to(loss.device)]).tolist()
+                where = _Step(task.name, epoch, config.epochs, step, len(batches), config)
+                where.check("loss", value)
+                where.check("gradient norm", norm_value)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
