@@ -100,3 +100,15 @@ def test_reinit_and_fit_check_their_seed_first(seed: int, tmp_path: Path) -> Non
         fit(get_task("pos"), torch.nn.Linear(2, 2), None, [], [], [], TrainConfig(),
             tmp_path / "fit", seed=seed)
     assert not (tmp_path / "fit").exists()
+
+
+def test_run_similarity_refuses_a_negative_n(fixture_dir: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``n=-5`` sliced the aligned sentences to all but the last 5, silently."""
+    from crossling.similarity.service import run_similarity
+
+    monkeypatch.setattr("crossling.similarity.service.load_encoder", _no_model)
+    for n in (-5, 0):
+        with pytest.raises(SettingError, match=rf"^n must be an integer >= 1 \(or None\), "
+                                               rf"got {n}$"):
+            run_similarity(model="m", ud=fixture_dir / "ud", source="en", targets=["fr"], n=n)

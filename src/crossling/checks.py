@@ -44,11 +44,13 @@ _POSITIVE = ("batch_tokens", "k")
 """Counts that must be at least 1 (the others, resample counts, may be 0: none)."""
 
 
-def check_api_settings(seed: Any, n: Any, n_option: str = "n", **counts: Any) -> None:
-    """The seed, the sentence count ``n`` (None: all; named ``n_option``) and every count of
+def check_api_settings(seed: Any, n: Any, n_option: str = "n", n_low: int | None = None,
+                       **counts: Any) -> None:
+    """The seed, the sentence count ``n`` (None: all; named ``n_option``; an integer, at least
+    ``n_low`` when given, else its bound is the caller's own check) and every count of
     ``counts`` (resamples >= 0, ``batch_tokens`` and ``k`` >= 1) of a similarity or retrieval
     call, checked before its data or model is read."""
     check_seed(seed)
-    check_count(n, n_option, 1, allow_none=True)
+    check_count(n, n_option, n_low, allow_none=True)
     for name, value in counts.items():
         check_count(value, name, 1 if name in _POSITIVE else 0)

@@ -83,7 +83,8 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
     if compare_side not in ("a", "b"):
         raise ConfigError(f"compare_side = {compare_side!r}: must be 'a' or 'b'")
     pick_device(device)  # a bad --device fails before data and models are read
-    check_api_settings(seed, n, n_option, n_boot=n_boot, n_null=n_null,
+    # n >= 1: a negative n sliced off the last sentences (n=-5 analysed all but 5)
+    check_api_settings(seed, n, n_option, n_low=1, n_boot=n_boot, n_null=n_null,
                        batch_tokens=batch_tokens)
     corpus, langs = parallel_corpus(ud, source, targets, n, n_option)
     encoder = _encoder(model, device)
