@@ -112,3 +112,14 @@ def test_run_similarity_refuses_a_negative_n(fixture_dir: Path,
         with pytest.raises(SettingError, match=rf"^n must be an integer >= 1 \(or None\), "
                                                rf"got {n}$"):
             run_similarity(model="m", ud=fixture_dir / "ud", source="en", targets=["fr"], n=n)
+
+
+def test_a_numpy_seed_is_recorded_as_an_int(fixture_dir: Path) -> None:
+    """A run's settings (its manifest and key) hold the seed as an int: numpy's np.int64(3)
+    was written as the string "3", another key than the same run with seed 3."""
+    from crossling.training.finetune import finetune_settings
+
+    en = fixture_dir / "ud" / "UD_English-Fixture" / "en_fixture-ud-test.conllu"
+    settings = finetune_settings("pos", "m", [en], [en], {"en": en}, seed=np.int64(3))
+    assert type(settings["seed"]) is int and settings["seed"] == 3
+    assert settings == finetune_settings("pos", "m", [en], [en], {"en": en}, seed=3)

@@ -237,7 +237,7 @@ def finetune_settings(task_name: str, model_name: str, train_files: Sequence[str
     and the crossling version. Reads no sentence and loads no model.
     """
     get_task(task_name)
-    check_seed(seed)
+    seed = check_seed(seed)  # a numpy integer too, recorded as a Python int
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"config: a TrainConfig, got {type(config).__name__}")
@@ -354,7 +354,7 @@ def run_finetune_rows(task_name: str, model_name: str, train_files: Sequence[str
     settings = finetune_settings(task_name, model_name, train_files, dev_files, eval_sets,
                                  reinit_group, reinit_scheme, seed, config, max_train_sentences,
                                  max_eval_sentences, source, trim_vocab)
-    source = settings["source"]
+    source, seed = settings["source"], settings["seed"]
     out = check_output_dir(out_dir)
     manifest = make_manifest("finetune", settings)
     done = out / "scores.json"
