@@ -30,3 +30,19 @@ class ModelError(CrosslingError):
 
 class ConfigError(CrosslingError):
     """An invalid option: unknown language, layer, metric, pooling, task or study field."""
+
+
+class DivergenceError(CrosslingError):
+    """Training or evaluation met a non-finite number (a NaN or infinite loss, gradient norm,
+    weight or model output): the run failed, and nothing of it is kept as finished."""
+
+
+class SettingError(ConfigError):
+    """A setting outside its valid range or of the wrong type: ``name`` is the setting and
+    ``problem`` what is wrong, so that a caller knowing where the setting came from (a study
+    file's field path) can say so in its own one-line message."""
+
+    def __init__(self, name: str, problem: str, message: str | None = None) -> None:
+        self.name = name
+        self.problem = problem
+        super().__init__(message or f"{name} {problem}")

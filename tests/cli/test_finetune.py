@@ -67,6 +67,11 @@ def test_finetune_cli(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     ("--max-eval-sentences", "0", "--max-eval-sentences"),
     ("--max-length", "0", "--max-length"), ("--max-length", "-3", "--max-length"),
     ("--max-length", "100000", "--max-length"),
+    # no room for a word: every score was 0.00 (studies refused it already)
+    ("--max-length", "2", "max_length (--max-length) must be >= 3, got 2"),
+    # numpy refused these only once the model had loaded: a traceback
+    ("--seed", "-1", "seed must be an integer in [0, 4294967295], got -1"),
+    ("--seed", str(2**32), "seed must be an integer in [0, 4294967295]"),
     ("--lr", "0", "--lr"), ("--lr", "-0.00001", "--lr"), ("--head-lr", "0", "--head-lr"),
     ("--device", "bogus", "--device 'bogus'"), ("--test", "xx_nope", "unknown language 'xx'"),
     ("--train", "en_ewt:test", "train: 'en_ewt:test' is a test split"),
@@ -158,3 +163,42 @@ def test_overwrite_keeps_files_the_run_did_not_write(tiny_bert: Path, data_dir: 
     assert (out / "notes.txt").read_text() == "precious"
     assert (out / "analysis" / "plot.py").read_text() == "print(1)"
     assert set(pd.read_csv(out / "scores.csv")["seed"]) == {3}
+
+
+def test_divergence_is_one_line_and_leaves_no_finished_run(
+        fixture_bert: Path, fixture_dir: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``--lr 1e3`` on e5 gave a NaN loss, exit 0, ~5% accuracy with intervals and an all-NaN
+    encoder saved as finished."""
+    train = str(fixture_dir / "ud" / "UD_English-Fixture" / "en_fixture-ud-test.conllu")
+    out = tmp_path / "run"
+    command = ["finetune", "--task", "pos", "--model", str(fixture_bert), "--data",
+               str(fixture_dir), "--train", train, "--dev", train, "--test", "en", "--eval",
+               "fr", "--epochs", "1", "--batch-size", "2", "--max-length", "64", "--lr",
+               "1e30", "--head-lr", "1e30", "--out", str(out)]
+    for _ in range(2):  # the rerun is no finished run either
+        assert main(command) == 2
+        # the progress bar is cleared (its \r-separated frames): the error has its own line
+        err = [x for x in capsys.readouterr().err.splitlines() if "error" in x]
+        assert len(err) == 1 and err[0].startswith(
+            "crossling: error: pos: training diverged at epoch 1/1, step 2/4: loss is nan")
+        left = {p.name for p in out.rglob("*")}
+        assert not left & {"scores.json", "scores.csv", "encoder", "head.pt", "fit.json",
+                           "best.pt", "weight-change.json"}, left
+
+
+def test_training_defaults_are_train_configs() -> None:
+    """The command passes only the options given, so its defaults are TrainConfig's (those of
+    the API and of studies); the help states them, and must say the same."""
+    import argparse
+
+    from crossling.cli import build_parser
+    from crossling.training.loop import TrainConfig
+
+    sub = next(a for a in build_parser()._actions
+               if isinstance(a, argparse._SubParsersAction)).choices["finetune"]
+    actions = {a.dest: a for a in sub._actions}
+    for name in ("epochs", "batch_size", "lr", "head_lr", "max_length"):
+        assert actions[name].default is None
+        stated = re.search(r"\(default ([^)]+)\)", actions[name].help or "")
+        assert stated is not None and float(stated.group(1)) == getattr(TrainConfig(), name)

@@ -405,3 +405,28 @@ def test_one_file_under_two_language_specs_names_both_and_the_file(tmp_path: Pat
                                           r"similarity\.languages\[0\] \('fr_pud' and 'fr' are "
                                           r"the same file, .*fr_pud-ud-test\.conllu\)"):
         load_study(_write(tmp_path, data_dir, text))
+
+
+def test_training_settings_follow_train_configs_rule_at_their_field_path(
+        tmp_path: Path, data_dir: Path) -> None:
+    """One rule (TrainConfig's) for the CLI, the API and studies: every value TrainConfig
+    refuses, a study refuses with the same problem, at the field's path (study-wide or a
+    task's override)."""
+    from crossling.errors import SettingError
+    from crossling.training.loop import TRAINING_RANGES, TrainConfig
+
+    for name, rule in TRAINING_RANGES.items():
+        bad = rule.kind(rule.high + 1 if rule.high is not None
+                        else rule.low - (0 if rule.exclusive else 1))
+        with pytest.raises(SettingError) as direct:
+            TrainConfig(**{name: bad})
+        for old, new, where in (
+                ("batch_size: 8}", f"batch_size: 8, {name}: {bad}}}", "training"),
+                ("max_train_sentences: 20}", f"max_train_sentences: 20, training: {{{{{name}: "
+                                             f"{bad}}}}}}}", "tasks.pos.training")):
+            text = BASE.replace(old, new)
+            assert text != BASE
+            with pytest.raises(ConfigError) as info:
+                load_study(_write(tmp_path, data_dir, text))
+            assert str(info.value).endswith(f"{where}.{name}: {direct.value.problem}")
+

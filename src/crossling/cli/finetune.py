@@ -16,9 +16,11 @@ def _finetune(args: argparse.Namespace) -> int:
     job = prepare_finetune(
         args.task, args.model, data=args.data, train=args.train, dev=args.dev, test=args.test,
         evals=args.eval, reinit=args.reinit, reinit_scheme=args.reinit_scheme, seed=args.seed,
-        training={"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                  "head_lr": args.head_lr, "max_length": args.max_length,
-                  "device": args.device},
+        # only the options given: TrainConfig's own defaults are the command's
+        training={k: v for k, v in (
+            ("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr),
+            ("head_lr", args.head_lr), ("max_length", args.max_length),
+            ("device", args.device)) if v is not None},
         max_train_sentences=args.max_train_sentences,
         max_eval_sentences=args.max_eval_sentences, out=args.out,
         allow_test_training=args.allow_test_training)
@@ -53,11 +55,16 @@ def register(sub: Any) -> None:
                    help="re-initialise blocks before fine-tuning: REF, 1-2, 11-12, emb ...")
     p.add_argument("--reinit-scheme", default="model", choices=SCHEMES)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate")
-    p.add_argument("--head-lr", type=float, default=1e-3, help="task head learning rate")
-    p.add_argument("--max-length", type=int, default=256)
+    # defaults: TrainConfig's (one place: the Python API and studies use the same)
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 3)")
+    p.add_argument("--batch-size", type=int, default=None, help="sentences per batch "
+                                                                "(default 32)")
+    p.add_argument("--lr", type=float, default=None, help="encoder learning rate "
+                                                          "(default 5e-5)")
+    p.add_argument("--head-lr", type=float, default=None, help="task head learning rate "
+                                                               "(default 1e-3)")
+    p.add_argument("--max-length", type=int, default=None, help="sub-words per sentence, "
+                                                                "at least 3 (default 256)")
     p.add_argument("--max-train-sentences", type=int, default=None)
     p.add_argument("--max-eval-sentences", type=int, default=None)
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")

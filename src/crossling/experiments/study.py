@@ -43,11 +43,12 @@ from typing import Any
 import yaml
 
 import crossling
+from crossling.checks import SEED_MAX
 from crossling.data.leakage import check_training_splits
 from crossling.data.parallel import count_aligned
 from crossling.data.resolve import resolve_ud
 from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
-from crossling.errors import ConfigError, CrosslingError, ModelError
+from crossling.errors import ConfigError, CrosslingError, ModelError, SettingError
 from crossling.models.config import (
     missing_parts,
     num_blocks,
@@ -65,17 +66,7 @@ from crossling.training.loop import TrainConfig
 
 TASK_NAMES = ("pos", "parsing", "ner")
 
-# Valid range of each numeric training field: (lowest, lowest excluded?, highest or None).
-# batch_size 0 or patience 0 train nothing (patience 0 stops before the first epoch);
-# max_grad_norm 0 clips every gradient to zero; max_length needs room for [CLS] x [SEP].
-_TRAINING_RANGES: dict[str, tuple[float, bool, float | None]] = {
-    "epochs": (1, False, None), "batch_size": (1, False, None), "lr": (0, True, None),
-    "head_lr": (0, True, None), "weight_decay": (0, False, None),
-    "warmup_ratio": (0, False, 1), "max_grad_norm": (0, True, None),
-    "patience": (1, False, None), "max_length": (3, False, None),
-    "eval_batch_size": (1, False, None),
-}
-_SEED_MAX = 2**32 - 1  # numpy's seed range
+_SEED_MAX = SEED_MAX  # every generator a run seeds takes it
 
 
 @dataclass(frozen=True)
@@ -697,21 +688,22 @@ def _probe_spec(pf: _Fields, ud: Path, source: str, model: str, config: Any | No
 
 
 def _training(tf: _Fields, base: TrainConfig | None = None) -> TrainConfig:
-    """The ``training`` mapping over ``base`` (TrainConfig's defaults when None), each field
-    type- and range-checked."""
+    """The ``training`` mapping over ``base`` (TrainConfig's defaults when None): each field
+    type-checked here, its range by TrainConfig's own rule (the CLI's too), reported at the
+    field's path; ``max_length`` against the model's positions: :func:`_check_fits_model`."""
     defaults = base or TrainConfig()
     kwargs: dict[str, Any] = {}
     for key, value in asdict(defaults).items():
         if key == "device":
             continue
         kind: type = type(value) if value is not None else str
-        if key in _TRAINING_RANGES:
-            low, exclusive, high = _TRAINING_RANGES[key]
-            kwargs[key] = tf.number(key, kind, value, low=low, exclusive=exclusive, high=high)
-        else:
-            kwargs[key] = tf.get(key, kind, value)
+        kwargs[key] = tf.get(key, kind, value)
     tf.finish()
-    return TrainConfig(**kwargs)
+    try:
+        config = TrainConfig(**kwargs)
+    except SettingError as exc:
+        raise tf.fail(exc.name, exc.problem) from None
+    return config
 
 
 def _data_file(task: str, ud: Path, ner: Path | None, spec: str, split: str) -> Path:

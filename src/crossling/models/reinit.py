@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from crossling.checks import check_seed
 from crossling.errors import ConfigError, ModelError
 from crossling.models.encoder import transformer_layers
 
@@ -209,6 +210,7 @@ def reinit(model: nn.Module, layers: Sequence[int], *,
     Raises :class:`ConfigError` for a bad layer, component or scheme, and :class:`ModelError`
     if the selection matches no tensor or the verification fails.
     """
+    check_seed(seed)
     comps = list(COMPONENTS) if components == "all" else list(components)
     for c in comps:
         if c not in COMPONENTS:

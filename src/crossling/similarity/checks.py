@@ -34,15 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from crossling.checks import check_count
 from crossling.errors import ConfigError, CrosslingError
 from crossling.models.config import usable_positions
 
 VARIANCE_TOL = 1e-6
 """Vectors whose total variance is at most this fraction of their mean squared norm are refused
 as (near-)constant: no similarity, retrieval or probe result is defined on them."""
-
-MAX_SEED = 2**64 - 1
-"""Largest seed the torch and NumPy generators take."""
 
 
 class VectorError(CrosslingError, ValueError):
@@ -167,32 +165,6 @@ def check_layers_of(vectors: torch.Tensor, layers: Sequence[int], where: str,
 
 
 # --- arguments ---------------------------------------------------------------------------------
-
-
-def check_count(name: str, value: Any, low: int = 0, high: int | None = None) -> int:
-    """``value`` as an int in [low, high]: a ConfigError naming ``name`` for a bool, a float
-    (10.5 or 10.0), a string or anything out of range. NumPy integers are accepted."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
-        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-    out = int(value)
-    if out < low or (high is not None and out > high):
-        bound = f"in [{low}, {high}]" if high is not None else "> 0" if low == 1 \
-            else f">= {low}"
-        raise ConfigError(f"{name} = {out}: must be {bound}")
-    return out
-
-
-def check_integer(name: str, value: Any) -> int:
-    """``value`` as an int (NumPy integers too); a ConfigError naming ``name`` for a bool, a
-    float or anything else. The range is the caller's check."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    return int(value)
-
-
-def check_seed(value: Any, name: str = "seed") -> int:
-    """A seed: an integer in [0, 2**64 - 1] (:func:`check_count`)."""
-    return check_count(name, value, 0, MAX_SEED)
 
 
 def as_names(value: Any, name: str) -> list[str] | None:

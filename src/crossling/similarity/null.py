@@ -50,15 +50,14 @@ from typing import Any
 
 import torch
 
+from crossling.checks import check_count, check_seed
 from crossling.devices import pick_device
 from crossling.errors import ConfigError
 from crossling.similarity.checks import (
     as_matrix,
     as_names,
     as_pair,
-    check_count,
     check_memory,
-    check_seed,
     check_vectors,
 )
 from crossling.similarity.cka import center_gram, hsic_u

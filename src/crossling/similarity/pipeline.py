@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from crossling.checks import check_count
 from crossling.data.parallel import ParallelCorpus
 from crossling.devices import pick_device
 from crossling.errors import ConfigError
@@ -34,7 +35,6 @@ from crossling.results import SimilarityRow
 from crossling.similarity.checks import (
     as_layers,
     as_names,
-    check_count,
     check_layers_of,
     check_max_length,
 )

@@ -59,6 +59,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from crossling.checks import check_count, check_integer, check_seed
 from crossling.data.parallel import ParallelCorpus
 from crossling.devices import pick_device
 from crossling.errors import ConfigError
@@ -68,12 +69,9 @@ from crossling.provenance import provenance
 from crossling.results import SimilarityRow
 from crossling.similarity.checks import (
     as_names,
-    check_count,
-    check_integer,
     check_layers_of,
     check_max_length,
     check_memory,
-    check_seed,
     checked_pair,
 )
 from crossling.similarity.extract import (
@@ -442,8 +440,6 @@ def check_settings(corpus: ParallelCorpus, source: str, targets: Sequence[str],
     if dupes:
         raise ConfigError(f"language {dupes[0]!r} given more than once")
     check_languages(corpus, [source, *targets])
-    if k < 1:
-        raise ConfigError(f"margin k = {k}: must be >= 1")
     need = min_sentences(chosen, k)
     if len(corpus) < need:
         raise ConfigError(f"{len(corpus)} parallel sentences: retrieval needs at least {need}")
@@ -512,8 +508,6 @@ def run_retrieval(*, model: str | Encoder, ud: str | Path, source: str,
     :func:`crossling.similarity.service.parallel_corpus`.
     """
     pick_device(device)  # a bad --device fails before data and models are read
-    if isinstance(model, str):
-        check_model_name(model, hub=False)  # a missing folder, before the data is read
     variants = check_variants(variants)
     check_resampling(n_boot, n_null, seed)
     k = check_count("k", k, 1)
@@ -521,6 +515,9 @@ def run_retrieval(*, model: str | Encoder, ud: str | Path, source: str,
     if n is not None and check_integer(n_option, n) < min_sentences(variants, k):
         raise ConfigError(f"{n_option} {n}: retrieval needs at least "
                           f"{min_sentences(variants, k)} parallel sentences")
+    as_names(targets, "targets")
+    if isinstance(model, str):
+        check_model_name(model, hub=False)  # a missing folder, before the data is read
     corpus, langs = parallel_corpus(ud, source, targets, n, n_option)
     check_retrieval_memory(len(corpus), n_boot, n_null)  # before the model is loaded
     encoder = model if isinstance(model, Encoder) else load_encoder(model, device=device)

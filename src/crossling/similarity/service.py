@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from crossling.checks import check_count
 from crossling.data.parallel import ParallelCorpus, align_by_sent_id
 from crossling.data.resolve import pud_languages, resolve_ud
 from crossling.devices import pick_device
@@ -23,7 +24,7 @@ from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder, load_encoder
 from crossling.models.names import check_model_name
 from crossling.results import SimilarityRow
-from crossling.similarity.checks import as_names, check_count
+from crossling.similarity.checks import as_names
 from crossling.similarity.extract import BATCH_TOKENS
 from crossling.similarity.null import check_resample_memory
 from crossling.similarity.pipeline import (
@@ -89,6 +90,9 @@ def run_similarity(*, model: str | Encoder, ud: str | Path, source: str,
     if compare_side not in ("a", "b"):
         raise ConfigError(f"compare_side = {compare_side!r}: must be 'a' or 'b'")
     check_arguments(measures, n_boot, n_null, seed, batch_tokens)  # before data and models
+    if n is not None:
+        check_count(n_option, n, 1)
+    as_names(targets, "targets")
     pick_device(device)  # a bad --device fails before data and models are read
     for name in (model, compare_model):
         if isinstance(name, str):

@@ -45,13 +45,14 @@ from crossling.atomic import (
     make_temp_dir,
     remove_stale_temps,
 )
+from crossling.checks import check_seed
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
 from crossling.devices import pick_device
 from crossling.errors import ConfigError, DataError, ModelError
 from crossling.manifest import check_folder, claim_folder, make_manifest
-from crossling.models.config import num_blocks, read_config, usable_positions
+from crossling.models.config import num_blocks, read_config
 from crossling.models.encoder import load_encoder, model_fingerprint, transformer_layers
 from crossling.models.names import check_model_name
 from crossling.models.reinit import SCHEMES, canonical_group, parse_group, reinit
@@ -59,7 +60,13 @@ from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_voca
 from crossling.provenance import model_identity, provenance, sha256_file
 from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
 from crossling.training.encoded import EncodedTokenizer, default_cache_dir
-from crossling.training.loop import TrainConfig, evaluate, fit, seed_everything
+from crossling.training.loop import (
+    TrainConfig,
+    check_max_length,
+    evaluate,
+    fit,
+    seed_everything,
+)
 from crossling.training.tasks import get_task
 
 log = logging.getLogger(__name__)
@@ -224,7 +231,10 @@ def finetune_settings(task_name: str, model_name: str, train_files: Sequence[str
     and the crossling version. Reads no sentence and loads no model.
     """
     get_task(task_name)
+    seed = check_seed(seed)  # a numpy integer too, recorded as a Python int
     config = config or TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config: a TrainConfig, got {type(config).__name__}")
     if not eval_sets:
         raise ConfigError("nothing to evaluate: give at least one evaluation set")
     source = source or next(iter(eval_sets))
@@ -276,10 +286,7 @@ def _check_model_config(model_name: str, config: TrainConfig, reinit_group: str)
     """Max length and re-init layers against the model's config, before its weights load."""
     check_model_name(model_name)
     cfg = read_config(model_name)
-    positions = usable_positions(cfg)
-    if positions is not None and config.max_length > positions:
-        raise ConfigError(f"max_length (--max-length) {config.max_length} exceeds the "
-                          f"{positions} positions of {model_name}")
+    check_max_length(config, cfg, model_name)
     n_layers = num_blocks(cfg)
     layers, _ = parse_group(reinit_group)
     if n_layers is not None:
@@ -336,7 +343,7 @@ def run_finetune_rows(task_name: str, model_name: str, train_files: Sequence[str
     settings = finetune_settings(task_name, model_name, train_files, dev_files, eval_sets,
                                  reinit_group, reinit_scheme, seed, config, max_train_sentences,
                                  max_eval_sentences, source, trim_vocab)
-    source, reinit_group = settings["source"], settings["reinit_group"]
+    source, reinit_group, seed = settings["source"], settings["reinit_group"], settings["seed"]
     out = check_output_dir(out_dir)
     manifest = make_manifest("finetune", settings)
     done = out / "scores.json"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -33,9 +34,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from crossling.atomic import atomic_path, write_json
+from crossling.checks import check_seed
 from crossling.devices import pick_device
-from crossling.errors import ConfigError
+from crossling.errors import DivergenceError, SettingError
 from crossling.manifest import claim_folder, make_manifest
+from crossling.models.config import usable_positions
 from crossling.models.encoder import model_fingerprint
 from crossling.training.batching import bucket_batches
 from crossling.training.encoded import encoded_lengths
@@ -62,31 +65,77 @@ class TrainConfig:
     device: str | None = None
 
     def __post_init__(self) -> None:
-        """Refuse a recipe that cannot train before anything is loaded (CLI and studies alike).
+        """Refuse a recipe that cannot train before anything is loaded: the one rule for the
+        CLI, the Python API and studies (:data:`TRAINING_RANGES`).
 
         Without this, ``batch_size=0`` crashed deep in batching, ``epochs=0`` "finished" an
-        untrained model and a negative learning rate trained away from the optimum.
+        untrained model, a negative learning rate trained away from the optimum and
+        ``max_length=2`` left no room for a word (every score 0).
         """
-        positive_ints = ("epochs", "batch_size", "eval_batch_size", "max_length", "patience")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"training setting {_option(name)} must be a positive "
-                                  f"integer, got {value!r}")
-        for name in ("lr", "head_lr", "max_grad_norm"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) \
-                    or not 0 < value < float("inf"):
-                raise ConfigError(f"training setting {_option(name)} must be a positive "
-                                  f"number, got {value!r}")
-        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, int | float) \
-                or not 0 <= self.weight_decay < float("inf"):
-            raise ConfigError(f"training setting {_option('weight_decay')} must be >= 0, got "
-                              f"{self.weight_decay!r}")
-        if isinstance(self.warmup_ratio, bool) or not isinstance(self.warmup_ratio, int | float) \
-                or not 0 <= self.warmup_ratio <= 1:
-            raise ConfigError(f"training setting {_option('warmup_ratio')} must be in [0, 1], "
-                              f"got {self.warmup_ratio!r}")
+        for name, rule in TRAINING_RANGES.items():
+            problem = rule.problem(getattr(self, name))
+            if problem:
+                raise SettingError(name, problem, f"training setting {_option(name)} {problem}")
+        if not isinstance(self.bf16, bool):
+            raise SettingError("bf16", f"must be true or false, got {self.bf16!r}",
+                               f"training setting bf16 must be true or false, got {self.bf16!r}")
+        if self.device is not None and not isinstance(self.device, str):
+            raise SettingError("device", f"must be a device name, got {self.device!r}",
+                               f"training setting device must be a device name, got "
+                               f"{self.device!r}")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric setting: ``kind`` (int: no float or bool; float: any
+    finite int or float), at least ``low`` (above it when ``exclusive``), at most ``high``."""
+
+    kind: type
+    low: float
+    exclusive: bool = False
+    high: float | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` (``must be ...``), or None when it is valid."""
+        bound = f"> {self.low:g}" if self.exclusive else f">= {self.low:g}"
+        if self.high is not None:
+            bound = f"in {'(' if self.exclusive else '['}{self.low:g}, {self.high:g}]"
+        if self.kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                return f"must be an integer {bound}, got {value!r}"
+        elif isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            return f"must be a finite number {bound}, got {value!r}"
+        too_low = value <= self.low if self.exclusive else value < self.low
+        if too_low or (self.high is not None and value > self.high):
+            return f"must be {bound}, got {value!r}"
+        return None
+
+
+TRAINING_RANGES: dict[str, Range] = {
+    "epochs": Range(int, 1), "batch_size": Range(int, 1), "eval_batch_size": Range(int, 1),
+    # patience 0 stops before the first epoch
+    "patience": Range(int, 1),
+    # room for [CLS], one sub-word and [SEP]: with less, no word is seen and every score is 0
+    "max_length": Range(int, 3),
+    "lr": Range(float, 0, exclusive=True), "head_lr": Range(float, 0, exclusive=True),
+    # 0 would clip every gradient to zero
+    "max_grad_norm": Range(float, 0, exclusive=True),
+    "weight_decay": Range(float, 0), "warmup_ratio": Range(float, 0, high=1),
+}
+"""Valid range of each numeric :class:`TrainConfig` field, checked by ``TrainConfig`` itself
+(studies report a violation at the field's path in the study file)."""
+
+
+def check_max_length(config: TrainConfig, model_config: Any, model: str) -> None:
+    """A :class:`SettingError` when ``config.max_length`` exceeds the positions of the model
+    whose ``transformers`` config is ``model_config``
+    (:func:`~crossling.models.config.usable_positions`)."""
+    positions = usable_positions(model_config)
+    if positions is not None and config.max_length > positions:
+        problem = f"{config.max_length} exceeds the {positions} positions of {model}"
+        raise SettingError("max_length", problem,
+                           f"training setting {_option('max_length')} {problem}")
 
 
 def _option(name: str) -> str:
@@ -184,14 +233,32 @@ def predict(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
     out: list[Any] = [None] * len(examples)
     was_training = model.training
     model.eval()
-    with torch.inference_mode(), _autocast(device, config):
-        for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
-            batch = task.collate(tokenizer, [examples[i] for i in idx], labels,
-                                 config.max_length).to(device)
-            for i, pred in zip(idx, task.predict(model, batch, labels), strict=True):
-                out[i] = pred
-    model.train(was_training)
+    hook = model.register_forward_hook(_finite_outputs(desc))
+    try:
+        with torch.inference_mode(), _autocast(device, config), \
+                tqdm(batches, desc=desc, disable=not progress, leave=False) as bar:
+            for idx in bar:
+                batch = task.collate(tokenizer, [examples[i] for i in idx], labels,
+                                     config.max_length).to(device)
+                for i, pred in zip(idx, task.predict(model, batch, labels), strict=True):
+                    out[i] = pred
+    finally:
+        hook.remove()
+        model.train(was_training)
     return out
+
+
+def _finite_outputs(desc: str) -> Any:
+    """A forward hook refusing non-finite model outputs: the argmax of NaN scores is a label
+    all the same, and would be scored as a (bad) prediction instead of failing."""
+    def check(module: nn.Module, args: Any, output: Any) -> None:
+        for t in output if isinstance(output, tuple) else (output,):
+            if isinstance(t, torch.Tensor) and t.is_floating_point() and \
+                    not bool(torch.isfinite(t).all()):
+                raise DivergenceError(f"{desc}: the model's outputs are not finite (NaN or "
+                                      "inf): its weights diverged or overflow; no score is "
+                                      "reported")
+    return check
 
 
 def evaluate(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
@@ -200,6 +267,38 @@ def evaluate(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str]
     """Every metric of ``task`` on ``examples``, with bootstrap CIs."""
     preds = predict(task, model, tokenizer, labels, examples, config, progress, desc)
     return task.score(examples, preds, seed=seed)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """Where a training step is, to say so when one of its numbers is not finite."""
+
+    task: str
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    config: TrainConfig
+
+    def check(self, what: str, value: float) -> None:
+        """A non-finite ``value`` ends the run with a :class:`DivergenceError` before the
+        optimiser applies it (a NaN step would silently turn every weight into NaN)."""
+        if not math.isfinite(value):
+            raise DivergenceError(
+                f"{self.task}: training diverged at epoch {self.epoch + 1}/{self.epochs}, step "
+                f"{self.step + 1}/{self.steps}: {what} is {value} (lr {self.config.lr:g}, "
+                f"head_lr {self.config.head_lr:g}); nothing of the run is kept as finished")
+
+
+def _check_weights(model: nn.Module, task: str, epoch: int, config: TrainConfig) -> None:
+    """Refuse to keep an epoch whose weights hold a NaN or an infinity (an update can overflow
+    the weights while the step's loss and gradient were finite)."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            raise DivergenceError(
+                f"{task}: training diverged in epoch {epoch + 1}/{config.epochs}: weight {name} "
+                f"is not finite (lr {config.lr:g}, head_lr {config.head_lr:g}); nothing of the "
+                "run is kept as finished")
 
 
 def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
@@ -215,6 +314,7 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
     ``model`` starts from and ``run_key`` (the caller's own settings key, e.g. the run
     manifest's). Another fit's folder is a ConfigError unless ``overwrite`` (start afresh).
     """
+    check_seed(seed)
     out = Path(out_dir)
     device = _device(config)
     manifest = make_manifest("fit", {
@@ -255,27 +355,34 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
             break
         model.train()
         batches = bucket_batches(lengths, config.batch_size, seed, epoch)
-        bar = tqdm(batches, desc=f"{task.name} epoch {epoch + 1}/{config.epochs}",
-                   disable=not progress, leave=False)
         t0, tokens, running = time.perf_counter(), 0, 0.0
-        for step, idx in enumerate(bar):
-            batch = task.collate(tokenizer, [train[i] for i in idx], labels,
-                                 config.max_length).to(device)
-            with _autocast(device, config):
-                loss = task.loss(model, batch)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            tokens += int(batch.words.inputs["attention_mask"].sum())
-            value = float(loss.detach())
-            running = 0.9 * running + 0.1 * value if step else value
-            elapsed = time.perf_counter() - t0
-            bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
+        # closed on a failure too: its line must not run into the error message
+        with tqdm(batches, desc=f"{task.name} epoch {epoch + 1}/{config.epochs}",
+                  disable=not progress, leave=False) as bar:
+            for step, idx in enumerate(bar):
+                batch = task.collate(tokenizer, [train[i] for i in idx], labels,
+                                     config.max_length).to(device)
+                with _autocast(device, config):
+                    loss = task.loss(model, batch)
+                loss.backward()
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                # one device sync for both, before the step: a NaN step is never applied
+                value, norm_value = torch.stack(
+                    [loss.detach().float(), norm.float().to(loss.device)]).tolist()
+                where = _Step(task.name, epoch, config.epochs, step, len(batches), config)
+                where.check("loss", value)
+                where.check("gradient norm", norm_value)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                tokens += int(batch.words.inputs["attention_mask"].sum())
+                running = 0.9 * running + 0.1 * value if step else value
+                elapsed = time.perf_counter() - t0
+                bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
         result.train_seconds += time.perf_counter() - t0
         result.train_tokens += tokens
         trained_last = epoch
+        _check_weights(model, task.name, epoch, config)
         # Dev passes only where they choose the epoch or stop training (epochs > 1): with one
         # epoch a dev pass would be unused (best_dev stays empty). last.pt only when another
         # epoch follows; best.pt is not reloaded when it is the weights in memory.

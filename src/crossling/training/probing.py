@@ -62,6 +62,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from crossling.checks import check_seed
 from crossling.checksums import CacheDamaged, save_tensors, verify_tensors, warn_recompute
 from crossling.data.example import Example
 from crossling.data.leakage import check_overlap, check_training_splits
@@ -73,7 +74,12 @@ from crossling.models.encoder import Encoder, encode_words, load_encoder
 from crossling.models.names import check_model_name
 from crossling.provenance import provenance
 from crossling.results import PROBE_TASK, ScoreRow
-from crossling.similarity.checks import as_names, check_max_length, check_memory, check_vectors
+from crossling.similarity.checks import (
+    as_names,
+    check_max_length,
+    check_memory,
+    check_vectors,
+)
 from crossling.similarity.extract import (
     BATCH_TOKENS,
     MAX_BATCH,
@@ -436,7 +442,7 @@ def _check_options(max_train_sentences: int | None, max_eval_sentences: int | No
     _check_int("max_train_sentences", max_train_sentences, 1, allow_none=True)
     _check_int("max_eval_sentences", max_eval_sentences, 1, allow_none=True)
     _check_int("n_boot", n_boot, 0)
-    _check_int("seed", seed, 0)
+    check_seed(seed)
     _check_int("max_iter", max_iter, 1)
     _check_int("batch_tokens", batch_tokens, 1)
     if isinstance(l2, bool) or not isinstance(l2, int | float) or not math.isfinite(l2) \

@@ -42,6 +42,15 @@ IGNORE = -100
 MISSING = "_"  # prediction for a word the model never saw (unseen): never equals gold
 
 
+def cross_entropy(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the targets that are not ``IGNORE``; 0 (still part of the
+    graph) when there is none. A batch without a scorable target (every word unseen, every arc
+    unscorable) would otherwise give a NaN loss, and a NaN loss now fails the run."""
+    if not bool((targets != IGNORE).any()):
+        return scores.flatten()[:0].sum()
+    return F.cross_entropy(scores, targets, ignore_index=IGNORE)
+
+
 def seen_words(first_subword: torch.Tensor, n_words: int) -> list[int]:
     """Original (0-based) indices of the words of one sentence that have a sub-word.
 
@@ -103,8 +112,7 @@ class _Tagging(_Labels):
 
     def loss(self, model: nn.Module, batch: TaskBatch) -> torch.Tensor:
         logits = model(batch.words.inputs, batch.words.first_subword)
-        return F.cross_entropy(logits.float().flatten(0, 1), batch.labels.flatten(),
-                               ignore_index=IGNORE)
+        return cross_entropy(logits.float().flatten(0, 1), batch.labels.flatten())
 
     def predict(self, model: nn.Module, batch: TaskBatch, labels: Sequence[str]) -> list[Any]:
         logits = model(batch.words.inputs, batch.words.first_subword)
@@ -177,12 +185,10 @@ class ParsingTask(_Labels):
             raise ValueError("a parsing batch needs head targets (built by ParsingTask.collate)")
         arc, rel_dep, rel_head = model(batch.words.inputs, batch.words.first_subword)
         arc = arc.float().masked_fill(~self._head_mask(batch), float("-inf"))
-        arc_loss = F.cross_entropy(arc.flatten(0, 1), batch.heads.flatten(),
-                                   ignore_index=IGNORE)
+        arc_loss = cross_entropy(arc.flatten(0, 1), batch.heads.flatten())
         parser = cast(BiaffineParser, model)
         rel = parser.relations(rel_dep, rel_head, batch.heads.clamp_min(0)).float()
-        rel_loss = F.cross_entropy(rel.flatten(0, 1), batch.labels.flatten(),
-                                   ignore_index=IGNORE)
+        rel_loss = cross_entropy(rel.flatten(0, 1), batch.labels.flatten())
         return arc_loss + rel_loss
 
     @staticmethod
