@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.data.parallel import ParallelCorpus, align_by_sent_id, align_pud

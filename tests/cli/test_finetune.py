@@ -173,9 +173,9 @@ def test_divergence_is_one_line_and_leaves_no_finished_run(
     train = str(fixture_dir / "ud" / "UD_English-Fixture" / "en_fixture-ud-test.conllu")
     out = tmp_path / "run"
     command = ["finetune", "--task", "pos", "--model", str(fixture_bert), "--data",
-               str(fixture_dir), "--train", train, "--dev", train, "--test", "en", "--eval",
-               "fr", "--epochs", "1", "--batch-size", "2", "--max-length", "64", "--lr",
-               "1e30", "--head-lr", "1e30", "--out", str(out)]
+               str(fixture_dir), "--train", train, "--dev", train, "--test", "fr", "--eval",
+               "de", "--allow-test-training", "--epochs", "1", "--batch-size", "2",
+               "--max-length", "64", "--lr", "1e30", "--head-lr", "1e30", "--out", str(out)]
     for _ in range(2):  # the rerun is no finished run either
         assert main(command) == 2
         # the progress bar is cleared (its \r-separated frames): the error has its own line

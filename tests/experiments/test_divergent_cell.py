@@ -18,7 +18,9 @@ def test_a_diverging_cell_fails_and_is_retried(fixture_bert: Path, fixture_dir: 
     study = tmp_path / "study.yaml"
     study.write_text(
         f"name: diverges\nmodel: {fixture_bert}\ndata: {{ud: {fixture_dir / 'ud'}}}\n"
-        f"tasks:\n  pos: {{train: ['{train}'], dev: ['{train}'], test: en, eval: [fr]}}\n"
+        # the fixture treebank has test files only: train on English, test on the others
+        "allow_test_training: true\n"
+        f"tasks:\n  pos: {{train: ['{train}'], dev: ['{train}'], test: fr, eval: [de]}}\n"
         "seeds: [0]\n"
         "training: {epochs: 1, batch_size: 2, max_length: 64, lr: 1.0e+30, head_lr: 1.0e+30}\n",
         encoding="utf-8")

@@ -18,8 +18,9 @@ STUDY = """
 name: unsaved
 model: {model}
 data: {{ud: {ud}}}
+allow_test_training: true  # the fixture treebank has test files only
 tasks:
-  pos: {{train: [{train}], dev: [{train}], test: en, eval: [fr], max_train_sentences: 4}}
+  pos: {{train: [{train}], dev: [{train}], test: fr, eval: [de], max_train_sentences: 4}}
 seeds: [0]
 training: {{epochs: 1, batch_size: 4}}
 similarity: {{languages: [fr], measures: [linear_cka], n: 8, n_boot: 2, n_null: 2,
