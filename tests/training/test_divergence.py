@@ -75,6 +75,19 @@ def test_a_nan_loss_in_the_second_epoch_keeps_nothing_finished(
     assert not (tmp_path / "fit.json").exists()
 
 
+def test_a_finite_but_exploding_loss_is_divergence_too(
+        fixture_bert: Path, fixture_dir: Path, tmp_path: Path) -> None:
+    """lr 1e3 on e5 trained to a finite loss of ~3e7 and reported 0.00 accuracy with a
+    zero-width interval: a loss 1000 times the first step's is a diverged run."""
+    task = _Patched(lambda model, loss: loss * 1e4, at=3)
+    with pytest.raises(DivergenceError, match=r"epoch 1/2, step 3/4: loss is \S+, over 1000 "
+                                              r"times the first step's \S+ \(lr"):
+        _fit(fixture_bert, fixture_dir, tmp_path, task=task)
+    assert not (tmp_path / "fit.json").exists()
+    task = _Patched(lambda model, loss: loss * 50, at=3)  # a bad step, not a diverged run
+    assert _fit(fixture_bert, fixture_dir, tmp_path / "ok", task=task).history
+
+
 def test_a_non_finite_gradient_fails_before_the_update(
         fixture_bert: Path, fixture_dir: Path, tmp_path: Path) -> None:
     """A finite loss whose gradient is not (d sqrt(x)/dx at 0 is infinite): no NaN step."""

@@ -284,10 +284,25 @@ class _Step:
         """A non-finite ``value`` ends the run with a :class:`DivergenceError` before the
         optimiser applies it (a NaN step would silently turn every weight into NaN)."""
         if not math.isfinite(value):
-            raise DivergenceError(
-                f"{self.task}: training diverged at epoch {self.epoch + 1}/{self.epochs}, step "
-                f"{self.step + 1}/{self.steps}: {what} is {value} (lr {self.config.lr:g}, "
-                f"head_lr {self.config.head_lr:g}); nothing of the run is kept as finished")
+            self.fail(f"{what} is {value}")
+
+    def check_growth(self, loss: float, first: float) -> None:
+        """A loss :data:`EXPLODED` times the run's first (untrained) loss, or more, is
+        divergence too: its outputs stay finite but predict one label (0% accuracy)."""
+        if loss > EXPLODED * max(first, 1.0):
+            self.fail(f"loss is {loss:.3g}, over {EXPLODED:g} times the first step's "
+                      f"{first:.3g}")
+
+    def fail(self, problem: str) -> None:
+        raise DivergenceError(
+            f"{self.task}: training diverged at epoch {self.epoch + 1}/{self.epochs}, step "
+            f"{self.step + 1}/{self.steps}: {problem} (lr {self.config.lr:g}, head_lr "
+            f"{self.config.head_lr:g}); nothing of the run is kept as finished")
+
+
+EXPLODED = 1e3
+"""How many times the first step's loss (at least 1) a loss may reach before the run counts as
+diverged: an untrained head's cross-entropy is about ln(labels), and training lowers it."""
 
 
 def _check_weights(model: nn.Module, task: str, epoch: int, config: TrainConfig) -> None:
@@ -350,6 +365,7 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
         log.info("resuming %s at epoch %d", out, start_epoch + 1)
     bad_epochs = sum(1 for h in result.history[result.best_epoch + 1:]) if result.history else 0
     trained_last = -1
+    first: float | None = None  # the first step's loss, the scale of check_growth
     for epoch in range(start_epoch, config.epochs):
         if bad_epochs >= config.patience:
             break
@@ -372,6 +388,8 @@ def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
                 where = _Step(task.name, epoch, config.epochs, step, len(batches), config)
                 where.check("loss", value)
                 where.check("gradient norm", norm_value)
+                first = value if first is None else first
+                where.check_growth(value, first)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
