@@ -1,8 +1,8 @@
 """Cache files that carry their own SHA-256, checked on every read.
 
-A cache is only worth its speed if a damaged entry cannot pass for a good one: a single flipped
-bit in a vector cache changed a CKA from 0.499 to 0.076 without a word, and a truncated entry
-ended in a traceback. Every crossling cache is therefore written here with a SHA-256 of its
+A cache is only worth its speed if a damaged entry cannot pass for a good one: one flipped bit
+in a vector cache changes a CKA without a word. Every crossling cache is written here with a
+SHA-256 of its
 content *inside* the file (one atomic write, so the file and its checksum cannot disagree after
 a crash), and read back only when the checksum matches. Anything else -- a mismatch, no
 checksum, a truncated or unparsable file -- reads as "not cached": the caller recomputes and

