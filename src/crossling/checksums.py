@@ -70,6 +70,17 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     return (OSError, ValueError, RuntimeError, SafetensorError)
 
 
+def _unreadable(exc: BaseException) -> CacheDamaged:
+    return CacheDamaged(f"unreadable: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+
+
+def _compare(stored: str | None, digest: str) -> None:
+    if stored is None:
+        raise CacheDamaged("no checksum")
+    if digest != stored:
+        raise CacheDamaged("checksum mismatch")
+
+
 def verify_tensors(path: str | Path) -> list[str]:
     """The tensor names of the safetensors file ``path`` after checking its digest.
 
@@ -81,17 +92,15 @@ def verify_tensors(path: str | Path) -> list[str]:
     try:
         with safe_open(str(path), framework="pt") as fh:
             stored = (fh.metadata() or {}).get(DIGEST_KEY)
-            if stored is None:
+            if stored is None:  # before reading the tensors: nothing to compare them with
                 raise CacheDamaged("no checksum")
             names = sorted(fh.keys())
             digest = hashlib.sha256()
             for name in names:
                 _update(digest, name, fh.get_tensor(name))
     except _read_errors() as exc:
-        raise CacheDamaged(f"unreadable: {str(exc).splitlines()[0] if str(exc) else exc!r}") \
-            from None
-    if digest.hexdigest() != stored:
-        raise CacheDamaged("checksum mismatch")
+        raise _unreadable(exc) from None
+    _compare(stored, digest.hexdigest())
     return names
 
 
@@ -104,12 +113,8 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
             stored = (fh.metadata() or {}).get(DIGEST_KEY)
             tensors = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118
     except _read_errors() as exc:
-        raise CacheDamaged(f"unreadable: {str(exc).splitlines()[0] if str(exc) else exc!r}") \
-            from None
-    if stored is None:
-        raise CacheDamaged("no checksum")
-    if tensors_digest(tensors) != stored:
-        raise CacheDamaged("checksum mismatch")
+        raise _unreadable(exc) from None
+    _compare(stored, tensors_digest(tensors))
     return tensors
 
 
@@ -126,10 +131,9 @@ def load_text(path: str | Path) -> str:
     except OSError as exc:
         raise CacheDamaged(f"unreadable: {exc.strerror or exc}") from None
     head, sep, body = raw.partition(b"\n")
-    if not sep or not head.startswith(_TEXT_HEAD.encode()):
-        raise CacheDamaged("no checksum")
-    if hashlib.sha256(body).hexdigest().encode() != head[len(_TEXT_HEAD):]:
-        raise CacheDamaged("checksum mismatch")
+    stored = head[len(_TEXT_HEAD):].decode("ascii", "replace") \
+        if sep and head.startswith(_TEXT_HEAD.encode()) else None
+    _compare(stored, hashlib.sha256(body).hexdigest())
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -198,12 +198,12 @@ def _stamp(path: Path) -> list[Any] | None:
 def owned_outputs(folder: str | Path) -> set[str]:
     """Names of the files in ``folder`` that crossling wrote and nobody changed since."""
     out = Path(folder)
-    owned = set()
-    for name, stamp in _record(out).items():
-        p = out / name
-        if p.exists() and (stamp is None or _stamp(p) == stamp):
-            owned.add(name)
-    return owned
+    return _owned(out, _record(out))
+
+
+def _owned(out: Path, record: Mapping[str, list[Any] | None]) -> set[str]:
+    return {name for name, stamp in record.items()
+            if (out / name).exists() and (stamp is None or _stamp(out / name) == stamp)}
 
 
 def check_outputs(folder: str | Path, patterns: Iterable[str], option: str = "--out") -> None:
@@ -220,7 +220,7 @@ def check_outputs(folder: str | Path, patterns: Iterable[str], option: str = "--
         return
     pats = list(patterns)
     record = _record(out)
-    owned = owned_outputs(out)
+    owned = _owned(out, record)
     for p in sorted(out.iterdir()):
         if p.name in owned or p.name.startswith(TEMP_MARK) or p.name == OUTPUTS:
             continue

@@ -66,8 +66,6 @@ from crossling.training.loop import TrainConfig
 
 TASK_NAMES = ("pos", "parsing", "ner")
 
-_SEED_MAX = SEED_MAX  # every generator a run seeds takes it
-
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -341,8 +339,8 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise top.fail("seeds", "expected a non-empty list of integers")
     for i, seed in enumerate(seeds):
-        if not 0 <= seed <= _SEED_MAX:
-            raise top.fail(f"seeds[{i}]", f"must be in [0, {_SEED_MAX}], got {seed}")
+        if not 0 <= seed <= SEED_MAX:
+            raise top.fail(f"seeds[{i}]", f"must be in [0, {SEED_MAX}], got {seed}")
     top.unique("seeds", seeds)
     reinit = _reinit(top, ["REF"])
     scheme = top.get("reinit_scheme", str, "model")
@@ -674,7 +672,7 @@ def _probe_spec(pf: _Fields, ud: Path, source: str, model: str, config: Any | No
         max_train_sentences=pf.number("max_train_sentences", int, 4000, low=1),
         max_eval_sentences=pf.number("max_eval_sentences", int, None, low=1),
         n_boot=pf.number("n_boot", int, 1000, low=1),
-        seed=pf.number("seed", int, 0, low=0, high=_SEED_MAX))
+        seed=pf.number("seed", int, 0, low=0, high=SEED_MAX))
     pf.finish()
     try:
         train_file = resolve_spec("pos", train, "train", DataFolders(ud, None))

@@ -116,8 +116,9 @@ def check_arguments(measures: Any, n_boot: Any, n_null: Any, seed: Any, batch_to
 
 
 def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: Sequence[str],
-                   n_boot: int, n_null: int, batch_tokens: int, seed: int = 0) -> None:
-    """One-line ConfigErrors for settings that would give garbage instead of an error.
+                   n_boot: int, n_null: int, batch_tokens: int, seed: int = 0) -> list[str]:
+    """One-line ConfigErrors for settings that would give garbage instead of an error; the
+    measure ids (:func:`check_arguments`).
 
     Duplicate languages would write every row twice; fewer sentences than a measure needs give
     NaN or a trivial 1 (each measure's ``min_n``); negative or fractional resample counts give
@@ -125,7 +126,7 @@ def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: S
     the encoding (:func:`~crossling.similarity.null.check_resample_memory`); a non-positive
     token budget has no meaning.
     """
-    check_arguments(measures, n_boot, n_null, seed, batch_tokens)
+    measures = check_arguments(measures, n_boot, n_null, seed, batch_tokens)
     for what, values in (("language", list(languages)), ("measure", list(measures))):
         dupes = sorted({v for v in values if values.count(v) > 1})
         if dupes:
@@ -136,6 +137,7 @@ def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: S
         worst = neediest(measures).id
         raise ConfigError(f"{len(corpus)} parallel sentences: {worst} needs at least {need}")
     check_resample_memory(len(corpus), n_boot, n_null)
+    return measures
 
 
 def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
@@ -239,10 +241,10 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
     the layer and the language, :func:`~crossling.similarity.checks.check_layers_of`).
     """
     targets = as_names(targets, "targets") or []
-    measures = check_arguments(measures, n_boot, n_null, seed, batch_tokens)
     if source in targets:
         raise ConfigError(f"source language {source!r} is also a target")
-    check_settings(corpus, [source, *targets], measures, n_boot, n_null, batch_tokens, seed)
+    measures = check_settings(corpus, [source, *targets], measures, n_boot, n_null,
+                              batch_tokens, seed)
     chosen = check_layers(layers, encoder.num_layers + 1)
     if layer_difference and len(chosen) < 2:
         raise ConfigError(f"layer difference: needs at least 2 layers, got {chosen}")
@@ -302,8 +304,7 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
     and model before that language's measures.
     """
     languages = as_names(languages, "languages") or []
-    measures = check_arguments(measures, n_boot, n_null, seed, batch_tokens)
-    check_settings(corpus, languages, measures, n_boot, n_null, batch_tokens, seed)
+    measures = check_settings(corpus, languages, measures, n_boot, n_null, batch_tokens, seed)
     if encoder_a.num_layers != encoder_b.num_layers:
         raise ConfigError(f"{encoder_a.name} has {encoder_a.num_layers} layers but "
                           f"{encoder_b.name} has {encoder_b.num_layers}: layer-wise comparison "

@@ -70,6 +70,7 @@ from crossling.data.resolve import pud_languages
 from crossling.data.specs import DataFolders, check_distinct, resolve_spec
 from crossling.devices import pick_device
 from crossling.errors import ConfigError, ModelError
+from crossling.models.config import num_blocks, read_config
 from crossling.models.encoder import Encoder, encode_words, load_encoder
 from crossling.models.names import check_model_name
 from crossling.provenance import provenance
@@ -344,16 +345,9 @@ def _num_layers(model: str | Encoder) -> int:
     """Transformer blocks of ``model``, from its config (before any weights are loaded)."""
     if isinstance(model, Encoder):
         return model.num_layers
-    from transformers import AutoConfig
-
     check_model_name(model)
-    try:
-        cfg = AutoConfig.from_pretrained(model)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{model}: cannot load model config ({str(exc).splitlines()[0]})") \
-            from None
-    n = getattr(cfg, "num_hidden_layers", None)
-    if not isinstance(n, int):
+    n = num_blocks(read_config(model))
+    if n is None:
         raise ModelError(f"{model}: the config has no num_hidden_layers")
     return n
 
