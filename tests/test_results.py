@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crossling.errors import DataError
+from crossling.core.errors import DataError
 from crossling.results import (
     ScoreRow,
     SimilarityRow,

@@ -22,11 +22,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.3.0"
+from crossling.core.version import __version__
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
+    from crossling.core.errors import ConfigError, CrosslingError, DataError, ModelError
     from crossling.data.parallel import ParallelCorpus, align_by_sent_id, align_pud
-    from crossling.errors import ConfigError, CrosslingError, DataError, ModelError
     from crossling.experiments.study import Study, load_study
     from crossling.experiments.workflows import StudyOutcome, finetune, run_study, study_report
     from crossling.models.encoder import Encoder, load_encoder
@@ -82,10 +82,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ReportData": ("crossling.report.analyses", "ReportData"),
     "build_report": ("crossling.report.render", "build_report"),
     # errors: bad input raises one of these, with a one-line message naming file and line
-    "CrosslingError": ("crossling.errors", "CrosslingError"),
-    "ConfigError": ("crossling.errors", "ConfigError"),
-    "DataError": ("crossling.errors", "DataError"),
-    "ModelError": ("crossling.errors", "ModelError"),
+    "CrosslingError": ("crossling.core.errors", "CrosslingError"),
+    "ConfigError": ("crossling.core.errors", "ConfigError"),
+    "DataError": ("crossling.core.errors", "DataError"),
+    "ModelError": ("crossling.core.errors", "ModelError"),
 }
 
 __all__ = [

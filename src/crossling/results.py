@@ -38,8 +38,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from crossling.atomic import atomic_write, write_json
-from crossling.errors import DataError
+from crossling.core.atomic import atomic_write, write_json
+from crossling.core.errors import DataError
 
 
 @dataclass(frozen=True)

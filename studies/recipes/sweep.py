@@ -26,9 +26,9 @@ from pathlib import Path
 import pandas as pd
 
 import crossling
-from crossling.atomic import atomic_path
+from crossling.core.atomic import atomic_path
 from crossling.data.specs import DataFolders, resolve_spec
-from crossling.provenance import sha256_file
+from crossling.core.provenance import sha256_file
 from crossling.training.finetune import run_finetune
 from crossling.training.loop import TrainConfig
 

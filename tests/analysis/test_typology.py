@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from crossling.analysis.typology import FEATURE_SETS, PUD_ISO3, _vectors, distance_to
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 
 PUD_TARGETS = ["ar", "cs", "de", "es", "fi", "fr", "hi", "id", "it", "ja", "ko", "pl", "pt",
                "ru", "sv", "th", "tr", "zh"]

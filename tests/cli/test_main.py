@@ -67,7 +67,7 @@ def test_full_disk_while_writing_is_one_line_exit_2(tmp_path: Path,
 
     import torch
 
-    import crossling.atomic as atomic
+    import crossling.core.atomic as atomic
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(atomic.shutil, "disk_usage", lambda p: usage(10**9, 10**9, 0))

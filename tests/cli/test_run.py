@@ -53,7 +53,7 @@ def test_tiny_study_end_to_end(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     md = (out / "report.md").read_text()
     assert "Table 1" in md and "Table 2" in md and "| pos | upos_acc | 1-2 |" in md
     assert (out / "index.html").is_file() and (out / "alignment.png").is_file()
-    from crossling.provenance import git_commit
+    from crossling.core.provenance import git_commit
 
     # the cells' commit and the checkout that drew the report, each named
     readme = (out / "README.md").read_text()

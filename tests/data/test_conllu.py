@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from crossling.core.errors import DataError
 from crossling.data.conllu import read_conllu
-from crossling.errors import DataError
 
 GOOD = """# sent_id = s1
 # text = Je vais aux États-Unis.

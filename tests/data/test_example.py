@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from crossling.core.errors import DataError
 from crossling.data.conllu import read_conllu, tree_problem
 from crossling.data.example import examples_from_ud
-from crossling.errors import DataError
 
 HEAD = "# sent_id = ok\n1\tA\ta\tX\t_\t_\t0\troot\t_\t_\n\n# sent_id = bad\n"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from crossling.core.errors import ConfigError, DataError
 from crossling.data.example import Example
 from crossling.data.leakage import check_overlap, check_training_splits, split_of
-from crossling.errors import ConfigError, DataError
 
 
 @pytest.mark.parametrize(("name", "split"), [

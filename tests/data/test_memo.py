@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import crossling.data.memo as memo
+from crossling.core.errors import DataError
 from crossling.data.conllu import read_conllu
 from crossling.data.resolve import resolve_ud
-from crossling.errors import DataError
 
 
 def test_parsed_once_until_the_file_changes(ud_dir: Path, tmp_path: Path,

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from crossling.core.errors import ConfigError, DataError
 from crossling.data.ner import read_iob2, resolve_ner
-from crossling.errors import ConfigError, DataError
 
 
 def test_wikiann_and_uner_files(data_dir: Path) -> None:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from crossling.core.errors import ConfigError, DataError
 from crossling.data.parallel import align_by_sent_id, read_line_aligned
 from crossling.data.resolve import pud_languages, resolve_ud
-from crossling.errors import ConfigError, DataError
 
 
 def _sent(sid: str, word: str) -> str:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from crossling.core.errors import ConfigError
 from crossling.data.resolve import pud_languages, resolve_ud
-from crossling.errors import ConfigError
 
 
 def _touch(root: Path, rel: str) -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from crossling.core.errors import ConfigError
 from crossling.data.specs import (
     DEFAULT_TEST,
     DataFolders,
@@ -11,7 +12,6 @@ from crossling.data.specs import (
     resolve_spec,
     resolve_task_files,
 )
-from crossling.errors import ConfigError
 from crossling.experiments.study import expand, load_study
 
 STUDY = """

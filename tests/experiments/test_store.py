@@ -164,7 +164,7 @@ def test_a_file_that_is_not_a_results_store_is_refused_untouched(tmp_path: Path,
     add the store's tables to it)."""
     import sqlite3
 
-    from crossling.errors import ConfigError
+    from crossling.core.errors import ConfigError
 
     text = tmp_path / "notes.sqlite"
     text.write_text("just some notes\n", encoding="utf-8")
@@ -185,7 +185,7 @@ def test_a_file_that_is_not_a_results_store_is_refused_untouched(tmp_path: Path,
 
 
 def test_an_empty_file_is_a_new_store_for_writers_only(tmp_path: Path) -> None:
-    from crossling.errors import ConfigError
+    from crossling.core.errors import ConfigError
 
     empty = tmp_path / "empty.sqlite"
     empty.touch()

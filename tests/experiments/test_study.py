@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.experiments.study import estimate_cost, expand, load_study
 
 BASE = """
@@ -132,12 +132,12 @@ def test_out_of_range_empty_and_duplicate_fields_are_refused(
 def test_keys_include_the_crossling_version(tmp_path: Path, data_dir: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Results of another crossling version are never reused: every key changes with it."""
-    import crossling
+    from crossling.core import version
 
     study = load_study(_write(tmp_path, data_dir))
     keys = {c.key for c in expand(study)}
     assert keys == {c.key for c in expand(study)}  # stable within a version
-    monkeypatch.setattr(crossling, "__version__", crossling.__version__ + ".post1")
+    monkeypatch.setattr(version, "__version__", version.__version__ + ".post1")
     other = expand(study)
     assert not keys & {c.key for c in other}
     ft = {c.key for c in other if c.kind == "finetune"}
@@ -387,7 +387,7 @@ def test_a_test_split_as_training_data_is_refused_unless_allowed(
 
 def test_a_finetune_cell_refuses_evaluating_its_training_sentences(ud_dir: Path,
                                                                     tmp_path: Path) -> None:
-    from crossling.errors import DataError
+    from crossling.core.errors import DataError
     from crossling.experiments.cells import run_finetune_cell
 
     fr = str(ud_dir / "UD_French-PUD" / "fr_pud-ud-test.conllu")
@@ -412,7 +412,7 @@ def test_training_settings_follow_train_configs_rule_at_their_field_path(
     """One rule (TrainConfig's) for the CLI, the API and studies: every value TrainConfig
     refuses, a study refuses with the same problem, at the field's path (study-wide or a
     task's override)."""
-    from crossling.errors import SettingError
+    from crossling.core.errors import SettingError
     from crossling.training.loop import TRAINING_RANGES, TrainConfig
 
     for name, rule in TRAINING_RANGES.items():

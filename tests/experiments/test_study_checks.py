@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.experiments import cells as cell_runners
 from crossling.experiments.study import expand, load_study
 from crossling.experiments.workflows import run_study

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.experiments.study import estimate_cost, expand, load_study
 
 BASE = """

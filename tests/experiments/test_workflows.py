@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from crossling.core.errors import ConfigError, DataError
 from crossling.data.specs import DataFolders, resolve_spec
-from crossling.errors import ConfigError, DataError
 from crossling.experiments.workflows import finetune, prepare_finetune, progress_line, run_study
 from crossling.training.loop import TrainConfig
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from crossling.errors import ConfigError, ModelError
+from crossling.core.errors import ConfigError, ModelError
 from crossling.models.encoder import (
     encode_words,
     load_encoder,

@@ -63,7 +63,7 @@ def test_an_unreachable_hub_is_said_at_once(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    from crossling.errors import ModelError
+    from crossling.core.errors import ModelError
     from crossling.models import names
 
     def unreachable(*a: object, **k: object) -> None:

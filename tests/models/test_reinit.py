@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from crossling.errors import ConfigError, ModelError
+from crossling.core.errors import ConfigError, ModelError
 from crossling.models.encoder import load_encoder
 from crossling.models.reinit import SCHEMES, parse_group, reinit
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from crossling.core.errors import ModelError
 from crossling.data.conllu import read_conllu
 from crossling.data.example import examples_from_ud
 from crossling.data.resolve import resolve_ud
-from crossling.errors import ModelError
 from crossling.models.encoder import encode_words, load_encoder
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
 from crossling.training.finetune import load_rows, run_finetune

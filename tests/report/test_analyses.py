@@ -19,7 +19,7 @@ from statistics import mean
 import pytest
 from scipy import stats
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
 from crossling.results import ScoreRow, SimilarityRow
 from tests.analysis.synthetic import SIM_AT_5, TARGETS, score_rows, similarity_rows

@@ -76,7 +76,7 @@ def test_similarity_outputs_never_replace_a_users_file(tmp_path: Path) -> None:
     there: a file crossling did not write is now a one-line error, left as it was."""
     import pytest
 
-    from crossling.errors import ConfigError
+    from crossling.core.errors import ConfigError
     from tests.analysis.synthetic import similarity_rows
 
     rows = [r for r in similarity_rows() if r.kind == "cross-lingual"]

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crossling.errors import ConfigError
-from crossling.manifest import OUTPUTS
+from crossling.core.errors import ConfigError
+from crossling.core.manifest import OUTPUTS
 from crossling.report import tables
 from crossling.report.analyses import compute_report
 from crossling.report.markdown import markdown_table

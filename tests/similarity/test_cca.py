@@ -14,7 +14,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity import cca
 from crossling.similarity.checks import VectorError
 

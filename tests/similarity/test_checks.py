@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from crossling.errors import ConfigError, CrosslingError
+from crossling.core.errors import ConfigError, CrosslingError
 from crossling.similarity import checks
 from crossling.similarity.checks import VectorError
 from crossling.similarity.measures import REGISTRY

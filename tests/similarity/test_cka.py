@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity.cka import (
     MEASURES,
     LinearCKAStream,

@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from crossling.cli import main
+from crossling.core.errors import ConfigError, CrosslingError
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
-from crossling.errors import ConfigError, CrosslingError
 from crossling.models.encoder import Encoder, load_encoder
 from crossling.similarity import pipeline, retrieval
 from crossling.similarity.checks import VectorError

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from crossling.errors import ConfigError, ModelError
+from crossling.core.errors import ConfigError, ModelError
 from crossling.models.encoder import Encoder, load_encoder, tokenizer_fingerprint
 from crossling.similarity.extract import (
     MAX_BATCH,

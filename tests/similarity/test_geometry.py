@@ -16,7 +16,7 @@ import torch
 from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity import cca, geometry
 from crossling.similarity.checks import VectorError
 

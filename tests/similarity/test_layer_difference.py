@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity.measures import REGISTRY
 from crossling.similarity.null import (
     NO_INTERVAL,

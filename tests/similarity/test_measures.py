@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity import cka, null
 from crossling.similarity.cka import cka_from_grams, linear_cka
 from crossling.similarity.measures import (

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity.cka import MEASURES, MIN_N
 from crossling.similarity.null import (
     CI_KIND,
@@ -164,7 +164,7 @@ def test_negative_resample_counts_and_too_few_rows_are_refused() -> None:
 
 
 def test_device_goes_through_the_one_device_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The measures' device is validated by crossling.devices.pick_device (a torch RuntimeError
+    """The measures' device is validated by crossling.core.devices.pick_device (a torch RuntimeError
     from ``torch.device`` before), like every other device choice in crossling."""
     x = torch.randn(10, 4)
     with pytest.raises(ConfigError, match="--device 'bogus': not a torch device"):

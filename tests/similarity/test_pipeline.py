@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from crossling.core.errors import ConfigError
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
-from crossling.errors import ConfigError
 from crossling.models.encoder import load_encoder, tokenizer_fingerprint
 from crossling.similarity.pipeline import (
     DEFAULT_MEASURES,

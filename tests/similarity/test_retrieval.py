@@ -14,7 +14,7 @@ import pytest
 import torch
 from scipy import stats
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity.retrieval import (
     DIRECTIONS,
     RETRIEVAL_METRICS,

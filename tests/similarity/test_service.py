@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from crossling.core.errors import ConfigError
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
-from crossling.errors import ConfigError
 from crossling.models.encoder import load_encoder
 from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
 from crossling.similarity.service import parallel_corpus, run_similarity

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import torch
 
+from crossling.core.errors import DivergenceError
 from crossling.data.conllu import read_conllu
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.resolve import resolve_ud
-from crossling.errors import DivergenceError
 from crossling.models.encoder import load_encoder
 from crossling.training.loop import TrainConfig, evaluate, fit
 from crossling.training.tasks import IGNORE, cross_entropy, get_task

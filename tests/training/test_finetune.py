@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from crossling.core.errors import ConfigError, DataError
 from crossling.data.ner import resolve_ner
 from crossling.data.resolve import resolve_ud
-from crossling.errors import ConfigError, DataError
 from crossling.models.encoder import load_encoder, model_fingerprint
 from crossling.training import loop
 from crossling.training.finetune import run_finetune

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from crossling.core.errors import ConfigError
 from crossling.data.conllu import read_conllu
 from crossling.data.example import examples_from_ud
-from crossling.errors import ConfigError
 from crossling.models.encoder import load_encoder
 from crossling.training.loop import TrainConfig, fit, make_optimizer
 from crossling.training.tasks import get_task

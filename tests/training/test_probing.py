@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from crossling.analysis.probing import best_layers, probe_frame
-from crossling.errors import ConfigError, CrosslingError
+from crossling.core.errors import ConfigError, CrosslingError
 from crossling.models.encoder import Encoder, encode_words, load_encoder, load_tokenizer
 from crossling.results import PROBE_TASK, ScoreRow
 from crossling.training.probing import (

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from crossling.analysis.frames import language_code
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 
 PUD_ISO3: dict[str, tuple[str, ...]] = {
     "en": ("eng",), "ar": ("arb", "ara"), "cs": ("ces",), "de": ("deu",), "es": ("spa",),

@@ -312,7 +312,7 @@ def p6_table(similarity: pd.DataFrame, scores: pd.DataFrame, tasks: dict[str, st
         permutation_spearman,
     )
     from crossling.analysis.typology import distance_to
-    from crossling.errors import ConfigError
+    from crossling.core.errors import ConfigError
 
     table = cross_similarity(similarity, measure) if not similarity.empty else pd.DataFrame()
     parts = []

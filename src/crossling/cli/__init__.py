@@ -16,8 +16,8 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from crossling import __version__
-from crossling.errors import CrosslingError
+from crossling.core.errors import CrosslingError
+from crossling.core.version import __version__
 
 # Subcommand modules, in the order ``crossling --help`` lists them.
 COMMANDS: tuple[str, ...] = ("demo", "similarity", "retrieval", "probe", "finetune", "run",

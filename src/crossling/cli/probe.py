@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from crossling.analysis.probing import best_layers, layer_table, probe_frame
-from crossling.atomic import check_output_dir
 from crossling.cli.options import add_forward_options
-from crossling.errors import ConfigError
-from crossling.manifest import check_outputs
+from crossling.core.atomic import check_output_dir
+from crossling.core.errors import ConfigError
+from crossling.core.manifest import check_outputs
 from crossling.report.probing import PROBE_OUTPUTS, write_probe_outputs
 from crossling.report.tables import probe_table
 from crossling.training.probing import (

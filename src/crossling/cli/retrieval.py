@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from crossling.analysis.retrieval import layer_table, retrieval_frame
-from crossling.atomic import check_output_dir
 from crossling.cli.options import add_forward_options
+from crossling.core.atomic import check_output_dir
+from crossling.core.errors import ConfigError
+from crossling.core.manifest import check_outputs
 from crossling.data.specs import find_ud_folder
-from crossling.errors import ConfigError
-from crossling.manifest import check_outputs
 from crossling.report.retrieval_plots import RETRIEVAL_OUTPUTS, write_retrieval_outputs
 from crossling.similarity.pooling import POOLINGS
 from crossling.similarity.retrieval import VARIANTS, check_variants, run_retrieval

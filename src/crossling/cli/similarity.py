@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from crossling.atomic import check_output_dir
 from crossling.cli.options import add_forward_options
-from crossling.errors import ConfigError
-from crossling.manifest import check_outputs
+from crossling.core.atomic import check_output_dir
+from crossling.core.errors import ConfigError
+from crossling.core.manifest import check_outputs
 from crossling.report.plots import SIMILARITY_OUTPUTS, write_similarity_outputs
 from crossling.report.tables import similarity_table
 from crossling.results import SimilarityRow

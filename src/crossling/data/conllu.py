@@ -27,8 +27,8 @@ from pathlib import Path
 
 import conllu as conllu_lib
 
+from crossling.core.errors import DataError
 from crossling.data.text import iter_lines
-from crossling.errors import DataError
 
 _WORD_ID = re.compile(r"^[1-9][0-9]*$")
 _RANGE_ID = re.compile(r"^([1-9][0-9]*)-([1-9][0-9]*)$")

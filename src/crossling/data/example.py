@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from crossling.core.errors import DataError
 from crossling.data.conllu import Sentence, tree_problem
-from crossling.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from crossling.core.errors import ConfigError, DataError
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
-from crossling.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

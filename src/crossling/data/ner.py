@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from crossling.core.errors import ConfigError, DataError
 from crossling.data.example import Example
 from crossling.data.text import iter_lines
-from crossling.errors import ConfigError, DataError
 
 _TAG = re.compile(r"^(O|[BI]-\S+)$")
 _WIKIANN_SPLITS = {"train": "train", "dev": "val", "val": "val", "test": "test"}

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from crossling.core.errors import ConfigError, DataError
+from crossling.core.provenance import FileVersion, file_version
 from crossling.data.conllu import Sentence, read_conllu
 from crossling.data.resolve import pud_languages, resolve_ud
 from crossling.data.specs import check_distinct
 from crossling.data.text import iter_lines
-from crossling.errors import ConfigError, DataError
-from crossling.provenance import FileVersion, file_version
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def read_line_aligned(files: Mapping[str, str | Path], limit: int | None = None)
 
 def _sent_ids(path: str | Path) -> frozenset[str]:
     """The ``# sent_id`` values of a CoNLL-U file, from its comment lines alone (cached per
-    :func:`~crossling.provenance.file_version`)."""
+    :func:`~crossling.core.provenance.file_version`)."""
     version = file_version(path)
     return _read_sent_ids(str(path)) if version is None else _sent_ids_cached(version)
 

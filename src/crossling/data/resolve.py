@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 
 _UD_FILE = re.compile(r"^(?P<lang>[a-z]{2,3})_(?P<tb>[a-z0-9]+)-ud-(?P<split>train|dev|test)"
                       r"\.conllu$")

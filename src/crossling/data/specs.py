@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crossling.core.errors import ConfigError
 from crossling.data.leakage import check_training_splits
 from crossling.data.ner import resolve_ner
 from crossling.data.resolve import resolve_ud
-from crossling.errors import ConfigError
 
 DEFAULT_TEST = "en"
 """The source test set when none is named: English PUD (pos, parsing) or WikiANN en (ner)."""

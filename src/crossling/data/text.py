@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from crossling.errors import DataError
+from crossling.core.errors import DataError
 
 BOM = "\ufeff"
 

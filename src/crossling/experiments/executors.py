@@ -30,7 +30,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from crossling.errors import ConfigError, CrosslingError
+from crossling.core.errors import ConfigError, CrosslingError
 from crossling.experiments.cells import RUNNERS
 from crossling.experiments.store import ResultStore
 from crossling.experiments.study import Cell

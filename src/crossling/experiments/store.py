@@ -36,8 +36,8 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from crossling.atomic import disk_full
-from crossling.errors import ConfigError
+from crossling.core.atomic import disk_full
+from crossling.core.errors import ConfigError
 from crossling.results import ScoreRow, SimilarityRow
 
 _SCORE_COLS = [f.name for f in fields(ScoreRow)]

@@ -42,13 +42,14 @@ from typing import Any
 
 import yaml
 
-import crossling
-from crossling.checks import SEED_MAX
+from crossling.core import version
+from crossling.core.checks import SEED_MAX
+from crossling.core.errors import ConfigError, CrosslingError, ModelError, SettingError
+from crossling.core.provenance import model_identity, sha256_file
 from crossling.data.leakage import check_training_splits
 from crossling.data.parallel import count_aligned
 from crossling.data.resolve import resolve_ud
 from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
-from crossling.errors import ConfigError, CrosslingError, ModelError, SettingError
 from crossling.models.config import (
     missing_parts,
     num_blocks,
@@ -57,7 +58,6 @@ from crossling.models.config import (
 )
 from crossling.models.names import looks_like_path
 from crossling.models.reinit import SCHEMES, canonical_group, parse_group
-from crossling.provenance import model_identity, sha256_file
 from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
 from crossling.similarity.pooling import POOLINGS
 from crossling.similarity.retrieval import VARIANTS, check_variants
@@ -710,7 +710,8 @@ def _data_file(task: str, ud: Path, ner: Path | None, spec: str, split: str) -> 
 
 def _model_identity(model: str) -> str:
     """Hub name, or for a local folder every file's checksum (config, tokenizer and weights:
-    :func:`crossling.provenance.model_identity`, what ``crossling finetune``'s manifest uses)."""
+    :func:`crossling.core.provenance.model_identity`, what ``crossling finetune``'s manifest
+    uses)."""
     files = model_identity(model)
     if files is None:
         return model
@@ -741,7 +742,7 @@ def _key(kind: str, params: Mapping[str, Any], files: DataRoles, model_id: str) 
     identity and the crossling version (a result computed by another version, other code and
     perhaps other numbers, is never silently reused)."""
     blob = json.dumps({"kind": kind, "params": params, "model": model_id,
-                       "crossling": crossling.__version__, "data": _checksums(files)},
+                       "crossling": version.__version__, "data": _checksums(files)},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -13,15 +13,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crossling.atomic import check_output_dir
+from crossling.core.atomic import check_output_dir
+from crossling.core.errors import ConfigError, ModelError
+from crossling.core.provenance import git_commit
 from crossling.data.leakage import check_files_overlap
 from crossling.data.specs import DataFolders, TaskFiles, resolve_task_files
-from crossling.errors import ConfigError, ModelError
 from crossling.experiments.executors import EXECUTORS
 from crossling.experiments.store import ResultStore, check_store_file
 from crossling.experiments.study import Cell, Study, expand, load_study
 from crossling.models.names import check_model_name
-from crossling.provenance import git_commit
 from crossling.results import ScoreRow
 
 if TYPE_CHECKING:  # training.loop imports torch: only when a run is prepared

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crossling.errors import ModelError
+from crossling.core.errors import ModelError
 
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.h5", "*.msgpack")
 """Patterns of the weight files ``from_pretrained`` can load from a local folder."""

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from crossling.devices import pick_device
-from crossling.errors import ModelError
+from crossling.core.devices import pick_device
+from crossling.core.errors import ModelError
 
 __all__ = ["Encoder", "WordBatch", "check_loading_info", "encode_words", "load_encoder",
            "load_tokenizer", "model_fingerprint", "pick_device", "transformer_layers",

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-from crossling.errors import ModelError
+from crossling.core.errors import ModelError
 
 CONNECT_TIMEOUT_S = 2.0
 """How long the Hub's host may take to accept a connection before it counts as unreachable."""

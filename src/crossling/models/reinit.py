@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from crossling.checks import check_seed
-from crossling.errors import ConfigError, ModelError
+from crossling.core.checks import check_seed
+from crossling.core.errors import ConfigError, ModelError
 from crossling.models.encoder import transformer_layers
 
 COMPONENTS = ("attention", "ffn", "layernorm")

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crossling.errors import ModelError
+from crossling.core.errors import ModelError
 
 
 class TrimmedEmbedding(nn.Module):

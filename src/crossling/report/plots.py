@@ -24,8 +24,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from crossling.atomic import atomic_path
-from crossling.manifest import writing_outputs
+from crossling.core.atomic import atomic_path
+from crossling.core.manifest import writing_outputs
 from crossling.report.rows import rows_frame
 from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
 from crossling.similarity.measures import FieldView, get_measure, measure_ids

@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from crossling.analysis.probing import language_order, probe_frame
-from crossling.atomic import atomic_write
-from crossling.manifest import writing_outputs
+from crossling.core.atomic import atomic_write
+from crossling.core.manifest import writing_outputs
 from crossling.report.plots import layer_axis, save_figure, short_model_name, side_legend
 from crossling.results import ScoreRow, write_rows_csv, write_rows_json
 

@@ -29,8 +29,8 @@ from typing import IO
 import pandas as pd
 
 from crossling.analysis.verdicts import verdict_frame
-from crossling.atomic import atomic_write, write_text
-from crossling.manifest import check_outputs, writing_outputs
+from crossling.core.atomic import atomic_write, write_text
+from crossling.core.manifest import check_outputs, writing_outputs
 from crossling.report import figures, tables
 from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
 from crossling.report.markdown import fmt_cell, markdown_table

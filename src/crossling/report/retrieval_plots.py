@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from crossling.analysis.retrieval import retrieval_frame, variants_present
-from crossling.manifest import writing_outputs
+from crossling.core.manifest import writing_outputs
 from crossling.report.plots import layer_axis, save_figure, short_model_name, side_legend
 from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
 

@@ -44,7 +44,7 @@ from typing import Any
 
 import torch
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity.cka import check_pair
 
 SVCCA_KEEP = 0.99

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from crossling.checks import check_count
-from crossling.errors import ConfigError, CrosslingError
+from crossling.core.checks import check_count
+from crossling.core.errors import ConfigError, CrosslingError
 from crossling.models.config import usable_positions
 
 VARIANCE_TOL = 1e-6
@@ -46,7 +46,7 @@ as (near-)constant: no similarity, retrieval or probe result is defined on them.
 class VectorError(CrosslingError, ValueError):
     """Vectors that cannot give a result: non-finite, (near-)constant, or not an [n, d] array.
 
-    A :class:`~crossling.errors.CrosslingError` (the CLI prints one line and exits 2) and a
+    A :class:`~crossling.core.errors.CrosslingError` (the CLI prints one line and exits 2) and a
     ValueError (what the measures raised for a bad shape before)."""
 
 

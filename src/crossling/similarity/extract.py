@@ -1,7 +1,7 @@
 """Per-layer sentence vectors from any encoder that returns hidden states.
 
 Fast and lean by construction: texts are tokenised once, sorted by length and cut into batches
-under a token budget (little padding; :func:`crossling.training.batching.bucket_batches`, the
+under a token budget (little padding; :func:`crossling.data.batching.bucket_batches`, the
 package's one length batcher), each batch runs one forward pass under
 ``torch.inference_mode`` returning *all* hidden states, and those are pooled immediately; only the
 pooled [layers, n, hidden] result is kept. The authors' script ran one sentence per forward pass.
@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from crossling.checksums import CacheDamaged, load_tensors, save_tensors, warn_recompute
-from crossling.errors import ConfigError, ModelError
+from crossling.core.checksums import CacheDamaged, load_tensors, save_tensors, warn_recompute
+from crossling.core.errors import ConfigError, ModelError
+from crossling.data.batching import bucket_batches
 from crossling.models.encoder import Encoder, model_fingerprint, tokenizer_fingerprint
 from crossling.similarity.pooling import first_subword_mask, get_pooling, pool
-from crossling.training.batching import bucket_batches
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,8 @@ def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean"
                    cache_dir: str | Path | None = None, **kwargs: object) -> torch.Tensor:
     """:func:`extract`, reading/writing ``cache_dir/<key>.safetensors`` when a cache is given.
 
-    An entry is used only if its checksum matches (:mod:`crossling.checksums`); a damaged one is
-    recomputed and rewritten, with a warning.
+    An entry is used only if its checksum matches (:mod:`crossling.core.checksums`); a damaged
+    one is recomputed and rewritten, with a warning.
     """
     if cache_dir is None:
         return extract(encoder, texts, pooling, **kwargs)  # type: ignore[arg-type]

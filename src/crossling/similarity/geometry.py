@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity.cca import Side, cross_product, cross_products, side
 from crossling.similarity.cka import check_pair
 from crossling.similarity.permuted import DEFAULT_MAX_BYTES, PermutedMatrix, PermutedStack

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity import cca, geometry
 from crossling.similarity.cka import (
     cka_from_grams,

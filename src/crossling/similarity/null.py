@@ -50,9 +50,10 @@ from typing import Any
 
 import torch
 
-from crossling.checks import check_count, check_seed
-from crossling.devices import pick_device
-from crossling.errors import ConfigError
+from crossling.core.checks import check_count, check_seed
+from crossling.core.devices import pick_device
+from crossling.core.errors import ConfigError
+from crossling.core.threads import map_single_threaded
 from crossling.similarity.checks import (
     as_matrix,
     as_names,
@@ -73,7 +74,6 @@ from crossling.similarity.measures import (
     interval_kind,
 )
 from crossling.similarity.permuted import PermutedMatrix
-from crossling.threads import map_single_threaded
 
 __all__ = ["CI_KIND", "INTERVAL_KINDS", "NO_INTERVAL", "SPREAD_KIND", "Estimate",
            "LayerDifference", "bootstrap_multiplicities", "estimate", "estimate_targets",

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import torch
 
-from crossling.threads import map_single_threaded
+from crossling.core.threads import map_single_threaded
 
 DEFAULT_MAX_BYTES = 1 << 30
 """Largest stack of permuted rows a :class:`PermutedStack` keeps between calls (1 GiB)."""
@@ -85,7 +85,7 @@ class PermutedMatrix:
         """``[len(perms), n * n]``: row r is ``A[s][:, s]`` flattened, ``s = perms[r]^-1``.
 
         On the CPU the rows are split between torch's intra-op threads, each gathering with one
-        thread (:func:`~crossling.threads.map_single_threaded`): the rows are independent, and
+        thread (:func:`~crossling.core.threads.map_single_threaded`): the rows are independent, and
         on the 2-core development machine a gather of this size ran slower with two intra-op
         threads than with one.
         """

@@ -25,12 +25,12 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from crossling.checks import check_count
+from crossling.core.checks import check_count
+from crossling.core.devices import pick_device
+from crossling.core.errors import ConfigError
+from crossling.core.provenance import provenance
 from crossling.data.parallel import ParallelCorpus
-from crossling.devices import pick_device
-from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder
-from crossling.provenance import provenance
 from crossling.results import SimilarityRow
 from crossling.similarity.checks import (
     as_layers,

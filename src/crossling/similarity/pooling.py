@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.models.encoder import word_start_positions
 
 PoolWeights = Callable[[dict[str, torch.Tensor]], torch.Tensor]

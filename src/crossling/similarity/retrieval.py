@@ -59,13 +59,13 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from crossling.checks import check_count, check_integer, check_seed
+from crossling.core.checks import check_count, check_integer, check_seed
+from crossling.core.devices import pick_device
+from crossling.core.errors import ConfigError
+from crossling.core.provenance import provenance
 from crossling.data.parallel import ParallelCorpus
-from crossling.devices import pick_device
-from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder, load_encoder
 from crossling.models.names import check_model_name
-from crossling.provenance import provenance
 from crossling.results import SimilarityRow
 from crossling.similarity.checks import (
     as_names,

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from crossling.checks import check_count
+from crossling.core.checks import check_count
+from crossling.core.devices import pick_device
+from crossling.core.errors import ConfigError
 from crossling.data.parallel import ParallelCorpus, align_by_sent_id
 from crossling.data.resolve import pud_languages, resolve_ud
-from crossling.devices import pick_device
-from crossling.errors import ConfigError
 from crossling.models.encoder import Encoder, load_encoder
 from crossling.models.names import check_model_name
 from crossling.results import SimilarityRow

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from crossling.checksums import CacheDamaged, load_text, save_text, warn_recompute
+from crossling.core.checksums import CacheDamaged, load_text, save_text, warn_recompute
 from crossling.models.encoder import (
     WordBatch,
     encode_words,

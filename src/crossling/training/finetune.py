@@ -13,7 +13,7 @@ a seed. The run writes into ``out_dir``:
   (:func:`weight_change_rows`, kind ``weight-change`` similarity rows), written before
   ``scores.json``;
 - ``manifest.json`` (written first): the settings that determine the result and their hash
-  (:func:`finetune_settings`, :mod:`crossling.manifest`).
+  (:func:`finetune_settings`, :mod:`crossling.core.manifest`).
 
 ``scores.json`` is written last; a finished run is returned from it, not recomputed, and an
 interrupted one resumes from its last epoch, but only when the folder's manifest matches the
@@ -38,26 +38,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from crossling import __version__
-from crossling.atomic import (
+from crossling.core.atomic import (
     check_output_dir,
     disk_full_as_oserror,
     make_temp_dir,
     remove_stale_temps,
 )
-from crossling.checks import check_seed
+from crossling.core.checks import check_seed
+from crossling.core.devices import pick_device
+from crossling.core.errors import ConfigError, DataError, ModelError
+from crossling.core.manifest import check_folder, claim_folder, make_manifest
+from crossling.core.provenance import model_identity, provenance, sha256_file
+from crossling.core.version import __version__
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
-from crossling.devices import pick_device
-from crossling.errors import ConfigError, DataError, ModelError
-from crossling.manifest import check_folder, claim_folder, make_manifest
 from crossling.models.config import num_blocks, read_config
 from crossling.models.encoder import load_encoder, model_fingerprint, transformer_layers
 from crossling.models.names import check_model_name
 from crossling.models.reinit import SCHEMES, canonical_group, parse_group, reinit
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
-from crossling.provenance import model_identity, provenance, sha256_file
 from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
 from crossling.training.encoded import EncodedTokenizer, default_cache_dir
 from crossling.training.loop import (

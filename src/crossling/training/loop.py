@@ -9,9 +9,9 @@ same seed gives identical results on the CPU (tested).
 Everything written is atomic. ``fit.json`` is written last: if it exists the run is complete and
 ``fit`` returns it without retraining; otherwise a per-epoch checkpoint (``last.pt``: weights,
 optimiser, scheduler, epoch, history) lets an interrupted run resume at the last finished epoch.
-Both are reused only by the same fit: the folder's ``manifest.json`` (:mod:`crossling.manifest`)
-records the recipe, seed, labels, data and starting weights, and another fit in the same folder
-is refused instead of resuming someone else's checkpoint.
+Both are reused only by the same fit: the folder's ``manifest.json``
+(:mod:`crossling.core.manifest`) records the recipe, seed, labels, data and starting weights,
+and another fit in the same folder is refused instead of resuming someone else's checkpoint.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from crossling.atomic import atomic_path, write_json
-from crossling.checks import check_seed
-from crossling.devices import pick_device
-from crossling.errors import DivergenceError, SettingError
-from crossling.manifest import claim_folder, make_manifest
+from crossling.core.atomic import atomic_path, write_json
+from crossling.core.checks import check_seed
+from crossling.core.devices import pick_device
+from crossling.core.errors import DivergenceError, SettingError
+from crossling.core.manifest import claim_folder, make_manifest
+from crossling.data.batching import bucket_batches
 from crossling.models.config import usable_positions
 from crossling.models.encoder import model_fingerprint
-from crossling.training.batching import bucket_batches
 from crossling.training.encoded import encoded_lengths
 from crossling.training.task import Example, Score, Task
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.similarity.checks import check_vectors
 
 DEFAULT_L2 = 1e-4

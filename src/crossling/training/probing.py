@@ -33,7 +33,7 @@ training count as errors too.
 
 Cost: extraction dominates. Word vectors of a sentence set are cached on disk
 (``<cache_dir>/words-<key>.safetensors``, float16, one tensor per layer, written atomically
-with a checksum that is verified on every read: :mod:`crossling.checksums`), keyed by the
+with a checksum that is verified on every read: :mod:`crossling.core.checksums`), keyed by the
 weights and tokenizer fingerprints, truncation, precision and every word, like the
 sentence-vector cache of :mod:`crossling.similarity.extract`; the probes read one layer at a
 time, so memory holds one layer of one set beside the training layer. The training set is
@@ -62,18 +62,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from crossling.checks import check_seed
-from crossling.checksums import CacheDamaged, save_tensors, verify_tensors, warn_recompute
+from crossling.core.checks import check_seed
+from crossling.core.checksums import CacheDamaged, save_tensors, verify_tensors, warn_recompute
+from crossling.core.devices import pick_device
+from crossling.core.errors import ConfigError, ModelError
+from crossling.core.provenance import provenance
+from crossling.data.batching import bucket_batches
 from crossling.data.example import Example
 from crossling.data.leakage import check_overlap, check_training_splits
 from crossling.data.resolve import pud_languages
 from crossling.data.specs import DataFolders, check_distinct, resolve_spec
-from crossling.devices import pick_device
-from crossling.errors import ConfigError, ModelError
 from crossling.models.config import num_blocks, read_config
 from crossling.models.encoder import Encoder, encode_words, load_encoder
 from crossling.models.names import check_model_name
-from crossling.provenance import provenance
 from crossling.results import PROBE_TASK, ScoreRow
 from crossling.similarity.checks import (
     as_names,
@@ -89,7 +90,6 @@ from crossling.similarity.extract import (
     extraction_precision,
     resolve_autocast,
 )
-from crossling.training.batching import bucket_batches
 from crossling.training.finetune import SUBSAMPLE_SEED, read_examples
 from crossling.training.metrics import accuracy, bootstrap_ratio
 from crossling.training.probe_fit import (
@@ -168,7 +168,7 @@ def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]], *
     hidden states, the vector of each word's representative sub-word, kept as float16.
 
     Sentences are tokenised by :func:`~crossling.models.encoder.encode_words` (fine-tuning's
-    word alignment) and batched by :func:`~crossling.training.batching.bucket_batches` (sorted
+    word alignment) and batched by :func:`~crossling.data.batching.bucket_batches` (sorted
     by length, at most ``batch_tokens`` padded sub-words per pass). ``autocast`` as in
     :func:`crossling.similarity.extract.extract` (default: bfloat16 on CUDA).
     """

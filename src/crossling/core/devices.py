@@ -3,14 +3,15 @@
 Everything that puts a tensor or a model somewhere (loading an encoder, the training loop, the
 similarity measures, provenance's device description) calls :func:`pick_device`, so ``--device``
 means the same everywhere and a bad value fails once, early, in one line. It sits at the bottom
-of the package (it needs only torch and :mod:`crossling.errors`) so that every layer may use it.
+of the package (it needs only torch and :mod:`crossling.core.errors`) so that every layer may
+use it.
 """
 
 from __future__ import annotations
 
 import torch
 
-from crossling.errors import ConfigError
+from crossling.core.errors import ConfigError
 
 
 def pick_device(device: str | None = None) -> torch.device:

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from crossling.checks import SEED_MAX, check_count, check_seed
-from crossling.errors import ConfigError, SettingError
+from crossling.core.checks import SEED_MAX, check_count, check_seed
+from crossling.core.errors import ConfigError, SettingError
 
 SEEDS = [-1, 2**32, 2**40, 1.0, True, "0", None]
 

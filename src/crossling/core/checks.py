@@ -1,6 +1,6 @@
 """Checks of the settings every command and API function shares: seeds and counts.
 
-Each raises a one-line :class:`~crossling.errors.SettingError` naming the setting, before any
+Each raises a one-line :class:`~crossling.core.errors.SettingError` naming the setting, before any
 data or model is read. Counts are integers (``numbers.Integral``: Python and NumPy integers),
 never floats, booleans or strings: ``n_boot=10.5`` or a seed numpy cannot take (``-1``,
 ``2**40``) would otherwise end in a traceback deep inside the run.
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from crossling.errors import SettingError
+from crossling.core.errors import SettingError
 
 SEED_MAX = 2**32 - 1
 """The largest seed every generator a run seeds accepts (``numpy.random.seed``)."""

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from crossling.training.batching import bucket_batches
+from crossling.data.batching import bucket_batches
 
 
 def test_every_index_once_and_similar_lengths() -> None:

@@ -24,9 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from crossling.atomic import TEMP_MARK, remove_stale_temps, write_json
-from crossling.errors import ConfigError
-from crossling.provenance import sha256_file
+from crossling.core.atomic import TEMP_MARK, remove_stale_temps, write_json
+from crossling.core.errors import ConfigError
+from crossling.core.provenance import sha256_file
 
 MANIFEST = "manifest.json"
 FORMAT = 1

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from crossling.errors import ConfigError, CrosslingError
+from crossling.core.errors import ConfigError, CrosslingError
 
 
 def _read_umask() -> int:

@@ -1,11 +1,11 @@
-"""Torch work side by side in threads (:mod:`crossling.threads`)."""
+"""Torch work side by side in threads (:mod:`crossling.core.threads`)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from crossling.threads import map_single_threaded
+from crossling.core.threads import map_single_threaded
 
 
 def test_results_keep_their_order_and_each_worker_has_one_torch_thread() -> None:

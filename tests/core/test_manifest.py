@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crossling.errors import ConfigError
-from crossling.manifest import (
+from crossling.core.errors import ConfigError
+from crossling.core.manifest import (
     MANIFEST,
     check_folder,
     claim_folder,
@@ -103,7 +103,7 @@ def test_overwrite_removes_only_the_previous_runs_files(tmp_path: Path) -> None:
 
 
 def test_outputs_are_recorded_and_foreign_files_never_replaced(tmp_path: Path) -> None:
-    from crossling.manifest import OUTPUTS, check_outputs, owned_outputs, writing_outputs
+    from crossling.core.manifest import OUTPUTS, check_outputs, owned_outputs, writing_outputs
 
     out = tmp_path / "out"
     with writing_outputs(out, ["a.csv", "*.png"]):
@@ -129,7 +129,7 @@ def test_owned_outputs_survive_a_copy_and_catch_a_same_size_edit(tmp_path: Path)
     import os
     import shutil
 
-    from crossling.manifest import check_outputs, owned_outputs, writing_outputs
+    from crossling.core.manifest import check_outputs, owned_outputs, writing_outputs
 
     out = tmp_path / "out"
     with writing_outputs(out, ["*.csv"]):

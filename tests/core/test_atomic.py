@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crossling.atomic import atomic_path, atomic_write, write_json, write_text
+from crossling.core.atomic import atomic_path, atomic_write, write_json, write_text
 
 
 def test_failed_writer_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def _dead_pid() -> int:
 def test_temporaries_carry_the_writers_pid_in_one_pattern(tmp_path: Path) -> None:
     import os
 
-    from crossling.atomic import TEMP_MARK
+    from crossling.core.atomic import TEMP_MARK
 
     with atomic_path(tmp_path / "last.pt") as tmp:
         assert tmp.name.startswith(f"{TEMP_MARK}{os.getpid()}-last.pt.")
@@ -75,7 +75,7 @@ def test_stale_temporaries_of_dead_writers_are_removed_live_ones_kept(tmp_path: 
     import sys
     import time
 
-    from crossling.atomic import remove_stale_temps
+    from crossling.core.atomic import remove_stale_temps
 
     dead = _dead_pid()
     stale_file = tmp_path / f".crossling-tmp-{dead}-last.pt.abc123.pt"
@@ -106,7 +106,7 @@ def test_stale_temporaries_of_dead_writers_are_removed_live_ones_kept(tmp_path: 
 
 
 def test_remove_stale_temps_can_be_limited_to_one_target(tmp_path: Path) -> None:
-    from crossling.atomic import remove_stale_temps
+    from crossling.core.atomic import remove_stale_temps
 
     dead = _dead_pid()
     mine = tmp_path / f".crossling-tmp-{dead}-e5.x1"
@@ -120,8 +120,8 @@ def test_remove_stale_temps_can_be_limited_to_one_target(tmp_path: Path) -> None
 def test_check_output_dir_refuses_files_in_the_way_and_creates_nothing(tmp_path: Path) -> None:
     import os
 
-    from crossling.atomic import check_output_dir
-    from crossling.errors import ConfigError
+    from crossling.core.atomic import check_output_dir
+    from crossling.core.errors import ConfigError
 
     blocker = tmp_path / "taken"
     blocker.write_text("a file")
@@ -148,7 +148,7 @@ def test_full_disk_is_one_enospc_naming_the_target(tmp_path: Path, failure: str,
     import shutil
     from collections import namedtuple
 
-    import crossling.atomic as atomic
+    import crossling.core.atomic as atomic
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(atomic.shutil, "disk_usage",
