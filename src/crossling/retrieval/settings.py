@@ -57,7 +57,8 @@ class ScoringSettings(Settings):
     seed: int = setting(0, rule=seed)
     """Draws the resamples once for every layer, target, variant and direction."""
     device: str | None = setting(None, rule=_device)
-    """Where scoring runs (and the model loads); None: the vectors' (or encoder's) device."""
+    """Where scoring runs, and where a workflow loads the model; None: the vectors' device (or
+    the encoder's, or CUDA when available)."""
     progress: bool = setting(True, rule=flag)
     """Show progress bars."""
 
