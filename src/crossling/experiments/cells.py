@@ -139,14 +139,16 @@ def run_retrieval_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dic
 def run_probe_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
     """Layer-wise UPOS probes of the pretrained model (the study's ``probe`` section); the
     word vectors are cached in the cell's folder, so a retried cell does not extract again."""
-    from crossling.training.probing import probe
+    from crossling.probing.settings import ProbeSettings
+    from crossling.workflows.probe import probe
 
-    rows = probe(model=params["model"], data=params["ud"], source_train=params["train"],
-                 source=params["source"], targets=params["targets"], layers=params["layers"],
-                 max_train_sentences=params["max_train_sentences"],
-                 max_eval_sentences=params["max_eval_sentences"], n_boot=params["n_boot"],
-                 seed=params["seed"], cache_dir=workdir / "cache", progress=False,
-                 allow_test_training=params.get("allow_test_training", False))
+    settings = ProbeSettings(
+        source_train=params["train"], source=params["source"], targets=params["targets"],
+        layers=params["layers"], max_train_sentences=params["max_train_sentences"],
+        max_eval_sentences=params["max_eval_sentences"], n_boot=params["n_boot"],
+        seed=params["seed"], allow_test_training=params.get("allow_test_training", False))
+    rows = probe(params["model"], params["ud"], settings, cache_dir=workdir / "cache",
+                 progress=False)
     return rows, rows[0].provenance if rows else {}
 
 

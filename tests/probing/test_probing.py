@@ -25,16 +25,14 @@ import torch
 from torch import nn
 
 from crossling.analysis.probing import best_layers, probe_frame
-from crossling.core.errors import ConfigError, CrosslingError
+from crossling.core.errors import ConfigError, CrosslingError, SettingError
 from crossling.models.encoder import Encoder, encode_words, load_encoder, load_tokenizer
+from crossling.probing.data import control_tags
+from crossling.probing.fit import fit_probe
+from crossling.probing.settings import ProbeSettings
+from crossling.probing.vectors import Extraction, extract_word_vectors, word_vectors_cached
 from crossling.results import PROBE_TASK, ScoreRow
-from crossling.training.probing import (
-    control_tags,
-    extract_word_vectors,
-    fit_probe,
-    probe,
-    word_vectors_cached,
-)
+from crossling.workflows.probe import probe
 
 TAGS = {"NOUN": 0.4, "VERB": 0.3, "ADJ": 0.2, "ADV": 0.1}
 PLANTED_LAYER = 2
@@ -119,9 +117,10 @@ def _planted_encoder(tiny_bert: Path, tag_of: dict[str, str]) -> Encoder:
 
 
 def _run(model: str | Encoder, files: dict[str, Path], **kwargs: Any) -> list[ScoreRow]:
-    options: dict[str, Any] = {"n_boot": 50, "progress": False, "device": "cpu", **kwargs}
-    return probe(model=model, data=files["train"].parent, source_train=str(files["train"]),
-                 source=str(files["test"]), targets=[str(files["target"])], **options)
+    settings = ProbeSettings(**{"n_boot": 50, "device": "cpu", "source_train": files["train"],
+                                "source": files["test"], "targets": [files["target"]],
+                                **kwargs})
+    return probe(model, files["train"].parent, settings, progress=False)
 
 
 def _best_constant(path: Path) -> float:
@@ -167,7 +166,7 @@ def test_fit_probe_reads_a_linear_code_and_generalises_to_new_rows() -> None:
     assert (fitted.predict(x[2000:]) == y[2000:]).float().mean() > 0.95
     noise = fit_probe(torch.randn(2000, 12, generator=gen), y[:2000], 5)
     assert (noise.predict(x[2000:]) == y[2000:]).float().mean() < 0.35
-    with pytest.raises(ConfigError, match="l2"):
+    with pytest.raises(SettingError, match="l2"):
         fit_probe(x, y, 5, l2=-1.0)
 
 
@@ -177,7 +176,7 @@ def test_word_vectors_are_the_representative_subword_states(tiny_model: Path) ->
     enc = load_encoder(str(tiny_model), device="cpu")
     sentences = [["The", "cat", "sat", "."], ["Ein", "Haus", "."],
                  ["中文", "句子", "很", "长", "。"], ["x"] * 30]
-    vectors = extract_word_vectors(enc, sentences, batch_tokens=40, progress=False)
+    vectors = extract_word_vectors(enc, sentences, Extraction(batch_tokens=40), progress=False)
     assert vectors.n_words == (4, 3, 5, 30) and bool(vectors.valid.all())
     batch = encode_words(enc.tokenizer, sentences)
     with torch.inference_mode():
@@ -194,7 +193,8 @@ def test_word_vectors_are_the_representative_subword_states(tiny_model: Path) ->
 
 def test_truncated_words_have_no_vector(tiny_bert: Path) -> None:
     enc = load_encoder(str(tiny_bert), device="cpu")
-    vectors = extract_word_vectors(enc, [["the"] * 20], max_length=8, progress=False)
+    vectors = extract_word_vectors(enc, [["the"] * 20], Extraction(max_length=8),
+                                   progress=False)
     assert vectors.valid.tolist() == [True] * 6 + [False] * 14  # [CLS] + 6 words + [SEP]
     assert not vectors.layer(1)[6:].any()
 
@@ -265,11 +265,11 @@ def test_only_the_asked_layers_and_a_training_subsample(tiny_bert: Path, tmp_pat
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"layers": [0, 5]}, r"layers: layer 5 out of range 0\.\.4"),
-    ({"layers": [1, 1]}, r"layers: layer 1 given more than once"),
-    ({"layers": []}, r"layers: empty list"),
-    ({"n_boot": -1}, r"n_boot must be an integer >= 0"),
-    ({"max_train_sentences": 0}, r"max_train_sentences must be an integer >= 1"),
+    ({"layers": [0, 5]}, r"layers must be in 0\.\.4 \(0 = embeddings\), got 5"),
+    ({"layers": [1, 1]}, r"layers 1 is given twice"),
+    ({"layers": []}, r"layers must not be empty"),
+    ({"n_boot": -1}, r"n_boot = -1: must be >= 0"),
+    ({"max_train_sentences": 0}, r"max_train_sentences = 0: must be > 0"),
     ({"l2": float("nan")}, r"l2 must be a finite number"),
     ({"device": "tpu"}, r"tpu"),
 ])
@@ -283,11 +283,11 @@ def test_bad_options_are_one_line_errors_before_any_work(tiny_bert: Path, tmp_pa
 
 
 def test_targets_are_checked(tiny_bert: Path, ud_dir: Path) -> None:
-    for targets, message in ((["fr", "fr"], "fr given more than once"),
-                             (["en"], "'en' is the source test set"), ([], "empty list"),
+    for targets, message in ((["fr", "fr"], "'fr' is given twice"),
+                             (["en"], "'en' is the source test set"), ([], "must not be empty"),
                              (["xx"], "unknown language 'xx'")):
         with pytest.raises(ConfigError, match=message):
-            probe(model=str(tiny_bert), data=ud_dir, targets=targets, progress=False)
+            probe(str(tiny_bert), ud_dir, ProbeSettings(targets=targets), progress=False)
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
@@ -334,17 +334,16 @@ def test_nan_word_vectors_are_refused_naming_the_layer(tiny_bert: Path, tmp_path
 
 def test_a_bare_string_target_and_layer_are_one_of_each(tiny_bert: Path, tmp_path: Path) -> None:
     files, _ = _treebanks(tmp_path, load_tokenizer(str(tiny_bert)))
-    rows = probe(model=str(tiny_bert), data=files["train"].parent,
-                 source_train=str(files["train"]), source=str(files["test"]),
-                 targets=str(files["target"]), layers=4, n_boot=0, progress=False,
-                 device="cpu")
+    settings = ProbeSettings(source_train=str(files["train"]), source=str(files["test"]),
+                             targets=str(files["target"]), layers=4, n_boot=0, device="cpu")
+    rows = probe(str(tiny_bert), files["train"].parent, settings, progress=False)
     assert {r.language for r in rows} == {str(files["test"]), str(files["target"])}
     assert {r.layer for r in rows} == {None, 4}
 
 
 def test_a_bootstrap_beyond_memory_is_refused_before_the_model_loads(
         tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from crossling.training import probing
+    from crossling.workflows import probe as probing
 
     files, _ = _treebanks(tmp_path, load_tokenizer(str(tiny_bert)))
 

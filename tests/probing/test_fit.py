@@ -1,12 +1,12 @@
-"""Probes fitted in lockstep (:func:`crossling.training.probe_fit.fit_probes`)."""
+"""Probes fitted in lockstep (:func:`crossling.probing.fit.fit_probes`)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from crossling.training import probe_fit
-from crossling.training.probe_fit import fit_probe, fit_probes
+from crossling.probing import fit as probe_fit
+from crossling.probing.fit import fit_probe, fit_probes
 
 
 def _data(n: int = 600, d: int = 10, c: int = 4, seed: int = 0,

@@ -1,0 +1,1 @@
+"""End-to-end workflows: resolve files, load the model, run one analysis, return its rows."""
