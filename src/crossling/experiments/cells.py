@@ -48,21 +48,23 @@ def run_finetune_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict
     """One (task, re-init group, seed) fine-tuning run, evaluated on every language: its score
     rows, then its relative weight change per block (``weight-change`` similarity rows)."""
     from crossling.data.leakage import check_files_overlap
-    from crossling.training.finetune import run_finetune_rows
-    from crossling.training.loop import TrainConfig
+    from crossling.data.specs import TaskFiles
+    from crossling.workflows.finetune import FinetuneJob, FinetuneSettings, run_finetune_rows
 
     check_files_overlap(params["task"], {"train": params["train"], "dev": params["dev"]},
                         params["evals"])  # before the model loads
     save = params.get("save_model", True)
     # a finished run whose encoder was not kept, now read by a later cell: trained again
     redo = save and (workdir / "scores.json").is_file() and not (workdir / "encoder").is_dir()
-    scores, changes = run_finetune_rows(
-        params["task"], params["model"], params["train"], params["dev"], params["evals"],
-        workdir, reinit_group=params["reinit"], reinit_scheme=params["scheme"],
-        seed=params["seed"], config=TrainConfig(**params["training"]),
+    settings = FinetuneSettings(
+        task=params["task"], model=params["model"], reinit=params["reinit"],
+        reinit_scheme=params["scheme"], seed=params["seed"], training=params["training"],
         max_train_sentences=params["max_train_sentences"],
-        max_eval_sentences=params["max_eval_sentences"], source=params["source"],
-        save_model=save, progress=False, overwrite=redo)
+        max_eval_sentences=params["max_eval_sentences"], save_model=save)
+    files = TaskFiles(train=params["train"], dev=params["dev"], source=params["source"],
+                      evals=params["evals"])
+    scores, changes = run_finetune_rows(FinetuneJob(settings, files, workdir), progress=False,
+                                        overwrite=redo)
     # the cell's key is its folder's name: weight-change rows name their run like similarity_ft's
     rows: list[SimilarityRow | ScoreRow] = [
         *scores, *(replace(r, finetune_cell=workdir.name) for r in changes)]

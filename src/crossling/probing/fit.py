@@ -106,7 +106,8 @@ class _SharedPass:
         """Loss and gradients of the probes ``ids``, written out instead of autograd (one
         product for the logits, one for the weight gradients; the softmax done in place on the
         logits): ``d/dlogits mean CE = (softmax - onehot) / n``, checked against
-        ``torch.nn.functional.cross_entropy`` under autograd in the tests (faster: bench/probe.py)."""
+        ``torch.nn.functional.cross_entropy`` under autograd in the tests (bench/probe.py
+        times both)."""
         w = torch.cat([self._asked[i][0] for i in ids], 1)  # [d, p * k]
         b = torch.cat([self._asked[i][1] for i in ids])
         n, p = self.z.shape[0], len(ids)

@@ -136,8 +136,7 @@ def _probe_layer(k: int, encoder: Encoder, data: ProbeData,
     timings["fit_s"] += time.perf_counter() - clock
     clock = time.perf_counter()
     for t in data.sets:
-        scores = score_layer((tagger, control), data.labels, t, test_vecs[t.label], k,
-                             seed=s.seed, n_boot=s.n_boot)
+        scores = score_layer((tagger, control), data.labels, t, test_vecs[t.label], k, s)
         n_units = sum(len(g) for g in t.gold)
         for metric, value in scores.items():
             out.add(t, metric, value, n_units, k)

@@ -15,6 +15,7 @@ import torch
 
 from crossling.probing.data import EvalSet
 from crossling.probing.fit import LinearProbe
+from crossling.probing.settings import ProbeSettings
 from crossling.probing.vectors import WordVectors
 from crossling.similarity.checks import check_vectors
 from crossling.training.metrics import accuracy, bootstrap_ratio
@@ -59,10 +60,10 @@ def majority_score(s: EvalSet, majority: str, *, seed: int, n_boot: int) -> tupl
 
 
 def score_layer(probes: tuple[LinearProbe, LinearProbe], labels: Sequence[str], s: EvalSet,
-                vectors: WordVectors, k: int, *, seed: int, n_boot: int,
-                ) -> dict[str, Score]:
+                vectors: WordVectors, k: int, settings: ProbeSettings) -> dict[str, Score]:
     """``upos_acc``, ``control_acc`` and ``selectivity`` of the (tagger, control) ``probes``
-    on set ``s`` at layer ``k``, with bootstrap intervals (``n_boot`` 0: none)."""
+    on set ``s`` at layer ``k``, with bootstrap intervals (``settings.n_boot`` 0: none)."""
+    seed, n_boot = settings.seed, settings.n_boot
     xs = vectors.layer(k)
     _check_words(xs, vectors.valid, k, s.label)
     valid = vectors.valid.tolist()
