@@ -53,8 +53,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
+    from crossling.training import loop
+
     timed = {"evaluate": 0.0}
-    real_evaluate = ft.evaluate
+    real_evaluate = loop.evaluate
 
     def timed_evaluate(*args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
@@ -63,13 +65,14 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         finally:
             timed["evaluate"] += time.perf_counter() - t0
 
-    ft.evaluate = timed_evaluate  # type: ignore[assignment]
+    if hasattr(ft, "evaluate"):  # the baseline evaluates from there
+        ft.evaluate = timed_evaluate
     task = "pos"
-    config = ft.TrainConfig(epochs=1, batch_size=spec["batch_size"], lr=spec["lr"],
+    config = loop.TrainConfig(epochs=1, batch_size=spec["batch_size"], lr=spec["lr"],
                             head_lr=spec["head_lr"], max_length=spec["max_length"],
                             eval_batch_size=64, device="cpu")
     kwargs: dict[str, Any] = {}
-    params = inspect.signature(ft.run_finetune).parameters
+    params = inspect.signature(getattr(ft, "run_finetune", lambda encoded_cache: None)).parameters
     fill_seconds = None
     if "encoded_cache" in params:
         kwargs["encoded_cache"] = spec["cache"]
@@ -87,10 +90,23 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         fill_seconds = time.perf_counter() - t0
     out = Path(spec["out"])
     t0 = time.perf_counter()
-    rows = ft.run_finetune(task, spec["model"], spec["train"], [spec["dev"]], spec["evals"], out,
-                           seed=0, config=config, max_train_sentences=spec["n_train"],
-                           max_eval_sentences=spec["n_eval"], source="en", save_model=False,
-                           progress=False, **kwargs)
+    try:  # this checkout: a settings object and a job
+        from crossling.data.specs import TaskFiles
+        from crossling.workflows import finetune as wf
+    except ImportError:  # the baseline: keyword arguments
+        rows = ft.run_finetune(task, spec["model"], spec["train"], [spec["dev"]], spec["evals"],
+                               out, seed=0, config=config, max_train_sentences=spec["n_train"],
+                               max_eval_sentences=spec["n_eval"], source="en",
+                               save_model=False, progress=False, **kwargs)
+    else:
+        wf.evaluate = timed_evaluate  # type: ignore[assignment]
+        settings = wf.FinetuneSettings(
+            task=task, model=spec["model"], seed=0, training=config,
+            max_train_sentences=spec["n_train"], max_eval_sentences=spec["n_eval"],
+            save_model=False, trim_vocab=spec["trim"])
+        files = TaskFiles(spec["train"], [spec["dev"]], "en", spec["evals"])
+        rows = wf.run_finetune(wf.FinetuneJob(settings, files, out), progress=False,
+                               encoded_cache=spec["cache"])
     total = time.perf_counter() - t0
     fit = json.loads((out / "fit" / "fit.json").read_text())["result"]
     return {"total": total, "train": fit["train_seconds"], "train_tokens": fit["train_tokens"],

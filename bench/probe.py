@@ -2,10 +2,10 @@
 
 First, one objective evaluation of the tagger and control probe on random features of EWT's
 shape (204,577 words x 384, 17 classes each), side by side: the pass crossling runs (loss and
-gradients written out, :class:`crossling.training.probe_fit._SharedPass`) against the autograd
+gradients written out, ``crossling.probing.fit._SharedPass``) against the autograd
 graph of ``torch.nn.functional.cross_entropy`` it replaced.
 
-Then one cold run of :func:`crossling.training.probing.probe` (empty word-vector cache), timed by
+Then one cold run of ``crossling.workflows.probe.probe`` (empty word-vector cache), timed by
 phase from the rows' provenance (``timings_s``): extracting the training words, extracting the
 test sets' words, fitting the 13 x 2 probes (tagger and control task), scoring; with ``--warm``
 a second run on the same cache ("once vectors are cached", as the similarity goal reads). Prints
@@ -27,8 +27,9 @@ import torch
 
 from crossling.analysis.probing import layer_table, probe_frame
 from crossling.results import ScoreRow, write_rows_csv
-from crossling.training.probe_fit import _SharedPass
-from crossling.training.probing import probe
+from crossling.probing.fit import _SharedPass
+from crossling.probing.settings import ProbeSettings
+from crossling.workflows.probe import probe
 
 
 def time_pass(n: int = 204_577, d: int = 384, k: int = 17, repeats: int = 5) -> None:
@@ -68,8 +69,8 @@ def run_once(args: argparse.Namespace, limit: int | None, cache: str, label: str
              ) -> list[ScoreRow]:
     """One :func:`probe` run on ``cache``, its phases printed."""
     start = time.perf_counter()
-    rows = probe(model=args.model, data=Path(args.data) / "ud", targets=args.targets,
-                 max_train_sentences=limit, cache_dir=cache, device="cpu")
+    settings = ProbeSettings(targets=args.targets, max_train_sentences=limit, device="cpu")
+    rows = probe(args.model, Path(args.data) / "ud", settings, cache_dir=cache)
     total = time.perf_counter() - start
     prov = rows[0].provenance
     t = prov["timings_s"]

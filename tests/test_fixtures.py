@@ -19,8 +19,8 @@ from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
 from crossling.models.encoder import load_encoder
 from crossling.similarity.pipeline import cross_lingual_similarity
-from crossling.training.finetune import run_finetune
 from crossling.training.loop import TrainConfig
+from tests.workflows.runs import finetune_on_files as run_finetune
 
 LANGS = ("en", "fr", "de")
 CONFIG = TrainConfig(epochs=2, batch_size=4, max_length=64, eval_batch_size=8, bf16=False,
@@ -45,7 +45,7 @@ def test_fixture_finetune_parsing_and_ner(fixture_bert: Path, fixture_dir: Path,
                                           tmp_path: Path) -> None:
     ud = {lang: resolve_ud(fixture_dir / "ud", lang) for lang in LANGS}
     rows = run_finetune("parsing", str(fixture_bert), [ud["en"]], [ud["en"]], ud,
-                        tmp_path / "parsing", config=CONFIG, save_model=False, progress=False)
+                        tmp_path / "parsing", training=CONFIG, save_model=False)
     got = {(r.language, r.metric): r for r in rows}
     assert set(got) == {(lang, m) for lang in LANGS for m in ("uas", "las")}
     for r in rows:
@@ -57,7 +57,7 @@ def test_fixture_finetune_parsing_and_ner(fixture_bert: Path, fixture_dir: Path,
 
     ner = {lang: resolve_ner(fixture_dir / "ner", f"{lang}_fixture") for lang in ("en", "de")}
     rows = run_finetune("ner", str(fixture_bert), [ner["en"]], [ner["en"]], ner,
-                        tmp_path / "ner", config=CONFIG, save_model=False, progress=False)
+                        tmp_path / "ner", training=CONFIG, save_model=False)
     f1 = {r.language: r.value for r in rows if r.metric == "span_f1"}
     assert set(f1) == {"en", "de"} and all(0 <= v <= 100 for v in f1.values())
 

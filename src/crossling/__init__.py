@@ -28,9 +28,10 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.core.errors import ConfigError, CrosslingError, DataError, ModelError
     from crossling.data.parallel import ParallelCorpus, align_by_sent_id, align_pud
     from crossling.experiments.study import Study, load_study
-    from crossling.experiments.workflows import StudyOutcome, finetune, run_study, study_report
+    from crossling.experiments.workflows import StudyOutcome, run_study, study_report
     from crossling.models.encoder import Encoder, load_encoder
     from crossling.models.reinit import ReinitReport, reinit
+    from crossling.probing.settings import ProbeSettings
     from crossling.report.analyses import ReportData, compute_report
     from crossling.report.render import build_report
     from crossling.results import ScoreRow, SimilarityRow, read_rows_csv, write_rows_csv
@@ -41,7 +42,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
     from crossling.similarity.service import run_similarity
     from crossling.training.loop import TrainConfig
-    from crossling.training.probing import probe
+    from crossling.workflows.finetune import FinetuneSettings, finetune
+    from crossling.workflows.probe import probe
     from crossling.workflows.retrieval import run_retrieval
 
 # public name -> (module, attribute in that module)
@@ -67,9 +69,11 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Measure": ("crossling.similarity.measures", "Measure"),
     "get_measure": ("crossling.similarity.measures", "get_measure"),
     # layer-wise probing (frozen encoder, linear UPOS probe per layer, zero-shot transfer)
-    "probe": ("crossling.training.probing", "probe"),
+    "probe": ("crossling.workflows.probe", "probe"),
+    "ProbeSettings": ("crossling.probing.settings", "ProbeSettings"),
     # fine-tuning
-    "finetune": ("crossling.experiments.workflows", "finetune"),
+    "finetune": ("crossling.workflows.finetune", "finetune"),
+    "FinetuneSettings": ("crossling.workflows.finetune", "FinetuneSettings"),
     "TrainConfig": ("crossling.training.loop", "TrainConfig"),
     # studies
     "load_study": ("crossling.experiments.study", "load_study"),
@@ -98,9 +102,11 @@ __all__ = [
     "CrosslingError",
     "DataError",
     "Encoder",
+    "FinetuneSettings",
     "Measure",
     "ModelError",
     "ParallelCorpus",
+    "ProbeSettings",
     "ReinitReport",
     "ReportData",
     "RetrievalSettings",

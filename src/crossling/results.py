@@ -112,7 +112,7 @@ class ScoreRow:
     values of the run): the row with ``language == source`` is the in-language score. None
     for rows written before the field existed.
 
-    ``layer`` is set by layer-wise probing (task ``probe_pos``, :mod:`crossling.training.probing`):
+    ``layer`` is set by layer-wise probing (task ``probe_pos``, `crossling.probing`):
     the hidden state the probe read, 0 = embedding output, ``i`` = output of block ``i``. None
     for scores of a whole model (fine-tuning), for a probe baseline that reads no layer
     (``majority_acc``) and for rows written before the field existed (CSVs, JSON and stores of
@@ -139,7 +139,7 @@ class ScoreRow:
 Row = SimilarityRow | ScoreRow
 
 PROBE_TASK = "probe_pos"
-"""The ``task`` of layer-wise probing rows (:mod:`crossling.training.probing`): they share the
+"""The ``task`` of layer-wise probing rows (`crossling.probing`): they share the
 score table with fine-tuning scores, and analyses of fine-tuning leave them out by it."""
 
 SIDECAR = "provenance.json"

@@ -29,8 +29,9 @@ import crossling
 from crossling.core.atomic import atomic_path
 from crossling.data.specs import DataFolders, resolve_spec
 from crossling.core.provenance import sha256_file
-from crossling.training.finetune import run_finetune
+from crossling.data.specs import TaskFiles
 from crossling.training.loop import TrainConfig
+from crossling.workflows.finetune import FinetuneJob, FinetuneSettings, run_finetune
 
 MODEL = os.path.expanduser("~/.cache/crossling/multilingual-e5-small")
 MAIN = {"pos": "upos_acc", "parsing": "las", "ner": "span_f1"}
@@ -60,10 +61,10 @@ def run_one(task: str, n: int, epochs: int, lr: float, head_lr: float, folders: 
     name = f"{task}-n{n}-e{epochs}-lr{lr:g}-head{head_lr:g}"
     config = TrainConfig(epochs=epochs, batch_size=BATCH, lr=lr, head_lr=head_lr,
                          max_length=128, patience=epochs)
-    rows = run_finetune(task, MODEL, train_files=[train], dev_files=[dev],
-                        eval_sets={"en": test}, out_dir=root / name, config=config,
-                        max_train_sentences=n, max_eval_sentences=MAX_DEV,
-                        save_model=False, progress=False)
+    settings = FinetuneSettings(task=task, model=MODEL, training=config, max_train_sentences=n,
+                                max_eval_sentences=MAX_DEV, save_model=False)
+    job = FinetuneJob(settings, TaskFiles([train], [dev], "en", {"en": test}), root / name)
+    rows = run_finetune(job, progress=False)
     folder = root / name
     # wall time from the run folder itself (manifest written first, scores.json last), so a
     # rerun of the sweep that finds the run finished reports the time the run took

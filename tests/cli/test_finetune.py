@@ -68,10 +68,10 @@ def test_finetune_cli(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     ("--max-length", "0", "--max-length"), ("--max-length", "-3", "--max-length"),
     ("--max-length", "100000", "--max-length"),
     # no room for a word: every score was 0.00 (studies refused it already)
-    ("--max-length", "2", "max_length (--max-length) must be >= 3, got 2"),
+    ("--max-length", "2", "--max-length must be >= 3, got 2"),
     # numpy refused these only once the model had loaded: a traceback
-    ("--seed", "-1", "seed must be an integer in [0, 4294967295], got -1"),
-    ("--seed", str(2**32), "seed must be an integer in [0, 4294967295]"),
+    ("--seed", "-1", "--seed must be an integer in [0, 4294967295], got -1"),
+    ("--seed", str(2**32), "--seed must be an integer in [0, 4294967295]"),
     ("--lr", "0", "--lr"), ("--lr", "-0.00001", "--lr"), ("--head-lr", "0", "--head-lr"),
     ("--device", "bogus", "--device 'bogus'"), ("--test", "xx_nope", "unknown language 'xx'"),
     ("--train", "en_ewt:test", "train: 'en_ewt:test' is a test split"),
@@ -83,7 +83,7 @@ def test_bad_options_are_one_line_before_any_training(
     def no_training(*a: object, **k: object) -> None:
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr("crossling.training.finetune.load_encoder", no_training)
+    monkeypatch.setattr("crossling.workflows.finetune.load_encoder", no_training)
     monkeypatch.chdir(tmp_path)
     code = main([*_command(tiny_bert, data_dir), option, value])
     err = capsys.readouterr().err.strip().splitlines()
@@ -128,7 +128,7 @@ def test_unusable_output_folder_fails_before_training(tiny_bert: Path, data_dir:
     def no_training(*a: object, **k: object) -> None:
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr("crossling.training.finetune.load_encoder", no_training)
+    monkeypatch.setattr("crossling.workflows.finetune.load_encoder", no_training)
     blocker = tmp_path / "taken"
     blocker.write_text("a file")
     for out, problem in ((blocker, "is a file, not a folder"),

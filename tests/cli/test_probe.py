@@ -38,9 +38,10 @@ def test_probe_cli_end_to_end(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--layers", "0", "9"], "layers: layer 9 out of range 0..4"),
+    (["--layers", "0", "9"], "--layers must be in 0..4 (0 = embeddings), got 9"),
     (["--targets", "fr", "en"], "'en' is the source test set"),
-    (["--n-boot", "-1"], "--n-boot -1"),
+    (["--n-boot", "-1"], "--n-boot must be >= 0, got -1"),
+    (["--seed", "-1"], "--seed must be an integer in [0, "),
     (["--train", "en_ewt:test"], "train: 'en_ewt:test' is a test split"),
     (["--train", "fr_pud:test", "--allow-test-training", "--targets", "fr"],
      "1000 of 1000 sentences of test set 'fr' are train sentences"),

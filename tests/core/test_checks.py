@@ -91,12 +91,10 @@ def test_functions_on_a_loaded_encoder_check_the_seed_and_counts(fixture_dir: Pa
 @pytest.mark.parametrize("seed", [-1, 2**40])
 def test_probe_refuses_a_seed_before_loading(seed: int, fixture_dir: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from crossling.training.probing import probe
+    from crossling.probing.settings import ProbeSettings
 
-    monkeypatch.setattr("crossling.training.probing.load_encoder", _no_model)
     with pytest.raises(ConfigError, match=r"^seed must be an integer in \[0, "):
-        probe(model="m", data=fixture_dir, source_train="en", source="en", targets=["fr"],
-              seed=seed)
+        ProbeSettings(source_train="en", source="en", targets=["fr"], seed=seed)
 
 
 @pytest.mark.parametrize("seed", [-1, 2**70])
@@ -129,9 +127,11 @@ def test_run_similarity_refuses_a_negative_n(fixture_dir: Path,
 def test_a_numpy_seed_is_recorded_as_an_int(fixture_dir: Path) -> None:
     """A run's settings (its manifest and key) hold the seed as an int: numpy's np.int64(3)
     was written as the string "3", another key than the same run with seed 3."""
-    from crossling.training.finetune import finetune_settings
+    from crossling.data.specs import TaskFiles
+    from crossling.workflows.finetune import FinetuneSettings, manifest_settings
 
     en = fixture_dir / "ud" / "UD_English-Fixture" / "en_fixture-ud-test.conllu"
-    settings = finetune_settings("pos", "m", [en], [en], {"en": en}, seed=np.int64(3))
+    files = TaskFiles([en], [en], "en", {"en": en})
+    settings = manifest_settings(FinetuneSettings(task="pos", model="m", seed=np.int64(3)), files)
     assert type(settings["seed"]) is int and settings["seed"] == 3
-    assert settings == finetune_settings("pos", "m", [en], [en], {"en": en}, seed=3)
+    assert settings == manifest_settings(FinetuneSettings(task="pos", model="m", seed=3), files)

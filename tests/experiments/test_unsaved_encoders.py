@@ -69,7 +69,7 @@ def test_the_finetune_runner_retrains_a_finished_run_that_kept_no_encoder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its folder holds the finished run (scores.json) without ``encoder``: the runner asks
     for a fresh run (overwrite), since a finished run would be returned as it is."""
-    import crossling.training.finetune as finetune
+    import crossling.workflows.finetune as finetune
 
     calls: list[dict[str, Any]] = []
 

@@ -1,58 +1,17 @@
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from crossling.core.errors import ConfigError, DataError
-from crossling.data.specs import DataFolders, resolve_spec
-from crossling.experiments.workflows import finetune, prepare_finetune, progress_line, run_study
-from crossling.training.loop import TrainConfig
-
-
-def test_prepare_finetune_resolves_checks_and_places_the_run(tiny_bert: Path, data_dir: Path,
-                                                             tmp_path: Path) -> None:
-    """What ``crossling finetune`` decides before training, as one package function."""
-    job = prepare_finetune("pos", str(tiny_bert), data=data_dir, evals=["fr"], seed=3,
-                           training={"epochs": 2, "device": "cpu"}, out=tmp_path / "run")
-    folders = DataFolders.under(data_dir)
-    assert job.files.train == [resolve_spec("pos", "en_ewt", "train", folders)]
-    assert job.files.dev == [resolve_spec("pos", "en_ewt", "dev", folders)]
-    assert list(job.files.evals) == ["en", "fr"] and job.files.source == "en"
-    assert job.config.epochs == 2 and job.config.device == "cpu" and job.seed == 3
-    assert job.out == tmp_path / "run"
-    default = prepare_finetune("pos", str(tiny_bert), data=data_dir, evals=["fr"], seed=3,
-                               training={"epochs": 2, "device": "cpu"})
-    assert default.out.parent == Path("runs/finetune") and "seed3" in default.out.name
+from crossling.core.errors import ConfigError
+from crossling.experiments.workflows import progress_line, run_study
 
 
 def test_progress_line() -> None:
     assert progress_line({"a": "done", "b": None, "c": "failed"}) == (
         "1/3 cells done (1 failed, 1 pending, 1 not in the store yet (`crossling run` adds "
         "and runs them))")
-
-
-def test_finetune_in_one_call_takes_a_config_or_its_fields(
-        fixture_bert: Path, fixture_dir: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """``crossling.finetune``: a TrainConfig and the mapping of its fields are the same run."""
-    monkeypatch.setenv("CROSSLING_CACHE", str(tmp_path / "cache"))
-    train = str(resolve_spec("pos", "en", "test", DataFolders.under(fixture_dir)))
-    config = TrainConfig(epochs=1, batch_size=4, max_length=64, device="cpu")
-    # the fixture treebanks are test splits: trained on as allowed, and not evaluated on
-    rows = finetune("pos", str(fixture_bert), data=fixture_dir, train=[train], dev=[train],
-                    test="de", evals=["fr"], reinit="1-2", config=config,
-                    max_train_sentences=8, out=tmp_path / "run", progress=False,
-                    allow_test_training=True)
-    assert {r.language for r in rows} == {"de", "fr"} and {r.reinit for r in rows} == {"1-2"}
-    again = finetune("pos", str(fixture_bert), data=fixture_dir, train=[train], dev=[train],
-                     test="de", evals=["fr"], reinit="1-2", config=asdict(config),
-                     max_train_sentences=8, out=tmp_path / "run", progress=False,
-                     allow_test_training=True)
-    assert again == rows  # the finished run, found by its manifest: not trained again
-    with pytest.raises(ConfigError, match="config: a TrainConfig or a mapping"):
-        finetune("pos", str(fixture_bert), data=fixture_dir, config=3)  # type: ignore[arg-type]
 
 
 def test_run_study_refuses_a_bad_executor_or_kind_before_any_work(tmp_path: Path) -> None:
@@ -116,25 +75,3 @@ def test_a_probe_study_runs_resumably_and_reports(tiny_bert: Path, data_dir: Pat
     assert "Layer-wise probing" in md and (report.out / "probe.png").is_file()
     assert "| training sentences | 30 |" in md and "| L2 penalty | 0.0001 |" in md
     assert "Table 1" not in md  # probing rows are not fine-tuning scores
-
-
-def test_training_on_test_data_is_refused_before_any_work(data_dir: Path, tmp_path: Path) -> None:
-    """`--train en_ewt:test` trained on a test set without a word; a test set given as
-    training data was also scored as a target."""
-    model = tmp_path / "model"  # never loaded
-    model.mkdir()
-    with pytest.raises(ConfigError, match=r"^train: 'en_ewt:test' is a test split \(.*"
-                                          r"en_ewt-ud-test\.conllu\): training") as info:
-        prepare_finetune("pos", str(model), data=data_dir, train=["en_ewt:test"], evals=["fr"],
-                         out=tmp_path / "a")
-    assert "\n" not in str(info.value)
-    with pytest.raises(ConfigError, match=r"^dev: 'de_gsd:test' is a test split"):
-        prepare_finetune("pos", str(model), data=data_dir, dev=["de_gsd:test"], evals=["fr"],
-                         out=tmp_path / "b")
-    # allowed on purpose, a training set that is also an evaluated set is still refused
-    with pytest.raises(DataError, match=r"1000 of 1000 sentences of test set 'fr' are train "
-                                        r"sentences \(same sent_id and words; first: .*"
-                                        r"fr_pud-ud-test\.conllu:\d+\)"):
-        prepare_finetune("pos", str(model), data=data_dir, train=["fr_pud:test"], evals=["fr"],
-                         out=tmp_path / "c", allow_test_training=True)
-    assert [p.name for p in tmp_path.iterdir()] == ["model"]

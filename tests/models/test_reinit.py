@@ -99,10 +99,12 @@ def test_canonical_labels() -> None:
 
 
 def test_finetune_settings_and_folder_use_the_canonical_group(fixture_dir: Path) -> None:
-    from crossling.training.finetune import default_out_dir, finetune_settings
+    from crossling.data.specs import TaskFiles
+    from crossling.workflows.finetune import FinetuneSettings, default_out_dir, manifest_settings
 
     files = [fixture_dir / "ud" / "UD_English-Fixture" / "en_fixture-ud-test.conllu"]
-    made = [finetune_settings("pos", "m", files, files, {"en": files[0]}, reinit_group=g)
+    made = [manifest_settings(FinetuneSettings(task="pos", model="m", reinit=g),
+                              TaskFiles(files, files, "en", {"en": files[0]}))
             for g in ("1-2", " 1-2", "1-2,1-2", "\uff11-\uff12")]
     assert all(s == made[0] for s in made) and made[0]["reinit_group"] == "1-2"
     assert len({default_out_dir(s) for s in made}) == 1

@@ -14,9 +14,10 @@ from crossling.data.example import examples_from_ud
 from crossling.data.resolve import resolve_ud
 from crossling.models.encoder import encode_words, load_encoder
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
-from crossling.training.finetune import load_rows, run_finetune
+from crossling.training.finetune import load_rows
 from crossling.training.loop import TrainConfig, fit, predict
 from crossling.training.tasks import get_task
+from tests.workflows.runs import finetune_on_files as run_finetune
 
 CONFIG = TrainConfig(epochs=2, batch_size=8, lr=1e-3, head_lr=3e-3, device="cpu",
                      max_length=64, weight_decay=0.1, patience=5)
@@ -106,9 +107,9 @@ def test_run_finetune_scores_equal_and_saved_folder_is_full(tiny_xlmr: Path, ud_
     rows = {}
     for trim in (False, True):
         rows[trim] = run_finetune("pos", str(tiny_xlmr), [train], [train], evals,
-                                  tmp_path / str(trim), seed=0, config=config,
+                                  tmp_path / str(trim), seed=0, training=config,
                                   max_train_sentences=24, max_eval_sentences=10,
-                                  progress=False, trim_vocab=trim)
+                                  trim_vocab=trim)
     assert [(r.language, r.value, r.ci_low, r.ci_high) for r in rows[True]] == \
         [(r.language, r.value, r.ci_low, r.ci_high) for r in rows[False]]
     assert rows[True] == load_rows(tmp_path / "True" / "scores.json")
@@ -133,8 +134,8 @@ def test_e5_cell_scores_equal_trimmed_and_full(e5_model_dir: Path, ud_dir: Path,
     evals = {lang: resolve_ud(ud_dir, lang) for lang in ("en", "de", "zh")}
     train = resolve_ud(ud_dir, "en_ewt", "train")
     rows = {trim: run_finetune("pos", str(e5_model_dir), [train], [train], evals,
-                               tmp_path / str(trim), seed=0, config=config,
-                               max_train_sentences=32, max_eval_sentences=12, progress=False,
+                               tmp_path / str(trim), seed=0, training=config,
+                               max_train_sentences=32, max_eval_sentences=12,
                                save_model=False, trim_vocab=trim, encoded_cache=False)
             for trim in (False, True)}
     assert [(r.language, r.value, r.ci_low, r.ci_high) for r in rows[True]] == \

@@ -9,29 +9,39 @@ from pathlib import Path
 import torch
 
 from crossling.data.resolve import resolve_ud
+from crossling.data.specs import TaskFiles
 from crossling.models.encoder import load_encoder
 from crossling.results import SimilarityRow
 from crossling.training.finetune import (
     WEIGHT_CHANGE,
     relative_change,
-    run_finetune,
-    run_finetune_rows,
     snapshot_blocks,
     weight_change_rows,
 )
 from crossling.training.loop import TrainConfig
+from crossling.workflows.finetune import (
+    FinetuneJob,
+    FinetuneSettings,
+    run_finetune,
+    run_finetune_rows,
+)
 
 CONFIG = TrainConfig(epochs=1, batch_size=8, device="cpu", max_length=64)
 
 
 def _run(tiny_bert: Path, ud_dir: Path, out: Path, group: str,
          ) -> tuple[list, list[SimilarityRow]]:  # type: ignore[type-arg]
+    return run_finetune_rows(_job(tiny_bert, ud_dir, out, group), progress=False)
+
+
+def _job(tiny_bert: Path, ud_dir: Path, out: Path, group: str) -> FinetuneJob:
     train = resolve_ud(ud_dir, "en_ewt", "dev")
-    return run_finetune_rows("pos", str(tiny_bert), [train], [train],
-                             {"en": resolve_ud(ud_dir, "en"), "fr": resolve_ud(ud_dir, "fr")},
-                             out, reinit_group=group, seed=0, config=CONFIG,
-                             max_train_sentences=24, max_eval_sentences=8, save_model=False,
-                             progress=False)
+    settings = FinetuneSettings(task="pos", model=str(tiny_bert), reinit=group, seed=0,
+                                training=CONFIG, max_train_sentences=24, max_eval_sentences=8,
+                                save_model=False)
+    files = TaskFiles([train], [train], "en",
+                      {"en": resolve_ud(ud_dir, "en"), "fr": resolve_ud(ud_dir, "fr")})
+    return FinetuneJob(settings, files, out)
 
 
 def _values(rows: list[SimilarityRow], metric: str) -> dict[int, float]:
@@ -82,11 +92,8 @@ def test_finetune_writes_weight_change_for_ref_and_a_reinit_group(tiny_bert: Pat
 
     assert key(again) == key(ref) and again_scores == scores
     assert again[0].provenance["manifest_key"] == ref[0].provenance["manifest_key"]
-    train = resolve_ud(ud_dir, "en_ewt", "dev")
-    assert run_finetune("pos", str(tiny_bert), [train], [train],
-                        {"en": resolve_ud(ud_dir, "en"), "fr": resolve_ud(ud_dir, "fr")},
-                        tmp_path / "ref", seed=0, config=CONFIG, max_train_sentences=24,
-                        max_eval_sentences=8, save_model=False, progress=False) == scores
+    assert run_finetune(_job(tiny_bert, ud_dir, tmp_path / "ref", "REF"),
+                        progress=False) == scores
     # 1-2 re-initialised: those blocks are far from the pretrained weights, the others not
     _, group = _run(tiny_bert, ud_dir, tmp_path / "g", "1-2")
     start = _values(group, "rel_change_from_start")

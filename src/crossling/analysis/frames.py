@@ -3,7 +3,7 @@
 The grouping keys are typed fields of the rows (:mod:`crossling.results`):
 
 - a score's *source* language: :attr:`ScoreRow.source` (set by
-  :func:`crossling.training.finetune.run_finetune`); missing -> no row is a source row and the
+  `crossling.workflows.finetune.run_finetune`); missing -> no row is a source row and the
   source Δ of the RANDOM-INIT table is NaN rather than a guess;
 - the fine-tuning *task* and *seed* of a similarity row: :attr:`SimilarityRow.task` /
   :attr:`SimilarityRow.seed` (set by the ``similarity_ft`` cell, with ``finetune_cell``);

@@ -1,6 +1,6 @@
 """Probing rows as frames: accuracy by layer per language, and the best layer per language.
 
-Probing rows (:mod:`crossling.training.probing`) are :class:`~crossling.results.ScoreRow` s of
+Probing rows (`crossling.probing`) are :class:`~crossling.results.ScoreRow` s of
 task ``probe_pos`` with a ``layer``; they share the score table with fine-tuning scores, so
 every analysis of fine-tuning must leave them out (:func:`split_probe_rows`) and the report
 shows them in their own section. No drawing here (the figure is

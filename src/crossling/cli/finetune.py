@@ -7,30 +7,42 @@ from typing import Any
 
 import pandas as pd
 
-from crossling.experiments.workflows import prepare_finetune
+from crossling.core.errors import SettingError
+from crossling.core.settings import as_flag
 from crossling.models.reinit import SCHEMES
+from crossling.training.loop import TrainConfig
 from crossling.training.tasks import TASKS
+from crossling.workflows.finetune import FinetuneSettings, prepare_finetune
+
+FLAGS = {"evals": "--eval"}
+"""Settings whose flag is not ``--name-with-dashes``."""
+
+TRAINING = ("epochs", "batch_size", "lr", "head_lr", "max_length", "device")
+"""TrainConfig fields the command sets (only when given: TrainConfig's defaults are its own)."""
+
+
+def _settings(args: argparse.Namespace) -> FinetuneSettings:
+    given = {k: getattr(args, k) for k in TRAINING if getattr(args, k) is not None}
+    return FinetuneSettings(
+        task=args.task, model=args.model, train=args.train, dev=args.dev, test=args.test,
+        evals=args.eval, allow_test_training=args.allow_test_training, reinit=args.reinit,
+        reinit_scheme=args.reinit_scheme, seed=args.seed, training=TrainConfig(**given),
+        max_train_sentences=args.max_train_sentences,
+        max_eval_sentences=args.max_eval_sentences)
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    job = prepare_finetune(
-        args.task, args.model, data=args.data, train=args.train, dev=args.dev, test=args.test,
-        evals=args.eval, reinit=args.reinit, reinit_scheme=args.reinit_scheme, seed=args.seed,
-        # only the options given: TrainConfig's own defaults are the command's
-        training={k: v for k, v in (
-            ("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr),
-            ("head_lr", args.head_lr), ("max_length", args.max_length),
-            ("device", args.device)) if v is not None},
-        max_train_sentences=args.max_train_sentences,
-        max_eval_sentences=args.max_eval_sentences, out=args.out,
-        allow_test_training=args.allow_test_training)
+    try:
+        job = prepare_finetune(_settings(args), data=args.data, out=args.out)
+        print(f"output folder: {job.out}", flush=True)
+        rows = job.run(overwrite=args.overwrite)
+    except SettingError as exc:
+        raise as_flag(exc, FLAGS) from None
     out = job.out
-    print(f"output folder: {out}", flush=True)
-    rows = job.run(overwrite=args.overwrite)
     table = pd.DataFrame([{"language": r.language, "metric": r.metric, "score": r.value,
                            "95% CI": f"[{r.ci_low:.1f}, {r.ci_high:.1f}]",
                            "sentences": r.n_sentences} for r in rows])
-    print(f"\n{args.task} · {args.model} · reinit {job.reinit} · seed {args.seed}")
+    print(f"\n{args.task} · {args.model} · reinit {job.settings.reinit} · seed {args.seed}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"\nwrote {out / 'scores.csv'} (provenance by run_id in {out / 'provenance.json'}), "
           f"{out / 'scores.json'} and the model in {out}")

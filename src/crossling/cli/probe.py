@@ -9,16 +9,17 @@ from typing import Any
 from crossling.analysis.probing import best_layers, layer_table, probe_frame
 from crossling.cli.options import add_forward_options
 from crossling.core.atomic import check_output_dir
-from crossling.core.errors import ConfigError
+from crossling.core.errors import SettingError
 from crossling.core.manifest import check_outputs
+from crossling.core.settings import as_flag
+from crossling.probing.fit import DEFAULT_L2, DEFAULT_MAX_ITER
+from crossling.probing.settings import DEFAULT_MAX_TRAIN_SENTENCES, ProbeSettings
 from crossling.report.probing import PROBE_OUTPUTS, write_probe_outputs
 from crossling.report.tables import probe_table
-from crossling.training.probing import (
-    DEFAULT_L2,
-    DEFAULT_MAX_ITER,
-    DEFAULT_MAX_TRAIN_SENTENCES,
-    probe,
-)
+from crossling.workflows.probe import probe
+
+FLAGS = {"source_train": "--train"}
+"""Settings whose flag is not ``--name-with-dashes``."""
 
 
 def _limit(text: str) -> int | None:
@@ -35,18 +36,19 @@ def _limit(text: str) -> int | None:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    if args.n_boot < 0:
-        raise ConfigError(f"--n-boot {args.n_boot}: must be >= 1, or 0 for no interval")
-    out = check_output_dir(args.out)  # before minutes of extraction
-    check_outputs(out, PROBE_OUTPUTS)  # a user's own file there is never replaced
-    rows = probe(model=args.model, data=args.data, source_train=args.train, source=args.source,
-                 targets=args.targets, layers=args.layers,
-                 max_train_sentences=args.max_train_sentences,
-                 max_eval_sentences=args.max_eval_sentences, n_boot=args.n_boot,
-                 seed=args.seed, l2=args.l2, max_iter=args.max_iter,
-                 batch_tokens=args.batch_tokens, device=args.device,
-                 cache_dir=Path(args.cache) if args.cache else out / "cache",
-                 allow_test_training=args.allow_test_training)
+    try:
+        settings = ProbeSettings(
+            source_train=args.train, source=args.source, targets=args.targets,
+            layers=args.layers, max_train_sentences=args.max_train_sentences,
+            max_eval_sentences=args.max_eval_sentences, n_boot=args.n_boot, seed=args.seed,
+            l2=args.l2, max_iter=args.max_iter, batch_tokens=args.batch_tokens,
+            device=args.device, allow_test_training=args.allow_test_training)
+        out = check_output_dir(args.out)  # before minutes of extraction
+        check_outputs(out, PROBE_OUTPUTS)  # a user's own file there is never replaced
+        rows = probe(args.model, args.data, settings,
+                     cache_dir=Path(args.cache) if args.cache else out / "cache")
+    except SettingError as exc:
+        raise as_flag(exc, FLAGS) from None
     frame = probe_frame(rows)
     accuracy = layer_table(frame, "upos_acc")
     selectivity = layer_table(frame, "selectivity").drop(index="majority", errors="ignore")

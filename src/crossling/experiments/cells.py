@@ -48,21 +48,23 @@ def run_finetune_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict
     """One (task, re-init group, seed) fine-tuning run, evaluated on every language: its score
     rows, then its relative weight change per block (``weight-change`` similarity rows)."""
     from crossling.data.leakage import check_files_overlap
-    from crossling.training.finetune import run_finetune_rows
-    from crossling.training.loop import TrainConfig
+    from crossling.data.specs import TaskFiles
+    from crossling.workflows.finetune import FinetuneJob, FinetuneSettings, run_finetune_rows
 
     check_files_overlap(params["task"], {"train": params["train"], "dev": params["dev"]},
                         params["evals"])  # before the model loads
     save = params.get("save_model", True)
     # a finished run whose encoder was not kept, now read by a later cell: trained again
     redo = save and (workdir / "scores.json").is_file() and not (workdir / "encoder").is_dir()
-    scores, changes = run_finetune_rows(
-        params["task"], params["model"], params["train"], params["dev"], params["evals"],
-        workdir, reinit_group=params["reinit"], reinit_scheme=params["scheme"],
-        seed=params["seed"], config=TrainConfig(**params["training"]),
+    settings = FinetuneSettings(
+        task=params["task"], model=params["model"], reinit=params["reinit"],
+        reinit_scheme=params["scheme"], seed=params["seed"], training=params["training"],
         max_train_sentences=params["max_train_sentences"],
-        max_eval_sentences=params["max_eval_sentences"], source=params["source"],
-        save_model=save, progress=False, overwrite=redo)
+        max_eval_sentences=params["max_eval_sentences"], save_model=save)
+    files = TaskFiles(train=params["train"], dev=params["dev"], source=params["source"],
+                      evals=params["evals"])
+    scores, changes = run_finetune_rows(FinetuneJob(settings, files, workdir), progress=False,
+                                        overwrite=redo)
     # the cell's key is its folder's name: weight-change rows name their run like similarity_ft's
     rows: list[SimilarityRow | ScoreRow] = [
         *scores, *(replace(r, finetune_cell=workdir.name) for r in changes)]
@@ -141,14 +143,16 @@ def run_retrieval_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dic
 def run_probe_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
     """Layer-wise UPOS probes of the pretrained model (the study's ``probe`` section); the
     word vectors are cached in the cell's folder, so a retried cell does not extract again."""
-    from crossling.training.probing import probe
+    from crossling.probing.settings import ProbeSettings
+    from crossling.workflows.probe import probe
 
-    rows = probe(model=params["model"], data=params["ud"], source_train=params["train"],
-                 source=params["source"], targets=params["targets"], layers=params["layers"],
-                 max_train_sentences=params["max_train_sentences"],
-                 max_eval_sentences=params["max_eval_sentences"], n_boot=params["n_boot"],
-                 seed=params["seed"], cache_dir=workdir / "cache", progress=False,
-                 allow_test_training=params.get("allow_test_training", False))
+    settings = ProbeSettings(
+        source_train=params["train"], source=params["source"], targets=params["targets"],
+        layers=params["layers"], max_train_sentences=params["max_train_sentences"],
+        max_eval_sentences=params["max_eval_sentences"], n_boot=params["n_boot"],
+        seed=params["seed"], allow_test_training=params.get("allow_test_training", False))
+    rows = probe(params["model"], params["ud"], settings, cache_dir=workdir / "cache",
+                 progress=False)
     return rows, rows[0].provenance if rows else {}
 
 

@@ -15,7 +15,7 @@ turns it into cells of these kinds (a task may override ``reinit`` and ``trainin
   the pretrained model, source vs every ``retrieval.languages`` target.
 - ``probe``: layer-wise linear UPOS probes of the pretrained model, trained on English EWT and
   applied unchanged to the source and the targets (the ``probe`` section,
-  :mod:`crossling.training.probing`).
+  `crossling.probing`).
 
 A cell's key is a content hash of everything that determines its result (its own parameters,
 the data files' checksums, the model's identity and the crossling version), so editing an

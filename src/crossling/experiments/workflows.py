@@ -1,4 +1,4 @@
-"""What ``crossling finetune``, ``run`` and ``report`` do, as package functions.
+"""What ``crossling run`` and ``report`` do, as package functions.
 
 The CLI modules only parse options and print; every decision (where outputs go, which checks
 run before any work, how specs become files and a training config) is made here, so a script
@@ -11,123 +11,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from crossling.core.atomic import check_output_dir
 from crossling.core.errors import ConfigError, ModelError
 from crossling.core.provenance import git_commit
-from crossling.data.leakage import check_files_overlap
-from crossling.data.specs import DataFolders, TaskFiles, resolve_task_files
 from crossling.experiments.executors import EXECUTORS
 from crossling.experiments.store import ResultStore, check_store_file
 from crossling.experiments.study import Cell, Study, expand, load_study
 from crossling.models.names import check_model_name
-from crossling.results import ScoreRow
-
-if TYPE_CHECKING:  # training.loop imports torch: only when a run is prepared
-    from crossling.training.loop import TrainConfig
-
-# --- crossling finetune ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FinetuneJob:
-    """One fine-tuning run with its files resolved, its config built and its folder chosen."""
-
-    task: str
-    model: str
-    files: TaskFiles
-    config: Any  # crossling.training.loop.TrainConfig
-    reinit: str
-    reinit_scheme: str
-    seed: int
-    max_train_sentences: int | None
-    max_eval_sentences: int | None
-    out: Path
-
-    def run(self, overwrite: bool = False, progress: bool = True) -> list[ScoreRow]:
-        """Train and evaluate (resuming the same run in ``out``); the rows of every language.
-        ``progress`` shows the training and evaluation progress bars."""
-        from crossling.training.finetune import run_finetune
-
-        return run_finetune(self.task, self.model, self.files.train, self.files.dev,
-                            self.files.evals, self.out, reinit_group=self.reinit,
-                            reinit_scheme=self.reinit_scheme, seed=self.seed,
-                            config=self.config, max_train_sentences=self.max_train_sentences,
-                            max_eval_sentences=self.max_eval_sentences,
-                            source=self.files.source, overwrite=overwrite,
-                            progress=progress)
-
-
-def prepare_finetune(task: str, model: str, *, data: str | Path | None = None,
-                     train: Sequence[str] | None = None, dev: Sequence[str] | None = None,
-                     test: str | None = None, evals: Sequence[str] | None = None,
-                     reinit: str = "REF", reinit_scheme: str = "model", seed: int = 0,
-                     training: Mapping[str, Any] | None = None,
-                     max_train_sentences: int | None = None,
-                     max_eval_sentences: int | None = None,
-                     out: str | Path | None = None,
-                     allow_test_training: bool = False) -> FinetuneJob:
-    """Everything checked before training: specs resolved in ``data`` with the shared defaults
-    (:mod:`crossling.data.specs`), the settings validated, and the output folder (``out``, else
-    one per distinct run under ``runs/finetune``) usable. ``training``: TrainConfig fields.
-    No test split is trained on unless ``allow_test_training``, and no evaluated sentence is a
-    training or dev sentence (:mod:`crossling.data.leakage`)."""
-    from crossling.training.finetune import default_out_dir, finetune_settings
-    from crossling.training.loop import TrainConfig
-
-    files = resolve_task_files(task, DataFolders.under(data), train=train, dev=dev, test=test,
-                               evals=evals, allow_test_training=allow_test_training)
-    check_model_name(model)
-    config = TrainConfig(**dict(training or {}))
-    settings = finetune_settings(task, model, files.train, files.dev, files.evals,
-                                 reinit_group=reinit, reinit_scheme=reinit_scheme, seed=seed,
-                                 config=config, max_train_sentences=max_train_sentences,
-                                 max_eval_sentences=max_eval_sentences, source=files.source)
-    folder = check_output_dir(out if out else default_out_dir(settings))
-    check_files_overlap(task, {"train": files.train, "dev": files.dev}, files.evals)
-    return FinetuneJob(task=task, model=model, files=files, config=config,
-                       reinit=settings["reinit_group"],
-                       reinit_scheme=reinit_scheme, seed=seed,
-                       max_train_sentences=max_train_sentences,
-                       max_eval_sentences=max_eval_sentences, out=folder)
-
-
-def finetune(task: str, model: str, *, data: str | Path | None = None,
-             train: Sequence[str] | None = None, dev: Sequence[str] | None = None,
-             test: str | None = None, evals: Sequence[str] | None = None,
-             reinit: str = "REF", reinit_scheme: str = "model", seed: int = 0,
-             config: TrainConfig | Mapping[str, Any] | None = None,
-             max_train_sentences: int | None = None,
-             max_eval_sentences: int | None = None, out: str | Path | None = None,
-             overwrite: bool = False, progress: bool = True,
-             allow_test_training: bool = False) -> list[ScoreRow]:
-    """Fine-tune ``model`` on ``task`` and score it on the source and every target test set:
-    ``crossling finetune`` as one function call (the public :func:`crossling.finetune`).
-
-    Specs (``train``, ``dev``, ``test``, ``evals``) are language codes resolved in ``data`` or
-    file paths, with the command's defaults (:func:`prepare_finetune`); ``reinit`` is a layer
-    group (``REF``, ``1-2``, ``E``, ...) re-initialised before training; ``config`` a
-    :class:`~crossling.training.loop.TrainConfig` or a mapping of its fields. Everything is
-    checked before any training; ``out`` holding this very run returns (or resumes) it.
-    ``progress=False`` hides the progress bars; ``allow_test_training`` lets a test split be
-    trained on (:func:`prepare_finetune`).
-    """
-    from crossling.training.loop import TrainConfig
-
-    if config is None or isinstance(config, Mapping):
-        training = dict(config or {})
-    elif isinstance(config, TrainConfig):
-        training = asdict(config)
-    else:
-        raise ConfigError(f"config: a TrainConfig or a mapping of its fields, got "
-                          f"{type(config).__name__}")
-    job = prepare_finetune(task, model, data=data, train=train, dev=dev, test=test, evals=evals,
-                           reinit=reinit, reinit_scheme=reinit_scheme, seed=seed,
-                           training=training, max_train_sentences=max_train_sentences,
-                           max_eval_sentences=max_eval_sentences, out=out,
-                           allow_test_training=allow_test_training)
-    return job.run(overwrite=overwrite, progress=progress)
 
 # --- crossling run ---------------------------------------------------------------------------
 

@@ -1,1 +1,1 @@
-"""Whole workflows as one call each: files resolved, models loaded, rows returned."""
+"""End-to-end workflows: resolve files, load the model, run one analysis, return its rows."""

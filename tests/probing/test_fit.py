@@ -1,12 +1,14 @@
-"""Probes fitted in lockstep (:func:`crossling.training.probe_fit.fit_probes`)."""
+"""Probes fitted in lockstep (:func:`crossling.probing.fit.fit_probes`)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
-from crossling.training import probe_fit
-from crossling.training.probe_fit import fit_probe, fit_probes
+from crossling.core.errors import SettingError
+from crossling.probing import fit as probe_fit
+from crossling.probing.fit import fit_probe, fit_probes
 
 
 def _data(n: int = 600, d: int = 10, c: int = 4, seed: int = 0,
@@ -110,3 +112,17 @@ def test_non_finite_or_constant_features_are_refused() -> None:
         fit_probe(bad, y, 3, max_iter=5)
     with pytest.raises(VectorError, match=r"^x: word vectors are all the same vector"):
         fit_probes(torch.ones(30, 4), [y, y], 3, max_iter=5)
+
+
+def test_fit_probe_reads_a_linear_code_and_generalises_to_new_rows() -> None:
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 5, (3000,), generator=gen)
+    x = torch.randn(3000, 12, generator=gen) + 10  # unstandardised on purpose:
+    x[:, 5:] *= 100  # large irrelevant features beside the small informative ones
+    x[:, :5] += 4 * nn.functional.one_hot(y, 5)
+    fitted = fit_probe(x[:2000], y[:2000], 5)
+    assert (fitted.predict(x[2000:]) == y[2000:]).float().mean() > 0.95
+    noise = fit_probe(torch.randn(2000, 12, generator=gen), y[:2000], 5)
+    assert (noise.predict(x[2000:]) == y[2000:]).float().mean() < 0.35
+    with pytest.raises(SettingError, match="l2"):
+        fit_probe(x, y, 5, l2=-1.0)

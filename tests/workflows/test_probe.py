@@ -1,4 +1,4 @@
-"""Layer-wise probing: word vectors, the probe, the control task and the service's rows.
+"""The probe workflow end to end: rows, checks before any work, layers found where planted.
 
 The service tests run on synthetic treebanks whose training and test words are disjoint
 (so a probe cannot score by memorising word identity) and whose tags are drawn at random per
@@ -26,15 +26,10 @@ from torch import nn
 
 from crossling.analysis.probing import best_layers, probe_frame
 from crossling.core.errors import ConfigError, CrosslingError
-from crossling.models.encoder import Encoder, encode_words, load_encoder, load_tokenizer
+from crossling.models.encoder import Encoder, load_encoder, load_tokenizer
+from crossling.probing.settings import ProbeSettings
 from crossling.results import PROBE_TASK, ScoreRow
-from crossling.training.probing import (
-    control_tags,
-    extract_word_vectors,
-    fit_probe,
-    probe,
-    word_vectors_cached,
-)
+from crossling.workflows.probe import probe
 
 TAGS = {"NOUN": 0.4, "VERB": 0.3, "ADJ": 0.2, "ADV": 0.1}
 PLANTED_LAYER = 2
@@ -119,9 +114,10 @@ def _planted_encoder(tiny_bert: Path, tag_of: dict[str, str]) -> Encoder:
 
 
 def _run(model: str | Encoder, files: dict[str, Path], **kwargs: Any) -> list[ScoreRow]:
-    options: dict[str, Any] = {"n_boot": 50, "progress": False, "device": "cpu", **kwargs}
-    return probe(model=model, data=files["train"].parent, source_train=str(files["train"]),
-                 source=str(files["test"]), targets=[str(files["target"])], **options)
+    settings = ProbeSettings(**{"n_boot": 50, "device": "cpu", "source_train": files["train"],
+                                "source": files["test"], "targets": [files["target"]],
+                                **kwargs})
+    return probe(model, files["train"].parent, settings, progress=False)
 
 
 def _best_constant(path: Path) -> float:
@@ -138,83 +134,8 @@ def _acc(rows: list[ScoreRow], language: str, metric: str = "upos_acc") -> dict[
     return {r.layer: r.value for r in rows if r.language == language and r.metric == metric}
 
 
+
 # --- tests -------------------------------------------------------------------------------------
-
-
-def test_control_tags_are_a_function_of_the_word_type_only() -> None:
-    words = [f"w{i}" for i in range(4000)]
-    tags = control_tags(words, TAGS, seed=3)
-    assert set(tags) <= set(TAGS)
-    # the same type gets the same tag wherever it occurs, in any order or set
-    again = control_tags([*list(reversed(words)), "w7", "w7"], TAGS, seed=3)
-    assert again[:4000] == list(reversed(tags)) and again[4000:] == [tags[7]] * 2
-    # drawn from the distribution (4000 draws: within 3 points of each probability)
-    freq = Counter(tags)
-    for tag, p in TAGS.items():
-        assert abs(freq[tag] / len(words) - p) < 0.03, tag
-    # another seed is another assignment; the tag never depends on the gold tag
-    other = control_tags(words, TAGS, seed=4)
-    assert 0.5 < np.mean([a != b for a, b in zip(tags, other, strict=True)]) < 0.8
-
-
-def test_fit_probe_reads_a_linear_code_and_generalises_to_new_rows() -> None:
-    gen = torch.Generator().manual_seed(0)
-    y = torch.randint(0, 5, (3000,), generator=gen)
-    x = torch.randn(3000, 12, generator=gen) + 10  # unstandardised on purpose:
-    x[:, 5:] *= 100  # large irrelevant features beside the small informative ones
-    x[:, :5] += 4 * nn.functional.one_hot(y, 5)
-    fitted = fit_probe(x[:2000], y[:2000], 5)
-    assert (fitted.predict(x[2000:]) == y[2000:]).float().mean() > 0.95
-    noise = fit_probe(torch.randn(2000, 12, generator=gen), y[:2000], 5)
-    assert (noise.predict(x[2000:]) == y[2000:]).float().mean() < 0.35
-    with pytest.raises(ConfigError, match="l2"):
-        fit_probe(x, y, 5, l2=-1.0)
-
-
-def test_word_vectors_are_the_representative_subword_states(tiny_model: Path) -> None:
-    """Each word's vector is the hidden state at encode_words' first_subword (the sub-word
-    fine-tuning labels; a bare '▁' is skipped), whatever order the length batches take."""
-    enc = load_encoder(str(tiny_model), device="cpu")
-    sentences = [["The", "cat", "sat", "."], ["Ein", "Haus", "."],
-                 ["中文", "句子", "很", "长", "。"], ["x"] * 30]
-    vectors = extract_word_vectors(enc, sentences, batch_tokens=40, progress=False)
-    assert vectors.n_words == (4, 3, 5, 30) and bool(vectors.valid.all())
-    batch = encode_words(enc.tokenizer, sentences)
-    with torch.inference_mode():
-        states = enc.model(**batch.inputs, output_hidden_states=True).hidden_states
-    assert vectors.n_states == len(states) == enc.num_layers + 1
-    offset = 0
-    for b, n in enumerate(vectors.n_words):
-        for w in range(n):
-            for k in (0, len(states) - 1):
-                want = states[k][b, batch.first_subword[b, w]]
-                assert torch.allclose(vectors.layer(k)[offset + w], want, atol=2e-2), (b, w, k)
-        offset += n
-
-
-def test_truncated_words_have_no_vector(tiny_bert: Path) -> None:
-    enc = load_encoder(str(tiny_bert), device="cpu")
-    vectors = extract_word_vectors(enc, [["the"] * 20], max_length=8, progress=False)
-    assert vectors.valid.tolist() == [True] * 6 + [False] * 14  # [CLS] + 6 words + [SEP]
-    assert not vectors.layer(1)[6:].any()
-
-
-def test_word_vector_cache_is_reused_not_recomputed(tiny_bert: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    enc = load_encoder(str(tiny_bert), device="cpu")
-    sentences = [["A", "small", "test", "."], ["Another", "one"]]
-    first = word_vectors_cached(enc, sentences, tmp_path, progress=False)
-    assert first.path is not None and first.path.is_file() and first.memory is None
-    def boom(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("re-extracted")
-
-    monkeypatch.setattr(enc.model, "forward", boom)
-    again = word_vectors_cached(enc, sentences, tmp_path, progress=False)
-    assert again.path == first.path and torch.equal(again.layer(2), first.layer(2))
-    assert again.layer(2).dtype == torch.float32
-    other = tmp_path / "other"  # other sentences: another key, so extraction runs
-    with pytest.raises(RuntimeError, match="re-extracted"):
-        word_vectors_cached(enc, [["Something", "else"]], other, progress=False)
 
 
 def test_random_encoder_is_near_majority_on_unseen_words(tiny_bert: Path,
@@ -265,11 +186,11 @@ def test_only_the_asked_layers_and_a_training_subsample(tiny_bert: Path, tmp_pat
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"layers": [0, 5]}, r"layers: layer 5 out of range 0\.\.4"),
-    ({"layers": [1, 1]}, r"layers: layer 1 given more than once"),
-    ({"layers": []}, r"layers: empty list"),
-    ({"n_boot": -1}, r"n_boot must be an integer >= 0"),
-    ({"max_train_sentences": 0}, r"max_train_sentences must be an integer >= 1"),
+    ({"layers": [0, 5]}, r"layers must be in 0\.\.4 \(0 = embeddings\), got 5"),
+    ({"layers": [1, 1]}, r"layers 1 is given twice"),
+    ({"layers": []}, r"layers must not be empty"),
+    ({"n_boot": -1}, r"n_boot = -1: must be >= 0"),
+    ({"max_train_sentences": 0}, r"max_train_sentences = 0: must be > 0"),
     ({"l2": float("nan")}, r"l2 must be a finite number"),
     ({"device": "tpu"}, r"tpu"),
 ])
@@ -283,34 +204,11 @@ def test_bad_options_are_one_line_errors_before_any_work(tiny_bert: Path, tmp_pa
 
 
 def test_targets_are_checked(tiny_bert: Path, ud_dir: Path) -> None:
-    for targets, message in ((["fr", "fr"], "fr given more than once"),
-                             (["en"], "'en' is the source test set"), ([], "empty list"),
+    for targets, message in ((["fr", "fr"], "'fr' is given twice"),
+                             (["en"], "'en' is the source test set"), ([], "must not be empty"),
                              (["xx"], "unknown language 'xx'")):
         with pytest.raises(ConfigError, match=message):
-            probe(model=str(tiny_bert), data=ud_dir, targets=targets, progress=False)
-
-
-@pytest.mark.parametrize("damage", ["flip", "truncate"])
-def test_damaged_word_vector_cache_is_re_extracted(tiny_bert: Path, tmp_path: Path, damage: str,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
-    """A flipped bit in a cached layer (or a truncated file) is caught by the checksum: the set
-    is extracted again, equal to a fresh extraction, with a warning naming the file."""
-    enc = load_encoder(str(tiny_bert), device="cpu")
-    sentences = [["A", "small", "test", "."], ["Another", "one"]]
-    fresh = extract_word_vectors(enc, sentences, progress=False)
-    first = word_vectors_cached(enc, sentences, tmp_path, progress=False)
-    assert first.path is not None
-    raw = bytearray(first.path.read_bytes())
-    if damage == "flip":
-        raw[-5] ^= 0x40
-    else:
-        raw = raw[:-64]
-    first.path.write_bytes(bytes(raw))
-    with caplog.at_level("WARNING"):
-        again = word_vectors_cached(enc, sentences, tmp_path, progress=False)
-    assert any(str(first.path) in r.getMessage() for r in caplog.records)
-    for k in range(fresh.n_states):
-        assert torch.equal(again.layer(k), fresh.layer(k)), k
+            probe(str(tiny_bert), ud_dir, ProbeSettings(targets=targets), progress=False)
 
 
 # --- inputs that cannot give a result (issue 25) -----------------------------------------------
@@ -334,17 +232,16 @@ def test_nan_word_vectors_are_refused_naming_the_layer(tiny_bert: Path, tmp_path
 
 def test_a_bare_string_target_and_layer_are_one_of_each(tiny_bert: Path, tmp_path: Path) -> None:
     files, _ = _treebanks(tmp_path, load_tokenizer(str(tiny_bert)))
-    rows = probe(model=str(tiny_bert), data=files["train"].parent,
-                 source_train=str(files["train"]), source=str(files["test"]),
-                 targets=str(files["target"]), layers=4, n_boot=0, progress=False,
-                 device="cpu")
+    settings = ProbeSettings(source_train=str(files["train"]), source=str(files["test"]),
+                             targets=str(files["target"]), layers=4, n_boot=0, device="cpu")
+    rows = probe(str(tiny_bert), files["train"].parent, settings, progress=False)
     assert {r.language for r in rows} == {str(files["test"]), str(files["target"])}
     assert {r.layer for r in rows} == {None, 4}
 
 
 def test_a_bootstrap_beyond_memory_is_refused_before_the_model_loads(
         tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from crossling.training import probing
+    from crossling.workflows import probe as probing
 
     files, _ = _treebanks(tmp_path, load_tokenizer(str(tiny_bert)))
 

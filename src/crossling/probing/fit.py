@@ -1,24 +1,15 @@
 """Fitting linear softmax probes: one, or several on the same features in lockstep.
 
-A probe is multinomial logistic regression on standardised word vectors, fitted full-batch
-with L-BFGS (:func:`fit_probe`). Every layer fits two of them on the *same* matrix: the UPOS
-tagger and the control-task probe (:mod:`crossling.training.probing`). Each objective
-evaluation is two skinny matrix products over the whole training matrix (204k words x 384 for
-all of EWT), which run far below the machine's GEMM throughput at 17 output columns: a product
-with 34 columns costs about 1.2x one with 17 (bench/RESULTS.md, "Issue 13: probing").
-
-:func:`fit_probes` therefore runs one L-BFGS per label vector, each in its own thread, and
-evaluates their objectives *together*: when every fit still running has asked for an
-evaluation, one pass computes all of them from ``z @ [W_1 | W_2 | ...]`` (:class:`_SharedPass`;
-the loss and gradients written out, without an autograd graph).
-Each optimiser sees only its own loss and gradient, so every fit follows its own trajectory:
-the probes are those of separate :func:`fit_probe` calls, up to the float rounding of the wider
-matrix product (tested).
+A probe is multinomial logistic regression on standardised word vectors, fitted full-batch with
+L-BFGS from zeros (`fit_probe`). Every layer fits two on the same matrix (the UPOS tagger and
+the control-task probe), and a skinny matrix product costs little more with twice the columns;
+so `fit_probes` runs one L-BFGS per label vector, each in its own thread, and evaluates all
+their objectives in one pass (`_SharedPass`). Each optimiser sees only its own loss and
+gradient: the probes are those of separate fits, up to float rounding (docs/probing.md).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from crossling.core.errors import ConfigError
+from crossling.core.settings import count, number
 from crossling.similarity.checks import check_vectors
 
 DEFAULT_L2 = 1e-4
@@ -114,9 +105,9 @@ class _SharedPass:
     def _evaluate(self, ids: list[int]) -> list[Answer]:
         """Loss and gradients of the probes ``ids``, written out instead of autograd (one
         product for the logits, one for the weight gradients; the softmax done in place on the
-        logits): ``d/dlogits mean CE = (softmax - onehot) / n``. About 1.3x faster than the
-        autograd graph of ``cross_entropy`` on EWT's shape (bench/probe.py prints both);
-        checked against ``torch.nn.functional.cross_entropy`` under autograd in the tests."""
+        logits): ``d/dlogits mean CE = (softmax - onehot) / n``, checked against
+        ``torch.nn.functional.cross_entropy`` under autograd in the tests (bench/probe.py
+        times both)."""
         w = torch.cat([self._asked[i][0] for i in ids], 1)  # [d, p * k]
         b = torch.cat([self._asked[i][1] for i in ids])
         n, p = self.z.shape[0], len(ids)
@@ -175,10 +166,8 @@ def fit_probes(x: torch.Tensor, labels: Sequence[torch.Tensor], n_classes: int, 
     fitted in lockstep with one shared pass over the features per evaluation (module
     docstring); each result is that of :func:`fit_probe` on its labels, up to float rounding.
     """
-    if l2 < 0 or not math.isfinite(l2):
-        raise ConfigError(f"l2 = {l2}: the probe's L2 penalty must be a finite number >= 0")
-    if max_iter < 1:
-        raise ConfigError(f"max_iter = {max_iter}: must be >= 1")
+    l2 = number(0.0)("l2", l2)
+    max_iter = count(1)("max_iter", max_iter)
     if not labels:
         raise ValueError("no label vectors to fit")
     for y in labels:

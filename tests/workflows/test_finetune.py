@@ -1,4 +1,5 @@
-"""Each task end to end on a tiny model: re-init, fine-tune, evaluate source and a target."""
+"""The fine-tuning workflow: each task end to end on a tiny model (re-init, fine-tune, evaluate
+source and a target), resuming, refusing bad input before any work, and the spec-level API."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from crossling.core.errors import ConfigError, DataError
+from crossling.core.errors import ConfigError, DataError, SettingError
 from crossling.data.ner import resolve_ner
 from crossling.data.resolve import resolve_ud
+from crossling.data.specs import DataFolders, resolve_spec
 from crossling.models.encoder import load_encoder, model_fingerprint
 from crossling.training import loop
-from crossling.training.finetune import run_finetune
 from crossling.training.loop import TrainConfig
+from crossling.workflows.finetune import FinetuneSettings, finetune, prepare_finetune
+from tests.workflows.runs import finetune_on_files as run_finetune
 
 CONFIG = TrainConfig(epochs=1, batch_size=8, device="cpu", max_length=64)
 
@@ -26,7 +30,7 @@ def test_ud_tasks_end_to_end(task: str, tiny_bert: Path, ud_dir: Path, tmp_path:
     train = resolve_ud(ud_dir, "en_ewt", "dev")
     rows = run_finetune(task, str(tiny_bert), [train], [train],
                         {"en": resolve_ud(ud_dir, "en"), "fr": resolve_ud(ud_dir, "fr")},
-                        tmp_path, reinit_group="3-4", seed=0, config=CONFIG,
+                        tmp_path, reinit="3-4", seed=0, training=CONFIG,
                         max_train_sentences=24, max_eval_sentences=10, progress=False)
     metrics = {"pos": {"upos_acc"}, "parsing": {"uas", "las"}}[task]
     assert {(r.language, r.metric) for r in rows} == {(lang, m) for lang in ("en", "fr")
@@ -57,7 +61,7 @@ def test_ud_tasks_end_to_end(task: str, tiny_bert: Path, ud_dir: Path, tmp_path:
     stamp = (tmp_path / "scores.json").stat().st_mtime_ns
     args = (task, str(tiny_bert), [train], [train],
             {"en": resolve_ud(ud_dir, "en"), "fr": resolve_ud(ud_dir, "fr")}, tmp_path)
-    kwargs = dict(reinit_group="3-4", config=CONFIG, max_train_sentences=24,
+    kwargs = dict(reinit="3-4", training=CONFIG, max_train_sentences=24,
                   max_eval_sentences=10, progress=False)
     assert run_finetune(*args, seed=0, **kwargs) == rows  # type: ignore[arg-type]
     assert (tmp_path / "scores.json").stat().st_mtime_ns == stamp
@@ -81,7 +85,7 @@ def test_ner_end_to_end_with_unknown_target_labels(tiny_xlmr: Path, data_dir: Pa
     rows = run_finetune("ner", str(tiny_xlmr), [resolve_ner(ner, "en", "dev")],
                         [resolve_ner(ner, "en", "dev")],
                         {"en": resolve_ner(ner, "en"), "de_pud": resolve_ner(ner, "de_pud")},
-                        tmp_path, seed=0, config=CONFIG, max_train_sentences=32,
+                        tmp_path, seed=0, training=CONFIG, max_train_sentences=32,
                         max_eval_sentences=12, progress=False)
     f1 = [r for r in rows if r.metric == "span_f1"]
     assert {r.language for r in f1} == {"en", "de_pud"}
@@ -107,13 +111,13 @@ def _pos_args(ud_dir: Path, model: Path, out: Path, evals: dict[str, Path] | Non
     ({"train": "empty"}, DataError, r"empty\.conllu: no sentences"),
     ({"evals": "missing"}, DataError, r"missing\.conllu: no such file$"),
     ({"source": "de"}, ConfigError, r"^source 'de' is not among the evaluation sets"),
-    ({"max_train_sentences": 0}, ConfigError, r"max_train_sentences \(--max-train-sentences\)"),
-    ({"max_train_sentences": -40}, ConfigError, r"must be a positive integer, got -40$"),
-    ({"max_eval_sentences": 0}, ConfigError, r"max_eval_sentences \(--max-eval-sentences\)"),
-    ({"max_length": 300}, ConfigError, r"--max-length\) 300 exceeds the 256 positions of"),
-    ({"reinit_group": "5-6"}, ConfigError, r"^layer 5 out of range 1\.\.4$"),
-    ({"reinit_scheme": "xavier"}, ConfigError, r"^unknown init scheme 'xavier'"),
-    ({"device": "bogus"}, ConfigError, r"^--device 'bogus'"),
+    ({"max_train_sentences": 0}, ConfigError, r"^max_train_sentences = 0: must be > 0$"),
+    ({"max_train_sentences": -40}, ConfigError, r"^max_train_sentences = -40: must be > 0$"),
+    ({"max_eval_sentences": 0}, ConfigError, r"^max_eval_sentences = 0: must be > 0$"),
+    ({"max_length": 300}, ConfigError, r"300 exceeds the 256 positions of"),
+    ({"reinit": "5-6"}, ConfigError, r"^layer 5 out of range 1\.\.4$"),
+    ({"reinit_scheme": "xavier"}, ConfigError, r"^reinit_scheme must be one of .*, got 'xavier'$"),
+    ({"device": "bogus"}, ConfigError, r"'bogus'"),
 ])
 def test_bad_input_fails_before_training_and_leaves_no_folder(
         change: dict[str, object], error: type[Exception], match: str, tiny_bert: Path,
@@ -121,7 +125,7 @@ def test_bad_input_fails_before_training_and_leaves_no_folder(
     def no_training(*a: object, **k: object) -> None:
         raise AssertionError("training started")
 
-    monkeypatch.setattr("crossling.training.finetune.load_encoder", no_training)
+    monkeypatch.setattr("crossling.workflows.finetune.load_encoder", no_training)
     empty = tmp_path / "empty.conllu"
     empty.write_text("")
     task, model, train, dev, evals, _ = _pos_args(ud_dir, tiny_bert, tmp_path)
@@ -135,11 +139,11 @@ def test_bad_input_fails_before_training_and_leaves_no_folder(
     config_changes = {k: v for k, v in change.items() if k in ("max_length", "device")}
     config = TrainConfig(**{**asdict(CONFIG), **config_changes})
     options = {k: v for k, v in change.items() if k in ("source", "max_train_sentences",
-                                                        "max_eval_sentences", "reinit_group",
+                                                        "max_eval_sentences", "reinit",
                                                         "reinit_scheme")}
     out = tmp_path / "out"
     with pytest.raises(error, match=match):
-        run_finetune(task, model, train, dev, evals, out, config=config,  # type: ignore[arg-type]
+        run_finetune(task, model, train, dev, evals, out, training=config,  # type: ignore[arg-type]
                      progress=False, **options)  # type: ignore[arg-type]
     assert not out.exists()
 
@@ -149,7 +153,7 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_bert: Path, ud_dir: Pat
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The manifest checks must let the same run resume from last.pt (SIGINT after epoch 1)."""
     config = TrainConfig(**{**asdict(CONFIG), "epochs": 2, "patience": 5})
-    kwargs = dict(config=config, max_train_sentences=24, max_eval_sentences=8, progress=False)
+    kwargs = dict(training=config, max_train_sentences=24, max_eval_sentences=8, progress=False)
     fresh = run_finetune(*_pos_args(ud_dir, tiny_bert, tmp_path / "fresh"),  # type: ignore[arg-type]
                          save_model=False, **kwargs)  # type: ignore[arg-type]
     real_evaluate, calls = loop.evaluate, []
@@ -171,3 +175,83 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_bert: Path, ud_dir: Pat
                            **kwargs)  # type: ignore[arg-type]
     assert [(r.language, r.metric, r.value) for r in resumed] == \
         [(r.language, r.metric, r.value) for r in fresh]
+
+
+# --- the spec-level API (crossling finetune, crossling.finetune) --------------------------------
+
+
+def test_prepare_finetune_resolves_checks_and_places_the_run(tiny_bert: Path, data_dir: Path,
+                                                             tmp_path: Path) -> None:
+    """What ``crossling finetune`` decides before training, as one package function."""
+    settings = FinetuneSettings(task="pos", model=str(tiny_bert), evals=["fr"], seed=3,
+                                training={"epochs": 2, "device": "cpu"})
+    job = prepare_finetune(settings, data=data_dir, out=tmp_path / "run")
+    folders = DataFolders.under(data_dir)
+    assert job.files.train == [resolve_spec("pos", "en_ewt", "train", folders)]
+    assert job.files.dev == [resolve_spec("pos", "en_ewt", "dev", folders)]
+    assert list(job.files.evals) == ["en", "fr"] and job.files.source == "en"
+    assert job.settings.training.epochs == 2 and job.settings.training.device == "cpu"
+    assert job.settings.seed == 3 and job.out == tmp_path / "run"
+    default = prepare_finetune(settings, data=data_dir)
+    assert default.out.parent == Path("runs/finetune") and "seed3" in default.out.name
+
+
+def test_finetune_in_one_call_takes_a_config_or_its_fields(
+        fixture_bert: Path, fixture_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``crossling.finetune``: a TrainConfig and the mapping of its fields are the same run."""
+    monkeypatch.setenv("CROSSLING_CACHE", str(tmp_path / "cache"))
+    train = str(resolve_spec("pos", "en", "test", DataFolders.under(fixture_dir)))
+    config = TrainConfig(epochs=1, batch_size=4, max_length=64, device="cpu")
+    # the fixture treebanks are test splits: trained on as allowed, and not evaluated on
+    settings = FinetuneSettings(task="pos", model=str(fixture_bert), train=[train], dev=[train],
+                                test="de", evals=["fr"], reinit="1-2", training=config,
+                                max_train_sentences=8, allow_test_training=True)
+    rows = finetune(settings, data=fixture_dir, out=tmp_path / "run", progress=False)
+    assert {r.language for r in rows} == {"de", "fr"} and {r.reinit for r in rows} == {"1-2"}
+    again = finetune(settings.replace(training=asdict(config)), data=fixture_dir,
+                     out=tmp_path / "run", progress=False)
+    assert again == rows  # the finished run, found by its manifest: not trained again
+    with pytest.raises(SettingError, match="training must be a TrainConfig or a mapping"):
+        settings.replace(training=3)
+    with pytest.raises(SettingError, match=r"^training\.epochs "):
+        settings.replace(training={"epochs": 0})
+
+
+def test_settings_rules_name_their_field() -> None:
+    base = FinetuneSettings(task="pos", model="m")
+    assert base.reinit == "REF" and base.train is None and base.training == TrainConfig()
+    assert base.replace(reinit=" 1-2,1-2").reinit == "1-2"  # the canonical group
+    assert base.replace(evals="fr").evals == ("fr",)  # a bare spec is one
+    for change, name in (({"task": "tagging"}, "task"), ({"seed": -1}, "seed"),
+                         ({"max_eval_sentences": 0}, "max_eval_sentences"),
+                         ({"training": {"lrr": 1}}, "training.lrr"),
+                         ({"trim_vocab": "no"}, "trim_vocab")):
+        with pytest.raises(SettingError) as err:
+            base.replace(**change)
+        assert err.value.name == name
+
+
+def test_training_on_test_data_is_refused_before_any_work(data_dir: Path, tmp_path: Path) -> None:
+    """`--train en_ewt:test` trained on a test set without a word; a test set given as
+    training data was also scored as a target."""
+    model = tmp_path / "model"  # never loaded
+    model.mkdir()
+    with pytest.raises(ConfigError, match=r"^train: 'en_ewt:test' is a test split \(.*"
+                                          r"en_ewt-ud-test\.conllu\): training") as info:
+        prepare_finetune(_specs(model, train=["en_ewt:test"]), data=data_dir,
+                         out=tmp_path / "a")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=r"^dev: 'de_gsd:test' is a test split"):
+        prepare_finetune(_specs(model, dev=["de_gsd:test"]), data=data_dir, out=tmp_path / "b")
+    # allowed on purpose, a training set that is also an evaluated set is still refused
+    with pytest.raises(DataError, match=r"1000 of 1000 sentences of test set 'fr' are train "
+                                        r"sentences \(same sent_id and words; first: .*"
+                                        r"fr_pud-ud-test\.conllu:\d+\)"):
+        prepare_finetune(_specs(model, train=["fr_pud:test"], allow_test_training=True),
+                         data=data_dir, out=tmp_path / "c")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def _specs(model: Path, **specs: Any) -> FinetuneSettings:
+    return FinetuneSettings(task="pos", model=str(model), evals=["fr"], **specs)

@@ -1,0 +1,219 @@
+"""Word vectors of a frozen encoder for probing: one per word and hidden state, cached on disk.
+
+A word is represented by the hidden state of its representative sub-word, the one fine-tuning
+labels (`crossling.models.encoder.encode_words`), so probing and fine-tuning see words alike.
+A set's vectors are cached as float16 safetensors (one tensor per layer, checksummed, keyed like
+the sentence-vector cache of `crossling.similarity.extract`) and read back one layer at a
+time: the sets of a probe would not fit in memory together (docs/probing.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from crossling.core.checksums import CacheDamaged, save_tensors, verify_tensors, warn_recompute
+from crossling.core.errors import ModelError, SettingError
+from crossling.core.settings import Settings, count, setting
+from crossling.data.batching import bucket_batches
+from crossling.models.encoder import Encoder, encode_words
+from crossling.similarity.extract import (
+    BATCH_TOKENS,
+    MAX_BATCH,
+    encoder_fingerprint,
+    encoder_tokenizer_fingerprint,
+    resolve_autocast,
+)
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+"""Version of the word-vector cache layout (part of every key)."""
+
+
+def _autocast(name: str, value: Any) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise SettingError(name, f"must be true, false or None, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Extraction(Settings):
+    """How the frozen encoder runs: sub-words kept per sentence, padded sub-words per forward
+    pass, and ``autocast`` as in `crossling.similarity.extract.extract` (None: bfloat16 on
+    CUDA)."""
+
+    max_length: int = setting(512, rule=count(1))
+    batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
+    autocast: bool | None = setting(None, rule=_autocast)
+
+
+@dataclass(frozen=True)
+class WordVectors:
+    """Every word's vector at every hidden state of an encoder, for one set of sentences.
+
+    Words are in sentence order, sentences in the order given (``n_words`` per sentence).
+    ``valid[i]`` is False for a word that has no representative sub-word (truncated); its
+    vectors are zeros. The vectors are held in ``memory`` ([states, words, hidden], float16) or
+    in the safetensors file ``path`` (one tensor ``layer_<k>`` per state, read one at a time).
+    """
+
+    n_words: tuple[int, ...]
+    valid: torch.Tensor
+    n_states: int
+    path: Path | None = None
+    memory: torch.Tensor | None = None
+
+    def layer(self, k: int) -> torch.Tensor:
+        """The float32 [words, hidden] vectors of hidden state ``k``."""
+        if not 0 <= k < self.n_states:
+            raise IndexError(f"layer {k} out of range 0..{self.n_states - 1}")
+        if self.memory is not None:
+            return self.memory[k].float()
+        if self.path is None:
+            raise ValueError("word vectors with neither memory nor a file")
+        from safetensors import safe_open
+
+        with safe_open(str(self.path), framework="pt") as fh:
+            return fh.get_tensor(f"layer_{k}").float()
+
+
+def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]],
+                         extraction: Extraction | None = None, *, progress: bool = True,
+                         desc: str = "words") -> WordVectors:
+    """One forward pass per length-bucketed batch under ``torch.inference_mode``; from all
+    hidden states, the vector of each word's representative sub-word, kept as float16.
+
+    Sentences are tokenised by `crossling.models.encoder.encode_words` (fine-tuning's word
+    alignment) and batched by `crossling.data.batching.bucket_batches` (sorted by length, at
+    most ``extraction.batch_tokens`` padded sub-words per pass).
+    """
+    ex = extraction or Extraction()
+    if not sentences:
+        raise ValueError("no sentences to encode")
+    tok = encoder.tokenizer
+    lists = [list(s) for s in sentences]
+    enc = tok(lists, is_split_into_words=True, truncation=True, max_length=ex.max_length)
+    lengths = [len(ids) for ids in enc["input_ids"]]
+    n_words = [len(s) for s in lists]
+    starts = torch.tensor(np.concatenate([[0], np.cumsum(n_words)[:-1]]), dtype=torch.long)
+    total = int(sum(n_words))
+    valid = torch.zeros(total, dtype=torch.bool)
+    out: list[torch.Tensor] = []  # [states, words, hidden] once the first batch has run
+    ctx = (torch.autocast(encoder.device.type, dtype=torch.bfloat16)
+           if resolve_autocast(encoder, ex.autocast) else nullcontext())
+    batches = bucket_batches(lengths, MAX_BATCH, seed=0, shuffle=False,
+                             max_tokens=ex.batch_tokens)
+    bar = tqdm(total=len(lists), desc=desc, unit="sent", disable=not progress, leave=False)
+    with torch.inference_mode(), ctx:
+        for idx in batches:
+            rows = _encode_batch(encoder, [lists[i] for i in idx], ex.max_length,
+                                 starts[torch.tensor(idx, dtype=torch.long)], total, out)
+            valid[rows] = True
+            bar.update(len(idx))
+    bar.close()
+    if not out:  # unreachable with sentences; kept for the type checker
+        raise ValueError("no sentences to encode")
+    lost = total - int(valid.sum())
+    if lost:
+        log.warning("%d of %d words have no sub-word within %d tokens (counted as errors)",
+                    lost, total, ex.max_length)
+    return WordVectors(tuple(n_words), valid, out[0].shape[0], memory=out[0])
+
+
+def _encode_batch(encoder: Encoder, batch_words: list[list[str]], max_length: int,
+                  starts: torch.Tensor, total: int, out: list[torch.Tensor]) -> torch.Tensor:
+    """Run one batch and write its words' states into ``out[0]`` (allocated on the first
+    batch, [states, total words, hidden] float16); the rows written (``starts``: the first
+    word's row of each sentence)."""
+    batch = encode_words(encoder.tokenizer, batch_words, max_length)
+    inputs = {k: v.to(encoder.device) for k, v in batch.inputs.items()}
+    result = encoder.model(**inputs, output_hidden_states=True, return_dict=True)
+    states = getattr(result, "hidden_states", None)
+    if not states:
+        raise ModelError(f"{encoder.name}: the model returned no hidden_states; "
+                         "crossling needs an encoder that exposes every layer")
+    first = batch.first_subword
+    b, w = (first >= 0).nonzero(as_tuple=True)
+    rows = starts[b] + w
+    pos = first[b, w].to(encoder.device)
+    b_dev = b.to(encoder.device)
+    if not out:
+        out.append(torch.zeros(len(states), total, states[0].shape[-1], dtype=torch.float16))
+    for k, s in enumerate(states):
+        out[0][k, rows] = s[b_dev, pos].to(torch.float16).cpu()
+    return rows
+
+
+def word_cache_key(encoder: Encoder, sentences: Sequence[Sequence[str]], max_length: int,
+                   autocast: bool) -> str:
+    """Content key: format, weights and tokenizer fingerprints, truncation, precision, words."""
+    digest = hashlib.sha256(
+        f"words|{FORMAT}|{encoder_fingerprint(encoder)}|{encoder_tokenizer_fingerprint(encoder)}|"
+        f"{max_length}|bf16={bool(autocast)}|{len(sentences)}".encode())
+    for s in sentences:
+        digest.update("\x1f".join(s).encode("utf-8") + b"\x1e")
+    return digest.hexdigest()[:24]
+
+
+def _read_word_cache(path: Path, n_sentences: int) -> WordVectors | None:
+    """The file-backed word vectors cached at ``path`` if their checksum and shape hold, else
+    None (after a warning: the caller extracts them again)."""
+    from safetensors import safe_open
+
+    try:
+        names = verify_tensors(path)
+        with safe_open(str(path), framework="pt") as fh:
+            valid = fh.get_tensor("valid").bool()
+            n_words = tuple(int(n) for n in fh.get_tensor("n_words").tolist())
+    except CacheDamaged as exc:
+        warn_recompute(path, exc)
+        return None
+    except (KeyError, ValueError, RuntimeError) as exc:  # a checksummed file of another layout
+        warn_recompute(path, f"unreadable: {exc}")
+        return None
+    n_states = sum(1 for k in names if k.startswith("layer_"))
+    if len(n_words) != n_sentences or n_states == 0 or len(valid) != sum(n_words):
+        warn_recompute(path, "unexpected content")
+        return None
+    return WordVectors(n_words, valid, n_states, path=path)
+
+
+def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
+                        cache_dir: str | Path | None, extraction: Extraction | None = None, *,
+                        progress: bool = True, desc: str = "words") -> WordVectors:
+    """`extract_word_vectors`, read from / written to ``cache_dir`` when one is given.
+
+    With a cache the result is file-backed (a layer is read when asked for), whether the set
+    was found there or extracted now and written atomically; without one it is in memory.
+    """
+    ex = extraction or Extraction()
+    ex = ex.replace(autocast=resolve_autocast(encoder, ex.autocast))
+    if cache_dir is None:
+        return extract_word_vectors(encoder, sentences, ex, progress=progress, desc=desc)
+    key = word_cache_key(encoder, sentences, ex.max_length, bool(ex.autocast))
+    path = Path(cache_dir) / f"words-{key}.safetensors"
+    if path.is_file():
+        found = _read_word_cache(path, len(sentences))
+        if found is not None:
+            return found
+    vectors = extract_word_vectors(encoder, sentences, ex, progress=progress, desc=desc)
+    if vectors.memory is None:  # extract_word_vectors always fills it
+        raise ValueError("extraction returned no vectors")
+    tensors = {f"layer_{k}": vectors.memory[k] for k in range(vectors.n_states)}
+    tensors["valid"] = vectors.valid.to(torch.uint8)
+    tensors["n_words"] = torch.tensor(vectors.n_words, dtype=torch.long)
+    save_tensors(path, tensors, metadata={
+        "model": encoder.name, "max_length": str(ex.max_length),
+        "precision": "bfloat16 autocast" if ex.autocast else "float32", "storage": "float16"})
+    # read back a layer at a time: 20 PUD sets held in memory would take 4 GB for e5-small
+    return WordVectors(vectors.n_words, vectors.valid, vectors.n_states, path=path)
