@@ -9,7 +9,7 @@ The public API is the names in :data:`__all__` (documented with a complete sessi
     import crossling
     enc = crossling.load_encoder("intfloat/multilingual-e5-small")
     corpus = crossling.align_pud("data/ud", ["en", "fr", "de"], n=1000)
-    rows = crossling.cross_lingual_similarity(enc, corpus, "en", targets=["fr", "de"])
+    rows = crossling.cross_lingual_similarity(enc, corpus, "en", ["fr", "de"])
 
 Names are imported lazily (PEP 562): ``import crossling`` loads no torch, transformers or
 matplotlib, so a script or the CLI's ``--help`` pays for a model only when it uses one. Every
@@ -34,13 +34,14 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.report.analyses import ReportData, compute_report
     from crossling.report.render import build_report
     from crossling.results import ScoreRow, SimilarityRow, read_rows_csv, write_rows_csv
-    from crossling.similarity.measures import REGISTRY as MEASURES
-    from crossling.similarity.measures import Measure, get_measure
+    from crossling.similarity.measures.registry import REGISTRY as MEASURES
+    from crossling.similarity.measures.registry import Measure, get_measure
     from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
     from crossling.similarity.retrieval import cross_lingual_retrieval, run_retrieval
-    from crossling.similarity.service import run_similarity
+    from crossling.similarity.settings import SimilaritySettings
     from crossling.training.loop import TrainConfig
     from crossling.training.probing import probe
+    from crossling.workflows.similarity import run_similarity
 
 # public name -> (module, attribute in that module)
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -56,12 +57,13 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     # similarity
     "cross_lingual_similarity": ("crossling.similarity.pipeline", "cross_lingual_similarity"),
     "model_similarity": ("crossling.similarity.pipeline", "model_similarity"),
-    "run_similarity": ("crossling.similarity.service", "run_similarity"),
+    "run_similarity": ("crossling.workflows.similarity", "run_similarity"),
+    "SimilaritySettings": ("crossling.similarity.settings", "SimilaritySettings"),
     "cross_lingual_retrieval": ("crossling.similarity.retrieval", "cross_lingual_retrieval"),
     "run_retrieval": ("crossling.similarity.retrieval", "run_retrieval"),
-    "MEASURES": ("crossling.similarity.measures", "REGISTRY"),
-    "Measure": ("crossling.similarity.measures", "Measure"),
-    "get_measure": ("crossling.similarity.measures", "get_measure"),
+    "MEASURES": ("crossling.similarity.measures.registry", "REGISTRY"),
+    "Measure": ("crossling.similarity.measures.registry", "Measure"),
+    "get_measure": ("crossling.similarity.measures.registry", "get_measure"),
     # layer-wise probing (frozen encoder, linear UPOS probe per layer, zero-shot transfer)
     "probe": ("crossling.training.probing", "probe"),
     # fine-tuning
@@ -101,6 +103,7 @@ __all__ = [
     "ReportData",
     "ScoreRow",
     "SimilarityRow",
+    "SimilaritySettings",
     "Study",
     "StudyOutcome",
     "TrainConfig",

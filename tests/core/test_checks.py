@@ -49,14 +49,18 @@ def test_check_count_names_the_bound_it_misses() -> None:
 def test_similarity_and_retrieval_refuse_before_loading(
         setting: str, value: Any, fixture_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from crossling.similarity.retrieval import run_retrieval
-    from crossling.similarity.service import run_similarity
+    from crossling.similarity.settings import SimilaritySettings
+    from crossling.workflows.similarity import run_similarity
 
-    monkeypatch.setattr("crossling.similarity.service.load_encoder", _no_model)
+    monkeypatch.setattr("crossling.workflows.similarity.load_encoder", _no_model)
     monkeypatch.setattr("crossling.similarity.retrieval.load_encoder", _no_model)
-    for run in (run_similarity, run_retrieval):
+    runs = [lambda: run_similarity("m", fixture_dir / "ud", "en", targets=["fr"],
+                                   settings=SimilaritySettings(**{setting: value})),
+            lambda: run_retrieval(model="m", ud=fixture_dir / "ud", source="en",
+                                  targets=["fr"], **{setting: value})]
+    for run in runs:
         with pytest.raises(ConfigError, match=rf"^{setting} must be an integer") as info:
-            run(model="m", ud=fixture_dir / "ud", source="en", targets=["fr"],
-                **{setting: value})
+            run()
         assert "\n" not in str(info.value)
 
 
@@ -66,14 +70,17 @@ def test_functions_on_a_loaded_encoder_check_the_seed_and_counts(fixture_dir: Pa
     from crossling.data.parallel import align_pud
     from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
     from crossling.similarity.retrieval import cross_lingual_retrieval
+    from crossling.similarity.settings import SimilaritySettings
 
     corpus = align_pud(fixture_dir / "ud", ["en", "fr"])
     enc: Any = None
     calls = [
-        lambda **k: cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
-                                             measures=["linear_cka"], **k),
-        lambda **k: model_similarity(enc, enc, corpus, languages=["en"],
-                                     measures=["linear_cka"], **k),
+        lambda **k: cross_lingual_similarity(
+            enc, corpus, "en", targets=["fr"],
+            settings=SimilaritySettings(measures=["linear_cka"], **k)),
+        lambda **k: model_similarity(
+            enc, enc, corpus, languages=["en"],
+            settings=SimilaritySettings(measures=["linear_cka"], **k)),
         lambda **k: cross_lingual_retrieval(enc, corpus, "en", targets=["fr"], **k)]
     for call in calls:
         with pytest.raises(SettingError, match=r"^seed must be an integer in"):
@@ -112,12 +119,14 @@ def test_reinit_and_fit_check_their_seed_first(seed: int, tmp_path: Path) -> Non
 def test_run_similarity_refuses_a_negative_n(fixture_dir: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """``n=-5`` sliced the aligned sentences to all but the last 5, silently."""
-    from crossling.similarity.service import run_similarity
+    from crossling.similarity.settings import SimilaritySettings
+    from crossling.workflows.similarity import run_similarity
 
-    monkeypatch.setattr("crossling.similarity.service.load_encoder", _no_model)
+    monkeypatch.setattr("crossling.workflows.similarity.load_encoder", _no_model)
     for n in (-5, 0):
         with pytest.raises(SettingError, match=rf"^n = {n}: must be > 0$"):
-            run_similarity(model="m", ud=fixture_dir / "ud", source="en", targets=["fr"], n=n)
+            run_similarity("m", fixture_dir / "ud", "en", targets=["fr"],
+                           settings=SimilaritySettings(n=n))
 
 
 def test_a_numpy_seed_is_recorded_as_an_int(fixture_dir: Path) -> None:

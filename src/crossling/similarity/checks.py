@@ -36,6 +36,7 @@ import torch
 
 from crossling.core.checks import check_count
 from crossling.core.errors import ConfigError, CrosslingError
+from crossling.data.parallel import ParallelCorpus
 from crossling.models.config import usable_positions
 
 VARIANCE_TOL = 1e-6
@@ -196,6 +197,29 @@ def as_layers(value: Any, name: str = "layers") -> list[int] | None:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | range):
         raise ConfigError(f"{name}: expected a list of layer numbers, got {value!r}")
     return [check_count(f"{name}: layer", v) for v in value]
+
+
+# --- languages and layers ----------------------------------------------------------------------
+
+
+def check_languages(corpus: ParallelCorpus, languages: Sequence[str]) -> None:
+    """Raise a one-line ConfigError for a language the corpus does not hold."""
+    for lang in languages:
+        if lang not in corpus.texts:
+            raise ConfigError(f"unknown language {lang!r} (available: "
+                              f"{', '.join(corpus.languages)})")
+
+
+def check_layers(layers: Sequence[int] | int | None, num_states: int) -> list[int]:
+    """Validated layer indices (0 = embeddings .. num_states - 1); all when None; a bare
+    integer is one layer."""
+    layers = as_layers(layers)
+    if layers is None:
+        return list(range(num_states))
+    for layer in layers:
+        if not 0 <= layer < num_states:
+            raise ConfigError(f"layer {layer} out of range 0..{num_states - 1} (0 = embeddings)")
+    return sorted(set(layers))
 
 
 # --- memory ------------------------------------------------------------------------------------

@@ -61,19 +61,23 @@ from tqdm.auto import tqdm
 
 from crossling.core.checks import check_count, check_integer, check_seed
 from crossling.core.devices import pick_device
-from crossling.core.errors import ConfigError
+from crossling.core.errors import ConfigError, SettingError
 from crossling.core.provenance import provenance
+from crossling.core.settings import renamed
 from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder, load_encoder
 from crossling.models.names import check_model_name
 from crossling.results import SimilarityRow
 from crossling.similarity.checks import (
     as_names,
+    check_languages,
+    check_layers,
     check_layers_of,
     check_max_length,
     check_memory,
     checked_pair,
 )
+from crossling.similarity.corpus import parallel_corpus
 from crossling.similarity.extract import (
     BATCH_TOKENS,
     encoder_fingerprint,
@@ -81,9 +85,7 @@ from crossling.similarity.extract import (
     extract_cached,
     extraction_precision,
 )
-from crossling.similarity.null import Estimate, check_resampling
-from crossling.similarity.pipeline import check_languages, check_layers
-from crossling.similarity.service import parallel_corpus
+from crossling.similarity.uncertainty import Estimate, check_resampling
 
 KIND = "retrieval"
 """``SimilarityRow.kind`` of retrieval rows."""
@@ -505,7 +507,7 @@ def run_retrieval(*, model: str | Encoder, ud: str | Path, source: str,
     ``targets`` (every other PUD language when None) by ``sent_id``, load ``model`` (a name or
     folder, or an :class:`~crossling.models.encoder.Encoder`), and return
     :func:`cross_lingual_retrieval`'s rows. ``targets``/``n``/``n_option`` as in
-    :func:`crossling.similarity.service.parallel_corpus`.
+    :func:`crossling.similarity.corpus.parallel_corpus`.
     """
     pick_device(device)  # a bad --device fails before data and models are read
     variants = check_variants(variants)
@@ -518,7 +520,10 @@ def run_retrieval(*, model: str | Encoder, ud: str | Path, source: str,
     as_names(targets, "targets")
     if isinstance(model, str):
         check_model_name(model, hub=False)  # a missing folder, before the data is read
-    corpus, langs = parallel_corpus(ud, source, targets, n, n_option)
+    try:
+        corpus, langs = parallel_corpus(ud, source, targets, n)
+    except SettingError as exc:
+        raise renamed(exc, n_option) from None
     check_retrieval_memory(len(corpus), n_boot, n_null)  # before the model is loaded
     encoder = model if isinstance(model, Encoder) else load_encoder(model, device=device)
     return cross_lingual_retrieval(encoder, corpus, source, targets=langs, variants=variants,

@@ -1,37 +1,21 @@
-"""One record per similarity measure: the registry every other module reads.
+"""The measure registry: one :class:`Measure` record per similarity measure.
 
-A measure used to be described in seven dicts spread over ``cka``, ``null``, ``pipeline`` and
-``report.plots`` (function, minimum n, Gram form, interval label, provenance text, plot label,
-band label), and the "unknown measure" check was written four times. A new measure could be
-half-registered: accepted by the CLI, then a KeyError in the bootstrap. Now a measure is one
-:class:`Measure` in :data:`REGISTRY`, and the CLI choices, the pipeline's validation and
-provenance, the bootstrap/null (:mod:`crossling.similarity.null`) and the plot labels are all
-read from it. Adding a measure is its function plus one :func:`register` call; the property
-suite (``tests/similarity/test_measures.py``) then checks it: range, identity, symmetry, each
-declared invariance (and that undeclared ones really fail), and that its Gram form -- the fast
-bootstrap/null path -- gives the function's value.
-
-:func:`get_measure` is the only place an unknown id is reported.
+The CLI choices, the pipeline's validation and provenance, the bootstrap and null
+(:mod:`crossling.similarity.uncertainty`) and the plot labels all read a measure's record, so a
+measure cannot be half-registered. A measure family (``cka.py``, ``cca.py``, ``geometry.py``)
+registers its measures beside their functions; :func:`get_measure` is the only place an unknown
+id is reported. docs/similarity-measures.md says how to add one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
 from crossling.core.errors import ConfigError
-from crossling.similarity import cca, geometry
-from crossling.similarity.cka import (
-    cka_from_grams,
-    debiased_linear_cka,
-    gram_linear,
-    gram_rbf,
-    linear_cka,
-    rbf_cka,
-)
 
 MeasureFn = Callable[[torch.Tensor, torch.Tensor], float]
 """``(x [n, d_x], y [n, d_y]) -> float``: rows are paired (the same sentences)."""
@@ -235,146 +219,9 @@ def resample_counts(measure: str, n_boot: int, n_null: int) -> tuple[int, int]:
     return boot, null
 
 
-T = TypeVar("T")
-
-
-class FieldView(Mapping[str, T]):
-    """A live, read-only ``{id: some field}`` view of :data:`REGISTRY`.
-
-    Keeps the old per-field dicts (``MIN_N``, ``MEASURE_LABELS``, ...) importable without a
-    second copy of the data: a measure registered later shows up in every view.
-    """
-
-    def __init__(self, get: Callable[[Measure], T]) -> None:
-        self._get = get
-
-    def __getitem__(self, key: str) -> T:
-        return self._get(REGISTRY[key])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(REGISTRY)
-
-    def __len__(self) -> int:
-        return len(REGISTRY)
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
-
-
-_LINEAR = "linear"
-
-register(Measure(
-    id="debiased_cka", fn=debiased_linear_cka, label="debiased linear CKA",
-    description="linear CKA on the unbiased HSIC U-statistic (Song et al. 2012)",
-    citation="Song et al. 2012 (unbiased HSIC); Nguyen et al. 2021 (debiased CKA)",
-    min_n=4,  # the U-statistic divides by n (n - 3)
-    interval_kind=CI_KIND, band_label=CI_BAND,
-    gram=GramForm(_LINEAR, gram_linear, debiased=True),
-    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
-                           "permutation_of_features"}),
-    value_range=(-1.0, 1.0), streamable=True))
-
-register(Measure(
-    id="linear_cka", fn=linear_cka, label="linear CKA (biased)",
-    description="biased linear CKA, feature space (Kornblith et al. 2019)",
-    citation="Kornblith et al. 2019",
-    min_n=3,  # with 2 centred rows both sides are rank 1: CKA = 1 whatever the data
-    interval_kind=SPREAD_KIND, band_label=SPREAD_BAND,
-    gram=GramForm(_LINEAR, gram_linear, debiased=False),
-    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
-                           "permutation_of_features"}),
-    streamable=True))
-
-register(Measure(
-    id="rbf_cka", fn=rbf_cka, label="RBF CKA (biased)",
-    description="RBF CKA, sigma = median pairwise distance (as the authors' script)",
-    citation="Kornblith et al. 2019; Muller et al. 2021 (median bandwidth)",
-    min_n=3,  # likewise, and the median bandwidth needs more than one pair
-    interval_kind=SPREAD_KIND, band_label=SPREAD_BAND,
-    gram=GramForm("rbf", gram_rbf, debiased=False, score=cka_from_grams),
-    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
-                           "permutation_of_features"})))
-
-# --- measures beyond CKA (issue 13): no kernel form; a permuted form makes their null cheap ---
-
 NO_BAND = "no band: interval not computed (see docs)"
 
 
-def _no_interval(why: str) -> str:
+def no_interval(why: str) -> str:
+    """The ``interval_kind`` of a measure whose bootstrap is not computed, and why."""
     return f"no interval (not computed: {why}; see docs/similarity-measures.md)"
-
-
-_CCA_SIDE = "cca_svd"  # one centred SVD per side, shared by SVCCA, PWCCA and Procrustes
-_CCA_NO_BOOT = _no_interval("a resample repeats sentences, which lowers the rank CCA sees and "
-                            "changes the kept directions and CCA's bias")
-
-register(Measure(
-    id="svcca", fn=cca.svcca, label="SVCCA",
-    description=f"SVCCA: mean canonical correlation after keeping, per side, the singular "
-                f"directions that explain {cca.SVCCA_KEEP:.0%} of the variance; directions "
-                f"with variance < {cca.VARIANCE_EPS:g} x the largest dropped",
-    citation="Raghu et al. 2017",
-    min_n=3,  # and n > k_x + k_y, checked on the data (cca.check_rank)
-    interval_kind=_CCA_NO_BOOT, band_label=NO_BAND,
-    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
-                           "permutation_of_features"}),
-    permuted=PermutedForm(_CCA_SIDE, cca.side, cca.svcca_score, cca.svcca_permuted),
-    max_boot=0, max_null=10))
-
-register(Measure(
-    id="pwcca", fn=cca.pwcca, label="PWCCA (x-weighted)",
-    description=f"PWCCA: canonical correlations of the full column spaces (directions with "
-                f"variance < {cca.VARIANCE_EPS:g} x the largest dropped), weighted by each "
-                "canonical variate's summed |projection| on the source's (x) centred features",
-    citation="Morcos et al. 2018; Singh et al. 2019 (on mBERT, found the opposite trend)",
-    min_n=3,  # and n > k_x + k_y, checked on the data (cca.check_rank)
-    interval_kind=_CCA_NO_BOOT, band_label=NO_BAND,
-    invariances=frozenset({"isotropic_scaling", "translation", "permutation_of_features"}),
-    symmetric=False,
-    permuted=PermutedForm(_CCA_SIDE, cca.side, cca.pwcca_score, cca.pwcca_permuted),
-    max_boot=0, max_null=10))
-
-register(Measure(
-    id="procrustes", fn=geometry.procrustes, label="orthogonal Procrustes",
-    description="orthogonal Procrustes similarity 1 - min_Q |X - YQ|_F^2 / 2 = nuclear norm of "
-                "X^T Y, X and Y centred and scaled to unit Frobenius norm",
-    citation="Schönemann 1966; Ding et al. 2021; Williams et al. 2021",
-    min_n=3,  # with 2 centred rows both sides are rank 1: the value is 1 whatever the data
-    interval_kind=_no_interval("each resample is a d x d eigendecomposition, too slow for every "
-                               "layer and target; meaningful (a plug-in estimator's spread) if "
-                               "a variant record allows it"),
-    band_label=NO_BAND,
-    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
-                           "permutation_of_features"}),
-    permuted=PermutedForm(_CCA_SIDE, cca.side, geometry.procrustes_score,
-                          geometry.procrustes_permuted),
-    max_boot=0, max_null=10))
-
-register(Measure(
-    id="rsa", fn=geometry.rsa, label="RSA (Spearman)",
-    description="RSA: Spearman correlation of the upper triangles of the two n x n "
-                "dissimilarity matrices, cosine distance of mean-centred sentence vectors",
-    citation="Kriegeskorte et al. 2008",
-    min_n=4,  # 6 pairs: with 3 pairs Spearman's rho is +-1 for a third of the orderings
-    interval_kind=_no_interval("a repeated sentence has distance 0 to its copy on both sides, "
-                               "which inflates the rank correlation"),
-    band_label=NO_BAND,
-    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
-                           "permutation_of_features"}),
-    value_range=(-1.0, 1.0),
-    permuted=PermutedForm("rsa", geometry.rsa_side, geometry.rsa_score, geometry.rsa_permuted),
-    max_boot=0, max_null=20))
-
-register(Measure(
-    id="mutual_knn", fn=geometry.mutual_knn, label=f"mutual {geometry.KNN_K}-NN",
-    description=f"mutual k-nearest-neighbour alignment, k = {geometry.KNN_K}: mean over "
-                "sentences of |kNN_x(i) & kNN_y(i)| / k, neighbours by cosine similarity of "
-                "the uncentred vectors",
-    citation="Huh et al. 2024 (The Platonic Representation Hypothesis)",
-    min_n=geometry.KNN_K + 2,  # with n <= k + 1 every sentence's neighbours are all the others
-    interval_kind=_no_interval("a repeated sentence is its copy's nearest neighbour on both "
-                               "sides, which inflates the overlap"),
-    band_label=NO_BAND,
-    invariances=frozenset({"orthogonal", "isotropic_scaling", "permutation_of_features"}),
-    permuted=PermutedForm("knn", geometry.knn_side, geometry.knn_score, geometry.knn_permuted),
-    max_boot=0))
