@@ -27,7 +27,8 @@ def vector_cache(workdir: Path) -> Path:
     return workdir.parent / "vectors"
 
 
-def _run_similarity(params: dict[str, Any], workdir: Path, models: Any) -> Rows:
+def _run_similarity(params: dict[str, Any], workdir: Path,
+                    models: Any) -> list[SimilarityRow]:
     """The similarity workflow on a cell's settings (the study validated them; a
     SettingError is named by its study field, ``similarity.<field>``)."""
     from crossling.core.errors import SettingError

@@ -172,8 +172,8 @@ def gram_linear(x: torch.Tensor) -> torch.Tensor:
 def _median(values: torch.Tensor) -> torch.Tensor:
     """The textbook median (mean of the two middle values for an even count), as numpy's.
 
-    ``torch.median`` returns the *lower* middle value instead, which made the RBF bandwidth differ
-    from its documented definition whenever the number of pairs is even.
+    ``torch.median`` returns the *lower* middle value instead, which would make the RBF bandwidth
+    differ from its definition whenever the number of pairs is even.
     """
     m = values.numel()
     lower = torch.kthvalue(values, (m + 1) // 2).values

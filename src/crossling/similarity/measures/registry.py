@@ -86,9 +86,8 @@ class PermutedForm:
 class Measure:
     """Everything crossling knows about one similarity measure.
 
-    Calling the record calls its function, so ``REGISTRY[id](x, y)`` works as the old
-    ``MEASURES[id](x, y)`` did. ``gram`` is None for a measure without a kernel form: its
-    bootstrap and null then recompute ``fn`` on the resampled / permuted rows (slower, and a
+    Calling the record calls its function: ``REGISTRY[id](x, y)``. ``gram`` is None for a
+    measure without a kernel form: its bootstrap and null then recompute ``fn`` on the resampled / permuted rows (slower, and a
     duplicated row in a resample is paired with itself; see docs/similarity-measures.md), or,
     with a ``permuted`` form, reuse each side's preparation for the null. ``max_boot`` and
     ``max_null`` are the measure's uncertainty policy: the most resamples / permutations it
