@@ -87,14 +87,14 @@ class Measure:
     """Everything crossling knows about one similarity measure.
 
     Calling the record calls its function: ``REGISTRY[id](x, y)``. ``gram`` is None for a
-    measure without a kernel form: its bootstrap and null then recompute ``fn`` on the resampled / permuted rows (slower, and a
-    duplicated row in a resample is paired with itself; see docs/similarity-measures.md), or,
-    with a ``permuted`` form, reuse each side's preparation for the null. ``max_boot`` and
-    ``max_null`` are the measure's uncertainty policy: the most resamples / permutations it
-    gets whatever the caller asks (None: as many as asked; ``max_boot = 0``: no interval, for a
-    measure whose bootstrap is ill-posed, ``interval_kind`` saying why).
-    ``value_range`` is what the property tests require of any value; its upper end is the value
-    of a representation compared with itself.
+    measure without a kernel form: its bootstrap and null then recompute ``fn`` on the
+    resampled / permuted rows (slower, and a duplicated row in a resample is paired with
+    itself; see docs/similarity-measures.md), or, with a ``permuted`` form, reuse each side's
+    preparation for the null. ``max_boot`` and ``max_null`` are the measure's uncertainty
+    policy: the most resamples / permutations it gets whatever the caller asks (None: as many
+    as asked; ``max_boot = 0``: no interval, for a measure whose bootstrap is ill-posed,
+    ``interval_kind`` saying why). ``value_range`` is what the property tests require of any
+    value; its upper end is the value of a representation compared with itself.
     """
 
     id: str
