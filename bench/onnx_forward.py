@@ -38,11 +38,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from crossling.data.batching import bucket_batches
 from crossling.data.conllu import read_conllu
 from crossling.data.example import examples_from_ud
 from crossling.data.resolve import resolve_ud
 from crossling.models.encoder import encode_words, load_encoder
-from crossling.data.batching import bucket_batches
 from crossling.training.loop import subword_lengths
 
 MODEL = "/root/.cache/crossling/multilingual-e5-small"

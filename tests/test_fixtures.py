@@ -19,6 +19,7 @@ from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
 from crossling.models.encoder import load_encoder
 from crossling.similarity.pipeline import cross_lingual_similarity
+from crossling.similarity.settings import SimilaritySettings
 from crossling.training.loop import TrainConfig
 from tests.workflows.runs import finetune_on_files as run_finetune
 
@@ -65,8 +66,9 @@ def test_fixture_finetune_parsing_and_ner(fixture_bert: Path, fixture_dir: Path,
 def test_fixture_similarity(fixture_bert: Path, fixture_dir: Path, tmp_path: Path) -> None:
     corpus = align_by_sent_id({lang: resolve_ud(fixture_dir / "ud", lang) for lang in LANGS})
     enc = load_encoder(str(fixture_bert), device="cpu")
-    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr", "de"], n_boot=20, n_null=10,
-                                    cache_dir=tmp_path, progress=False)
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr", "de"], cache_dir=tmp_path,
+                                    settings=SimilaritySettings(n_boot=20, n_null=10,
+                                                                progress=False))
     assert {(r.target, r.layer) for r in rows} == {(t, layer) for t in ("fr", "de")
                                                    for layer in range(3)}
     assert all(r.n == 8 and not math.isnan(r.value) for r in rows)

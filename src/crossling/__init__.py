@@ -9,7 +9,7 @@ The public API is the names in :data:`__all__` (documented with a complete sessi
     import crossling
     enc = crossling.load_encoder("intfloat/multilingual-e5-small")
     corpus = crossling.align_pud("data/ud", ["en", "fr", "de"], n=1000)
-    rows = crossling.cross_lingual_similarity(enc, corpus, "en", targets=["fr", "de"])
+    rows = crossling.cross_lingual_similarity(enc, corpus, "en", ["fr", "de"])
 
 Names are imported lazily (PEP 562): ``import crossling`` loads no torch, transformers or
 matplotlib, so a script or the CLI's ``--help`` pays for a model only when it uses one. Every
@@ -37,14 +37,15 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.results import ScoreRow, SimilarityRow, read_rows_csv, write_rows_csv
     from crossling.retrieval.rows import cross_lingual_retrieval
     from crossling.retrieval.settings import RetrievalSettings
-    from crossling.similarity.measures import REGISTRY as MEASURES
-    from crossling.similarity.measures import Measure, get_measure
+    from crossling.similarity.measures.registry import REGISTRY as MEASURES
+    from crossling.similarity.measures.registry import Measure, get_measure
     from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
-    from crossling.similarity.service import run_similarity
+    from crossling.similarity.settings import SimilaritySettings
     from crossling.training.loop import TrainConfig
     from crossling.workflows.finetune import FinetuneSettings, finetune
     from crossling.workflows.probe import probe
     from crossling.workflows.retrieval import run_retrieval
+    from crossling.workflows.similarity import run_similarity
 
 # public name -> (module, attribute in that module)
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -60,14 +61,15 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     # similarity
     "cross_lingual_similarity": ("crossling.similarity.pipeline", "cross_lingual_similarity"),
     "model_similarity": ("crossling.similarity.pipeline", "model_similarity"),
-    "run_similarity": ("crossling.similarity.service", "run_similarity"),
+    "run_similarity": ("crossling.workflows.similarity", "run_similarity"),
+    "SimilaritySettings": ("crossling.similarity.settings", "SimilaritySettings"),
     # retrieval
     "cross_lingual_retrieval": ("crossling.retrieval.rows", "cross_lingual_retrieval"),
     "run_retrieval": ("crossling.workflows.retrieval", "run_retrieval"),
     "RetrievalSettings": ("crossling.retrieval.settings", "RetrievalSettings"),
-    "MEASURES": ("crossling.similarity.measures", "REGISTRY"),
-    "Measure": ("crossling.similarity.measures", "Measure"),
-    "get_measure": ("crossling.similarity.measures", "get_measure"),
+    "MEASURES": ("crossling.similarity.measures.registry", "REGISTRY"),
+    "Measure": ("crossling.similarity.measures.registry", "Measure"),
+    "get_measure": ("crossling.similarity.measures.registry", "get_measure"),
     # layer-wise probing (frozen encoder, linear UPOS probe per layer, zero-shot transfer)
     "probe": ("crossling.workflows.probe", "probe"),
     "ProbeSettings": ("crossling.probing.settings", "ProbeSettings"),
@@ -112,6 +114,7 @@ __all__ = [
     "RetrievalSettings",
     "ScoreRow",
     "SimilarityRow",
+    "SimilaritySettings",
     "Study",
     "StudyOutcome",
     "TrainConfig",

@@ -65,7 +65,7 @@ class SimilarityRow:
     interval of that difference (both layers on the same resamples; NaN for a measure without a
     bootstrap); ``null_mean``/``null_high`` NaN (no null); the fraction of resamples with
     m_b(L) >= m_b(l*) is ``provenance["layer_difference"]["p_top_ge_peak"]``
-    (:func:`crossling.similarity.null.layer_difference`). ``compare_layer`` is None for every
+    (:func:`crossling.similarity.uncertainty.layer_difference`). ``compare_layer`` is None for every
     other kind and for rows written before the field existed.
 
     ``reinit`` is the RANDOM-INIT group of that fine-tuned model (``"REF"``, ``"1-2"``, ...),

@@ -49,18 +49,19 @@ def test_check_count_names_the_bound_it_misses() -> None:
 def test_similarity_and_retrieval_refuse_before_loading(
         setting: str, value: Any, fixture_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from crossling.retrieval.settings import RetrievalSettings
-    from crossling.similarity.service import run_similarity
+    from crossling.similarity.settings import SimilaritySettings
     from crossling.workflows.retrieval import run_retrieval
+    from crossling.workflows.similarity import run_similarity
 
-    monkeypatch.setattr("crossling.similarity.service.load_encoder", _no_model)
+    monkeypatch.setattr("crossling.workflows.similarity.load_encoder", _no_model)
     monkeypatch.setattr("crossling.workflows.retrieval.load_encoder", _no_model)
-    runs = [lambda **k: run_similarity(model="m", ud=fixture_dir / "ud", source="en",
-                                       targets=["fr"], **k),
-            lambda **k: run_retrieval("m", fixture_dir / "ud", "en", targets=["fr"],
-                                      settings=RetrievalSettings(**k))]
+    runs = [lambda: run_similarity("m", fixture_dir / "ud", "en", targets=["fr"],
+                                   settings=SimilaritySettings(**{setting: value})),
+            lambda: run_retrieval("m", fixture_dir / "ud", "en", targets=["fr"],
+                                  settings=RetrievalSettings(**{setting: value}))]
     for run in runs:
         with pytest.raises(ConfigError, match=rf"^{setting} must be an integer") as info:
-            run(**{setting: value})
+            run()
         assert "\n" not in str(info.value)
 
 
@@ -71,14 +72,17 @@ def test_functions_on_a_loaded_encoder_check_the_seed_and_counts(fixture_dir: Pa
     from crossling.retrieval.rows import cross_lingual_retrieval
     from crossling.retrieval.settings import RetrievalSettings
     from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
+    from crossling.similarity.settings import SimilaritySettings
 
     corpus = align_pud(fixture_dir / "ud", ["en", "fr"])
     enc: Any = None
     calls = [
-        lambda **k: cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
-                                             measures=["linear_cka"], **k),
-        lambda **k: model_similarity(enc, enc, corpus, languages=["en"],
-                                     measures=["linear_cka"], **k),
+        lambda **k: cross_lingual_similarity(
+            enc, corpus, "en", targets=["fr"],
+            settings=SimilaritySettings(measures=["linear_cka"], **k)),
+        lambda **k: model_similarity(
+            enc, enc, corpus, languages=["en"],
+            settings=SimilaritySettings(measures=["linear_cka"], **k)),
         lambda **k: cross_lingual_retrieval(enc, corpus, "en", targets=["fr"],
                                             settings=RetrievalSettings(**k))]
     for call in calls:
@@ -116,12 +120,14 @@ def test_reinit_and_fit_check_their_seed_first(seed: int, tmp_path: Path) -> Non
 def test_run_similarity_refuses_a_negative_n(fixture_dir: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """``n=-5`` sliced the aligned sentences to all but the last 5, silently."""
-    from crossling.similarity.service import run_similarity
+    from crossling.similarity.settings import SimilaritySettings
+    from crossling.workflows.similarity import run_similarity
 
-    monkeypatch.setattr("crossling.similarity.service.load_encoder", _no_model)
+    monkeypatch.setattr("crossling.workflows.similarity.load_encoder", _no_model)
     for n in (-5, 0):
         with pytest.raises(SettingError, match=rf"^n = {n}: must be > 0$"):
-            run_similarity(model="m", ud=fixture_dir / "ud", source="en", targets=["fr"], n=n)
+            run_similarity("m", fixture_dir / "ud", "en", targets=["fr"],
+                           settings=SimilaritySettings(n=n))
 
 
 def test_a_numpy_seed_is_recorded_as_an_int(fixture_dir: Path) -> None:

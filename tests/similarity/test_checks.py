@@ -18,7 +18,7 @@ from crossling.retrieval.settings import RetrievalSettings, ScoringSettings
 from crossling.similarity import checks
 from crossling.similarity.checks import VectorError
 from crossling.similarity.measures import REGISTRY
-from crossling.similarity.null import estimate, estimate_targets
+from crossling.similarity.uncertainty import Resampling, estimate, estimate_targets
 
 ALL = list(REGISTRY)
 
@@ -59,13 +59,16 @@ def test_every_measure_refuses_degenerate_vectors(measure: str, bad: str) -> Non
     side, message = _bad_sides()[bad]
     for call, where in ((lambda: REGISTRY[measure](side, y), "x"),
                         (lambda: REGISTRY[measure](x, side), "y"),
-                        (lambda: estimate(side, y, [measure], n_boot=10, n_null=5), "x"),
-                        (lambda: estimate(x, side, [measure], n_boot=10, n_null=5), "y")):
+                        (lambda: estimate(side, y, [measure],
+                                          resampling=Resampling(n_boot=10, n_null=5)), "x"),
+                        (lambda: estimate(x, side, [measure],
+                                          resampling=Resampling(n_boot=10, n_null=5)), "y")):
         with pytest.raises(VectorError, match=rf"^{where}: {message}") as err:
             call()
         _one_line(err)
     with pytest.raises(VectorError, match=rf"^ys\[1\]: {message}"):
-        estimate_targets(x, [y, side], [measure], n_boot=0, n_null=0, workers=1)
+        estimate_targets(x, [y, side], [measure], workers=1,
+                         resampling=Resampling(n_boot=0, n_null=0))
 
 
 def test_retrieval_refuses_degenerate_vectors() -> None:
@@ -96,8 +99,11 @@ def test_numpy_arrays_and_lists_are_measured_like_tensors(measure: str) -> None:
     assert REGISTRY[measure](x.tolist(), y.tolist()) == pytest.approx(expected, abs=1e-12)
     ints = np.arange(40 * 8).reshape(40, 8) % 7  # integer data is measured as float64
     assert np.isfinite(REGISTRY[measure](ints, y.numpy()))
-    est = estimate(x.numpy(), y.tolist(), [measure], n_boot=5, n_null=5)[measure]
-    assert est.value == pytest.approx(estimate(x, y, [measure], n_boot=5, n_null=5)[measure].value,
+    est = estimate(x.numpy(), y.tolist(), [measure],
+                   resampling=Resampling(n_boot=5, n_null=5))[measure]
+    assert est.value == pytest.approx(estimate(x, y, [measure],
+                                               resampling=Resampling(n_boot=5,
+                                                                     n_null=5))[measure].value,
                                       abs=1e-9)
     with pytest.raises(VectorError, match=r"^x: vectors contain NaN"):
         REGISTRY[measure](np.full((40, 8), np.nan), y.numpy())
@@ -147,18 +153,18 @@ def test_unpaired_rows_name_both_arguments() -> None:
 def test_mistyped_counts_are_one_line_errors(kwargs: dict[str, Any], message: str) -> None:
     x, y = _data()
     with pytest.raises(ConfigError, match=message):
-        estimate(x, y, ["debiased_cka"], **kwargs)
+        estimate(x, y, ["debiased_cka"], Resampling(**kwargs))
     with pytest.raises(ConfigError, match=message):
-        estimate_targets(x, [y], ["debiased_cka"], **kwargs)
+        estimate_targets(x, [y], ["debiased_cka"], Resampling(**kwargs))
     with pytest.raises(ConfigError, match=message):
         precision_at_1(x, y, ScoringSettings(**kwargs))
 
 
 def test_numpy_integer_counts_and_a_bare_measure_name_are_accepted() -> None:
     x, y = _data()
-    a = estimate(x, y, "linear_cka", n_boot=np.int64(10), n_null=np.int32(5))
+    a = estimate(x, y, "linear_cka", Resampling(n_boot=np.int64(10), n_null=np.int32(5)))
     assert list(a) == ["linear_cka"]
-    assert a == estimate(x, y, ["linear_cka"], n_boot=10, n_null=5)
+    assert a == estimate(x, y, ["linear_cka"], resampling=Resampling(n_boot=10, n_null=5))
     assert list(precision_at_1(x, y, ScoringSettings(variants=["cosine"], n_boot=0,
                                                            n_null=0))) == [
         "retrieval_p1_s2t", "retrieval_p1_t2s"]
@@ -170,9 +176,9 @@ def test_a_resample_count_too_large_for_memory_is_refused_before_any_draw() -> N
     with pytest.raises(ConfigError, match=r"^n_boot = 1000000000, n_null = 100: the resamples "
                                           r"of 40 sentences would take about [\d.]+ TB of memory "
                                           r"\(estimate\), more than the .* available$"):
-        estimate(x, y, ["debiased_cka"], n_boot=1_000_000_000)
+        estimate(x, y, ["debiased_cka"], resampling=Resampling(n_boot=1_000_000_000))
     with pytest.raises(ConfigError, match=r"^n_boot = 0, n_null = 1000000000: the resamples"):
-        estimate_targets(x, [y], ["rsa"], n_boot=0, n_null=1_000_000_000)
+        estimate_targets(x, [y], ["rsa"], Resampling(n_boot=0, n_null=1_000_000_000))
     with pytest.raises(ConfigError, match=r"^n_boot = 1000000000, n_null = 200: the retrieval "
                                           r"resamples of 40 sentences would take about"):
         precision_at_1(x, y, ScoringSettings(n_boot=1_000_000_000))

@@ -24,8 +24,9 @@ from crossling.retrieval.settings import RetrievalSettings
 from crossling.similarity import pipeline
 from crossling.similarity.checks import VectorError
 from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
-from crossling.similarity.service import run_similarity
+from crossling.similarity.settings import SimilaritySettings
 from crossling.workflows.retrieval import run_retrieval
+from crossling.workflows.similarity import run_similarity
 
 FAST = {"n_boot": 5, "n_null": 5, "progress": False}
 RFAST = RetrievalSettings(**FAST)
@@ -64,13 +65,15 @@ def test_a_pooling_that_makes_every_vector_equal_is_refused_naming_the_layer(
     enc = load_encoder(str(tiny_bert), device="cpu")
     with pytest.raises(VectorError, match=r"^layer 0 of en: sentence vectors are all the same "
                                           r"vector \(40 rows\): no variance$"):
-        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], pooling="first_token",
-                                 **FAST)
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                 settings=SimilaritySettings(**FAST, pooling="first_token"))
     with pytest.raises(VectorError, match=r"^layer 0 of en: sentence vectors are all the same"):
         cross_lingual_retrieval(enc, corpus, "en", targets=["fr"],
                                 settings=RFAST.replace(pooling="first_token"))
-    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], pooling="first_token",
-                                    layers=[1, 4], measures=["linear_cka"], **FAST)
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                    settings=SimilaritySettings(
+                                        **FAST, pooling="first_token", layers=[1, 4],
+                                        measures=["linear_cka"]))
     assert [r.layer for r in rows] == [1, 4]
 
 
@@ -85,15 +88,17 @@ def test_a_nan_weight_is_refused_naming_the_layer_before_any_measure(
     message = (r"^layer 3 of en: sentence vectors contain NaN \(non-finite values in 40 of 40 "
                r"rows\)$")
     with pytest.raises(VectorError, match=message) as err:
-        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], **FAST)
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                 settings=SimilaritySettings(**FAST))
     assert isinstance(err.value, CrosslingError)
     with pytest.raises(VectorError, match=r"^layer 3 of en \(.*\): sentence vectors contain NaN"):
-        model_similarity(enc, enc, corpus, languages=["en"], **FAST)
+        model_similarity(enc, enc, corpus, languages=["en"], settings=SimilaritySettings(**FAST))
     with pytest.raises(VectorError, match=message):
         cross_lingual_retrieval(enc, corpus, "en", targets=["fr"], settings=RFAST)
     monkeypatch.undo()
-    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], layers=[0, 1, 2],
-                                    measures=["debiased_cka"], **FAST)
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                    settings=SimilaritySettings(**FAST, layers=[0, 1, 2],
+                                                                measures=["debiased_cka"]))
     assert [r.layer for r in rows] == [0, 1, 2]  # the blocks before the NaN are fine
 
 
@@ -102,8 +107,8 @@ def test_a_short_position_limit_bounds_max_length_and_a_larger_one_is_refused(
         monkeypatch: pytest.MonkeyPatch) -> None:
     model = _short_bert(tmp_path / "short", tiny_tokenizers["bert"])
     enc = load_encoder(str(model), device="cpu")
-    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], measures=["linear_cka"],
-                                    **FAST)
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                    settings=SimilaritySettings(**FAST, measures=["linear_cka"]))
     assert len(rows) == 3 and rows[0].provenance["max_length"] == 16
     found = cross_lingual_retrieval(enc, corpus, "en", targets=["fr"],
                                     settings=RFAST.replace(variants=["cosine"]))
@@ -116,9 +121,11 @@ def test_a_short_position_limit_bounds_max_length_and_a_larger_one_is_refused(
     monkeypatch.setattr(retrieval, "extract_cached", no_encoding)
     message = rf"^max_length 512 exceeds the 16 positions of {enc.name}$"
     with pytest.raises(ConfigError, match=message):
-        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], max_length=512, **FAST)
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                 settings=SimilaritySettings(**FAST, max_length=512))
     with pytest.raises(ConfigError, match=message):
-        model_similarity(enc, enc, corpus, languages=["en"], max_length=512, **FAST)
+        model_similarity(enc, enc, corpus, languages=["en"],
+                         settings=SimilaritySettings(**FAST, max_length=512))
     with pytest.raises(ConfigError, match=message):
         cross_lingual_retrieval(enc, corpus, "en", targets=["fr"],
                                 settings=RFAST.replace(max_length=512))
@@ -128,7 +135,9 @@ def test_a_bare_string_target_is_one_language(tiny_bert: Path, ud_dir: Path,
                                                tmp_path: Path) -> None:
     kw: dict[str, Any] = {"model": str(tiny_bert), "ud": ud_dir, "source": "en", "n": 12,
                           "device": "cpu", "cache_dir": tmp_path, **FAST}
-    rows = run_similarity(targets="fr", measures="linear_cka", **kw)
+    rows = run_similarity(str(tiny_bert), ud_dir, "en", targets="fr", cache_dir=tmp_path,
+                          settings=SimilaritySettings(measures="linear_cka", n=12, device="cpu",
+                                                      **FAST))
     assert {r.target for r in rows} == {"fr"} and {r.metric for r in rows} == {"linear_cka"}
     rows = run_retrieval(kw["model"], ud_dir, "en", targets="fr", cache_dir=tmp_path,
                          settings=RFAST.replace(variants=["cosine"], n=12, device="cpu"))
@@ -148,8 +157,11 @@ def test_mistyped_settings_are_refused_before_data_and_model(
     """A missing data folder and model would fail later: these fail first, in one line."""
     kw = {"model": str(tmp_path / "no-model"), "ud": tmp_path / "no-data", "source": "en",
           "targets": ["fr"], "device": "cpu", "progress": False, **kwargs}
+    targets = kwargs.get("targets", ["fr"])
+    settings = {k: v for k, v in kw.items() if k not in ("model", "ud", "source", "targets")}
     with pytest.raises(ConfigError, match=message):
-        run_similarity(**kw)
+        run_similarity(str(tmp_path / "no-model"), tmp_path / "no-data", "en", targets=targets,
+                       settings=SimilaritySettings(**settings))
     with pytest.raises(ConfigError, match=message):
         run_retrieval(kw["model"], kw["ud"], "en", targets=kw["targets"],
                       settings=RetrievalSettings(**{k: v for k, v in kwargs.items()
@@ -165,7 +177,8 @@ def test_resample_counts_beyond_memory_are_refused_before_the_model_loads(
     with pytest.raises(ConfigError, match=r"^n_boot = 1000000000, n_null = 100: the resamples "
                                           r"of 100 sentences would take about .* of memory "
                                           r"\(estimate\), more than the .* available$"):
-        run_similarity(n_boot=1_000_000_000, **kw)
+        run_similarity(kw["model"], ud_dir, "en", targets=["fr"], settings=SimilaritySettings(
+            n=100, device="cpu", progress=False, n_boot=1_000_000_000))
     with pytest.raises(ConfigError, match=r"^n_boot = 1000, n_null = 1000000000: the retrieval "
                                           r"resamples of 100 sentences would take about"):
         run_retrieval(kw["model"], ud_dir, "en", targets=["fr"], settings=RetrievalSettings(

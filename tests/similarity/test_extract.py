@@ -9,6 +9,7 @@ from crossling.core.errors import ConfigError, ModelError
 from crossling.models.encoder import Encoder, load_encoder, tokenizer_fingerprint
 from crossling.similarity.extract import (
     MAX_BATCH,
+    Forward,
     extract,
     extract_cached,
     extraction_precision,
@@ -24,7 +25,8 @@ TEXTS = ["A short one.", "Le chat est assis sur le tapis, près de la cheminée 
 @pytest.mark.parametrize("pooling", sorted(POOLINGS))
 def test_batched_equals_one_sentence_at_a_time(tiny_model: Path, pooling: str) -> None:
     enc = load_encoder(str(tiny_model), device="cpu")
-    batched = extract(enc, TEXTS, pooling=pooling, batch_tokens=40, progress=False)
+    batched = extract(enc, TEXTS, pooling=pooling, forward=Forward(batch_tokens=40),
+                      progress=False)
     single = torch.cat([extract(enc, [t], pooling=pooling, progress=False) for t in TEXTS], 1)
     assert batched.shape == (5, len(TEXTS), 32)  # 4 blocks + embeddings
     torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-4)
@@ -58,7 +60,7 @@ def test_extraction_batches_respect_budget_and_cover_all(
 
     monkeypatch.setattr(extract_module, "bucket_batches", spy)
     enc = load_encoder(str(tiny_model), device="cpu")
-    extract(enc, TEXTS, batch_tokens=40, progress=False)
+    extract(enc, TEXTS, forward=Forward(batch_tokens=40), progress=False)
     assert len(seen) == 1 and sorted(i for b in seen[0] for i in b) == list(range(len(TEXTS)))
     lengths = [5, 50, 7, 12, 48, 3, 9, 30]
     batches = real(lengths, MAX_BATCH, seed=0, shuffle=False, max_tokens=60)
@@ -132,7 +134,7 @@ def test_cache_key_follows_bf16_autocast(tiny_bert: Path, tmp_path: Path) -> Non
 def test_non_positive_token_budget_is_refused(tiny_bert: Path, budget: int) -> None:
     enc = load_encoder(str(tiny_bert), device="cpu")
     with pytest.raises(ConfigError, match=rf"batch_tokens = {budget}: .* must be > 0"):
-        extract(enc, TEXTS, batch_tokens=budget, progress=False)
+        extract(enc, TEXTS, forward=Forward(batch_tokens=budget), progress=False)
 
 
 def _flip_last_bit(path: Path) -> None:
@@ -149,7 +151,7 @@ def test_damaged_cache_entry_is_recomputed_with_a_warning(
     from safetensors.torch import save_file
 
     enc = load_encoder(str(tiny_bert), device="cpu")
-    fresh = extract(enc, TEXTS, "mean", progress=False, autocast=False)
+    fresh = extract(enc, TEXTS, "mean", Forward(autocast=False), progress=False)
     extract_cached(enc, TEXTS, "mean", tmp_path, progress=False)
     (path,) = tmp_path.glob("*.safetensors")
     if damage == "flip":

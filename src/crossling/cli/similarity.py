@@ -8,21 +8,18 @@ from typing import Any
 
 from crossling.cli.options import add_forward_options
 from crossling.core.atomic import check_output_dir
-from crossling.core.errors import ConfigError
+from crossling.core.errors import SettingError
 from crossling.core.manifest import check_outputs
+from crossling.core.settings import as_flag
 from crossling.report.plots import SIMILARITY_OUTPUTS, write_similarity_outputs
 from crossling.report.tables import similarity_table
 from crossling.results import SimilarityRow
-from crossling.similarity.measures import (
-    HEADLINE_MEASURE,
-    interval_kind,
-    measure_ids,
-    min_sentences,
-    neediest,
-)
-from crossling.similarity.pipeline import DEFAULT_MEASURES, LAYER_DIFFERENCE_KIND
+from crossling.similarity.measures import HEADLINE_MEASURE, interval_kind, measure_ids
+from crossling.similarity.pipeline import LAYER_DIFFERENCE_KIND
 from crossling.similarity.pooling import POOLINGS
-from crossling.similarity.service import run_similarity
+from crossling.similarity.settings import SimilaritySettings
+from crossling.similarity.uncertainty import DEFAULT_MEASURES
+from crossling.workflows.similarity import Models, run_similarity
 
 
 def add_similarity_options(p: argparse.ArgumentParser) -> None:
@@ -42,48 +39,44 @@ def add_similarity_options(p: argparse.ArgumentParser) -> None:
                    help="folder for cached sentence vectors (default: OUT/cache)")
 
 
-def check_options(args: argparse.Namespace, n: int | None,
-                  targets: list[str] | None) -> None:
-    """One-line ConfigErrors for option values that would otherwise run on garbage.
-
-    ``--n -5`` sliced 995 sentences, ``--n 0``..``2`` crashed or printed NaN / CKA = 1,
-    ``--n-boot -3`` gave NaN intervals, ``--targets fr fr`` wrote every row twice.
-    """
-    need = min_sentences(args.measures)
-    if n is not None and n < need:
-        worst = neediest(args.measures).id
-        raise ConfigError(f"--n {n}: {worst} needs at least {need} parallel sentences")
-    if args.n_boot < 0:
-        raise ConfigError(f"--n-boot {args.n_boot}: must be >= 1, or 0 for no interval")
-    if args.n_null < 0:
-        raise ConfigError(f"--n-null {args.n_null}: must be >= 1, or 0 for no null")
-    if args.batch_tokens <= 0:
-        raise ConfigError(f"--batch-tokens {args.batch_tokens}: the token budget per forward "
-                          "pass must be > 0")
-    for option, values in (("--targets", targets or []), ("--measures", args.measures)):
-        dupes = sorted({v for v in values if values.count(v) > 1})
-        if dupes:
-            raise ConfigError(f"{option}: {', '.join(dupes)} given more than once")
+def similarity_settings(args: argparse.Namespace) -> SimilaritySettings:
+    """The settings of ``similarity`` / ``demo`` from their options (a bad value: a
+    SettingError naming the setting)."""
+    return SimilaritySettings(
+        measures=args.measures, pooling=args.pooling, n=args.n, n_boot=args.n_boot,
+        n_null=args.n_null, seed=args.seed, layers=getattr(args, "layers", None),
+        batch_tokens=args.batch_tokens, device=args.device,
+        layer_difference=getattr(args, "layer_difference", False))
 
 
 def similarity_command(args: argparse.Namespace, model: str, data: Path, source: str,
-                       targets: list[str] | None, n: int | None, out: Path,
-                       compare_model: str | None = None) -> list[SimilarityRow]:
-    """Check the options, run the similarity service, write the outputs, print the table."""
-    check_options(args, n, targets)
-    cache = Path(args.cache) if args.cache else out / "cache"
-    check_output_dir(out, "--out")  # before any sentence is encoded
-    check_outputs(out, SIMILARITY_OUTPUTS)  # a user's own file there is never replaced
-    check_output_dir(cache, "--cache")
-    rows = run_similarity(model=model, ud=data, source=source, targets=targets, n=n,
-                          measures=args.measures, pooling=args.pooling, n_boot=args.n_boot,
-                          n_null=args.n_null, seed=args.seed, batch_tokens=args.batch_tokens,
-                          device=args.device,
-                          cache_dir=cache,
-                          compare_model=compare_model, n_option="--n",
-                          layers=getattr(args, "layers", None),
-                          layer_difference=getattr(args, "layer_difference", False))
+                       out: Path) -> list[SimilarityRow]:
+    """Check the options, run the similarity workflow, write the outputs, print the table.
+
+    ``args`` holds the options of :func:`add_similarity_options` and ``targets``, ``n`` (and,
+    for ``similarity``, ``compare_model``, ``layers``, ``layer_difference``, ``cache``). A bad
+    setting is one line naming its flag."""
+    try:
+        settings = similarity_settings(args)
+        cache = Path(args.cache) if args.cache else out / "cache"
+        check_output_dir(out, "--out")  # before any sentence is encoded
+        check_outputs(out, SIMILARITY_OUTPUTS)  # a user's own file there is never replaced
+        check_output_dir(cache, "--cache")
+        models = Models(model, compare=getattr(args, "compare_model", None))
+        rows = run_similarity(models, data, source, targets=args.targets, settings=settings,
+                              cache_dir=cache)
+    except SettingError as exc:
+        raise as_flag(exc) from None
     written = write_similarity_outputs(rows, out)
+    _print_summary(rows, args, source)
+    print(f"\nwrote {written['csv']} (provenance by run_id in "
+          f"{Path(written['csv']).parent / 'provenance.json'}), {written['json']}, "
+          f"{written['png']}")
+    return rows
+
+
+def _print_summary(rows: list[SimilarityRow], args: argparse.Namespace, source: str) -> None:
+    """The headline measure's table and interval kind, and its layer differences."""
     cross = [r for r in rows if r.kind == "cross-lingual"]
     main = HEADLINE_MEASURE if HEADLINE_MEASURE in args.measures else args.measures[0]
     print(f"\n{main} per layer ({source} vs target; n = {cross[0].n} parallel sentences, "
@@ -99,15 +92,10 @@ def similarity_command(args: argparse.Namespace, model: str, data: Path, source:
             p = r.provenance["layer_difference"]["p_top_ge_peak"]
             print(f"  {r.target}: layer {r.layer} - layer {r.compare_layer} = {r.value:.3f} "
                   f"[{r.ci_low:.3f}, {r.ci_high:.3f}], p = {p:.3f}")
-    print(f"\nwrote {written['csv']} (provenance by run_id in "
-          f"{Path(written['csv']).parent / 'provenance.json'}), {written['json']}, "
-          f"{written['png']}")
-    return rows
 
 
 def _similarity(args: argparse.Namespace) -> int:
-    similarity_command(args, args.model, Path(args.data), args.source, args.targets, args.n,
-                       Path(args.out), args.compare_model)
+    similarity_command(args, args.model, Path(args.data), args.source, Path(args.out))
     return 0
 
 

@@ -27,20 +27,30 @@ def vector_cache(workdir: Path) -> Path:
     return workdir.parent / "vectors"
 
 
-def _sim_kwargs(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    """The similarity service's settings of a cell (the study validated them)."""
-    return {"ud": params["ud"], "source": params["source"], "targets": params["languages"],
-            "n": params["n"], "n_option": "similarity.n", "measures": params["measures"],
-            "pooling": params["pooling"], "n_boot": params["n_boot"],
-            "n_null": params["n_null"], "seed": 0, "cache_dir": vector_cache(workdir),
-            "progress": False, "layer_difference": params.get("layer_difference", False)}
+def _run_similarity(params: dict[str, Any], workdir: Path,
+                    models: Any) -> list[SimilarityRow]:
+    """The similarity workflow on a cell's settings (the study validated them; a
+    SettingError is named by its study field, ``similarity.<field>``)."""
+    from crossling.core.errors import SettingError
+    from crossling.core.settings import renamed
+    from crossling.similarity.settings import SimilaritySettings
+    from crossling.workflows.similarity import run_similarity
+
+    try:
+        settings = SimilaritySettings(
+            measures=params["measures"], pooling=params["pooling"], n=params["n"],
+            n_boot=params["n_boot"], n_null=params["n_null"], seed=0, progress=False,
+            layer_difference=params.get("layer_difference", False))
+        return run_similarity(models, params["ud"], params["source"],
+                              targets=params["languages"], settings=settings,
+                              cache_dir=vector_cache(workdir))
+    except SettingError as exc:
+        raise renamed(exc, f"similarity.{exc.name}") from None
 
 
 def run_similarity_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
     """Cross-lingual CKA of the pretrained model."""
-    from crossling.similarity.service import run_similarity
-
-    rows = run_similarity(model=params["model"], **_sim_kwargs(params, workdir))
+    rows = _run_similarity(params, workdir, params["model"])
     return rows, rows[0].provenance if rows else {}
 
 
@@ -91,13 +101,13 @@ def _load_tuned(workdir: Path, cell: str, name: str) -> Any:
 
 def run_similarity_ft_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
     """After fine-tuning: cross-lingual CKA of the fine-tuned encoder, and pretrained vs tuned."""
-    from crossling.similarity.service import run_similarity
+    from crossling.workflows.similarity import Models
 
     group = str(params.get("reinit", "REF"))
     tuned = _load_tuned(workdir, params["finetune"],
                         tuned_name(params["model"], params["task"], params["seed"], group))
-    rows = run_similarity(model=tuned, compare_model=params["model"], compare_side="a",
-                          **_sim_kwargs(params, workdir))
+    rows = _run_similarity(params, workdir,
+                           Models(tuned, compare=params["model"], compare_side="a"))
     # Fine-tuned rows say which fine-tuning they come from (the report groups by task and seed):
     # typed fields, and the same keys in the provenance (what older versions wrote).
     tag = {"task": params["task"], "seed": params["seed"], "finetune_cell": params["finetune"]}
@@ -111,13 +121,12 @@ def run_similarity_seeds_cell(params: dict[str, Any], workdir: Path,
     only in their fine-tuning seed (rows of kind ``seed-seed``; ``seed`` the first,
     ``compare_seed`` the second). The encoders' vectors come from the shared cache when their
     ``similarity_ft`` cells computed them (the key covers the weights, not the name)."""
-    from crossling.similarity.service import run_similarity
+    from crossling.workflows.similarity import Models
 
     (seed_a, seed_b), (cell_a, cell_b) = params["seeds"], params["finetune"]
     a = _load_tuned(workdir, cell_a, tuned_name(params["model"], params["task"], seed_a))
     b = _load_tuned(workdir, cell_b, tuned_name(params["model"], params["task"], seed_b))
-    rows = run_similarity(model=a, compare_model=b, compare_side="b", cross_lingual=False,
-                          **_sim_kwargs(params, workdir))
+    rows = _run_similarity(params, workdir, Models(a, compare=b, cross_lingual=False))
     tag = {"task": params["task"], "seed": seed_a, "finetune_cell": cell_a,
            "compare_seed": seed_b, "reinit": "REF"}
     rows = [replace(r, kind="seed-seed", **tag,

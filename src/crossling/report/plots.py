@@ -15,7 +15,7 @@ RBF CKA (each measure's record in :data:`crossling.similarity.measures.REGISTRY`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +28,7 @@ from crossling.core.atomic import atomic_path
 from crossling.core.manifest import writing_outputs
 from crossling.report.rows import rows_frame
 from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
-from crossling.similarity.measures import FieldView, get_measure, measure_ids
-
-MEASURE_LABELS: Mapping[str, str] = FieldView(lambda m: m.label)
-"""Short names of the measures (each registry record's ``label``), headline first (the default
-panel order)."""
-
-BAND_LABELS: Mapping[str, str] = FieldView(lambda m: m.band_label)
-"""What the shaded band of each measure's curves is (each record's ``band_label``)."""
+from crossling.similarity.measures import get_measure, measure_ids
 
 
 def measure_label(measure: str) -> str:
@@ -78,7 +71,7 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
     df = rows_frame(rows)
     if df.empty:
         raise ValueError("no similarity rows to plot")
-    chosen = [m for m in (measures or MEASURE_LABELS) if m in set(df["metric"])]
+    chosen = [m for m in (measures or measure_ids()) if m in set(df["metric"])]
     chosen += [m for m in df["metric"].unique() if m not in chosen and measures is None]
     fig, axes = plt.subplots(1, len(chosen), figsize=(4.6 * len(chosen), 3.8), squeeze=False,
                              sharex=True)
@@ -100,7 +93,8 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
                     label="shuffled pairs (null)")
             ax.fill_between(null.index, null["null_mean"], null["null_high"], color="0.6",
                             alpha=0.25, lw=0)
-        band = BAND_LABELS.get(measure, "band: 95% bootstrap interval")
+        band = get_measure(measure).band_label if measure in measure_ids() \
+            else "band: 95% bootstrap interval"
         if sub["ci_low"].isna().all() and not (measure in measure_ids() and
                                                get_measure(measure).max_boot == 0):
             band = "no interval (n_boot = 0)"  # (a measure that never has one says why)

@@ -13,7 +13,7 @@ import torch
 
 from crossling.retrieval.metrics import INTERVAL, NO_INTERVAL
 from crossling.similarity.checks import check_memory
-from crossling.similarity.null import Estimate, check_resampling
+from crossling.similarity.uncertainty import Estimate, check_resampling
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from crossling.similarity.extract import (
     extract_cached,
     extraction_precision,
 )
-from crossling.similarity.null import Estimate
 from crossling.similarity.pipeline import check_languages, check_layers
+from crossling.similarity.uncertainty import Estimate
 
 
 def _target_estimates(x: torch.Tensor, y: torch.Tensor, layers: Sequence[int],

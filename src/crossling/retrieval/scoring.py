@@ -20,7 +20,7 @@ from crossling.retrieval.metrics import MARGIN_K, VARIANTS, metric_id, min_sente
 from crossling.retrieval.resampling import Resamples, estimates
 from crossling.retrieval.settings import ScoringSettings, variant_list
 from crossling.similarity.checks import checked_pair
-from crossling.similarity.null import Estimate
+from crossling.similarity.uncertainty import Estimate
 
 _EPS = 1e-12
 """Smallest norm a vector is divided by (as `torch.nn.functional.normalize`): a zero vector

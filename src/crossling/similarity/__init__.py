@@ -1,1 +1,2 @@
-"""Per-layer sentence representations and similarity measures (CKA family) between them."""
+"""Per-layer sentence vectors and the similarity between them: measures, their uncertainty,
+the settings and the pipeline of the paper's analyses."""

@@ -1,27 +1,11 @@
 """What enters a similarity measure, retrieval or a probe, checked in one place.
 
-Vectors: a NaN or inf anywhere (a NaN weight, a float16 overflow, a damaged file) turns every
-measure into NaN, an exception or a chance-level number that reads like a result; vectors that
-are (nearly) all the same vector make CKA and its friends 1.000 with a zero-width interval.
-Neither is a finding, so :func:`check_vectors` refuses both with one line naming where (the
-layer and language in a pipeline, ``x``/``y`` in the Python API) and why:
-
-- **non-finite**: any NaN or +-inf value;
-- **(near-)zero variance**: the total variance across rows (the mean squared distance of a row
-  from the mean row) is at most :data:`VARIANCE_TOL` times the mean squared norm of the rows,
-  i.e. every row equals the mean row to about 3 significant digits (float32 rounding of equal
-  vectors gives ~1e-14; a real layer of e5-small ~1e-1). All rows exactly equal (a first-token
-  pooling of layer 0, whose input is the same special token at the same position in every
-  sentence) and all-zero vectors are the extreme cases.
-
-Arrays: the API takes torch tensors, NumPy arrays and nested lists (:func:`as_matrix`): they
-become 2-D floating tensors (integer data becomes float64), and a mismatch of shapes is one line
-naming the argument. Counts, seeds and lists of names given the wrong type (``n_boot = 10.5``,
-``n_null = True``, ``targets = "fr"``) are one-line ConfigErrors or, for a bare string where a
-list of names is expected, read as that one name (:func:`as_names`). Memory: a resample count
-whose arrays cannot fit in the available memory is refused before any work
-(:func:`check_memory`). Positions: a ``max_length`` beyond the model's position embeddings is
-refused before extraction (:func:`check_max_length`, the rule fine-tuning applies).
+Non-finite vectors turn every measure into NaN or a chance-level number, and (near-)constant
+vectors make CKA 1.000 with a zero-width interval: neither is a finding, so
+:func:`check_vectors` refuses both with one line naming where (layer and language, or ``x`` /
+``y``). Arrays may be tensors, NumPy arrays or nested lists (:func:`as_matrix`); a bare string
+where names are expected is one name (:func:`as_names`). Memory for resamples, the model's
+positions, the languages of a corpus and layer ranges are checked here too, before any work.
 """
 
 from __future__ import annotations
@@ -36,6 +20,7 @@ import torch
 
 from crossling.core.checks import check_count
 from crossling.core.errors import ConfigError, CrosslingError
+from crossling.data.parallel import ParallelCorpus
 from crossling.models.config import usable_positions
 
 VARIANCE_TOL = 1e-6
@@ -196,6 +181,29 @@ def as_layers(value: Any, name: str = "layers") -> list[int] | None:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | range):
         raise ConfigError(f"{name}: expected a list of layer numbers, got {value!r}")
     return [check_count(f"{name}: layer", v) for v in value]
+
+
+# --- languages and layers ----------------------------------------------------------------------
+
+
+def check_languages(corpus: ParallelCorpus, languages: Sequence[str]) -> None:
+    """Raise a one-line ConfigError for a language the corpus does not hold."""
+    for lang in languages:
+        if lang not in corpus.texts:
+            raise ConfigError(f"unknown language {lang!r} (available: "
+                              f"{', '.join(corpus.languages)})")
+
+
+def check_layers(layers: Sequence[int] | int | None, num_states: int) -> list[int]:
+    """Validated layer indices (0 = embeddings .. num_states - 1); all when None; a bare
+    integer is one layer."""
+    layers = as_layers(layers)
+    if layers is None:
+        return list(range(num_states))
+    for layer in layers:
+        if not 0 <= layer < num_states:
+            raise ConfigError(f"layer {layer} out of range 0..{num_states - 1} (0 = embeddings)")
+    return sorted(set(layers))
 
 
 # --- memory ------------------------------------------------------------------------------------

@@ -1,13 +1,10 @@
 """Per-layer sentence vectors from any encoder that returns hidden states.
 
-Fast and lean by construction: texts are tokenised once, sorted by length and cut into batches
-under a token budget (little padding; :func:`crossling.data.batching.bucket_batches`, the
-package's one length batcher), each batch runs one forward pass under
-``torch.inference_mode`` returning *all* hidden states, and those are pooled immediately; only the
-pooled [layers, n, hidden] result is kept. The authors' script ran one sentence per forward pass.
-
-:func:`extract_cached` adds an on-disk cache (atomic writes), so an interrupted analysis resumes
-without recomputing the languages it had finished.
+Texts are tokenised once, sorted by length and cut into batches under a token budget
+(:func:`crossling.data.batching.bucket_batches`, the package's one length batcher); each batch
+runs one forward pass under ``torch.inference_mode`` returning every hidden state, pooled at
+once, so only the pooled [layers, n, hidden] result is kept. :func:`extract_cached` adds an
+on-disk cache (atomic writes) so an interrupted analysis resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -56,15 +54,26 @@ def extraction_precision(encoder: Encoder, autocast: bool | None = None) -> str:
     return "bfloat16 autocast" if resolve_autocast(encoder, autocast) else "float32"
 
 
+@dataclass(frozen=True)
+class Forward:
+    """How the forward passes run: the token budget of a batch, the sub-words kept per
+    sentence, and bfloat16 autocast (None: on for CUDA, :func:`resolve_autocast`)."""
+
+    batch_tokens: int = BATCH_TOKENS
+    max_length: int = 512
+    autocast: bool | None = None
+
+
 def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
-            batch_tokens: int = BATCH_TOKENS, max_length: int = 512, progress: bool = True,
-            autocast: bool | None = None, desc: str = "extract") -> torch.Tensor:
+            forward: Forward | None = None, progress: bool = True,
+            desc: str = "extract") -> torch.Tensor:
     """Sentence vectors of every layer: a float32 CPU tensor [num_layers + 1, n, hidden].
 
     Layer 0 is the embedding output, layer i the output of block i. Rows follow ``texts``.
-    ``autocast`` (default: on for CUDA, :func:`resolve_autocast`) runs the forward pass in
-    bfloat16.
+    ``forward`` (default: ``Forward()``) sets the batches, truncation and precision.
     """
+    fwd = Forward() if forward is None else forward
+    batch_tokens, max_length, autocast = fwd.batch_tokens, fwd.max_length, fwd.autocast
     if batch_tokens <= 0:
         raise ConfigError(f"batch_tokens = {batch_tokens}: the token budget per forward pass "
                           "must be > 0")
@@ -152,17 +161,19 @@ def cache_key(encoder: Encoder, texts: Sequence[str], pooling: str, max_length: 
 
 def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
                    cache_dir: str | Path | None = None, **kwargs: object) -> torch.Tensor:
-    """:func:`extract`, reading/writing ``cache_dir/<key>.safetensors`` when a cache is given.
+    """:func:`extract`, reading/writing ``cache_dir/<key>.safetensors`` when a cache is given;
+    ``kwargs``: :class:`Forward`'s fields, ``progress`` and ``desc``.
 
     An entry is used only if its checksum matches (:mod:`crossling.core.checksums`); a damaged
     one is recomputed and rewritten, with a warning.
     """
+    forward = Forward(**{k: kwargs.pop(k) for k in ("batch_tokens", "max_length", "autocast")
+                         if k in kwargs})  # type: ignore[arg-type]
     if cache_dir is None:
-        return extract(encoder, texts, pooling, **kwargs)  # type: ignore[arg-type]
-    max_length = int(kwargs.get("max_length", 512))  # type: ignore[call-overload]
-    autocast = resolve_autocast(encoder, kwargs.get("autocast"))  # type: ignore[arg-type]
-    kwargs = {**kwargs, "autocast": autocast}
-    key = cache_key(encoder, texts, pooling, max_length, autocast)
+        return extract(encoder, texts, pooling, forward, **kwargs)  # type: ignore[arg-type]
+    autocast = resolve_autocast(encoder, forward.autocast)
+    forward = replace(forward, autocast=autocast)
+    key = cache_key(encoder, texts, pooling, forward.max_length, autocast)
     path = Path(cache_dir) / f"{key}.safetensors"
     if path.is_file():
         try:
@@ -172,7 +183,7 @@ def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean"
             warn_recompute(path, "unexpected content")
         except CacheDamaged as exc:
             warn_recompute(path, exc)
-    vectors = extract(encoder, texts, pooling, **kwargs)  # type: ignore[arg-type]
+    vectors = extract(encoder, texts, pooling, forward, **kwargs)  # type: ignore[arg-type]
     save_tensors(path, {"vectors": vectors},
                  metadata={"model": encoder.name, "pooling": pooling,
                            "precision": "bfloat16 autocast" if autocast else "float32"})

@@ -1,18 +1,11 @@
 """Cross terms of a shuffled-pairs null, with one side's permuted matrix built once.
 
-Every kernel-based null (the three CKA measures, RSA's Mantel test) needs, for each permutation
-``pi`` of y's rows, ``T(pi) = sum_ij A_ij B_pi(i)pi(j)`` with ``A`` from x and ``B`` from y.
-Relabelling the sum (``sigma = pi^-1``) moves the permutation to x's side:
-``T(pi) = sum_ab A_sigma(a)sigma(b) B_ab = <A_sigma, B>``. The pipeline compares one source
-(x) with every target on the *same* permutations (they depend only on the seed and n), so
-:class:`PermutedMatrix` builds the stack of x's permuted matrices ``[P, n * n]`` once (one
-layer of the source) and every target's null is then a single matrix-vector product that reads
-the stack, instead of ``P`` gathers of two n x n matrices per target (bench/RESULTS.md,
-"Issue 13 item 5"). Float32, as before: ample for a null summary (mean, 95th percentile).
-
-Memory: ``P * n^2 * 4`` bytes, 400 MB for 100 permutations of 1,000 sentences. Above
-``max_bytes`` the stack is built in chunks for each call and not kept (the same values, the
-old cost).
+A kernel null needs ``T(pi) = sum_ij A_ij B_pi(i)pi(j)`` for each permutation of y's rows;
+relabelling moves the permutation to x's side (``<A_sigma, B>``, ``sigma = pi^-1``). One source
+is compared with every target on the same permutations, so :class:`PermutedMatrix` builds the
+stack of x's permuted matrices ``[P, n * n]`` once per source layer and each target's null is
+one matrix-vector product. Float32 (ample for a null's mean and 95th percentile); a stack over
+``max_bytes`` (``P * n^2 * 4`` bytes) is built in chunks for each call and not kept.
 """
 
 from __future__ import annotations

@@ -1,31 +1,23 @@
 """The paper's similarity analyses as functions returning tidy :class:`SimilarityRow` lists.
 
-- :func:`cross_lingual_similarity`: one model, source language vs each target language, on the
-  same parallel sentences, per layer (the "alignment" curve of the paper's Figure 1).
-  With ``layer_difference=True`` also, per target and measure, the drop from the peak layer to
-  the top layer with a paired bootstrap interval (rows of kind ``"layer-difference"``; the
-  paper's "rises, peaks, then falls" as a test,
-  :func:`~crossling.similarity.null.layer_difference`).
-- :func:`model_similarity`: two models (e.g. pretrained vs fine-tuned) on the same sentences of
-  each language, per layer (which layers fine-tuning changes).
-
-Every value comes with a bootstrap interval (a CI for the headline measure, debiased CKA; the
-estimator's spread for the biased ones, labelled so) and a shuffled-pairs null
-(:mod:`crossling.similarity.null`), and every row with its provenance: model with its weights and
-tokenizer fingerprints, extraction precision, data files with checksums, pooling, measure and
-interval definitions, seed, versions, the device the measures ran on, and git commit.
+:func:`cross_lingual_similarity`: one model, source vs each target on the same parallel
+sentences, per layer (the paper's "alignment" curve), optionally with the peak-minus-top layer
+difference. :func:`model_similarity`: two models on the same sentences of each language, per
+layer. Every value comes with its interval and null (:mod:`crossling.similarity.uncertainty`)
+and every row with its provenance (model and tokenizer fingerprints, precision, data checksums,
+measure and interval definitions, seed, device, versions).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from crossling.core.checks import check_count
 from crossling.core.devices import pick_device
 from crossling.core.errors import ConfigError
 from crossling.core.provenance import provenance
@@ -33,13 +25,12 @@ from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder
 from crossling.results import SimilarityRow
 from crossling.similarity.checks import (
-    as_layers,
-    as_names,
+    check_languages,
+    check_layers,
     check_layers_of,
     check_max_length,
 )
 from crossling.similarity.extract import (
-    BATCH_TOKENS,
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
     extract_cached,
@@ -52,18 +43,14 @@ from crossling.similarity.measures import (
     neediest,
     resample_counts,
 )
-from crossling.similarity.null import (
+from crossling.similarity.settings import SimilaritySettings, names
+from crossling.similarity.uncertainty import (
     Estimate,
     check_resample_memory,
-    check_resampling,
     estimate,
     estimate_targets,
     layer_difference,
 )
-
-DEFAULT_MEASURES = ("debiased_cka", "linear_cka", "rbf_cka")
-"""Headline measure first: debiased CKA is the only measure whose interval is a CI for the
-population CKA; biased linear and RBF CKA are kept for comparison with the paper."""
 
 LAYER_DIFFERENCE_KIND = "layer-difference"
 """``SimilarityRow.kind`` of the peak-minus-top rows of ``layer_difference=True``."""
@@ -83,108 +70,61 @@ UNCERTAINTY_VARIANTS = {
 registry record's ``description``."""
 
 
-def check_languages(corpus: ParallelCorpus, languages: Sequence[str]) -> None:
-    """Raise a one-line ConfigError for a language the corpus does not hold."""
-    for lang in languages:
-        if lang not in corpus.texts:
-            raise ConfigError(f"unknown language {lang!r} (available: "
-                              f"{', '.join(corpus.languages)})")
-
-
-def check_layers(layers: Sequence[int] | int | None, num_states: int) -> list[int]:
-    """Validated layer indices (0 = embeddings .. num_states - 1); all when None; a bare
-    integer is one layer."""
-    layers = as_layers(layers)
-    if layers is None:
-        return list(range(num_states))
-    for layer in layers:
-        if not 0 <= layer < num_states:
-            raise ConfigError(f"layer {layer} out of range 0..{num_states - 1} (0 = embeddings)")
-    return sorted(set(layers))
-
-
-def check_arguments(measures: Any, n_boot: Any, n_null: Any, seed: Any, batch_tokens: Any,
-                    ) -> list[str]:
-    """The checks that need no data: known measures (a bare string is one measure), resample
-    counts and seed (integers, :func:`~crossling.similarity.null.check_resampling`), a token
-    budget >= 1; the measure ids."""
-    chosen = as_names(measures, "measures") or []
-    get_measures(chosen)
-    check_resampling(n_boot, n_null, seed)
-    check_count("batch_tokens", batch_tokens, 1)
-    return chosen
-
-
-def check_settings(corpus: ParallelCorpus, languages: Sequence[str], measures: Sequence[str],
-                   n_boot: int, n_null: int, batch_tokens: int, seed: int = 0) -> list[str]:
-    """One-line ConfigErrors for settings that would give garbage instead of an error; the
-    measure ids (:func:`check_arguments`).
-
-    Duplicate languages would write every row twice; fewer sentences than a measure needs give
-    NaN or a trivial 1 (each measure's ``min_n``); negative or fractional resample counts give
-    NaN intervals or a traceback, and ones too large for memory an out-of-memory crash after
-    the encoding (:func:`~crossling.similarity.null.check_resample_memory`); a non-positive
-    token budget has no meaning.
-    """
-    measures = check_arguments(measures, n_boot, n_null, seed, batch_tokens)
-    for what, values in (("language", list(languages)), ("measure", list(measures))):
-        dupes = sorted({v for v in values if values.count(v) > 1})
-        if dupes:
-            raise ConfigError(f"{what} {dupes[0]!r} given more than once")
+def _check_corpus(corpus: ParallelCorpus, languages: Sequence[str],
+                  settings: SimilaritySettings) -> None:
+    """What the settings cannot know alone: the languages are in ``corpus``, it holds enough
+    sentences for every measure (each measure's ``min_n``: fewer give NaN or a trivial 1), and
+    its resamples fit in memory (else an out-of-memory crash after the encoding)."""
     check_languages(corpus, languages)
-    need = min_sentences(measures)
+    need = min_sentences(settings.measures)
     if len(corpus) < need:
-        worst = neediest(measures).id
+        worst = neediest(settings.measures).id
         raise ConfigError(f"{len(corpus)} parallel sentences: {worst} needs at least {need}")
-    check_resample_memory(len(corpus), n_boot, n_null)
-    return measures
+    check_resample_memory(len(corpus), settings.n_boot, settings.n_null)
 
 
-def _rows(kind: str, source: str, target: str, x: torch.Tensor, y: torch.Tensor,
-          layers: list[int], measures: Sequence[str], n_boot: int, n_null: int, seed: int,
-          pooling: str, model: str, compare_model: str | None, prov: dict[str, Any],
-          device: torch.device, bar: Any) -> list[SimilarityRow]:
-    """The rows of each layer of one pair of vector sets."""
+@dataclass(frozen=True)
+class _Run:
+    """What every row of one call shares."""
+
+    settings: SimilaritySettings
+    model: str
+    compare_model: str | None
+    prov: dict[str, Any]
+    device: torch.device
+
+
+def _layer_rows(run: _Run, kind: str, pair: tuple[str, str], layer: int,
+                est: Mapping[str, Estimate]) -> list[SimilarityRow]:
+    """One row per measure of one layer's estimates of the ``(source, target)`` pair."""
     rows = []
-    for layer in layers:
-        est = estimate(x[layer], y[layer], measures, n_boot=n_boot, n_null=n_null, seed=seed,
-                       device=device)
-        rows += _layer_rows(kind, source, target, layer, est, measures, pooling, model,
-                            compare_model, prov)
-        bar.update(1)
-    return rows
-
-
-def _layer_rows(kind: str, source: str, target: str, layer: int, est: Mapping[str, Estimate],
-                measures: Sequence[str], pooling: str, model: str, compare_model: str | None,
-                prov: dict[str, Any]) -> list[SimilarityRow]:
-    """One row per measure of one layer's estimates."""
-    rows = []
-    for m in measures:
+    for m in run.settings.measures:
         e = est[m]
-        rows.append(SimilarityRow(kind=kind, source=source, target=target, layer=layer,
+        rows.append(SimilarityRow(kind=kind, source=pair[0], target=pair[1], layer=layer,
                                   metric=m, value=e.value, ci_low=e.ci_low,
                                   ci_high=e.ci_high, null_mean=e.null_mean,
-                                  null_high=e.null_high, n=e.n, pooling=pooling,
-                                  model=model, compare_model=compare_model, provenance=prov))
+                                  null_high=e.null_high, n=e.n, pooling=run.settings.pooling,
+                                  model=run.model, compare_model=run.compare_model,
+                                  provenance=run.prov))
     return rows
 
 
-def _difference_rows(source: str, target: str, kept: dict[int, dict[str, Estimate]],
-                     measures: Sequence[str], n_boot: int, pooling: str, model: str,
-                     prov: dict[str, Any]) -> list[SimilarityRow]:
+def _difference_rows(run: _Run, source: str, target: str,
+                     kept: dict[int, dict[str, Estimate]]) -> list[SimilarityRow]:
     """One ``layer-difference`` row per measure from the estimates of every analysed layer."""
     rows = []
-    for m in measures:
-        d = layer_difference({layer: est[m] for layer, est in kept.items()}, m, n_boot)
+    for m in run.settings.measures:
+        d = layer_difference({layer: est[m] for layer, est in kept.items()}, m,
+                             run.settings.n_boot)
         detail = {"definition": LAYER_DIFFERENCE_DEFINITION, "peak_layer": d.peak_layer,
                   "top_layer": d.top_layer, "p_top_ge_peak": d.p_top_ge_peak,
                   "interval": d.interval, "resamples": d.n_boot}
         rows.append(SimilarityRow(kind=LAYER_DIFFERENCE_KIND, source=source, target=target,
                                   layer=d.peak_layer, metric=m, value=d.value, ci_low=d.ci_low,
                                   ci_high=d.ci_high, null_mean=float("nan"),
-                                  null_high=float("nan"), n=d.n, pooling=pooling, model=model,
-                                  provenance={**prov, "layer_difference": detail},
+                                  null_high=float("nan"), n=d.n, pooling=run.settings.pooling,
+                                  model=run.model,
+                                  provenance={**run.prov, "layer_difference": detail},
                                   compare_layer=d.top_layer))
     return rows
 
@@ -202,10 +142,10 @@ def _variants(measures: Sequence[str], n_boot: int, n_null: int = 0) -> dict[str
     return out
 
 
-def _metric_device(encoder: Encoder, device: torch.device | str | None) -> torch.device:
-    """Where CKA, bootstrap and null run: ``device`` if given, else where the encoder is (the
-    user's ``--device``), never a GPU the user did not choose."""
-    return pick_device(str(device)) if device is not None else encoder.device
+def _metric_device(encoder: Encoder, device: str | None) -> torch.device:
+    """Where the measures, bootstrap and null run: ``device`` if given, else where the encoder
+    is, never a GPU the user did not choose."""
+    return pick_device(device) if device is not None else encoder.device
 
 
 def _extraction(encoder: Encoder, prefix: str, autocast: bool | None) -> dict[str, str]:
@@ -214,127 +154,122 @@ def _extraction(encoder: Encoder, prefix: str, autocast: bool | None) -> dict[st
             f"{prefix}extraction_precision": extraction_precision(encoder, autocast)}
 
 
+def _provenance(settings: SimilaritySettings, corpus: ParallelCorpus, languages: Sequence[str],
+                encoders: Sequence[Encoder], device: torch.device,
+                max_length: int) -> dict[str, Any]:
+    """The provenance of every row of one call (``encoders[1]``: the compared model)."""
+    models: dict[str, Any] = {}
+    for prefix, enc in zip(("", "compare_"), encoders, strict=False):
+        models[f"{prefix}model"] = enc.name
+        models[f"{prefix}model_fingerprint"] = encoder_fingerprint(enc)
+        models.update(_extraction(enc, prefix, settings.autocast))
+    return provenance(
+        data_files=[corpus.files[lang] for lang in languages], device=device, **models,
+        pooling=settings.pooling, seed=settings.seed, n_boot=settings.n_boot,
+        n_null=settings.n_null, n_sentences=len(corpus), measures=list(settings.measures),
+        metric_variants=_variants(settings.measures, settings.n_boot, settings.n_null),
+        max_length=max_length)
+
+
+def _vectors(encoder: Encoder, texts: Sequence[str], settings: SimilaritySettings,
+             cache_dir: str | Path | None, max_length: int, desc: str) -> torch.Tensor:
+    """Per-layer sentence vectors of ``texts`` (from the cache when it holds them)."""
+    return extract_cached(encoder, texts, settings.pooling, cache_dir, max_length=max_length,
+                          batch_tokens=settings.batch_tokens, progress=settings.progress,
+                          autocast=settings.autocast, desc=desc)
+
+
 def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: str, *,
-                             targets: Sequence[str], measures: Sequence[str] = DEFAULT_MEASURES,
-                             pooling: str = "mean", n_boot: int = 200, n_null: int = 100,
-                             seed: int = 0, cache_dir: str | Path | None = None,
-                             layers: Sequence[int] | None = None, max_length: int | None = None,
-                             batch_tokens: int = BATCH_TOKENS, progress: bool = True,
-                             device: torch.device | str | None = None,
-                             autocast: bool | None = None,
-                             layer_difference: bool = False) -> list[SimilarityRow]:
+                             targets: Sequence[str], settings: SimilaritySettings | None = None,
+                             cache_dir: str | Path | None = None) -> list[SimilarityRow]:
     """Per-layer similarity between ``source`` and each target on parallel sentences.
 
-    ``device`` runs the measures (default: the encoder's device); ``autocast`` is passed to
-    :func:`~crossling.similarity.extract.extract` (default: bf16 on CUDA). ``max_length``:
-    sub-words kept per sentence (default: the model's positions, at most 512; a larger value
-    is refused, :func:`~crossling.similarity.checks.check_max_length`).
-    ``layer_difference``: also one ``"layer-difference"`` row per target and measure after that
-    target's per-layer rows (peak layer minus top layer with a paired bootstrap interval, from
-    the same resamples as the per-layer intervals: no extra kernel matrices; needs at least 2
-    layers; see :class:`~crossling.results.SimilarityRow`). The per-layer rows are unchanged.
-
-    Checked before any encoding: the settings (:func:`check_settings`; ``targets`` and
-    ``measures`` may be a bare string, one name), the layers, ``max_length`` against the
-    model's positions; after each language's encoding, before any measure: every analysed
-    layer's vectors (non-finite or (near-)constant vectors are refused with one line naming
-    the layer and the language, :func:`~crossling.similarity.checks.check_layers_of`).
+    ``settings`` (default: ``SimilaritySettings()``; its ``n`` is not read: the corpus is used
+    as given). With ``settings.layer_difference`` also one ``"layer-difference"`` row per target
+    and measure after that target's per-layer rows, from the same resamples (needs at least 2
+    layers). ``cache_dir``: on-disk cache of the sentence vectors. Checked before any encoding:
+    the languages, the corpus size, the layers and ``max_length`` against the model; after each
+    language's encoding, every analysed layer's vectors (one line naming layer and language).
     """
-    targets = as_names(targets, "targets") or []
+    settings = SimilaritySettings() if settings is None else settings
+    targets = list(names("targets", targets))
     if source in targets:
         raise ConfigError(f"source language {source!r} is also a target")
-    measures = check_settings(corpus, [source, *targets], measures, n_boot, n_null,
-                              batch_tokens, seed)
-    chosen = check_layers(layers, encoder.num_layers + 1)
-    if layer_difference and len(chosen) < 2:
+    _check_corpus(corpus, [source, *targets], settings)
+    chosen = check_layers(settings.layers, encoder.num_layers + 1)
+    if settings.layer_difference and len(chosen) < 2:
         raise ConfigError(f"layer difference: needs at least 2 layers, got {chosen}")
-    max_length = check_max_length(encoder.model, max_length, encoder.name)
-    metric_device = _metric_device(encoder, device)
-    texts = {lang: corpus.texts[lang] for lang in [source, *targets]}
+    max_length = check_max_length(encoder.model, settings.max_length, encoder.name)
+    device = _metric_device(encoder, settings.device)
     vectors = {}
-    for lang, t in texts.items():
-        vectors[lang] = extract_cached(encoder, t, pooling, cache_dir, max_length=max_length,
-                                       batch_tokens=batch_tokens, progress=progress,
-                                       autocast=autocast, desc=f"encode {lang}")
+    for lang in [source, *targets]:
+        vectors[lang] = _vectors(encoder, corpus.texts[lang], settings, cache_dir, max_length,
+                                 f"encode {lang}")
         check_layers_of(vectors[lang], chosen, lang)
-    prov = provenance(
-        data_files=[corpus.files[lang] for lang in texts], device=metric_device,
-        model=encoder.name, model_fingerprint=encoder_fingerprint(encoder),
-        **_extraction(encoder, "", autocast), pooling=pooling, seed=seed,
-        n_boot=n_boot, n_null=n_null, n_sentences=len(corpus), measures=list(measures),
-        metric_variants=_variants(measures, n_boot, n_null), max_length=max_length)
-    # Layer by layer, so that the source's kernels and per-side preparations (SVDs, ranks,
-    # neighbours, permuted stacks) are built once per layer and shared by every target, the
-    # targets side by side (estimate_targets); the rows are returned in the usual order
-    # (target, then layer).
+    prov = _provenance(settings, corpus, [source, *targets], [encoder], device, max_length)
+    run = _Run(settings, encoder.name, None, prov, device)
+    return _cross_rows(run, vectors, source, targets, chosen)
+
+
+def _cross_rows(run: _Run, vectors: dict[str, torch.Tensor], source: str,
+                targets: list[str], layers: list[int]) -> list[SimilarityRow]:
+    """Layer by layer, so that the source's kernels and per-side preparations are built once
+    per layer and shared by every target (:func:`estimate_targets`); the rows come in the
+    usual order (target, then layer), then each target's layer-difference rows."""
+    settings = run.settings
+    res = settings.resampling(run.device, keep_resamples=settings.layer_difference)
     per_target: dict[str, list[SimilarityRow]] = {tgt: [] for tgt in targets}
-    kept: dict[str, dict[int, dict[str, Estimate]]] | None = \
-        {tgt: {} for tgt in targets} if layer_difference else None
-    with tqdm(total=len(targets) * len(chosen), desc="similarity", unit="layer",
-              disable=not progress) as bar:
-        for layer in chosen:
+    kept: dict[str, dict[int, dict[str, Estimate]]] = {tgt: {} for tgt in targets}
+    with tqdm(total=len(targets) * len(layers), desc="similarity", unit="layer",
+              disable=not settings.progress) as bar:
+        for layer in layers:
             ests = estimate_targets(vectors[source][layer], [vectors[t][layer] for t in targets],
-                                    measures, n_boot=n_boot, n_null=n_null, seed=seed,
-                                    device=metric_device, keep_resamples=kept is not None)
+                                    settings.measures, res)
             for tgt, est in zip(targets, ests, strict=True):
-                if kept is not None:
+                if settings.layer_difference:
                     kept[tgt][layer] = est
-                per_target[tgt] += _layer_rows("cross-lingual", source, tgt, layer, est,
-                                               measures, pooling, encoder.name, None, prov)
+                per_target[tgt] += _layer_rows(run, "cross-lingual", (source, tgt), layer, est)
             bar.update(len(targets))
-    if kept is not None:
+    if settings.layer_difference:
         for tgt in targets:
-            per_target[tgt] += _difference_rows(source, tgt, kept[tgt], measures, n_boot,
-                                                pooling, encoder.name, prov)
+            per_target[tgt] += _difference_rows(run, source, tgt, kept[tgt])
     return [row for tgt in targets for row in per_target[tgt]]
 
 
 def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCorpus, *,
-                     languages: Sequence[str], measures: Sequence[str] = DEFAULT_MEASURES,
-                     pooling: str = "mean", n_boot: int = 200, n_null: int = 100, seed: int = 0,
-                     cache_dir: str | Path | None = None, layers: Sequence[int] | None = None,
-                     max_length: int | None = None, batch_tokens: int = BATCH_TOKENS,
-                     progress: bool = True,
-                     device: torch.device | str | None = None, autocast: bool | None = None,
-                     ) -> list[SimilarityRow]:
+                     languages: Sequence[str], settings: SimilaritySettings | None = None,
+                     cache_dir: str | Path | None = None) -> list[SimilarityRow]:
     """Per-layer similarity of two models on the same sentences of each language.
 
-    ``device`` and ``autocast`` as in :func:`cross_lingual_similarity` (device default: model
-    A's device). Checked as in :func:`cross_lingual_similarity`; the vectors of each language
-    and model before that language's measures.
+    ``settings`` and ``cache_dir`` as in :func:`cross_lingual_similarity` (the measures run on
+    ``settings.device``, default model A's device; ``layer_difference`` is not read). Checked
+    likewise; the vectors of each language and model before that language's measures.
     """
-    languages = as_names(languages, "languages") or []
-    measures = check_settings(corpus, languages, measures, n_boot, n_null, batch_tokens, seed)
+    settings = SimilaritySettings() if settings is None else settings
+    languages = list(names("languages", languages))
+    _check_corpus(corpus, languages, settings)
     if encoder_a.num_layers != encoder_b.num_layers:
         raise ConfigError(f"{encoder_a.name} has {encoder_a.num_layers} layers but "
                           f"{encoder_b.name} has {encoder_b.num_layers}: layer-wise comparison "
                           "needs the same depth")
-    chosen = check_layers(layers, encoder_a.num_layers + 1)
-    max_length = min(check_max_length(enc.model, max_length, enc.name)
+    chosen = check_layers(settings.layers, encoder_a.num_layers + 1)
+    max_length = min(check_max_length(enc.model, settings.max_length, enc.name)
                      for enc in (encoder_a, encoder_b))
-    metric_device = _metric_device(encoder_a, device)
-    prov = provenance(
-        data_files=[corpus.files[lang] for lang in languages], device=metric_device,
-        model=encoder_a.name, model_fingerprint=encoder_fingerprint(encoder_a),
-        **_extraction(encoder_a, "", autocast), compare_model=encoder_b.name,
-        compare_model_fingerprint=encoder_fingerprint(encoder_b),
-        **_extraction(encoder_b, "compare_", autocast), pooling=pooling, seed=seed,
-        n_boot=n_boot, n_null=n_null, n_sentences=len(corpus), measures=list(measures),
-        metric_variants=_variants(measures, n_boot, n_null), max_length=max_length)
+    device = _metric_device(encoder_a, settings.device)
+    prov = _provenance(settings, corpus, languages, [encoder_a, encoder_b], device, max_length)
+    run = _Run(settings, encoder_a.name, encoder_b.name, prov, device)
+    res = settings.resampling(device)
     rows: list[SimilarityRow] = []
     with tqdm(total=len(languages) * len(chosen), desc="model similarity", unit="layer",
-              disable=not progress) as bar:
+              disable=not settings.progress) as bar:
         for lang in languages:
-            a = extract_cached(encoder_a, corpus.texts[lang], pooling, cache_dir,
-                               max_length=max_length, batch_tokens=batch_tokens,
-                               progress=progress, autocast=autocast, desc=f"encode {lang} (A)")
-            b = extract_cached(encoder_b, corpus.texts[lang], pooling, cache_dir,
-                               max_length=max_length, batch_tokens=batch_tokens,
-                               progress=progress, autocast=autocast, desc=f"encode {lang} (B)")
+            a, b = (_vectors(enc, corpus.texts[lang], settings, cache_dir, max_length,
+                             f"encode {lang} ({side})")
+                    for enc, side in ((encoder_a, "A"), (encoder_b, "B")))
             check_layers_of(a, chosen, f"{lang} ({encoder_a.name})")
             check_layers_of(b, chosen, f"{lang} ({encoder_b.name})")
-            rows += _rows("model-model", lang, lang, a, b, chosen, measures, n_boot, n_null,
-                          seed, pooling, encoder_a.name, encoder_b.name, prov, metric_device,
-                          bar)
+            for layer in chosen:
+                est = estimate(a[layer], b[layer], settings.measures, res)
+                rows += _layer_rows(run, "model-model", (lang, lang), layer, est)
+                bar.update(1)
     return rows
-

@@ -16,7 +16,7 @@ from crossling.models.names import check_model_name
 from crossling.results import SimilarityRow
 from crossling.retrieval.rows import check_corpus, cross_lingual_retrieval
 from crossling.retrieval.settings import RetrievalSettings, check_targets
-from crossling.similarity.service import parallel_corpus
+from crossling.similarity.corpus import parallel_corpus
 
 
 def run_retrieval(model: str | Encoder, ud: str | Path, source: str, *,

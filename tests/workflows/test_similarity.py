@@ -10,9 +10,10 @@ from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
 from crossling.models.encoder import load_encoder
 from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
-from crossling.similarity.service import parallel_corpus, run_similarity
+from crossling.similarity.settings import SimilaritySettings
+from crossling.workflows.similarity import Models, run_similarity
 
-SETTINGS = {"measures": ["linear_cka"], "n_boot": 5, "n_null": 5, "progress": False}
+SETTINGS = SimilaritySettings(measures=["linear_cka"], n_boot=5, n_null=5, progress=False)
 
 
 def _values(rows: list) -> list[tuple]:  # type: ignore[type-arg]
@@ -20,19 +21,19 @@ def _values(rows: list) -> list[tuple]:  # type: ignore[type-arg]
              r.ci_low, r.null_mean, r.n) for r in rows]
 
 
-def test_service_equals_the_pipeline_by_hand(tiny_bert: Path, ud_dir: Path,
-                                             tmp_path: Path) -> None:
-    """The CLI and the study cells both call the service: its rows are the pipeline's rows."""
-    rows = run_similarity(model=str(tiny_bert), ud=ud_dir, source="en", targets=["fr"], n=12,
-                          device="cpu", cache_dir=tmp_path, compare_model=str(tiny_bert),
-                          **SETTINGS)  # type: ignore[arg-type]
+def test_workflow_equals_the_pipeline_by_hand(tiny_bert: Path, ud_dir: Path,
+                                              tmp_path: Path) -> None:
+    """The CLI and the study cells both call the workflow: its rows are the pipeline's rows."""
+    rows = run_similarity(Models(str(tiny_bert), compare=str(tiny_bert)), ud_dir, "en",
+                          targets=["fr"], cache_dir=tmp_path,
+                          settings=SETTINGS.replace(n=12, device="cpu"))
     corpus = align_by_sent_id({x: resolve_ud(ud_dir, x) for x in ("en", "fr")}, limit=12)
     a = load_encoder(str(tiny_bert), device="cpu")
     b = load_encoder(str(tiny_bert), device="cpu")
     expected = cross_lingual_similarity(a, corpus, "en", targets=["fr"], cache_dir=tmp_path,
-                                        **SETTINGS)  # type: ignore[arg-type]
+                                        settings=SETTINGS)
     expected += model_similarity(a, b, corpus, languages=["en", "fr"], cache_dir=tmp_path,
-                                 **SETTINGS)  # type: ignore[arg-type]
+                                 settings=SETTINGS)
     assert _values(rows) == _values(expected)
 
 
@@ -42,12 +43,11 @@ def test_compare_side_orders_the_model_pair(tiny_bert: Path, ud_dir: Path,
     ``"b"`` the CLI's ``--compare-model`` order; the cross-lingual rows are ``model``'s."""
     tuned = load_encoder(str(tiny_bert), device="cpu")
     tuned = dataclasses.replace(tuned, name="tuned")
-    common = dict(ud=ud_dir, source="en", targets=["fr"], n=12, device="cpu",
-                  cache_dir=tmp_path, **SETTINGS)
-    as_a = run_similarity(model=tuned, compare_model=str(tiny_bert), compare_side="a",
-                          **common)  # type: ignore[arg-type]
-    as_b = run_similarity(model=tuned, compare_model=str(tiny_bert),
-                          **common)  # type: ignore[arg-type]
+    settings = SETTINGS.replace(n=12, device="cpu")
+    as_a = run_similarity(Models(tuned, compare=str(tiny_bert), compare_side="a"), ud_dir, "en",
+                          targets=["fr"], settings=settings, cache_dir=tmp_path)
+    as_b = run_similarity(Models(tuned, compare=str(tiny_bert)), ud_dir, "en", targets=["fr"],
+                          settings=settings, cache_dir=tmp_path)
     for rows in (as_a, as_b):
         assert {r.model for r in rows if r.kind == "cross-lingual"} == {"tuned"}
     assert {(r.model, r.compare_model) for r in as_a if r.kind == "model-model"} == \
@@ -56,17 +56,14 @@ def test_compare_side_orders_the_model_pair(tiny_bert: Path, ud_dir: Path,
         {("tuned", str(tiny_bert))}
 
 
-def test_default_targets_are_every_other_pud_language(ud_dir: Path) -> None:
-    corpus, langs = parallel_corpus(ud_dir, "en", None, 5)
-    assert "en" not in langs and "fr" in langs and len(corpus) == 5
-
-
-def test_too_few_sentences_names_the_option(ud_dir: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^similarity\.n 100000: only 1000 parallel"):
-        parallel_corpus(ud_dir, "en", ["fr"], 100000, n_option="similarity.n")
+def test_models_refuse_nonsense() -> None:
+    with pytest.raises(ConfigError, match="compare_side = 'c'"):
+        Models("m", compare="n", compare_side="c")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="needs a compare model"):
+        Models("m", cross_lingual=False)
 
 
 def test_bad_device_fails_before_data_is_read(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--device 'bogus'"):
-        run_similarity(model="m", ud=tmp_path / "missing", source="en", targets=["fr"],
-                       device="bogus")
+        run_similarity("m", tmp_path / "missing", "en", targets=["fr"],
+                       settings=SimilaritySettings(device="bogus"))

@@ -1,38 +1,11 @@
 """CCA-based similarity: SVCCA (Raghu et al. 2017) and PWCCA (Morcos et al. 2018), in torch.
 
-Both compare the *subspaces* that the two sides' centred sentence vectors span: the canonical
-correlations between ``x`` [n, d_x] and ``y`` [n, d_y] are the cosines of the principal angles
-between the column spaces of the centred matrices, i.e. the singular values of ``U_x^T U_y``
-with ``U`` an orthonormal basis of each column space (Björck & Golub 1973). Each side's basis
-comes from one thin SVD of its centred rows (:func:`side`), so that
-
-- **SVCCA** keeps, per side, the leading singular directions that explain 99% of the variance
-  (:data:`SVCCA_KEEP`), then averages the canonical correlations;
-- **PWCCA** keeps every direction that is not numerically null and averages the canonical
-  correlations weighted by how much of ``x`` each canonical direction accounts for:
-  ``alpha_i = sum_j |<h_i, x_j>|`` over the centred columns ``x_j`` of ``x`` (the "neurons"),
-  ``h_i`` the i-th canonical variate of ``x`` (Morcos et al. 2018, eq. in section 2.2, as their
-  reference code). The weights come from ``x`` only: PWCCA is not symmetric.
-
-Regularisation: a direction whose variance is below :data:`VARIANCE_EPS` times the largest
-variance of its side is dropped as numerically null (rank truncation instead of a ridge: a
-direction of float32 rounding noise would otherwise be whitened to the weight of a real one).
-
-Too few sentences: centred rows live in an (n - 1)-dimensional space, so two subspaces of
-dimensions k_x and k_y with ``k_x + k_y > n - 1`` share at least ``k_x + k_y - (n - 1)``
-directions and that many canonical correlations are 1 *whatever the data*. That is refused with
-a ConfigError (:func:`check_rank`) instead of returning an inflated value. Below that, CCA
-still has a large positive bias when k/n is not small (canonical correlations of unrelated
-data are far from 0): read the value against its shuffled-pairs null.
-
-Why orthonormal bases rather than the textbook ``S_xx^-1/2 S_xy S_yy^-1/2``: one basis per
-side serves both measures and every permutation of the null, where only the row order of
-``U_y`` changes (:func:`svcca_permuted`, :func:`pwcca_permuted`). Each basis comes from the
-eigendecomposition of the side's d x d scatter matrix when n >= d (:func:`side`: several times
-faster than the n x d SVD; the squared condition number is harmless because directions below
-:data:`VARIANCE_EPS` of the largest variance are dropped, so a kept direction's condition is
-at most 1e5), else from the SVD. The test suite checks both measures against the textbook
-formula written independently with scipy.
+Canonical correlations are the singular values of ``U_x^T U_y``, ``U`` an orthonormal basis of
+each side's centred column space, from one SVD per side (:func:`side`): one basis serves both
+measures and every permutation of the null, where only ``U_y``'s row order changes. Directions
+below :data:`VARIANCE_EPS` of the largest variance are dropped (rank truncation, not a ridge),
+and too few sentences for the kept directions are refused (:func:`check_rank`) rather than
+returning canonical correlations of 1. Details and caveats: docs/similarity-measures.md.
 """
 
 from __future__ import annotations
@@ -45,7 +18,14 @@ from typing import Any
 import torch
 
 from crossling.core.errors import ConfigError
-from crossling.similarity.cka import check_pair
+from crossling.similarity.measures.cka import check_pair
+from crossling.similarity.measures.registry import (
+    NO_BAND,
+    Measure,
+    PermutedForm,
+    no_interval,
+    register,
+)
 
 SVCCA_KEEP = 0.99
 """Fraction of each side's variance kept by SVCCA's SVD step (Raghu et al. 2017)."""
@@ -238,3 +218,35 @@ def pwcca_permuted(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:
     c = min(bx.u.shape[1], by.u.shape[1])
     return _pwcca_batch(cross_products(bx, by, perms), bx.s[:, None] * bx.vh, c,
                         null=True).cpu()
+
+
+CCA_SIDE = "cca_svd"  # one centred SVD per side, shared by SVCCA, PWCCA and Procrustes
+_CCA_NO_BOOT = no_interval("a resample repeats sentences, which lowers the rank CCA sees and "
+                           "changes the kept directions and CCA's bias")
+
+register(Measure(
+    id="svcca", fn=svcca, label="SVCCA",
+    description=f"SVCCA: mean canonical correlation after keeping, per side, the singular "
+                f"directions that explain {SVCCA_KEEP:.0%} of the variance; directions "
+                f"with variance < {VARIANCE_EPS:g} x the largest dropped",
+    citation="Raghu et al. 2017",
+    min_n=3,  # and n > k_x + k_y, checked on the data (check_rank)
+    interval_kind=_CCA_NO_BOOT, band_label=NO_BAND,
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
+                           "permutation_of_features"}),
+    permuted=PermutedForm(CCA_SIDE, side, svcca_score, svcca_permuted),
+    max_boot=0, max_null=10))
+
+register(Measure(
+    id="pwcca", fn=pwcca, label="PWCCA (x-weighted)",
+    description=f"PWCCA: canonical correlations of the full column spaces (directions with "
+                f"variance < {VARIANCE_EPS:g} x the largest dropped), weighted by each "
+                "canonical variate's summed |projection| on the source's (x) centred features",
+    citation="Morcos et al. 2018; Singh et al. 2019 (on mBERT, found the opposite trend)",
+    min_n=3,  # and n > k_x + k_y, checked on the data (check_rank)
+    interval_kind=_CCA_NO_BOOT, band_label=NO_BAND,
+    invariances=frozenset({"isotropic_scaling", "translation", "permutation_of_features"}),
+    symmetric=False,
+    permuted=PermutedForm(CCA_SIDE, side, pwcca_score, pwcca_permuted),
+    max_boot=0, max_null=10))
+

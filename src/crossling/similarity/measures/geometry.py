@@ -1,28 +1,10 @@
 """Geometry-based similarity: orthogonal Procrustes, RSA and mutual k-nearest neighbours.
 
-Three ways to ask "are the two sides' sentence spaces the same shape?" that CKA does not:
-
-- **Procrustes** (:func:`procrustes`): how close ``x`` comes to ``y`` after the best rotation,
-  both centred and scaled to unit Frobenius norm:
-  ``1 - min_Q ||X - Y Q||_F^2 / 2 = ||X^T Y||_*`` (the nuclear norm; Schönemann 1966; as a
-  similarity in Ding et al. 2021, Williams et al. 2021). Sides of different widths are compared
-  as if the narrower one were padded with zero features.
-- **RSA** (:func:`rsa`): Spearman correlation of the two n x n dissimilarity matrices' upper
-  triangles (Kriegeskorte et al. 2008). Dissimilarity: cosine distance between *mean-centred*
-  sentence vectors. Centring first removes the direction every sentence of a language shares
-  (transformer embeddings are anisotropic: uncentred cosines are all near 1 and dominated by
-  that one direction) and makes the measure translation-invariant.
-- **Mutual kNN** (:func:`mutual_knn`): the mean over sentences of ``|kNN_x(i) ∩ kNN_y(i)| / k``,
-  neighbours by cosine similarity of the *uncentred* vectors, k = :data:`KNN_K` (Huh et al.
-  2024, "The Platonic Representation Hypothesis", as their ``mutual_knn``).
-
-Each measure comes as ``prepare`` (per-side work: the centred SVD that Procrustes shares with
-the CCA measures, a rank matrix, a neighbour list) and ``score`` (the pair), plus a
-``*_permuted`` function that gives the measure between ``x`` and each row permutation of
-``y`` from the prepared sides: the shuffled-pairs null
-(:mod:`crossling.similarity.null`) then costs little more than the value. Ranks (RSA) and
-neighbours (kNN) of a permuted ``y`` are its own ranks and neighbours relabelled, so they are
-never recomputed.
+Three ways to ask "are the two sides' sentence spaces the same shape?" that CKA does not
+(definitions: docs/similarity-measures.md). Each comes as a per-side ``prepare`` (the centred
+SVD Procrustes shares with CCA, a rank matrix, a neighbour list), a ``score`` of two prepared
+sides, and a ``*_permuted`` form giving the measure against each row permutation of ``y`` from
+the prepared sides, so that the shuffled-pairs null costs little more than the value.
 """
 
 from __future__ import annotations
@@ -34,8 +16,21 @@ import torch
 from scipy.stats import rankdata
 
 from crossling.core.errors import ConfigError
-from crossling.similarity.cca import Side, cross_product, cross_products, side
-from crossling.similarity.cka import check_pair
+from crossling.similarity.measures.cca import (
+    CCA_SIDE,
+    Side,
+    cross_product,
+    cross_products,
+    side,
+)
+from crossling.similarity.measures.cka import check_pair
+from crossling.similarity.measures.registry import (
+    NO_BAND,
+    Measure,
+    PermutedForm,
+    no_interval,
+    register,
+)
 from crossling.similarity.permuted import DEFAULT_MAX_BYTES, PermutedMatrix, PermutedStack
 
 KNN_K = 10
@@ -225,3 +220,49 @@ def knn_permuted(nx: KnnSide, ny: KnnSide, perms: torch.Tensor) -> torch.Tensor:
     hits = nx.permuted.read(perms, lambda s: s.index_select(1, positions).sum(
         1, dtype=torch.float64))
     return (hits / (n * k)).cpu()
+
+
+register(Measure(
+    id="procrustes", fn=procrustes, label="orthogonal Procrustes",
+    description="orthogonal Procrustes similarity 1 - min_Q |X - YQ|_F^2 / 2 = nuclear norm of "
+                "X^T Y, X and Y centred and scaled to unit Frobenius norm",
+    citation="Schönemann 1966; Ding et al. 2021; Williams et al. 2021",
+    min_n=3,  # with 2 centred rows both sides are rank 1: the value is 1 whatever the data
+    interval_kind=no_interval("each resample is a d x d eigendecomposition, too slow for every "
+                               "layer and target; meaningful (a plug-in estimator's spread) if "
+                               "a variant record allows it"),
+    band_label=NO_BAND,
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
+                           "permutation_of_features"}),
+    permuted=PermutedForm(CCA_SIDE, side, procrustes_score,
+                          procrustes_permuted),
+    max_boot=0, max_null=10))
+
+register(Measure(
+    id="rsa", fn=rsa, label="RSA (Spearman)",
+    description="RSA: Spearman correlation of the upper triangles of the two n x n "
+                "dissimilarity matrices, cosine distance of mean-centred sentence vectors",
+    citation="Kriegeskorte et al. 2008",
+    min_n=4,  # 6 pairs: with 3 pairs Spearman's rho is +-1 for a third of the orderings
+    interval_kind=no_interval("a repeated sentence has distance 0 to its copy on both sides, "
+                               "which inflates the rank correlation"),
+    band_label=NO_BAND,
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
+                           "permutation_of_features"}),
+    value_range=(-1.0, 1.0),
+    permuted=PermutedForm("rsa", rsa_side, rsa_score, rsa_permuted),
+    max_boot=0, max_null=20))
+
+register(Measure(
+    id="mutual_knn", fn=mutual_knn, label=f"mutual {KNN_K}-NN",
+    description=f"mutual k-nearest-neighbour alignment, k = {KNN_K}: mean over "
+                "sentences of |kNN_x(i) & kNN_y(i)| / k, neighbours by cosine similarity of "
+                "the uncentred vectors",
+    citation="Huh et al. 2024 (The Platonic Representation Hypothesis)",
+    min_n=KNN_K + 2,  # with n <= k + 1 every sentence's neighbours are all the others
+    interval_kind=no_interval("a repeated sentence is its copy's nearest neighbour on both "
+                               "sides, which inflates the overlap"),
+    band_label=NO_BAND,
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "permutation_of_features"}),
+    permuted=PermutedForm("knn", knn_side, knn_score, knn_permuted),
+    max_boot=0))

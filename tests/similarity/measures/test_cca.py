@@ -15,8 +15,8 @@ import scipy.linalg
 import torch
 
 from crossling.core.errors import ConfigError
-from crossling.similarity import cca
 from crossling.similarity.checks import VectorError
+from crossling.similarity.measures import cca
 
 
 def _inv_sqrt(s: np.ndarray) -> np.ndarray:
@@ -129,7 +129,7 @@ def test_svd_family_nulls_share_one_cross_product() -> None:
     kept on the target's side for the same source side and permutations only; each null is
     still its measure between x and the permuted rows. Their values share one ``U_x^T U_y``
     the same way."""
-    from crossling.similarity import geometry
+    from crossling.similarity.measures import geometry
 
     g = torch.Generator().manual_seed(11)
     x = torch.randn(90, 6, generator=g, dtype=torch.float64)

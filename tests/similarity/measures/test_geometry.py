@@ -17,8 +17,8 @@ from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 
 from crossling.core.errors import ConfigError
-from crossling.similarity import cca, geometry
 from crossling.similarity.checks import VectorError
+from crossling.similarity.measures import cca, geometry
 
 
 def _data(n: int, dx: int, dy: int, seed: int, noise: float = 1.0

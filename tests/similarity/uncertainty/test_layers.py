@@ -1,4 +1,5 @@
-"""Paired-bootstrap layer differences (:func:`crossling.similarity.null.layer_difference`)."""
+"""Paired-bootstrap layer differences (:func:`~crossling.similarity.uncertainty.layers.
+layer_difference`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import pytest
 import torch
 
 from crossling.core.errors import ConfigError
-from crossling.similarity.measures import REGISTRY
-from crossling.similarity.null import (
-    NO_INTERVAL,
+from crossling.similarity.measures import NO_INTERVAL, REGISTRY
+from crossling.similarity.uncertainty import (
     PAIRED,
     Estimate,
+    Resampling,
     bootstrap_multiplicities,
     estimate,
     layer_difference,
@@ -43,8 +44,10 @@ def _layers(n: int, signal: list[float], seed: int = 0, d: int = 16,
 
 def _curve(xs: list[torch.Tensor], ys: list[torch.Tensor], measures: tuple[str, ...],
            n_boot: int = 200, seed: int = 0) -> dict[str, dict[int, Estimate]]:
-    per_layer = [estimate(x, y, measures, n_boot=n_boot, n_null=0, seed=seed,
-                          keep_resamples=True) for x, y in zip(xs, ys, strict=True)]
+    per_layer = [estimate(x, y, measures,
+                          resampling=Resampling(n_boot=n_boot, n_null=0, seed=seed,
+                                                keep_resamples=True)) for x, y in zip(xs, ys,
+                                                                                      strict=True)]
     return {m: {la: est[m] for la, est in enumerate(per_layer)} for m in measures}
 
 
@@ -53,8 +56,9 @@ CKA = ("debiased_cka", "linear_cka", "rbf_cka")
 
 def test_keep_resamples_changes_nothing_else() -> None:
     xs, ys = _layers(60, [1.0])
-    plain = estimate(xs[0], ys[0], CKA, n_boot=50, n_null=20, seed=3)
-    kept = estimate(xs[0], ys[0], CKA, n_boot=50, n_null=20, seed=3, keep_resamples=True)
+    plain = estimate(xs[0], ys[0], CKA, resampling=Resampling(n_boot=50, n_null=20, seed=3))
+    kept = estimate(xs[0], ys[0], CKA,
+                    resampling=Resampling(n_boot=50, n_null=20, seed=3, keep_resamples=True))
     for m in CKA:
         assert plain[m] == kept[m]  # every reported number identical
         assert plain[m].resamples is None and kept[m].resamples is not None
@@ -181,12 +185,14 @@ def test_no_bootstrap_asked_and_misuse() -> None:
     assert math.isnan(diff.ci_low) and diff.interval == NO_INTERVAL
     with pytest.raises(ConfigError, match="at least 2 layers"):
         layer_difference({0: per[0]}, "debiased_cka", 0)
-    plain = {la: estimate(x, y, ("debiased_cka",), n_boot=10, n_null=0)["debiased_cka"]
+    plain = {la: estimate(x, y, ("debiased_cka",),
+                          resampling=Resampling(n_boot=10, n_null=0))["debiased_cka"]
              for la, (x, y) in enumerate(zip(xs, ys, strict=True))}
     with pytest.raises(ValueError, match="keep_resamples"):
         layer_difference(plain, "debiased_cka", 10)
-    other = estimate(xs[2], ys[2], ("debiased_cka",), n_boot=10, n_null=0, seed=9,
-                     keep_resamples=True)["debiased_cka"]
+    other = estimate(xs[2], ys[2], ("debiased_cka",),
+                     resampling=Resampling(n_boot=10, n_null=0, seed=9,
+                                           keep_resamples=True))["debiased_cka"]
     mixed = {**_curve(xs[:2], ys[:2], ("debiased_cka",), n_boot=10)["debiased_cka"], 2: other}
     with pytest.raises(ValueError, match="same resamples"):
         layer_difference(mixed, "debiased_cka", 10)

@@ -16,23 +16,30 @@ import pytest
 import torch
 
 from crossling.core.errors import ConfigError
-from crossling.similarity import cka, null
-from crossling.similarity.cka import cka_from_grams, linear_cka
+from crossling.similarity import uncertainty as null
 from crossling.similarity.measures import (
+    CI_KIND,
     HEADLINE_MEASURE,
     INVARIANCES,
+    NO_INTERVAL,
     REGISTRY,
     GramForm,
     Measure,
     PermutedForm,
+    cka,
     get_measure,
     interval_kind,
     measure_ids,
     min_sentences,
     neediest,
     register,
+    registry,
     resample_counts,
 )
+from crossling.similarity.measures.cka import cka_from_grams, linear_cka
+from crossling.similarity.uncertainty import Resampling
+from crossling.similarity.uncertainty.estimate import _resampled
+from crossling.similarity.uncertainty.resampling import multiplicities
 
 ALL = list(REGISTRY.values())
 IDS = [m.id for m in ALL]
@@ -80,26 +87,23 @@ def test_registry_order_and_headline() -> None:
     assert IDS[0] == HEADLINE_MEASURE == "debiased_cka"
     assert measure_ids() == IDS == ["debiased_cka", "linear_cka", "rbf_cka", "svcca", "pwcca",
                                     "procrustes", "rsa", "mutual_knn"]
-    assert cka.MEASURES is REGISTRY  # the old name is the registry itself
-    assert dict(cka.MIN_N) == {"debiased_cka": 4, "linear_cka": 3, "rbf_cka": 3, "svcca": 3,
-                               "pwcca": 3, "procrustes": 3, "rsa": 4, "mutual_knn": 12}
-    assert dict(null.INTERVAL_KINDS) == {m.id: m.interval_kind for m in ALL}
-    assert cka.get_measure is get_measure and cka.HEADLINE_MEASURE == HEADLINE_MEASURE
-    with pytest.raises(AttributeError, match="no attribute 'NOPE'"):
-        cka.NOPE  # noqa: B018
+    assert {m.id: m.min_n for m in ALL} == {
+        "debiased_cka": 4, "linear_cka": 3, "rbf_cka": 3, "svcca": 3, "pwcca": 3,
+        "procrustes": 3, "rsa": 4, "mutual_knn": 12}
+    assert REGISTRY is registry.REGISTRY  # defined once, in the registry module
 
 
 def test_only_the_debiased_measure_has_a_ci() -> None:
     assert [m.id for m in ALL if m.debiased] == ["debiased_cka"]
     for m in ALL:
-        assert (m.interval_kind == null.CI_KIND) == m.debiased, m.id
+        assert (m.interval_kind == CI_KIND) == m.debiased, m.id
         if m.max_boot == 0:  # a bootstrap the measure refuses: no interval, saying why
             assert m.interval_kind.startswith("no interval (not computed: "), m.id
             assert m.band_label.startswith("no band"), m.id
         else:
             assert ("not a CI" in m.band_label) == (not m.debiased), m.id
         assert interval_kind(m.id, 10) == m.interval_kind
-        assert interval_kind(m.id, 0) == null.NO_INTERVAL
+        assert interval_kind(m.id, 0) == NO_INTERVAL
 
 
 def test_unknown_measure_is_one_configerror_listing_ids() -> None:
@@ -144,19 +148,14 @@ def test_register_refuses_duplicates_and_inconsistent_records(
 
 
 def test_a_registered_measure_reaches_every_consumer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One record is all a new measure needs: labels, min n, interval label, validation."""
-    from crossling.report.plots import BAND_LABELS, MEASURE_LABELS
-
-    monkeypatch.setattr("crossling.similarity.measures.REGISTRY", dict(REGISTRY))
-    import crossling.similarity.measures as measures
-
+    """One record is all a new measure needs: min n, interval label, validation, CLI choices."""
+    monkeypatch.setattr(registry, "REGISTRY", dict(REGISTRY))
     record = register(_record(id="extra", label="extra CKA", band_label="band: extra",
                               min_n=7, interval_kind="extra interval"))
-    assert measures.REGISTRY["extra"] is record and "extra" not in REGISTRY
+    assert registry.REGISTRY["extra"] is record and "extra" not in REGISTRY
     assert get_measure("extra") is record
-    assert MEASURE_LABELS["extra"] == "extra CKA" and BAND_LABELS["extra"] == "band: extra"
-    assert cka.MIN_N["extra"] == 7 and min_sentences(["extra", "linear_cka"]) == 7
-    assert null.INTERVAL_KINDS["extra"] == "extra interval"
+    assert min_sentences(["extra", "linear_cka"]) == 7
+    assert interval_kind("extra", 10) == "extra interval"
     assert measure_ids()[-1] == "extra"
 
 
@@ -214,7 +213,8 @@ def test_declared_invariances_hold_for_the_interval_and_the_null(measure: Measur
     fields = ("value", "ci_low", "ci_high", "null_mean", "null_high")
 
     def summary(a: torch.Tensor, b: torch.Tensor) -> list[float]:
-        e = null.estimate(a, b, (measure.id,), n_boot=40, n_null=20, seed=3)[measure.id]
+        e = null.estimate(a, b, (measure.id,),
+                          resampling=Resampling(n_boot=40, n_null=20, seed=3))[measure.id]
         return [getattr(e, f) for f in fields]
 
     base = summary(x, y)
@@ -234,7 +234,7 @@ def test_fast_bootstrap_and_null_paths_give_the_measure(measure: Measure) -> Non
     x, y = _pair(n, seed=3)
     value = measure(x, y)
     ones = torch.ones(n, 1, dtype=torch.float64)
-    boots, nulls = null._resampled(measure, x, y, ones, torch.arange(n)[None, :])
+    boots, nulls = _resampled(measure, x, y, ones, torch.arange(n)[None, :])
     assert nulls is not None
     if measure.max_boot == 0:  # the measure's policy: no bootstrap at all
         assert boots is None
@@ -252,17 +252,17 @@ def test_fast_bootstrap_and_null_paths_give_the_measure(measure: Measure) -> Non
 
     # One permutation: the null is the measure between x and permuted y.
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
-    _, permuted = null._resampled(measure, x, y, None, perm[None, :])
+    _, permuted = _resampled(measure, x, y, None, perm[None, :])
     assert permuted is not None
     assert float(permuted[0]) == pytest.approx(measure(x, y[perm]), abs=1e-5)
     if not measure.debiased and measure.max_boot != 0:
         # A resample drawing half the sentences twice each: CKA of those rows' kernel matrices.
         # (Kernels are built once from the full sample, so the RBF bandwidth is not re-estimated
         # per resample; the debiased path drops duplicated self-pairs by design, and its
-        # coverage is tested in test_null.py.)
+        # coverage is tested in uncertainty/test_estimate.py.)
         w = torch.zeros(n, 1, dtype=torch.float64)
         w[: n // 2] = 2.0
-        boot, _ = null._resampled(measure, x, y, w, None)
+        boot, _ = _resampled(measure, x, y, w, None)
         assert boot is not None
         rows = torch.repeat_interleave(torch.arange(n), w[:, 0].long())
         if measure.gram is None:
@@ -283,8 +283,8 @@ def test_measure_without_gram_form_recomputes_and_agrees_with_the_fast_path(
                     interval_kind=REGISTRY["linear_cka"].interval_kind)
     monkeypatch.setitem(REGISTRY, plain.id, plain)
     x, y = _pair(60, seed=5)
-    est = null.estimate(x, y, measures=("linear_cka", "linear_plain"), n_boot=40, n_null=20,
-                        seed=2)
+    est = null.estimate(x, y, measures=("linear_cka", "linear_plain"),
+                        resampling=Resampling(n_boot=40, n_null=20, seed=2))
     fast, slow = est["linear_cka"], est["linear_plain"]
     assert slow.value == fast.value
     assert (slow.ci_low, slow.ci_high) == pytest.approx((fast.ci_low, fast.ci_high), abs=1e-6)
@@ -309,9 +309,9 @@ def test_uncertainty_policy_is_honoured_by_estimate() -> None:
 
     n = 70
     x, y = _pair(n, seed=4)
-    est = null.estimate(x, y, measures=IDS, n_boot=30, n_null=40, seed=3)
+    est = null.estimate(x, y, measures=IDS, resampling=Resampling(n_boot=30, n_null=40, seed=3))
     gen = torch.Generator().manual_seed(3)
-    null._multiplicities(n, 30, gen, torch.device("cpu"))  # drawn before the permutations
+    multiplicities(n, 30, gen, torch.device("cpu"))  # drawn before the permutations
     perms = [torch.randperm(n, generator=gen) for _ in range(40)]
     for m in ALL:
         e = est[m.id]
@@ -338,7 +338,7 @@ def test_uncertainty_policy_is_honoured_by_estimate() -> None:
 def test_measures_sharing_a_preparation_share_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """SVCCA and PWCCA declare one preparation (a centred SVD per side): one estimate call
     prepares each side once for the values and the nulls of both."""
-    from crossling.similarity import cca
+    from crossling.similarity.measures import cca
 
     calls: list[int] = []
     real = cca.side
@@ -353,7 +353,8 @@ def test_measures_sharing_a_preparation_share_it(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setitem(REGISTRY, mid, replace(
             REGISTRY[mid], permuted=replace(form, prepare=counting)))
     x, y = _pair(60, seed=6)
-    est = null.estimate(x, y, measures=("svcca", "pwcca"), n_boot=10, n_null=5)
+    est = null.estimate(x, y, measures=("svcca", "pwcca"),
+                        resampling=Resampling(n_boot=10, n_null=5))
     assert len(calls) == 2
     assert est["svcca"].value == pytest.approx(REGISTRY["svcca"](x, y), abs=1e-12)
     assert est["pwcca"].value == pytest.approx(REGISTRY["pwcca"](x, y), abs=1e-12)
@@ -368,8 +369,9 @@ def test_a_capped_bootstrap_uses_the_first_resamples(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(REGISTRY, boot.id, boot)
     n = 50
     x, y = _pair(n, seed=8)
-    e = null.estimate(x, y, measures=(boot.id,), n_boot=30, n_null=0, seed=1)[boot.id]
-    w = null._multiplicities(n, 30, torch.Generator().manual_seed(1), torch.device("cpu"))
+    e = null.estimate(x, y, measures=(boot.id,),
+                      resampling=Resampling(n_boot=30, n_null=0, seed=1))[boot.id]
+    w = multiplicities(n, 30, torch.Generator().manual_seed(1), torch.device("cpu"))
     rows = [torch.repeat_interleave(torch.arange(n), w[:, b].long()) for b in range(7)]
     values = torch.tensor([boot(x[r], y[r]) for r in rows], dtype=torch.float64)
     shift = float(values.mean()) - e.value
@@ -385,9 +387,11 @@ def test_x_sides_share_the_source_side_across_targets() -> None:
     x, y = _pair(60, seed=1)
     g = torch.Generator().manual_seed(9)
     ys = [y, y + torch.randn(y.shape, generator=g, dtype=torch.float64)]
-    plain = [null.estimate(x, t, measures=IDS, n_boot=10, n_null=5) for t in ys]
+    plain = [null.estimate(x, t, measures=IDS,
+                           resampling=Resampling(n_boot=10, n_null=5)) for t in ys]
     store: dict[str, object] = {}
-    shared = [null.estimate(x, t, measures=IDS, n_boot=10, n_null=5, x_sides=store) for t in ys]
+    shared = [null.estimate(x, t, measures=IDS, x_sides=store,
+                            resampling=Resampling(n_boot=10, n_null=5)) for t in ys]
     assert repr(shared) == repr(plain)  # (repr: NaN intervals compare equal)
     assert set(store) == {"gram:linear", "gram:rbf", "prepared:cca_svd",
                           "prepared:rsa", "prepared:knn",

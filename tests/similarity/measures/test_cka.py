@@ -12,14 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crossling.core.errors import ConfigError
-from crossling.similarity.cka import (
-    MEASURES,
+from crossling.similarity.measures import REGISTRY as MEASURES
+from crossling.similarity.measures import get_measure, min_sentences
+from crossling.similarity.measures.cka import (
     LinearCKAStream,
     debiased_linear_cka,
-    get_measure,
     linear_cka,
     linear_cka_gram,
-    min_sentences,
 )
 
 ALL = ["debiased_cka", "linear_cka", "rbf_cka"]
@@ -186,12 +185,12 @@ def _references(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 def _check_against_references(x: np.ndarray, y: np.ndarray, tol: float) -> None:
-    from crossling.similarity.null import estimate
+    from crossling.similarity.uncertainty import Resampling, estimate
 
     refs = _references(x, y)
     assert set(refs) == set(ALL)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-    est = estimate(tx, ty, measures=tuple(ALL), n_boot=0, n_null=0)
+    est = estimate(tx, ty, measures=tuple(ALL), resampling=Resampling(n_boot=0, n_null=0))
     for name, ref in refs.items():
         assert MEASURES[name](tx, ty) == pytest.approx(ref, abs=tol), name
         assert est[name].value == pytest.approx(ref, abs=tol), name

@@ -1,34 +1,28 @@
-"""Centered Kernel Alignment (CKA) between two sets of paired vectors, in torch.
+"""CKA measures (debiased linear, biased linear, RBF) between paired vectors, in torch.
 
-Rows of ``x`` [n, d_x] and ``y`` [n, d_y] are the same n sentences seen through two languages
-(parallel translations) or two models. Three measures are offered, all behind one signature
-``(x, y) -> float`` and registered, with their labels, Gram forms and declared invariances, in
-:data:`crossling.similarity.measures.REGISTRY`:
-
-- ``debiased_cka`` (the headline measure): linear CKA built on the unbiased HSIC U-statistic
-  (Song et al. 2012), as in Nguyen et al. (2021). Biased CKA of *independent* data is far from 0
-  at small n (about 0.43 at n = 1000, d = 768) and, more generally, overestimates the population
-  CKA by an amount that depends on n and d; the debiased estimator stays near the population
-  value, so a curve of it can be read directly and its bootstrap interval covers that value
-  (tested by simulation). Computed from streamed sums (no n x n matrix).
-- ``linear_cka``: Kornblith et al. (2019) biased linear CKA, computed in feature space as
-  ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)``: O(n d^2) time, O(d^2) memory, and exactly
-  streamable (:class:`LinearCKAStream`), so token-level analyses with n >= 1e5 fit in memory.
-  Kept for comparison with the paper.
-- ``rbf_cka``: CKA with a Gaussian kernel whose bandwidth is a multiple of the median pairwise
-  distance, the variant the authors' script used (kept for comparison with the paper).
-
-Everything is accumulated in float64: CKA is a ratio of large, nearly cancelling sums.
+Rows of ``x`` [n, d_x] and ``y`` [n, d_y] are the same n sentences seen through two languages or
+two models. ``debiased_cka`` (the headline) uses the unbiased HSIC U-statistic, because biased
+CKA of unrelated data is far from 0 at PUD's sizes; linear and RBF CKA are kept for comparison
+with the paper. Linear forms are streamable (:class:`LinearCKAStream`: O(d^2) memory). Sums are
+float64: CKA is a ratio of large, nearly cancelling sums. Definitions: docs/similarity-measures.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from crossling.similarity.checks import as_pair, check_vectors, checked_pair
+from crossling.similarity.measures.registry import (
+    CI_BAND,
+    CI_KIND,
+    SPREAD_BAND,
+    SPREAD_KIND,
+    GramForm,
+    Measure,
+    register,
+)
 
 
 def check_pair(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -178,8 +172,8 @@ def gram_linear(x: torch.Tensor) -> torch.Tensor:
 def _median(values: torch.Tensor) -> torch.Tensor:
     """The textbook median (mean of the two middle values for an even count), as numpy's.
 
-    ``torch.median`` returns the *lower* middle value instead, which made the RBF bandwidth differ
-    from its documented definition whenever the number of pairs is even.
+    ``torch.median`` returns the *lower* middle value instead, which would make the RBF bandwidth
+    differ from its definition whenever the number of pairs is even.
     """
     m = values.numel()
     lower = torch.kthvalue(values, (m + 1) // 2).values
@@ -234,31 +228,36 @@ def rbf_cka(x: torch.Tensor, y: torch.Tensor, scale: float = 1.0) -> float:
     return cka_from_grams(gram_rbf(x, scale), gram_rbf(y, scale))
 
 
-# The registry lives in crossling.similarity.measures (which imports the functions above); the
-# old names stay importable from here for existing callers, read lazily to avoid an import cycle.
-_REEXPORTS = ("MEASURES", "MIN_N", "HEADLINE_MEASURE", "get_measure", "min_sentences")
+_LINEAR = "linear"
 
-if TYPE_CHECKING:
-    from crossling.similarity.measures import (  # noqa: F401
-        HEADLINE_MEASURE,
-        get_measure,
-        min_sentences,
-    )
-    from crossling.similarity.measures import REGISTRY as MEASURES  # noqa: F401
+register(Measure(
+    id="debiased_cka", fn=debiased_linear_cka, label="debiased linear CKA",
+    description="linear CKA on the unbiased HSIC U-statistic (Song et al. 2012)",
+    citation="Song et al. 2012 (unbiased HSIC); Nguyen et al. 2021 (debiased CKA)",
+    min_n=4,  # the U-statistic divides by n (n - 3)
+    interval_kind=CI_KIND, band_label=CI_BAND,
+    gram=GramForm(_LINEAR, gram_linear, debiased=True),
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
+                           "permutation_of_features"}),
+    value_range=(-1.0, 1.0), streamable=True))
 
-    MIN_N: Mapping[str, int]
+register(Measure(
+    id="linear_cka", fn=linear_cka, label="linear CKA (biased)",
+    description="biased linear CKA, feature space (Kornblith et al. 2019)",
+    citation="Kornblith et al. 2019",
+    min_n=3,  # with 2 centred rows both sides are rank 1: CKA = 1 whatever the data
+    interval_kind=SPREAD_KIND, band_label=SPREAD_BAND,
+    gram=GramForm(_LINEAR, gram_linear, debiased=False),
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
+                           "permutation_of_features"}),
+    streamable=True))
 
-
-def __getattr__(name: str) -> Any:
-    """``MEASURES`` (the registry: id -> callable :class:`~crossling.similarity.measures.Measure`),
-    ``MIN_N`` (a live view of each ``min_n``), ``HEADLINE_MEASURE``, ``get_measure`` and
-    ``min_sentences``, from :mod:`crossling.similarity.measures`."""
-    if name not in _REEXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from crossling.similarity import measures
-
-    if name == "MEASURES":
-        return measures.REGISTRY
-    if name == "MIN_N":
-        return measures.FieldView(lambda m: m.min_n)
-    return getattr(measures, name)
+register(Measure(
+    id="rbf_cka", fn=rbf_cka, label="RBF CKA (biased)",
+    description="RBF CKA, sigma = median pairwise distance (as the authors' script)",
+    citation="Kornblith et al. 2019; Muller et al. 2021 (median bandwidth)",
+    min_n=3,  # likewise, and the median bandwidth needs more than one pair
+    interval_kind=SPREAD_KIND, band_label=SPREAD_BAND,
+    gram=GramForm("rbf", gram_rbf, debiased=False, score=cka_from_grams),
+    invariances=frozenset({"orthogonal", "isotropic_scaling", "translation",
+                           "permutation_of_features"})))
