@@ -31,7 +31,7 @@ from crossling.core.errors import ConfigError
 from crossling.core.provenance import provenance
 from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder
-from crossling.results import SimilarityRow
+from crossling.results import CrossLingualRow, LayerDifferenceRow, ModelModelRow, SimilarityRow
 from crossling.similarity.checks import (
     as_layers,
     as_names,
@@ -159,14 +159,15 @@ def _layer_rows(kind: str, source: str, target: str, layer: int, est: Mapping[st
                 measures: Sequence[str], pooling: str, model: str, compare_model: str | None,
                 prov: dict[str, Any]) -> list[SimilarityRow]:
     """One row per measure of one layer's estimates."""
-    rows = []
+    rows: list[SimilarityRow] = []
     for m in measures:
         e = est[m]
-        rows.append(SimilarityRow(kind=kind, source=source, target=target, layer=layer,
-                                  metric=m, value=e.value, ci_low=e.ci_low,
-                                  ci_high=e.ci_high, null_mean=e.null_mean,
-                                  null_high=e.null_high, n=e.n, pooling=pooling,
-                                  model=model, compare_model=compare_model, provenance=prov))
+        values: dict[str, Any] = dict(
+            source=source, target=target, layer=layer, metric=m, value=e.value, ci_low=e.ci_low,
+            ci_high=e.ci_high, null_mean=e.null_mean, null_high=e.null_high, n=e.n,
+            pooling=pooling, model=model, provenance=prov)
+        rows.append(CrossLingualRow(**values) if compare_model is None else
+                    ModelModelRow(**values, compare_model=compare_model))
     return rows
 
 
@@ -174,18 +175,17 @@ def _difference_rows(source: str, target: str, kept: dict[int, dict[str, Estimat
                      measures: Sequence[str], n_boot: int, pooling: str, model: str,
                      prov: dict[str, Any]) -> list[SimilarityRow]:
     """One ``layer-difference`` row per measure from the estimates of every analysed layer."""
-    rows = []
+    rows: list[SimilarityRow] = []
     for m in measures:
         d = layer_difference({layer: est[m] for layer, est in kept.items()}, m, n_boot)
         detail = {"definition": LAYER_DIFFERENCE_DEFINITION, "peak_layer": d.peak_layer,
                   "top_layer": d.top_layer, "p_top_ge_peak": d.p_top_ge_peak,
                   "interval": d.interval, "resamples": d.n_boot}
-        rows.append(SimilarityRow(kind=LAYER_DIFFERENCE_KIND, source=source, target=target,
-                                  layer=d.peak_layer, metric=m, value=d.value, ci_low=d.ci_low,
-                                  ci_high=d.ci_high, null_mean=float("nan"),
-                                  null_high=float("nan"), n=d.n, pooling=pooling, model=model,
-                                  provenance={**prov, "layer_difference": detail},
-                                  compare_layer=d.top_layer))
+        rows.append(LayerDifferenceRow(source=source, target=target, layer=d.peak_layer,
+                                       metric=m, value=d.value, ci_low=d.ci_low,
+                                       ci_high=d.ci_high, n=d.n, pooling=pooling, model=model,
+                                       provenance={**prov, "layer_difference": detail},
+                                       compare_layer=d.top_layer))
     return rows
 
 

@@ -66,7 +66,7 @@ from crossling.core.provenance import provenance
 from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder, load_encoder
 from crossling.models.names import check_model_name
-from crossling.results import SimilarityRow
+from crossling.results import RetrievalRow, SimilarityRow
 from crossling.similarity.checks import (
     as_names,
     check_layers_of,
@@ -408,8 +408,8 @@ def retrieval_rows(vectors: Mapping[str, torch.Tensor], source: str, targets: Se
                 bar.update(1)
             for (layer, metric), e in zip(keys, estimates(torch.stack(picks), res),
                                           strict=True):
-                rows.append(SimilarityRow(
-                    kind=KIND, source=source, target=tgt, layer=layer, metric=metric,
+                rows.append(RetrievalRow(
+                    source=source, target=tgt, layer=layer, metric=metric,
                     value=e.value, ci_low=e.ci_low, ci_high=e.ci_high, null_mean=e.null_mean,
                     null_high=e.null_high, n=e.n, pooling=pooling, model=model,
                     provenance=dict(prov or {})))

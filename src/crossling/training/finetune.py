@@ -58,7 +58,13 @@ from crossling.models.encoder import load_encoder, model_fingerprint, transforme
 from crossling.models.names import check_model_name
 from crossling.models.reinit import SCHEMES, canonical_group, parse_group, reinit
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
-from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
+from crossling.results import (
+    ScoreRow,
+    SimilarityRow,
+    WeightChangeRow,
+    write_rows_csv,
+    write_rows_json,
+)
 from crossling.training.encoded import EncodedTokenizer, default_cache_dir
 from crossling.training.loop import (
     TrainConfig,
@@ -185,13 +191,11 @@ def weight_change_rows(encoder: torch.nn.Module, start: Snapshot, pretrained: Sn
     from_start = relative_change(encoder, start)
     from_pre = relative_change(encoder, {i: pretrained.get(i, ref) for i, ref in start.items()})
     source = fields.pop("source")
-    rows = []
+    rows: list[SimilarityRow] = []
     for metric, values in zip(WEIGHT_CHANGE_METRICS, (from_start, from_pre), strict=True):
         for layer, value in sorted(values.items()):
-            rows.append(SimilarityRow(
-                kind="weight-change", source=source, target=source, layer=layer,
-                metric=metric, value=value, ci_low=math.nan, ci_high=math.nan,
-                null_mean=math.nan, null_high=math.nan, n=0, pooling="-", **fields))
+            rows.append(WeightChangeRow(source=source, target=source, layer=layer,
+                                        metric=metric, value=value, **fields))
     return rows
 
 
@@ -201,12 +205,13 @@ def load_weight_change(path: str | Path) -> list[SimilarityRow]:
     p = Path(path)
     if not p.is_file():
         return []
-    return [SimilarityRow(**row) for row in json.loads(p.read_text(encoding="utf-8"))]
+    return [SimilarityRow.from_record(row) for row in json.loads(p.read_text(encoding="utf-8"))]
 
 
 def load_rows(path: str | Path) -> list[ScoreRow]:
     """Score rows back from a ``scores.json``."""
-    return [ScoreRow(**row) for row in json.loads(Path(path).read_text(encoding="utf-8"))]
+    return [ScoreRow.from_record(row)
+            for row in json.loads(Path(path).read_text(encoding="utf-8"))]
 
 
 def _file_identity(path: str | Path) -> dict[str, str]:

@@ -75,7 +75,7 @@ from crossling.data.specs import DataFolders, check_distinct, resolve_spec
 from crossling.models.config import num_blocks, read_config
 from crossling.models.encoder import Encoder, encode_words, load_encoder
 from crossling.models.names import check_model_name
-from crossling.results import PROBE_TASK, ScoreRow
+from crossling.results import PROBE_TASK, ProbeRow, ScoreRow
 from crossling.similarity.checks import (
     as_names,
     check_max_length,
@@ -563,7 +563,7 @@ def probe(*, model: str | Encoder, data: str | Path, source_train: str = "en_ewt
 
     def row(s: _EvalSet, metric: str, value: tuple[float, float, float], n_units: int,
             layer: int | None) -> ScoreRow:
-        return ScoreRow(task=PROBE_TASK, language=s.label, split=s.path.stem, metric=metric,
+        return ProbeRow(task=PROBE_TASK, language=s.label, split=s.path.stem, metric=metric,
                         value=value[0], ci_low=value[1], ci_high=value[2],
                         n_sentences=s.n_sentences, n_units=n_units, model=encoder.name,
                         reinit="REF", seed=seed, provenance=prov, source=source, layer=layer)
