@@ -10,7 +10,7 @@ import pytest
 from crossling.results import (
     PROBE_TASK,
     SCORE_RECORD,
-    SIMILARITY_KINDS,
+    SIMILARITY_CLASSES,
     SIMILARITY_RECORD,
     CrossLingualRow,
     LayerDifferenceRow,
@@ -43,7 +43,7 @@ def every_kind() -> list[SimilarityRow]:
 
 def test_every_kind_has_its_class_and_round_trips_through_its_record() -> None:
     rows = every_kind()
-    assert [r.kind for r in rows] == list(SIMILARITY_KINDS)
+    assert [r.kind for r in rows] == list(SIMILARITY_CLASSES)
     for row in rows:
         record = row.record()
         assert list(record) == list(SIMILARITY_RECORD) and record["kind"] == row.kind

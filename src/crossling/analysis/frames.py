@@ -69,8 +69,6 @@ def is_ref_model(row: SimilarityRow) -> bool:
 
 def ref_models(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of :func:`similarity_frame` of the pretrained and REF fine-tuned models."""
-    if "reinit" not in frame.columns:
-        return frame
     keep = frame["reinit"].isna() | (frame["reinit"].astype(str).str.upper() == "REF")
     return frame[keep]
 

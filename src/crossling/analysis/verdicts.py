@@ -162,8 +162,7 @@ def p4_frames(sf: pd.DataFrame, measure: str) -> tuple[pd.DataFrame, pd.DataFram
     empty = pd.DataFrame(), pd.DataFrame()
     if sf.empty:
         return empty
-    ref = sf["reinit"].fillna("REF").str.upper() == "REF" if "reinit" in sf else \
-        pd.Series(True, index=sf.index)
+    ref = sf["reinit"].fillna("REF").str.upper() == "REF"
     pre_ft = sf[(sf["kind"] == "model-model") & (sf["metric"] == measure) & sf["finetuned"]
                 & ref]
     if pre_ft.empty:

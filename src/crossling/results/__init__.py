@@ -15,7 +15,7 @@ from crossling.results.io import (
 from crossling.results.rows import (
     PROBE_TASK,
     SCORE_RECORD,
-    SIMILARITY_KINDS,
+    SIMILARITY_CLASSES,
     SIMILARITY_RECORD,
     CrossLingualRow,
     LayerDifferenceRow,
@@ -29,7 +29,7 @@ from crossling.results.rows import (
     WeightChangeRow,
 )
 
-__all__ = ["PROBE_TASK", "SCORE_RECORD", "SIDECAR", "SIMILARITY_KINDS", "SIMILARITY_RECORD",
+__all__ = ["PROBE_TASK", "SCORE_RECORD", "SIDECAR", "SIMILARITY_CLASSES", "SIMILARITY_RECORD",
            "CrossLingualRow", "LayerDifferenceRow", "ModelModelRow", "ProbeRow", "RetrievalRow",
            "Row", "ScoreRow", "SeedSeedRow", "SimilarityRow", "WeightChangeRow",
            "read_rows_csv", "read_rows_json", "row_from_record", "run_id", "sidecar_path",

@@ -93,7 +93,7 @@ class SimilarityRow:
     def __post_init__(self) -> None:
         if not self.kind:
             raise TypeError("SimilarityRow is the base of the row kinds: construct one of "
-                            f"{', '.join(c.__name__ for c in SIMILARITY_KINDS.values())}")
+                            f"{', '.join(c.__name__ for c in SIMILARITY_CLASSES.values())}")
 
     def record(self) -> dict[str, Any]:
         """The row as stored: every column of :data:`SIMILARITY_RECORD`, in order."""
@@ -104,7 +104,7 @@ class SimilarityRow:
         """The row of a stored record (any version: :mod:`crossling.results.compat` upgrades
         older ones); ValueError for an unknown kind or a value the kind cannot hold."""
         rec = upgrade_similarity(record)
-        cls = SIMILARITY_KINDS.get(str(rec.get("kind")))
+        cls = SIMILARITY_CLASSES.get(str(rec.get("kind")))
         if cls is None:
             raise ValueError(f"unknown similarity row kind {rec.get('kind')!r}")
         return _build(cls, rec)
@@ -187,7 +187,7 @@ class WeightChangeRow(SimilarityRow):
                                           "null_high": _NAN, "n": 0, "pooling": "-"}
 
 
-SIMILARITY_KINDS: dict[str, type[SimilarityRow]] = {
+SIMILARITY_CLASSES: dict[str, type[SimilarityRow]] = {
     c.kind: c for c in (CrossLingualRow, ModelModelRow, SeedSeedRow, LayerDifferenceRow,
                         RetrievalRow, WeightChangeRow)}
 """Each kind's row class, by ``kind``."""
