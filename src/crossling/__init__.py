@@ -34,7 +34,18 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.probing.settings import ProbeSettings
     from crossling.report.analyses import ReportData, compute_report
     from crossling.report.render import build_report
-    from crossling.results import ScoreRow, SimilarityRow, read_rows_csv, write_rows_csv
+    from crossling.results.io import read_rows_csv, read_rows_json, write_rows_csv
+    from crossling.results.rows import (
+        CrossLingualRow,
+        LayerDifferenceRow,
+        ModelModelRow,
+        ProbeRow,
+        RetrievalRow,
+        ScoreRow,
+        SeedSeedRow,
+        SimilarityRow,
+        WeightChangeRow,
+    )
     from crossling.retrieval.rows import cross_lingual_retrieval
     from crossling.retrieval.settings import RetrievalSettings
     from crossling.similarity.measures.registry import REGISTRY as MEASURES
@@ -84,10 +95,18 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "StudyOutcome": ("crossling.experiments.workflows", "StudyOutcome"),
     "study_report": ("crossling.experiments.workflows", "study_report"),
     # results and reports
-    "ScoreRow": ("crossling.results", "ScoreRow"),
-    "SimilarityRow": ("crossling.results", "SimilarityRow"),
-    "read_rows_csv": ("crossling.results", "read_rows_csv"),
-    "write_rows_csv": ("crossling.results", "write_rows_csv"),
+    "ScoreRow": ("crossling.results.rows", "ScoreRow"),
+    "ProbeRow": ("crossling.results.rows", "ProbeRow"),
+    "SimilarityRow": ("crossling.results.rows", "SimilarityRow"),
+    "CrossLingualRow": ("crossling.results.rows", "CrossLingualRow"),
+    "ModelModelRow": ("crossling.results.rows", "ModelModelRow"),
+    "SeedSeedRow": ("crossling.results.rows", "SeedSeedRow"),
+    "LayerDifferenceRow": ("crossling.results.rows", "LayerDifferenceRow"),
+    "RetrievalRow": ("crossling.results.rows", "RetrievalRow"),
+    "WeightChangeRow": ("crossling.results.rows", "WeightChangeRow"),
+    "read_rows_csv": ("crossling.results.io", "read_rows_csv"),
+    "read_rows_json": ("crossling.results.io", "read_rows_json"),
+    "write_rows_csv": ("crossling.results.io", "write_rows_csv"),
     "compute_report": ("crossling.report.analyses", "compute_report"),
     "ReportData": ("crossling.report.analyses", "ReportData"),
     "build_report": ("crossling.report.render", "build_report"),
@@ -101,23 +120,30 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 __all__ = [
     "MEASURES",
     "ConfigError",
+    "CrossLingualRow",
     "CrosslingError",
     "DataError",
     "Encoder",
     "FinetuneSettings",
+    "LayerDifferenceRow",
     "Measure",
     "ModelError",
+    "ModelModelRow",
     "ParallelCorpus",
+    "ProbeRow",
     "ProbeSettings",
     "ReinitReport",
     "ReportData",
+    "RetrievalRow",
     "RetrievalSettings",
     "ScoreRow",
+    "SeedSeedRow",
     "SimilarityRow",
     "SimilaritySettings",
     "Study",
     "StudyOutcome",
     "TrainConfig",
+    "WeightChangeRow",
     "__version__",
     "align_by_sent_id",
     "align_pud",
@@ -132,6 +158,7 @@ __all__ = [
     "model_similarity",
     "probe",
     "read_rows_csv",
+    "read_rows_json",
     "reinit",
     "run_retrieval",
     "run_similarity",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crossling.results import ScoreRow, SimilarityRow
+from crossling.results import CrossLingualRow, ModelModelRow, ScoreRow, SimilarityRow
 
 TARGETS = ["ar", "de", "fr", "hi", "ru", "zh"]
 SIM_AT_5 = {"ar": 0.40, "de": 0.80, "fr": 0.85, "hi": 0.55, "ru": 0.70, "zh": 0.50}
@@ -27,22 +27,25 @@ def score_rows(seeds: tuple[int, ...] = (0, 1)) -> list[ScoreRow]:
 
 
 def similarity_rows() -> list[SimilarityRow]:
-    rows = []
+    rows: list[SimilarityRow] = []
+    tag = {"task": "pos", "seed": 0, "finetune_cell": "ft-pos-0"}
     for lang in TARGETS:
         for layer in range(13):
             peak = SIM_AT_5[lang] if layer == 5 else 0.3 + 0.02 * layer
             for metric in ("linear_cka", "debiased_cka"):
-                rows.append(SimilarityRow("cross-lingual", "en", lang, layer, metric, peak,
-                                          peak - 0.02, peak + 0.02, 0.2, 0.22, 200, "mean", "m",
-                                          None, {"model": "m"}))
+                common = {"layer": layer, "metric": metric, "n": 200, "pooling": "mean"}
+                rows.append(CrossLingualRow(
+                    **common, source="en", target=lang, value=peak, ci_low=peak - 0.02,
+                    ci_high=peak + 0.02, null_mean=0.2, null_high=0.22, model="m",
+                    provenance={"model": "m"}))
                 tuned = peak - 0.01 * max(0, layer - 8)
-                rows.append(SimilarityRow("cross-lingual", "en", lang, layer, metric, tuned,
-                                          tuned - 0.02, tuned + 0.02, 0.2, 0.22, 200, "mean",
-                                          "m+pos", None, {"task": "pos", "seed": 0},
-                                          task="pos", seed=0, finetune_cell="ft-pos-0"))
+                rows.append(CrossLingualRow(
+                    **common, source="en", target=lang, value=tuned, ci_low=tuned - 0.02,
+                    ci_high=tuned + 0.02, null_mean=0.2, null_high=0.22, model="m+pos",
+                    provenance={"task": "pos", "seed": 0}, **tag))
                 same = 1.0 - 0.05 * max(0, layer - 6)
-                rows.append(SimilarityRow("model-model", lang, lang, layer, metric, same,
-                                          same - 0.01, min(1.0, same + 0.01), 0.1, 0.12, 200,
-                                          "mean", "m", "m+pos", {"task": "pos", "seed": 0},
-                                          task="pos", seed=0, finetune_cell="ft-pos-0"))
+                rows.append(ModelModelRow(
+                    **common, source=lang, target=lang, value=same, ci_low=same - 0.01,
+                    ci_high=min(1.0, same + 0.01), null_mean=0.1, null_high=0.12, model="m",
+                    compare_model="m+pos", provenance={"task": "pos", "seed": 0}, **tag))
     return rows

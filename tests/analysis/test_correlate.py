@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from crossling.analysis.correlate import (
+    Correlated,
     _spearman_rows,
     all_correlations,
     correlations,
@@ -16,16 +17,18 @@ from crossling.analysis.correlate import (
 from crossling.analysis.frames import scores_frame, similarity_frame
 from tests.analysis.synthetic import SIM_AT_5, score_rows, similarity_rows
 
+POS_CKA = Correlated("pos", "upos_acc", "linear_cka")
+
 
 def test_rho_is_one_where_scores_follow_similarity() -> None:
     sim, sc = similarity_frame(similarity_rows()), scores_frame(score_rows())
-    corr = correlations(sim, sc, "pos", "upos_acc", "linear_cka").set_index("layer")
+    corr = correlations(sim, sc, POS_CKA).set_index("layer")
     assert corr.loc[5, "rho"] == pytest.approx(1.0)
     assert corr.loc[5, "n_languages"] == 6
     assert corr.loc[5, "ci_low"] <= 1.0 <= corr.loc[5, "ci_high"] + 1e-12
     # elsewhere similarity is identical across languages: no correlation can be computed
     assert math.isnan(corr.loc[3, "rho"]) and math.isnan(corr.loc[3, "ci_low"])
-    tuned = correlations(sim, sc, "pos", "upos_acc", "linear_cka", finetuned=True)
+    tuned = correlations(sim, sc, replace(POS_CKA, finetuned=True))
     assert tuned.set_index("layer").loc[5, "rho"] == pytest.approx(1.0)
 
 
@@ -33,8 +36,8 @@ def test_rho_is_minus_one_for_a_decreasing_relation_and_labels_join_on_code() ->
     """Scores falling with similarity, score labels ``xx_pud`` vs similarity targets ``xx``."""
     rows = [replace(r, value=200 - r.value, language=f"{r.language}_pud",
                     source="en_pud") for r in score_rows()]
-    corr = correlations(similarity_frame(similarity_rows()), scores_frame(rows), "pos",
-                        "upos_acc", "debiased_cka").set_index("layer")
+    corr = correlations(similarity_frame(similarity_rows()), scores_frame(rows),
+                        Correlated("pos", "upos_acc", "debiased_cka")).set_index("layer")
     assert corr.loc[5, "rho"] == pytest.approx(-1.0) and corr.loc[5, "n_languages"] == 6
 
 
@@ -54,8 +57,8 @@ def test_noisy_relation_has_a_wide_seeded_interval_around_rho() -> None:
     noisy = {"ar": 70.0, "de": 60.0, "fr": 85.0, "hi": 50.0, "ru": 75.0, "zh": 65.0}
     rows = [replace(r, value=noisy.get(r.language, r.value)) for r in score_rows()]
     sc = scores_frame(rows)
-    a = correlations(sim, sc, "pos", "upos_acc", "linear_cka", n_boot=500, seed=1)
-    b = correlations(sim, sc, "pos", "upos_acc", "linear_cka", n_boot=500, seed=1)
+    a = correlations(sim, sc, POS_CKA, n_boot=500, seed=1)
+    b = correlations(sim, sc, POS_CKA, n_boot=500, seed=1)
     row = a.set_index("layer").loc[5]
     x = [SIM_AT_5[k] for k in sorted(noisy)]
     y = [noisy[k] for k in sorted(noisy)]

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from crossling.analysis.probing import best_layers, layer_table, probe_frame, split_probe_rows
-from crossling.results import PROBE_TASK, ScoreRow
+from crossling.results import PROBE_TASK, ProbeRow, ScoreRow
 
 PEAK = {"en": 8, "fr": 6, "zh": 9}
 MAJORITY = {"en": 17.0, "fr": 18.0, "zh": 20.0}
@@ -16,17 +16,17 @@ MAJORITY = {"en": 17.0, "fr": 18.0, "zh": 20.0}
 def probe_rows() -> list[ScoreRow]:
     """Accuracy rises to a peak at layer ``PEAK[lang]`` (en: 90, targets lower) and falls;
     control accuracy 30 everywhere; majority per language."""
-    rows = []
+    rows: list[ScoreRow] = []
     for lang in ("fr", "en", "zh"):  # not in display order on purpose
         top = 90.0 if lang == "en" else 70.0
-        rows.append(ScoreRow(PROBE_TASK, lang, "x-ud-test", "majority_acc", MAJORITY[lang],
+        rows.append(ProbeRow(PROBE_TASK, lang, "x-ud-test", "majority_acc", MAJORITY[lang],
                              MAJORITY[lang] - 1, MAJORITY[lang] + 1, 100, 2000, "m", "REF", 0,
                              {"model": "m"}, source="en", layer=None))
         for layer in range(13):
             acc = top - 3.0 * abs(layer - PEAK[lang])
             for metric, v in (("upos_acc", acc), ("control_acc", 30.0),
                               ("selectivity", acc - 30.0)):
-                rows.append(ScoreRow(PROBE_TASK, lang, "x-ud-test", metric, v, v - 1.5, v + 1.5,
+                rows.append(ProbeRow(PROBE_TASK, lang, "x-ud-test", metric, v, v - 1.5, v + 1.5,
                                      100, 2000, "m", "REF", 0, {"model": "m"}, source="en",
                                      layer=layer))
     return rows

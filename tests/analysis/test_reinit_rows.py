@@ -10,10 +10,14 @@ from crossling.results import SimilarityRow
 
 
 def _row(kind: str, value: float, reinit: str | None, **kw: object) -> SimilarityRow:
-    return SimilarityRow(kind=kind, source="fr", target="fr", layer=1, metric="linear_cka",
-                         value=value, ci_low=value, ci_high=value, null_mean=0.1, null_high=0.2,
-                         n=10, pooling="mean", model="m", task="pos", seed=0,
-                         finetune_cell="c", reinit=reinit, **kw)  # type: ignore[arg-type]
+    record = dict(kind=kind, source="fr", target="fr", layer=1, metric="linear_cka",
+                  value=value, ci_low=value, ci_high=value, null_mean=0.1, null_high=0.2, n=10,
+                  pooling="mean", model="m", compare_model="m+pos", task="pos", seed=0,
+                  finetune_cell="c", reinit=reinit, **kw)
+    if kind == "weight-change":
+        record.update(compare_model=None, ci_low=math.nan, ci_high=math.nan,
+                      null_mean=math.nan, null_high=math.nan, n=0, pooling="-")
+    return SimilarityRow.from_record(record)
 
 
 def test_pretrained_vs_finetuned_reads_ref_models_only() -> None:

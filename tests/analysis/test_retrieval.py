@@ -10,16 +10,15 @@ from crossling.analysis.retrieval import (
     peak_table,
     retrieval_frame,
 )
-from crossling.results import SimilarityRow
+from crossling.results import CrossLingualRow, RetrievalRow, SimilarityRow
 from crossling.retrieval.metrics import metric_id
 
 
-def _row(target: str, layer: int, variant: str, direction: str, value: float,
-         kind: str = "retrieval") -> SimilarityRow:
-    return SimilarityRow(kind=kind, source="en", target=target, layer=layer,
-                         metric=metric_id(variant, direction), value=value,
-                         ci_low=value - 0.05, ci_high=value + 0.05, null_mean=0.01,
-                         null_high=0.03, n=100, pooling="mean", model="m")
+def _row(target: str, layer: int, variant: str, direction: str, value: float) -> RetrievalRow:
+    return RetrievalRow(source="en", target=target, layer=layer,
+                        metric=metric_id(variant, direction), value=value,
+                        ci_low=value - 0.05, ci_high=value + 0.05, null_mean=0.01,
+                        null_high=0.03, n=100, pooling="mean", model="m")
 
 
 def _curve(layer: int, peak: int, top: float) -> float:
@@ -27,15 +26,15 @@ def _curve(layer: int, peak: int, top: float) -> float:
 
 
 def rows() -> list[SimilarityRow]:
-    out = []
+    out: list[SimilarityRow] = []
     for target, peak in (("fr", 3), ("de", 5)):
         for layer in range(7):
             out.append(_row(target, layer, "cosine", "s2t", _curve(layer, peak, 0.9)))
             out.append(_row(target, layer, "cosine", "t2s", _curve(layer, peak - 1, 0.8)))
             out.append(_row(target, layer, "margin", "s2t", _curve(layer, 6, 0.95)))
-    out.append(SimilarityRow(kind="cross-lingual", source="en", target="fr", layer=0,
-                             metric="debiased_cka", value=0.5, ci_low=0.4, ci_high=0.6,
-                             null_mean=0.0, null_high=0.01, n=100, pooling="mean", model="m"))
+    out.append(CrossLingualRow(source="en", target="fr", layer=0, metric="debiased_cka",
+                               value=0.5, ci_low=0.4, ci_high=0.6, null_mean=0.0,
+                               null_high=0.01, n=100, pooling="mean", model="m"))
     return out
 
 

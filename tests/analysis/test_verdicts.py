@@ -146,9 +146,8 @@ def test_p6_table_on_planted_relation_and_typology() -> None:
 
 def test_all_verdicts_is_one_frame_in_proposition_order() -> None:
     scores = scores_frame(_noisy(score_rows(seeds=(0, 1, 2)), 0.5))
-    frame = v.all_verdicts(contrasts=hierarchical_gaps(scores, n_boot=500),
-                           summary=summarize(deltas(scores)), p4_seeds=pd.DataFrame(),
-                           p4_layers=pd.DataFrame(), p5=pd.DataFrame(), p6=pd.DataFrame(),
-                           main_metric=MAIN, headline="debiased_cka")
+    frame = v.all_verdicts(v.VerdictInputs(
+        main_metric=MAIN, headline="debiased_cka",
+        contrasts=hierarchical_gaps(scores, n_boot=500), summary=summarize(deltas(scores))))
     assert list(frame.columns) == v.VERDICT_COLUMNS
     assert list(frame["proposition"]) == ["P2", "P3"]

@@ -19,7 +19,7 @@ def test_probe_cli_end_to_end(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
                  "--out", str(out)])
     assert code == 0
     rows = read_rows_csv(out / "probe.csv")
-    assert rows == [ScoreRow(**r) for r in json.loads((out / "probe.json").read_text())]
+    assert rows == [ScoreRow.from_record(r) for r in json.loads((out / "probe.json").read_text())]
     assert {r.task for r in rows} == {PROBE_TASK}
     assert {r.language for r in rows} == {"en", "fr", "de"} and {r.source for r in rows} == {"en"}
     assert {r.layer for r in rows} == {None, 0, 2, 4}

@@ -26,7 +26,7 @@ def test_retrieval_cli_end_to_end(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
     assert ((df["value"] >= 0) & (df["value"] <= 1)).all()
     assert ((df["ci_low"] <= df["value"]) & (df["value"] <= df["ci_high"])).all()
     rows = read_rows_csv(out / "retrieval.csv")
-    assert rows == [SimilarityRow(**r) for r in
+    assert rows == [SimilarityRow.from_record(r) for r in
                     json.loads((out / "retrieval.json").read_text())]
     prov = rows[0].provenance
     assert prov["analysis"] == "retrieval" and prov["margin_k"] == 4

@@ -30,7 +30,7 @@ def test_similarity_cli_end_to_end(tiny_bert: Path, tiny_xlmr: Path, ud_dir: Pat
     prov = side[df["run_id"].iloc[0]]
     assert prov["model"] == str(tiny_bert) and len(prov["data"]) == 3
     assert read_rows_csv(out / "similarity.csv") == [
-        SimilarityRow(**r) for r in json.loads((out / "similarity.json").read_text())]
+        SimilarityRow.from_record(r) for r in json.loads((out / "similarity.json").read_text())]
     assert len(json.loads((out / "similarity.json").read_text())) == len(df)
     for png in ("similarity.png", "model-model.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

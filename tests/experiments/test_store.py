@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -18,7 +19,7 @@ import pytest
 from crossling.experiments import store as store_module
 from crossling.experiments.store import ResultStore
 from crossling.experiments.study import Cell
-from crossling.results import ScoreRow, SimilarityRow
+from crossling.results import ModelModelRow, ProbeRow, ScoreRow, SimilarityRow
 
 
 def _row(i: int, cell: str = "c") -> ScoreRow:
@@ -220,12 +221,14 @@ def test_typed_row_fields_are_stored_and_read_back(tmp_path: Path) -> None:
     store.add_cells("study", [Cell("a", "fake", {})])
     assert store.claim("a")
     score = replace(_row(1), source="l1")
-    probed = replace(_row(2), task="probe_pos", source="l2", layer=7)  # ScoreRow.layer
-    tuned = SimilarityRow("model-model", "fr", "fr", 2, "linear_cka", 0.5, 0.4, 0.6, 0.1, 0.2,
-                          10, "mean", "m", "m+pos", {"seed": 0}, task="pos", seed=3,
-                          finetune_cell="ft-3")
-    pretrained = replace(tuned, kind="cross-lingual", source="en", compare_model=None,
-                         task=None, seed=None, finetune_cell=None)
+    probed = ProbeRow(**{**_row(2).record(), "task": "probe_pos", "source": "l2", "layer": 7})
+    tuned = ModelModelRow(source="fr", target="fr", layer=2, metric="linear_cka", value=0.5,
+                          ci_low=0.4, ci_high=0.6, null_mean=0.1, null_high=0.2, n=10,
+                          pooling="mean", model="m", compare_model="m+pos",
+                          provenance={"seed": 0}, task="pos", seed=3, finetune_cell="ft-3")
+    pretrained = SimilarityRow.from_record({**tuned.record(), "kind": "cross-lingual",
+                                            "source": "en", "compare_model": None, "task": None,
+                                            "seed": None, "finetune_cell": None})
     store.finish("a", [score, probed, tuned, pretrained], {})
     assert store.score_rows() == [score, probed] and store.score_rows()[1].layer == 7
     assert store.similarity_rows() == [tuned, pretrained]
@@ -276,15 +279,14 @@ def _columns(path: Path, table: str) -> list[str]:
 def test_a_store_of_an_older_version_opens_and_gets_the_new_columns(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     _old_store(path)
-    # read-only (a report): the old rows load with the new fields None, the file is unchanged
+    # read-only (a report): the old rows load, their fields upgraded from the provenance tags
+    # of that version (crossling.results.compat), and the file is unchanged
     ro = ResultStore(path, readonly=True)
     (old_score,) = ro.score_rows()
     (old_sim,) = ro.similarity_rows()
-    assert old_score.source is None and old_score.provenance["source"] == "en"
-    assert old_score.layer is None
-    assert (old_sim.task, old_sim.seed, old_sim.finetune_cell) == (None, None, None)
-    assert old_sim.compare_layer is None
-    assert (old_sim.reinit, old_sim.compare_seed) == (None, None)
+    assert old_score.source == "en" and not isinstance(old_score, ProbeRow)
+    assert (old_sim.task, old_sim.seed, old_sim.finetune_cell) == ("pos", 0, None)
+    assert isinstance(old_sim, ModelModelRow) and old_sim.reinit is None
     assert _columns(path, "scores") == ["cell", *_OLD_SCORE_COLS]
     # a writer adds the missing columns (the old rows keep NULL there: None) and stores new rows
     store = ResultStore(path)
@@ -296,11 +298,14 @@ def test_a_store_of_an_older_version_opens_and_gets_the_new_columns(tmp_path: Pa
     assert store.score_rows() == [old_score] and store.similarity_rows() == [old_sim]
     store.add_cells("study", [Cell("new", "fake", {})])
     assert store.claim("new")
-    new_sim = replace(old_sim, task="pos", seed=0, finetune_cell="ft-0", reinit="REF",
-                      compare_seed=1)
-    fall = replace(old_sim, kind="layer-difference", layer=8, compare_layer=12)
-    store.finish("new", [replace(old_score, source="en"), new_sim, fall], {})
-    assert [r.source for r in store.score_rows()] == [None, "en"]
+    new_sim = SimilarityRow.from_record({**old_sim.record(), "kind": "seed-seed",
+                                         "finetune_cell": "ft-0", "reinit": "REF",
+                                         "compare_seed": 1})
+    fall = SimilarityRow.from_record({**old_sim.record(), "kind": "layer-difference", "layer": 8,
+                                      "compare_layer": 12, "compare_model": None,
+                                      "null_mean": math.nan, "null_high": math.nan})
+    store.finish("new", [replace(old_score, language="fr"), new_sim, fall], {})
+    assert [r.language for r in store.score_rows()] == ["en", "fr"]
     assert store.similarity_rows() == [old_sim, new_sim, fall]
     assert store.similarity_rows()[2].compare_layer == 12
     assert ResultStore(path, readonly=True).similarity_rows("study", keys={"new"}) == [new_sim,

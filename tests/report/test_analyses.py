@@ -21,7 +21,7 @@ from scipy import stats
 
 from crossling.core.errors import ConfigError
 from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
-from crossling.results import ScoreRow, SimilarityRow
+from crossling.results import CrossLingualRow, ScoreRow, SimilarityRow
 from tests.analysis.synthetic import SIM_AT_5, TARGETS, score_rows, similarity_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,8 +211,10 @@ def test_probe_rows_get_their_own_frames_and_stay_out_of_the_fine_tuning_ones() 
 
 def _curve_rows(measure: str, curve: dict[str, list[float]], null: float,
                 model: str = "m") -> list[SimilarityRow]:
-    return [SimilarityRow("cross-lingual", "en", t, layer, measure, v, v - 0.01, v + 0.01, null,
-                          null + 0.01, 100, "mean", model, None, {"model": model})
+    return [CrossLingualRow(source="en", target=t, layer=layer, metric=measure, value=v,
+                            ci_low=v - 0.01, ci_high=v + 0.01, null_mean=null,
+                            null_high=null + 0.01, n=100, pooling="mean", model=model,
+                            provenance={"model": model})
             for t, values in curve.items() for layer, v in enumerate(values)]
 
 
@@ -229,7 +231,8 @@ def test_alignment_robustness_peak_fall_interval_and_verdicts() -> None:
     ties = {t: [0.1, 0.2, tie_peak[i], 0.3, tie_last[i]] for i, t in enumerate(targets)}
     rows = (_curve_rows("svcca", falls, null=0.1) + _curve_rows("linear_cka", rises, null=0.05)
             + _curve_rows("rsa", ties, null=0.0))
-    noise = [replace(r, kind="model-model", value=9.0) for r in rows[:5]] + \
+    noise = [SimilarityRow.from_record({**r.record(), "kind": "model-model", "value": 9.0,
+                                        "compare_model": "m+x"}) for r in rows[:5]] + \
         [replace(r, value=9.0, task="pos", seed=0, finetune_cell="ft") for r in rows[:5]]
     data = compute_report([], rows + noise, n_boot=500)
 

@@ -12,10 +12,10 @@ from crossling.similarity.measures import get_measure
 
 
 def _rows(kind: str, model: str, compare: str | None) -> list[SimilarityRow]:
-    return [SimilarityRow(kind=kind, source="en", target=t, layer=layer, metric="linear_cka",
-                          value=0.5, ci_low=0.4, ci_high=0.6, null_mean=0.1, null_high=0.2,
-                          n=10, pooling="mean", model=model, compare_model=compare,
-                          provenance={})
+    return [SimilarityRow.from_record(dict(
+                kind=kind, source="en", target=t, layer=layer, metric="linear_cka", value=0.5,
+                ci_low=0.4, ci_high=0.6, null_mean=0.1, null_high=0.2, n=10, pooling="mean",
+                model=model, compare_model=compare, provenance={}))
             for t in ("fr", "de") for layer in range(3)]
 
 

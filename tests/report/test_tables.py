@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from crossling.analysis.correlate import correlations
+from crossling.analysis.correlate import Correlated, correlations
 from crossling.analysis.deltas import deltas, summarize
 from crossling.analysis.frames import scores_frame, similarity_frame
 from crossling.report.tables import (
@@ -67,9 +67,9 @@ def test_appendix_puts_source_first_and_target_mean_last() -> None:
 
 def test_correlation_table_one_column_per_model_state() -> None:
     sim, sc = similarity_frame(similarity_rows()), scores_frame(score_rows())
-    corr = correlations(sim, sc, "pos", "upos_acc", "linear_cka", n_boot=20)
-    corr = pd.concat([corr, correlations(sim, sc, "pos", "upos_acc", "linear_cka", True,
-                                         n_boot=20)])
+    corr = correlations(sim, sc, Correlated("pos", "upos_acc", "linear_cka"), n_boot=20)
+    corr = pd.concat([corr, correlations(sim, sc, Correlated("pos", "upos_acc", "linear_cka",
+                                                             True), n_boot=20)])
     table = correlation_table(corr).set_index("layer")
     assert list(table.columns) == ["pos upos_acc (pretrained, n=6)",
                                    "pos upos_acc (fine-tuned, n=6)"]

@@ -17,8 +17,8 @@ SETTINGS = SimilaritySettings(measures=["linear_cka"], n_boot=5, n_null=5, progr
 
 
 def _values(rows: list) -> list[tuple]:  # type: ignore[type-arg]
-    return [(r.kind, r.source, r.target, r.layer, r.metric, r.model, r.compare_model, r.value,
-             r.ci_low, r.null_mean, r.n) for r in rows]
+    return [(r.kind, r.source, r.target, r.layer, r.metric, r.model, r.record()["compare_model"],
+             r.value, r.ci_low, r.null_mean, r.n) for r in rows]
 
 
 def test_workflow_equals_the_pipeline_by_hand(tiny_bert: Path, ud_dir: Path,

@@ -1,29 +1,24 @@
 """Does per-layer similarity predict zero-shot transfer across languages? (the paper's P6)
 
-For a task, a metric and a similarity measure: at each layer, the Spearman correlation
-(``scipy.stats.spearmanr``) across target languages between the similarity source<->target and
-the REF zero-shot score on that target (mean over seeds). The similarity is the pretrained
-model's, or (``finetuned=True``) that of the model fine-tuned on the same task (mean over seeds).
-The 95% interval is a percentile bootstrap that resamples *languages* with replacement: languages
-are the units the claim generalises over, and with a dozen of them the sampling distribution of
-rho is far from normal, so Fisher-z intervals would be too optimistic. Resamples in which either
-side is constant (rho undefined) are skipped; ``n_boot_valid`` says how many were kept.
-Languages are joined on their code (``fr`` matches ``fr``, ``fr_pud``).
-
-:func:`pretrained_vs_finetuned` summarises the model-model rows: per task and layer, how similar
-the fine-tuned encoder stays to the pretrained one on the same sentences (the paper's P4).
+Per layer: Spearman's rho across target languages between the source-target similarity (of the
+pretrained model, or of the model fine-tuned on the task) and the REF zero-shot score. Its 95%
+interval resamples *languages*, the units the claim generalises over: with a dozen of them
+rho's sampling distribution is far from normal, so a Fisher-z interval would be too
+optimistic. :func:`pretrained_vs_finetuned` summarises the model-model rows (P4).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from crossling.analysis.frames import language_code, ref_models, without_other_source_sets
+from crossling.core.stats import percentile_interval
 
 MAIN_METRIC = {"pos": "upos_acc", "parsing": "las", "ner": "span_f1"}
 CORRELATION_COLUMNS = ["task", "metric", "measure", "finetuned", "layer", "rho", "ci_low",
@@ -72,14 +67,28 @@ def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
-def correlations(similarity: pd.DataFrame, scores: pd.DataFrame, task: str, metric: str,
-                 measure: str, finetuned: bool = False, n_boot: int = 1000,
-                 seed: int = 0) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Correlated:
+    """What :func:`correlations` relates: the REF zero-shot ``metric`` of ``task`` and the
+    cross-lingual ``measure`` of the pretrained model, or (``finetuned``) of the model
+    fine-tuned on ``task``."""
+
+    task: str
+    metric: str
+    measure: str
+    finetuned: bool = False
+
+
+def correlations(similarity: pd.DataFrame, scores: pd.DataFrame, what: Correlated,
+                 n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per layer: Spearman rho (similarity vs score across languages), bootstrap CI, p, n.
 
-    rho is NaN where it is undefined (fewer than 3 shared languages, or a constant side).
-    The bootstrap is seeded (``seed``), so a report is reproducible.
+    Scores and similarities are means over seeds, joined on the language code (``fr``
+    matches ``fr_pud``). rho is NaN where it is undefined (fewer than 3 shared languages, or a
+    constant side). The bootstrap over languages is seeded (``seed``); resamples in which
+    either side is constant are skipped, ``n_boot_valid`` says how many were kept.
     """
+    task, metric, measure, finetuned = what.task, what.metric, what.measure, what.finetuned
     score = transfer_scores(scores, task, metric)
     table = cross_similarity(similarity, measure, task if finetuned else None)
     rng = np.random.default_rng(seed)
@@ -99,7 +108,7 @@ def correlations(similarity: pd.DataFrame, scores: pd.DataFrame, task: str, metr
             boots = boots[np.isfinite(boots)]
             valid = int(boots.size)
             if valid:
-                lo, hi = (float(v) for v in np.percentile(boots, [2.5, 97.5]))
+                lo, hi = percentile_interval(boots)
         rows.append({"task": task, "metric": metric, "measure": measure,
                      "finetuned": finetuned, "layer": int(layer), "rho": rho, "ci_low": lo,
                      "ci_high": hi, "p_value": p, "n_languages": len(langs),
@@ -122,8 +131,8 @@ def all_correlations(similarity: pd.DataFrame, scores: pd.DataFrame,
             for finetuned in (False, True):
                 if finetuned and task not in tuned_tasks:
                     continue
-                parts.append(correlations(similarity, scores, str(task), str(metric), measure,
-                                          finetuned, n_boot, seed))
+                what = Correlated(str(task), str(metric), measure, finetuned)
+                parts.append(correlations(similarity, scores, what, n_boot, seed))
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=CORRELATION_COLUMNS)

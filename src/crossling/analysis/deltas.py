@@ -1,21 +1,11 @@
 """RANDOM-INIT effects: the change of each score when a layer group is re-initialised.
 
-For every task, metric, model, seed and language, Δ = score(group) - score(REF) with the *same*
-seed (the seed fixes head init, data order and the re-init draw, so the pairing removes the
-seed-to-seed variance that the paper's single runs could not separate from the effect).
-
-:func:`summarize` gives, per (task, metric, group), the source Δ and the mean Δ over target
-languages, each as a mean over seeds with a 95% t-interval across seeds (``scipy.stats.t``; with
-one seed there is no interval and the ``note`` column says so), the gap (target Δ - source Δ;
-negative = the targets lose more, the paper's P2). Seeds that agree exactly give no interval
-(NaN bounds and a note), never a zero-width one: equal values of a few seeds are no certainty.
-
-No significance test lives here. The Wilcoxon tests this module used to run were wrong for
-this design: the per-group test compared each target's Δ with one shared source Δ (whose noise it
-ignored), and the pooled test treated (seed x group) pairs that share one REF run as independent
-(the effective n is the number of seeds). The pre-registered P2 estimate, with seeds as the unit
-and languages and test sentences nested under them, is
-:func:`crossling.analysis.hierarchical.gap_contrasts`.
+Δ = score(group) - score(REF) of the *same* seed: the seed fixes head init, data order and the
+re-init draw, so pairing removes the seed-to-seed variance. :func:`summarize` gives per (task,
+metric, group) the source Δ, the mean target Δ and their gap, each a mean over seeds with a
+t-interval across seeds; seeds that agree exactly give no interval, never a zero-width one.
+No significance test lives here: with seeds as the unit and languages and sentences nested
+under them, that is :func:`crossling.analysis.hierarchical.hierarchical_gaps`.
 """
 
 from __future__ import annotations

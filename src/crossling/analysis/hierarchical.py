@@ -1,51 +1,12 @@
 """The pre-registered P2 estimate: does re-initialising low layers hurt transfer more?
 
-For each (task, metric, model) and each re-init group g, per seed s::
-
-    gap_s(g) = mean over targets l of Δ_s(g, l)  -  Δ_s(g, source)
-
-with Δ = score(g) - score(REF, same seed) exactly as :func:`crossling.analysis.deltas.deltas`
-computes it (negative gap: the targets lose more than the source). The contrast of g against
-the reference group h (``ref_group``, default ``"11-12"``) is ``c_s(g) = gap_s(g) - gap_s(h)``
-(negative: re-initialising g widens the gap more than re-initialising h does). Every estimate
-is the mean over seeds of its per-seed values.
-
-Two intervals are reported beside each estimate; they answer different questions:
-
-``boot_low``/``boot_high``: a percentile 95% interval of a three-level nested bootstrap
-    (``n_boot`` resamples, seeded ``numpy.random.Generator``, vectorised). Level 1 resamples
-    *seeds* with replacement (the seed is the experimental unit: it fixes the head init, the
-    data order and the re-init draw). Level 2, independently within each drawn seed, resamples
-    the *target languages* with replacement; a contrast uses the same language draw for g and
-    h (the two are paired through the language). Level 3 is the test-sentence noise of each
-    score: the store keeps no per-sentence scores, so every score drawn at level 2 gets a
-    normal perturbation with sd = (ci_high - ci_low) / (2 * 1.96), its own 95% sentence
-    bootstrap interval read as a normal one (a score without an interval gets none). A REF
-    score is one run differenced with two groups in a contrast, so within a drawn (seed,
-    language) the two Δs of a contrast share ONE draw of the REF noise (it cancels from the
-    contrast, as it does in the data); scores of different runs or languages get independent
-    draws. The source side (one language) is drawn once per drawn seed, with the same sharing.
-``t_low``/``t_high``: the 95% t-interval across seeds of the per-seed values
-    (``scipy.stats.t``, df = n_seeds - 1). It resamples nothing; it is the interval to read
-    with few seeds: with n seeds the seed level of the bootstrap has only C(2n-1, n) distinct
-    resamples (10 for 3 seeds), so its tails are coarse and too narrow.
-
-``p_value`` is a two-sided one-sample t-test of the per-seed values against 0
-(``scipy.stats.ttest_1samp``; the seed is the unit, as for the t-interval). ``p_holm`` is
-Holm's step-down correction (:func:`holm`) within the family of rows of one (task, metric,
-model) and one ``kind``: the contrasts of a task form one family, its plain gaps another.
-
-Intervals are never shown as certainty: when the per-seed values are all equal (seeds agree
-exactly, including a single seed for the t-interval) the interval and p columns are NaN and
-``note`` says so. With one seed the bootstrap interval is kept: it then covers languages and
-test sentences only, which the note says.
-
-Columns of :func:`hierarchical_gaps` (one tidy frame, one row per estimate):
-``task``, ``metric``, ``model``; ``reinit`` (the group g); ``kind`` (``"gap"`` or
-``"contrast"``); ``versus`` (h for a contrast, ``""`` for a gap); ``estimate``; ``boot_low``,
-``boot_high``; ``t_low``, ``t_high``; ``p_value``, ``p_holm``; ``n_seeds``, ``n_targets``
-(the seeds and target languages used); ``seed_values`` (the per-seed values, a tuple in seed
-order); ``seeds`` (the seed ids, same order); ``n_boot``; ``note``.
+Per (task, metric, model), re-init group g and seed s: gap_s(g) = mean target Δ_s(g) - source
+Δ_s(g) (Δ as :func:`crossling.analysis.deltas.deltas`), and the contrast gap_s(g) - gap_s(h)
+against ``ref_group`` h; estimates are means over seeds. Two intervals, for two questions
+(docs/reproduction/analysis-plan.md, P2): a nested bootstrap (seeds, target languages, each
+score's sentence noise; a REF score's noise drawn once for the groups it is differenced with)
+and a t-interval across seeds, the one to read with few seeds. Seeds that agree exactly give
+no interval (never a certainty); p-values are Holm-corrected per family.
 """
 
 from __future__ import annotations
@@ -60,6 +21,7 @@ from statsmodels.stats.multitest import multipletests
 
 from crossling.analysis.deltas import group_order
 from crossling.analysis.frames import without_other_source_sets
+from crossling.core.stats import percentile_interval
 
 HIERARCHICAL_COLUMNS = ["task", "metric", "model", "reinit", "kind", "versus", "estimate",
                         "boot_low", "boot_high", "t_low", "t_high", "p_value", "p_holm",
@@ -176,7 +138,7 @@ def _row(values: np.ndarray, boots: np.ndarray | None) -> dict[str, object]:
         out.update(t_low=float(lo), t_high=float(hi),
                    p_value=float(stats.ttest_1samp(values, 0.0).pvalue))
     if boots is not None and (spread or n == 1):
-        lo, hi = (float(v) for v in np.percentile(boots, [2.5, 97.5]))
+        lo, hi = percentile_interval(boots)
         if hi > lo:
             out.update(boot_low=lo, boot_high=hi)
         else:
@@ -193,14 +155,18 @@ def _row(values: np.ndarray, boots: np.ndarray | None) -> dict[str, object]:
 
 def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot: int = 10000,
                       seed: int = 0) -> pd.DataFrame:
-    """Gap and contrast-vs-``ref_group`` per (task, metric, model, group); see the module doc.
+    """Gap and contrast-vs-``ref_group`` per (task, metric, model, group), one row each.
 
-    ``scores`` is :func:`crossling.analysis.frames.scores_frame` output (it needs ``ci_low`` /
-    ``ci_high`` for the sentence level); other test sets of the source language are left out
-    (:func:`~crossling.analysis.frames.without_other_source_sets`). A seed enters when it has
-    the REF run, the group (both groups for a contrast) and the source score; a target
-    language enters when it is scored in all of those runs of every such seed. ``seed`` seeds
-    the bootstrap.
+    ``scores`` is :func:`crossling.analysis.frames.scores_frame` output (its ``ci_low`` /
+    ``ci_high`` give the sentence level: a normal sd = CI width / (2 * 1.96)); other test sets
+    of the source language are left out. A seed enters when it has the REF run, the group (both
+    groups for a contrast) and the source score; a target when it is scored in all those runs
+    of every such seed. Columns (:data:`HIERARCHICAL_COLUMNS`): ``kind`` ``gap`` or
+    ``contrast`` (``versus`` h); ``boot_low``/``boot_high`` the bootstrap interval (``n_boot``
+    resamples, seeded by ``seed``), ``t_low``/``t_high`` the t-interval across seeds,
+    ``p_value`` a one-sample t-test of the per-seed values, ``p_holm`` Holm within one
+    (task, metric, model, kind); ``seed_values`` per seed in ``seeds`` order; ``note`` why an
+    interval is missing or coarse.
     """
     rng = np.random.default_rng(seed)
     rows: list[dict[str, object]] = []

@@ -1,36 +1,11 @@
 """The pre-registered P6 test: permutation p-values for similarity-vs-transfer correlations.
 
-Input: a layers x languages similarity table (:func:`crossling.analysis.correlate.
-cross_similarity`: index layer, columns language code) and a transfer score per language (a
-Series indexed by language code, e.g. :func:`crossling.analysis.correlate.transfer_scores`).
-Only languages with a finite score and a finite similarity at *every* layer enter, so all
-layers are tested on the same languages (which the max-statistic needs).
-
-Per layer, rho is Spearman's correlation across languages (``scipy.stats.spearmanr``). The
-null hypothesis is exchangeability of the scores across languages: the score vector is
-permuted, the SAME permutation for all layers at once. Ranks are computed once; a permutation
-of the scores permutes their ranks, so each null rho is one matrix product (vectorised).
-
-- ``exact``: when n! <= ``n_perm`` all n! permutations are enumerated (the identity
-  included) and p = #{|rho*| >= |rho|} / n!; otherwise ``n_perm`` random permutations
-  (seeded ``numpy.random.Generator``) and p = (1 + #{|rho*| >= |rho|}) / (1 + n_perm).
-  ``n_permutations`` says how many were used.
-- ``p_raw``: the two-sided per-layer p.
-- ``p_max``: family-wise over the choice of layer (Westfall-Young single-step
-  max-statistic): the same fraction, counting permutations whose max over layers of |rho*|
-  is >= |rho(layer)|. Since the max is >= each layer's |rho*|, p_max >= p_raw always.
-
-:func:`partial_permutation_spearman` controls for a covariate per language (the typological
-distance to English, :func:`crossling.analysis.typology.distance_to`): the partial Spearman
-correlation is the Pearson correlation of the residuals of rank(similarity) and rank(score),
-each regressed by OLS with intercept on rank(covariate) (equal to the closed form
-(r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2)) on ranks). Its null is Freedman-Lane:
-the residuals of rank(score) under the reduced model (score ~ covariate) are permuted, added
-back to the fitted values and regressed on the covariate again; the similarity residuals stay
-fixed. Permutations, p_raw and p_max are as above (same permutations for all layers).
-
-Columns (both functions): ``layer``, ``rho``, ``p_raw``, ``p_max``, ``n_languages``,
-``n_permutations``, ``exact``, ``partial`` (True for the partial correlation).
+Inputs: a layers x languages similarity table (`correlate.cross_similarity`) and a transfer
+score per language (`correlate.transfer_scores`); only languages finite at *every* layer enter,
+so all layers are tested on the same languages, as the max-statistic needs. The null is
+exchangeability of the scores across languages: one permutation of the scores serves every
+layer, so the layer-corrected p (Westfall-Young max-T) comes from the same draws. Ranks are
+computed once and each null rho is one matrix product (vectorised).
 """
 
 from __future__ import annotations
@@ -123,9 +98,13 @@ def permutation_spearman(similarity: pd.DataFrame, score: pd.Series, *,
                          n_perm: int = 100_000, seed: int = 0) -> pd.DataFrame:
     """Per layer: Spearman rho across languages, permutation p_raw and max-statistic p_max.
 
-    See the module docstring for the permutations and both p-values. A layer whose
-    similarity is constant across languages has rho and p NaN and takes no part in the max.
-    Fewer than 3 shared languages (or a constant score): every row NaN.
+    All n! permutations when n! <= ``n_perm`` (``exact``, the identity included: p =
+    #{|rho*| >= |rho|} / n!), else ``n_perm`` seeded random ones (p = (1 + #) / (1 + n_perm));
+    ``n_permutations`` says how many. ``p_raw`` is the two-sided per-layer p; ``p_max`` counts
+    the permutations whose max over layers of |rho*| reaches |rho(layer)|, so p_max >= p_raw.
+    A layer whose similarity is constant has rho and p NaN and takes no part in the max; fewer
+    than 3 shared languages (or a constant score): every row NaN. Columns: ``layer``, ``rho``,
+    ``p_raw``, ``p_max``, ``n_languages``, ``n_permutations``, ``exact``, ``partial``.
     """
     x, langs, layers = _shared(similarity, score)
     n = len(langs)
@@ -156,8 +135,13 @@ def partial_permutation_spearman(similarity: pd.DataFrame, score: pd.Series,
     """Per layer: partial Spearman rho (similarity vs score given ``covariate``, e.g. the
     typological distance to English), Freedman-Lane permutation p_raw and max-statistic p_max.
 
-    Languages must have a finite covariate too. Fewer than 4 shared languages (a partial
-    correlation on 3 points is +-1 or undefined): every row NaN.
+    The partial rho is the Pearson correlation of the OLS residuals (with intercept) of
+    rank(similarity) and rank(score) on rank(covariate), the closed form (r_xy - r_xz r_yz) /
+    sqrt((1 - r_xz^2)(1 - r_yz^2)) on ranks. Freedman-Lane null: the residuals of rank(score)
+    under score ~ covariate are permuted, added back to the fitted values and regressed again;
+    the similarity residuals stay fixed. Permutations and p-values as
+    :func:`permutation_spearman`. Languages must have a finite covariate too; fewer than 4
+    (a partial correlation on 3 points is +-1 or undefined): every row NaN.
     """
     x, langs, layers = _shared(similarity, score, covariate)
     n = len(langs)

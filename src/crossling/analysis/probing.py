@@ -13,16 +13,16 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from crossling.results import PROBE_TASK, ScoreRow
+from crossling.results import ProbeRow, ScoreRow
 
 PROBE_COLUMNS = ["language", "layer", "metric", "value", "ci_low", "ci_high", "n_sentences",
                  "n_units", "model", "seed", "source", "is_source"]
 
 
-def split_probe_rows(rows: Sequence[ScoreRow]) -> tuple[list[ScoreRow], list[ScoreRow]]:
+def split_probe_rows(rows: Sequence[ScoreRow]) -> tuple[list[ProbeRow], list[ScoreRow]]:
     """(probing rows, every other score row)."""
-    probe = [r for r in rows if r.task == PROBE_TASK]
-    return probe, [r for r in rows if r.task != PROBE_TASK]
+    probe = [r for r in rows if isinstance(r, ProbeRow)]
+    return probe, [r for r in rows if not isinstance(r, ProbeRow)]
 
 
 def probe_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:
@@ -31,7 +31,7 @@ def probe_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:
                 "ci_low": r.ci_low, "ci_high": r.ci_high, "n_sentences": r.n_sentences,
                 "n_units": r.n_units, "model": r.model, "seed": r.seed, "source": r.source,
                 "is_source": r.source is not None and r.language == r.source}
-               for r in rows if r.task == PROBE_TASK]
+               for r in rows if isinstance(r, ProbeRow)]
     df = pd.DataFrame.from_records(records, columns=PROBE_COLUMNS)
     df["layer"] = df["layer"].astype("float64")  # None -> NaN, whichever rows are present
     df["is_source"] = df["is_source"].astype(bool)
@@ -113,7 +113,7 @@ def probe_settings(rows: Sequence[ScoreRow]) -> pd.DataFrame:
             items.setdefault(label, set()).add(str(value))
 
     for r in rows:
-        if r.task != PROBE_TASK:
+        if not isinstance(r, ProbeRow):
             continue
         p = r.provenance
         add("model", r.model)

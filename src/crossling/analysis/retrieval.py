@@ -8,11 +8,12 @@ variant and the direction are read back from the metric id. No drawing here (the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeGuard
 
 import pandas as pd
 
-from crossling.results import SimilarityRow
-from crossling.retrieval.metrics import KIND, RETRIEVAL_METRICS, VARIANTS
+from crossling.results import RetrievalRow, SimilarityRow
+from crossling.retrieval.metrics import RETRIEVAL_METRICS, VARIANTS
 
 FRAME_COLUMNS = ["source", "target", "layer", "variant", "direction", "metric", "value",
                  "ci_low", "ci_high", "chance", "null_high", "n", "pooling", "model"]
@@ -21,9 +22,9 @@ MEAN_TARGET = "mean over targets"
 """The ``target`` label of the peak table's row for the curve averaged over targets."""
 
 
-def is_retrieval(row: SimilarityRow) -> bool:
+def is_retrieval(row: SimilarityRow) -> TypeGuard[RetrievalRow]:
     """Whether a similarity row is a retrieval row (kind and a known metric id)."""
-    return row.kind == KIND and row.metric in RETRIEVAL_METRICS
+    return isinstance(row, RetrievalRow) and row.metric in RETRIEVAL_METRICS
 
 
 def retrieval_frame(rows: Sequence[SimilarityRow]) -> pd.DataFrame:

@@ -1,22 +1,11 @@
 """Typological distance of each PUD language to English, from URIEL (via ``lang2vec``).
 
-The covariate of the partial P6 test (:func:`crossling.analysis.permutation.
-partial_permutation_spearman`): cosine distance between two languages' URIEL feature vectors,
-``syntax_knn`` by default (103 syntactic features, missing values filled by lang2vec's
-k-nearest-neighbour predictions, so every language has a complete vector). ``phonology_knn``,
-``inventory_knn`` and ``fam`` (language-family membership) are offered too.
-
-The vectors are read from the data files the ``lang2vec`` package ships (``pip install
-'crossling[stats]'``), found through ``importlib.metadata`` (never by importing the package),
-with the layout ``lang2vec.lang2vec`` itself reads (``data/<file>.npz``: ``data``
-[languages, features, sources], ``langs``, ``feats``, ``sources``). Its module is not imported:
-it needs ``pkg_resources``, which setuptools >= 81 no longer ships, and the package also
-installs a script ``bin/lang2vec.py`` that shadows it under a console script. The test
-suite checks the vectors against ``lang2vec.lang2vec.get_features`` wherever that import works.
-
-PUD codes are ISO 639-1; URIEL uses ISO 639-3 (:data:`PUD_ISO3`). Arabic is the standard
-``arb`` and Chinese Mandarin ``cmn`` (both with complete vectors); the macrolanguage codes
-``ara`` / ``zho`` are the fallbacks, used only where the first lacks the features.
+The covariate of the partial P6 test: the cosine distance between two languages' URIEL vectors,
+``syntax_knn`` by default (103 syntactic features, gaps filled by lang2vec's kNN predictions,
+so every language has a complete vector). The vectors are read from the data files the
+``lang2vec`` package ships (``pip install 'crossling[stats]'``), found through
+``importlib.metadata``: its module is never imported, since it needs ``pkg_resources`` (gone
+from setuptools >= 81) and a script it installs shadows it under a console script.
 """
 
 from __future__ import annotations
@@ -36,14 +25,18 @@ PUD_ISO3: dict[str, tuple[str, ...]] = {
     "fi": ("fin",), "fr": ("fra",), "hi": ("hin",), "id": ("ind",), "it": ("ita",),
     "ja": ("jpn",), "ko": ("kor",), "pl": ("pol",), "pt": ("por",), "ru": ("rus",),
     "sv": ("swe",), "th": ("tha",), "tr": ("tur",), "zh": ("cmn", "zho")}
-"""ISO 639-1 code of each PUD language -> its ISO 639-3 code(s) in URIEL, preferred first."""
+"""ISO 639-1 code of each PUD language -> its ISO 639-3 code(s) in URIEL, preferred first:
+Arabic is the standard ``arb`` and Chinese Mandarin ``cmn`` (complete vectors); the
+macrolanguage codes ``ara``/``zho`` are used only where the first lacks the features."""
 FEATURE_SETS: dict[str, tuple[str, str, str]] = {
     "syntax_knn": ("feature_predictions.npz", "predicted", "S_"),
     "phonology_knn": ("feature_predictions.npz", "predicted", "P_"),
     "inventory_knn": ("feature_predictions.npz", "predicted", "INV_"),
     "fam": ("family_features.npz", "FAM", ""),
 }
-"""Feature set -> (lang2vec data file, source, feature-name prefix), as in lang2vec."""
+"""Feature set -> (lang2vec data file, source, feature-name prefix), as in lang2vec (a file
+``data/<file>.npz`` holds ``data`` [languages, features, sources], ``langs``, ``feats``,
+``sources``). ``syntax_knn`` is the default; ``fam`` is language-family membership."""
 MISSING = -1.0
 """lang2vec's value for a feature without data."""
 

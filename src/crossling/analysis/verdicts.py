@@ -1,20 +1,17 @@
 """The verdict on each of the paper's propositions P2-P6, by the rules fixed in advance.
 
 docs/reproduction/analysis-plan.md states each rule before the study ran; this module applies
-them to the analysis frames and nothing else: every verdict row carries its estimate, interval,
-what the interval resamples, n, the rule it was judged by and what would change it, so the
-generated README (:mod:`crossling.report.readme`) and verdicts.csv say the same thing, and a test
-can check one against the other.
-
-The verdict words are fixed: :data:`SUPPORTED`, :data:`NOT_SUPPORTED`, :data:`INCONCLUSIVE`
-(and :data:`CONFOUNDED` for P6, :data:`MISSING` where the study has no rows for a proposition).
+them to the analysis frames and nothing else. Every verdict row carries its estimate, interval,
+what the interval resamples, n, the rule and what would change it, so the generated README and
+verdicts.csv say the same thing. The words are fixed: :data:`SUPPORTED`, :data:`NOT_SUPPORTED`,
+:data:`INCONCLUSIVE`, :data:`CONFOUNDED` (P6), :data:`MISSING` (no rows for a proposition).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -165,8 +162,7 @@ def p4_frames(sf: pd.DataFrame, measure: str) -> tuple[pd.DataFrame, pd.DataFram
     empty = pd.DataFrame(), pd.DataFrame()
     if sf.empty:
         return empty
-    ref = sf["reinit"].fillna("REF").str.upper() == "REF" if "reinit" in sf else \
-        pd.Series(True, index=sf.index)
+    ref = sf["reinit"].fillna("REF").str.upper() == "REF"
     pre_ft = sf[(sf["kind"] == "model-model") & (sf["metric"] == measure) & sf["finetuned"]
                 & ref]
     if pre_ft.empty:
@@ -374,10 +370,28 @@ def p6_verdicts(perm: pd.DataFrame) -> list[Verdict]:
     return out
 
 
-def all_verdicts(*, contrasts: pd.DataFrame, summary: pd.DataFrame, p4_seeds: pd.DataFrame,
-                 p4_layers: pd.DataFrame, p5: pd.DataFrame, p6: pd.DataFrame,
-                 main_metric: dict[str, str], headline: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class VerdictInputs:
+    """The analysis frames the verdicts are judged on (an empty frame: not measured):
+    ``contrasts`` (:func:`crossling.analysis.hierarchical.hierarchical_gaps`), ``summary``
+    (:func:`crossling.analysis.deltas.summarize`), ``p4_seeds``/``p4_layers``
+    (:func:`p4_frames`), ``p5`` (:func:`p5_table`), ``p6`` (:func:`p6_table`); each task's
+    main metric, and the headline measure (P5)."""
+
+    main_metric: dict[str, str]
+    headline: str
+    contrasts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    p4_seeds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    p4_layers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    p5: pd.DataFrame = field(default_factory=pd.DataFrame)
+    p6: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def all_verdicts(inputs: VerdictInputs) -> pd.DataFrame:
     """Every verdict row, P2 to P6 in order (verdicts.csv)."""
-    rows = (p2_verdicts(contrasts, main_metric) + p3_verdicts(summary, main_metric)
-            + p4_verdicts(p4_seeds, p4_layers) + p5_verdicts(p5, headline) + p6_verdicts(p6))
+    i = inputs
+    rows = (p2_verdicts(i.contrasts, i.main_metric) + p3_verdicts(i.summary, i.main_metric)
+            + p4_verdicts(i.p4_seeds, i.p4_layers) + p5_verdicts(i.p5, i.headline)
+            + p6_verdicts(i.p6))
     return verdict_frame(rows)

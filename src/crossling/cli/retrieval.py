@@ -45,7 +45,8 @@ def _run(args: argparse.Namespace) -> int:
     frame = retrieval_frame(rows)
     main = args.variants[0]
     print(f"\nP@1 per layer, {main} scoring, mean of the two directions ({args.source}→target "
-          f"and target→{args.source}; n = {rows[0].n} candidates, pooling = {args.pooling}):")
+          f"and target→{args.source}; n = {frame['n'].iloc[0]} candidates, "
+          f"pooling = {args.pooling}):")
     print(layer_table(frame, main).to_string(float_format=lambda v: f"{v:.3f}"))
     print("each direction with its 95% bootstrap CI over query sentences and the shuffled-pairs "
           "null: retrieval.csv (metric retrieval_p1[_variant]_s2t / _t2s)")

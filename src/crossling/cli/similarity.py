@@ -13,9 +13,8 @@ from crossling.core.manifest import check_outputs
 from crossling.core.settings import as_flag
 from crossling.report.plots import SIMILARITY_OUTPUTS, write_similarity_outputs
 from crossling.report.tables import similarity_table
-from crossling.results import SimilarityRow
+from crossling.results import CrossLingualRow, LayerDifferenceRow, SimilarityRow
 from crossling.similarity.measures import HEADLINE_MEASURE, interval_kind, measure_ids
-from crossling.similarity.pipeline import LAYER_DIFFERENCE_KIND
 from crossling.similarity.pooling import POOLINGS
 from crossling.similarity.settings import SimilaritySettings
 from crossling.similarity.uncertainty import DEFAULT_MEASURES
@@ -77,14 +76,14 @@ def similarity_command(args: argparse.Namespace, model: str, data: Path, source:
 
 def _print_summary(rows: list[SimilarityRow], args: argparse.Namespace, source: str) -> None:
     """The headline measure's table and interval kind, and its layer differences."""
-    cross = [r for r in rows if r.kind == "cross-lingual"]
+    cross = [r for r in rows if isinstance(r, CrossLingualRow)]
     main = HEADLINE_MEASURE if HEADLINE_MEASURE in args.measures else args.measures[0]
     print(f"\n{main} per layer ({source} vs target; n = {cross[0].n} parallel sentences, "
           f"pooling = {args.pooling}):")
     print(similarity_table(cross, main).to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"interval (ci_low, ci_high in similarity.csv): "
           f"{interval_kind(main, args.n_boot)}")
-    falls = [r for r in rows if r.kind == LAYER_DIFFERENCE_KIND and r.metric == main]
+    falls = [r for r in rows if isinstance(r, LayerDifferenceRow) and r.metric == main]
     if falls:
         print(f"\n{main}, peak layer minus top layer (paired bootstrap 95% interval; "
               "p = share of resamples with top >= peak):")

@@ -19,7 +19,7 @@ def percentile_interval(values: npt.ArrayLike | Sequence[float], level: float = 
     v = v[np.isfinite(v)]
     if v.size == 0:
         return float("nan"), float("nan")
-    tail = (1.0 - level) / 2 * 100
+    tail = (100 - 100 * level) / 2  # exactly 2.5 for 0.95, as np.percentile(v, [2.5, 97.5])
     lo, hi = np.percentile(v, [tail, 100 - tail])
     return float(lo), float(hi)
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from crossling.results import ScoreRow, SimilarityRow
+from crossling.results import ScoreRow, SeedSeedRow, SimilarityRow
 
 Rows = list[SimilarityRow] | list[ScoreRow] | list[SimilarityRow | ScoreRow]
 Runner = Callable[[dict[str, Any], Path], tuple[Rows, dict[str, Any]]]
@@ -129,8 +129,8 @@ def run_similarity_seeds_cell(params: dict[str, Any], workdir: Path,
     rows = _run_similarity(params, workdir, Models(a, compare=b, cross_lingual=False))
     tag = {"task": params["task"], "seed": seed_a, "finetune_cell": cell_a,
            "compare_seed": seed_b, "reinit": "REF"}
-    rows = [replace(r, kind="seed-seed", **tag,
-                    provenance={**r.provenance, **tag, "compare_finetune_cell": cell_b})
+    rows = [SeedSeedRow.from_record({**r.record(), "kind": SeedSeedRow.kind, **tag, "provenance":
+                                     {**r.provenance, **tag, "compare_finetune_cell": cell_b}})
             for r in rows]
     return rows, {**rows[0].provenance} if rows else tag
 

@@ -32,16 +32,15 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from crossling.core.atomic import disk_full
 from crossling.core.errors import ConfigError
-from crossling.results import ScoreRow, SimilarityRow
+from crossling.results import SCORE_RECORD, SIMILARITY_RECORD, ScoreRow, SimilarityRow
 
-_SCORE_COLS = [f.name for f in fields(ScoreRow)]
-_SIM_COLS = [f.name for f in fields(SimilarityRow)]
+_SCORE_COLS = list(SCORE_RECORD)
+_SIM_COLS = list(SIMILARITY_RECORD)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS cells (
@@ -84,14 +83,16 @@ def _alive(worker: str | None) -> bool:
 
 
 def _encode(row: SimilarityRow | ScoreRow) -> list[Any]:
-    d = asdict(row)
+    d = row.record()
     d["provenance"] = json.dumps(d["provenance"], sort_keys=True, default=str)
     return [json.dumps(d[k]) if k != "provenance" else d[k] for k in d]
 
 
-def _decode(cls: type, cols: Sequence[str], values: Sequence[Any]) -> Any:
+def _decode(cls: type[ScoreRow] | type[SimilarityRow], cols: Sequence[str],
+            values: Sequence[Any]) -> Any:
     """A row from its columns; NULL (a column added after the row was stored) -> the default."""
-    return cls(**{k: json.loads(v) for k, v in zip(cols, values, strict=True) if v is not None})
+    return cls.from_record({k: json.loads(v) for k, v in zip(cols, values, strict=True)
+                            if v is not None})
 
 
 _ROW_TABLES = {"scores": _SCORE_COLS, "similarity": _SIM_COLS}
@@ -307,8 +308,8 @@ class ResultStore:
         return json.loads(row[0]) if row and row[0] else None
 
     # -- rows ----------------------------------------------------------------------------------
-    def _rows(self, table: str, cls: type, cols: list[str], study: str | None,
-              keys: Collection[str] | None) -> list[Any]:
+    def _rows(self, table: str, cls: type[ScoreRow] | type[SimilarityRow], cols: list[str],
+              study: str | None, keys: Collection[str] | None) -> list[Any]:
         args: tuple[Any, ...] = ()
         with self._connect() as con:
             have = set(_columns(con, table))  # a read-only old store lacks newer fields

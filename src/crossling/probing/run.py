@@ -24,7 +24,7 @@ from crossling.probing.fit import fit_probes
 from crossling.probing.scoring import Score, majority_score, score_layer
 from crossling.probing.settings import ProbeSettings, check_layers
 from crossling.probing.vectors import Extraction, WordVectors, word_vectors_cached
-from crossling.results import PROBE_TASK, ScoreRow
+from crossling.results import PROBE_TASK, ProbeRow, ScoreRow
 from crossling.similarity.checks import check_max_length, check_vectors
 from crossling.similarity.extract import (
     encoder_fingerprint,
@@ -71,7 +71,7 @@ class _Rows:
 
     def add(self, s: EvalSet, metric: str, value: Score, n_units: int,
             layer: int | None) -> None:
-        self.rows.append(ScoreRow(
+        self.rows.append(ProbeRow(
             task=PROBE_TASK, language=s.label, split=s.path.stem, metric=metric,
             value=value[0], ci_low=value[1], ci_high=value[2], n_sentences=s.n_sentences,
             n_units=n_units, model=self.name, reinit="REF", seed=self.settings.seed,

@@ -43,7 +43,13 @@ from crossling.analysis.probing import (
     split_probe_rows,
 )
 from crossling.analysis.retrieval import is_retrieval, peak_table, retrieval_frame
-from crossling.analysis.verdicts import all_verdicts, p4_frames, p5_table, p6_table
+from crossling.analysis.verdicts import (
+    VerdictInputs,
+    all_verdicts,
+    p4_frames,
+    p5_table,
+    p6_table,
+)
 from crossling.report import tables
 from crossling.results import ScoreRow, SimilarityRow
 from crossling.similarity.measures import HEADLINE_MEASURE, get_measure, measure_ids
@@ -399,9 +405,9 @@ def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFram
     main = {t: MAIN_METRIC[t] for t in sorted(set(sc["task"])) if t in MAIN_METRIC} \
         if not sc.empty else {}
     p6 = p6_table(sf, sc, main, measure, n_perm=n_perm) if main and not sf.empty else _empty()
-    verdicts = all_verdicts(contrasts=contrasts, summary=summary, p4_seeds=p4_seeds,
-                            p4_layers=p4_layers, p5=p5, p6=p6, main_metric=MAIN_METRIC,
-                            headline=measure)
+    verdicts = all_verdicts(VerdictInputs(contrasts=contrasts, summary=summary, p4_seeds=p4_seeds,
+                                          p4_layers=p4_layers, p5=p5, p6=p6,
+                                          main_metric=MAIN_METRIC, headline=measure))
     return {"contrasts": contrasts, "p4_layers": p4_layers, "p4_seeds": p4_seeds,
             "layer_differences": layer_diff.reset_index(drop=True), "p5": p5, "p6": p6,
             "verdicts": verdicts, "similarity_all": sf,

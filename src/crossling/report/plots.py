@@ -24,10 +24,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from crossling.analysis.frames import similarity_frame
 from crossling.core.atomic import atomic_path
 from crossling.core.manifest import writing_outputs
-from crossling.report.rows import rows_frame
-from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
+from crossling.results import ModelModelRow, SimilarityRow, write_rows_csv, write_rows_json
 from crossling.similarity.measures import get_measure, measure_ids
 
 
@@ -68,7 +68,7 @@ def short_model_name(model: object) -> str:
 def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
                     measures: Sequence[str] | None = None, title: str | None = None) -> Path:
     """Write the curves of ``rows`` to ``path`` (PNG, atomically); returns the path."""
-    df = rows_frame(rows)
+    df = similarity_frame(rows)
     if df.empty:
         raise ValueError("no similarity rows to plot")
     chosen = [m for m in (measures or measure_ids()) if m in set(df["metric"])]
@@ -129,7 +129,7 @@ def write_similarity_outputs(rows: Sequence[SimilarityRow], out: str | Path,
                    "json": write_rows_json(folder / "similarity.json", rows)}
         cross = [r for r in rows if r.kind == "cross-lingual"]
         written["png"] = plot_similarity(cross, folder / "similarity.png")
-        pairs = [r for r in rows if r.kind == "model-model"]
+        pairs = [r for r in rows if isinstance(r, ModelModelRow)]
         if pairs:
             written["model-model"] = plot_similarity(
                 pairs, folder / "model-model.png",

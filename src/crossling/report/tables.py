@@ -15,14 +15,13 @@ from typing import Any
 import pandas as pd
 
 from crossling.analysis.deltas import group_order, mean_ci
-from crossling.analysis.frames import language_code
-from crossling.report.rows import rows_frame
+from crossling.analysis.frames import language_code, similarity_frame
 from crossling.results import SimilarityRow
 
 
 def similarity_table(rows: Sequence[SimilarityRow], measure: str) -> pd.DataFrame:
     """Layers x targets table of one measure; a last row gives each target's shuffled null."""
-    df = rows_frame(rows)
+    df = similarity_frame(rows)
     df = df[df["metric"] == measure]
     table = df.pivot_table(index="layer", columns="target", values="value", aggfunc="first")
     null = df.pivot_table(index="layer", columns="target", values="null_mean", aggfunc="first")

@@ -20,7 +20,7 @@ from crossling.core.errors import ConfigError, SettingError
 from crossling.core.provenance import provenance
 from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder
-from crossling.results import SimilarityRow
+from crossling.results import RetrievalRow, SimilarityRow
 from crossling.retrieval.metrics import KIND, metric_variants, min_sentences
 from crossling.retrieval.resampling import Resamples, check_retrieval_memory, estimates
 from crossling.retrieval.scoring import check_size, retrieve
@@ -84,8 +84,8 @@ def retrieval_rows(vectors: Mapping[str, torch.Tensor], source: str, targets: Se
                                  f"{source}'s {tuple(first.shape)}")
             for layer, metric, e in _target_estimates(first, vectors[tgt], picked_layers, s,
                                                       res, bar):
-                rows.append(SimilarityRow(
-                    kind=KIND, source=source, target=tgt, layer=layer, metric=metric,
+                rows.append(RetrievalRow(
+                    source=source, target=tgt, layer=layer, metric=metric,
                     value=e.value, ci_low=e.ci_low, ci_high=e.ci_high, null_mean=e.null_mean,
                     null_high=e.null_high, n=e.n, pooling=s.pooling, model=model,
                     provenance=dict(prov or {})))

@@ -23,7 +23,7 @@ from crossling.core.errors import ConfigError
 from crossling.core.provenance import provenance
 from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder
-from crossling.results import SimilarityRow
+from crossling.results import CrossLingualRow, LayerDifferenceRow, ModelModelRow, SimilarityRow
 from crossling.similarity.checks import (
     check_languages,
     check_layers,
@@ -51,9 +51,6 @@ from crossling.similarity.uncertainty import (
     estimate_targets,
     layer_difference,
 )
-
-LAYER_DIFFERENCE_KIND = "layer-difference"
-"""``SimilarityRow.kind`` of the peak-minus-top rows of ``layer_difference=True``."""
 
 LAYER_DIFFERENCE_DEFINITION = (
     "m(l*) - m(L): l* = argmax of the point estimates over the analysed layers (chosen once, "
@@ -94,38 +91,37 @@ class _Run:
     device: torch.device
 
 
-def _layer_rows(run: _Run, kind: str, pair: tuple[str, str], layer: int,
+def _layer_rows(run: _Run, pair: tuple[str, str], layer: int,
                 est: Mapping[str, Estimate]) -> list[SimilarityRow]:
     """One row per measure of one layer's estimates of the ``(source, target)`` pair."""
-    rows = []
+    rows: list[SimilarityRow] = []
     for m in run.settings.measures:
         e = est[m]
-        rows.append(SimilarityRow(kind=kind, source=pair[0], target=pair[1], layer=layer,
-                                  metric=m, value=e.value, ci_low=e.ci_low,
-                                  ci_high=e.ci_high, null_mean=e.null_mean,
-                                  null_high=e.null_high, n=e.n, pooling=run.settings.pooling,
-                                  model=run.model, compare_model=run.compare_model,
-                                  provenance=run.prov))
+        values: dict[str, Any] = dict(
+            source=pair[0], target=pair[1], layer=layer, metric=m, value=e.value,
+            ci_low=e.ci_low, ci_high=e.ci_high, null_mean=e.null_mean, null_high=e.null_high,
+            n=e.n, pooling=run.settings.pooling, model=run.model, provenance=run.prov)
+        rows.append(CrossLingualRow(**values) if run.compare_model is None else
+                    ModelModelRow(**values, compare_model=run.compare_model))
     return rows
 
 
 def _difference_rows(run: _Run, source: str, target: str,
                      kept: dict[int, dict[str, Estimate]]) -> list[SimilarityRow]:
     """One ``layer-difference`` row per measure from the estimates of every analysed layer."""
-    rows = []
+    rows: list[SimilarityRow] = []
     for m in run.settings.measures:
         d = layer_difference({layer: est[m] for layer, est in kept.items()}, m,
                              run.settings.n_boot)
         detail = {"definition": LAYER_DIFFERENCE_DEFINITION, "peak_layer": d.peak_layer,
                   "top_layer": d.top_layer, "p_top_ge_peak": d.p_top_ge_peak,
                   "interval": d.interval, "resamples": d.n_boot}
-        rows.append(SimilarityRow(kind=LAYER_DIFFERENCE_KIND, source=source, target=target,
-                                  layer=d.peak_layer, metric=m, value=d.value, ci_low=d.ci_low,
-                                  ci_high=d.ci_high, null_mean=float("nan"),
-                                  null_high=float("nan"), n=d.n, pooling=run.settings.pooling,
-                                  model=run.model,
-                                  provenance={**run.prov, "layer_difference": detail},
-                                  compare_layer=d.top_layer))
+        rows.append(LayerDifferenceRow(source=source, target=target, layer=d.peak_layer,
+                                       metric=m, value=d.value, ci_low=d.ci_low,
+                                       ci_high=d.ci_high, n=d.n, pooling=run.settings.pooling,
+                                       model=run.model,
+                                       provenance={**run.prov, "layer_difference": detail},
+                                       compare_layer=d.top_layer))
     return rows
 
 
@@ -228,7 +224,7 @@ def _cross_rows(run: _Run, vectors: dict[str, torch.Tensor], source: str,
             for tgt, est in zip(targets, ests, strict=True):
                 if settings.layer_difference:
                     kept[tgt][layer] = est
-                per_target[tgt] += _layer_rows(run, "cross-lingual", (source, tgt), layer, est)
+                per_target[tgt] += _layer_rows(run, (source, tgt), layer, est)
             bar.update(len(targets))
     if settings.layer_difference:
         for tgt in targets:
@@ -270,6 +266,6 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
             check_layers_of(b, chosen, f"{lang} ({encoder_b.name})")
             for layer in chosen:
                 est = estimate(a[layer], b[layer], settings.measures, res)
-                rows += _layer_rows(run, "model-model", (lang, lang), layer, est)
+                rows += _layer_rows(run, (lang, lang), layer, est)
                 bar.update(1)
     return rows

@@ -25,7 +25,7 @@ from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
 from crossling.models.encoder import transformer_layers
 from crossling.models.vocab import TrimmedEmbedding
-from crossling.results import ScoreRow, SimilarityRow
+from crossling.results import ScoreRow, SimilarityRow, WeightChangeRow
 
 SUBSAMPLE_SEED = 0
 """Training subsets are drawn with a fixed seed, so runs that differ only in their training seed
@@ -139,13 +139,11 @@ def weight_change_rows(encoder: torch.nn.Module, start: Snapshot, pretrained: Sn
     from_start = relative_change(encoder, start)
     from_pre = relative_change(encoder, {i: pretrained.get(i, ref) for i, ref in start.items()})
     source = fields.pop("source")
-    rows = []
+    rows: list[SimilarityRow] = []
     for metric, values in zip(WEIGHT_CHANGE_METRICS, (from_start, from_pre), strict=True):
         for layer, value in sorted(values.items()):
-            rows.append(SimilarityRow(
-                kind="weight-change", source=source, target=source, layer=layer,
-                metric=metric, value=value, ci_low=math.nan, ci_high=math.nan,
-                null_mean=math.nan, null_high=math.nan, n=0, pooling="-", **fields))
+            rows.append(WeightChangeRow(source=source, target=source, layer=layer,
+                                        metric=metric, value=value, **fields))
     return rows
 
 
@@ -155,9 +153,10 @@ def load_weight_change(path: str | Path) -> list[SimilarityRow]:
     p = Path(path)
     if not p.is_file():
         return []
-    return [SimilarityRow(**row) for row in json.loads(p.read_text(encoding="utf-8"))]
+    return [SimilarityRow.from_record(row) for row in json.loads(p.read_text(encoding="utf-8"))]
 
 
 def load_rows(path: str | Path) -> list[ScoreRow]:
     """Score rows back from a ``scores.json``."""
-    return [ScoreRow(**row) for row in json.loads(Path(path).read_text(encoding="utf-8"))]
+    return [ScoreRow.from_record(row)
+            for row in json.loads(Path(path).read_text(encoding="utf-8"))]

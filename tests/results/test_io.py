@@ -11,9 +11,15 @@ import pytest
 
 from crossling.core.errors import DataError
 from crossling.results import (
+    PROBE_TASK,
+    CrossLingualRow,
+    LayerDifferenceRow,
+    ModelModelRow,
+    ProbeRow,
     ScoreRow,
     SimilarityRow,
     read_rows_csv,
+    read_rows_json,
     run_id,
     write_rows_csv,
     write_rows_json,
@@ -22,8 +28,8 @@ from crossling.results import (
 
 def _rows() -> list[ScoreRow]:
     return [ScoreRow("pos", lang, "test", "upos_acc", v, v - 1, v + 1, 10, 200, "m", "REF", 0,
-                     {"source": "en", "data": {"f": "abc"}}) for lang, v in (("en", 90.5),
-                                                                              ("fr", 70.25))]
+                     {"source": "en", "data": {"f": "abc"}}, "en")
+            for lang, v in (("en", 90.5), ("fr", 70.25))]
 
 
 def test_csv_round_trip_keeps_values_and_provenance(tmp_path: Path) -> None:
@@ -32,18 +38,24 @@ def test_csv_round_trip_keeps_values_and_provenance(tmp_path: Path) -> None:
         back = list(csv.DictReader(fh))
     assert [r["language"] for r in back] == ["en", "fr"]
     assert float(back[1]["value"]) == 70.25 and int(back[1]["n_units"]) == 200
-    # the CSV holds a short run id, the provenance is written once in the sidecar (issue 11:
-    # this assertion used to read the provenance JSON from a CSV column)
+    # the CSV holds a short run id, the provenance is written once in the sidecar
     assert "provenance" not in back[0] and back[0]["run_id"] == back[1]["run_id"]
     side = json.loads((tmp_path / "provenance.json").read_text())
     assert side == {back[0]["run_id"]: {"data": {"f": "abc"}, "source": "en"}}
 
 
 def test_json_rows_and_empty_csv_refused(tmp_path: Path) -> None:
-    sim = SimilarityRow("cross-lingual", "en", "fr", 3, "linear_cka", 0.8, 0.7, 0.9, 0.2, 0.3,
-                        100, "mean", "m")
-    data = json.loads(write_rows_json(tmp_path / "s.json", [sim]).read_text())
-    assert data[0]["layer"] == 3 and data[0]["compare_model"] is None
+    sim = CrossLingualRow(source="en", target="fr", layer=3, metric="linear_cka", value=0.8,
+                          ci_low=0.7, ci_high=0.9, null_mean=0.2, null_high=0.3, n=100,
+                          pooling="mean", model="m")
+    path = write_rows_json(tmp_path / "s.json", [sim, *_rows()])
+    data = json.loads(path.read_text())
+    assert data[0]["layer"] == 3 and data[0]["compare_model"] is None and data[0]["kind"]
+    assert read_rows_json(path) == [sim, *_rows()]
+    path.write_text(json.dumps([{**data[0], "kind": "mystery"}]))
+    with pytest.raises(DataError, match=r"s\.json: not a result row: unknown similarity row "
+                                        "kind 'mystery'"):
+        read_rows_json(path)
     with pytest.raises(ValueError, match="no rows"):
         write_rows_csv(tmp_path / "empty.csv", [])
     assert not (tmp_path / "empty.csv").exists()
@@ -58,8 +70,9 @@ _PROV: dict[str, object] = {
 
 
 def _sims(prov: dict[str, object], targets: tuple[str, ...]) -> list[SimilarityRow]:
-    return [SimilarityRow("cross-lingual", "en", t, layer, m, 0.5 + layer / 100, 0.4, 0.6,
-                          0.1, 0.2, 200, "mean", "e5", None, prov)
+    return [CrossLingualRow(source="en", target=t, layer=layer, metric=m,
+                            value=0.5 + layer / 100, ci_low=0.4, ci_high=0.6, null_mean=0.1,
+                            null_high=0.2, n=200, pooling="mean", model="e5", provenance=prov)
             for t in targets for layer in range(13)
             for m in ("debiased_cka", "linear_cka", "rbf_cka")]
 
@@ -88,15 +101,18 @@ def test_demo_size_csv_has_run_ids_not_provenance(tmp_path: Path) -> None:
 def test_csv_round_trip_rows_equal(tmp_path: Path) -> None:
     scores = [replace(r, source="en") for r in _rows()]
     scores.append(replace(scores[0], seed=1, provenance={"source": "en", "seed": 1}))
-    scores.append(replace(scores[0], task="probe_pos", layer=11))  # a probing row's layer
+    scores.append(ProbeRow(**{**scores[0].record(), "task": PROBE_TASK, "layer": 11}))
     back = read_rows_csv(write_rows_csv(tmp_path / "a" / "scores.csv", scores))
-    assert back == scores and [r.layer for r in back][-2:] == [None, 11]
-    sims = [SimilarityRow("model-model", "fr", "fr", 0, "linear_cka", 1 / 3, 0.25, 0.5,
-                          -0.125, 0.1, 30, "cls", "m", "m+ner", {"seed": 7}, "ner", 2, "k")]
-    sims.append(replace(sims[0], kind="layer-difference", layer=8, compare_layer=12))
+    assert back == scores and isinstance(back[-1], ProbeRow) and back[-1].layer == 11
+    common = {"source": "fr", "target": "fr", "metric": "linear_cka", "value": 1 / 3,
+              "ci_low": 0.25, "ci_high": 0.5, "n": 30, "pooling": "cls", "model": "m",
+              "provenance": {"seed": 7}, "task": "ner", "seed": 2, "finetune_cell": "k"}
+    sims: list[SimilarityRow] = [
+        ModelModelRow(**common, layer=0, null_mean=-0.125, null_high=0.1, compare_model="m+ner"),
+        LayerDifferenceRow(**common, layer=8, compare_layer=12)]
     back = read_rows_csv(write_rows_csv(tmp_path / "b" / "similarity.csv", sims))
-    assert back == sims and isinstance(back[0], SimilarityRow) and back[0].seed == 2
-    assert [r.compare_layer for r in back] == [None, 12]
+    assert back == sims and isinstance(back[0], ModelModelRow) and back[0].seed == 2
+    assert isinstance(back[1], LayerDifferenceRow) and back[1].compare_layer == 12
     assert back[0].value == 1 / 3  # floats exactly
 
 
@@ -121,8 +137,8 @@ def test_older_csv_with_inline_provenance_still_reads(tmp_path: Path) -> None:
                     "n_sentences", "n_units", "model", "reinit", "seed", "provenance"])
         w.writerow(["pos", "en", "test", "upos_acc", "90.5", "89.5", "91.5", "10", "200", "m",
                     "REF", "0", json.dumps({"source": "en"})])
-    (row,) = read_rows_csv(path)
-    assert row.provenance == {"source": "en"} and row.source is None and row.seed == 0
+    (row,) = read_rows_csv(path)  # its source read from the provenance (compat)
+    assert row.provenance == {"source": "en"} and row.source == "en" and row.seed == 0
 
 
 def test_unreadable_csvs_are_one_line_data_errors(tmp_path: Path) -> None:
