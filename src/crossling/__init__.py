@@ -31,8 +31,9 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.experiments.workflows import StudyOutcome, finetune, run_study, study_report
     from crossling.models.encoder import Encoder, load_encoder
     from crossling.models.reinit import ReinitReport, reinit
-    from crossling.report.analyses import ReportData, compute_report
-    from crossling.report.render import build_report
+    from crossling.report.data import ReportData, compute_report
+    from crossling.report.settings import ReportSettings
+    from crossling.report.write import build_report
     from crossling.results import ScoreRow, SimilarityRow, read_rows_csv, write_rows_csv
     from crossling.similarity.measures import REGISTRY as MEASURES
     from crossling.similarity.measures import Measure, get_measure
@@ -78,9 +79,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "SimilarityRow": ("crossling.results", "SimilarityRow"),
     "read_rows_csv": ("crossling.results", "read_rows_csv"),
     "write_rows_csv": ("crossling.results", "write_rows_csv"),
-    "compute_report": ("crossling.report.analyses", "compute_report"),
-    "ReportData": ("crossling.report.analyses", "ReportData"),
-    "build_report": ("crossling.report.render", "build_report"),
+    "compute_report": ("crossling.report.data", "compute_report"),
+    "ReportData": ("crossling.report.data", "ReportData"),
+    "ReportSettings": ("crossling.report.settings", "ReportSettings"),
+    "build_report": ("crossling.report.write", "build_report"),
     # errors: bad input raises one of these, with a one-line message naming file and line
     "CrosslingError": ("crossling.core.errors", "CrosslingError"),
     "ConfigError": ("crossling.core.errors", "ConfigError"),
@@ -99,6 +101,7 @@ __all__ = [
     "ParallelCorpus",
     "ReinitReport",
     "ReportData",
+    "ReportSettings",
     "ScoreRow",
     "SimilarityRow",
     "Study",

@@ -1,21 +1,14 @@
-"""Per-layer similarity curves with their uncertainty, as a paper-ready PNG, and the helpers
-every crossling figure shares (:func:`save_figure`, :func:`measure_label`).
+"""One run's per-layer similarity curves with their uncertainty (PNG), and the helpers every
+crossling figure shares (`save_figure`, `measure_label`, the layer axis and legend).
 
-Plotting is split by concern: this module draws one run's curves (``crossling similarity``,
-``crossling demo`` and the report's per-target figure); :mod:`crossling.report.figures` draws
-the study-level figures of the report and saves and labels them through this module's helpers.
-
-One panel per measure, the headline measure (debiased CKA) first; one line per target (or per
-language for model-vs-model rows) with its 95% bootstrap band; the shuffled-pairs null drawn as a
-grey dashed line with a band up to its 95th percentile, so that a reader sees at once which part
-of a curve is alignment and which part is what unrelated sentences would score. Each panel says
-what its band is: a 95% CI for debiased CKA, only the spread of a biased estimator for linear and
-RBF CKA (each measure's record in :data:`crossling.similarity.measures.REGISTRY`).
+One panel per measure, headline first; one line per target with its 95% bootstrap band; the
+shuffled-pairs null as a grey dashed line with a band to its 95th percentile, so a reader sees
+at once which part of a curve is alignment and which part unrelated sentences would score.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +21,19 @@ from crossling.core.atomic import atomic_path
 from crossling.core.manifest import writing_outputs
 from crossling.report.rows import rows_frame
 from crossling.results import SimilarityRow, write_rows_csv, write_rows_json
-from crossling.similarity.measures import FieldView, get_measure, measure_ids
-
-MEASURE_LABELS: Mapping[str, str] = FieldView(lambda m: m.label)
-"""Short names of the measures (each registry record's ``label``), headline first (the default
-panel order)."""
-
-BAND_LABELS: Mapping[str, str] = FieldView(lambda m: m.band_label)
-"""What the shaded band of each measure's curves is (each record's ``band_label``)."""
+from crossling.similarity.measures import get_measure, measure_ids
 
 
 def measure_label(measure: str) -> str:
-    """A measure's plot label from the registry (``get_measure(m).label``); an id the registry
-    does not know (rows of an older store) is shown as is."""
+    """A measure's plot label from the registry; an id the registry does not know (rows of an
+    older store) is shown as is."""
     return get_measure(measure).label if measure in measure_ids() else measure
+
+
+def band_label(measure: str) -> str:
+    """What the shaded band of a measure's curves is (the registry's ``band_label``)."""
+    return get_measure(measure).band_label if measure in measure_ids() \
+        else "band: 95% bootstrap interval"
 
 
 def save_figure(fig: plt.Figure, path: str | Path, dpi: int) -> Path:
@@ -78,7 +70,7 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
     df = rows_frame(rows)
     if df.empty:
         raise ValueError("no similarity rows to plot")
-    chosen = [m for m in (measures or MEASURE_LABELS) if m in set(df["metric"])]
+    chosen = [m for m in (measures or measure_ids()) if m in set(df["metric"])]
     chosen += [m for m in df["metric"].unique() if m not in chosen and measures is None]
     fig, axes = plt.subplots(1, len(chosen), figsize=(4.6 * len(chosen), 3.8), squeeze=False,
                              sharex=True)
@@ -100,7 +92,7 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
                     label="shuffled pairs (null)")
             ax.fill_between(null.index, null["null_mean"], null["null_high"], color="0.6",
                             alpha=0.25, lw=0)
-        band = BAND_LABELS.get(measure, "band: 95% bootstrap interval")
+        band = band_label(measure)
         if sub["ci_low"].isna().all() and not (measure in measure_ids() and
                                                get_measure(measure).max_boot == 0):
             band = "no interval (n_boot = 0)"  # (a measure that never has one says why)

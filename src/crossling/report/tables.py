@@ -187,6 +187,45 @@ def probe_table(best: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def robustness_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The robustness of the alignment curve (`crossling.analysis.alignment.
+    alignment_robustness`), one row per model and measure."""
+    if summary.empty:
+        return summary
+    table = pd.DataFrame({
+        "measure": summary["measure"], "peak layer": summary["peak_layer"],
+        "top fall (peak − last) [95% CI]": [
+            fmt_ci(*v, digits=3) for v in zip(
+                summary["fall"], summary["fall_ci_low"], summary["fall_ci_high"], strict=True)],
+        "fall / (peak − null)": summary["fall_normalised"],
+        "peak stability": summary["peak_stability"], "targets": summary["targets"],
+        "verdict": summary["verdict"]})
+    if summary["model"].nunique() > 1:
+        table.insert(0, "model", summary["model"])
+    return table
+
+
+def pretrained_vs_finetuned_table(mm: pd.DataFrame) -> pd.DataFrame:
+    """Layer x task means of similarity(pretrained, fine-tuned) and the mean null (P4)."""
+    if mm.empty:
+        return pd.DataFrame()
+    table = mm.pivot_table(index="layer", columns="task", values="mean")
+    table.columns = [f"{c} (mean)" for c in table.columns]
+    table["null (mean)"] = mm.groupby("layer")["null_mean"].mean()
+    return table.reset_index()
+
+
+def finetuned_alignment_table(tuned: pd.DataFrame) -> pd.DataFrame:
+    """Layer x (task, re-init group) of the fine-tuned models' alignment beside the pretrained
+    curve (`crossling.analysis.alignment.finetuned_alignment`); empty unless a re-initialised
+    group is there besides REF and the pretrained model (P2 and P5)."""
+    if tuned.empty or tuned["reinit"].nunique() <= 2:
+        return pd.DataFrame()
+    table = tuned.pivot_table(index="layer", columns=["task", "reinit"], values="value")
+    table.columns = [f"{c[0]} {c[1]}" if c[1] != "-" else str(c[0]) for c in table.columns]
+    return table.reset_index()
+
+
 # train_config key -> settings label (the similarity rows have a max length of their own).
 _TRAINING_SETTINGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
                       "head_lr": "head_lr", "max_length": "max sub-words (training)"}
