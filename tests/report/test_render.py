@@ -76,7 +76,8 @@ def test_report_of_similarity_only_headline_measure_and_unknown_measure(tmp_path
 
 def test_rendered_report_writes_and_shows_the_computed_frames(tmp_path: Path) -> None:
     """The report is compute_report's frames rendered, nothing recomputed. The CSVs are those
-    frames, byte for byte; every table of report.md is one of them; and build_report writes exactly what write_report(compute_report(...)) writes."""
+    frames, byte for byte; every table of report.md is one of them; and build_report writes
+    exactly what write_report(compute_report(...)) writes."""
     data = compute_report(score_rows(), similarity_rows(), settings=SOME)
     index = write_report(data, tmp_path / "split", title="split")
     out = index.parent

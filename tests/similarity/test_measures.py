@@ -145,7 +145,7 @@ def test_register_refuses_duplicates_and_inconsistent_records(
 
 def test_a_registered_measure_reaches_every_consumer(monkeypatch: pytest.MonkeyPatch) -> None:
     """One record is all a new measure needs: labels, min n, interval label, validation."""
-    from crossling.report.plots import BAND_LABELS, MEASURE_LABELS
+    from crossling.report.plots import band_label, measure_label
 
     monkeypatch.setattr("crossling.similarity.measures.REGISTRY", dict(REGISTRY))
     import crossling.similarity.measures as measures
@@ -154,7 +154,7 @@ def test_a_registered_measure_reaches_every_consumer(monkeypatch: pytest.MonkeyP
                               min_n=7, interval_kind="extra interval"))
     assert measures.REGISTRY["extra"] is record and "extra" not in REGISTRY
     assert get_measure("extra") is record
-    assert MEASURE_LABELS["extra"] == "extra CKA" and BAND_LABELS["extra"] == "band: extra"
+    assert measure_label("extra") == "extra CKA" and band_label("extra") == "band: extra"
     assert cka.MIN_N["extra"] == 7 and min_sentences(["extra", "linear_cka"]) == 7
     assert null.INTERVAL_KINDS["extra"] == "extra interval"
     assert measure_ids()[-1] == "extra"

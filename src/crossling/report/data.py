@@ -220,12 +220,12 @@ def _score_fields(sc: pd.DataFrame) -> dict[str, Any]:
 
 
 def _similarity_fields(sf: pd.DataFrame, sc: pd.DataFrame, measure: str,
-                       n_boot: int) -> dict[str, object]:
+                       n_boot: int) -> dict[str, Any]:
     """The alignment figure's measures, pretrained vs fine-tuned, the correlations of
     similarity with transfer (Table 3) and the scatter's choices."""
     if sf.empty:
         return {}
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}
     if (sf["kind"] == "cross-lingual").any():
         fields["alignment_measures"] = (measure, *sorted(set(sf["metric"]) - {measure}))
     mm = pretrained_vs_finetuned(sf, measure)
@@ -242,7 +242,7 @@ def _similarity_fields(sf: pd.DataFrame, sc: pd.DataFrame, measure: str,
 
 
 def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFrame,
-                        measure: str, *, n_perm: int) -> dict[str, pd.DataFrame]:
+                        measure: str, *, n_perm: int) -> dict[str, Any]:
     """The pre-registered statistics of P2-P6 and their verdicts (docs/reproduction/
     analysis-plan.md); empty frames for what the rows do not hold."""
     contrasts = hierarchical_gaps(sc) if not sc.empty else _empty()
@@ -262,7 +262,7 @@ def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFram
             "finetuned_alignment_table": tables.finetuned_alignment_table(tuned)}
 
 
-def _probe_fields(rows: Sequence[ScoreRow]) -> dict[str, pd.DataFrame]:
+def _probe_fields(rows: Sequence[ScoreRow]) -> dict[str, Any]:
     """The probing fields of `ReportData` (empty frames without probing rows)."""
     if not rows:
         return {}

@@ -84,7 +84,7 @@ def pretrained_vs_finetuned(table: pd.DataFrame, measure: str, path: Path,
                             baselines: pd.DataFrame | None = None) -> Path:
     """similarity(pretrained, fine-tuned) per layer, one line per task (band: range over
     languages and seeds), with the mean shuffled-pairs null band; with ``baselines``
-    (:func:`crossling.analysis.verdicts.p4_frames` per-layer frame): the same measure between
+    (`crossling.analysis.verdicts.p4_frames` per-layer frame): the same measure between
     two fine-tuned seeds (dotted, per task) and, in a second panel, the relative weight change
     of each block."""
     has_weights = baselines is not None and "weight_change" in baselines \
@@ -165,7 +165,7 @@ def delta_heatmap(d: pd.DataFrame, task: str, metric: str, path: Path) -> Path:
 
 
 def delta_by_group(summary: pd.DataFrame, path: Path) -> Path:
-    """One panel per task of :func:`crossling.analysis.deltas.summarize`, its main metric
+    """One panel per task of `crossling.analysis.deltas.summarize`, its main metric
     (UPOS accuracy, LAS, span F1; every metric of a task without one): source Δ and mean target
     Δ by re-initialised group (low blocks left), each the mean over seeds with its 95%
     t-interval across seeds as error bars (no bar where the seeds give none). The other metrics

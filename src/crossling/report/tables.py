@@ -1,4 +1,4 @@
-"""The report's tables as pandas DataFrames (rendered to Markdown/HTML by report.render).
+"""The report's tables as pandas DataFrames (rendered to Markdown and HTML by `report.render`).
 
 Numbers stay numbers where a reader sorts or compares them; an estimate with its interval is one
 formatted cell, ``12.34 [11.00, 13.70]``, as in papers. Each builder says which of the paper's
@@ -43,7 +43,7 @@ def fmt_ci(value: float, low: float, high: float, digits: int = 2) -> str:
 def _role(g: pd.DataFrame, lang: str) -> str:
     """``source``, ``source (other set)`` for another test set of the source language (Universal
     NER's en_pud beside WikiANN en: neither the source score nor a target of any Δ,
-    :func:`~crossling.analysis.frames.without_other_source_sets`), else ``target``."""
+    `crossling.analysis.frames.without_other_source_sets`), else ``target``."""
     if bool(g["is_source"].any()):
         return "source"
     source = g["source"].dropna()
@@ -96,7 +96,7 @@ def delta_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def contrast_table(contrasts: pd.DataFrame) -> pd.DataFrame:
-    """Table P2: the hierarchical gaps and contrasts (:func:`crossling.analysis.hierarchical.
+    """Table P2: the hierarchical gaps and contrasts (`crossling.analysis.hierarchical.
     hierarchical_gaps`), contrasts first, with both intervals, Holm p and the per-seed values."""
     c = contrasts.assign(_kind=contrasts["kind"].map({"contrast": 0, "gap": 1}),
                          _group=contrasts["reinit"].map(lambda g: group_order(str(g))[0]))
@@ -167,7 +167,7 @@ def correlation_table(corr: pd.DataFrame) -> pd.DataFrame:
 
 
 def probe_table(best: pd.DataFrame) -> pd.DataFrame:
-    """Probing summary per language (:func:`crossling.analysis.probing.best_layers`): the best
+    """Probing summary per language (`crossling.analysis.probing.best_layers`): the best
     layer with its accuracy, selectivity and control accuracy, each ``v [95% CI]``; the
     majority baseline; the accuracy at the source's best layer (not selected on the target)."""
     if best.empty:
