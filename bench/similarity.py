@@ -55,7 +55,9 @@ from crossling.similarity.cka import LinearCKAStream, linear_cka, rbf_cka
 from crossling.similarity.extract import extract, extract_cached
 from crossling.similarity.measures import measure_ids, resample_counts
 from crossling.similarity.null import estimate
-from crossling.similarity.retrieval import VARIANTS, retrieval_rows
+from crossling.retrieval.metrics import VARIANTS
+from crossling.retrieval.rows import retrieval_rows
+from crossling.retrieval.settings import RetrievalSettings
 
 
 def naive_vectors(enc, texts: list[str]) -> torch.Tensor:  # type: ignore[no-untyped-def]
@@ -228,8 +230,8 @@ def time_retrieval(vecs: dict[str, torch.Tensor], source: str, targets: list[str
                    what: str) -> float:
     """(e): retrieval rows for every target, layer, variant and direction; prints the time."""
     t0 = time.perf_counter()
-    rows = retrieval_rows(vecs, source, targets, model="bench", variants=VARIANTS,
-                          n_boot=1000, n_null=200)
+    rows = retrieval_rows(vecs, source, targets, model="bench", settings=RetrievalSettings(
+        variants=VARIANTS, n_boot=1000, n_null=200, progress=False))
     seconds = time.perf_counter() - t0
     layers, n = vecs[source].shape[:2]
     print(f"(e) retrieval P@1 ({what}), {len(targets)} targets x {layers} layers x {n} "

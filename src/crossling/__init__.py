@@ -35,13 +35,15 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.report.settings import ReportSettings
     from crossling.report.write import build_report
     from crossling.results import ScoreRow, SimilarityRow, read_rows_csv, write_rows_csv
+    from crossling.retrieval.rows import cross_lingual_retrieval
+    from crossling.retrieval.settings import RetrievalSettings
     from crossling.similarity.measures import REGISTRY as MEASURES
     from crossling.similarity.measures import Measure, get_measure
     from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
-    from crossling.similarity.retrieval import cross_lingual_retrieval, run_retrieval
     from crossling.similarity.service import run_similarity
     from crossling.training.loop import TrainConfig
     from crossling.training.probing import probe
+    from crossling.workflows.retrieval import run_retrieval
 
 # public name -> (module, attribute in that module)
 _EXPORTS: dict[str, tuple[str, str]] = {
@@ -58,8 +60,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "cross_lingual_similarity": ("crossling.similarity.pipeline", "cross_lingual_similarity"),
     "model_similarity": ("crossling.similarity.pipeline", "model_similarity"),
     "run_similarity": ("crossling.similarity.service", "run_similarity"),
-    "cross_lingual_retrieval": ("crossling.similarity.retrieval", "cross_lingual_retrieval"),
-    "run_retrieval": ("crossling.similarity.retrieval", "run_retrieval"),
+    # retrieval
+    "cross_lingual_retrieval": ("crossling.retrieval.rows", "cross_lingual_retrieval"),
+    "run_retrieval": ("crossling.workflows.retrieval", "run_retrieval"),
+    "RetrievalSettings": ("crossling.retrieval.settings", "RetrievalSettings"),
     "MEASURES": ("crossling.similarity.measures", "REGISTRY"),
     "Measure": ("crossling.similarity.measures", "Measure"),
     "get_measure": ("crossling.similarity.measures", "get_measure"),
@@ -102,6 +106,7 @@ __all__ = [
     "ReinitReport",
     "ReportData",
     "ReportSettings",
+    "RetrievalSettings",
     "ScoreRow",
     "SimilarityRow",
     "Study",

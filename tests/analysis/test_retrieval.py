@@ -11,7 +11,7 @@ from crossling.analysis.retrieval import (
     retrieval_frame,
 )
 from crossling.results import SimilarityRow
-from crossling.similarity.retrieval import metric_id
+from crossling.retrieval.metrics import metric_id
 
 
 def _row(target: str, layer: int, variant: str, direction: str, value: float,

@@ -64,15 +64,17 @@ def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 
 
 @pytest.mark.parametrize(("option", "message"), [
-    (["--n", "1"], "--n 1: retrieval needs at least 4 parallel sentences"),
-    (["--n", "-5"], "--n -5: retrieval needs at least 4"),
+    (["--n", "1"], "--n must be >= 2, got 1"),
+    (["--n", "-5"], "--n must be >= 2, got -5"),
+    (["--n", "3"], "--n must be >= 4 with the margin (k = 4 neighbours per query), got 3"),
     (["--n", "3", "--variants", "cosine"], None),  # 2 suffice without the margin
-    (["--n", "100000"], "--n 100000: only 1000 parallel sentences are available for en, fr"),
-    (["--variants", "cosine", "cosine"], "--variants: 'cosine' given more than once"),
-    (["--targets", "fr", "fr"], "--targets: fr given more than once"),
-    (["--targets", "en"], "source language 'en' is also a target"),
+    (["--n", "100000"], "--n must be <= 1000, the parallel sentences of en, fr, got 100000"),
+    (["--variants", "cosine", "cosine"], "--variants 'cosine' is given twice"),
+    (["--targets", "fr", "fr"], "--targets 'fr' is given twice"),
+    (["--targets", "en"], "--targets include the source language 'en'"),
     (["--targets", "xx"], "unknown language 'xx'"),
-    (["--n-boot", "-1"], "--n-boot -1: must be >= 1, or 0 for no interval"),
+    (["--n-boot", "-1"], "--n-boot must be >= 0, got -1"),
+    (["--layers", "0", "0"], "--layers 0 is given twice"),
     (["--device", "tpu"], "tpu"),
 ])
 def test_bad_options_are_one_line_errors(tiny_bert: Path, ud_dir: Path, tmp_path: Path,

@@ -48,15 +48,19 @@ def test_check_count_names_the_bound_it_misses() -> None:
     ("batch_tokens", 0.5)])
 def test_similarity_and_retrieval_refuse_before_loading(
         setting: str, value: Any, fixture_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from crossling.similarity.retrieval import run_retrieval
+    from crossling.retrieval.settings import RetrievalSettings
     from crossling.similarity.service import run_similarity
+    from crossling.workflows.retrieval import run_retrieval
 
     monkeypatch.setattr("crossling.similarity.service.load_encoder", _no_model)
-    monkeypatch.setattr("crossling.similarity.retrieval.load_encoder", _no_model)
-    for run in (run_similarity, run_retrieval):
+    monkeypatch.setattr("crossling.workflows.retrieval.load_encoder", _no_model)
+    runs = [lambda **k: run_similarity(model="m", ud=fixture_dir / "ud", source="en",
+                                       targets=["fr"], **k),
+            lambda **k: run_retrieval("m", fixture_dir / "ud", "en", targets=["fr"],
+                                      settings=RetrievalSettings(**k))]
+    for run in runs:
         with pytest.raises(ConfigError, match=rf"^{setting} must be an integer") as info:
-            run(model="m", ud=fixture_dir / "ud", source="en", targets=["fr"],
-                **{setting: value})
+            run(**{setting: value})
         assert "\n" not in str(info.value)
 
 
@@ -64,8 +68,9 @@ def test_functions_on_a_loaded_encoder_check_the_seed_and_counts(fixture_dir: Pa
     """``cross_lingual_similarity`` and friends take an encoder: the check comes before any
     sentence is encoded (the encoder is never touched here)."""
     from crossling.data.parallel import align_pud
+    from crossling.retrieval.rows import cross_lingual_retrieval
+    from crossling.retrieval.settings import RetrievalSettings
     from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
-    from crossling.similarity.retrieval import cross_lingual_retrieval
 
     corpus = align_pud(fixture_dir / "ud", ["en", "fr"])
     enc: Any = None
@@ -74,7 +79,8 @@ def test_functions_on_a_loaded_encoder_check_the_seed_and_counts(fixture_dir: Pa
                                              measures=["linear_cka"], **k),
         lambda **k: model_similarity(enc, enc, corpus, languages=["en"],
                                      measures=["linear_cka"], **k),
-        lambda **k: cross_lingual_retrieval(enc, corpus, "en", targets=["fr"], **k)]
+        lambda **k: cross_lingual_retrieval(enc, corpus, "en", targets=["fr"],
+                                            settings=RetrievalSettings(**k))]
     for call in calls:
         with pytest.raises(SettingError, match=r"^seed must be an integer in"):
             call(seed=-1)

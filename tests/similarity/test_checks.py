@@ -11,11 +11,14 @@ import pytest
 import torch
 
 from crossling.core.errors import ConfigError, CrosslingError
+from crossling.retrieval.resampling import Resamples
+from crossling.retrieval.rows import retrieval_rows
+from crossling.retrieval.scoring import precision_at_1
+from crossling.retrieval.settings import RetrievalSettings, ScoringSettings
 from crossling.similarity import checks
 from crossling.similarity.checks import VectorError
 from crossling.similarity.measures import REGISTRY
 from crossling.similarity.null import estimate, estimate_targets
-from crossling.similarity.retrieval import Resamples, precision_at_1, retrieval_rows
 
 ALL = list(REGISTRY)
 
@@ -70,7 +73,7 @@ def test_retrieval_refuses_degenerate_vectors() -> None:
     for side, message in _bad_sides().values():
         for a, b, where in ((side, y, "x"), (x, side, "y")):
             with pytest.raises(VectorError, match=rf"^{where}: {message}"):
-                precision_at_1(a, b, n_boot=10, n_null=5)
+                precision_at_1(a, b, ScoringSettings(n_boot=10, n_null=5))
 
 
 def test_retrieval_rows_name_the_layer_and_language() -> None:
@@ -79,9 +82,10 @@ def test_retrieval_rows_name_the_layer_and_language() -> None:
     vectors["fr"][2, :, :] = float("nan")  # a NaN weight in block 2: every sentence NaN
     with pytest.raises(VectorError, match=r"^layer 2 of fr: sentence vectors contain NaN "
                                           r"\(non-finite values in 40 of 40 rows\)$"):
-        retrieval_rows(vectors, "en", ["fr"], model="m", n_boot=5, n_null=5)
-    assert len(retrieval_rows(vectors, "en", ["fr"], model="m", layers=[0, 1], n_boot=5,
-                              n_null=5)) == 2 * 6
+        retrieval_rows(vectors, "en", ["fr"], model="m",
+                       settings=RetrievalSettings(n_boot=5, n_null=5))
+    assert len(retrieval_rows(vectors, "en", ["fr"], model="m", settings=RetrievalSettings(
+        layers=[0, 1], n_boot=5, n_null=5))) == 2 * 6
 
 
 @pytest.mark.parametrize("measure", ALL)
@@ -101,9 +105,9 @@ def test_numpy_arrays_and_lists_are_measured_like_tensors(measure: str) -> None:
 
 def test_retrieval_takes_numpy_arrays_and_lists() -> None:
     x, y = _data()
-    expected = precision_at_1(x, y, n_boot=10, n_null=5)
+    expected = precision_at_1(x, y, ScoringSettings(n_boot=10, n_null=5))
     for a, b in ((x.numpy(), y.numpy()), (x.tolist(), y.tolist())):
-        got = precision_at_1(a, b, n_boot=10, n_null=5)
+        got = precision_at_1(a, b, ScoringSettings(n_boot=10, n_null=5))
         assert {k: e.value for k, e in got.items()} == {k: e.value for k, e in expected.items()}
 
 
@@ -147,7 +151,7 @@ def test_mistyped_counts_are_one_line_errors(kwargs: dict[str, Any], message: st
     with pytest.raises(ConfigError, match=message):
         estimate_targets(x, [y], ["debiased_cka"], **kwargs)
     with pytest.raises(ConfigError, match=message):
-        precision_at_1(x, y, **kwargs)
+        precision_at_1(x, y, ScoringSettings(**kwargs))
 
 
 def test_numpy_integer_counts_and_a_bare_measure_name_are_accepted() -> None:
@@ -155,7 +159,8 @@ def test_numpy_integer_counts_and_a_bare_measure_name_are_accepted() -> None:
     a = estimate(x, y, "linear_cka", n_boot=np.int64(10), n_null=np.int32(5))
     assert list(a) == ["linear_cka"]
     assert a == estimate(x, y, ["linear_cka"], n_boot=10, n_null=5)
-    assert list(precision_at_1(x, y, variants="cosine", n_boot=0, n_null=0)) == [
+    assert list(precision_at_1(x, y, ScoringSettings(variants=["cosine"], n_boot=0,
+                                                           n_null=0))) == [
         "retrieval_p1_s2t", "retrieval_p1_t2s"]
 
 
@@ -170,7 +175,7 @@ def test_a_resample_count_too_large_for_memory_is_refused_before_any_draw() -> N
         estimate_targets(x, [y], ["rsa"], n_boot=0, n_null=1_000_000_000)
     with pytest.raises(ConfigError, match=r"^n_boot = 1000000000, n_null = 200: the retrieval "
                                           r"resamples of 40 sentences would take about"):
-        precision_at_1(x, y, n_boot=1_000_000_000)
+        precision_at_1(x, y, ScoringSettings(n_boot=1_000_000_000))
     with pytest.raises(ConfigError, match="the retrieval resamples of 40 sentences"):
         Resamples.draw(40, 1_000_000_000, 0, 0)
     assert time.perf_counter() - clock < 5

@@ -18,13 +18,17 @@ from crossling.core.errors import ConfigError, CrosslingError
 from crossling.data.parallel import align_by_sent_id
 from crossling.data.resolve import resolve_ud
 from crossling.models.encoder import Encoder, load_encoder
-from crossling.similarity import pipeline, retrieval
+from crossling.retrieval import rows as retrieval
+from crossling.retrieval.rows import cross_lingual_retrieval
+from crossling.retrieval.settings import RetrievalSettings
+from crossling.similarity import pipeline
 from crossling.similarity.checks import VectorError
 from crossling.similarity.pipeline import cross_lingual_similarity, model_similarity
-from crossling.similarity.retrieval import cross_lingual_retrieval, run_retrieval
 from crossling.similarity.service import run_similarity
+from crossling.workflows.retrieval import run_retrieval
 
 FAST = {"n_boot": 5, "n_null": 5, "progress": False}
+RFAST = RetrievalSettings(**FAST)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +67,8 @@ def test_a_pooling_that_makes_every_vector_equal_is_refused_naming_the_layer(
         cross_lingual_similarity(enc, corpus, "en", targets=["fr"], pooling="first_token",
                                  **FAST)
     with pytest.raises(VectorError, match=r"^layer 0 of en: sentence vectors are all the same"):
-        cross_lingual_retrieval(enc, corpus, "en", targets=["fr"], pooling="first_token",
-                                **FAST)
+        cross_lingual_retrieval(enc, corpus, "en", targets=["fr"],
+                                settings=RFAST.replace(pooling="first_token"))
     rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], pooling="first_token",
                                     layers=[1, 4], measures=["linear_cka"], **FAST)
     assert [r.layer for r in rows] == [1, 4]
@@ -86,7 +90,7 @@ def test_a_nan_weight_is_refused_naming_the_layer_before_any_measure(
     with pytest.raises(VectorError, match=r"^layer 3 of en \(.*\): sentence vectors contain NaN"):
         model_similarity(enc, enc, corpus, languages=["en"], **FAST)
     with pytest.raises(VectorError, match=message):
-        cross_lingual_retrieval(enc, corpus, "en", targets=["fr"], **FAST)
+        cross_lingual_retrieval(enc, corpus, "en", targets=["fr"], settings=RFAST)
     monkeypatch.undo()
     rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], layers=[0, 1, 2],
                                     measures=["debiased_cka"], **FAST)
@@ -101,8 +105,9 @@ def test_a_short_position_limit_bounds_max_length_and_a_larger_one_is_refused(
     rows = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], measures=["linear_cka"],
                                     **FAST)
     assert len(rows) == 3 and rows[0].provenance["max_length"] == 16
-    assert cross_lingual_retrieval(enc, corpus, "en", targets=["fr"], variants=["cosine"],
-                                   **FAST)[0].provenance["max_length"] == 16
+    found = cross_lingual_retrieval(enc, corpus, "en", targets=["fr"],
+                                    settings=RFAST.replace(variants=["cosine"]))
+    assert found[0].provenance["max_length"] == 16
 
     def no_encoding(*args: object, **kwargs: object) -> None:
         raise AssertionError("encoded before the max_length check")
@@ -115,7 +120,8 @@ def test_a_short_position_limit_bounds_max_length_and_a_larger_one_is_refused(
     with pytest.raises(ConfigError, match=message):
         model_similarity(enc, enc, corpus, languages=["en"], max_length=512, **FAST)
     with pytest.raises(ConfigError, match=message):
-        cross_lingual_retrieval(enc, corpus, "en", targets=["fr"], max_length=512, **FAST)
+        cross_lingual_retrieval(enc, corpus, "en", targets=["fr"],
+                                settings=RFAST.replace(max_length=512))
 
 
 def test_a_bare_string_target_is_one_language(tiny_bert: Path, ud_dir: Path,
@@ -124,7 +130,8 @@ def test_a_bare_string_target_is_one_language(tiny_bert: Path, ud_dir: Path,
                           "device": "cpu", "cache_dir": tmp_path, **FAST}
     rows = run_similarity(targets="fr", measures="linear_cka", **kw)
     assert {r.target for r in rows} == {"fr"} and {r.metric for r in rows} == {"linear_cka"}
-    rows = run_retrieval(targets="fr", variants="cosine", **kw)
+    rows = run_retrieval(kw["model"], ud_dir, "en", targets="fr", cache_dir=tmp_path,
+                         settings=RFAST.replace(variants=["cosine"], n=12, device="cpu"))
     assert {r.target for r in rows} == {"fr"}
 
 
@@ -144,7 +151,9 @@ def test_mistyped_settings_are_refused_before_data_and_model(
     with pytest.raises(ConfigError, match=message):
         run_similarity(**kw)
     with pytest.raises(ConfigError, match=message):
-        run_retrieval(**kw)
+        run_retrieval(kw["model"], kw["ud"], "en", targets=kw["targets"],
+                      settings=RetrievalSettings(**{k: v for k, v in kwargs.items()
+                                                    if k != "targets"}))
 
 
 def test_resample_counts_beyond_memory_are_refused_before_the_model_loads(
@@ -159,7 +168,8 @@ def test_resample_counts_beyond_memory_are_refused_before_the_model_loads(
         run_similarity(n_boot=1_000_000_000, **kw)
     with pytest.raises(ConfigError, match=r"^n_boot = 1000, n_null = 1000000000: the retrieval "
                                           r"resamples of 100 sentences would take about"):
-        run_retrieval(n_null=1_000_000_000, **kw)
+        run_retrieval(kw["model"], ud_dir, "en", targets=["fr"], settings=RetrievalSettings(
+            n=100, n_null=1_000_000_000, device="cpu", progress=False))
     assert time.perf_counter() - clock < 30
 
 

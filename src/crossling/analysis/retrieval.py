@@ -1,8 +1,8 @@
 """Retrieval rows as frames and tables: the numbers of the CLI printout and the report section.
 
-Retrieval rows are :class:`~crossling.results.SimilarityRow` with ``kind = "retrieval"``
-(:mod:`crossling.similarity.retrieval`); the variant and the direction are read back from the
-metric id. No drawing here (the figure: :mod:`crossling.report.retrieval_plots`).
+Retrieval rows are `SimilarityRow`s with ``kind = "retrieval"`` (`crossling.retrieval`); the
+variant and the direction are read back from the metric id. No drawing here (the figure:
+`crossling.report.retrieval_plots`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from crossling.results import SimilarityRow
-from crossling.similarity.retrieval import KIND, RETRIEVAL_METRICS, VARIANTS
+from crossling.retrieval.metrics import KIND, RETRIEVAL_METRICS, VARIANTS
 
 FRAME_COLUMNS = ["source", "target", "layer", "variant", "direction", "metric", "value",
                  "ci_low", "ci_high", "chance", "null_high", "n", "pooling", "model"]

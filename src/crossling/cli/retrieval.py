@@ -9,40 +9,38 @@ from typing import Any
 from crossling.analysis.retrieval import layer_table, retrieval_frame
 from crossling.cli.options import add_forward_options
 from crossling.core.atomic import check_output_dir
-from crossling.core.errors import ConfigError
+from crossling.core.errors import SettingError
 from crossling.core.manifest import check_outputs
+from crossling.core.settings import as_flag
 from crossling.data.specs import find_ud_folder
 from crossling.report.retrieval_plots import RETRIEVAL_OUTPUTS, write_retrieval_outputs
+from crossling.retrieval.metrics import VARIANTS
+from crossling.retrieval.settings import RetrievalSettings
 from crossling.similarity.pooling import POOLINGS
-from crossling.similarity.retrieval import VARIANTS, check_variants, run_retrieval
+from crossling.workflows.retrieval import run_retrieval
 
 
-def _check(args: argparse.Namespace) -> None:
-    """One-line ConfigErrors for option values that would otherwise run on garbage."""
-    check_variants(args.variants, "--variants")  # --n is checked by run_retrieval
-    if args.n_boot < 0:
-        raise ConfigError(f"--n-boot {args.n_boot}: must be >= 1, or 0 for no interval")
-    if args.n_null < 0:
-        raise ConfigError(f"--n-null {args.n_null}: must be >= 1, or 0 for no null")
-    if args.batch_tokens <= 0:
-        raise ConfigError(f"--batch-tokens {args.batch_tokens}: the token budget per forward "
-                          "pass must be > 0")
-    dupes = sorted({v for v in args.targets or [] if args.targets.count(v) > 1})
-    if dupes:
-        raise ConfigError(f"--targets: {', '.join(dupes)} given more than once")
+def _settings(args: argparse.Namespace) -> RetrievalSettings:
+    return RetrievalSettings(variants=args.variants, pooling=args.pooling, n=args.n,
+                             n_boot=args.n_boot, n_null=args.n_null, seed=args.seed,
+                             layers=args.layers, batch_tokens=args.batch_tokens,
+                             device=args.device)
 
 
 def _retrieval(args: argparse.Namespace) -> int:
-    _check(args)
+    try:
+        return _run(args)
+    except SettingError as exc:  # a setting is named by its flag
+        raise as_flag(exc) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
     out = check_output_dir(args.out)
     check_outputs(out, RETRIEVAL_OUTPUTS)  # a user's own file there is never replaced
     ud = find_ud_folder(args.data)
-    rows = run_retrieval(model=args.model, ud=ud, source=args.source, targets=args.targets,
-                         n=args.n, variants=args.variants, pooling=args.pooling,
-                         n_boot=args.n_boot, n_null=args.n_null, seed=args.seed,
-                         batch_tokens=args.batch_tokens, device=args.device,
-                         cache_dir=Path(args.cache) if args.cache else out / "cache",
-                         layers=args.layers, n_option="--n")
+    rows = run_retrieval(args.model, ud, args.source, targets=args.targets, settings=settings,
+                         cache_dir=Path(args.cache) if args.cache else out / "cache")
     written = write_retrieval_outputs(rows, out)
     frame = retrieval_frame(rows)
     main = args.variants[0]

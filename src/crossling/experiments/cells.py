@@ -126,13 +126,15 @@ def run_similarity_seeds_cell(params: dict[str, Any], workdir: Path,
 
 def run_retrieval_cell(params: dict[str, Any], workdir: Path) -> tuple[Rows, dict[str, Any]]:
     """Parallel sentence retrieval per layer of the pretrained model (P@1, both directions)."""
-    from crossling.similarity.retrieval import run_retrieval
+    from crossling.retrieval.settings import RetrievalSettings
+    from crossling.workflows.retrieval import run_retrieval
 
-    rows = run_retrieval(model=params["model"], ud=params["ud"], source=params["source"],
-                         targets=params["languages"], n=params["n"], n_option="retrieval.n",
-                         variants=params["variants"], pooling=params["pooling"],
-                         n_boot=params["n_boot"], n_null=params["n_null"], seed=0,
-                         cache_dir=vector_cache(workdir), progress=False)
+    settings = RetrievalSettings(n=params["n"], variants=params["variants"],
+                                 pooling=params["pooling"], n_boot=params["n_boot"],
+                                 n_null=params["n_null"], seed=0, progress=False)
+    rows = run_retrieval(params["model"], params["ud"], params["source"],
+                         targets=params["languages"], settings=settings,
+                         cache_dir=vector_cache(workdir))
     return rows, rows[0].provenance if rows else {}
 
 

@@ -58,10 +58,11 @@ from crossling.models.config import (
 )
 from crossling.models.names import looks_like_path
 from crossling.models.reinit import SCHEMES, canonical_group, parse_group
+from crossling.retrieval.metrics import VARIANTS
+from crossling.retrieval.metrics import min_sentences as retrieval_min_sentences
+from crossling.retrieval.settings import variant_list
 from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
 from crossling.similarity.pooling import POOLINGS
-from crossling.similarity.retrieval import VARIANTS, check_variants
-from crossling.similarity.retrieval import min_sentences as retrieval_min_sentences
 from crossling.training.loop import TrainConfig
 
 TASK_NAMES = ("pos", "parsing", "ner")
@@ -567,9 +568,9 @@ def _retrieval(rf: _Fields, ud: Path, source: str) -> RetrievalSpec:
         raise rf.fail("languages", "empty list: no target to retrieve translations from")
     variants = rf.strings("variants", list(VARIANTS))
     try:
-        check_variants(variants, "variants")
-    except ConfigError as exc:
-        raise ConfigError(f"{rf.file}: {rf.where}.{exc}") from None
+        variant_list("variants", variants)
+    except SettingError as exc:
+        raise rf.fail(exc.name, exc.problem) from None
     need = retrieval_min_sentences(variants)
     spec = RetrievalSpec(
         languages=languages, variants=variants, pooling=rf.get("pooling", str, "mean"),

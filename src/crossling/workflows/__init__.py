@@ -1,0 +1,1 @@
+"""Whole workflows as one call each: files resolved, models loaded, rows returned."""
