@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from crossling.report.analyses import compute_report
-from crossling.report.render import write_report
+from crossling.report.data import compute_report
+from crossling.report.write import write_report
 from crossling.results import ScoreRow, SimilarityRow
 
 REPRO = Path(__file__).resolve().parents[1] / "docs" / "reproduction"
