@@ -20,9 +20,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from crossling.report.analyses import compute_report
-from crossling.report.render import write_report
+from crossling.report.data import compute_report
+from crossling.report.write import write_report
 from crossling.results import ScoreRow, SimilarityRow
+from crossling.results.rows import SIMILARITY_RECORD
 
 REPRO = Path(__file__).resolve().parents[1] / "docs" / "reproduction"
 NOT_REDRAWN = {"provenance.csv", "settings.csv", "retrieval.csv", "probe.csv"}
@@ -44,13 +45,13 @@ def _rows() -> tuple[list[ScoreRow], list[SimilarityRow]]:
     score_names = {f.name for f in fields(ScoreRow)}
     scores = [ScoreRow(**{"split": "test", **_record(r, score_names)})
               for r in pd.read_csv(REPRO / "scores.csv", dtype=text).to_dict("records")]
-    sim_names = {f.name for f in fields(SimilarityRow)}
+    sim_names = set(SIMILARITY_RECORD)
     sims = []
     for r in pd.read_csv(REPRO / "similarity.csv", dtype=text).to_dict("records"):
         rec = _record(r, sim_names)
         for key in ("ci_low", "ci_high", "null_mean", "null_high"):
             rec[key] = float("nan") if rec[key] is None else rec[key]
-        sims.append(SimilarityRow(**rec))
+        sims.append(SimilarityRow.from_record(rec))
     return scores, sims
 
 

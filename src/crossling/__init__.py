@@ -32,8 +32,9 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.models.encoder import Encoder, load_encoder
     from crossling.models.reinit import ReinitReport, reinit
     from crossling.probing.settings import ProbeSettings
-    from crossling.report.analyses import ReportData, compute_report
-    from crossling.report.render import build_report
+    from crossling.report.data import ReportData, compute_report
+    from crossling.report.settings import ReportSettings
+    from crossling.report.write import build_report
     from crossling.results.io import read_rows_csv, read_rows_json, write_rows_csv
     from crossling.results.rows import (
         CrossLingualRow,
@@ -107,9 +108,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "read_rows_csv": ("crossling.results.io", "read_rows_csv"),
     "read_rows_json": ("crossling.results.io", "read_rows_json"),
     "write_rows_csv": ("crossling.results.io", "write_rows_csv"),
-    "compute_report": ("crossling.report.analyses", "compute_report"),
-    "ReportData": ("crossling.report.analyses", "ReportData"),
-    "build_report": ("crossling.report.render", "build_report"),
+    "compute_report": ("crossling.report.data", "compute_report"),
+    "ReportData": ("crossling.report.data", "ReportData"),
+    "ReportSettings": ("crossling.report.settings", "ReportSettings"),
+    "build_report": ("crossling.report.write", "build_report"),
     # errors: bad input raises one of these, with a one-line message naming file and line
     "CrosslingError": ("crossling.core.errors", "CrosslingError"),
     "ConfigError": ("crossling.core.errors", "ConfigError"),
@@ -134,6 +136,7 @@ __all__ = [
     "ProbeSettings",
     "ReinitReport",
     "ReportData",
+    "ReportSettings",
     "RetrievalRow",
     "RetrievalSettings",
     "ScoreRow",

@@ -9,12 +9,15 @@ import pytest
 from crossling.core.errors import ConfigError
 from crossling.core.manifest import OUTPUTS
 from crossling.report import tables
-from crossling.report.analyses import compute_report
+from crossling.report.data import compute_report
 from crossling.report.markdown import markdown_table
 from crossling.report.readme import verdict_table
-from crossling.report.render import build_report, write_report
+from crossling.report.settings import ReportSettings
+from crossling.report.write import build_report, write_report
 from tests.analysis.synthetic import TARGETS, score_rows, similarity_rows
 from tests.conftest import missing
+
+FEW, SOME = ReportSettings(n_boot=20), ReportSettings(n_boot=50)
 
 
 def test_report_files_and_tables(tmp_path: Path) -> None:
@@ -33,7 +36,7 @@ def test_report_files_and_tables(tmp_path: Path) -> None:
 
 def test_report_writes_tidy_csvs_and_escapes_text(tmp_path: Path) -> None:
     scores = score_rows(seeds=(0,))
-    index = build_report(scores, similarity_rows(), tmp_path, title="<b>A & B</b>", n_boot=50)
+    index = build_report(scores, similarity_rows(), tmp_path, title="<b>A & B</b>", settings=SOME)
     html = index.read_text()
     assert "<title>&lt;b&gt;A &amp; B&lt;/b&gt;</title>" in html and "<b>A" not in html
     d = pd.read_csv(tmp_path / "deltas.csv")
@@ -48,33 +51,34 @@ def test_report_writes_tidy_csvs_and_escapes_text(tmp_path: Path) -> None:
 
 
 def test_report_of_similarity_only_headline_measure_and_unknown_measure(tmp_path: Path) -> None:
-    """Debiased linear CKA is the headline measure (issue 9): it is the default, and the
-    report falls back to biased linear CKA only when the rows lack it, saying so. An unknown
-    measure name used to fall back silently; it is now refused before anything is written
-    (this test pinned that fallback before)."""
+    """Debiased linear CKA is the headline measure: it is the default, and the report falls
+    back to biased linear CKA only when the rows lack it, saying so. An unknown measure name
+    is refused before anything is written."""
     build_report([], similarity_rows(), tmp_path, title="sim only")
     md = (tmp_path / "report.md").read_text()
     assert "Table 1" not in md and "P5" in md
     assert "reported measure | debiased_cka" in md and "rows have no" not in md
-    build_report([], similarity_rows(), tmp_path, title="sim only", measure="linear_cka")
+    build_report([], similarity_rows(), tmp_path, title="sim only",
+                 settings=ReportSettings(measure="linear_cka"))
     assert "reported measure | linear_cka" in (tmp_path / "report.md").read_text()
     biased = [r for r in similarity_rows() if r.metric == "linear_cka"]
     build_report([], biased, tmp_path / "biased", title="biased only")
     md = (tmp_path / "biased" / "report.md").read_text()
     assert "reported measure | linear_cka" in md and "(the rows have no debiased_cka)" in md
-    with pytest.raises(ConfigError, match=r"unknown similarity measure 'no_such' \(available: "
-                                          r"debiased_cka, linear_cka, rbf_cka, svcca, "):
-        build_report([], similarity_rows(), tmp_path / "typo", title="t", measure="no_such")
+    with pytest.raises(ConfigError, match=r"measure must be one of debiased_cka, linear_cka, "
+                                          r"rbf_cka, svcca, .*, got 'no_such'"):
+        build_report([], similarity_rows(), tmp_path / "typo", title="t",
+                     settings=ReportSettings(measure="no_such"))
     assert not (tmp_path / "typo").exists()
     with pytest.raises(ValueError, match="no result rows"):
         build_report([], [], tmp_path / "empty", title="nothing")
 
 
 def test_rendered_report_writes_and_shows_the_computed_frames(tmp_path: Path) -> None:
-    """Issue 11 item 6: the report is compute_report's frames rendered, nothing recomputed.
-    The CSVs are those frames, byte for byte; every table of report.md is one of them; and
-    build_report writes exactly what write_report(compute_report(...)) writes."""
-    data = compute_report(score_rows(), similarity_rows(), n_boot=50)
+    """The report is compute_report's frames rendered, nothing recomputed. The CSVs are those
+    frames, byte for byte; every table of report.md is one of them; and build_report writes
+    exactly what write_report(compute_report(...)) writes."""
+    data = compute_report(score_rows(), similarity_rows(), settings=SOME)
     index = write_report(data, tmp_path / "split", title="split")
     out = index.parent
     for name, frame in (("deltas.csv", data.deltas), ("delta-summary.csv", data.delta_summary),
@@ -94,7 +98,7 @@ def test_rendered_report_writes_and_shows_the_computed_frames(tmp_path: Path) ->
     assert md.count("\n|---|") == len(shown)  # and no other table
     assert f"layer {data.scatter[0].layer}, the layer with the largest" in md
 
-    build_report(score_rows(), similarity_rows(), tmp_path / "whole", title="split", n_boot=50)
+    build_report(score_rows(), similarity_rows(), tmp_path / "whole", title="split", settings=SOME)
     written = sorted(p.name for p in out.iterdir())
     assert written == sorted(p.name for p in (tmp_path / "whole").iterdir())
     for name in written:
@@ -150,20 +154,20 @@ def test_report_has_a_probing_section_with_its_figure(tmp_path: Path) -> None:
     from tests.analysis.test_probing import probe_rows
 
     build_report([*score_rows(seeds=(0,)), *probe_rows()], similarity_rows(), tmp_path,
-                 title="with probes", n_boot=20)
+                 title="with probes", settings=FEW)
     md = (tmp_path / "report.md").read_text()
     assert "Layer-wise probing" in md and "![probe accuracy" in md and "probe settings" in md
     assert "| en | source | 8 | 90.0 [88.5, 91.5] |" in md
     assert "probe_pos" not in md.split("## Table 2")[0]  # not a Table 1 task
     assert (tmp_path / "probe.png").read_bytes()[:4] == b"\x89PNG"
-    build_report(score_rows(seeds=(0,)), [], tmp_path / "none", title="no probes", n_boot=20)
+    build_report(score_rows(seeds=(0,)), [], tmp_path / "none", title="no probes", settings=FEW)
     assert "Layer-wise probing" not in (tmp_path / "none" / "report.md").read_text()
 
 
 def test_report_has_the_robustness_section_figure_and_csvs(tmp_path: Path) -> None:
     """Every measure of the pretrained cross-lingual rows gets a row in the robustness table
     and a curve in its figure; the CSVs are the ReportData frames."""
-    build_report([], similarity_rows(), tmp_path, title="robust", n_boot=50)
+    build_report([], similarity_rows(), tmp_path, title="robust", settings=SOME)
     md = (tmp_path / "report.md").read_text()
     assert "Robustness of the alignment curve across measures" in md
     assert "![every measure's curve, normalised" in md and "| verdict |" in md
@@ -177,18 +181,18 @@ def test_report_has_the_robustness_section_figure_and_csvs(tmp_path: Path) -> No
 
 
 def test_report_never_replaces_a_file_it_did_not_write(tmp_path: Path) -> None:
-    """A user's own README.md in the output folder used to be overwritten by the generated
-    one: now a one-line error names it before anything is computed or written. Files the
+    """A user's own README.md in the output folder is never overwritten by the generated
+    one: a one-line error names it before anything is computed or written. Files the
     report does not write stay; the report's own files are replaced on the next run."""
     import fnmatch
 
-    from crossling.report.render import REPORT_OUTPUTS
+    from crossling.report.write import REPORT_OUTPUTS
 
     out = tmp_path / "out"
     out.mkdir()
     (out / "README.md").write_text("my notes")
     with pytest.raises(ConfigError) as info:
-        build_report(score_rows(), similarity_rows(), out, title="t", n_boot=20,
+        build_report(score_rows(), similarity_rows(), out, title="t", settings=FEW,
                      readme=("crossling run x", []))
     assert "\n" not in str(info.value) and str(out / "README.md") in str(info.value)
     assert sorted(p.name for p in out.iterdir()) == ["README.md"]
@@ -197,7 +201,7 @@ def test_report_never_replaces_a_file_it_did_not_write(tmp_path: Path) -> None:
     (out / "README.md").rename(out / "notes.md")
     (out / "notes.csv").write_text("a,b\n")
     for _ in range(2):  # the second run replaces the files the first one wrote
-        build_report(score_rows(), similarity_rows(), out, title="t", n_boot=20,
+        build_report(score_rows(), similarity_rows(), out, title="t", settings=FEW,
                      readme=("crossling run x", []))
     assert (out / "notes.md").read_text() == "my notes"
     assert (out / "notes.csv").read_text() == "a,b\n"

@@ -237,7 +237,8 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     Everything that can be checked without work is checked first; the store is opened read-only
     (a report never creates or changes one).
     """
-    from crossling.report.render import HEADLINE_MEASURE, build_report, check_report_folder
+    from crossling.report.settings import ReportSettings
+    from crossling.report.write import build_report, check_report_folder
     from crossling.similarity.measures import get_measure
 
     if measure is not None:
@@ -272,6 +273,7 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     command = f"crossling run {study_path} --data DATA && crossling report {study_path} " \
               f"--data DATA --out {folder}"
     index = build_report(scores, sims, folder, title=f"crossling report: {study.name}",
-                         measure=measure or HEADLINE_MEASURE,
+                         settings=ReportSettings() if measure is None
+                         else ReportSettings(measure=measure),
                          readme=(command, run_facts(study, cells, progress)))
     return StudyReport(progress=progress, out=folder, index=index)

@@ -1,26 +1,9 @@
-"""Study-level figures of the report (matplotlib, PNG, written atomically).
+"""The report's study-level figures (matplotlib, PNG, written atomically), one function each.
 
-Saving and measure labels are shared with one run's curves (:func:`crossling.report.plots.
-save_figure`, :func:`~crossling.report.plots.measure_label`, the registry's ``label``).
-
-- :func:`alignment_before_after`: cross-lingual similarity per layer, one panel per measure
-  (the report's measure first: debiased linear CKA by default, then biased linear CKA, the
-  paper's measure, for comparison);
-  mean over targets (band: range over targets) for the pretrained model and each fine-tuned
-  task, beside the shuffled-pairs null band (P5). Per-target curves with their bootstrap bands
-  come from :func:`crossling.report.plots.plot_similarity` (reused, not duplicated);
-- :func:`pretrained_vs_finetuned`: similarity(pretrained, fine-tuned) per layer and task, with
-  its null band (P4);
-- :func:`delta_heatmap`: Δ vs REF, layer group x language, source first (P2, P3);
-- :func:`delta_by_group`: Δ vs REF by re-initialised group, the source beside the mean of the
-  targets, with t-intervals across seeds (the first key figure of the report: P2, P3);
-- :func:`similarity_vs_score`: each target's similarity at one layer vs its zero-shot score,
-  with both CIs and Spearman's rho with its bootstrap CI (P6).
-- :func:`alignment_robustness`: every measure's pretrained curve normalised to its null and
-  peak, on one axis (is the rise-then-fall the same under every measure? P5).
-
-Every figure shows its uncertainty and its null, because a CKA curve without its null (biased CKA
-of unrelated data is far from 0 at small n) cannot be read.
+Each draws from frames already computed (`crossling.report.data.ReportData`) and computes no
+statistic. Every figure shows its uncertainty and its null: a CKA curve without its null (biased
+CKA of unrelated data is far from 0 at small n) cannot be read. Saving and measure labels are
+shared with one run's curves (`crossling.report.plots`).
 """
 
 from __future__ import annotations
@@ -37,11 +20,11 @@ import pandas as pd
 
 from crossling.analysis.correlate import MAIN_METRIC
 from crossling.analysis.deltas import group_order
-from crossling.analysis.frames import language_code, without_other_source_sets
+from crossling.analysis.scatter import ScatterChoice
 from crossling.report.plots import layer_axis, measure_label, save_figure, side_legend
 
 DPI = 140
-"""Resolution of the report's figures (one run's curves: 150 dpi, :mod:`crossling.report.plots`)."""
+"""Resolution of the report's figures (one run's curves: 150 dpi, `crossling.report.plots`)."""
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -101,7 +84,7 @@ def pretrained_vs_finetuned(table: pd.DataFrame, measure: str, path: Path,
                             baselines: pd.DataFrame | None = None) -> Path:
     """similarity(pretrained, fine-tuned) per layer, one line per task (band: range over
     languages and seeds), with the mean shuffled-pairs null band; with ``baselines``
-    (:func:`crossling.analysis.verdicts.p4_frames` per-layer frame): the same measure between
+    (`crossling.analysis.verdicts.p4_frames` per-layer frame): the same measure between
     two fine-tuned seeds (dotted, per task) and, in a second panel, the relative weight change
     of each block."""
     has_weights = baselines is not None and "weight_change" in baselines \
@@ -182,7 +165,7 @@ def delta_heatmap(d: pd.DataFrame, task: str, metric: str, path: Path) -> Path:
 
 
 def delta_by_group(summary: pd.DataFrame, path: Path) -> Path:
-    """One panel per task of :func:`crossling.analysis.deltas.summarize`, its main metric
+    """One panel per task of `crossling.analysis.deltas.summarize`, its main metric
     (UPOS accuracy, LAS, span F1; every metric of a task without one): source Δ and mean target
     Δ by re-initialised group (low blocks left), each the mean over seeds with its 95%
     t-interval across seeds as error bars (no bar where the seeds give none). The other metrics
@@ -219,49 +202,35 @@ def delta_by_group(summary: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def similarity_vs_score(sim: pd.DataFrame, scores: pd.DataFrame, measure: str, layer: int,
-                        corr: pd.Series, task: str, metric: str, path: Path) -> pd.DataFrame:
-    """Targets' pretrained similarity at ``layer`` (x, 95% bootstrap CI over sentences) vs REF
-    zero-shot score (y, mean of per-seed bootstrap CIs); title: Spearman rho with its
-    bootstrap-over-languages CI (``corr`` is one row of correlations()). Returns the plotted
-    points (one row per language), the figure's CSV."""
-    cross = sim[(sim["kind"] == "cross-lingual") & (sim["metric"] == measure) &
-                (sim["layer"] == layer) & ~sim["finetuned"]]
-    x = cross.groupby(cross["target"].map(language_code))[["value", "ci_low", "ci_high"]].mean()
-    scores = without_other_source_sets(scores)
-    ref = scores[(scores["task"] == task) & (scores["metric"] == metric) &
-                 (scores["reinit"].str.upper() == "REF") & ~scores["is_source"]]
-    y = ref.groupby(ref["language"].map(language_code))[["value", "ci_low", "ci_high"]].mean()
-    langs = sorted(set(x.index) & set(y.index))
-    x, y = x.loc[langs], y.loc[langs]
+def similarity_vs_score(choice: ScatterChoice, measure: str, path: Path) -> Path:
+    """A task's scatter (`crossling.analysis.scatter.ScatterChoice`): each target's pretrained
+    similarity at the selected layer (x, 95% bootstrap CI over sentences) vs its REF zero-shot
+    score (y, mean of per-seed bootstrap CIs); title: Spearman ρ with its bootstrap CI over
+    languages."""
+    pts, corr, layer = choice.points, choice.row, choice.layer
+    langs = list(pts["language"])
+    x, y = pts["similarity"], pts["score"]
     fig, ax = plt.subplots(figsize=(5.2, 4.2))
-    ax.errorbar(x["value"], y["value"],
-                xerr=[x["value"] - x["ci_low"], x["ci_high"] - x["value"]],
-                yerr=[y["value"] - y["ci_low"], y["ci_high"] - y["value"]],
+    ax.errorbar(x, y, xerr=[x - pts["similarity_ci_low"], pts["similarity_ci_high"] - x],
+                yerr=[y - pts["score_ci_low"], pts["score_ci_high"] - y],
                 fmt="o", color="C0", ecolor="0.6", elinewidth=1, capsize=2)
-    for lang in langs:
-        ax.annotate(lang, (x.loc[lang, "value"], y.loc[lang, "value"]), fontsize=8,
-                    xytext=(4, 4), textcoords="offset points")
+    for lang, xv, yv in zip(langs, x, y, strict=True):
+        ax.annotate(lang, (xv, yv), fontsize=8, xytext=(4, 4), textcoords="offset points")
     ax.set_xlabel(f"{measure_label(measure)} with the source (pretrained, layer {layer})")
-    ax.set_ylabel(f"zero-shot {metric} ({task}, REF)")
+    ax.set_ylabel(f"zero-shot {choice.metric} ({choice.task}, REF)")
     lo, hi = float(corr["ci_low"]), float(corr["ci_high"])
     ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else ""
-    ax.set_title(f"Similarity vs transfer, {task}: Spearman ρ = {float(corr['rho']):.2f}{ci}"
+    ax.set_title(f"Similarity vs transfer, {choice.task}: Spearman ρ = "
+                 f"{float(corr['rho']):.2f}{ci}"
                  f"\n(n = {len(langs)} languages; CI: bootstrap over languages)", fontsize=10)
     ax.grid(alpha=0.3)
-    _save(fig, path)
-    return pd.DataFrame({"language": langs, "layer": layer, "measure": measure,
-                         "similarity": x["value"].to_numpy(), "similarity_ci_low":
-                         x["ci_low"].to_numpy(), "similarity_ci_high": x["ci_high"].to_numpy(),
-                         "task": task, "metric": metric, "score": y["value"].to_numpy(),
-                         "score_ci_low": y["ci_low"].to_numpy(),
-                         "score_ci_high": y["ci_high"].to_numpy()})
+    return _save(fig, path)
 
 
 def alignment_robustness(curves: pd.DataFrame, path: Path) -> Path:
     """Every measure's pretrained cross-lingual curve on one axis (one panel per model), each
     normalised to its shuffled-pairs null (0) and its peak (1): mean over targets
-    (:func:`crossling.report.analyses.alignment_robustness`)."""
+    (`crossling.analysis.alignment.alignment_robustness`)."""
     if curves.empty:
         raise ValueError("no cross-lingual similarity rows to plot")
     models = sorted(set(curves["model"]))

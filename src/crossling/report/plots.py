@@ -1,16 +1,9 @@
-"""Per-layer similarity curves with their uncertainty, as a paper-ready PNG, and the helpers
-every crossling figure shares (:func:`save_figure`, :func:`measure_label`).
+"""One run's per-layer similarity curves with their uncertainty (PNG), and the helpers every
+crossling figure shares (`save_figure`, `measure_label`, the layer axis and legend).
 
-Plotting is split by concern: this module draws one run's curves (``crossling similarity``,
-``crossling demo`` and the report's per-target figure); :mod:`crossling.report.figures` draws
-the study-level figures of the report and saves and labels them through this module's helpers.
-
-One panel per measure, the headline measure (debiased CKA) first; one line per target (or per
-language for model-vs-model rows) with its 95% bootstrap band; the shuffled-pairs null drawn as a
-grey dashed line with a band up to its 95th percentile, so that a reader sees at once which part
-of a curve is alignment and which part is what unrelated sentences would score. Each panel says
-what its band is: a 95% CI for debiased CKA, only the spread of a biased estimator for linear and
-RBF CKA (each measure's record in :data:`crossling.similarity.measures.REGISTRY`).
+One panel per measure, headline first; one line per target with its 95% bootstrap band; the
+shuffled-pairs null as a grey dashed line with a band to its 95th percentile, so a reader sees
+at once which part of a curve is alignment and which part unrelated sentences would score.
 """
 
 from __future__ import annotations
@@ -32,9 +25,15 @@ from crossling.similarity.measures import get_measure, measure_ids
 
 
 def measure_label(measure: str) -> str:
-    """A measure's plot label from the registry (``get_measure(m).label``); an id the registry
-    does not know (rows of an older store) is shown as is."""
+    """A measure's plot label from the registry; an id the registry does not know (rows of an
+    older store) is shown as is."""
     return get_measure(measure).label if measure in measure_ids() else measure
+
+
+def band_label(measure: str) -> str:
+    """What the shaded band of a measure's curves is (the registry's ``band_label``)."""
+    return get_measure(measure).band_label if measure in measure_ids() \
+        else "band: 95% bootstrap interval"
 
 
 def save_figure(fig: plt.Figure, path: str | Path, dpi: int) -> Path:
@@ -93,8 +92,7 @@ def plot_similarity(rows: Sequence[SimilarityRow], path: str | Path,
                     label="shuffled pairs (null)")
             ax.fill_between(null.index, null["null_mean"], null["null_high"], color="0.6",
                             alpha=0.25, lw=0)
-        band = get_measure(measure).band_label if measure in measure_ids() \
-            else "band: 95% bootstrap interval"
+        band = band_label(measure)
         if sub["ci_low"].isna().all() and not (measure in measure_ids() and
                                                get_measure(measure).max_boot == 0):
             band = "no interval (n_boot = 0)"  # (a measure that never has one says why)

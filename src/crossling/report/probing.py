@@ -1,6 +1,5 @@
 """The probing figure (accuracy and selectivity by layer, one line per language) and the files
-of a ``crossling probe`` run. Numbers come from :mod:`crossling.analysis.probing`; saving goes
-through :func:`crossling.report.plots.save_figure` (atomic PNG)."""
+of a ``crossling probe`` run. Numbers come from `crossling.analysis.probing`."""
 
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
 """The generated README of a study report: the verdict on each proposition, from verdicts.csv.
 
-``crossling report STUDY --out docs/reproduction`` writes it as ``README.md`` beside the report,
-so the verdict table a reader sees first is never typed by hand: every number in it is a cell of
-``verdicts.csv`` (written in the same run, from the same :class:`~crossling.report.analyses.
-ReportData`), formatted by :func:`fmt_estimate`, and a test re-reads both files and compares them.
-The fixed prose per proposition (what the paper found on mBERT, how multilingual-e5-small
-differs) is the only text that is not a number.
+Every number of its verdict table is a cell of ``verdicts.csv`` written in the same run,
+formatted by `fmt_estimate` (a test re-reads both files and compares them), so the table a
+reader sees first is never typed by hand. The fixed prose per proposition (what the paper found
+on mBERT, how multilingual-e5-small differs) is the only text that is not a number.
 """
 
 from __future__ import annotations

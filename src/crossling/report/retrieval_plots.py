@@ -1,11 +1,10 @@
 """The retrieval figure (P@1 by layer per language, one panel per variant) and the files of a
 ``crossling retrieval`` run.
 
-One figure serves the CLI and the study report (:func:`plot_retrieval`). Each panel shows, per
-target, source→target P@1 as a solid line with its 95% bootstrap band (over query sentences)
-and target→source P@1 as a dashed line of the same colour; the chance level 1/n as a grey
-dotted line with a band up to the shuffled-pairs 95th percentile, so that a reader sees which
-part of a curve is retrieval that non-parallel sentences do not produce.
+One figure serves the CLI and the study report. Per target: source→target P@1 as a solid line
+with its 95% bootstrap band over query sentences, target→source dashed; chance 1/n as a grey
+dotted line with a band to the shuffled pairs' 95th percentile, so a reader sees which part of a
+curve is retrieval that non-parallel sentences do not produce.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ PANEL_TITLES = {"cosine": "cosine", "centred": "centred (language mean removed)"
 
 def plot_retrieval(frame: pd.DataFrame, path: str | Path, title: str | None = None,
                    dpi: int = 150) -> Path:
-    """Write the P@1-by-layer figure of a :func:`~crossling.analysis.retrieval.retrieval_frame`
+    """Write the P@1-by-layer figure of a `crossling.analysis.retrieval.retrieval_frame`
     to ``path`` (PNG, atomically); returns the path. ValueError without rows."""
     if frame.empty:
         raise ValueError("no retrieval rows to plot")

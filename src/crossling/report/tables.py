@@ -1,4 +1,4 @@
-"""The report's tables as pandas DataFrames (rendered to Markdown/HTML by report.render).
+"""The report's tables as pandas DataFrames (rendered to Markdown and HTML by `report.render`).
 
 Numbers stay numbers where a reader sorts or compares them; an estimate with its interval is one
 formatted cell, ``12.34 [11.00, 13.70]``, as in papers. Each builder says which of the paper's
@@ -42,7 +42,7 @@ def fmt_ci(value: float, low: float, high: float, digits: int = 2) -> str:
 def _role(g: pd.DataFrame, lang: str) -> str:
     """``source``, ``source (other set)`` for another test set of the source language (Universal
     NER's en_pud beside WikiANN en: neither the source score nor a target of any Δ,
-    :func:`~crossling.analysis.frames.without_other_source_sets`), else ``target``."""
+    `crossling.analysis.frames.without_other_source_sets`), else ``target``."""
     if bool(g["is_source"].any()):
         return "source"
     source = g["source"].dropna()
@@ -95,7 +95,7 @@ def delta_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def contrast_table(contrasts: pd.DataFrame) -> pd.DataFrame:
-    """Table P2: the hierarchical gaps and contrasts (:func:`crossling.analysis.hierarchical.
+    """Table P2: the hierarchical gaps and contrasts (`crossling.analysis.hierarchical.
     hierarchical_gaps`), contrasts first, with both intervals, Holm p and the per-seed values."""
     c = contrasts.assign(_kind=contrasts["kind"].map({"contrast": 0, "gap": 1}),
                          _group=contrasts["reinit"].map(lambda g: group_order(str(g))[0]))
@@ -166,7 +166,7 @@ def correlation_table(corr: pd.DataFrame) -> pd.DataFrame:
 
 
 def probe_table(best: pd.DataFrame) -> pd.DataFrame:
-    """Probing summary per language (:func:`crossling.analysis.probing.best_layers`): the best
+    """Probing summary per language (`crossling.analysis.probing.best_layers`): the best
     layer with its accuracy, selectivity and control accuracy, each ``v [95% CI]``; the
     majority baseline; the accuracy at the source's best layer (not selected on the target)."""
     if best.empty:
@@ -184,6 +184,45 @@ def probe_table(best: pd.DataFrame) -> pd.DataFrame:
         layer = best["source_layer"].iloc[0]
         table[f"accuracy at layer {layer} (source's best)"] = col("acc_at_source_layer")
     return table
+
+
+def robustness_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The robustness of the alignment curve (`crossling.analysis.alignment.
+    alignment_robustness`), one row per model and measure."""
+    if summary.empty:
+        return summary
+    table = pd.DataFrame({
+        "measure": summary["measure"], "peak layer": summary["peak_layer"],
+        "top fall (peak − last) [95% CI]": [
+            fmt_ci(*v, digits=3) for v in zip(
+                summary["fall"], summary["fall_ci_low"], summary["fall_ci_high"], strict=True)],
+        "fall / (peak − null)": summary["fall_normalised"],
+        "peak stability": summary["peak_stability"], "targets": summary["targets"],
+        "verdict": summary["verdict"]})
+    if summary["model"].nunique() > 1:
+        table.insert(0, "model", summary["model"])
+    return table
+
+
+def pretrained_vs_finetuned_table(mm: pd.DataFrame) -> pd.DataFrame:
+    """Layer x task means of similarity(pretrained, fine-tuned) and the mean null (P4)."""
+    if mm.empty:
+        return pd.DataFrame()
+    table = mm.pivot_table(index="layer", columns="task", values="mean")
+    table.columns = [f"{c} (mean)" for c in table.columns]
+    table["null (mean)"] = mm.groupby("layer")["null_mean"].mean()
+    return table.reset_index()
+
+
+def finetuned_alignment_table(tuned: pd.DataFrame) -> pd.DataFrame:
+    """Layer x (task, re-init group) of the fine-tuned models' alignment beside the pretrained
+    curve (`crossling.analysis.alignment.finetuned_alignment`); empty unless a re-initialised
+    group is there besides REF and the pretrained model (P2 and P5)."""
+    if tuned.empty or tuned["reinit"].nunique() <= 2:
+        return pd.DataFrame()
+    table = tuned.pivot_table(index="layer", columns=["task", "reinit"], values="value")
+    table.columns = [f"{c[0]} {c[1]}" if c[1] != "-" else str(c[0]) for c in table.columns]
+    return table.reset_index()
 
 
 # train_config key -> settings label (the similarity rows have a max length of their own).

@@ -148,12 +148,15 @@ def test_register_refuses_duplicates_and_inconsistent_records(
 
 
 def test_a_registered_measure_reaches_every_consumer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One record is all a new measure needs: min n, interval label, validation, CLI choices."""
+    """One record is all a new measure needs: labels, min n, interval label, validation."""
+    from crossling.report.plots import band_label, measure_label
+
     monkeypatch.setattr(registry, "REGISTRY", dict(REGISTRY))
     record = register(_record(id="extra", label="extra CKA", band_label="band: extra",
                               min_n=7, interval_kind="extra interval"))
     assert registry.REGISTRY["extra"] is record and "extra" not in REGISTRY
     assert get_measure("extra") is record
+    assert measure_label("extra") == "extra CKA" and band_label("extra") == "band: extra"
     assert min_sentences(["extra", "linear_cka"]) == 7
     assert interval_kind("extra", 10) == "extra interval"
     assert measure_ids()[-1] == "extra"

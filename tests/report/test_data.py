@@ -1,4 +1,4 @@
-"""compute_report: the report's numbers without drawing (issue 11, item 6).
+"""compute_report: the report's numbers without drawing.
 
 The numbers are checked against a computation straight from the rows (plain Python and scipy),
 on synthetic rows varied so that Δs differ by seed and language and ρ is neither 1 nor undefined.
@@ -20,8 +20,10 @@ import pytest
 from scipy import stats
 
 from crossling.core.errors import ConfigError
-from crossling.report.analyses import HEADLINE_MEASURE, ReportData, compute_report
-from crossling.results import CrossLingualRow, ScoreRow, SimilarityRow
+from crossling.report.data import ReportData, compute_report
+from crossling.report.settings import ReportSettings
+from crossling.results import ScoreRow, SimilarityRow
+from crossling.similarity.measures import HEADLINE_MEASURE
 from tests.analysis.synthetic import SIM_AT_5, TARGETS, score_rows, similarity_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # or through report.plots / report.figures / report.tables.
 _CHILD = """
 import pickle, sys
-from crossling.report.analyses import compute_report
+from crossling.report.data import compute_report
+from crossling.report.settings import ReportSettings
 scores, sims, out = pickle.loads(open(sys.argv[1], "rb").read())
-data = compute_report(scores, sims, n_boot=200)
+data = compute_report(scores, sims, settings=ReportSettings(n_boot=200))
 drawn = sorted(m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib."))
 if drawn:
     sys.exit("compute_report imported " + ", ".join(drawn[:5]))
@@ -143,7 +146,7 @@ def test_compute_report_draws_nothing_and_matches_a_direct_computation(tmp_path:
 def test_compute_report_parts_fallback_and_refusals() -> None:
     """Similarity rows alone: no score frames; rows without debiased CKA: reported in linear
     CKA with a note; a typo, no rows, or positional options: refused."""
-    data = compute_report([], similarity_rows(), measure="linear_cka")
+    data = compute_report([], similarity_rows(), settings=ReportSettings(measure="linear_cka"))
     assert data.measure == "linear_cka" and data.fallback_note is None
     assert data.scores.empty and data.ref_table.empty and data.deltas.empty
     assert data.correlations.empty and data.correlation_table.empty and data.scatter == ()
@@ -152,7 +155,8 @@ def test_compute_report_parts_fallback_and_refusals() -> None:
     assert settings["reported measure"] == "linear_cka"
 
     biased = [r for r in similarity_rows() if r.metric == "linear_cka"]
-    data = compute_report(score_rows(seeds=(0,)), biased, n_boot=20)
+    data = compute_report(score_rows(seeds=(0,)), biased,
+                          settings=ReportSettings(n_boot=20))
     assert (data.measure, data.requested_measure) == ("linear_cka", "debiased_cka")
     assert data.fallback_note == "the rows have no debiased_cka"
     assert set(data.correlation["measure"]) == {"linear_cka"}
@@ -163,8 +167,9 @@ def test_compute_report_parts_fallback_and_refusals() -> None:
     assert data.pretrained_vs_finetuned.empty and data.correlations.empty
     assert not data.delta_table.empty and not data.contrasts.empty and len(data.appendix) == 1
 
-    with pytest.raises(ConfigError, match="unknown similarity measure 'cka'"):
-        compute_report([], similarity_rows(), measure="cka")
+    with pytest.raises(ConfigError, match="measure must be one of debiased_cka, linear_cka, "
+                                          r".*, got 'cka'"):
+        ReportSettings(measure="cka")
     with pytest.raises(ValueError, match="no result rows"):
         compute_report([], [])
     with pytest.raises(TypeError):
@@ -177,7 +182,8 @@ def test_retrieval_rows_get_their_own_frame_not_the_similarity_analyses() -> Non
     from tests.analysis.test_retrieval import rows as retrieval_rows
 
     ret = [r for r in retrieval_rows() if r.kind == "retrieval"]
-    data = compute_report(score_rows(), similarity_rows() + ret, n_boot=50)
+    data = compute_report(score_rows(), similarity_rows() + ret,
+                          settings=ReportSettings(n_boot=50))
     assert set(data.alignment_measures) == {"debiased_cka", "linear_cka"}
     assert not data.correlations["measure"].str.startswith("retrieval").any()
     assert not data.similarity["metric"].str.startswith("retrieval").any()
@@ -194,8 +200,8 @@ def test_probe_rows_get_their_own_frames_and_stay_out_of_the_fine_tuning_ones() 
     from tests.analysis.test_probing import probe_rows
 
     scores, sims = score_rows(seeds=(0,)), similarity_rows()
-    plain = compute_report(scores, sims, n_boot=20)
-    mixed = compute_report([*scores, *probe_rows()], sims, n_boot=20)
+    plain = compute_report(scores, sims, settings=ReportSettings(n_boot=20))
+    mixed = compute_report([*scores, *probe_rows()], sims, settings=ReportSettings(n_boot=20))
     assert mixed.ref_table.equals(plain.ref_table) and mixed.deltas.equals(plain.deltas)
     assert mixed.correlations.equals(plain.correlations)
     assert mixed.settings.equals(plain.settings)
@@ -207,67 +213,3 @@ def test_probe_rows_get_their_own_frames_and_stay_out_of_the_fine_tuning_ones() 
     assert list(mixed.probe_layers["layer"])[-1] == "majority"
     alone = compute_report(probe_rows(), [])  # a probe-only study has a report too
     assert alone.scores.empty and not alone.probe_table.empty
-
-
-def _curve_rows(measure: str, curve: dict[str, list[float]], null: float,
-                model: str = "m") -> list[SimilarityRow]:
-    return [CrossLingualRow(source="en", target=t, layer=layer, metric=measure, value=v,
-                            ci_low=v - 0.01, ci_high=v + 0.01, null_mean=null,
-                            null_high=null + 0.01, n=100, pooling="mean", model=model,
-                            provenance={"model": model})
-            for t, values in curve.items() for layer, v in enumerate(values)]
-
-
-def test_alignment_robustness_peak_fall_interval_and_verdicts() -> None:
-    """Three measures with known curves (6 targets, 5 layers): one rises then falls in every
-    target, one rises to the last layer, one whose last layer ties the peak on average. The
-    normalised curve, peak and fall are checked against a direct computation; fine-tuned and
-    model-model rows are left out."""
-    targets = ["ar", "de", "fr", "hi", "ru", "zh"]
-    falls = {t: [0.2, 0.5, 0.8 + 0.02 * i, 0.6, 0.5 - 0.01 * i] for i, t in enumerate(targets)}
-    rises = {t: [0.1, 0.2, 0.3, 0.4, 0.5 + 0.01 * i] for i, t in enumerate(targets)}
-    tie_peak = [0.62, 0.38, 0.62, 0.38, 0.62, 0.40]
-    tie_last = [0.38, 0.62, 0.38, 0.62, 0.38, 0.62]
-    ties = {t: [0.1, 0.2, tie_peak[i], 0.3, tie_last[i]] for i, t in enumerate(targets)}
-    rows = (_curve_rows("svcca", falls, null=0.1) + _curve_rows("linear_cka", rises, null=0.05)
-            + _curve_rows("rsa", ties, null=0.0))
-    noise = [SimilarityRow.from_record({**r.record(), "kind": "model-model", "value": 9.0,
-                                        "compare_model": "m+x"}) for r in rows[:5]] + \
-        [replace(r, value=9.0, task="pos", seed=0, finetune_cell="ft") for r in rows[:5]]
-    data = compute_report([], rows + noise, n_boot=500)
-
-    summary = data.robustness.set_index("measure")
-    assert list(summary.index) == ["linear_cka", "svcca", "rsa"]  # registry order
-    svcca = summary.loc["svcca"]
-    mean_peak = mean(falls[t][2] for t in targets)
-    mean_last = mean(falls[t][4] for t in targets)
-    assert svcca["peak_layer"] == 2 and svcca["last_layer"] == 4 and svcca["targets"] == 6
-    assert svcca["fall"] == pytest.approx(mean_peak - mean_last)
-    assert svcca["peak_excess"] == pytest.approx(mean_peak - 0.1)
-    assert svcca["fall_normalised"] == pytest.approx((mean_peak - mean_last) /
-                                                     (mean_peak - 0.1))
-    assert 0 < svcca["fall_ci_low"] <= svcca["fall"] <= svcca["fall_ci_high"]
-    assert svcca["peak_stability"] == 1.0 and svcca["verdict"] == "falls after the peak"
-    assert summary.loc["linear_cka", "verdict"] == "no fall: peaks at the last layer"
-    assert summary.loc["linear_cka", "peak_layer"] == 4
-    rsa = summary.loc["rsa"]
-    assert rsa["peak_layer"] == 2 and rsa["fall_ci_low"] == 0.0
-    assert rsa["verdict"] == "no clear fall (interval reaches 0)"
-    assert 0 < rsa["peak_stability"] < 1
-
-    curves = data.robustness_curves
-    sv = curves[curves["measure"] == "svcca"].set_index("layer")
-    for layer in range(5):
-        v = mean(falls[t][layer] for t in targets)
-        assert sv.loc[layer, "value"] == pytest.approx(v)
-        assert sv.loc[layer, "normalised"] == pytest.approx((v - 0.1) / (mean_peak - 0.1))
-    assert sv.loc[2, "normalised"] == pytest.approx(1.0)
-    table = data.robustness_table
-    assert list(table["measure"]) == ["linear_cka", "svcca", "rsa"]
-    assert "model" not in table.columns
-    again = compute_report([], rows + noise, n_boot=500)
-    assert again.robustness.equals(data.robustness)  # seeded
-
-    one = compute_report([], _curve_rows("svcca", {"de": falls["de"]}, null=0.1))
-    assert one.robustness.iloc[0]["verdict"] == "one target: no interval"
-    assert compute_report(score_rows(), []).robustness.empty
