@@ -46,9 +46,15 @@ def _rows() -> tuple[list[ScoreRow], list[SimilarityRow]]:
     scores = [ScoreRow(**{"split": "test", **_record(r, score_names)})
               for r in pd.read_csv(REPRO / "scores.csv", dtype=text).to_dict("records")]
     sim_names = set(SIMILARITY_RECORD)
+    frame = pd.read_csv(REPRO / "similarity.csv", dtype=text)
+    # the report's similarity.csv of 0.2.0 has no compare_layer: a layer-difference row's
+    # second layer is the top layer the curves were measured at
+    top = int(frame.loc[frame["kind"] == "cross-lingual", "layer"].max())
     sims = []
-    for r in pd.read_csv(REPRO / "similarity.csv", dtype=text).to_dict("records"):
+    for r in frame.to_dict("records"):
         rec = _record(r, sim_names)
+        if rec["kind"] == "layer-difference" and rec.get("compare_layer") is None:
+            rec["compare_layer"] = top
         for key in ("ci_low", "ci_high", "null_mean", "null_high"):
             rec[key] = float("nan") if rec[key] is None else rec[key]
         sims.append(SimilarityRow.from_record(rec))

@@ -1,3 +1,3 @@
 """The version of crossling: the one source of the package metadata, cell keys and provenance."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

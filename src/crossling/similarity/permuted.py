@@ -58,7 +58,7 @@ class PermutedStack:
 class PermutedMatrix:
     """One side's n x n matrix ``A`` under the permutations of a null, for :meth:`cross`.
 
-    Keep one per x (e.g. in :func:`~crossling.similarity.null.estimate`'s ``x_sides``) and call
+    Keep one per x (e.g. in `uncertainty.estimate`'s ``x_sides``) and call
     :meth:`cross` with every y: the stack of permuted matrices is a :class:`PermutedStack`,
     built by the first call with a set of permutations and read by the later ones.
     """

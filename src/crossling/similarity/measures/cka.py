@@ -40,7 +40,7 @@ def hsic_u(trace: torch.Tensor, sum_a: torch.Tensor, sum_b: torch.Tensor,
     sums of their copies with zeroed diagonals: ``tr(A~ B~)``, ``1^T A~ 1``, ``1^T B~ 1`` and
     ``(A~ 1)^T (B~ 1)``. The one place the combination is written: the streamed linear
     kernels here, and the whole-sample, resampled and permuted kernels of
-    :mod:`crossling.similarity.null`, each get those sums their own way (tensors of any
+    :mod:`crossling.similarity.uncertainty`, each get those sums their own way (tensors of any
     shape, broadcast)."""
     return trace + sum_a * sum_b / ((n - 1) * (n - 2)) - 2 * rowdot / (n - 2)
 

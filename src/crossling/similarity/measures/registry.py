@@ -60,7 +60,7 @@ class GramForm:
     the bootstrap and the null build anyway, x's side once per source layer. None: the value
     comes from ``fn`` when no resample or permutation was asked (linear CKA: its feature-space
     form is cheaper than building the kernels), else from the centred kernels those built
-    (:meth:`crossling.similarity.null._KernelPair.value`, equal to ``fn`` up to rounding)."""
+    (`uncertainty.kernels.KernelPair.value`, equal to ``fn`` up to rounding)."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ class PermutedForm:
     score(prepare(x), prepare(y))``; ``permuted(px, py, perms)`` gives the measure between ``x``
     and ``y[perm]`` for each row of ``perms`` [r, n] (a float64 tensor [r]) without preparing
     the permuted side again. ``key`` names the preparation: measures with the same key share
-    it within one :func:`~crossling.similarity.null.estimate` call (SVCCA, PWCCA and Procrustes
-    share one centred SVD per side).
+    it within one `uncertainty.estimate` call (SVCCA, PWCCA and Procrustes share one centred
+    SVD per side).
     """
 
     key: str
@@ -114,7 +114,7 @@ class Measure:
     invariances: frozenset[str] = field(default_factory=frozenset)
     value_range: tuple[float, float] = (0.0, 1.0)
     streamable: bool = False
-    """Computable from O(d^2) streamed sums (:class:`~crossling.similarity.cka.LinearCKAStream`)."""
+    """Computable from O(d^2) streamed sums (`measures.cka.LinearCKAStream`)."""
     symmetric: bool = True
     """``fn(x, y) == fn(y, x)``; PWCCA weights by ``x``'s directions and is not (tested both
     ways, like the invariances)."""

@@ -210,7 +210,7 @@ def kernel_pair(form: GramForm, x: torch.Tensor, y: torch.Tensor, cache: dict[st
 
 def unbiased_terms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``n (n - 3)`` times the unbiased HSIC of two n x n kernels (:func:`~crossling.
-    similarity.cka.hsic_u`), their diagonals zeroed here."""
+    similarity.measures.cka.hsic_u`), their diagonals zeroed here."""
     da, db = torch.diagonal(a), torch.diagonal(b)
     a1, b1 = a.sum(1) - da, b.sum(1) - db
     return hsic_u((a * b).sum() - (da * db).sum(), a1.sum(), b1.sum(), (a1 * b1).sum(),
