@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from crossling.core.errors import ConfigError
-from crossling.experiments.study import estimate_cost, expand, load_study
+from crossling.experiments.config import load_study
+from crossling.experiments.grid import estimate_cost, expand
 
 BASE = """
 name: t
@@ -36,7 +37,7 @@ def test_expansion_and_stable_keys(tmp_path: Path, data_dir: Path) -> None:
     ft = {c.key: c for c in cells if c.kind == "finetune"}
     for c in cells:
         if c.kind == "similarity_ft":
-            assert c.depends_on[0] in ft and ft[c.depends_on[0]].params["reinit"] == "REF"
+            assert c.depends_on[0] in ft and ft[c.depends_on[0]].params.reinit == "REF"
     assert len({c.key for c in cells}) == len(cells)
     # adding a seed and a target-free field keeps every existing key
     more = BASE.replace("seeds: [0, 1]", "seeds: [0, 1, 2]")
@@ -207,7 +208,7 @@ def test_retrieval_section_expands_into_one_cell(tmp_path: Path, data_dir: Path)
                                                        "n: 30, n_boot: 10, n_null: 5}}\n"))
     assert own.retrieval is not None and own.retrieval.n == 30
     assert [c.depends_on for c in expand(own) if c.kind == "retrieval"] == [()]
-    assert ret[0].params["languages"] == ["fr", "de"] and ret[0].params["n"] == 20
+    assert ret[0].params.languages == ["fr", "de"] and ret[0].params.n == 20
     # the other cells keep their keys; editing the similarity section keeps the retrieval key
     assert {c.key for c in expand(load_study(_write(tmp_path, data_dir)))} == \
         {c.key for c in cells} - {ret[0].key}
@@ -261,10 +262,10 @@ def test_probe_section_expands_into_one_probe_cell(tmp_path: Path, data_dir: Pat
     cells = expand(study)
     assert [c.kind for c in cells] == ["probe"]
     params = cells[0].params
-    assert params["train"].endswith("en_ewt-ud-train.conllu") and params["source"] == "en"
-    assert (params["max_train_sentences"], params["n_boot"], params["seed"]) == (30, 20, 0)
+    assert params.train.endswith("en_ewt-ud-train.conllu") and params.source == "en"
+    assert (params.max_train_sentences, params.n_boot, params.seed) == (30, 20, 0)
     assert cells[0].label == "probe (pretrained, 2 targets)"
-    assert estimate_cost(study, cells) == {"probe": 30 + 10 * 3}  # one pass per sentence
+    assert estimate_cost(cells) == {"probe": 30 + 10 * 3}  # one pass per sentence
     # with the paper's grid beside it: one more cell, and the grid's keys are unchanged
     both = BASE + PROBE.split("data: {{ud: {ud}}}\n", 1)[1]
     grid = {c.key for c in expand(load_study(_write(tmp_path, data_dir)))}
@@ -337,7 +338,7 @@ def test_every_new_measure_runs_in_a_study_and_reaches_the_report(
 def test_layer_difference_goes_into_the_pretrained_similarity_cell_only(
         tmp_path: Path, data_dir: Path) -> None:
     cells = expand(load_study(_write(tmp_path, data_dir)))
-    assert not any("layer_difference" in c.params for c in cells)  # unset: keys unchanged
+    assert not any("layer_difference" in c.params.to_dict() for c in cells)  # unset: keys unchanged
     same = BASE.replace("n_null: 5}", "n_null: 5, layer_difference: false}")
     assert [c.key for c in expand(load_study(_write(tmp_path, data_dir, same)))] == \
         [c.key for c in cells]
@@ -346,12 +347,12 @@ def test_layer_difference_goes_into_the_pretrained_similarity_cell_only(
     assert study.similarity is not None and study.similarity.layer_difference
     new = expand(study)
     (sim,) = [c for c in new if c.kind == "similarity"]
-    assert sim.params["layer_difference"] is True
+    assert sim.params.layer_difference is True
     assert sim.key not in {c.key for c in cells}
     # the other cells (fine-tuning, similarity after fine-tuning) keep their params and keys
     others = [c for c in new if c.kind != "similarity"]
     assert {c.key for c in others} <= {c.key for c in cells}
-    assert not any("layer_difference" in c.params for c in others)
+    assert not any("layer_difference" in c.params.to_dict() for c in others)
     bad = BASE.replace("n_null: 5}", "n_null: 5, layer_difference: 3}")
     with pytest.raises(ConfigError, match=r"similarity\.layer_difference: expected bool"):
         load_study(_write(tmp_path, data_dir, bad))
@@ -363,7 +364,7 @@ def test_reinit_groups_take_their_canonical_label(tmp_path: Path, data_dir: Path
     for spelling in ("1-2", "' 1-2'", "'\uff11-\uff12'", "'1,2'"):
         text = BASE.replace("reinit: [REF, 1-2]", f"reinit: [REF, {spelling}]")
         cells = expand(load_study(_write(tmp_path, data_dir, text)))
-        groups = {c.params["reinit"] for c in cells if c.kind == "finetune"}
+        groups = {c.params.reinit for c in cells if c.kind == "finetune"}
         assert groups == {"REF", "1-2"}
         keys.append(sorted(c.key for c in cells))
     assert all(k == keys[0] for k in keys)
@@ -383,19 +384,6 @@ def test_a_test_split_as_training_data_is_refused_unless_allowed(
     assert "\n" not in str(err.value)
     allowed = load_study(_write(tmp_path, data_dir, text + "allow_test_training: true\n"))
     assert allowed.allow_test_training
-
-
-def test_a_finetune_cell_refuses_evaluating_its_training_sentences(ud_dir: Path,
-                                                                    tmp_path: Path) -> None:
-    from crossling.core.errors import DataError
-    from crossling.experiments.cells import run_finetune_cell
-
-    fr = str(ud_dir / "UD_French-PUD" / "fr_pud-ud-test.conllu")
-    params = {"task": "pos", "model": "never-loaded", "train": [fr], "dev": [fr],
-              "evals": {"en": str(ud_dir / "UD_English-PUD" / "en_pud-ud-test.conllu"),
-                        "fr": fr}}
-    with pytest.raises(DataError, match="sentences of test set 'fr' are train sentences"):
-        run_finetune_cell(params, tmp_path)
 
 
 def test_one_file_under_two_language_specs_names_both_and_the_file(tmp_path: Path,

@@ -202,12 +202,13 @@ class ResultStore:
 
     # -- cells ---------------------------------------------------------------------------------
     def add_cells(self, study: str, cells: Sequence[Any]) -> None:
-        """Register cells (``Cell`` objects); existing keys keep their status and rows."""
+        """Register cells (``Cell`` objects, their parameters as JSON); existing keys keep their
+        status and rows."""
         with self._transaction() as con:
             con.executemany(
                 "INSERT OR IGNORE INTO cells(key, study, kind, label, params) VALUES (?,?,?,?,?)",
-                [(c.key, study, c.kind, c.label, json.dumps(c.params, sort_keys=True,
-                                                            default=str)) for c in cells])
+                [(c.key, study, c.kind, c.label,
+                  json.dumps(c.params.to_dict(), sort_keys=True, default=str)) for c in cells])
 
     def status(self, key: str) -> str | None:
         with self._connect() as con:
