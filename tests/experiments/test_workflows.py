@@ -7,6 +7,7 @@ import pytest
 
 from crossling.core.errors import ConfigError, DataError
 from crossling.data.specs import DataFolders, resolve_spec
+from crossling.experiments.executors import RunSettings
 from crossling.experiments.workflows import finetune, prepare_finetune, progress_line, run_study
 from crossling.training.loop import TrainConfig
 
@@ -57,8 +58,8 @@ def test_finetune_in_one_call_takes_a_config_or_its_fields(
 
 def test_run_study_refuses_a_bad_executor_or_kind_before_any_work(tmp_path: Path) -> None:
     store = tmp_path / "store" / "results.sqlite"
-    with pytest.raises(ConfigError, match="executor 'slurm'"):
-        run_study(tmp_path / "missing.yaml", store=store, executor="slurm")
+    with pytest.raises(ConfigError, match="executor must be one of local, ray, got 'slurm'"):
+        run_study(tmp_path / "missing.yaml", store=store, settings=RunSettings(executor="slurm"))
     with pytest.raises(ConfigError, match="only 'finetunes'"):
         run_study(tmp_path / "missing.yaml", store=store, only="finetunes")
     assert not store.parent.exists()
