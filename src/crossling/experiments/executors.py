@@ -1,19 +1,10 @@
 """Executors run a study's cells against the results store: ``local`` (default) and ``ray``.
 
-Both skip finished cells, respect dependencies (a cell starts once the cells it depends on are
-done), and write every cell's rows and ``done`` status in one store transaction. A failing cell
-is marked ``failed`` with its one-line error and does not stop independent cells. While a cell
-runs, a background thread renews its claim (:class:`Heartbeat`), so a cell that takes longer
-than the store's ``stale_after`` is never taken over by a second ``crossling run``. A run that
-finds cells of its grid held by another worker waits for them, and takes a cell over once its
-worker is dead (gone from this host, or silent for ``stale_after``): it never returns with
-cells left that it could still run.
-
-- ``local`` runs cells one after another in this process; several such processes may share
-  one store (see :func:`run_local`).
-- ``ray`` submits one Ray task per ready cell with its resource request (``num_gpus=1`` when
-  the cluster has GPUs, since every cell kind runs a model; else ``num_cpus=1``); workers only
-  compute, the driver alone writes the store (one writer, no cross-node SQLite locking).
+Both skip finished cells, start a cell once its dependencies are done, store each cell's rows
+and status in one transaction, and record a failing cell's one-line error without stopping the
+others. A heartbeat thread renews the claims of running cells, so a long cell is never taken
+over while its worker lives; cells another worker holds are waited for, and taken over once it
+dies. Under Ray the workers only compute and the driver alone writes the store.
 """
 
 from __future__ import annotations
@@ -258,7 +249,7 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path,
                     beat.add(c.key)
                     tried.add(c.key)
                 if claimed:
-                    _ray_wave(ray, remote, claimed, store, workdir, beat, bar)
+                    _ray_wave(remote, claimed, store, workdir, beat, bar)
                 todo = _still_open([*ready, *waiting], store, tried, opts.retry_failed)
                 if not claimed and todo:
                     if not _running_elsewhere(todo, store):
@@ -271,9 +262,11 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path,
     return _summary(cells, store)
 
 
-def _ray_wave(ray: Any, remote: Any, cells: list[Cell], store: ResultStore, workdir: Path,
+def _ray_wave(remote: Any, cells: list[Cell], store: ResultStore, workdir: Path,
               beat: Heartbeat, bar: Any) -> None:
     """Submit the claimed ``cells`` and store each result (or failure) as it arrives."""
+    import ray
+
     futures = {remote.remote(runner_of(c.kind), c.params, str(workdir / c.key)): c
                for c in cells}
     pending = list(futures)

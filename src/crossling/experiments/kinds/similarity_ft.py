@@ -26,7 +26,7 @@ class Params(MeasuredParams):
     def identity(self) -> dict[str, Any]:
         out = {**self.measured_identity(), "task": self.task, "seed": self.seed,
                "finetune": self.finetune}
-        if self.reinit.upper() != "REF":  # a REF cell's key as before the field existed
+        if self.reinit.upper() != "REF":  # not in a REF cell's key, as in older stores
             out["reinit"] = self.reinit
         return out
 
