@@ -18,6 +18,8 @@ import yaml
 
 from crossling.core.checks import SEED_MAX
 from crossling.core.errors import ConfigError, CrosslingError, ModelError, SettingError
+from crossling.core.settings import Settings, count, one_of, setting
+from crossling.core.settings import seed as seed_rule
 from crossling.data.leakage import check_training_splits
 from crossling.data.parallel import count_aligned
 from crossling.data.resolve import resolve_ud
@@ -35,15 +37,21 @@ from crossling.training.loop import TrainConfig
 TASK_NAMES = ("pos", "parsing", "ner")
 
 
+SIZE = count(1, optional=True)
+"""A number of sentences, or None for all of them."""
+
+
 @dataclass(frozen=True)
-class TaskSpec:
+class TaskSpec(Settings):
+    """A task of the ``tasks`` section: its data specs, sizes and overrides."""
+
     name: str
     train: list[str]
     dev: list[str]
     test: str
     eval: list[str]
-    max_train_sentences: int | None = None
-    max_eval_sentences: int | None = None
+    max_train_sentences: int | None = setting(None, rule=SIZE)
+    max_eval_sentences: int | None = setting(None, rule=SIZE)
     reinit: list[str] | None = None
     """The task's RANDOM-INIT groups (``tasks.<task>.reinit``); None: the study's ``reinit``."""
     training: TrainConfig | None = None
@@ -52,13 +60,15 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
-class SimilaritySpec:
+class SimilaritySpec(Settings):
+    """The ``similarity`` section: the pretrained and the fine-tuned similarity."""
+
     languages: list[str]
     measures: list[str] = field(default_factory=lambda: ["linear_cka", "debiased_cka"])
-    pooling: str = "mean"
+    pooling: str = setting("mean", rule=one_of(tuple(POOLINGS)))
     n: int | None = 1000
-    n_boot: int = 200
-    n_null: int = 100
+    n_boot: int = setting(200, rule=count(1))
+    n_null: int = setting(100, rule=count(1))
     before: bool = True
     after: bool | list[str] = True
     """``True``: the REF models; ``False``: none; a list: these re-init groups (of the tasks
@@ -98,28 +108,33 @@ class SimilaritySpec:
 
 
 @dataclass(frozen=True)
-class RetrievalSpec:
+class RetrievalSpec(Settings):
     """The ``retrieval:`` section: targets, candidate pool size n, scorings, resamples."""
 
     languages: list[str]
     variants: list[str] = field(default_factory=lambda: list(VARIANTS))
-    pooling: str = "mean"
-    n: int = 1000
-    n_boot: int = 1000
-    n_null: int = 200
+    pooling: str = setting("mean", rule=one_of(tuple(POOLINGS)))
+    n: int = setting(1000, rule=count(2))
+    n_boot: int = setting(1000, rule=count(1))
+    n_null: int = setting(200, rule=count(1))
+
+    def check(self) -> None:
+        need = retrieval_min_sentences(self.variants)
+        if self.n < need:  # the margin variant's neighbourhoods
+            raise SettingError("n", f"must be >= {need}, got {self.n}")
 
 
 @dataclass(frozen=True)
-class ProbeSpec:
+class ProbeSpec(Settings):
     """The ``probe`` section: probe training set, test sets, layers and sizes."""
 
     targets: list[str]
     train: str = "en_ewt"
     layers: list[int] | None = None
-    max_train_sentences: int | None = 4000
-    max_eval_sentences: int | None = None
-    n_boot: int = 1000
-    seed: int = 0
+    max_train_sentences: int | None = setting(4000, rule=SIZE)
+    max_eval_sentences: int | None = setting(None, rule=SIZE)
+    n_boot: int = setting(1000, rule=count(1))
+    seed: int = setting(0, rule=seed_rule)
 
 
 @dataclass(frozen=True)
@@ -249,13 +264,12 @@ def _task(tasks_f: Fields, tname: str, folders: DataFolders, reinit: list[str],
     if tname not in TASK_NAMES:
         raise tasks_f.fail(tname, f"unknown task (available: {', '.join(TASK_NAMES)})")
     tf = tasks_f.sub(tname)
-    spec = TaskSpec(
-        name=tname, train=tf.strings("train", [default_train(tname)]),
+    spec = tf.settings(
+        TaskSpec, name=tname, train=tf.strings("train", [default_train(tname)]),
         dev=tf.strings("dev", [default_train(tname)]),
         test=tf.get("test", str, DEFAULT_TEST),
         eval=tf.strings("eval", []),
-        max_train_sentences=tf.number("max_train_sentences", int, None, low=1),
-        max_eval_sentences=tf.number("max_eval_sentences", int, None, low=1),
+        **tf.values("max_train_sentences", "max_eval_sentences"),
         reinit=_reinit(tf, reinit) if "reinit" in tf.data else None,
         training=_training(tf.sub("training"), training) if "training" in tf.data
         else None)
@@ -312,11 +326,9 @@ def _similarity(sf: Fields, ud: Path, source: str, seeds: list[int], reinit: lis
     if after_languages is not None and not after_languages:
         raise sf.fail("after_languages", "empty list: no target to compare the source with "
                                          "(omit the field for languages)")
-    spec = SimilaritySpec(
-        languages=languages, measures=measures,
-        pooling=sf.get("pooling", str, "mean"), n=n,
-        n_boot=sf.number("n_boot", int, 200, low=1),
-        n_null=sf.number("n_null", int, 100, low=1),
+    spec = sf.settings(
+        SimilaritySpec, languages=languages, measures=measures, n=n,
+        **sf.values("pooling", "n_boot", "n_null"),
         before=sf.get("before", bool, True),
         after=_after_groups(sf, tasks, reinit),
         after_seeds=_after_seeds(sf, seeds), after_n=after_n,
@@ -358,9 +370,7 @@ def _after_measures(sf: Fields, after_n: int | None) -> list[str] | None:
 
 def _check_similarity_data(sf: Fields, spec: SimilaritySpec, ud: Path, source: str,
                            seeds: list[int], has_tasks: bool) -> None:
-    """The similarity section's pooling, targets and sentence counts, and its seed pairs."""
-    if spec.pooling not in POOLINGS:
-        raise sf.fail("pooling", f"unknown pooling (available: {', '.join(POOLINGS)})")
+    """The similarity section's targets and sentence counts, and its seed pairs."""
     _check_targets(sf, ud, source, spec.languages)
     if spec.after_languages is not None:
         _check_targets(sf, ud, source, spec.after_languages, key="after_languages")
@@ -477,15 +487,9 @@ def _retrieval(rf: Fields, ud: Path, source: str) -> RetrievalSpec:
         check_variants(variants, "variants")
     except ConfigError as exc:
         raise ConfigError(f"{rf.file}: {rf.where}.{exc}") from None
-    need = retrieval_min_sentences(variants)
-    spec = RetrievalSpec(
-        languages=languages, variants=variants, pooling=rf.get("pooling", str, "mean"),
-        n=rf.number("n", int, 1000, low=need),
-        n_boot=rf.number("n_boot", int, 1000, low=1),
-        n_null=rf.number("n_null", int, 200, low=1))
+    spec = rf.settings(RetrievalSpec, languages=languages, variants=variants,
+                       **rf.values("pooling", "n", "n_boot", "n_null"))
     rf.finish()
-    if spec.pooling not in POOLINGS:
-        raise rf.fail("pooling", f"unknown pooling (available: {', '.join(POOLINGS)})")
     _check_targets(rf, ud, source, languages)
     _check_sentences(rf, "n", ud, source, languages, spec.n)
     return spec
@@ -574,12 +578,10 @@ def _probe_spec(pf: Fields, ud: Path, source: str, model: str, config: Any | Non
                 raise pf.fail(f"layers[{i}]", f"layer {k} out of range 0..{blocks} "
                                               f"({model} has {blocks} blocks)")
         pf.unique("layers", layers)
-    spec = ProbeSpec(
-        targets=targets, train=train, layers=None if layers is None else sorted(layers),
-        max_train_sentences=pf.number("max_train_sentences", int, 4000, low=1),
-        max_eval_sentences=pf.number("max_eval_sentences", int, None, low=1),
-        n_boot=pf.number("n_boot", int, 1000, low=1),
-        seed=pf.number("seed", int, 0, low=0, high=SEED_MAX))
+    spec = pf.settings(
+        ProbeSpec, targets=targets, train=train,
+        layers=None if layers is None else sorted(layers),
+        **pf.values("max_train_sentences", "max_eval_sentences", "n_boot", "seed"))
     pf.finish()
     try:
         train_file = resolve_spec("pos", train, "train", DataFolders(ud, None))

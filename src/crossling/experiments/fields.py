@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crossling.core.errors import ConfigError, SettingError
+from crossling.core.settings import Settings
+
+S = TypeVar("S", bound=Settings)
 
 
 class Fields:
@@ -29,6 +31,19 @@ class Fields:
         """A settings object's error (``exc.name`` a field of this mapping) at its path."""
         return self.fail(exc.name, exc.problem)
 
+    def values(self, *keys: str) -> dict[str, Any]:
+        """The values of ``keys`` this mapping sets, for a settings object (whose rules check
+        them) to take; the others keep the object's defaults."""
+        self.used.update(keys)
+        return {k: self.data[k] for k in keys if k in self.data}
+
+    def settings(self, cls: type[S], **values: Any) -> S:
+        """``cls(**values)``; a broken rule is an error at the field's path."""
+        try:
+            return cls(**values)
+        except SettingError as exc:
+            raise self.failed(exc) from None
+
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
         self.used.add(key)
         if key not in self.data:
@@ -43,23 +58,6 @@ class Fields:
         if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
             names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
             raise self.fail(key, f"expected {names}, got {type(value).__name__}")
-        return value
-
-    def number(self, key: str, kind: type, default: Any = ..., low: float = 0,
-               exclusive: bool = False, high: float | None = None) -> Any:
-        """A finite int/float in [low, high] (``(low, high]`` when ``exclusive``); ``None`` is
-        kept when it is the default (the field's "no limit")."""
-        value = self.get(key, kind, default)
-        if value is None:
-            return None
-        if not math.isfinite(value):
-            raise self.fail(key, f"must be a finite number, got {value}")
-        too_low = value <= low if exclusive else value < low
-        if too_low or (high is not None and value > high):
-            bound = f"> {low:g}" if exclusive else f">= {low:g}"
-            if high is not None:
-                bound = f"in ({low:g}, {high:g}]" if exclusive else f"in [{low:g}, {high:g}]"
-            raise self.fail(key, f"must be {bound}, got {value}")
         return value
 
     def unique(self, key: str, values: list[Any], ids: list[Any] | None = None) -> None:
