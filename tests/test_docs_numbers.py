@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from crossling.analysis import probing, retrieval
-from crossling.experiments.study import load_study
+from crossling.experiments.config import load_study
 from crossling.results import read_rows_csv
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from crossling.core.version import __version__
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.core.errors import ConfigError, CrosslingError, DataError, ModelError
     from crossling.data.parallel import ParallelCorpus, align_by_sent_id, align_pud
-    from crossling.experiments.study import Study, load_study
+    from crossling.experiments.config import Study, load_study
     from crossling.experiments.workflows import StudyOutcome, run_study, study_report
     from crossling.models.encoder import Encoder, load_encoder
     from crossling.models.reinit import ReinitReport, reinit
@@ -90,8 +90,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "FinetuneSettings": ("crossling.workflows.finetune", "FinetuneSettings"),
     "TrainConfig": ("crossling.training.loop", "TrainConfig"),
     # studies
-    "load_study": ("crossling.experiments.study", "load_study"),
-    "Study": ("crossling.experiments.study", "Study"),
+    "load_study": ("crossling.experiments.config", "load_study"),
+    "Study": ("crossling.experiments.config", "Study"),
     "run_study": ("crossling.experiments.workflows", "run_study"),
     "StudyOutcome": ("crossling.experiments.workflows", "StudyOutcome"),
     "study_report": ("crossling.experiments.workflows", "study_report"),

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from crossling.cli import main
+from crossling.experiments.config import load_study
+from crossling.experiments.grid import expand
 from crossling.experiments.store import ResultStore
-from crossling.experiments.study import expand, load_study
 from tests.analysis.synthetic import score_rows, similarity_rows
 
 STUDY = """

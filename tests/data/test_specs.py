@@ -12,7 +12,8 @@ from crossling.data.specs import (
     resolve_spec,
     resolve_task_files,
 )
-from crossling.experiments.study import expand, load_study
+from crossling.experiments.config import load_study
+from crossling.experiments.grid import expand
 
 STUDY = """
 name: same-files
@@ -50,19 +51,19 @@ def test_file_paths_pass_through_and_codes_need_a_folder(tmp_path: Path) -> None
 def test_cli_and_study_resolve_the_same_specs_to_the_same_files(
         task: str, data_dir: Path, tmp_path: Path) -> None:
     """The CLI finetune and a study share resolution and defaults: the CLI's defaults used to
-    live in cli/finetune.py and the study's in experiments/study.py."""
+    live in cli/finetune.py and the study's in experiments/kinds/finetune.py."""
     study_file = tmp_path / "study.yaml"
     study_file.write_text(STUDY.format(), encoding="utf-8")
     cells = [c for c in expand(load_study(study_file, data=data_dir))
-             if c.kind == "finetune" and c.params["task"] == task]
+             if c.kind == "finetune" and c.params.task == task]
     assert len(cells) == 1
     params = cells[0].params
     evals = ["de"] if task == "ner" else ["fr", "de"]
     cli = resolve_task_files(task, DataFolders.under(data_dir), evals=evals)
-    assert [str(p) for p in cli.train] == params["train"]
-    assert [str(p) for p in cli.dev] == params["dev"]
-    assert {k: str(v) for k, v in cli.evals.items()} == params["evals"]
-    assert cli.source == params["source"] == DEFAULT_TEST
+    assert [str(p) for p in cli.train] == params.train
+    assert [str(p) for p in cli.dev] == params.dev
+    assert {k: str(v) for k, v in cli.evals.items()} == params.evals
+    assert cli.source == params.source == DEFAULT_TEST
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from crossling.experiments.executors import RunSettings
 from crossling.experiments.store import ResultStore
 from crossling.experiments.workflows import run_study
 
@@ -36,6 +37,6 @@ def test_a_diverging_cell_fails_and_is_retried(fixture_bert: Path, fixture_dir: 
     folder = tmp_path / "cells" / cell["key"]
     assert not (folder / "scores.json").exists() and not (folder / "encoder").exists()
     # not done, so not skipped: retrying failed cells runs it again (and it fails again)
-    again = run_study(study, store=store_path, retry_failed=True)
+    again = run_study(study, store=store_path, settings=RunSettings(retry_failed=True))
     assert again.counts == {"failed": 1}
     assert ResultStore(store_path).cells()[0]["attempts"] == 2

@@ -11,42 +11,45 @@ from typing import Any
 
 import pytest
 
-from crossling.experiments import cells
-from crossling.experiments.executors import run_local, run_ray
+from crossling.experiments.cell import Cell
+from crossling.experiments.executors import RunSettings, run_local, run_ray
+from crossling.experiments.kinds import KINDS
 from crossling.experiments.store import ResultStore
-from crossling.experiments.study import Cell
 from crossling.results import ScoreRow
+from tests.experiments.fakes import Fake, fake_kind
+
+QUIET = RunSettings(progress=False)
 
 
-def _fake(params: dict[str, Any], workdir: Path) -> tuple[list[ScoreRow], dict[str, Any]]:
-    if params.get("fail"):
+def _fake(params: Fake, workdir: Path) -> tuple[list[ScoreRow], dict[str, Any]]:
+    if params.fail:
         raise ValueError("boom")
-    time.sleep(params.get("sleep", 0))
-    row = ScoreRow("pos", params["name"], "test", "upos_acc", 50.0, 40.0, 60.0, 1, 1, "m",
+    time.sleep(params.sleep)
+    row = ScoreRow("pos", params.name, "test", "upos_acc", 50.0, 40.0, 60.0, 1, 1, "m",
                    "REF", 0, {})
-    return [row], {"name": params["name"]}
+    return [row], {"name": params.name}
 
 
 @pytest.fixture(autouse=True)
 def _register_fake(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(cells.RUNNERS, "fake", _fake)
+    monkeypatch.setitem(KINDS, "fake", fake_kind(_fake))
 
 
 def _grid() -> list[Cell]:
-    return [Cell("a", "fake", {"name": "a"}), Cell("b", "fake", {"name": "b", "fail": True}),
-            Cell("c", "fake", {"name": "c"}, depends_on=("a",)),
-            Cell("d", "fake", {"name": "d"}, depends_on=("b",))]
+    return [Cell("a", "fake", Fake(name="a")), Cell("b", "fake", Fake(name="b", fail=True)),
+            Cell("c", "fake", Fake(name="c"), depends_on=("a",)),
+            Cell("d", "fake", Fake(name="d"), depends_on=("b",))]
 
 
 def test_local_executor_dependencies_and_failures(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "s.sqlite")
     grid = _grid()
     store.add_cells("s", grid)
-    counts = run_local(grid, store, tmp_path / "w", progress=False)
+    counts = run_local(grid, store, tmp_path / "w", QUIET)
     assert counts == {"done": 2, "failed": 1, "pending": 1}  # d waits on failed b
     failed = next(c for c in store.cells() if c["status"] == "failed")
     assert failed["error"].startswith("ValueError: boom")
-    assert run_local(grid, store, tmp_path / "w", progress=False) == counts  # nothing redone
+    assert run_local(grid, store, tmp_path / "w", QUIET) == counts  # nothing redone
 
 
 class _Claimer(threading.Thread):
@@ -69,28 +72,36 @@ class _Claimer(threading.Thread):
 
 SLOW_CELL = """
 import sys, time
+from dataclasses import dataclass
 from pathlib import Path
-from crossling.experiments import cells
-from crossling.experiments.executors import run_local
+from types import SimpleNamespace
+from crossling.experiments.cell import Cell, CellParams
+from crossling.experiments.executors import RunSettings, run_local
+from crossling.experiments.kinds import KINDS
 from crossling.experiments.store import ResultStore
-from crossling.experiments.study import Cell
 from crossling.results import ScoreRow
+
+@dataclass(frozen=True)
+class Fake(CellParams):
+    name: str
+    sleep: float
 
 def slow(params, workdir):
     with open(sys.argv[2], "a") as fh:
-        fh.write(f"{params['name']}\\n")
-    time.sleep(params["sleep"])
-    return [ScoreRow("pos", params["name"], "test", "upos_acc", 1.0, 0.0, 2.0, 1, 1, "m",
+        fh.write(f"{params.name}\\n")
+    time.sleep(params.sleep)
+    return [ScoreRow("pos", params.name, "test", "upos_acc", 1.0, 0.0, 2.0, 1, 1, "m",
                      "REF", 0, {})], {}
 
-cells.RUNNERS["slow"] = slow
-grid = [Cell("long", "slow", {"name": "long", "sleep": 6.0})]
+KINDS["slow"] = SimpleNamespace(KIND="slow", expand=None, run=slow)
+grid = [Cell("long", "slow", Fake(name="long", sleep=6.0))]
 if sys.argv[3:] == ["chain"]:  # a second cell that needs the long one
-    grid.append(Cell("after", "slow", {"name": "after", "sleep": 0.0}, depends_on=("long",)))
+    grid.append(Cell("after", "slow", Fake(name="after", sleep=0.0), depends_on=("long",)))
 store = ResultStore(sys.argv[1], stale_after=1.0)
 store.add_cells("s", grid)
 print("starting", flush=True)
-print(run_local(grid, store, Path(sys.argv[1]).parent / "work", progress=False, poll_s=0.2))
+print(run_local(grid, store, Path(sys.argv[1]).parent / "work",
+                RunSettings(progress=False, poll_s=0.2)))
 """
 
 
@@ -159,7 +170,7 @@ def test_a_killed_workers_cell_is_taken_over_by_the_survivor(tmp_path: Path) -> 
     found the cell taken, must not exit saying "1 running" (exit 0, the cell never finished):
     it waits, sees the worker gone, and runs the cell itself."""
     script = tmp_path / "slow.py"
-    script.write_text(SLOW_CELL.replace('"sleep": 6.0', '"sleep": float(sys.argv[4])'),
+    script.write_text(SLOW_CELL.replace("sleep=6.0", "sleep=float(sys.argv[4])"),
                       encoding="utf-8")
     db, log = tmp_path / "s.sqlite", tmp_path / "started.log"
     first = subprocess.Popen([sys.executable, str(script), str(db), str(log), "one", "60"])
@@ -182,21 +193,21 @@ def test_a_silent_remote_workers_cell_is_taken_over_after_the_heartbeat_timeout(
     """A worker on another host cannot be probed: its cell is taken over once its heartbeat
     is older than ``stale_after`` (the run waits for that instead of stopping)."""
     store = ResultStore(tmp_path / "s.sqlite", stale_after=1.0)
-    store.add_cells("s", [Cell("a", "fake", {"name": "a"}),
-                          Cell("b", "fake", {"name": "b"}, depends_on=("a",))])
+    store.add_cells("s", [Cell("a", "fake", Fake(name="a")),
+                          Cell("b", "fake", Fake(name="b"), depends_on=("a",))])
     with store._connect() as con:  # claimed a moment ago by a worker elsewhere, now silent
         con.execute("UPDATE cells SET status='running', worker='elsewhere.example:42', "
                     "heartbeat=? WHERE key='a'", (time.time(),))
     start = time.time()
-    counts = run_local([Cell("a", "fake", {"name": "a"}),
-                        Cell("b", "fake", {"name": "b"}, depends_on=("a",))], store,
-                       tmp_path / "w", progress=False, poll_s=0.1)
+    counts = run_local([Cell("a", "fake", Fake(name="a")),
+                        Cell("b", "fake", Fake(name="b"), depends_on=("a",))], store,
+                       tmp_path / "w", RunSettings(progress=False, poll_s=0.1))
     assert counts == {"done": 2} and time.time() - start >= 0.9
 
 
 def test_held_elsewhere_only_for_another_live_workers_fresh_claim(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "s.sqlite", stale_after=60.0)
-    store.add_cells("s", [Cell("a", "fake", {"name": "a"})])
+    store.add_cells("s", [Cell("a", "fake", Fake(name="a"))])
     assert not store.held_elsewhere("a") and not store.held_elsewhere("missing")  # pending
     assert store.claim("a")
     assert not store.held_elsewhere("a")  # this worker's own claim
@@ -216,16 +227,16 @@ def test_ray_executor_on_a_local_instance(tmp_path: Path) -> None:
     (``s`` runs for 3 s with ``stale_after`` = 1 s and is never taken over)."""
     pytest.importorskip("ray")
     store = ResultStore(tmp_path / "s.sqlite", stale_after=1.0)
-    grid = [c for c in _grid() if c.key in ("a", "c")] + [Cell("e", "fake", {"name": "e"}),
-                                                          Cell("s", "fake", {"name": "s",
-                                                                             "sleep": 3.0})]
+    grid = [c for c in _grid() if c.key in ("a", "c")] + [
+        Cell("e", "fake", Fake(name="e")), Cell("s", "fake", Fake(name="s", sleep=3.0))]
     store.add_cells("s", grid)
     claimer = _Claimer(tmp_path / "s.sqlite", [c.key for c in grid], stale_after=1.0)
     claimer.start()
-    counts = run_ray(grid, store, tmp_path / "w", progress=False,
-                     init_kwargs={"num_cpus": 2, "include_dashboard": False,
-                                  "runtime_env": {"env_vars": {"PYTHONPATH": str(
-                                      Path(__file__).resolve().parents[2])}}})
+    counts = run_ray(grid, store, tmp_path / "w", RunSettings(
+        executor="ray", progress=False,
+        ray_init={"num_cpus": 2, "include_dashboard": False,
+                  "runtime_env": {"env_vars": {"PYTHONPATH": str(
+                      Path(__file__).resolve().parents[2])}}}))
     claimer.stop.set()
     claimer.join()
     assert claimer.tries > 10 and claimer.taken == []
@@ -239,12 +250,12 @@ def test_cells_left_unfinished_are_named_with_the_reason(tmp_path: Path) -> None
     from crossling.experiments.workflows import unfinished_cells
 
     store = ResultStore(tmp_path / "s.sqlite")
-    outside = Cell("x", "fake", {"name": "x"})  # not in this run's cells (e.g. another kind)
-    grid = [Cell("b", "fake", {"name": "b", "fail": True}),
-            Cell("d", "fake", {"name": "d"}, depends_on=("b",)),
-            Cell("e", "fake", {"name": "e"}, depends_on=("x",))]
+    outside = Cell("x", "fake", Fake(name="x"))  # not in this run's cells (e.g. another kind)
+    grid = [Cell("b", "fake", Fake(name="b", fail=True)),
+            Cell("d", "fake", Fake(name="d"), depends_on=("b",)),
+            Cell("e", "fake", Fake(name="e"), depends_on=("x",))]
     store.add_cells("s", [outside, *grid])
-    assert run_local(grid, store, tmp_path / "w", progress=False) == {"failed": 1,
+    assert run_local(grid, store, tmp_path / "w", QUIET) == {"failed": 1,
                                                                         "pending": 2}
     reasons = [r for _, r in unfinished_cells(grid, store)]
     assert reasons[0].startswith("waits on a failed cell")

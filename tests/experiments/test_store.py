@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from crossling.experiments import store as store_module
+from crossling.experiments.cell import Cell
 from crossling.experiments.store import ResultStore
-from crossling.experiments.study import Cell
 from crossling.results import ModelModelRow, ProbeRow, ScoreRow, SimilarityRow
+from tests.experiments.fakes import Fake
 
 
 def _row(i: int, cell: str = "c") -> ScoreRow:
@@ -30,7 +31,7 @@ def _row(i: int, cell: str = "c") -> ScoreRow:
 
 def test_finish_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = ResultStore(tmp_path / "s.sqlite")
-    store.add_cells("study", [Cell("a", "fake", {}), Cell("b", "fake", {})])
+    store.add_cells("study", [Cell("a", "fake", Fake()), Cell("b", "fake", Fake())])
     assert store.claim("a")
     assert not store.claim("a")  # a live worker holds it
     store.finish("a", [_row(1), _row(2)], {"p": 1})
@@ -57,7 +58,7 @@ def test_finish_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_dead_workers_cells_are_reclaimed(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "s.sqlite")
-    store.add_cells("study", [Cell("a", "fake", {})])
+    store.add_cells("study", [Cell("a", "fake", Fake())])
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     import sqlite3
 
@@ -76,7 +77,7 @@ def _writer(path: str, worker: int, n: int) -> None:
     store = ResultStore(path)
     for i in range(n):
         key = f"w{worker}-{i}"
-        store.add_cells("study", [Cell(key, "fake", {})])
+        store.add_cells("study", [Cell(key, "fake", Fake())])
         assert store.claim(key)
         store.finish(key, [_row(j, key) for j in range(5)], {"worker": worker})
 
@@ -98,30 +99,34 @@ def test_concurrent_writers_never_corrupt(tmp_path: Path) -> None:
 
 SCRIPT = """
 import sys, time
+from dataclasses import dataclass
 from pathlib import Path
-from crossling.experiments import cells
-from crossling.experiments.executors import run_local
-import pytest
-
-from crossling.experiments import store as store_module
+from types import SimpleNamespace
+from crossling.experiments.cell import Cell, CellParams
+from crossling.experiments.executors import RunSettings, run_local
+from crossling.experiments.kinds import KINDS
 from crossling.experiments.store import ResultStore
-from crossling.experiments.study import Cell
 from crossling.results import ScoreRow
 
 log = Path(sys.argv[2])
 
+@dataclass(frozen=True)
+class Slow(CellParams):
+    name: str
+    sleep: float
+
 def slow(params, workdir):
     with open(log, "a") as fh:
-        fh.write(params["name"] + "\\n")
-    time.sleep(params["sleep"])
-    return [ScoreRow("pos", params["name"], "test", "upos_acc", 1.0, 0.0, 2.0, 1, 1, "m",
-                     "REF", 0, {})], {"name": params["name"]}
+        fh.write(params.name + "\\n")
+    time.sleep(params.sleep)
+    return [ScoreRow("pos", params.name, "test", "upos_acc", 1.0, 0.0, 2.0, 1, 1, "m",
+                     "REF", 0, {})], {"name": params.name}
 
-cells.RUNNERS["slow"] = slow
-grid = [Cell(f"k{i}", "slow", {"name": f"c{i}", "sleep": 0.4}) for i in range(12)]
+KINDS["slow"] = SimpleNamespace(KIND="slow", expand=None, run=slow)
+grid = [Cell(f"k{i}", "slow", Slow(name=f"c{i}", sleep=0.4)) for i in range(12)]
 store = ResultStore(sys.argv[1])
 store.add_cells("s", grid)
-run_local(grid, store, Path(sys.argv[1]).parent / "work", progress=False)
+run_local(grid, store, Path(sys.argv[1]).parent / "work", RunSettings(progress=False))
 """
 
 
@@ -152,7 +157,7 @@ def test_sigkill_mid_grid_resumes_without_losing_or_redoing_cells(tmp_path: Path
 
 def _filled(path: Path) -> ResultStore:
     store = ResultStore(path)
-    store.add_cells("study", [Cell("a", "fake", {})])
+    store.add_cells("study", [Cell("a", "fake", Fake())])
     assert store.claim("a")
     store.finish("a", [_row(1)], {"p": 1})
     return store
@@ -196,7 +201,7 @@ def test_an_empty_file_is_a_new_store_for_writers_only(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"missing\.sqlite: no results store"):
         ResultStore(tmp_path / "missing.sqlite", readonly=True)
     assert not (tmp_path / "missing.sqlite").exists()
-    ResultStore(empty).add_cells("study", [Cell("a", "fake", {})])  # SQLite's convention
+    ResultStore(empty).add_cells("study", [Cell("a", "fake", Fake())])  # SQLite's convention
     assert [c["key"] for c in ResultStore(empty, readonly=True).cells()] == ["a"]
 
 
@@ -209,7 +214,7 @@ def test_readonly_store_reads_and_never_writes(tmp_path: Path,
     ro = ResultStore(path, readonly=True)
     assert [r.language for r in ro.score_rows("study")] == ["l1"]
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        ro.add_cells("study", [Cell("b", "fake", {})])
+        ro.add_cells("study", [Cell("b", "fake", Fake())])
     # in a folder this user cannot write (no -shm file can be created) it is read as immutable
     monkeypatch.setattr(store_module.os, "access", lambda *a, **k: False)
     ro = ResultStore(path, readonly=True)
@@ -218,7 +223,7 @@ def test_readonly_store_reads_and_never_writes(tmp_path: Path,
 
 def test_typed_row_fields_are_stored_and_read_back(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "s.sqlite")
-    store.add_cells("study", [Cell("a", "fake", {})])
+    store.add_cells("study", [Cell("a", "fake", Fake())])
     assert store.claim("a")
     score = replace(_row(1), source="l1")
     probed = ProbeRow(**{**_row(2).record(), "task": "probe_pos", "source": "l2", "layer": 7})
@@ -296,7 +301,7 @@ def test_a_store_of_an_older_version_opens_and_gets_the_new_columns(tmp_path: Pa
                                             "compare_seed"]
     ResultStore(path)  # opening again adds nothing (no duplicate-column error)
     assert store.score_rows() == [old_score] and store.similarity_rows() == [old_sim]
-    store.add_cells("study", [Cell("new", "fake", {})])
+    store.add_cells("study", [Cell("new", "fake", Fake())])
     assert store.claim("new")
     new_sim = SimilarityRow.from_record({**old_sim.record(), "kind": "seed-seed",
                                          "finetune_cell": "ft-0", "reinit": "REF",
@@ -320,7 +325,7 @@ def test_full_disk_is_one_oserror_naming_the_store_and_keeps_it(
 
     path = tmp_path / "s.sqlite"
     store = ResultStore(path)
-    store.add_cells("study", [Cell("a", "fake", {})])
+    store.add_cells("study", [Cell("a", "fake", Fake())])
     assert store.claim("a")
     real_connect = sqlite3.connect
 

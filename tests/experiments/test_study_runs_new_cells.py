@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from crossling.experiments import cells as cell_runners
+from crossling.experiments.kinds import KINDS
 from crossling.experiments.store import ResultStore
 from crossling.experiments.workflows import run_study, study_report
 from crossling.similarity import extract
@@ -36,12 +36,11 @@ def test_a_study_with_seed_pairs_and_reinit_groups_runs(tiny_bert: Path, data_di
         return real_extract(encoder, *a, **k)
 
     monkeypatch.setattr(extract, "extract", counting)
-    for kind, runner in list(cell_runners.RUNNERS.items()):
-        def tracked(params: dict[str, Any], workdir: Path, _k: str = kind,
-                    _r: Any = runner) -> Any:
+    for kind, module in KINDS.items():
+        def tracked(params: Any, workdir: Path, _k: str = kind, _r: Any = module.run) -> Any:
             running["kind"] = _k
             return _r(params, workdir)
-        monkeypatch.setitem(cell_runners.RUNNERS, kind, tracked)
+        monkeypatch.setattr(module, "run", tracked)
 
     store_path = tmp_path / "store.sqlite"
     outcome = run_study(study, store=store_path)

@@ -4,15 +4,18 @@ encoder, instead of every measuring cell failing with "fine-tuned encoder ... is
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crossling.experiments import cells as cell_runners
+from crossling.experiments.kinds import KINDS
+from crossling.experiments.kinds import finetune as finetune_kind
 from crossling.experiments.store import ResultStore
 from crossling.experiments.workflows import run_study
 from crossling.results import ScoreRow
+from crossling.training.loop import TrainConfig
 
 STUDY = """
 name: unsaved
@@ -37,19 +40,19 @@ def test_a_finished_finetune_cell_trains_again_to_keep_a_newly_needed_encoder(
         monkeypatch: pytest.MonkeyPatch) -> None:
     trained: list[bool] = []  # save_model of each fine-tuning run
 
-    def finetune(params: dict[str, Any], workdir: Path) -> Any:
-        trained.append(params["save_model"])
-        if params["save_model"]:
+    def finetune(params: finetune_kind.Params, workdir: Path) -> Any:
+        trained.append(params.save_model)
+        if params.save_model:
             (workdir / "encoder").mkdir(parents=True)
         return [_row("en")], {}
 
-    def measure(params: dict[str, Any], workdir: Path) -> Any:
-        if not (workdir.parent / params["finetune"] / "encoder").is_dir():
+    def measure(params: Any, workdir: Path) -> Any:
+        if not (workdir.parent / params.finetune / "encoder").is_dir():
             raise FileNotFoundError("fine-tuned encoder is missing")
         return [_row("fr")], {}
 
-    monkeypatch.setitem(cell_runners.RUNNERS, "finetune", finetune)
-    monkeypatch.setitem(cell_runners.RUNNERS, "similarity_ft", measure)
+    monkeypatch.setattr(KINDS["finetune"], "run", finetune)
+    monkeypatch.setattr(KINDS["similarity_ft"], "run", measure)
     train = next((fixture_dir / "ud").glob("*/en_fixture-ud-test.conllu"))
     study, store = tmp_path / "study.yaml", tmp_path / "run" / "results.sqlite"
     fields = {"model": fixture_bert, "ud": fixture_dir / "ud", "train": train}
@@ -78,17 +81,18 @@ def test_the_finetune_runner_retrains_a_finished_run_that_kept_no_encoder(
         return [_row("en")], []
 
     monkeypatch.setattr(finetune, "run_finetune_rows", fake)
-    params = {"task": "pos", "model": "m", "train": [], "dev": [], "evals": {}, "reinit": "REF",
-              "scheme": "model", "seed": 0, "training": {}, "max_train_sentences": None,
-              "max_eval_sentences": None, "source": "en", "save_model": True}
+    params = finetune_kind.Params(
+        task="pos", reinit="REF", scheme="model", seed=0, training=TrainConfig(),
+        max_train_sentences=None, max_eval_sentences=None, model="m", source="en", train=[],
+        dev=[], evals={}, save_model=True)
     cell = tmp_path / "cell"
     cell.mkdir()
-    cell_runners.run_finetune_cell(params, cell)
+    finetune_kind.run(params, cell)
     (cell / "scores.json").write_text("[]")
-    cell_runners.run_finetune_cell(params, cell)
-    cell_runners.run_finetune_cell({**params, "save_model": False}, cell)
+    finetune_kind.run(params, cell)
+    finetune_kind.run(replace(params, save_model=False), cell)
     (cell / "encoder").mkdir()
-    cell_runners.run_finetune_cell(params, cell)
+    finetune_kind.run(params, cell)
     assert [c["overwrite"] for c in calls] == [False, True, False, False]
 
 
@@ -101,10 +105,10 @@ def test_only_one_kind_runs_without_the_cells_it_merely_follows(
     cell and says so."""
     ran: list[str] = []
     for kind in ("similarity", "retrieval", "similarity_ft", "finetune"):
-        def runner(params: dict[str, Any], workdir: Path, _k: str = kind) -> Any:
+        def runner(params: Any, workdir: Path, _k: str = kind) -> Any:
             ran.append(_k)
             return [_row(_k)], {}
-        monkeypatch.setitem(cell_runners.RUNNERS, kind, runner)
+        monkeypatch.setattr(KINDS[kind], "run", runner)
     train = next((fixture_dir / "ud").glob("*/en_fixture-ud-test.conllu"))
     study, store = tmp_path / "study.yaml", tmp_path / "run" / "results.sqlite"
     study.write_text(STUDY.format(model=fixture_bert, ud=fixture_dir / "ud", train=train,

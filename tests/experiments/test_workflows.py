@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from crossling.core.errors import ConfigError
+from crossling.experiments.executors import RunSettings
 from crossling.experiments.workflows import progress_line, run_study
 
 
@@ -16,8 +17,8 @@ def test_progress_line() -> None:
 
 def test_run_study_refuses_a_bad_executor_or_kind_before_any_work(tmp_path: Path) -> None:
     store = tmp_path / "store" / "results.sqlite"
-    with pytest.raises(ConfigError, match="executor 'slurm'"):
-        run_study(tmp_path / "missing.yaml", store=store, executor="slurm")
+    with pytest.raises(ConfigError, match="executor must be one of local, ray, got 'slurm'"):
+        run_study(tmp_path / "missing.yaml", store=store, settings=RunSettings(executor="slurm"))
     with pytest.raises(ConfigError, match="only 'finetunes'"):
         run_study(tmp_path / "missing.yaml", store=store, only="finetunes")
     assert not store.parent.exists()

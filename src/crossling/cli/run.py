@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from crossling.experiments.executors import EXECUTORS
-from crossling.experiments.study import estimate_cost
+from crossling.core.errors import SettingError
+from crossling.core.settings import as_flag
+from crossling.experiments.executors import EXECUTORS, RunSettings
+from crossling.experiments.grid import estimate_cost
 from crossling.experiments.workflows import CELL_KINDS, plan_study
 
 
 def _run(args: argparse.Namespace) -> int:
+    try:
+        settings = RunSettings(executor=args.executor, retry_failed=args.retry_failed,
+                               address=args.address)
+    except SettingError as exc:
+        raise as_flag(exc) from None
     plan = plan_study(args.study, store=args.store, data=args.data, only=args.only)
     study, cells, store = plan.study, plan.cells, plan.store
     if args.dry_run:
@@ -18,11 +25,11 @@ def _run(args: argparse.Namespace) -> int:
         for c in cells:
             deps = f"  after {', '.join(c.depends_on)}" if c.depends_on else ""
             print(f"  {c.key}  {store.status(c.key):8s} {c.label}{deps}")
-        passes = estimate_cost(study, cells)
+        passes = estimate_cost(cells)
         print("estimated cost (sentence passes): " +
               ", ".join(f"{k} {v:,.0f}" for k, v in passes.items()))
         if args.tokens_per_s:
-            secs = estimate_cost(study, cells, args.tokens_per_s)
+            secs = estimate_cost(cells, args.tokens_per_s)
             minutes = sum(secs.values()) / 60
             print(f"estimated time at {args.tokens_per_s:.0f} tokens/s: {minutes:.0f} min")
         return 0
@@ -30,7 +37,7 @@ def _run(args: argparse.Namespace) -> int:
         import torch  # lazily: --help and --dry-run stay fast
 
         torch.set_num_threads(args.threads)
-    outcome = plan.run(args.executor, retry_failed=args.retry_failed, address=args.address)
+    outcome = plan.run(settings)
     counts = outcome.counts
     print(f"study {study.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     for label, error in outcome.failed:

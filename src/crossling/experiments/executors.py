@@ -1,19 +1,10 @@
 """Executors run a study's cells against the results store: ``local`` (default) and ``ray``.
 
-Both skip finished cells, respect dependencies (a cell starts once the cells it depends on are
-done), and write every cell's rows and ``done`` status in one store transaction. A failing cell
-is marked ``failed`` with its one-line error and does not stop independent cells. While a cell
-runs, a background thread renews its claim (:class:`Heartbeat`), so a cell that takes longer
-than the store's ``stale_after`` is never taken over by a second ``crossling run``. A run that
-finds cells of its grid held by another worker waits for them, and takes a cell over once its
-worker is dead (gone from this host, or silent for ``stale_after``): it never returns with
-cells left that it could still run.
-
-- ``local`` runs cells one after another in this process; several such processes may share
-  one store (see :func:`run_local`).
-- ``ray`` submits one Ray task per ready cell with its resource request (``num_gpus=1`` when
-  the cluster has GPUs, since every cell kind runs a model; else ``num_cpus=1``); workers only
-  compute, the driver alone writes the store (one writer, no cross-node SQLite locking).
+Both skip finished cells, start a cell once its dependencies are done, store each cell's rows
+and status in one transaction, and record a failing cell's one-line error without stopping the
+others. A heartbeat thread renews the claims of running cells, so a long cell is never taken
+over while its worker lives; cells another worker holds are waited for, and taken over once it
+dies. Under Ray the workers only compute and the driver alone writes the store.
 """
 
 from __future__ import annotations
@@ -25,15 +16,17 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from crossling.core.errors import ConfigError, CrosslingError
-from crossling.experiments.cells import RUNNERS
+from crossling.core.settings import Settings, flag, one_of, positive, setting
+from crossling.experiments.cell import Cell
+from crossling.experiments.kinds import KINDS
 from crossling.experiments.store import ResultStore
-from crossling.experiments.study import Cell
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +39,27 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
+@dataclass(frozen=True)
+class RunSettings(Settings):
+    """How a study's cells are run: ``executor`` (``local`` or ``ray``), failed cells retried
+    or not, the Ray cluster's ``address`` and ``ray_init`` arguments (``ray`` only), progress
+    bars, and the seconds between polls while another worker holds a cell."""
+
+    executor: str = setting("local", rule=one_of(("local", "ray")))
+    retry_failed: bool = setting(False, rule=flag)
+    address: str | None = None
+    progress: bool = setting(True, rule=flag)
+    poll_s: float = setting(10.0, rule=positive)
+    ray_init: dict[str, Any] | None = None
+
+
 def runner_of(kind: str) -> Callable[..., Any]:
-    if kind not in RUNNERS:
-        raise ConfigError(f"unknown cell kind {kind!r} (available: {', '.join(RUNNERS)})")
-    return RUNNERS[kind]
+    if kind not in KINDS:
+        raise ConfigError(f"unknown cell kind {kind!r} (available: {', '.join(KINDS)})")
+    return KINDS[kind].run
 
 
-def invoke(runner: Callable[..., Any], params: dict[str, Any], workdir: str,
+def invoke(runner: Callable[..., Any], params: Any, workdir: str,
            ) -> tuple[list[Any], dict[str, Any]]:
     """Run a cell's runner. The runner is resolved by the driver and shipped with the task, so
     workers need no registry state (kinds registered at run time work too)."""
@@ -153,8 +160,7 @@ def _running_elsewhere(cells: Sequence[Cell], store: ResultStore) -> list[str]:
 
 
 def run_local(cells: Sequence[Cell], store: ResultStore, workdir: Path,
-              retry_failed: bool = False, progress: bool = True,
-              poll_s: float = 10.0) -> dict[str, int]:
+              settings: RunSettings | None = None) -> dict[str, int]:
     """Run cells sequentially in dependency order; returns counts per final status.
 
     Several ``crossling run`` processes may share one store (e.g. two single-threaded workers on
@@ -165,9 +171,11 @@ def run_local(cells: Sequence[Cell], store: ResultStore, workdir: Path,
     dies (its process is gone on this host, or its heartbeat is older than the store's
     ``stale_after``). Each cell is tried at most once per call.
     """
+    opts = settings or RunSettings()
+    retry_failed, poll_s = opts.retry_failed, opts.poll_s
     tried: set[str] = set()
     todo = _still_open(cells, store, tried, retry_failed)
-    bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not progress)
+    bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not opts.progress)
     said: list[str] = []
     with Heartbeat(store) as beat:
         while todo:
@@ -212,60 +220,41 @@ def _summary(cells: Sequence[Cell], store: ResultStore) -> dict[str, int]:
     return counts
 
 
-def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path, address: str | None = None,
-            retry_failed: bool = False, progress: bool = True,
-            init_kwargs: dict[str, Any] | None = None, poll_s: float = 10.0) -> dict[str, int]:
+def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path,
+            settings: RunSettings | None = None) -> dict[str, int]:
     """Run cells as Ray tasks, waves of ready cells; the driver writes the store. Cells another
     worker runs are waited for and taken over if it dies, as in :func:`run_local`."""
     try:
         import ray
     except ImportError:
         raise ConfigError("the ray executor needs Ray: pip install 'crossling[ray]'") from None
+    opts = settings or RunSettings(executor="ray")
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, **(init_kwargs or {}))
+        ray.init(address=opts.address, **(opts.ray_init or {}))
     try:
-        gpus = ray.cluster_resources().get("GPU", 0)
-        remote = ray.remote(invoke)
+        # every kind runs a model: a GPU each when the cluster has them
+        request = {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) else {"num_cpus": 1}
+        remote = ray.remote(invoke).options(**request)
         tried: set[str] = set()
-        todo = _still_open(cells, store, tried, retry_failed)
-        bar = tqdm(total=len(todo), desc="cells (ray)", unit="cell", disable=not progress)
+        todo = _still_open(cells, store, tried, opts.retry_failed)
+        bar = tqdm(total=len(todo), desc="cells (ray)", unit="cell", disable=not opts.progress)
         # The driver holds the claims, so the driver beats for every submitted cell (queued or
         # running on a worker) until its result is written.
         with Heartbeat(store) as beat:
             while todo:
                 ready, waiting = _ready(todo, store)
-                claimed = []
-                for c in ready:
-                    if store.claim(c.key, retry_failed=retry_failed):
-                        beat.add(c.key)
-                        tried.add(c.key)
-                        claimed.append(c)
-                if not claimed:
-                    todo = _still_open([*ready, *waiting], store, tried, retry_failed)
-                    if not todo or not _running_elsewhere(todo, store):
+                claimed = [c for c in ready if store.claim(c.key, retry_failed=opts.retry_failed)]
+                for c in claimed:
+                    beat.add(c.key)
+                    tried.add(c.key)
+                if claimed:
+                    _ray_wave(remote, claimed, store, workdir, beat, bar)
+                todo = _still_open([*ready, *waiting], store, tried, opts.retry_failed)
+                if not claimed and todo:
+                    if not _running_elsewhere(todo, store):
                         break
-                    time.sleep(poll_s)  # another worker runs what is left; see run_local
-                    continue
-                futures = {}
-                for cell in claimed:
-                    opts = {"num_gpus": 1} if gpus else {"num_cpus": 1}  # every kind: a model
-                    futures[remote.options(**opts).remote(runner_of(cell.kind), cell.params,
-                                                          str(workdir / cell.key))] = cell
-                pending = list(futures)
-                while pending:
-                    done, pending = ray.wait(pending, num_returns=1)
-                    cell = futures[done[0]]
-                    try:
-                        rows, prov = ray.get(done[0])
-                        store.finish(cell.key, rows, prov)
-                    except Exception as exc:
-                        cause = getattr(exc, "cause", None) or exc
-                        store.fail(cell.key, _error_line(cause))
-                    finally:
-                        beat.discard(cell.key)
-                    bar.update(1)
-                todo = _still_open([*ready, *waiting], store, tried, retry_failed)
+                    time.sleep(opts.poll_s)  # another worker runs what is left; see run_local
         bar.close()
     finally:
         if started_here:
@@ -273,5 +262,27 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path, address: s
     return _summary(cells, store)
 
 
-Executor = Callable[..., dict[str, int]]
+def _ray_wave(remote: Any, cells: list[Cell], store: ResultStore, workdir: Path,
+              beat: Heartbeat, bar: Any) -> None:
+    """Submit the claimed ``cells`` and store each result (or failure) as it arrives."""
+    import ray
+
+    futures = {remote.remote(runner_of(c.kind), c.params, str(workdir / c.key)): c
+               for c in cells}
+    pending = list(futures)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        cell = futures[done[0]]
+        try:
+            rows, prov = ray.get(done[0])
+            store.finish(cell.key, rows, prov)
+        except Exception as exc:
+            cause = getattr(exc, "cause", None) or exc
+            store.fail(cell.key, _error_line(cause))
+        finally:
+            beat.discard(cell.key)
+        bar.update(1)
+
+
+Executor = Callable[[Sequence[Cell], ResultStore, Path, RunSettings | None], dict[str, int]]
 EXECUTORS: dict[str, Executor] = {"local": run_local, "ray": run_ray}

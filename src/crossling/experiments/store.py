@@ -1,26 +1,11 @@
-"""The results store: one SQLite database (WAL) per study holding cells, rows and provenance.
+"""The results store: one SQLite database (WAL) holding a study's cells, rows and provenance.
 
-Guarantees, each tested:
-
-- a cell's rows and its ``done`` status are committed in one transaction: a run killed at any
-  point leaves either a finished cell with all its rows or an unfinished cell with none;
-- a finished cell is never recomputed; an unfinished one is retried on the next run, including
-  a ``running`` cell whose worker died (its heartbeat is older than ``stale_after`` seconds or its
-  process no longer exists on this host);
-- several processes may use the store at once: WAL mode, a busy timeout, and claims made with a
-  single conditional ``UPDATE`` so that two workers never run the same cell; a worker renews its
-  claim while a cell runs (:meth:`ResultStore.heartbeat`, called by the executors).
-
-The row tables have one TEXT column per field of the row type (JSON-encoded values). A store
-created by an older version, before a field existed, gets the missing columns on open
-(``ALTER TABLE ADD COLUMN``; its old rows hold NULL there, read back as the field's default,
-None); a read-only store is not changed, and reads the columns it has.
-
-A path that is not a results store is refused with a one-line :class:`ConfigError` naming it,
-before anything is written: a file that is not SQLite, or an SQLite database without a
-``cells`` table. An empty (0-byte) file is what SQLite itself treats as a new database, so a
-writable store may start from one; a read-only store (``readonly=True``, for reports) must
-already be a results store, and is opened so that reading can never create or change a file.
+A cell's rows and its ``done`` status are committed in one transaction; claims are single
+conditional updates, so two workers never run one cell, and a dead worker's cell (its process
+gone, or its heartbeat older than ``stale_after``) is claimed again. Row tables have one JSON
+TEXT column per row field; a store lacking a newer field's column gets it on open (unless
+read-only). A path that is not a results store is refused with one line before anything is
+written; an empty file is a new store (SQLite's convention). Guarantees: docs/studies.md.
 """
 
 from __future__ import annotations
@@ -203,12 +188,13 @@ class ResultStore:
 
     # -- cells ---------------------------------------------------------------------------------
     def add_cells(self, study: str, cells: Sequence[Any]) -> None:
-        """Register cells (``Cell`` objects); existing keys keep their status and rows."""
+        """Register cells (``Cell`` objects, their parameters as JSON); existing keys keep their
+        status and rows."""
         with self._transaction() as con:
             con.executemany(
                 "INSERT OR IGNORE INTO cells(key, study, kind, label, params) VALUES (?,?,?,?,?)",
-                [(c.key, study, c.kind, c.label, json.dumps(c.params, sort_keys=True,
-                                                            default=str)) for c in cells])
+                [(c.key, study, c.kind, c.label,
+                  json.dumps(c.params.to_dict(), sort_keys=True, default=str)) for c in cells])
 
     def status(self, key: str) -> str | None:
         with self._connect() as con:

@@ -15,9 +15,13 @@ from typing import Any
 
 from crossling.core.errors import ConfigError, ModelError
 from crossling.core.provenance import git_commit
-from crossling.experiments.executors import EXECUTORS
+from crossling.experiments.cell import Cell
+from crossling.experiments.config import Study, load_study
+from crossling.experiments.executors import EXECUTORS, RunSettings
+from crossling.experiments.grid import expand
+from crossling.experiments.kinds import KINDS
+from crossling.experiments.kinds import finetune as finetune_kind
 from crossling.experiments.store import ResultStore, check_store_file
-from crossling.experiments.study import Cell, Study, expand, load_study
 from crossling.models.names import check_model_name
 
 # --- crossling run ---------------------------------------------------------------------------
@@ -53,8 +57,7 @@ def check_run_outputs(store_path: Path) -> None:
     check_output_folder(store_path.parent / "cells", "cells folder")
 
 
-CELL_KINDS = ("similarity", "finetune", "similarity_ft", "similarity_seeds", "retrieval",
-              "probe")
+CELL_KINDS = tuple(KINDS)
 """The kinds of study cell (``crossling run --only``)."""
 
 
@@ -67,15 +70,12 @@ class StudyPlan:
     store: ResultStore
     store_path: Path
 
-    def run(self, executor: str = "local", retry_failed: bool = False,
-            address: str | None = None) -> StudyOutcome:
+    def run(self, settings: RunSettings | None = None) -> StudyOutcome:
         """Run the pending cells; counts per status and the failed cells' one-line errors."""
-        kwargs: dict[str, Any] = {"retry_failed": retry_failed}
-        if executor == "ray":
-            kwargs["address"] = address
+        settings = settings or RunSettings()
         folder = self.store_path.parent / "cells"
         reopen_unsaved_encoders(self.cells, self.store, folder)
-        counts = EXECUTORS[executor](self.cells, self.store, folder, **kwargs)
+        counts = EXECUTORS[settings.executor](self.cells, self.store, folder, settings)
         failed = [(str(i["label"]), str(i["error"])) for i in self.store.cells(self.study.name)
                   if i["status"] == "failed"]
         return StudyOutcome(counts=dict(counts), failed=failed,
@@ -126,11 +126,10 @@ def plan_study(study_path: str | Path, *, store: str | Path | None = None,
         raise ConfigError(f"{study.path}: model: {exc}") from None
     cells = expand(study)
     if only:
-        # only a fine-tuning cell's output (its encoder) is read by the cells after it; the
-        # other dependencies order cells sharing the vector cache, and are dropped with
+        # a cell reads the output of the cells in its ``reads`` (a fine-tuned encoder); its
+        # other dependencies only order cells sharing the vector cache, and are dropped with
         # their kind (a selected cell would wait on them forever)
-        needed = {c.key for c in cells if c.kind in (only, "finetune")}
-        cells = [replace(c, depends_on=tuple(d for d in c.depends_on if d in needed))
+        cells = [replace(c, depends_on=tuple(d for d in c.depends_on if d in c.reads))
                  for c in cells if c.kind == only]
     results = ResultStore(store_path)
     results.add_cells(study.name, cells)
@@ -142,30 +141,27 @@ def reopen_unsaved_encoders(cells: Sequence[Cell], store: ResultStore, folder: P
     keep it (run before the study measured their models): made pending again, so they train
     again and keep it, instead of their measuring cells failing after the rest of the grid ran.
     Returns their keys."""
-    needed = {d for c in cells if store.status(c.key) != "done" for d in c.depends_on}
+    needed = {d for c in cells if store.status(c.key) != "done" for d in c.reads}
     out = []
     for c in cells:
-        if c.kind == "finetune" and c.key in needed and c.params.get("save_model") and \
-                not (folder / c.key / "encoder").is_dir() and store.reopen(c.key):
+        if isinstance(c.params, finetune_kind.Params) and c.params.save_model and \
+                c.key in needed and not (folder / c.key / "encoder").is_dir() and \
+                store.reopen(c.key):
             out.append(c.key)
     return out
 
 
-
 def run_study(study_path: str | Path, *, store: str | Path | None = None,
               data: str | Path | None = None, only: str | None = None,
-              executor: str = "local", retry_failed: bool = False,
-              address: str | None = None) -> StudyOutcome:
+              settings: RunSettings | None = None) -> StudyOutcome:
     """``crossling run`` as one function call: plan the study's cells (:func:`plan_study`) and
-    run the pending ones with ``executor`` (``local`` or ``ray`` at ``address``); finished
-    cells are kept in the store, so calling it again resumes. Returns the counts per status
-    and the failed cells' one-line errors."""
-    if executor not in EXECUTORS:
-        raise ConfigError(f"executor {executor!r}: must be one of {', '.join(EXECUTORS)}")
+    run the pending ones as ``settings`` say (the ``local`` executor by default, or ``ray``);
+    finished cells are kept in the store, so calling it again resumes. Returns the counts per
+    status and the failed cells' one-line errors."""
     if only is not None and only not in CELL_KINDS:
         raise ConfigError(f"only {only!r}: must be one of {', '.join(CELL_KINDS)}")
     plan = plan_study(study_path, store=store, data=data, only=only)
-    return plan.run(executor=executor, retry_failed=retry_failed, address=address)
+    return plan.run(settings)
 
 # --- crossling report ------------------------------------------------------------------------
 

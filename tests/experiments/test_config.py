@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from crossling.core.errors import ConfigError
-from crossling.experiments.study import estimate_cost, expand, load_study
+from crossling.experiments.config import load_study
+from crossling.experiments.grid import estimate_cost, expand
 
 BASE = """
 name: t
@@ -36,7 +37,7 @@ def test_expansion_and_stable_keys(tmp_path: Path, data_dir: Path) -> None:
     ft = {c.key: c for c in cells if c.kind == "finetune"}
     for c in cells:
         if c.kind == "similarity_ft":
-            assert c.depends_on[0] in ft and ft[c.depends_on[0]].params["reinit"] == "REF"
+            assert c.depends_on[0] in ft and ft[c.depends_on[0]].params.reinit == "REF"
     assert len({c.key for c in cells}) == len(cells)
     # adding a seed and a target-free field keeps every existing key
     more = BASE.replace("seeds: [0, 1]", "seeds: [0, 1, 2]")
@@ -55,7 +56,7 @@ def test_expansion_and_stable_keys(tmp_path: Path, data_dir: Path) -> None:
     ("reinit: [REF, 1-2]", "reinit: [REF, a-b]", r"reinit\[1\]: bad re-init group"),
     ("seeds: [0, 1]", "seeds: [0, x]", r"seeds: expected a non-empty list of integers"),
     ("training: {epochs: 1", "training: {epoch: 1", r"training\.epoch: unknown field"),
-    ("n_null: 5}", "n_null: 5, pooling: max}", r"similarity\.pooling: unknown pooling"),
+    ("n_null: 5}", "n_null: 5, pooling: max}", r"similarity\.pooling: must be one of mean, "),
     ("tasks:", "taskz:", r"taskz: unknown field"),
     ("batch_size: 8", "batch_size: eight", r"training\.batch_size: expected int, got str"),
 ])
@@ -85,18 +86,18 @@ def test_errors_name_file_field_and_problem(tmp_path: Path, data_dir: Path, old:
     ("batch_size: 8", "batch_size: 8, max_length: 2", r"training\.max_length: must be >= 3"),
     ("batch_size: 8", "batch_size: 8, eval_batch_size: 0", r"training\.eval_batch_size: must be"),
     ("max_train_sentences: 20", "max_train_sentences: -32",
-     r"tasks\.pos\.max_train_sentences: must be >= 1, got -32"),
+     r"tasks\.pos\.max_train_sentences: must be > 0, got -32"),
     ("max_train_sentences: 20", "max_train_sentences: 0",
-     r"tasks\.pos\.max_train_sentences: must be >= 1, got 0"),
+     r"tasks\.pos\.max_train_sentences: must be > 0, got 0"),
     ("max_train_sentences: 20", "max_train_sentences: 20, max_eval_sentences: 0",
-     r"tasks\.pos\.max_eval_sentences: must be >= 1, got 0"),
+     r"tasks\.pos\.max_eval_sentences: must be > 0, got 0"),
     ("n: 20", "n: -12", r"similarity\.n: must be >= 4, got -12 \(debiased_cka needs n >= 4\)"),
     ("n: 20", "n: 3", r"similarity\.n: must be >= 4, got 3"),
     # the registry's min_n: biased CKA of 2 centred rows is 1 whatever the data, so n >= 3
     ("n: 20", "n: 2, measures: [linear_cka, rbf_cka]",
      r"similarity\.n: must be >= 3, got 2 \(linear_cka needs n >= 3, rbf_cka needs n >= 3\)"),
-    ("n_boot: 10", "n_boot: 0", r"similarity\.n_boot: must be >= 1, got 0"),
-    ("n_null: 5", "n_null: -1", r"similarity\.n_null: must be >= 1, got -1"),
+    ("n_boot: 10", "n_boot: 0", r"similarity\.n_boot: must be > 0, got 0"),
+    ("n_null: 5", "n_null: -1", r"similarity\.n_null: must be > 0, got -1"),
     ("seeds: [0, 1]", "seeds: [0, -1]", r"seeds\[1\]: must be in \[0, "),
     # lists whose emptiness or duplicates would silently change the grid
     ("reinit: [REF, 1-2]", "reinit: []", r"reinit: empty list"),
@@ -207,7 +208,7 @@ def test_retrieval_section_expands_into_one_cell(tmp_path: Path, data_dir: Path)
                                                        "n: 30, n_boot: 10, n_null: 5}}\n"))
     assert own.retrieval is not None and own.retrieval.n == 30
     assert [c.depends_on for c in expand(own) if c.kind == "retrieval"] == [()]
-    assert ret[0].params["languages"] == ["fr", "de"] and ret[0].params["n"] == 20
+    assert ret[0].params.languages == ["fr", "de"] and ret[0].params.n == 20
     # the other cells keep their keys; editing the similarity section keeps the retrieval key
     assert {c.key for c in expand(load_study(_write(tmp_path, data_dir)))} == \
         {c.key for c in cells} - {ret[0].key}
@@ -231,11 +232,11 @@ def test_retrieval_section_expands_into_one_cell(tmp_path: Path, data_dir: Path)
      r"retrieval\.variants: 'margin' is given twice"),
     ("languages: [fr], n: 3", r"retrieval\.n: must be >= 4, got 3"),
     ("languages: [fr], n: 1, variants: [cosine]", r"retrieval\.n: must be >= 2, got 1"),
-    ("languages: [fr], n_boot: 0", r"retrieval\.n_boot: must be >= 1, got 0"),
-    ("languages: [fr], n_null: -2", r"retrieval\.n_null: must be >= 1, got -2"),
-    ("languages: [fr], pooling: max", r"retrieval\.pooling: unknown pooling"),
+    ("languages: [fr], n_boot: 0", r"retrieval\.n_boot: must be > 0, got 0"),
+    ("languages: [fr], n_null: -2", r"retrieval\.n_null: must be > 0, got -2"),
+    ("languages: [fr], pooling: max", r"retrieval\.pooling: must be one of mean, "),
     ("languages: [fr], k: 3", r"retrieval\.k: unknown field"),
-    ("languages: [fr], n: ten", r"retrieval\.n: expected int, got str"),
+    ("languages: [fr], n: ten", r"retrieval\.n: must be an integer >= 2, got \'ten\'"),
 ])
 def test_retrieval_section_errors_name_file_and_field(tmp_path: Path, data_dir: Path, new: str,
                                                       message: str) -> None:
@@ -261,10 +262,10 @@ def test_probe_section_expands_into_one_probe_cell(tmp_path: Path, data_dir: Pat
     cells = expand(study)
     assert [c.kind for c in cells] == ["probe"]
     params = cells[0].params
-    assert params["train"].endswith("en_ewt-ud-train.conllu") and params["source"] == "en"
-    assert (params["max_train_sentences"], params["n_boot"], params["seed"]) == (30, 20, 0)
+    assert params.train.endswith("en_ewt-ud-train.conllu") and params.source == "en"
+    assert (params.max_train_sentences, params.n_boot, params.seed) == (30, 20, 0)
     assert cells[0].label == "probe (pretrained, 2 targets)"
-    assert estimate_cost(study, cells) == {"probe": 30 + 10 * 3}  # one pass per sentence
+    assert estimate_cost(cells) == {"probe": 30 + 10 * 3}  # one pass per sentence
     # with the paper's grid beside it: one more cell, and the grid's keys are unchanged
     both = BASE + PROBE.split("data: {{ud: {ud}}}\n", 1)[1]
     grid = {c.key for c in expand(load_study(_write(tmp_path, data_dir)))}
@@ -285,8 +286,8 @@ def test_probe_section_expands_into_one_probe_cell(tmp_path: Path, data_dir: Pat
     ("layers: [0, 2]", "layers: [2, 2]", r"probe\.layers\[1\]: duplicate of"),
     ("layers: [0, 2]", "layers: []", r"probe\.layers: empty list"),
     ("max_train_sentences: 30", "max_train_sentences: 0",
-     r"probe\.max_train_sentences: must be >= 1, got 0"),
-    ("n_boot: 20", "n_boot: 0", r"probe\.n_boot: must be >= 1, got 0"),
+     r"probe\.max_train_sentences: must be > 0, got 0"),
+    ("n_boot: 20", "n_boot: 0", r"probe\.n_boot: must be > 0, got 0"),
     ("n_boot: 20", "n_boot: 20, layer: 3", r"probe\.layer: unknown field"),
     ("targets: [fr, de]", "targets: [fr, de], train: xx_ewt",
      r"probe\.train: unknown language 'xx'"),
@@ -337,7 +338,7 @@ def test_every_new_measure_runs_in_a_study_and_reaches_the_report(
 def test_layer_difference_goes_into_the_pretrained_similarity_cell_only(
         tmp_path: Path, data_dir: Path) -> None:
     cells = expand(load_study(_write(tmp_path, data_dir)))
-    assert not any("layer_difference" in c.params for c in cells)  # unset: keys unchanged
+    assert not any("layer_difference" in c.params.to_dict() for c in cells)  # unset: keys unchanged
     same = BASE.replace("n_null: 5}", "n_null: 5, layer_difference: false}")
     assert [c.key for c in expand(load_study(_write(tmp_path, data_dir, same)))] == \
         [c.key for c in cells]
@@ -346,12 +347,12 @@ def test_layer_difference_goes_into_the_pretrained_similarity_cell_only(
     assert study.similarity is not None and study.similarity.layer_difference
     new = expand(study)
     (sim,) = [c for c in new if c.kind == "similarity"]
-    assert sim.params["layer_difference"] is True
+    assert sim.params.layer_difference is True
     assert sim.key not in {c.key for c in cells}
     # the other cells (fine-tuning, similarity after fine-tuning) keep their params and keys
     others = [c for c in new if c.kind != "similarity"]
     assert {c.key for c in others} <= {c.key for c in cells}
-    assert not any("layer_difference" in c.params for c in others)
+    assert not any("layer_difference" in c.params.to_dict() for c in others)
     bad = BASE.replace("n_null: 5}", "n_null: 5, layer_difference: 3}")
     with pytest.raises(ConfigError, match=r"similarity\.layer_difference: expected bool"):
         load_study(_write(tmp_path, data_dir, bad))
@@ -363,7 +364,7 @@ def test_reinit_groups_take_their_canonical_label(tmp_path: Path, data_dir: Path
     for spelling in ("1-2", "' 1-2'", "'\uff11-\uff12'", "'1,2'"):
         text = BASE.replace("reinit: [REF, 1-2]", f"reinit: [REF, {spelling}]")
         cells = expand(load_study(_write(tmp_path, data_dir, text)))
-        groups = {c.params["reinit"] for c in cells if c.kind == "finetune"}
+        groups = {c.params.reinit for c in cells if c.kind == "finetune"}
         assert groups == {"REF", "1-2"}
         keys.append(sorted(c.key for c in cells))
     assert all(k == keys[0] for k in keys)
@@ -383,19 +384,6 @@ def test_a_test_split_as_training_data_is_refused_unless_allowed(
     assert "\n" not in str(err.value)
     allowed = load_study(_write(tmp_path, data_dir, text + "allow_test_training: true\n"))
     assert allowed.allow_test_training
-
-
-def test_a_finetune_cell_refuses_evaluating_its_training_sentences(ud_dir: Path,
-                                                                    tmp_path: Path) -> None:
-    from crossling.core.errors import DataError
-    from crossling.experiments.cells import run_finetune_cell
-
-    fr = str(ud_dir / "UD_French-PUD" / "fr_pud-ud-test.conllu")
-    params = {"task": "pos", "model": "never-loaded", "train": [fr], "dev": [fr],
-              "evals": {"en": str(ud_dir / "UD_English-PUD" / "en_pud-ud-test.conllu"),
-                        "fr": fr}}
-    with pytest.raises(DataError, match="sentences of test set 'fr' are train sentences"):
-        run_finetune_cell(params, tmp_path)
 
 
 def test_one_file_under_two_language_specs_names_both_and_the_file(tmp_path: Path,

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from crossling.core.errors import ConfigError
-from crossling.experiments import cells as cell_runners
-from crossling.experiments.study import expand, load_study
+from crossling.experiments.config import load_study
+from crossling.experiments.grid import expand
+from crossling.experiments.kinds import KINDS
 from crossling.experiments.workflows import run_study
 
 STUDY = """
@@ -144,11 +145,11 @@ def test_a_refused_study_runs_no_cell(tmp_path: Path, fixture_dir: Path, fixture
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The check comes before the first cell: nothing runs, no store is written."""
     ran: list[str] = []
-    for kind in list(cell_runners.RUNNERS):
-        def record(params: dict[str, Any], workdir: Path, _k: str = kind) -> Any:
+    for kind, module in KINDS.items():
+        def record(params: Any, workdir: Path, _k: str = kind) -> Any:
             ran.append(_k)
             raise AssertionError("a cell ran")
-        monkeypatch.setitem(cell_runners.RUNNERS, kind, record)
+        monkeypatch.setattr(module, "run", record)
     path = _write(tmp_path, fixture_dir, fixture_bert, pos=", reinit: [REF, 1-2, 3-4]")
     store = tmp_path / "run" / "results.sqlite"
     with pytest.raises(ConfigError, match=r"tasks\.pos\.reinit\[2\]"):

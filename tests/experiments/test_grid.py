@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from crossling.experiments.study import Cell, expand, load_study
+from crossling.experiments.cell import Cell
+from crossling.experiments.config import load_study
+from crossling.experiments.grid import expand
 
 STUDY = """
 name: keys

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from crossling.core.errors import ConfigError
-from crossling.experiments.study import estimate_cost, expand, load_study
+from crossling.experiments.config import load_study
+from crossling.experiments.grid import estimate_cost, expand
 
 BASE = """
 name: t
@@ -53,20 +54,21 @@ def test_task_overrides_merge_and_change_only_that_tasks_keys(tmp_path: Path,
     assert study.task_training(study.tasks[0]) == base.training
     old, new = expand(base), expand(study)
     assert _kinds(new)["finetune"] == 3 * 3 + 2 * 3
-    keys_of = {(c.params["task"], c.params["reinit"], c.params["seed"]): c.key
+    keys_of = {(c.params.task, c.params.reinit, c.params.seed): c.key
                for c in old if c.kind == "finetune"}
     for c in new:
         if c.kind == "finetune":
-            same = keys_of[(c.params["task"], c.params["reinit"], c.params["seed"])] == c.key
-            assert same == (c.params["task"] == "pos")
-            if c.params["task"] == "parsing":
-                assert c.params["training"]["epochs"] == 3
+            same = keys_of[(c.params.task, c.params.reinit, c.params.seed)] == c.key
+            assert same == (c.params.task == "pos")
+            if c.params.task == "parsing":
+                assert c.params.training.epochs == 3
     # the pretrained similarity and the pos cells are untouched
-    assert {c.key for c in old if c.params.get("task") != "parsing"} <= {c.key for c in new}
-    cost = estimate_cost(study, new)
+    kept = {c.key for c in old if getattr(c.params, "task", None) != "parsing"}
+    assert kept <= {c.key for c in new}
+    cost = estimate_cost(new)
     # 3 x 20 sentences x epochs to train, 1000 per evaluation set (en, fr) plus one: per task
     assert cost["finetune"] == 9 * (3 * 20 * 1 + 3000) + 6 * (3 * 20 * 3 + 3000)
-    assert estimate_cost(base, old)["finetune"] == 18 * (3 * 20 * 1 + 3000)
+    assert estimate_cost(old)["finetune"] == 18 * (3 * 20 * 1 + 3000)
 
 
 def test_after_groups_seeds_n_languages_and_seed_pairs_expand(tmp_path: Path,
@@ -86,24 +88,24 @@ def test_after_groups_seeds_n_languages_and_seed_pairs_expand(tmp_path: Path,
     by_key = {c.key: c for c in cells}
     for c in cells:
         if c.kind == "similarity_ft":
-            assert c.params["n"] == 10 and c.params["languages"] == ["fr"]
-            assert c.params["seed"] in (0, 2)
-            assert by_key[c.depends_on[0]].params["reinit"] == c.params["reinit"]
+            assert c.params.n == 10 and c.params.languages == ["fr"]
+            assert c.params.seed in (0, 2)
+            assert by_key[c.depends_on[0]].params.reinit == c.params.reinit
         if c.kind == "similarity_seeds":
-            assert c.params["seeds"] == [0, 2] and c.params["n"] == 10
+            assert c.params.seeds == [0, 2] and c.params.n == 10
             deps = [by_key[d] for d in c.depends_on]
             assert [d.kind for d in deps] == ["finetune", "finetune", "similarity_ft",
                                               "similarity_ft"]
-            assert {d.params["reinit"] for d in deps} == {"REF"}
+            assert {d.params.reinit for d in deps} == {"REF"}
         if c.kind == "similarity":  # the pretrained cell keeps n and languages
-            assert c.params["n"] == 20 and c.params["languages"] == ["fr", "de"]
+            assert c.params.n == 20 and c.params.languages == ["fr", "de"]
     # save_model exactly when a later cell reads the encoder
     needed = {d for c in cells if c.kind != "finetune" for d in c.depends_on}
     for c in cells:
         if c.kind == "finetune":
-            assert c.params["save_model"] == (c.key in needed), c.label
-    assert sum(c.params["save_model"] for c in cells if c.kind == "finetune") == 6
-    cost = estimate_cost(study, cells)
+            assert c.params.save_model == (c.key in needed), c.label
+    assert sum(c.params.save_model for c in cells if c.kind == "finetune") == 6
+    cost = estimate_cost(cells)
     assert cost["similarity_seeds"] == 2 * 10 * 2 * 2
     # after_measures: the fine-tuned cells measure those only, the pretrained cell all
     lean = _load(tmp_path, data_dir, text.replace("seed_pairs: true}}",
@@ -111,9 +113,9 @@ def test_after_groups_seeds_n_languages_and_seed_pairs_expand(tmp_path: Path,
                                                   "[linear_cka]}}"))
     for c in expand(lean):
         if c.kind in ("similarity_ft", "similarity_seeds"):
-            assert c.params["measures"] == ["linear_cka"]
+            assert c.params.measures == ["linear_cka"]
         if c.kind == "similarity":
-            assert c.params["measures"] == ["linear_cka", "debiased_cka"]
+            assert c.params.measures == ["linear_cka", "debiased_cka"]
     # defaults (after_n, after_languages absent; REF only) keep the REF cells' keys
     same = OVERRIDES.replace("n_null: 5}}", "n_null: 5, after: [REF]}}")
     assert [c.key for c in expand(_load(tmp_path, data_dir, same))] == [c.key for c in plain]
@@ -125,8 +127,8 @@ def test_seed_pairs_without_similarity_ft_still_keep_the_ref_models(tmp_path: Pa
     cells = expand(_load(tmp_path, data_dir, text))
     kinds = _kinds(cells)
     assert "similarity_ft" not in kinds and kinds["similarity_seeds"] == 2 * 2
-    saved = {(c.params["task"], c.params["reinit"]) for c in cells
-             if c.kind == "finetune" and c.params["save_model"]}
+    saved = {(c.params.task, c.params.reinit) for c in cells
+             if c.kind == "finetune" and c.params.save_model}
     assert saved == {("pos", "REF"), ("parsing", "REF")}
 
 

@@ -1,0 +1,79 @@
+"""What the kinds that encode PUD sentences share: their settings and the tuned encoders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crossling.experiments.cell import CellParams, vector_cache
+from crossling.results import SimilarityRow
+
+
+@dataclass(frozen=True)
+class PudParams(CellParams):
+    """A cell encoding the source's and ``languages``' parallel PUD sentences with ``model``."""
+
+    model: str
+    ud: str
+    source: str
+    languages: list[str]
+    pooling: str
+    n: int | None
+    n_boot: int
+    n_null: int
+
+    def pud_identity(self) -> dict[str, Any]:
+        return {"source": self.source, "languages": self.languages, "pooling": self.pooling,
+                "n": self.n, "n_boot": self.n_boot, "n_null": self.n_null}
+
+    def passes(self, encoders: int = 1) -> float:
+        """One forward pass per sentence, language and encoder."""
+        return (self.n or 1000) * (len(self.languages) + 1) * encoders
+
+
+@dataclass(frozen=True)
+class MeasuredParams(PudParams):
+    """A similarity cell: :class:`PudParams` and the similarity measures."""
+
+    measures: list[str]
+
+    def measured_identity(self) -> dict[str, Any]:
+        return {**self.pud_identity(), "measures": self.measures}
+
+    def run_similarity(self, workdir: Path, models: Any,
+                       layer_difference: bool = False) -> list[SimilarityRow]:
+        """The similarity workflow on the cell's settings (the study validated them; a
+        SettingError is named by its study field, ``similarity.<field>``)."""
+        from crossling.core.errors import SettingError
+        from crossling.core.settings import renamed
+        from crossling.similarity.settings import SimilaritySettings
+        from crossling.workflows.similarity import run_similarity
+
+        try:
+            settings = SimilaritySettings(
+                measures=tuple(self.measures), pooling=self.pooling, n=self.n, n_boot=self.n_boot,
+                n_null=self.n_null, seed=0, progress=False, layer_difference=layer_difference)
+            return run_similarity(models, self.ud, self.source, targets=self.languages,
+                                  settings=settings, cache_dir=vector_cache(workdir))
+        except SettingError as exc:
+            raise renamed(exc, f"similarity.{exc.name}") from None
+
+
+def tuned_name(model: str, task: str, seed: int, reinit: str = "REF") -> str:
+    """The name a fine-tuned encoder gets in similarity rows: ``<model>+<task>-seed<N>`` for
+    REF, ``<model>+<task>-<group>-seed<N>`` for a re-init group."""
+    group = "" if reinit.upper() == "REF" else f"-{reinit}"
+    return f"{model}+{task}{group}-seed{seed}"
+
+
+def load_tuned(workdir: Path, cell: str, name: str) -> Any:
+    """The encoder fine-tuning cell ``cell`` kept (a sibling of ``workdir``), named ``name``."""
+    from crossling.models.encoder import load_encoder
+
+    tuned_dir = workdir.parent / cell / "encoder"
+    if not tuned_dir.is_dir():
+        raise FileNotFoundError(f"{tuned_dir}: fine-tuned encoder of cell {cell} is missing")
+    tuned = load_encoder(str(tuned_dir))
+    tuned.name = name
+    return tuned
