@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.experiments.study import Study, load_study
     from crossling.experiments.workflows import StudyOutcome, finetune, run_study, study_report
     from crossling.models.encoder import Encoder, load_encoder
-    from crossling.models.reinit import ReinitReport, reinit
+    from crossling.models.reinit import ReinitReport, ReinitSettings, reinit
     from crossling.report.analyses import ReportData, compute_report
     from crossling.report.render import build_report
     from crossling.results import ScoreRow, SimilarityRow, read_rows_csv, write_rows_csv
@@ -49,6 +49,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Encoder": ("crossling.models.encoder", "Encoder"),
     "reinit": ("crossling.models.reinit", "reinit"),
     "ReinitReport": ("crossling.models.reinit", "ReinitReport"),
+    "ReinitSettings": ("crossling.models.reinit", "ReinitSettings"),
     # data
     "ParallelCorpus": ("crossling.data.parallel", "ParallelCorpus"),
     "align_by_sent_id": ("crossling.data.parallel", "align_by_sent_id"),
@@ -98,6 +99,7 @@ __all__ = [
     "ModelError",
     "ParallelCorpus",
     "ReinitReport",
+    "ReinitSettings",
     "ReportData",
     "ScoreRow",
     "SimilarityRow",

@@ -68,7 +68,7 @@ def test_finetune_cli(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     ("--max-length", "0", "--max-length"), ("--max-length", "-3", "--max-length"),
     ("--max-length", "100000", "--max-length"),
     # no room for a word: every score was 0.00 (studies refused it already)
-    ("--max-length", "2", "max_length (--max-length) must be >= 3, got 2"),
+    ("--max-length", "2", "--max-length must be >= 3, got 2"),
     # numpy refused these only once the model had loaded: a traceback
     ("--seed", "-1", "seed must be an integer in [0, 4294967295], got -1"),
     ("--seed", str(2**32), "seed must be an integer in [0, 4294967295]"),

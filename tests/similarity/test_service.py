@@ -67,6 +67,6 @@ def test_too_few_sentences_names_the_option(ud_dir: Path) -> None:
 
 
 def test_bad_device_fails_before_data_is_read(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--device 'bogus'"):
+    with pytest.raises(ConfigError, match="device 'bogus'"):
         run_similarity(model="m", ud=tmp_path / "missing", source="en", targets=["fr"],
                        device="bogus")

@@ -110,10 +110,10 @@ def _pos_args(ud_dir: Path, model: Path, out: Path, evals: dict[str, Path] | Non
     ({"max_train_sentences": 0}, ConfigError, r"max_train_sentences \(--max-train-sentences\)"),
     ({"max_train_sentences": -40}, ConfigError, r"must be a positive integer, got -40$"),
     ({"max_eval_sentences": 0}, ConfigError, r"max_eval_sentences \(--max-eval-sentences\)"),
-    ({"max_length": 300}, ConfigError, r"--max-length\) 300 exceeds the 256 positions of"),
+    ({"max_length": 300}, ConfigError, r"^max_length 300 exceeds the 256 positions of"),
     ({"reinit_group": "5-6"}, ConfigError, r"^layer 5 out of range 1\.\.4$"),
     ({"reinit_scheme": "xavier"}, ConfigError, r"^unknown init scheme 'xavier'"),
-    ({"device": "bogus"}, ConfigError, r"^--device 'bogus'"),
+    ({"device": "bogus"}, ConfigError, r"^device 'bogus'"),
 ])
 def test_bad_input_fails_before_training_and_leaves_no_folder(
         change: dict[str, object], error: type[Exception], match: str, tiny_bert: Path,

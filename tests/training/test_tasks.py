@@ -103,7 +103,7 @@ def test_unseen_word_never_shifts_the_others(fixture_bert: Path, fixture_dir: Pa
     (and a word whose gold head is the unseen word) as an error.
     """
     from crossling.data.example import Example
-    from crossling.training.tasks import MISSING
+    from crossling.training.tasks.base import MISSING
 
     enc = load_encoder(str(fixture_bert), device="cpu")
     assert enc.tokenizer([invisible], is_split_into_words=True).word_ids() == [None, None]

@@ -17,7 +17,7 @@ from crossling.core.atomic import check_output_dir
 from crossling.core.errors import ConfigError, ModelError
 from crossling.core.provenance import git_commit
 from crossling.data.leakage import check_files_overlap
-from crossling.data.specs import DataFolders, TaskFiles, resolve_task_files
+from crossling.data.specs import DataFolders, FileSpecs, TaskFiles, resolve_task_files
 from crossling.experiments.executors import EXECUTORS
 from crossling.experiments.store import ResultStore, check_store_file
 from crossling.experiments.study import Cell, Study, expand, load_study
@@ -76,8 +76,8 @@ def prepare_finetune(task: str, model: str, *, data: str | Path | None = None,
     from crossling.training.finetune import default_out_dir, finetune_settings
     from crossling.training.loop import TrainConfig
 
-    files = resolve_task_files(task, DataFolders.under(data), train=train, dev=dev, test=test,
-                               evals=evals, allow_test_training=allow_test_training)
+    files = resolve_task_files(task, DataFolders.under(data), FileSpecs(
+        train=train, dev=dev, test=test, evals=evals, allow_test_training=allow_test_training))
     check_model_name(model)
     config = TrainConfig(**dict(training or {}))
     settings = finetune_settings(task, model, files.train, files.dev, files.evals,

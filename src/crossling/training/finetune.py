@@ -56,11 +56,13 @@ from crossling.data.ner import read_iob2
 from crossling.models.config import num_blocks, read_config
 from crossling.models.encoder import load_encoder, model_fingerprint, transformer_layers
 from crossling.models.names import check_model_name
-from crossling.models.reinit import SCHEMES, canonical_group, parse_group, reinit
+from crossling.models.reinit import SCHEMES, ReinitSettings, canonical_group, parse_group, reinit
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
 from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
 from crossling.training.encoded import EncodedTokenizer, default_cache_dir
 from crossling.training.loop import (
+    FitOptions,
+    TaskModel,
     TrainConfig,
     check_max_length,
     evaluate,
@@ -368,8 +370,8 @@ def run_finetune_rows(task_name: str, model_name: str, train_files: Sequence[str
     layers, embeddings = parse_group(reinit_group)
     # the published weights of the blocks re-initialisation replaces (the others: see start)
     pretrained_blocks = snapshot_blocks(encoder.model, [*([0] if embeddings else []), *layers])
-    report = reinit(encoder.model, layers, scheme=reinit_scheme, embeddings=embeddings,
-                    seed=seed) if (layers or embeddings) else None
+    report = reinit(encoder.model, layers, ReinitSettings(
+        scheme=reinit_scheme, embeddings=embeddings, seed=seed)) if (layers or embeddings) else None
     after_reinit_fp = model_fingerprint(encoder.model) if report else pretrained_fp
     labels = task.labels_from(train)
     unknown = {lang: task.check_labels(ex, labels) for lang, ex in [("dev", dev), *tests.items()]}
@@ -385,8 +387,9 @@ def run_finetune_rows(task_name: str, model_name: str, train_files: Sequence[str
     start_blocks = snapshot_blocks(encoder.model)  # after re-init and trimming: what fit starts
     # "model": ".model.*" folders are _save_model's temporaries from before pid-named ones
     claim_folder(out, manifest, overwrite=overwrite, known=(*RUN_OUTPUTS, "model"))
-    result = fit(task, model, encoder.tokenizer, labels, train, dev, config, out / "fit",
-                 seed=seed, progress=progress, run_key=manifest["key"])
+    tm = TaskModel(task, model, encoder.tokenizer, labels)
+    result = fit(tm, train, dev, config, out / "fit",
+                 FitOptions(seed=seed, progress=progress, run_key=manifest["key"]))
     changes = weight_change_rows(encoder.model, start_blocks, pretrained_blocks,
                                  source=source, model=model_name, task=task_name, seed=seed,
                                  reinit=reinit_group)
@@ -414,8 +417,8 @@ def run_finetune_rows(task_name: str, model_name: str, train_files: Sequence[str
                          "ci": "95% percentile bootstrap over sentences, 1000 resamples"})
     rows: list[ScoreRow] = []
     for lang, examples in tests.items():
-        scores = evaluate(task, model, encoder.tokenizer, labels, examples, config, seed=seed,
-                          progress=progress, desc=f"evaluate {lang}")
+        scores = evaluate(tm, examples, config, seed=seed, progress=progress,
+                          desc=f"evaluate {lang}")
         for metric, s in scores.items():
             rows.append(ScoreRow(task=task_name, language=lang, split=Path(eval_sets[lang]).stem,
                                  metric=metric, value=s.value, ci_low=s.ci_low,
