@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from crossling.experiments.config import Study, load_study
     from crossling.experiments.workflows import StudyOutcome, run_study, study_report
     from crossling.models.encoder import Encoder, load_encoder
-    from crossling.models.reinit import ReinitReport, reinit
+    from crossling.models.reinit import ReinitReport, ReinitSettings, reinit
     from crossling.probing.settings import ProbeSettings
     from crossling.report.data import ReportData, compute_report
     from crossling.report.settings import ReportSettings
@@ -66,6 +66,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Encoder": ("crossling.models.encoder", "Encoder"),
     "reinit": ("crossling.models.reinit", "reinit"),
     "ReinitReport": ("crossling.models.reinit", "ReinitReport"),
+    "ReinitSettings": ("crossling.models.reinit", "ReinitSettings"),
     # data
     "ParallelCorpus": ("crossling.data.parallel", "ParallelCorpus"),
     "align_by_sent_id": ("crossling.data.parallel", "align_by_sent_id"),
@@ -135,6 +136,7 @@ __all__ = [
     "ProbeRow",
     "ProbeSettings",
     "ReinitReport",
+    "ReinitSettings",
     "ReportData",
     "ReportSettings",
     "RetrievalRow",

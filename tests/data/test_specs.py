@@ -8,6 +8,7 @@ from crossling.core.errors import ConfigError
 from crossling.data.specs import (
     DEFAULT_TEST,
     DataFolders,
+    FileSpecs,
     default_train,
     resolve_spec,
     resolve_task_files,
@@ -59,7 +60,7 @@ def test_cli_and_study_resolve_the_same_specs_to_the_same_files(
     assert len(cells) == 1
     params = cells[0].params
     evals = ["de"] if task == "ner" else ["fr", "de"]
-    cli = resolve_task_files(task, DataFolders.under(data_dir), evals=evals)
+    cli = resolve_task_files(task, DataFolders.under(data_dir), FileSpecs(evals=evals))
     assert [str(p) for p in cli.train] == params.train
     assert [str(p) for p in cli.dev] == params.dev
     assert {k: str(v) for k, v in cli.evals.items()} == params.evals
@@ -79,7 +80,7 @@ def test_one_file_under_two_specs_is_refused(data_dir: Path, kwargs: dict[str, o
     """``--eval fr fr_pud`` scored French PUD twice as two targets; ``--eval fr fr`` kept one."""
     folders = DataFolders.under(data_dir)
     if message is None:
-        assert resolve_task_files("pos", folders, **kwargs).source == "en_pud"  # type: ignore[arg-type]
+        assert resolve_task_files("pos", folders, FileSpecs(**kwargs)).source == "en_pud"  # type: ignore[arg-type]
         return
     with pytest.raises(ConfigError, match=message):
-        resolve_task_files("pos", folders, **kwargs)  # type: ignore[arg-type]
+        resolve_task_files("pos", folders, FileSpecs(**kwargs))  # type: ignore[arg-type]

@@ -120,16 +120,16 @@ def test_fingerprint_of_e5_small_takes_under_a_few_seconds(e5_model_dir: Path) -
 def test_pick_device_validates() -> None:
     assert pick_device("cpu") == torch.device("cpu")
     assert pick_device(None).type in ("cpu", "cuda")
-    with pytest.raises(ConfigError, match=r"^--device 'bogus': not a torch device"):
+    with pytest.raises(ConfigError, match=r"^device 'bogus': not a torch device"):
         pick_device("bogus")
-    with pytest.raises(ConfigError, match=r"^--device 'meta': unsupported device type"):
+    with pytest.raises(ConfigError, match=r"^device 'meta': unsupported device type"):
         pick_device("meta")
 
 
 def test_pick_device_refuses_cuda_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     for name in ("cuda", "cuda:1"):
-        with pytest.raises(ConfigError, match=rf"^--device '{name}': CUDA is not available"):
+        with pytest.raises(ConfigError, match=rf"^device '{name}': CUDA is not available"):
             pick_device(name)
     assert pick_device(None) == torch.device("cpu")
 

@@ -7,7 +7,7 @@ import torch
 
 from crossling.core.errors import ConfigError, ModelError
 from crossling.models.encoder import load_encoder
-from crossling.models.reinit import SCHEMES, parse_group, reinit
+from crossling.models.reinit import SCHEMES, ReinitSettings, parse_group, reinit
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -18,7 +18,7 @@ def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def test_exactly_the_chosen_blocks_change(tiny_model: Path, scheme: str) -> None:
     enc = load_encoder(str(tiny_model), device="cpu")
     before = _snapshot(enc.model)
-    report = reinit(enc.model, [2, 3], scheme=scheme, seed=1)
+    report = reinit(enc.model, [2, 3], ReinitSettings(scheme=scheme, seed=1))
     after = enc.model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     in_blocks = {k for k in before if k.startswith(("encoder.layer.1.", "encoder.layer.2."))}
@@ -37,10 +37,11 @@ def test_exactly_the_chosen_blocks_change(tiny_model: Path, scheme: str) -> None
 
 def test_components_and_embeddings(tiny_bert: Path) -> None:
     enc = load_encoder(str(tiny_bert), device="cpu")
-    report = reinit(enc.model, [1], components=["attention"], scheme="normal", seed=3)
+    report = reinit(enc.model, [1], ReinitSettings(components=["attention"], scheme="normal",
+                                                   seed=3))
     assert report.changed and all(".attention." in k and "LayerNorm" not in k
                                   for k in report.changed)
-    report = reinit(enc.model, [], scheme="normal", embeddings=True, seed=4)
+    report = reinit(enc.model, [], ReinitSettings(scheme="normal", embeddings=True, seed=4))
     assert "embeddings.word_embeddings.weight" in report.changed
     assert all(k.startswith("embeddings.") for k in report.changed)
 
@@ -50,7 +51,7 @@ def test_the_transformers5_no_op_trap_is_defeated(tiny_bert: Path) -> None:
     enc = load_encoder(str(tiny_bert), device="cpu")
     w = enc.model.encoder.layer[0].output.dense.weight
     before = w.clone()
-    reinit(enc.model, [1], scheme="model", seed=0)
+    reinit(enc.model, [1], ReinitSettings(scheme="model", seed=0))
     assert not torch.equal(before, w)
 
 
@@ -58,12 +59,13 @@ def test_bad_selections(tiny_bert: Path) -> None:
     enc = load_encoder(str(tiny_bert), device="cpu")
     with pytest.raises(ConfigError, match=r"layer 5 out of range 1\.\.4"):
         reinit(enc.model, [5])
-    with pytest.raises(ConfigError, match="unknown component 'mlp'"):
-        reinit(enc.model, [1], components=["mlp"])
-    with pytest.raises(ConfigError, match="unknown init scheme"):
-        reinit(enc.model, [1], scheme="xavier")
+    with pytest.raises(ConfigError, match=r"^components\[0\] must be one of attention, ffn, "
+                                          r"layernorm, got 'mlp'"):
+        ReinitSettings(components=["mlp"])
+    with pytest.raises(ConfigError, match=r"^scheme must be one of model, normal, torch_default"):
+        ReinitSettings(scheme="xavier")
     with pytest.raises(ModelError, match="matches no tensor"):
-        reinit(enc.model, [1], components=[])
+        reinit(enc.model, [1], ReinitSettings(components=[]))
     with pytest.raises(ModelError, match=r"has no encoder\.layer"):
         reinit(torch.nn.Linear(2, 2), [1])
 

@@ -15,7 +15,7 @@ from crossling.data.resolve import resolve_ud
 from crossling.models.encoder import encode_words, load_encoder
 from crossling.models.vocab import TrimmedEmbedding, merge_vocabulary, trim_vocabulary
 from crossling.training.finetune import load_rows
-from crossling.training.loop import TrainConfig, fit, predict
+from crossling.training.loop import FitOptions, TaskModel, TrainConfig, fit, predict
 from crossling.training.tasks import get_task
 from tests.workflows.runs import finetune_on_files as run_finetune
 
@@ -73,10 +73,11 @@ def test_training_trimmed_equals_full(tiny_model: Path, ud_dir: Path, tmp_path: 
     model_trim = copy.deepcopy(model_full)
     kept = trim_vocabulary(model_trim.encoder, enc.tokenizer,
                            [ex.words for ex in train + dev + target], CONFIG.max_length).kept
-    fit(task, model_full, enc.tokenizer, labels, train, dev, CONFIG, tmp_path / "full",
-        progress=False)
-    fit(task, model_trim, enc.tokenizer, labels, train, dev, CONFIG, tmp_path / "trim",
-        progress=False)
+    quiet = FitOptions(progress=False)
+    fit(TaskModel(task, model_full, enc.tokenizer, labels), train, dev, CONFIG,
+        tmp_path / "full", quiet)
+    fit(TaskModel(task, model_trim, enc.tokenizer, labels), train, dev, CONFIG,
+        tmp_path / "trim", quiet)
     batch = task.collate(enc.tokenizer, target, labels, CONFIG.max_length)
     with torch.inference_mode():
         model_full.eval()
@@ -85,7 +86,7 @@ def test_training_trimmed_equals_full(tiny_model: Path, ud_dir: Path, tmp_path: 
         logits_trim = model_trim(batch.words.inputs, batch.words.first_subword)
     # equal up to float summation order in the clipping norm (a zero-padded reduction)
     torch.testing.assert_close(logits_trim, logits_full, rtol=1e-4, atol=1e-5)
-    preds = [predict(task, m, enc.tokenizer, labels, target, CONFIG)
+    preds = [predict(TaskModel(task, m, enc.tokenizer, labels), target, CONFIG)
              for m in (model_full, model_trim)]
     assert preds[0] == preds[1]
     assert merge_vocabulary(model_trim.encoder)

@@ -14,8 +14,9 @@ from crossling.data.conllu import read_conllu
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.resolve import resolve_ud
 from crossling.models.encoder import load_encoder
-from crossling.training.loop import TrainConfig, evaluate, fit
-from crossling.training.tasks import IGNORE, cross_entropy, get_task
+from crossling.training.loop import FitOptions, TaskModel, TrainConfig, evaluate, fit
+from crossling.training.tasks import get_task
+from crossling.training.tasks.base import IGNORE, cross_entropy
 
 CONFIG = TrainConfig(epochs=2, batch_size=2, device="cpu", max_length=64, patience=5)
 
@@ -33,8 +34,8 @@ def _setup(model_dir: Path, fixture_dir: Path, task_name: str = "pos",
 def _fit(model_dir: Path, fixture_dir: Path, out: Path, config: TrainConfig = CONFIG,
          task: Any = None) -> Any:
     real, enc, model, labels, examples = _setup(model_dir, fixture_dir)
-    return fit(task or real, model, enc.tokenizer, labels, examples, examples, config, out,
-               progress=False)
+    return fit(TaskModel(task or real, model, enc.tokenizer, labels), examples, examples, config,
+               out, FitOptions(progress=False))
 
 
 def test_a_huge_learning_rate_fails_at_its_step_and_nothing_is_finished(
@@ -126,7 +127,8 @@ def test_non_finite_outputs_are_no_score(fixture_bert: Path, fixture_dir: Path) 
         next(p for n, p in model.named_parameters() if "encoder" not in n).fill_(float("nan"))
     with pytest.raises(DivergenceError, match=r"^evaluate en: the model's outputs are not "
                                               r"finite"):
-        evaluate(task, model, enc.tokenizer, labels, examples, CONFIG, desc="evaluate en")
+        evaluate(TaskModel(task, model, enc.tokenizer, labels), examples, CONFIG,
+                 desc="evaluate en")
 
 
 @pytest.mark.parametrize("task_name", ["pos", "parsing"])

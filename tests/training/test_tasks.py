@@ -5,11 +5,21 @@ from pathlib import Path
 import pytest
 import torch
 
+from crossling.core.errors import ConfigError
 from crossling.data.conllu import read_conllu
 from crossling.data.example import examples_from_ud
 from crossling.models.encoder import load_encoder
 from crossling.training.decode import is_tree
-from crossling.training.tasks import get_task
+from crossling.training.tasks import TASKS, get_task
+
+
+def test_the_registry_holds_each_task_under_its_own_name() -> None:
+    """Adding a task is one module and one TASKS record: the loop needs nothing else."""
+    assert set(TASKS) == {"pos", "parsing", "ner"}
+    for name, task in TASKS.items():
+        assert task.name == name and task.main_metric and get_task(name) is task
+    with pytest.raises(ConfigError, match=r"^unknown task 'srl' \(available: pos, parsing, ner\)"):
+        get_task("srl")
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +113,7 @@ def test_unseen_word_never_shifts_the_others(fixture_bert: Path, fixture_dir: Pa
     (and a word whose gold head is the unseen word) as an error.
     """
     from crossling.data.example import Example
-    from crossling.training.tasks import MISSING
+    from crossling.training.tasks.base import MISSING
 
     enc = load_encoder(str(fixture_bert), device="cpu")
     assert enc.tokenizer([invisible], is_split_into_words=True).word_ids() == [None, None]

@@ -114,10 +114,10 @@ def _pos_args(ud_dir: Path, model: Path, out: Path, evals: dict[str, Path] | Non
     ({"max_train_sentences": 0}, ConfigError, r"^max_train_sentences = 0: must be > 0$"),
     ({"max_train_sentences": -40}, ConfigError, r"^max_train_sentences = -40: must be > 0$"),
     ({"max_eval_sentences": 0}, ConfigError, r"^max_eval_sentences = 0: must be > 0$"),
-    ({"max_length": 300}, ConfigError, r"300 exceeds the 256 positions of"),
+    ({"max_length": 300}, ConfigError, r"^max_length 300 exceeds the 256 positions of"),
     ({"reinit": "5-6"}, ConfigError, r"^layer 5 out of range 1\.\.4$"),
     ({"reinit_scheme": "xavier"}, ConfigError, r"^reinit_scheme must be one of .*, got 'xavier'$"),
-    ({"device": "bogus"}, ConfigError, r"'bogus'"),
+    ({"device": "bogus"}, ConfigError, r"^device 'bogus'"),
 ])
 def test_bad_input_fails_before_training_and_leaves_no_folder(
         change: dict[str, object], error: type[Exception], match: str, tiny_bert: Path,

@@ -64,6 +64,6 @@ def test_models_refuse_nonsense() -> None:
 
 
 def test_bad_device_fails_before_data_is_read(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--device 'bogus'"):
+    with pytest.raises(ConfigError, match="device 'bogus'"):
         run_similarity("m", tmp_path / "missing", "en", targets=["fr"],
                        settings=SimilaritySettings(device="bogus"))

@@ -16,7 +16,8 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from crossling.core.errors import CrosslingError
+from crossling.core.errors import CrosslingError, SettingError
+from crossling.core.settings import as_flag
 from crossling.core.version import __version__
 
 # Subcommand modules, in the order ``crossling --help`` lists them.
@@ -38,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: runs the subcommand; bad input ends in one ``error:`` line and exit code 2."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     from transformers.utils import logging as hf_logging
@@ -49,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe must surface here, not in the interpreter's exit
         return code
     except CrosslingError as exc:
+        if isinstance(exc, SettingError):  # lower layers name the argument, the CLI its flag
+            flags = _flags(parser, args.command)
+            exc = as_flag(exc, flags) if exc.name in flags else exc
         print(f"crossling: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -72,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"crossling: error: {line}", file=sys.stderr)
         return 2
+
+
+def _flags(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
+    """The long flag of each option of ``command``, by the name its value is stored under."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {a.dest: a.option_strings[-1] for a in sub.choices[command]._actions
+            if a.option_strings}
 
 
 _PATH_ERRORS = (PermissionError, FileExistsError, FileNotFoundError, NotADirectoryError,

@@ -1,8 +1,8 @@
 """Length-bucketed batches: little padding, still shuffled.
 
-Sentences are shuffled, cut into pools of ``pool_batches`` batches, sorted by length inside each
-pool, split into batches, and the batches shuffled again. Batches then hold sentences of similar
-length (dynamic padding wastes little compute) while the order still changes every epoch.
+Sentences are shuffled, cut into pools of :data:`POOL_BATCHES` batches, sorted by length inside
+each pool, split into batches, and the batches shuffled again: batches hold sentences of similar
+length (dynamic padding wastes little compute) while the order changes every epoch.
 Deterministic for a given seed and epoch.
 """
 
@@ -12,10 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+POOL_BATCHES = 50
+"""Batches per length-sorted pool: sorting within a pool, not globally, keeps epochs shuffled."""
+
 
 def bucket_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int = 0,
-                   pool_batches: int = 50, shuffle: bool = True,
-                   max_tokens: int | None = None) -> list[list[int]]:
+                   shuffle: bool = True, max_tokens: int | None = None) -> list[list[int]]:
     """Index batches over ``lengths``; every index appears exactly once.
 
     ``max_tokens`` additionally caps ``longest length x batch size`` per batch (useful for
@@ -26,7 +28,7 @@ def bucket_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: in
         raise ValueError("batch_size must be >= 1")
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(n) if shuffle else np.arange(n)
-    pool = batch_size * pool_batches if shuffle else max(n, 1)
+    pool = batch_size * POOL_BATCHES if shuffle else max(n, 1)
     batches: list[list[int]] = []
     for start in range(0, n, pool):
         chunk = sorted(order[start:start + pool].tolist(), key=lambda i: (lengths[i], i))

@@ -1,21 +1,10 @@
 """Universal Dependencies CoNLL-U files as typed sentences.
 
-Parsing is delegated to the ``conllu`` library; this module adds what it does not give: the line
-number of every problem (so that errors read ``file:line: problem``), validation of the basic tree
-(head indices in range) and the UD distinction between *surface tokens* and *syntactic words*:
-
-- a multi-word token line (``15-16 aux``) is a surface token covering words 15 and 16; the words
-  carry the annotation, the token carries the orthography;
-- an empty node (``8.1``) belongs to the enhanced graph only and is not part of the basic tree.
-
-Models read syntactic words (as XTREME and MaChAmp do), labels are attached to words, and the
-surface text stays available through :attr:`Sentence.text` and :meth:`Sentence.surface_tokens`.
-
-Files are read as UTF-8 (a byte-order mark at the start is accepted, see
-:mod:`crossling.data.text`); a file without a single sentence is an error, not an empty
-treebank. The reader accepts HEAD ``_`` (read as -1): POS needs no heads. Whether the heads form
-a tree is checked where a tree is needed, in :func:`crossling.data.example.examples_from_ud`
-(:func:`tree_problem`).
+Parsing is the ``conllu`` library's; this module adds the line of every problem (``file:line:
+problem``) and UD's split of surface tokens from syntactic words: models read syntactic words (a
+multi-word token ``15-16`` covers words 15 and 16; empty nodes ``8.1`` are skipped) while the
+surface text stays on `Sentence`. HEAD ``_`` is read as -1 (POS needs no heads); whether heads
+form a tree is checked where a tree is needed (`crossling.data.example.examples_from_ud`).
 """
 
 from __future__ import annotations

@@ -1,18 +1,11 @@
 """Evaluation data used for training: test splits named as training data, sentences shared.
 
-Zero-shot scores measure transfer only if no evaluated sentence was trained on. Two checks,
-both before any model is loaded:
-
-- :func:`check_training_splits`: a training or dev file whose name marks a test split
-  (``en_ewt:test`` resolves to ``en_ewt-ud-test.conllu``; WikiANN's ``test.conllu``) is refused
-  unless ``allow_test_training`` is set: fitting or selecting a model on test data is a choice
-  to make on purpose, not by a typo in a spec.
-- :func:`check_overlap`: an evaluation sentence that is also a training or dev sentence (the
-  same ``sent_id`` and the same words) is refused, as is an evaluation set of which more than
-  half of the sentences are word for word training sentences (a copy without ids); more than a
-  tenth is a warning. Identical short sentences are common between unrelated sets (3-5% of
-  EWT dev/test and WikiANN en val/test repeat a training sentence: "Thank you .", names), so
-  text alone refuses only at the level of a copy.
+Zero-shot scores measure transfer only if no evaluated sentence was trained on; both checks run
+before any model loads. `check_training_splits` refuses a test split as training or dev data
+unless ``allow_test_training``; `check_overlap` refuses an evaluation sentence that is also a
+training or dev sentence (same ``sent_id``, same words) and an evaluation set more than half
+copied word for word (more than a tenth warns: short sentences such as "Thank you ." repeat
+between unrelated sets).
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """Parsed CoNLL-U files, kept for the life of the process: a study parses each file once.
 
-Every fine-tuning cell reads its training, dev and test treebanks in full (a training subset is
-drawn from the whole file). Parsing is the ``conllu`` library's line-by-line work: about 4.5 s
-for EWT's training set and 15-20 s per cell for EWT + 19 PUD files on two busy CPU cores,
-repeated identically by every cell of a study run in one process (the ``local`` executor).
-
-:func:`read_conllu_once` returns the same sentences as
-:func:`crossling.data.conllu.read_conllu`, keyed by the path as given, size and modification
-time (a changed file is parsed again). Sentences are frozen dataclasses, so sharing them between
-callers is safe; each call gets its own list.
+Every fine-tuning cell reads its treebanks in full, and parsing them is seconds per file on a
+busy CPU. `read_conllu_once` returns what `crossling.data.conllu.read_conllu` does, keyed by the
+path, size and modification time (a changed file is parsed again); sentences are frozen, so
+sharing them is safe, and each call gets its own list.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """Named-entity data: WikiANN (Rahimi et al. splits) and Universal NER, as IOB2 examples.
 
-Both ship as tab-separated columns with a blank line between sentences: WikiANN as
-``index token tag``, Universal NER as ``id token tag ...`` with ``# sent_id`` comments. Every tag
-must be ``O`` or ``B-TYPE`` / ``I-TYPE``; anything else is reported with its file and line. An
-``I-X`` that follows ``O`` or another type is kept as written (real annotation and model output
-contain it; seqeval's default chunking treats it as the start of an entity, as conlleval does).
-Files are UTF-8 (a byte-order mark at the start is accepted; see :mod:`crossling.data.text`),
-and a file without a single sentence is an error.
-
-Language specs (``resolve_ner``) over a NER folder holding ``wikiann/`` and ``uner/``:
-``xx`` -> WikiANN language ``xx`` (splits train / dev -> val / test); ``xx_tb`` -> the Universal
-NER file ``uner/xx_tb-ud-{split}.iob2`` (``de_pud``, ``en_ewt:dev``).
+Tab-separated columns, blank lines between sentences (WikiANN ``index token tag``, Universal NER
+``id token tag ...`` with ``# sent_id``); every tag is ``O``, ``B-X`` or ``I-X``, else a
+``file:line`` error. An ``I-X`` after ``O`` is kept as written (seqeval's default chunking
+opens an entity there). Specs (`resolve_ner`): ``xx`` is WikiANN language ``xx`` (dev -> val),
+``xx_tb`` the Universal NER file ``uner/xx_tb-ud-{split}.iob2``.
 """
 
 from __future__ import annotations

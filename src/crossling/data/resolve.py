@@ -1,18 +1,9 @@
 """Language codes to files: ``en`` -> the English PUD file, ``fr_gsd`` -> the French GSD treebank.
 
-Users name languages the way UD names its files (``{lang}_{treebank}-ud-{split}.conllu``), so the
-resolver scans a UD folder once and needs no hand-written table of languages: whatever treebanks
-the folder holds are available, and an unknown code lists what is there.
-
-- ``xx``            -> the PUD file of language ``xx`` (the parallel test set), else the only
-                       treebank of ``xx`` if there is exactly one;
-- ``xx_tb``         -> treebank ``tb`` of language ``xx``, split ``test`` unless told otherwise;
-- ``xx_tb:split``   -> that split (``train``, ``dev``, ``test``).
-
-The scan follows folder symlinks (a treebank linked into the data folder is found; a link cycle
-is visited once). Two copies of the same file name at different real paths (an old release
-beside the new one) are refused when that treebank is asked for, naming both: picking one
-silently could analyse the wrong release. Two links to one real file are one file.
+The resolver scans a UD folder once (following folder links), so whatever treebanks it holds are
+available without a table of languages: ``xx`` is language ``xx``'s PUD file (else its only
+treebank), ``xx_tb`` treebank ``tb`` (split ``test``), ``xx_tb:split`` that split. An unknown
+code lists what is there; one file name at two real paths (two releases) is refused, naming both.
 """
 
 from __future__ import annotations

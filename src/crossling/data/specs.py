@@ -1,11 +1,10 @@
 """Data specs of a task to files: one resolution and one set of defaults for the CLI and studies.
 
 A spec is a file path (used as is) or a language spec resolved in the task's data folder: UD
-(:func:`crossling.data.resolve.resolve_ud`) for ``pos`` and ``parsing``, WikiANN/UNER
-(:func:`crossling.data.ner.resolve_ner`) for ``ner``. ``crossling finetune`` and a study's
-``tasks`` section used to resolve specs and pick their defaults each in their own way; both now
-call :func:`resolve_spec`, :func:`default_train` and :data:`DEFAULT_TEST`, so the same spec
-names the same file whichever way a run is started.
+(`crossling.data.resolve.resolve_ud`) for ``pos`` and ``parsing``, WikiANN/UNER
+(`crossling.data.ner.resolve_ner`) for ``ner``. ``crossling finetune`` and studies both call
+`resolve_spec`, `default_train` and `DEFAULT_TEST`, so a spec names the same file however a run
+is started.
 """
 
 from __future__ import annotations
@@ -89,28 +88,39 @@ class TaskFiles:
     evals: dict[str, Path] = field(default_factory=dict)
 
 
-def resolve_task_files(task: str, folders: DataFolders, train: Sequence[str] | None = None,
-                       dev: Sequence[str] | None = None, test: str | None = None,
-                       evals: Sequence[str] | None = None,
-                       allow_test_training: bool = False) -> TaskFiles:
+@dataclass(frozen=True)
+class FileSpecs:
+    """The specs of one fine-tuning run as given (None: the defaults); a test split as train or
+    dev only with ``allow_test_training``."""
+
+    train: Sequence[str] | None = None
+    dev: Sequence[str] | None = None
+    test: str | None = None
+    evals: Sequence[str] | None = None
+    allow_test_training: bool = False
+
+
+def resolve_task_files(task: str, folders: DataFolders,
+                       specs: FileSpecs | None = None) -> TaskFiles:
     """Resolve a run's specs with the shared defaults (train and dev: :func:`default_train`;
     source test: :data:`DEFAULT_TEST`); ``evals`` are the target test sets. No file twice in
     one list, and no test split as train or dev unless ``allow_test_training``
     (:func:`crossling.data.leakage.check_training_splits`)."""
-    train = list(train) if train else [default_train(task)]
-    dev = list(dev) if dev else [default_train(task)]
+    specs = specs or FileSpecs()
+    train = list(specs.train) if specs.train else [default_train(task)]
+    dev = list(specs.dev) if specs.dev else [default_train(task)]
     train_files = [resolve_spec(task, s, "train", folders) for s in train]
     dev_files = [resolve_spec(task, s, "dev", folders) for s in dev]
-    source = test or DEFAULT_TEST
-    tests = [(s, resolve_spec(task, s, "test", folders)) for s in [source, *(evals or [])]]
+    source = specs.test or DEFAULT_TEST
+    tests = [(s, resolve_spec(task, s, "test", folders)) for s in [source, *(specs.evals or [])]]
     check_distinct("train", list(zip(train, train_files, strict=True)))
     check_distinct("dev", list(zip(dev, dev_files, strict=True)))
     check_distinct("eval", tests, source=source)
     check_training_splits("train", list(zip(train, train_files, strict=True)),
-                          allow_test_training)
-    check_training_splits("dev", list(zip(dev, dev_files, strict=True)), allow_test_training)
-    files = dict(tests)
-    return TaskFiles(train=train_files, dev=dev_files, source=source, evals=files)
+                          specs.allow_test_training)
+    check_training_splits("dev", list(zip(dev, dev_files, strict=True)),
+                          specs.allow_test_training)
+    return TaskFiles(train=train_files, dev=dev_files, source=source, evals=dict(tests))
 
 
 def find_ud_folder(data: str | Path | None) -> Path:

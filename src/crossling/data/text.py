@@ -1,16 +1,9 @@
 """Reading text data files line by line with errors a user can act on.
 
-Every reader of crossling (CoNLL-U, IOB2, plain parallel text) goes through :func:`iter_lines`,
-so all of them treat encodings the same way:
-
-- files must be UTF-8 (the UD and WikiANN/Universal NER distributions are); a byte sequence
-  that is not UTF-8 (a Latin-1 or cp1252 file) is reported as ``file:line: not valid UTF-8``
-  instead of a bare ``UnicodeDecodeError`` without a file name;
-- a UTF-8 byte-order mark at the very start of the file (written by some Windows editors) is
-  accepted and dropped, as ``utf-8-sig`` does; left in, it glues itself to the first ID or
-  comment and the row is misreported as having one column;
-- a byte-order mark at the start of a later line (typically two files concatenated) is refused
-  with its line; inside a line U+FEFF is an (obsolete) zero-width no-break space and is kept.
+Every reader (CoNLL-U, IOB2, parallel text) goes through `iter_lines`, so all treat encodings
+alike: UTF-8 only, a bad byte reported as ``file:line: not valid UTF-8``; a byte-order mark at
+the start of the file is dropped (left in, it glues itself to the first field), one at the start
+of a later line (two files concatenated) is refused (docs/tasks.md, "Input rules").
 """
 
 from __future__ import annotations

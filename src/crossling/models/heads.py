@@ -1,12 +1,8 @@
-"""Task heads on top of any Hugging Face encoder.
+"""Task heads on top of any Hugging Face encoder, reading each word at its first sub-word.
 
-Words are represented by their *first* sub-word (BERT's NER recipe, XTREME, MaChAmp): the
-``first_subword`` index tensor from :func:`crossling.models.encoder.encode_words` selects them.
-
-- :class:`TokenTagger`: a linear layer over first-sub-word vectors (UPOS, NER).
-- :class:`BiaffineParser`: Dozat & Manning (2017): dependent/head MLPs, a biaffine arc scorer over
-  words plus a root (the ``[CLS]``/``<s>`` position), and a biaffine relation classifier applied to
-  (dependent, head) pairs.
+`TokenTagger` is a linear layer over first-sub-word vectors (UPOS, NER); `BiaffineParser` is
+Dozat & Manning's (2017) parser: dependent/head MLPs, a biaffine arc scorer over the words plus
+a root (the ``[CLS]``/``<s>`` position) and a biaffine relation classifier.
 """
 
 from __future__ import annotations

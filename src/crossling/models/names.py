@@ -1,15 +1,10 @@
 """A model name that cannot be loaded, said at once instead of after a minute of Hub retries.
 
-``from_pretrained`` takes a local folder or a Hugging Face Hub id. A mistyped folder that still
-has the form of a Hub id (``models/e5-small``) is looked up on the Hub, and without network
-``huggingface_hub`` retries for about 50 s before failing with a message about the connection;
-a name that is not a valid id (``./model``, ``runs/a/b``) fails fast but says "Repo id must be
-in the form ...". :func:`check_model_name` says instead, before anything is loaded:
-
-- a name that looks like a path and is no folder: ``<name>: no such model folder``;
-- a Hub id that is not in the local Hugging Face cache, when offline mode is set
-  (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``) or the Hub's host does not answer within
-  :data:`CONNECT_TIMEOUT_S` (skipped when a proxy is configured: the proxy decides).
+A mistyped folder that looks like a Hub id is looked up on the Hub (offline: ~50 s of retries,
+then a message about the connection). `check_model_name` says before anything loads: a path that
+is no folder (``<name>: no such model folder``), or a Hub id missing from the local cache when
+offline mode is set or the Hub does not answer within `CONNECT_TIMEOUT_S` (a proxy decides
+itself).
 """
 
 from __future__ import annotations

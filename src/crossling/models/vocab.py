@@ -1,30 +1,11 @@
 """Exact vocabulary trimming: fine-tune only the embedding rows a run can ever look up.
 
-Multilingual encoders carry a huge word-embedding matrix (250,037 x 384 in multilingual-e5-small,
-250,002 x 768 in XLM-R base) while one fine-tuning run touches a few tens of thousands of its
-rows. Untrimmed, every training step still builds a dense 96M-entry embedding gradient, takes
-its norm for clipping and runs AdamW over all of it; on two CPU cores that was about a quarter
-of a step, and every checkpoint stored the matrix three times (weights and two AdamW moments).
-
-:func:`trim_vocabulary` replaces the encoder's input embedding with a :class:`TrimmedEmbedding`
-holding only the rows of the sub-word ids that occur in the texts the run will encode (training,
-dev, test and target sets, plus the tokenizer's special tokens). Input ids are *not* changed: the
-module maps a full id to its trimmed row with a lookup table inside ``forward``, so everything
-that reads ``input_ids`` (position ids computed from the padding id in XLM-R, attention masks,
-the tokenizer's own padding) sees exactly what it saw before.
-
-Why it is exact: a row that is never looked up gets a zero gradient, so it contributes nothing
-to the global gradient norm used for clipping (the norm is equal up to float summation order)
-and its AdamW moments stay zero. Every row that any evaluated text uses is kept and receives the
-same update as in the untrimmed run. The one difference: AdamW's decoupled weight decay also
-shrinks rows with a zero gradient by ``(1 - lr * weight_decay)`` per step in the untrimmed run;
-trimmed-away rows are left as pretrained. No score of the run depends on them (no evaluated text
-contains them); they reach the saved encoder, where e.g. lr 1e-4, weight decay 0.01 and 125 steps
-shrink them by about 1e-4 relative in the untrimmed run and not at all here.
-
-:func:`merge_vocabulary` writes the trained rows back into the pretrained full matrix and puts
-the full embedding back, so a saved fine-tuned encoder is an ordinary full-vocabulary Hugging
-Face folder (fine-tuned similarity on any PUD language keeps working).
+A multilingual encoder's embedding matrix (250k rows) dominates a training step's gradient,
+clipping norm and AdamW update, though a run touches a few tens of thousands of rows.
+`trim_vocabulary` swaps in a `TrimmedEmbedding` holding the rows of every text the run encodes
+(input ids unchanged: it maps them inside ``forward``); rows never looked up have zero gradient,
+so scores equal the untrimmed run's. `merge_vocabulary` writes the trained rows back, so a saved
+encoder is an ordinary full-vocabulary folder (docs/finetune.md).
 """
 
 from __future__ import annotations

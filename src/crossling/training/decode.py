@@ -1,10 +1,9 @@
 """Decoding arc scores into a well-formed dependency tree.
 
-Uses the maintained Chu-Liu-Edmonds implementation from TurboParser (``ufal.chu_liu_edmonds``)
-for the maximum spanning arborescence, plus the single-root constraint UD requires: if the best
-tree attaches several words to the root, each candidate root child is tried with the others'
-root arcs forbidden and the highest-scoring tree wins (the exact search used by Stanza and
-Dozat et al.'s parser; at most n MST runs of O(n^2) in C).
+The maximum spanning arborescence is TurboParser's Chu-Liu-Edmonds (``ufal.chu_liu_edmonds``),
+plus UD's single-root constraint: when the best tree has several root children, each is tried
+with the other root arcs forbidden and the best tree wins (Stanza's and Dozat et al.'s exact
+search: at most n MST runs of O(n^2) in C).
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """Encoded sentence sets, cached: each set of a run is tokenised once, and once per study.
 
-Before this, a fine-tuning cell tokenised its training set once for the batch lengths and again
-in every batch of every epoch, and each evaluation set twice (lengths, then batches), with a
-per-token Python loop to align words and sub-words; and every cell of a study did it all again
-for the same 19 evaluation sets: about 9 s per cell for 19 PUD languages x 300 sentences on two
-CPU cores, for identical results.
-
-:class:`EncodedTokenizer` wraps a fast tokenizer (everything else is delegated to it, so it
-goes wherever the tokenizer went: ``fit``, ``evaluate``, ``save_pretrained``). Its ``add``
-encodes a set of pre-split sentences once, or loads it from ``cache_dir``; afterwards
-:func:`encode_batch` and :func:`encoded_lengths` build batches and lengths from the stored ids,
-equal to :func:`crossling.models.encoder.encode_words`'s (tested), without calling the tokenizer.
-
-On disk a set is ``<cache_dir>/<key>.json``, written atomically after a checksum line that every
-read verifies (a damaged entry is encoded again, with a warning), where the key hashes the
-tokenizer's fingerprint (:func:`crossling.models.encoder.tokenizer_fingerprint`), the
-truncation length and the exact words of every sentence: a changed data file, subset, reader or
-tokenizer is a different key, never a stale hit.
+`EncodedTokenizer` wraps a fast tokenizer (delegating everything else, so it goes wherever the
+tokenizer goes); its ``add`` encodes a set of pre-split sentences once or loads it from
+``cache_dir``, and `encode_batch` / `encoded_lengths` then build batches from the stored ids,
+equal to `crossling.models.encoder.encode_words`'s. An entry is keyed by the tokenizer's
+fingerprint, the truncation length and every sentence's words, and checksummed: a changed input
+is a new key, a damaged entry is encoded again (docs/finetune.md).
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """The training loop: fit a task head + encoder on the source language with early stopping.
 
-Recipe (BERT fine-tuning as in the paper, with the usual hygiene): AdamW without weight decay on
-biases and LayerNorms, linear warm-up then linear decay, gradient clipping, length-bucketed
-batches with dynamic padding, bf16 autocast on CUDA, evaluation on the source dev set after each
-epoch and early stopping on the task's main metric. Seeds fix Python, NumPy and torch, so the
-same seed gives identical results on the CPU (tested).
-
-Everything written is atomic. ``fit.json`` is written last: if it exists the run is complete and
-``fit`` returns it without retraining; otherwise a per-epoch checkpoint (``last.pt``: weights,
-optimiser, scheduler, epoch, history) lets an interrupted run resume at the last finished epoch.
-Both are reused only by the same fit: the folder's ``manifest.json``
-(:mod:`crossling.core.manifest`) records the recipe, seed, labels, data and starting weights,
-and another fit in the same folder is refused instead of resuming someone else's checkpoint.
+BERT fine-tuning with the usual hygiene (AdamW without decay on biases and LayerNorms, linear
+warm-up and decay, clipping, length-bucketed batches, bf16 on CUDA, early stopping on the dev
+main metric); seeds make a CPU run reproducible. Writes are atomic: ``fit.json`` last marks a
+finished run, ``last.pt`` lets an interrupted one resume, and the folder's manifest ties both to
+this fit so that another fit's checkpoint is never resumed.
 """
 
 from __future__ import annotations
@@ -34,114 +27,76 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from crossling.core.atomic import atomic_path, write_json
-from crossling.core.checks import check_seed
 from crossling.core.devices import pick_device
 from crossling.core.errors import DivergenceError, SettingError
 from crossling.core.manifest import claim_folder, make_manifest
+from crossling.core.settings import Settings, count, flag, number, positive, seed, setting
 from crossling.data.batching import bucket_batches
+from crossling.data.example import Example
 from crossling.models.config import usable_positions
 from crossling.models.encoder import model_fingerprint
 from crossling.training.encoded import encoded_lengths
-from crossling.training.task import Example, Score, Task
+from crossling.training.metrics import Score
+from crossling.training.tasks.base import Task
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of one fine-tuning run (recorded with its results)."""
-
-    epochs: int = 3
-    batch_size: int = 32
-    lr: float = 5e-5
-    head_lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    patience: int = 2
-    max_length: int = 256
-    eval_batch_size: int = 64
-    bf16: bool = True  # on CUDA only
-    device: str | None = None
-
-    def __post_init__(self) -> None:
-        """Refuse a recipe that cannot train before anything is loaded: the one rule for the
-        CLI, the Python API and studies (:data:`TRAINING_RANGES`).
-
-        Without this, ``batch_size=0`` crashed deep in batching, ``epochs=0`` "finished" an
-        untrained model, a negative learning rate trained away from the optimum and
-        ``max_length=2`` left no room for a word (every score 0).
-        """
-        for name, rule in TRAINING_RANGES.items():
-            problem = rule.problem(getattr(self, name))
-            if problem:
-                raise SettingError(name, problem, f"training setting {_option(name)} {problem}")
-        if not isinstance(self.bf16, bool):
-            raise SettingError("bf16", f"must be true or false, got {self.bf16!r}",
-                               f"training setting bf16 must be true or false, got {self.bf16!r}")
-        if self.device is not None and not isinstance(self.device, str):
-            raise SettingError("device", f"must be a device name, got {self.device!r}",
-                               f"training setting device must be a device name, got "
-                               f"{self.device!r}")
+def _device_name(name: str, value: Any) -> str | None:
+    """None (the default device) or a device's name; :func:`pick_device` checks it at use."""
+    if value is not None and not isinstance(value, str):
+        raise SettingError(name, f"must be a device name, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
-class Range:
-    """The valid values of a numeric setting: ``kind`` (int: no float or bool; float: any
-    finite int or float), at least ``low`` (above it when ``exclusive``), at most ``high``."""
+class TrainConfig(Settings):
+    """Hyper-parameters of one fine-tuning run (recorded with its results); one rule per field,
+    for the CLI, the Python API and studies (``TrainConfig.from_mapping(data, "training")``)."""
 
-    kind: type
-    low: float
-    exclusive: bool = False
-    high: float | None = None
-
-    def problem(self, value: Any) -> str | None:
-        """What is wrong with ``value`` (``must be ...``), or None when it is valid."""
-        bound = f"> {self.low:g}" if self.exclusive else f">= {self.low:g}"
-        if self.high is not None:
-            bound = f"in {'(' if self.exclusive else '['}{self.low:g}, {self.high:g}]"
-        if self.kind is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                return f"must be an integer {bound}, got {value!r}"
-        elif isinstance(value, bool) or not isinstance(value, int | float) \
-                or not math.isfinite(value):
-            return f"must be a finite number {bound}, got {value!r}"
-        too_low = value <= self.low if self.exclusive else value < self.low
-        if too_low or (self.high is not None and value > self.high):
-            return f"must be {bound}, got {value!r}"
-        return None
-
-
-TRAINING_RANGES: dict[str, Range] = {
-    "epochs": Range(int, 1), "batch_size": Range(int, 1), "eval_batch_size": Range(int, 1),
-    # patience 0 stops before the first epoch
-    "patience": Range(int, 1),
-    # room for [CLS], one sub-word and [SEP]: with less, no word is seen and every score is 0
-    "max_length": Range(int, 3),
-    "lr": Range(float, 0, exclusive=True), "head_lr": Range(float, 0, exclusive=True),
-    # 0 would clip every gradient to zero
-    "max_grad_norm": Range(float, 0, exclusive=True),
-    "weight_decay": Range(float, 0), "warmup_ratio": Range(float, 0, high=1),
-}
-"""Valid range of each numeric :class:`TrainConfig` field, checked by ``TrainConfig`` itself
-(studies report a violation at the field's path in the study file)."""
+    epochs: int = setting(3, rule=count(1))
+    batch_size: int = setting(32, rule=count(1))
+    lr: float = setting(5e-5, rule=positive)
+    head_lr: float = setting(1e-3, rule=positive)
+    weight_decay: float = setting(0.01, rule=number(0.0))
+    warmup_ratio: float = setting(0.1, rule=number(0.0, 1.0))
+    max_grad_norm: float = setting(1.0, rule=positive)  # 0 would clip every gradient to zero
+    patience: int = setting(2, rule=count(1))  # 0 stops before the first epoch
+    # room for [CLS], one sub-word and [SEP]: with less no word is seen and every score is 0
+    max_length: int = setting(256, rule=count(3))
+    eval_batch_size: int = setting(64, rule=count(1))
+    bf16: bool = setting(True, rule=flag)  # on CUDA only
+    device: str | None = setting(None, rule=_device_name)
 
 
 def check_max_length(config: TrainConfig, model_config: Any, model: str) -> None:
-    """A :class:`SettingError` when ``config.max_length`` exceeds the positions of the model
-    whose ``transformers`` config is ``model_config``
-    (:func:`~crossling.models.config.usable_positions`)."""
+    """A SettingError when ``config.max_length`` exceeds the positions of the model whose
+    ``transformers`` config is ``model_config`` (:func:`usable_positions`)."""
     positions = usable_positions(model_config)
     if positions is not None and config.max_length > positions:
-        problem = f"{config.max_length} exceeds the {positions} positions of {model}"
-        raise SettingError("max_length", problem,
-                           f"training setting {_option('max_length')} {problem}")
+        raise SettingError("max_length", f"{config.max_length} exceeds the {positions} "
+                                         f"positions of {model}")
 
 
-def _option(name: str) -> str:
-    """``batch_size (--batch-size)``: the study field and, where there is one, the CLI option."""
-    cli = {"epochs", "batch_size", "lr", "head_lr", "max_length"}
-    return f"{name} (--{name.replace('_', '-')})" if name in cli else name
+@dataclass(frozen=True)
+class TaskModel:
+    """A task's model with what feeding it and reading its outputs needs."""
+
+    task: Task
+    model: nn.Module
+    tokenizer: Any
+    labels: Sequence[str]
+
+
+@dataclass(frozen=True)
+class FitOptions(Settings):
+    """How a fit runs: its seed, progress bars, the caller's settings key (``run_key``, part of
+    the folder's manifest) and whether another fit's folder may be emptied (``overwrite``)."""
+
+    seed: int = setting(0, rule=seed)
+    progress: bool = setting(True, rule=flag)
+    run_key: str | None = None
+    overwrite: bool = setting(False, rule=flag)
 
 
 @dataclass
@@ -164,10 +119,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-
-
-def _device(config: TrainConfig) -> torch.device:
-    return pick_device(config.device)
 
 
 def examples_digest(examples: Sequence[Example]) -> str:
@@ -208,14 +159,9 @@ def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW over :func:`_param_groups`, with the fused kernel where torch has one.
-
-    Why fused: multilingual encoders carry a huge embedding matrix (250k x 384 in e5-small, 250k
-    x 768 in XLM-R), which AdamW updates in full at every step. The default per-tensor AdamW
-    makes about ten passes over that memory; on two CPU cores it took 2.1 s of a 2.2 s training
-    step, the fused kernel 0.2 s (torch 2.13). The update rule is the same. torch added fused
-    AdamW on CUDA in 2.0 and on the CPU in 2.4: older builds fall back to the default.
-    """
+    """AdamW over :func:`_param_groups`, with the fused kernel where torch has one (the same
+    update; ten times faster on the huge embedding matrix of multilingual encoders, see
+    bench/RESULTS.md); older torch builds fall back to the default kernel."""
     groups = _param_groups(model, config)
     try:
         return torch.optim.AdamW(groups, fused=True)
@@ -223,12 +169,12 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         return torch.optim.AdamW(groups)
 
 
-def predict(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
-            examples: Sequence[Example], config: TrainConfig, progress: bool = False,
-            desc: str = "predict") -> list[Any]:
+def predict(tm: TaskModel, examples: Sequence[Example], config: TrainConfig,
+            progress: bool = False, desc: str = "predict") -> list[Any]:
     """Predictions for ``examples`` in their order (length-sorted batches, inference mode)."""
+    model = tm.model
     device = next(model.parameters()).device
-    lengths = subword_lengths(tokenizer, examples, config.max_length)
+    lengths = subword_lengths(tm.tokenizer, examples, config.max_length)
     batches = bucket_batches(lengths, config.eval_batch_size, seed=0, shuffle=False)
     out: list[Any] = [None] * len(examples)
     was_training = model.training
@@ -238,9 +184,9 @@ def predict(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
         with torch.inference_mode(), _autocast(device, config), \
                 tqdm(batches, desc=desc, disable=not progress, leave=False) as bar:
             for idx in bar:
-                batch = task.collate(tokenizer, [examples[i] for i in idx], labels,
-                                     config.max_length).to(device)
-                for i, pred in zip(idx, task.predict(model, batch, labels), strict=True):
+                batch = tm.task.collate(tm.tokenizer, [examples[i] for i in idx], tm.labels,
+                                        config.max_length).to(device)
+                for i, pred in zip(idx, tm.task.predict(model, batch, tm.labels), strict=True):
                     out[i] = pred
     finally:
         hook.remove()
@@ -261,12 +207,11 @@ def _finite_outputs(desc: str) -> Any:
     return check
 
 
-def evaluate(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
-             examples: Sequence[Example], config: TrainConfig, seed: int = 0,
+def evaluate(tm: TaskModel, examples: Sequence[Example], config: TrainConfig, seed: int = 0,
              progress: bool = False, desc: str = "evaluate") -> dict[str, Score]:
-    """Every metric of ``task`` on ``examples``, with bootstrap CIs."""
-    preds = predict(task, model, tokenizer, labels, examples, config, progress, desc)
-    return task.score(examples, preds, seed=seed)
+    """Every metric of the task on ``examples``, with bootstrap CIs."""
+    preds = predict(tm, examples, config, progress, desc)
+    return tm.task.score(examples, preds, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -316,115 +261,148 @@ def _check_weights(model: nn.Module, task: str, epoch: int, config: TrainConfig)
                 "run is kept as finished")
 
 
-def fit(task: Task, model: nn.Module, tokenizer: Any, labels: Sequence[str],
-        train: Sequence[Example], dev: Sequence[Example], config: TrainConfig,
-        out_dir: str | Path, seed: int = 0, progress: bool = True, run_key: str | None = None,
-        overwrite: bool = False) -> FitResult:
-    """Train ``model`` on ``train``; keep the weights of the best dev epoch (in ``model``).
+def fit(tm: TaskModel, train: Sequence[Example], dev: Sequence[Example], config: TrainConfig,
+        out_dir: str | Path, options: FitOptions | None = None) -> FitResult:
+    """Train ``tm.model`` on ``train``; keep the weights of the best dev epoch (in the model).
 
-    Writes ``out_dir/manifest.json`` first, then ``out_dir/best.pt`` (best weights),
-    ``out_dir/last.pt`` (resumable state) and, when done, ``out_dir/fit.json``. A completed
-    ``out_dir`` is reused, not retrained, and an interrupted one resumed, only if its manifest
-    matches this fit: the config, seed, task, labels, training and dev examples, the weights
-    ``model`` starts from and ``run_key`` (the caller's own settings key, e.g. the run
-    manifest's). Another fit's folder is a ConfigError unless ``overwrite`` (start afresh).
+    Writes ``out_dir/manifest.json`` first, then ``best.pt`` (best weights), ``last.pt``
+    (resumable state) and, when done, ``fit.json``. A completed folder is reused, not
+    retrained, and an interrupted one resumed, only if its manifest matches this fit: config,
+    seed, task, labels, training and dev examples, starting weights and ``options.run_key``.
+    Another fit's folder is a ConfigError unless ``options.overwrite`` (start afresh).
     """
-    check_seed(seed)
+    options = options or FitOptions()
     out = Path(out_dir)
-    device = _device(config)
+    device = pick_device(config.device)
     manifest = make_manifest("fit", {
-        "config": asdict(config), "seed": seed, "task": task.name, "labels": list(labels),
-        "train": examples_digest(train), "dev": examples_digest(dev),
-        "start_weights": model_fingerprint(model), "run": run_key})
-    claim_folder(out, manifest, overwrite=overwrite, known=("fit.json", "best.pt", "last.pt"))
-    model.to(device)
+        "config": asdict(config), "seed": options.seed, "task": tm.task.name,
+        "labels": list(tm.labels), "train": examples_digest(train), "dev": examples_digest(dev),
+        "start_weights": model_fingerprint(tm.model), "run": options.run_key})
+    claim_folder(out, manifest, overwrite=options.overwrite,
+                 known=("fit.json", "best.pt", "last.pt"))
+    tm.model.to(device)
     done = out / "fit.json"
     if done.is_file() and (out / "best.pt").is_file():
-        model.load_state_dict(torch.load(out / "best.pt", map_location=device))
+        tm.model.load_state_dict(torch.load(out / "best.pt", map_location=device))
         return FitResult(**json.loads(done.read_text())["result"])
-    seed_everything(seed)
-    lengths = subword_lengths(tokenizer, train, config.max_length)
-    steps_per_epoch = len(bucket_batches(lengths, config.batch_size, seed, 0))
-    total_steps = max(1, steps_per_epoch * config.epochs)
-    optimizer = make_optimizer(model, config)
-    from transformers import get_linear_schedule_with_warmup
+    seed_everything(options.seed)
+    run = _Run(tm, train, dev, config, out, options, device)
+    run.train()
+    write_json(done, {"result": asdict(run.result), "config": asdict(config),
+                      "seed": options.seed})
+    run.last.unlink(missing_ok=True)
+    return run.result
 
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    result = FitResult(best_epoch=-1, best_dev={})
-    start_epoch = 0
-    last = out / "last.pt"
-    if last.is_file():
-        state = torch.load(last, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        result = FitResult(**state["result"])
-        start_epoch = state["epoch"] + 1
+
+class _Run:
+    """One fit's training state: optimiser, schedule, history, early stopping."""
+
+    def __init__(self, tm: TaskModel, train: Sequence[Example], dev: Sequence[Example],
+                 config: TrainConfig, out: Path, options: FitOptions,
+                 device: torch.device) -> None:
+        from transformers import get_linear_schedule_with_warmup
+
+        self.tm, self.train_set, self.dev, self.config = tm, train, dev, config
+        self.out, self.seed, self.progress, self.device = out, options.seed, \
+            options.progress, device
+        self.lengths = subword_lengths(tm.tokenizer, train, config.max_length)
+        steps_per_epoch = len(bucket_batches(self.lengths, config.batch_size, self.seed, 0))
+        total_steps = max(1, steps_per_epoch * config.epochs)
+        self.optimizer = make_optimizer(tm.model, config)
+        self.scheduler = get_linear_schedule_with_warmup(
+            self.optimizer, int(config.warmup_ratio * total_steps), total_steps)
+        self.result = FitResult(best_epoch=-1, best_dev={})
+        self.start_epoch = 0
+        self.last = out / "last.pt"
+        self.first: float | None = None  # the first step's loss, the scale of check_growth
+        self.running = 0.0  # the last epoch's smoothed loss
+        if self.last.is_file():
+            self._resume()
+
+    def _resume(self) -> None:
+        state = torch.load(self.last, map_location=self.device, weights_only=False)
+        self.tm.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.result = FitResult(**state["result"])
+        self.start_epoch = state["epoch"] + 1
         torch.set_rng_state(state["rng"])
-        log.info("resuming %s at epoch %d", out, start_epoch + 1)
-    bad_epochs = sum(1 for h in result.history[result.best_epoch + 1:]) if result.history else 0
-    trained_last = -1
-    first: float | None = None  # the first step's loss, the scale of check_growth
-    for epoch in range(start_epoch, config.epochs):
-        if bad_epochs >= config.patience:
-            break
+        log.info("resuming %s at epoch %d", self.out, self.start_epoch + 1)
+
+    def train(self) -> None:
+        """Every epoch left, until patience runs out; the best epoch's weights end in memory."""
+        result, config = self.result, self.config
+        bad_epochs = len(result.history[result.best_epoch + 1:]) if result.history else 0
+        trained_last = -1
+        for epoch in range(self.start_epoch, config.epochs):
+            if bad_epochs >= config.patience:
+                break
+            self._epoch(epoch)
+            trained_last = epoch
+            _check_weights(self.tm.model, self.tm.task.name, epoch, config)
+            bad_epochs = 0 if self._select(epoch) else bad_epochs + 1
+            if epoch + 1 < config.epochs and bad_epochs < config.patience:
+                self._save_last(epoch)  # resumable state only when another epoch follows
+        if result.best_epoch != trained_last:  # else the weights in memory are best.pt's
+            self.tm.model.load_state_dict(torch.load(self.out / "best.pt",
+                                                     map_location=self.device))
+
+    def _epoch(self, epoch: int) -> None:
+        tm, config, model = self.tm, self.config, self.tm.model
         model.train()
-        batches = bucket_batches(lengths, config.batch_size, seed, epoch)
+        batches = bucket_batches(self.lengths, config.batch_size, self.seed, epoch)
         t0, tokens, running = time.perf_counter(), 0, 0.0
         # closed on a failure too: its line must not run into the error message
-        with tqdm(batches, desc=f"{task.name} epoch {epoch + 1}/{config.epochs}",
-                  disable=not progress, leave=False) as bar:
+        with tqdm(batches, desc=f"{tm.task.name} epoch {epoch + 1}/{config.epochs}",
+                  disable=not self.progress, leave=False) as bar:
             for step, idx in enumerate(bar):
-                batch = task.collate(tokenizer, [train[i] for i in idx], labels,
-                                     config.max_length).to(device)
-                with _autocast(device, config):
-                    loss = task.loss(model, batch)
+                batch = tm.task.collate(tm.tokenizer, [self.train_set[i] for i in idx],
+                                        tm.labels, config.max_length).to(self.device)
+                with _autocast(self.device, config):
+                    loss = tm.task.loss(model, batch)
                 loss.backward()
                 norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                 # one device sync for both, before the step: a NaN step is never applied
                 value, norm_value = torch.stack(
                     [loss.detach().float(), norm.float().to(loss.device)]).tolist()
-                where = _Step(task.name, epoch, config.epochs, step, len(batches), config)
+                where = _Step(tm.task.name, epoch, config.epochs, step, len(batches), config)
                 where.check("loss", value)
                 where.check("gradient norm", norm_value)
-                first = value if first is None else first
-                where.check_growth(value, first)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+                self.first = value if self.first is None else self.first
+                where.check_growth(value, self.first)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
                 tokens += int(batch.words.inputs["attention_mask"].sum())
                 running = 0.9 * running + 0.1 * value if step else value
                 elapsed = time.perf_counter() - t0
                 bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
-        result.train_seconds += time.perf_counter() - t0
-        result.train_tokens += tokens
-        trained_last = epoch
-        _check_weights(model, task.name, epoch, config)
-        # Dev passes only where they choose the epoch or stop training (epochs > 1): with one
-        # epoch a dev pass would be unused (best_dev stays empty). last.pt only when another
-        # epoch follows; best.pt is not reloaded when it is the weights in memory.
+        self.result.train_seconds += time.perf_counter() - t0
+        self.result.train_tokens += tokens
+        self.running = running
+
+    def _select(self, epoch: int) -> bool:
+        """Record the epoch; True (and ``best.pt`` written) when it is the best so far.
+
+        Dev passes only where they choose the epoch or stop training (epochs > 1): with one
+        epoch a dev pass would be unused (best_dev stays empty)."""
+        result, main = self.result, self.tm.task.main_metric
         dev_scores = ({k: float(s.value) for k, s in evaluate(
-            task, model, tokenizer, labels, dev, config, seed=seed).items()}
-            if config.epochs > 1 else {})
-        result.history.append({"epoch": epoch, "loss": running, **dev_scores})
-        log.info("epoch %d: loss %.4f dev %s", epoch + 1, running, dev_scores or "(not needed)")
-        best = result.best_dev.get(task.main_metric, float("-inf"))
-        if not dev_scores or dev_scores[task.main_metric] > best:
-            result.best_epoch, result.best_dev = epoch, dev_scores
-            bad_epochs = 0
-            with atomic_path(out / "best.pt") as tmp:
-                torch.save(model.state_dict(), tmp)
-        else:
-            bad_epochs += 1
-        if epoch + 1 < config.epochs and bad_epochs < config.patience:
-            # resumable state, only when another epoch follows (~3x the weights on disk)
-            with atomic_path(last) as tmp:
-                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(), "epoch": epoch,
-                            "result": asdict(result), "rng": torch.get_rng_state()}, tmp)
-    if result.best_epoch != trained_last:  # else the weights in memory are best.pt's
-        model.load_state_dict(torch.load(out / "best.pt", map_location=device))
-    write_json(done, {"result": asdict(result), "config": asdict(config), "seed": seed})
-    last.unlink(missing_ok=True)
-    return result
+            self.tm, self.dev, self.config, seed=self.seed).items()}
+            if self.config.epochs > 1 else {})
+        result.history.append({"epoch": epoch, "loss": self.running, **dev_scores})
+        log.info("epoch %d: loss %.4f dev %s", epoch + 1, self.running,
+                 dev_scores or "(not needed)")
+        if dev_scores and not dev_scores[main] > result.best_dev.get(main, float("-inf")):
+            return False
+        result.best_epoch, result.best_dev = epoch, dev_scores
+        with atomic_path(self.out / "best.pt") as tmp:
+            torch.save(self.tm.model.state_dict(), tmp)
+        return True
+
+    def _save_last(self, epoch: int) -> None:
+        with atomic_path(self.last) as tmp:
+            torch.save({"model": self.tm.model.state_dict(),
+                        "optimizer": self.optimizer.state_dict(),
+                        "scheduler": self.scheduler.state_dict(), "epoch": epoch,
+                        "result": asdict(self.result), "rng": torch.get_rng_state()}, tmp)

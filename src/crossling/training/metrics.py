@@ -1,16 +1,9 @@
-"""Task metrics with bootstrap confidence intervals over sentences.
+"""Task metrics with 95% bootstrap intervals that resample sentences, the unit of a treebank.
 
-All metrics share one shape: per-sentence counts are accumulated (numerator, denominator), the
-corpus score is their ratio, and a 95% percentile bootstrap interval resamples *sentences*
-(sentences, not words, are the sampling unit of a treebank). Resampling is one matrix product of
-multinomial counts with the per-sentence counts, so thousands of resamples cost milliseconds.
-
-Definitions (../shared/reference: "metric hygiene"):
-- UPOS: token accuracy over syntactic words (not XTREME's seqeval-F1-over-tags "accuracy").
-- UAS / LAS: as the CoNLL 2018 shared-task evaluation: over all syntactic words, punctuation
-  included; LAS compares the universal part of the relation (``nmod:poss`` counts as ``nmod``).
-- NER: span F1 over IOB2 entities with seqeval's default (conlleval-compatible) chunking, i.e.
-  an ``I-X`` after ``O`` opens an entity; micro-averaged over entity types, as XTREME reports.
+Every metric is a corpus ratio of per-sentence counts; a resample is one product of multinomial
+counts with them, so thousands cost milliseconds. UPOS is token accuracy; UAS/LAS follow CoNLL
+2018 (all words, universal relations); NER is micro span F1 with seqeval's default chunking, as
+XTREME reports (definitions: docs/tasks.md).
 """
 
 from __future__ import annotations
@@ -21,9 +14,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from seqeval.metrics.sequence_labeling import get_entities
 
-from crossling.training.task import Score
-
 N_BOOT = 1000
+
+
+@dataclass(frozen=True)
+class Score:
+    """A score in [0, 100] with a 95% bootstrap interval over sentences."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    n_sentences: int
+    n_units: int
 
 
 def bootstrap_ratio(num: np.ndarray, den: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
@@ -56,6 +58,8 @@ def bootstrap_ratio(num: np.ndarray, den: np.ndarray, n_boot: int = N_BOOT, seed
     boots = boots[np.isfinite(boots)]
     if boots.size == 0:
         return value, float("nan"), float("nan")
+    # not core.stats.percentile_interval: its tail (1 - 0.95) / 2 * 100 is 2.500000000000002,
+    # which moves the last bits of the published intervals
     lo, hi = np.percentile(boots, [2.5, 97.5])
     return value, float(lo), float(hi)
 

@@ -26,11 +26,18 @@ from crossling.core.settings import seed as seed_rule
 from crossling.core.version import __version__
 from crossling.data.example import Example
 from crossling.data.leakage import check_files_overlap
-from crossling.data.specs import DataFolders, TaskFiles, resolve_task_files
+from crossling.data.specs import DataFolders, FileSpecs, TaskFiles, resolve_task_files
 from crossling.models.config import num_blocks, read_config
 from crossling.models.encoder import Encoder, load_encoder, model_fingerprint
 from crossling.models.names import check_model_name
-from crossling.models.reinit import SCHEMES, ReinitReport, canonical_group, parse_group, reinit
+from crossling.models.reinit import (
+    SCHEMES,
+    ReinitReport,
+    ReinitSettings,
+    canonical_group,
+    parse_group,
+    reinit,
+)
 from crossling.models.vocab import merge_vocabulary, trim_vocabulary
 from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
 from crossling.training.encoded import EncodedTokenizer, default_cache_dir
@@ -46,7 +53,15 @@ from crossling.training.finetune import (
     snapshot_blocks,
     weight_change_rows,
 )
-from crossling.training.loop import TrainConfig, check_max_length, evaluate, fit, seed_everything
+from crossling.training.loop import (
+    FitOptions,
+    TaskModel,
+    TrainConfig,
+    check_max_length,
+    evaluate,
+    fit,
+    seed_everything,
+)
 from crossling.training.tasks import TASKS, get_task
 
 log = logging.getLogger(__name__)
@@ -210,9 +225,9 @@ def prepare_finetune(settings: FinetuneSettings, *, data: str | Path | None = No
     trained on unless ``settings.allow_test_training``, and no evaluated sentence is a
     training or dev sentence (`crossling.data.leakage`)."""
     s = settings
-    files = resolve_task_files(s.task, DataFolders.under(data), train=s.train, dev=s.dev,
-                               test=s.test, evals=s.evals,
-                               allow_test_training=s.allow_test_training)
+    files = resolve_task_files(s.task, DataFolders.under(data), FileSpecs(
+        train=s.train, dev=s.dev, test=s.test, evals=s.evals,
+        allow_test_training=s.allow_test_training))
     check_model_name(s.model)
     manifest = manifest_settings(s, files)
     folder = check_output_dir(out if out else default_out_dir(manifest))
@@ -297,8 +312,9 @@ def _load_start(settings: FinetuneSettings, sets: _Sets,
     layers, embeddings = parse_group(settings.reinit)
     # the published weights of the blocks re-initialisation replaces (the others: see start)
     pretrained_blocks = snapshot_blocks(encoder.model, [*([0] if embeddings else []), *layers])
-    report = reinit(encoder.model, layers, scheme=settings.reinit_scheme, embeddings=embeddings,
-                    seed=settings.seed) if (layers or embeddings) else None
+    report = reinit(encoder.model, layers, ReinitSettings(
+        scheme=settings.reinit_scheme, embeddings=embeddings, seed=settings.seed),
+    ) if (layers or embeddings) else None
     after_reinit_fp = model_fingerprint(encoder.model) if report else pretrained_fp
     return _Start(encoder, report, pretrained_fp, after_reinit_fp, pretrained_blocks)
 
@@ -350,8 +366,8 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
     start_blocks = snapshot_blocks(encoder.model)  # after re-init and trimming: what fit starts
     # "model": ".model.*" folders are the model saver's temporaries from before pid-named ones
     claim_folder(out, manifest, overwrite=overwrite, known=(*RUN_OUTPUTS, "model"))
-    result = fit(task, model, encoder.tokenizer, labels, sets.train, sets.dev, config,
-                 out / "fit", seed=s.seed, progress=progress, run_key=manifest["key"])
+    result = fit(TaskModel(task, model, encoder.tokenizer, labels), sets.train, sets.dev, config,
+                 out / "fit", FitOptions(seed=s.seed, progress=progress, run_key=manifest["key"]))
     source = manifest_data["source"]
     changes = weight_change_rows(encoder.model, start_blocks, start.pretrained_blocks,
                                  source=source, model=s.model, task=s.task, seed=s.seed,
@@ -388,10 +404,11 @@ def _evaluate_rows(job: FinetuneJob, model: Any, encoder: Encoder, labels: list[
     """The score rows of every evaluated set."""
     s, task = job.settings, get_task(job.settings.task)
     source = prov["source"]
+    tm = TaskModel(task, model, encoder.tokenizer, labels)
     rows: list[ScoreRow] = []
     for lang, examples in sets.tests.items():
-        scores = evaluate(task, model, encoder.tokenizer, labels, examples, s.training,
-                          seed=s.seed, progress=progress, desc=f"evaluate {lang}")
+        scores = evaluate(tm, examples, s.training, seed=s.seed, progress=progress,
+                          desc=f"evaluate {lang}")
         for metric, sc in scores.items():
             rows.append(ScoreRow(task=s.task, language=lang,
                                  split=Path(job.files.evals[lang]).stem, metric=metric,

@@ -166,7 +166,7 @@ def test_device_goes_through_the_one_device_check(monkeypatch: pytest.MonkeyPatc
     """The measures' device is validated by crossling.core.devices.pick_device (a torch RuntimeError
     from ``torch.device`` before), like every other device choice in crossling."""
     x = torch.randn(10, 4)
-    with pytest.raises(ConfigError, match="--device 'bogus': not a torch device"):
+    with pytest.raises(ConfigError, match="device 'bogus': not a torch device"):
         estimate(x, x, ["linear_cka"], resampling=Resampling(n_boot=0, n_null=0, device="bogus"))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="CUDA is not available"):
