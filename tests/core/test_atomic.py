@@ -125,9 +125,9 @@ def test_check_output_dir_refuses_files_in_the_way_and_creates_nothing(tmp_path:
 
     blocker = tmp_path / "taken"
     blocker.write_text("a file")
-    with pytest.raises(ConfigError, match=r"^--out .*taken: is a file, not a folder$"):
+    with pytest.raises(ConfigError, match=r"^out .*taken: is a file, not a folder$"):
         check_output_dir(blocker)
-    with pytest.raises(ConfigError, match=r"^--out .*taken/a/b: has .*taken in its way"):
+    with pytest.raises(ConfigError, match=r"^out .*taken/a/b: has .*taken in its way"):
         check_output_dir(blocker / "a" / "b")
     fresh = tmp_path / "new" / "deeper"
     assert check_output_dir(fresh) == fresh and not (tmp_path / "new").exists()

@@ -82,3 +82,15 @@ def test_the_cli_names_the_flag() -> None:
         Demo(languages=["fr"], warmup=2)
     assert str(as_flag(err.value)).startswith("--warmup must be in [0, 1]")
     assert str(as_flag(err.value, {"warmup": "--warmup-ratio"})).startswith("--warmup-ratio ")
+
+
+def test_text_takes_a_path_as_its_string_and_refuses_blanks() -> None:
+    from pathlib import Path
+
+    from crossling.core.settings import text
+
+    rule = text("a file")
+    assert rule("train", Path("a/b.conllu")) == "a/b.conllu" and rule("train", "en") == "en"
+    for bad in ("", "  ", 3, None):
+        with pytest.raises(SettingError, match=r"^train must be a file, got"):
+            rule("train", bad)

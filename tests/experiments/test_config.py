@@ -72,9 +72,9 @@ def test_errors_name_file_field_and_problem(tmp_path: Path, data_dir: Path, old:
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     # every numeric field outside its valid range
-    ("epochs: 1", "epochs: -1", r"training\.epochs: must be >= 1, got -1"),
-    ("epochs: 1", "epochs: 0", r"training\.epochs: must be >= 1, got 0"),
-    ("batch_size: 8", "batch_size: 0", r"training\.batch_size: must be >= 1, got 0"),
+    ("epochs: 1", "epochs: -1", r"training\.epochs: must be > 0, got -1"),
+    ("epochs: 1", "epochs: 0", r"training\.epochs: must be > 0, got 0"),
+    ("batch_size: 8", "batch_size: 0", r"training\.batch_size: must be > 0, got 0"),
     ("batch_size: 8", "batch_size: 8, lr: -1", r"training\.lr: must be > 0, got -1"),
     ("batch_size: 8", "batch_size: 8, lr: .nan", r"training\.lr: must be a finite number"),
     ("batch_size: 8", "batch_size: 8, head_lr: 0", r"training\.head_lr: must be > 0, got 0"),
@@ -82,7 +82,7 @@ def test_errors_name_file_field_and_problem(tmp_path: Path, data_dir: Path, old:
      r"training\.warmup_ratio: must be in \[0, 1\], got 1\.5"),
     ("batch_size: 8", "batch_size: 8, weight_decay: -0.1", r"training\.weight_decay: must be >= 0"),
     ("batch_size: 8", "batch_size: 8, max_grad_norm: 0", r"training\.max_grad_norm: must be > 0"),
-    ("batch_size: 8", "batch_size: 8, patience: 0", r"training\.patience: must be >= 1"),
+    ("batch_size: 8", "batch_size: 8, patience: 0", r"training\.patience: must be > 0"),
     ("batch_size: 8", "batch_size: 8, max_length: 2", r"training\.max_length: must be >= 3"),
     ("batch_size: 8", "batch_size: 8, eval_batch_size: 0", r"training\.eval_batch_size: must be"),
     ("max_train_sentences: 20", "max_train_sentences: -32",

@@ -152,7 +152,7 @@ def test_layer_difference_rows(tiny_bert: Path, corpus, tmp_path: Path) -> None:
         curve = {r.layer: r.value for r in plain if (r.target, r.metric) == (d.target, d.metric)}
         assert d.layer == max(curve, key=lambda la: (curve[la], -la)) and d.compare_layer == 4
         assert d.value == pytest.approx(curve[d.layer] - curve[4], abs=1e-12)
-        assert math.isnan(d.null_mean) and math.isnan(d.null_high) and d.n == 40
+        assert math.isnan(d.record()["null_mean"]) and d.n == 40
         detail = d.provenance["layer_difference"]
         assert (detail["peak_layer"], detail["top_layer"]) == (d.layer, 4)
         if d.metric == "rsa":  # no bootstrap: the point difference, and why

@@ -73,7 +73,7 @@ def _agree(values: np.ndarray) -> bool:
 
 def summarize(d: pd.DataFrame) -> pd.DataFrame:
     """Source vs mean-of-targets Δ per (task, metric, group), each with a t-interval across seeds
-    (descriptive; the test of P2 is :func:`crossling.analysis.hierarchical.gap_contrasts`)."""
+    (descriptive; the test of P2 is `crossling.analysis.hierarchical.hierarchical_gaps`)."""
     rows = []
     for (task, metric, group), sub in d.groupby(["task", "metric", "reinit"]):
         src = sub[sub["is_source"]].groupby("seed")["delta"].mean()

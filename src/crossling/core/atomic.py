@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from crossling.core.errors import ConfigError, CrosslingError
+from crossling.core.errors import CrosslingError, SettingError
 
 
 def _read_umask() -> int:
@@ -143,8 +143,9 @@ def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path
     return removed
 
 
-def check_output_dir(path: str | Path, option: str = "--out") -> Path:
-    """Raise a one-line :class:`ConfigError` unless ``path`` is (or can be made) a writable folder.
+def check_output_dir(path: str | Path, option: str = "out") -> Path:
+    """Raise a one-line SettingError named ``option`` unless ``path`` is (or can be made) a
+    writable folder.
 
     Checked before any work starts, so that an unusable output location fails in a second
     instead of after hours of training. Nothing is created.
@@ -155,9 +156,9 @@ def check_output_dir(path: str | Path, option: str = "--out") -> Path:
         if probe.exists() or probe.is_symlink():
             if not probe.is_dir():
                 what = "is" if probe == p else f"has {probe} in its way, which is"
-                raise ConfigError(f"{option} {p}: {what} a file, not a folder")
+                raise SettingError(option, f"{p}: {what} a file, not a folder")
             if not os.access(probe, os.W_OK | os.X_OK):
-                raise ConfigError(f"{option} {p}: {probe} is not writable")
+                raise SettingError(option, f"{p}: {probe} is not writable")
             return p
         if probe.parent == probe:
             return p

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from crossling.core.atomic import TEMP_MARK, remove_stale_temps, write_json
-from crossling.core.errors import ConfigError
+from crossling.core.errors import ConfigError, SettingError
 from crossling.core.provenance import sha256_file
 
 MANIFEST = "manifest.json"
@@ -206,7 +206,7 @@ def _owned(out: Path, record: Mapping[str, list[Any] | None]) -> set[str]:
             if (out / name).exists() and (stamp is None or _stamp(out / name) == stamp)}
 
 
-def check_outputs(folder: str | Path, patterns: Iterable[str], option: str = "--out") -> None:
+def check_outputs(folder: str | Path, patterns: Iterable[str], option: str = "out") -> None:
     """Raise a one-line ConfigError if ``folder`` holds a file that a command writing
     ``patterns`` (names or ``fnmatch`` patterns) would replace and that crossling did not write
     (or that was changed since it did).
@@ -227,7 +227,7 @@ def check_outputs(folder: str | Path, patterns: Iterable[str], option: str = "--
         if any(fnmatch.fnmatchcase(p.name, pat) for pat in pats):
             why = "was changed since crossling wrote it" if p.name in record else \
                 "exists and was not written by crossling"
-            raise ConfigError(f"{option} {out}: {p} {why}; refusing to overwrite it (move "
+            raise SettingError(option, f"{out}: {p} {why}; refusing to overwrite it (move "
                               "it, or choose another output folder)")
 
 
@@ -246,7 +246,7 @@ def _listing(folder: Path) -> dict[str, tuple[int, int, int]]:
 
 @contextmanager
 def writing_outputs(folder: str | Path, patterns: Iterable[str],
-                    option: str = "--out") -> Iterator[Path]:
+                    option: str = "out") -> Iterator[Path]:
     """Check ``folder`` (:func:`check_outputs`), let the caller write, then add every file the
     block created or replaced to the folder's record, even when the block fails part-way."""
     out = Path(folder)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, field, fields, replace
 from numbers import Real
+from pathlib import PurePath
 from typing import Any, TypeVar
 
 from crossling.core.checks import check_count, check_seed
@@ -122,6 +123,17 @@ def flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise SettingError(name, f"must be true or false, got {value!r}")
     return value
+
+
+def text(what: str = "a name or a path") -> Rule:
+    """A non-empty string (a ``Path`` is taken as its string): a name, spec or file path."""
+    def rule(name: str, value: Any) -> str:
+        if isinstance(value, PurePath):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise SettingError(name, f"must be {what}, got {value!r}")
+        return value
+    return rule
 
 
 def one_of(choices: Sequence[str]) -> Rule:

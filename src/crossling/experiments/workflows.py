@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from crossling.core.errors import ConfigError, ModelError
+from crossling.core.errors import ConfigError, ModelError, SettingError
 from crossling.core.provenance import git_commit
 from crossling.experiments.cell import Cell
 from crossling.experiments.config import Study, load_study
@@ -32,29 +32,29 @@ def default_store(study_path: str | Path, store: str | Path | None) -> Path:
     return Path(store) if store else Path("runs") / Path(study_path).stem / "results.sqlite"
 
 
-def check_output_folder(folder: Path, what: str) -> None:
-    """Fail now, with one line, if ``folder`` cannot be created or written: a file in the way
-    or a read-only folder would otherwise surface only after the work it was meant to keep
-    (hashing the model and data, training, building a report)."""
+def check_output_folder(folder: Path, name: str, label: str = "") -> None:
+    """Fail now, with one line naming the argument ``name``, if ``folder`` cannot be created or
+    written: a file in the way or a read-only folder would otherwise surface only after the
+    work it was meant to keep (hashing the model and data, training, building a report)."""
     existing = folder
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if not existing.is_dir():
         where = "" if existing == folder else f" ({existing} is in the way)"
-        raise ConfigError(f"{what} {folder}: a file, not a folder{where}")
+        raise SettingError(name, f"{label}{folder}: a file, not a folder{where}")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{what} {folder}: {existing} is not writable")
+        raise SettingError(name, f"{label}{folder}: {existing} is not writable")
 
 
 def check_run_outputs(store_path: Path) -> None:
     """Everything ``crossling run`` writes: the store (an existing file must be a writable
     results store; a 0-byte file is taken as a new one, as SQLite does) and the cells' working
     folders beside it."""
-    check_output_folder(store_path.parent, "--store folder")
+    check_output_folder(store_path.parent, "store", "folder ")
     check_store_file(store_path)
     if store_path.exists() and not os.access(store_path, os.W_OK):
         raise ConfigError(f"{store_path}: results store is read-only")
-    check_output_folder(store_path.parent / "cells", "cells folder")
+    check_output_folder(store_path.parent / "cells", "cells", "folder ")
 
 
 CELL_KINDS = tuple(KINDS)
@@ -241,15 +241,15 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
         try:
             get_measure(measure)
         except ConfigError as exc:
-            raise ConfigError(f"--measure {measure}: {exc}") from None
+            raise SettingError("measure", f"{measure}: {exc}") from None
     store_path = default_store(study_path, store)
     if not store_path.exists():
         raise ConfigError(f"{store_path}: no results store; run `crossling run {study_path}` "
                           "first")
     results = ResultStore(store_path, readonly=True)
     folder = Path(out) if out else store_path.parent / "report"
-    check_output_folder(folder, "--out")
-    check_report_folder(folder, "--out")
+    check_output_folder(folder, "out")
+    check_report_folder(folder, "out")
     study = load_study(study_path, data=data)
     # The cells of the study as it is now, looked up by key (the key, not the study's name,
     # identifies a result: `crossling run` reuses a finished cell whatever study added it).
@@ -263,8 +263,8 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
                           f"({progress})")
     present = {r.metric for r in sims if r.kind not in ("retrieval", "weight-change")}
     if measure is not None and sims and measure not in present:
-        raise ConfigError(f"--measure {measure}: not among the store's similarity rows "
-                          f"for this study (present: {', '.join(sorted(present))})")
+        raise SettingError("measure", f"{measure}: not among the store's similarity rows "
+                                      f"for this study (present: {', '.join(sorted(present))})")
     cells = [c for c in results.cells() if c["key"] in set(keys)]
     command = f"crossling run {study_path} --data DATA && crossling report {study_path} " \
               f"--data DATA --out {folder}"

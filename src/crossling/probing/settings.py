@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from crossling.core.errors import SettingError
-from crossling.core.settings import Settings, count, distinct, flag, number, setting
+from crossling.core.settings import Settings, count, distinct, flag, number, setting, text
 from crossling.core.settings import seed as seed_rule
 from crossling.probing.fit import DEFAULT_L2, DEFAULT_MAX_ITER
 from crossling.similarity.extract import BATCH_TOKENS
@@ -22,13 +22,8 @@ DEFAULT_MAX_TRAIN_SENTENCES = 4000
 6.5k parameters, at a third of the extraction time of all 12.5k; docs/probing.md)."""
 
 
-def _spec(name: str, value: Any) -> str:
-    """A language code, treebank spec or file path."""
-    if isinstance(value, Path):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise SettingError(name, f"must be a language code or a file, got {value!r}")
-    return value
+_spec = text("a language code or a file")
+"""A language code, treebank spec or file path."""
 
 
 def _targets(name: str, value: Any) -> tuple[str, ...] | None:

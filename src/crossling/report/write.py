@@ -58,8 +58,8 @@ REPORT_OUTPUTS = (
 """Names (and ``fnmatch`` patterns) of every file a report may write into its folder."""
 
 
-def check_report_folder(out: str | Path, option: str = "--out") -> None:
-    """One-line ConfigError if a report into ``out`` would replace a file crossling did not
+def check_report_folder(out: str | Path, option: str = "out") -> None:
+    """One-line SettingError if a report into ``out`` would replace a file crossling did not
     write there (a user's own ``README.md``); call it before computing the report."""
     check_outputs(out, REPORT_OUTPUTS, option)
 

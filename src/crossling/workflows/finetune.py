@@ -21,7 +21,7 @@ from crossling.core.devices import pick_device
 from crossling.core.errors import ConfigError, DataError, SettingError
 from crossling.core.manifest import check_folder, claim_folder, make_manifest
 from crossling.core.provenance import model_identity, provenance, sha256_file
-from crossling.core.settings import Settings, count, flag, one_of, renamed, setting
+from crossling.core.settings import Settings, count, flag, one_of, renamed, setting, text
 from crossling.core.settings import seed as seed_rule
 from crossling.core.version import __version__
 from crossling.data.example import Example
@@ -79,12 +79,7 @@ METRIC_VARIANTS = {"upos_acc": "token accuracy over syntactic words",
 # --- settings ----------------------------------------------------------------------------------
 
 
-def _name(name: str, value: Any) -> str:
-    if isinstance(value, Path):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise SettingError(name, f"must be a name or a path, got {value!r}")
-    return value
+_name = text("a name or a path")
 
 
 def _specs(name: str, value: Any) -> tuple[str, ...] | None:
