@@ -86,5 +86,5 @@ def test_default_device_is_the_packages_one_choice(monkeypatch) -> None:  # type
     device_description()
     device_description("cpu")
     assert calls == [None, "cpu"]
-    with pytest.raises(ConfigError, match="^device 'bogus'"):
+    with pytest.raises(ConfigError, match=r"^device 'bogus'"):
         device_description("bogus")
