@@ -82,6 +82,8 @@ def test_the_cli_names_the_flag() -> None:
         Demo(languages=["fr"], warmup=2)
     assert str(as_flag(err.value)).startswith("--warmup must be in [0, 1]")
     assert str(as_flag(err.value, {"warmup": "--warmup-ratio"})).startswith("--warmup-ratio ")
+    named = SettingError("--out", "/x: is a file, not a folder")
+    assert as_flag(named) is named  # already a flag: not renamed twice
 
 
 def test_text_takes_a_path_as_its_string_and_refuses_blanks() -> None:

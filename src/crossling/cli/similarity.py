@@ -58,9 +58,9 @@ def similarity_command(args: argparse.Namespace, model: str, data: Path, source:
     try:
         settings = similarity_settings(args)
         cache = Path(args.cache) if args.cache else out / "cache"
-        check_output_dir(out, "--out")  # before any sentence is encoded
+        check_output_dir(out)  # before any sentence is encoded
         check_outputs(out, SIMILARITY_OUTPUTS)  # a user's own file there is never replaced
-        check_output_dir(cache, "--cache")
+        check_output_dir(cache, "cache")
         models = Models(model, compare=getattr(args, "compare_model", None))
         rows = run_similarity(models, data, source, targets=args.targets, settings=settings,
                               cache_dir=cache)

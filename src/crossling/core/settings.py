@@ -79,7 +79,10 @@ def renamed(exc: SettingError, name: str) -> SettingError:
 
 
 def as_flag(exc: SettingError, flags: Mapping[str, str] | None = None) -> SettingError:
-    """``exc`` named by its command-line flag: ``flags[name]``, else ``--name-with-dashes``."""
+    """``exc`` named by its command-line flag: ``flags[name]``, else ``--name-with-dashes``
+    (a name that is already a flag stays as it is)."""
+    if exc.name.startswith("-"):
+        return exc
     flag = (flags or {}).get(exc.name, "--" + exc.name.replace("_", "-"))
     return renamed(exc, flag)
 
