@@ -139,6 +139,30 @@ def text(what: str = "a name or a path") -> Rule:
     return rule
 
 
+def optional_flag(name: str, value: Any) -> bool | None:
+    """None (decided later, e.g. by the device) or a bool."""
+    return None if value is None else flag(name, value)
+
+
+def device_name(name: str, value: Any) -> str | None:
+    """None (the default device) or a device's name, checked against the machine at use."""
+    if value is not None and not isinstance(value, str):
+        raise SettingError(name, f"must be a device name, got {value!r}")
+    return value
+
+
+def device(name: str, value: Any) -> str | None:
+    """None or a torch device this machine has (`core.devices.pick_device`), as text."""
+    if value is None:
+        return None
+    if not isinstance(value, str) and type(value).__name__ != "device":
+        raise SettingError(name, f"must be a torch device name, got {value!r}")
+    from crossling.core.devices import pick_device  # torch: only when a device is named
+
+    pick_device(str(value))
+    return str(value)
+
+
 def one_of(choices: Sequence[str]) -> Rule:
     """One of ``choices``."""
     def rule(name: str, value: Any) -> Any:

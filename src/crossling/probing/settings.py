@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from crossling.core.errors import SettingError
-from crossling.core.settings import Settings, count, distinct, flag, number, setting, text
+from crossling.core.settings import (
+    Settings,
+    count,
+    device_name,
+    distinct,
+    flag,
+    number,
+    setting,
+    text,
+)
 from crossling.core.settings import seed as seed_rule
 from crossling.probing.fit import DEFAULT_L2, DEFAULT_MAX_ITER
 from crossling.similarity.extract import BATCH_TOKENS
@@ -47,13 +56,6 @@ def _layers(name: str, value: Any) -> tuple[int, ...] | None:
     return tuple(sorted(distinct(count(0))(name, value)))
 
 
-def _device(name: str, value: Any) -> str | None:
-    """A torch device name (checked against the machine when the probe starts) or None."""
-    if value is not None and not isinstance(value, str):
-        raise SettingError(name, f"must be a device name, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class ProbeSettings(Settings):
     """What a probe is fitted and scored on, and how: everything but the model and data folder.
@@ -77,7 +79,7 @@ class ProbeSettings(Settings):
     max_iter: int = setting(DEFAULT_MAX_ITER, rule=count(1))
     max_length: int | None = setting(None, rule=count(3, optional=True))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
-    device: str | None = setting(None, rule=_device)
+    device: str | None = setting(None, rule=device_name)
     allow_test_training: bool = setting(False, rule=flag)
 
 

@@ -15,15 +15,14 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from crossling.core.checksums import CacheDamaged, save_tensors, verify_tensors, warn_recompute
-from crossling.core.errors import ModelError, SettingError
-from crossling.core.settings import Settings, count, setting
+from crossling.core.errors import ModelError
+from crossling.core.settings import Settings, count, optional_flag, setting
 from crossling.data.batching import bucket_batches
 from crossling.models.encoder import Encoder, encode_words
 from crossling.similarity.extract import (
@@ -40,12 +39,6 @@ FORMAT = 1
 """Version of the word-vector cache layout (part of every key)."""
 
 
-def _autocast(name: str, value: Any) -> bool | None:
-    if value is not None and not isinstance(value, bool):
-        raise SettingError(name, f"must be true, false or None, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class Extraction(Settings):
     """How the frozen encoder runs: sub-words kept per sentence, padded sub-words per forward
@@ -54,7 +47,7 @@ class Extraction(Settings):
 
     max_length: int = setting(512, rule=count(1))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
-    autocast: bool | None = setting(None, rule=_autocast)
+    autocast: bool | None = setting(None, rule=optional_flag)
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
-from crossling.core.devices import pick_device
 from crossling.core.errors import SettingError
-from crossling.core.settings import Rule, Settings, count, distinct, flag, one_of, seed, setting
+from crossling.core.settings import (
+    Rule,
+    Settings,
+    count,
+    device,
+    distinct,
+    flag,
+    one_of,
+    seed,
+    setting,
+)
 from crossling.retrieval.metrics import MARGIN_K, VARIANTS, min_sentences
 from crossling.similarity.checks import as_names
 from crossling.similarity.extract import BATCH_TOKENS
@@ -26,16 +33,6 @@ def _optional(rule: Rule) -> Rule:
     def check(name: str, value: Any) -> Any:
         return None if value is None else rule(name, value)
     return check
-
-
-def _device(name: str, value: Any) -> str | None:
-    """A torch device this machine has (:func:`~crossling.core.devices.pick_device`), as text."""
-    if value is None:
-        return None
-    if not isinstance(value, str | torch.device):
-        raise SettingError(name, f"must be a torch device name, got {value!r}")
-    pick_device(str(value))
-    return str(value)
 
 
 variant_list = distinct(one_of(VARIANTS))
@@ -56,7 +53,7 @@ class ScoringSettings(Settings):
     """Shuffled pairings for the null's 95th percentile (0: none)."""
     seed: int = setting(0, rule=seed)
     """Draws the resamples once for every layer, target, variant and direction."""
-    device: str | None = setting(None, rule=_device)
+    device: str | None = setting(None, rule=device)
     """Where scoring runs, and where a workflow loads the model; None: the vectors' device (or
     the encoder's, or CUDA when available)."""
     progress: bool = setting(True, rule=flag)

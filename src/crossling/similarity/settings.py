@@ -11,9 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crossling.core.devices import pick_device
 from crossling.core.errors import ConfigError, SettingError
-from crossling.core.settings import Settings, count, distinct, flag, one_of, seed, setting
+from crossling.core.settings import (
+    Settings,
+    count,
+    device,
+    distinct,
+    flag,
+    one_of,
+    optional_flag,
+    seed,
+    setting,
+)
 from crossling.similarity.checks import as_layers, as_names
 from crossling.similarity.extract import BATCH_TOKENS
 from crossling.similarity.measures import get_measure, min_sentences, neediest
@@ -43,18 +52,6 @@ def _layers(name: str, value: Any) -> tuple[int, ...] | None:
     return None if layers is None else tuple(layers)
 
 
-def _device(name: str, value: Any) -> str | None:
-    """A device torch and this machine accept (:func:`~crossling.core.devices.pick_device`)."""
-    if value is None:
-        return None
-    pick_device(str(value))
-    return str(value)
-
-
-def _optional_flag(name: str, value: Any) -> bool | None:
-    return None if value is None else flag(name, value)
-
-
 @dataclass(frozen=True)
 class SimilaritySettings(Settings):
     """How to measure similarity: measures, pooling, sentences, resamples, layers, forward pass.
@@ -76,8 +73,8 @@ class SimilaritySettings(Settings):
     layers: tuple[int, ...] | None = setting(None, rule=_layers)
     max_length: int | None = setting(None, rule=count(3, optional=True))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
-    device: str | None = setting(None, rule=_device)
-    autocast: bool | None = setting(None, rule=_optional_flag)
+    device: str | None = setting(None, rule=device)
+    autocast: bool | None = setting(None, rule=optional_flag)
     layer_difference: bool = setting(False, rule=flag)
     progress: bool = setting(True, rule=flag)
 

@@ -30,7 +30,16 @@ from crossling.core.atomic import atomic_path, write_json
 from crossling.core.devices import pick_device
 from crossling.core.errors import DivergenceError, SettingError
 from crossling.core.manifest import claim_folder, make_manifest
-from crossling.core.settings import Settings, count, flag, number, positive, seed, setting
+from crossling.core.settings import (
+    Settings,
+    count,
+    device_name,
+    flag,
+    number,
+    positive,
+    seed,
+    setting,
+)
 from crossling.data.batching import bucket_batches
 from crossling.data.example import Example
 from crossling.models.config import usable_positions
@@ -40,13 +49,6 @@ from crossling.training.metrics import Score
 from crossling.training.tasks.base import Task
 
 log = logging.getLogger(__name__)
-
-
-def _device_name(name: str, value: Any) -> str | None:
-    """None (the default device) or a device's name; :func:`pick_device` checks it at use."""
-    if value is not None and not isinstance(value, str):
-        raise SettingError(name, f"must be a device name, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class TrainConfig(Settings):
     max_length: int = setting(256, rule=count(3))
     eval_batch_size: int = setting(64, rule=count(1))
     bf16: bool = setting(True, rule=flag)  # on CUDA only
-    device: str | None = setting(None, rule=_device_name)
+    device: str | None = setting(None, rule=device_name)
 
 
 def check_max_length(config: TrainConfig, model_config: Any, model: str) -> None:
