@@ -108,7 +108,8 @@ def golden_report(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> P
     return tmp
 
 
-def test_the_report_is_byte_identical_to_the_golden_one(golden_report: Path) -> None:
+def test_the_report_is_byte_identical_to_the_golden_one(golden_report: Path,
+                                                        data_dir: Path) -> None:
     report = golden_report / "report"
     written = {p.name: _mask(p.read_text(encoding="utf-8"), golden_report)
                for p in _outputs(report)}
@@ -119,6 +120,9 @@ def test_the_report_is_byte_identical_to_the_golden_one(golden_report: Path) -> 
             old.unlink()
         for name, text in written.items():
             (GOLDEN / name).write_text(text, encoding="utf-8")
+    machine = [str(data_dir), str(data_dir.resolve()), str(Path.cwd()), str(Path.home())]
+    leaks = [(name, m) for name, text in written.items() for m in machine if m in text]
+    assert not leaks, f"a path of this machine in the report: {leaks}"
     expected = {p.name: p.read_text(encoding="utf-8") for p in sorted(GOLDEN.iterdir())}
     assert sorted(written) == sorted(expected)
     differ = [name for name, text in written.items() if text != expected[name]]

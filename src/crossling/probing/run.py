@@ -41,7 +41,7 @@ def _provenance(encoder: Encoder, data: ProbeData, settings: ProbeSettings,
     s = settings
     return provenance(
         data_files=list(data.files), device=encoder.device, task=PROBE_TASK,
-        model=encoder.name, seed=s.seed, source=s.source, source_train=s.source_train,
+        model=encoder.name, seed=s.seed, source=s.source, source_train=Path(s.source_train).name,
         max_train_sentences=s.max_train_sentences, max_eval_sentences=s.max_eval_sentences,
         subsample_seed=SUBSAMPLE_SEED, n_train_sentences=len(data.train), labels=data.labels,
         majority_tag=data.majority, unknown_labels={k: v for k, v in data.unknown.items() if v},
