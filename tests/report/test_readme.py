@@ -12,16 +12,25 @@ from crossling.report.settings import ReportSettings
 from crossling.report.write import build_report
 from tests.analysis.synthetic import score_rows, similarity_rows
 
+LEADING = ["proposition", "task", "verdict", "estimate [95% interval]"]
+"""What the verdict table shows first, so a reader sees each verdict beside its estimate."""
 
-def readme_rows(text: str) -> list[list[str]]:
-    """The cells of the README's verdict table (the one whose header starts 'proposition')."""
+
+def readme_rows(text: str) -> list[dict[str, str]]:
+    """The rows of the README's verdict table (the one whose header starts 'proposition'),
+    each as header -> cell."""
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in line.strip().strip("|").split(" | ")]
+
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| proposition |"))
+    header = cells(lines[start])
+    assert header[:len(LEADING)] == LEADING
     rows = []
     for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
-        rows.append([c.strip() for c in line.strip().strip("|").split(" | ")])
+        rows.append(dict(zip(header, cells(line), strict=True)))
     return rows
 
 
@@ -31,11 +40,12 @@ def check_readme_against_csv(readme: Path, csv: Path) -> int:
     rows = readme_rows(readme.read_text(encoding="utf-8"))
     assert len(rows) == len(verdicts)
     for cells, (_, v) in zip(rows, verdicts.iterrows(), strict=True):
-        assert cells[0] == v["proposition"] and cells[1] == str(v["task"])
-        assert cells[2] == str(v["metric"]) and cells[3] == v["statistic"]
-        assert cells[4] == fmt_estimate(v)  # estimate [low, high] from the CSV's numbers
-        assert cells[5] == str(v["n"]) and cells[6] == v["verdict"]
-        number = float(cells[4].split(" ")[0]) if cells[4] != "–" else math.nan
+        assert cells["proposition"] == v["proposition"] and cells["task"] == str(v["task"])
+        assert cells["metric"] == str(v["metric"]) and cells["statistic"] == v["statistic"]
+        estimate = cells["estimate [95% interval]"]
+        assert estimate == fmt_estimate(v)  # estimate [low, high] from the CSV's numbers
+        assert cells["n"] == str(v["n"]) and cells["verdict"] == v["verdict"]
+        number = float(estimate.split(" ")[0]) if estimate != "–" else math.nan
         assert math.isclose(number, round(float(v["estimate"]), 2), abs_tol=1e-9) or (
             math.isnan(number) and math.isnan(float(v["estimate"])))
     return len(rows)
@@ -52,7 +62,8 @@ def test_build_report_writes_a_readme_from_verdicts_csv(tmp_path: Path) -> None:
     assert "## P2:" in text and "*The paper (mBERT):*" in text
     assert "[verdicts.csv](verdicts.csv)" in text and "[index.html](index.html)" in text
     # a hand edit of a number is caught
-    readme.write_text(text.replace(readme_rows(text)[0][4], "-99.00 [-99.00, -1.00]", 1))
+    readme.write_text(text.replace(readme_rows(text)[0]["estimate [95% interval]"],
+                                   "-99.00 [-99.00, -1.00]", 1))
     try:
         check_readme_against_csv(readme, tmp_path / "verdicts.csv")
     except AssertionError:

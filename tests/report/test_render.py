@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +14,7 @@ from crossling.report.readme import verdict_table
 from crossling.report.settings import ReportSettings
 from crossling.report.write import build_report, write_report
 from tests.analysis.synthetic import TARGETS, score_rows, similarity_rows
-from tests.conftest import missing
+from tests.report.browser import headless_chromium
 
 FEW, SOME = ReportSettings(n_boot=20), ReportSettings(n_boot=50)
 
@@ -105,37 +104,10 @@ def test_rendered_report_writes_and_shows_the_computed_frames(tmp_path: Path) ->
         assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 @pytest.mark.slow
 def test_report_renders_in_a_real_headless_browser(tmp_path: Path) -> None:
-    binary = _chromium()
-    driver_bin = shutil.which("chromedriver")
-    if binary is None or driver_bin is None:
-        missing("no chromium + chromedriver (Debian: apt-get install chromium "
-                "chromium-driver)")
-    try:
-        from selenium import webdriver
-    except ImportError:
-        missing("selenium not installed (pip install -e .[dev])")
     index = build_report(score_rows(), similarity_rows(), tmp_path, title="browser check")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    from selenium.webdriver.chrome.service import Service
-
-    driver = webdriver.Chrome(options=opts, service=Service(driver_bin))
-    try:
+    with headless_chromium(tmp_path / "profile") as driver:
         driver.get(index.resolve().as_uri())
         assert driver.title == "browser check"
         assert driver.find_element("tag name", "h1").text == "browser check"
@@ -146,8 +118,6 @@ def test_report_renders_in_a_real_headless_browser(tmp_path: Path) -> None:
         assert tables >= 3
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
-    finally:
-        driver.quit()
 
 
 def test_report_has_a_probing_section_with_its_figure(tmp_path: Path) -> None:

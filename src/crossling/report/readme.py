@@ -64,14 +64,17 @@ def fmt_estimate(row: Mapping[str, object] | pd.Series) -> str:
 
 
 def verdict_table(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """The README's table: one row per verdict row, numbers formatted from the CSV's cells."""
+    """The README's table: one row per verdict row, numbers formatted from the CSV's cells.
+
+    Read at a glance: proposition, task and verdict lead, then the estimate; the statistic's
+    long text comes last (the column index.html lets wrap), so no verdict sits off screen."""
     return pd.DataFrame({
         "proposition": verdicts["proposition"], "task": verdicts["task"],
-        "metric": verdicts["metric"], "statistic": verdicts["statistic"],
+        "verdict": verdicts["verdict"],
         "estimate [95% interval]": [fmt_estimate(r) for _, r in verdicts.iterrows()],
         # a count, also where a missing n made the column float
         "n": ["–" if pd.isna(v) else str(int(v)) for v in verdicts["n"]],
-        "verdict": verdicts["verdict"]})
+        "metric": verdicts["metric"], "statistic": verdicts["statistic"]})
 
 
 def render_readme(verdicts: pd.DataFrame, *, title: str, command: str,

@@ -43,6 +43,9 @@ class Section:
     tables: tuple[tuple[str, pd.DataFrame], ...] = ()
     figures: tuple[Figure, ...] = ()
     csvs: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    table_class: str = ""
+    """CSS class of the boxes of its tables in index.html ("": none; the template's style
+    says what each class does)."""
 
     @property
     def images(self) -> list[tuple[str, str]]:
@@ -61,7 +64,7 @@ def verdicts_section(data: ReportData) -> Section | None:
         "verdicts.csv says what each interval resamples, the criterion and what would change "
         "the verdict. The seed is the experimental unit of every fine-tuning comparison.",
         (("verdicts (verdicts.csv)", verdict_table(data.verdicts)),),
-        csvs={"verdicts.csv": data.verdicts})
+        csvs={"verdicts.csv": data.verdicts}, table_class="verdicts")
 
 
 def delta_figure_section(data: ReportData) -> Section | None:
