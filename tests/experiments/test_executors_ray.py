@@ -29,7 +29,9 @@ UNIT = 2.5  # seconds of one chain cell
 
 
 def _warm() -> int:
-    import crossling.experiments.cluster  # noqa: F401  (what a cell's task imports)
+    import torch  # noqa: F401  (what a cell's task imports)
+
+    import crossling.experiments.cluster  # noqa: F401
     import tests.experiments.fakes  # noqa: F401
 
     time.sleep(1.0)  # both workers busy at once: two processes started and warmed

@@ -66,7 +66,7 @@ def critical_path(costs: Mapping[str, float], deps: Deps) -> tuple[list[str], fl
         for d in deps.get(k, ()):
             if d in costs:
                 users[d].append(k)
-    head = max(level, key=lambda k: level[k])
+    head = max(costs, key=lambda k: level[k])  # ties: the cell listed first
     path = [head]
     while users[path[-1]]:
         path.append(max(users[path[-1]], key=lambda u: level[u]))
