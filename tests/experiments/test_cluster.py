@@ -17,12 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from crossling.core.errors import ConfigError
 from crossling.experiments.artifacts import ArtifactStore
 from crossling.experiments.cluster import NodeCheck, check_node
-from crossling.experiments.executors import RunSettings
 from crossling.experiments.store import ResultStore
-from crossling.experiments.workflows import run_study
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).parent / "ray"
@@ -140,18 +137,40 @@ def _study(tmp_path: Path, fixture_dir: Path, model: Path, artifacts: str | None
     return study
 
 
+DRIVER = """
+import json, sys
+from crossling.core.errors import ConfigError
+from crossling.experiments.executors import RunSettings
+from crossling.experiments.workflows import run_study
+try:
+    out = run_study(sys.argv[1], store=sys.argv[2], settings=RunSettings(
+        executor="ray", address=sys.argv[3], progress=False, poll_s=0.5))
+    print(json.dumps({"counts": out.counts, "failed": out.failed}))
+except ConfigError as exc:
+    print(json.dumps({"error": str(exc)}))
+"""
+
+
+def _drive(study: Path, store: Path, address: str, auth: dict[str, str]) -> dict[str, object]:
+    """``crossling run --executor ray`` in its own process: Ray keeps per-process state (the
+    auth token) that another test's local instance would have set."""
+    import json
+
+    env = {**os.environ, **auth, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}
+    done = subprocess.run([sys.executable, "-c", DRIVER, str(study), str(store), address],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 @pytest.mark.ray
 def test_a_finetuned_encoder_travels_between_nodes_through_the_artifact_store(
         two_nodes: tuple[str, Path, dict[str, str]], tmp_path: Path, fixture_dir: Path,
-        fixture_bert: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fixture_bert: Path) -> None:
     address, temp, auth = two_nodes
-    for k, v in auth.items():
-        monkeypatch.setenv(k, v)
     study = _study(tmp_path, fixture_dir, fixture_bert, str(tmp_path / "artifacts"))
     store = tmp_path / "run" / "results.sqlite"
-    outcome = run_study(study, store=store, settings=RunSettings(
-        executor="ray", address=address, progress=False, poll_s=0.5))
-    assert outcome.failed == [] and outcome.counts == {"done": 2}
+    assert _drive(study, store, address, auth) == {"counts": {"done": 2}, "failed": []}
     cells = {c["kind"]: c["key"] for c in ResultStore(store).cells()}
     ft, sim = cells["finetune"], cells["similarity_ft"]
     a, b = temp / "work_a", temp / "work_b"
@@ -169,16 +188,11 @@ def test_a_finetuned_encoder_travels_between_nodes_through_the_artifact_store(
 @pytest.mark.ray
 def test_without_an_artifact_store_nodes_that_share_no_folder_are_refused_at_start(
         two_nodes: tuple[str, Path, dict[str, str]], tmp_path: Path, fixture_dir: Path,
-        fixture_bert: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        fixture_bert: Path) -> None:
     address, _, auth = two_nodes
-    for k, v in auth.items():
-        monkeypatch.setenv(k, v)
     study = _study(tmp_path, fixture_dir, fixture_bert, None)
     store = tmp_path / "run" / "results.sqlite"
-    with pytest.raises(ConfigError) as err:
-        run_study(study, store=store, settings=RunSettings(
-            executor="ray", address=address, progress=False, poll_s=0.5))
-    message = str(err.value)
+    message = str(_drive(study, store, address, auth)["error"])
     assert "\n" not in message and message.startswith("node ")
     assert "has its own cells folder" in message and "artifact store" in message
     assert {c["status"] for c in ResultStore(store).cells()} == {"pending"}  # nothing ran
