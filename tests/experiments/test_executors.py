@@ -19,6 +19,7 @@ from crossling.results import ScoreRow
 from tests.experiments.fakes import Fake, fake_kind
 
 QUIET = RunSettings(progress=False)
+ROOT = Path(__file__).resolve().parents[2]  # Ray workers import this checkout's crossling
 
 
 def _fake(params: Fake, workdir: Path) -> tuple[list[ScoreRow], dict[str, Any]]:
@@ -224,6 +225,7 @@ def test_held_elsewhere_only_for_another_live_workers_fresh_claim(tmp_path: Path
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_ray_executor_on_a_local_instance(tmp_path: Path) -> None:
     """Cells run as Ray tasks; the driver keeps the claims of queued and running cells fresh
     (``s`` runs for 3 s with ``stale_after`` = 1 s and is never taken over)."""
@@ -235,10 +237,9 @@ def test_ray_executor_on_a_local_instance(tmp_path: Path) -> None:
     claimer = _Claimer(tmp_path / "s.sqlite", [c.key for c in grid], stale_after=1.0)
     claimer.start()
     counts = run_ray(grid, store, tmp_path / "w", RunSettings(
-        executor="ray", progress=False,
+        executor="ray", progress=False, address="local",  # never another session's cluster
         ray_init={"num_cpus": 2, "include_dashboard": False,
-                  "runtime_env": {"env_vars": {"PYTHONPATH": str(
-                      Path(__file__).resolve().parents[2])}}}))
+                  "runtime_env": {"env_vars": {"PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"}}}))
     claimer.stop.set()
     claimer.join()
     assert claimer.tries > 10 and claimer.taken == []

@@ -120,3 +120,31 @@ def test_only_one_kind_runs_without_the_cells_it_merely_follows(
     outcome = run_study(study, store=store, only="similarity_ft")
     assert outcome.counts == {"pending": 1} and ran == ["retrieval"]
     assert outcome.unfinished[0][1].startswith("waits on a cell of a kind not selected")
+
+
+def test_with_an_artifact_store_the_kept_encoder_is_looked_for_there(tmp_path: Path) -> None:
+    """Nodes without a shared disk: the driver's cells folder never holds the encoder, so a
+    finished fine-tuning cell is reopened only when the artifact store lacks it."""
+    from crossling.experiments.artifacts import ArtifactStore
+    from crossling.experiments.cell import Cell
+    from crossling.experiments.workflows import reopen_unsaved_encoders
+
+    ft = finetune_kind.Params(
+        task="pos", reinit="REF", scheme="model", seed=0, training=TrainConfig(),
+        max_train_sentences=4, max_eval_sentences=4, model="m", source="en", train=[], dev=[],
+        evals={}, save_model=True)
+    cells = [Cell("ft", "finetune", ft), Cell("sim", "similarity_ft", replace(ft),
+                                               depends_on=("ft",), reads=("ft",))]
+    store = ResultStore(tmp_path / "s.sqlite")
+    store.add_cells("s", cells)
+    store.finish("ft", [_row("en")], {})
+    url = str(tmp_path / "artifacts")
+    encoder = tmp_path / "enc"
+    encoder.mkdir()
+    (encoder / "config.json").write_text("{}")
+    ArtifactStore(url).put("ft", "encoder", encoder)
+    assert reopen_unsaved_encoders(cells, store, tmp_path / "cells", url) == []
+    assert store.status("ft") == "done"
+    assert reopen_unsaved_encoders(cells, store, tmp_path / "cells", str(tmp_path / "empty")) \
+        == ["ft"]
+    assert store.status("ft") == "pending"

@@ -24,7 +24,9 @@ from crossling.data.leakage import check_training_splits
 from crossling.data.parallel import count_aligned
 from crossling.data.resolve import resolve_ud
 from crossling.data.specs import DEFAULT_TEST, DataFolders, default_train, resolve_spec
+from crossling.experiments.artifacts import check_url
 from crossling.experiments.fields import Fields
+from crossling.experiments.resources import Resources
 from crossling.models.config import missing_parts, num_blocks, read_config, usable_positions
 from crossling.models.names import looks_like_path
 from crossling.models.reinit import SCHEMES, canonical_group, parse_group
@@ -156,6 +158,10 @@ class Study:
     probe: ProbeSpec | None = None
     allow_test_training: bool = False
     """A test split may be named as training or dev data (``allow_test_training``)."""
+    resources: dict[str, Resources] = field(default_factory=dict)
+    """Per kind, what a cell asks a Ray cluster for (``resources.<kind>``); not in cell keys."""
+    artifacts: str | None = None
+    """The artifact store's URL (``artifacts``): outputs travel through it, not a shared disk."""
 
     def task_reinit(self, task: TaskSpec) -> list[str]:
         """The re-init groups ``task`` runs (its own ``reinit``, else the study's)."""
@@ -200,6 +206,8 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         else None
     probe = _probe_spec(top.sub("probe"), ud, source, model, config, allow_test) \
         if "probe" in top.data else None
+    resources = _resources(top.sub("resources")) if "resources" in top.data else {}
+    artifacts = _artifacts(top, p.parent)
     top.finish()
     if config is not None:
         _check_fits_model(top, model, config, reinit, tasks, training)
@@ -207,7 +215,7 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
                  ner=None if ner is None else str(ner), source=source, tasks=tasks,
                  reinit=reinit, reinit_scheme=scheme, seeds=seeds, training=training,
                  similarity=similarity, retrieval=retrieval, probe=probe,
-                 allow_test_training=allow_test)
+                 allow_test_training=allow_test, resources=resources, artifacts=artifacts)
 
 
 def _read_yaml(p: Path) -> Any:
@@ -244,6 +252,34 @@ def _data_folders(data_f: Fields, base: Path, data: str | Path | None,
     if ud is None:  # data.ud is required, so get() raised already; kept for the type checker
         raise data_f.fail("ud", "missing")
     return ud, ner
+
+
+def _resources(rf: Fields) -> dict[str, Resources]:
+    """``resources.<kind>``: ``cpus``, ``gpus``, ``memory_gb``, ``custom`` (the kinds import
+    this module, so :func:`crossling.experiments.grid.expand` checks the kind names)."""
+    out = {}
+    for kind in rf.data:
+        kf = rf.sub(str(kind))
+        out[str(kind)] = kf.settings(Resources, **kf.values("cpus", "gpus", "memory_gb",
+                                                            "custom"))
+        kf.finish()
+    return out
+
+
+def _artifacts(top: Fields, base: Path) -> str | None:
+    """``artifacts``: an fsspec URL, or a local folder (relative to the study file)."""
+    url = top.get("artifacts", str, None)
+    if url is None:
+        return None
+    if not url.strip():
+        raise top.fail("artifacts", "empty: a URL (s3://bucket/prefix) or a folder")
+    if "://" not in url:
+        url = str(_resolve_data(os.path.expanduser(url), base))
+    try:
+        check_url(url)
+    except ConfigError as exc:
+        raise top.fail("artifacts", str(exc).removeprefix("artifacts: ")) from None
+    return url
 
 
 def _seeds(top: Fields) -> list[int]:

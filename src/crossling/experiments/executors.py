@@ -23,9 +23,12 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from crossling.core.errors import ConfigError, CrosslingError
-from crossling.core.settings import Settings, flag, one_of, positive, setting
+from crossling.core.settings import Settings, count, flag, one_of, positive, setting
 from crossling.experiments.cell import Cell
+from crossling.experiments.cluster import CellTask, check_nodes, execute
 from crossling.experiments.kinds import KINDS
+from crossling.experiments.resources import ClusterShape, Resources, ray_request, threads_of
+from crossling.experiments.schedule import bottom_levels
 from crossling.experiments.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -42,8 +45,12 @@ def _error_line(exc: BaseException) -> str:
 @dataclass(frozen=True)
 class RunSettings(Settings):
     """How a study's cells are run: ``executor`` (``local`` or ``ray``), failed cells retried
-    or not, the Ray cluster's ``address`` and ``ray_init`` arguments (``ray`` only), progress
-    bars, and the seconds between polls while another worker holds a cell."""
+    or not, progress bars, and the seconds between polls while another worker holds a cell.
+    ``ray`` only: the cluster's ``address`` and ``ray_init`` arguments, each kind's
+    ``resources`` (else :data:`crossling.experiments.resources.DEFAULTS`), the ``artifacts``
+    store's URL (outputs travel through it instead of a shared disk), ``max_retries`` of a
+    cell whose worker dies, and the ``schedule`` (``dynamic``; ``waves`` is the executor
+    before 0.5, kept for comparison)."""
 
     executor: str = setting("local", rule=one_of(("local", "ray")))
     retry_failed: bool = setting(False, rule=flag)
@@ -51,6 +58,10 @@ class RunSettings(Settings):
     progress: bool = setting(True, rule=flag)
     poll_s: float = setting(10.0, rule=positive)
     ray_init: dict[str, Any] | None = None
+    resources: dict[str, Resources] | None = None
+    artifacts: str | None = None
+    max_retries: int = setting(2, rule=count(0))
+    schedule: str = setting("dynamic", rule=one_of(("dynamic", "waves")))
 
 
 def runner_of(kind: str) -> Callable[..., Any]:
@@ -61,8 +72,7 @@ def runner_of(kind: str) -> Callable[..., Any]:
 
 def invoke(runner: Callable[..., Any], params: Any, workdir: str,
            ) -> tuple[list[Any], dict[str, Any]]:
-    """Run a cell's runner. The runner is resolved by the driver and shipped with the task, so
-    workers need no registry state (kinds registered at run time work too)."""
+    """Run a cell's runner in ``workdir``."""
     rows, prov = runner(params, Path(workdir))
     return list(rows), prov
 
@@ -222,8 +232,12 @@ def _summary(cells: Sequence[Cell], store: ResultStore) -> dict[str, int]:
 
 def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path,
             settings: RunSettings | None = None) -> dict[str, int]:
-    """Run cells as Ray tasks, waves of ready cells; the driver writes the store. Cells another
-    worker runs are waited for and taken over if it dies, as in :func:`run_local`."""
+    """Run cells as Ray tasks; the driver writes the store. A cell is submitted as soon as its
+    dependencies are done and the cluster has room for its kind's request (the cell heading
+    the longest chain of remaining work first), and its result is stored as it arrives. A
+    task whose worker dies is retried ``max_retries`` times. Every node is checked at start
+    (:func:`crossling.experiments.cluster.check_nodes`). Cells another worker runs are waited
+    for and taken over if it dies, as in :func:`run_local`."""
     try:
         import ray
     except ImportError:
@@ -233,55 +247,145 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path,
     if started_here:
         ray.init(address=opts.address, **(opts.ray_init or {}))
     try:
-        # every kind runs a model: a GPU each when the cluster has them
-        request = {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) else {"num_cpus": 1}
-        remote = ray.remote(invoke).options(**request)
-        tried: set[str] = set()
-        todo = _still_open(cells, store, tried, opts.retry_failed)
-        bar = tqdm(total=len(todo), desc="cells (ray)", unit="cell", disable=not opts.progress)
-        # The driver holds the claims, so the driver beats for every submitted cell (queued or
+        check_nodes(cells, workdir, opts.artifacts)
+        run = _RayRun(cells, store, workdir, opts)
+        todo = _still_open(cells, store, set(), opts.retry_failed)
+        run.bar = tqdm(total=len(todo), desc="cells (ray)", unit="cell",
+                       disable=not opts.progress)
+        # The driver holds the claims, so it beats for every submitted cell (queued or
         # running on a worker) until its result is written.
-        with Heartbeat(store) as beat:
-            while todo:
-                ready, waiting = _ready(todo, store)
-                claimed = [c for c in ready if store.claim(c.key, retry_failed=opts.retry_failed)]
-                for c in claimed:
-                    beat.add(c.key)
-                    tried.add(c.key)
-                if claimed:
-                    _ray_wave(remote, claimed, store, workdir, beat, bar)
-                todo = _still_open([*ready, *waiting], store, tried, opts.retry_failed)
-                if not claimed and todo:
-                    if not _running_elsewhere(todo, store):
-                        break
-                    time.sleep(opts.poll_s)  # another worker runs what is left; see run_local
-        bar.close()
+        with Heartbeat(store) as run.beat:
+            (_waves if opts.schedule == "waves" else _dynamic)(run, todo)
+        run.bar.close()
     finally:
         if started_here:
             ray.shutdown()
     return _summary(cells, store)
 
 
-def _ray_wave(remote: Any, cells: list[Cell], store: ResultStore, workdir: Path,
-              beat: Heartbeat, bar: Any) -> None:
-    """Submit the claimed ``cells`` and store each result (or failure) as it arrives."""
+class _RayRun:
+    """The driver's side of a Ray run: requests per kind, tasks in flight, what they hold."""
+
+    def __init__(self, cells: Sequence[Cell], store: ResultStore, workdir: Path,
+                 opts: RunSettings) -> None:
+        import ray
+
+        self.ray, self.store, self.workdir, self.opts = ray, store, workdir, opts
+        self.cluster = cluster_shape()
+        specs = opts.resources or {}
+        self.requests = {k: ray_request(k, specs.get(k), self.cluster)
+                         for k in sorted({c.kind for c in cells})}
+        self.kind_of = {c.key: c.kind for c in cells}
+        self.priority = bottom_levels({c.key: max(c.params.cost(), 1.0) for c in cells},
+                                      {c.key: c.depends_on for c in cells})
+        self.remote = ray.remote(execute)
+        self.running: dict[Any, Cell] = {}
+        self.used: dict[str, float] = {}
+        self.tried: set[str] = set()
+        self.beat: Heartbeat
+        self.bar: Any = None
+
+    def fits(self, cell: Cell) -> bool:
+        """The cluster has room for the cell next to those in flight (always, when none is)."""
+        need = _amounts(self.requests[cell.kind])
+        return not self.running or all(self.used.get(r, 0.0) + v <= self.cluster.total.get(
+            r, 0.0) + 1e-9 for r, v in need.items())
+
+    def submit(self, cell: Cell) -> bool:
+        """Claim and submit ``cell``; False if another worker has it (or it is done)."""
+        if not self.store.claim(cell.key, retry_failed=self.opts.retry_failed):
+            return False
+        self.tried.add(cell.key)
+        self.beat.add(cell.key)
+        request = self.requests[cell.kind]
+        names = tuple(sorted({n for k in KINDS.values() for n in getattr(k, "OUTPUTS", ())}))
+        task = CellTask(runner_of(cell.kind), cell.params, cell.key, str(self.workdir),
+                        threads=threads_of(request),
+                        fetch=tuple((k, _outputs(self.kind_of.get(k)) or names)
+                                    for k in cell.reads),
+                        outputs=_outputs(cell.kind), artifacts=self.opts.artifacts)
+        ref = self.remote.options(**request, max_retries=self.opts.max_retries).remote(task)
+        self.running[ref] = cell
+        for r, v in _amounts(request).items():
+            self.used[r] = self.used.get(r, 0.0) + v
+        return True
+
+    def collect(self, timeout: float | None) -> int:
+        """Store the results of the tasks that finished (waiting up to ``timeout`` s for
+        one); returns how many."""
+        done, _ = self.ray.wait(list(self.running), num_returns=1, timeout=timeout)
+        for ref in done:
+            cell = self.running.pop(ref)
+            for r, v in _amounts(self.requests[cell.kind]).items():
+                self.used[r] -= v
+            try:
+                rows, prov = self.ray.get(ref)
+                self.store.finish(cell.key, rows, prov)
+            except Exception as exc:  # the cell's error, or its worker died max_retries times
+                cause = getattr(exc, "cause", None) or exc
+                self.store.fail(cell.key, _error_line(cause))
+                log.error("%s failed: %s", cell.label, _error_line(cause))
+            finally:
+                self.beat.discard(cell.key)
+            self.bar.update(1)
+        return len(done)
+
+
+def _amounts(request: dict[str, Any]) -> dict[str, float]:
+    out = {"CPU": float(request.get("num_cpus", 0)), "GPU": float(request.get("num_gpus", 0)),
+           "memory": float(request.get("memory", 0)), **request.get("resources", {})}
+    return {k: v for k, v in out.items() if v}
+
+
+def _outputs(kind: str | None) -> tuple[str, ...]:
+    return tuple(getattr(KINDS.get(kind or ""), "OUTPUTS", ()))
+
+
+def _dynamic(run: _RayRun, todo: list[Cell]) -> None:
+    """Submit each cell once its dependencies are done, while the cluster has room; store
+    each result as it arrives."""
+    while todo or run.running:
+        status = run.store.statuses([k for c in todo for k in (c.key, *c.depends_on)])
+        ready = [c for c in todo if all(status.get(d) == "done" for d in c.depends_on)]
+        for cell in sorted(ready, key=lambda c: -run.priority[c.key]):
+            if run.fits(cell):
+                run.submit(cell)
+        todo = _still_open(todo, run.store, run.tried, run.opts.retry_failed)
+        todo = [c for c in todo if not any(status.get(d) == "failed" for d in c.depends_on)]
+        if run.running:
+            run.collect(timeout=run.opts.poll_s)
+        elif todo:
+            if not _running_elsewhere(todo, run.store):
+                break  # what is left waits on cells no worker runs
+            time.sleep(run.opts.poll_s)  # another worker runs what is left; see run_local
+
+
+def _waves(run: _RayRun, todo: list[Cell]) -> None:
+    """The executor before 0.5, kept to measure against (bench/ray_schedule.py): submit every
+    ready cell, wait for all of them, then look for newly ready cells."""
+    while todo:
+        ready, waiting = _ready(todo, run.store)
+        claimed = [c for c in ready if run.submit(c)]
+        while run.running:
+            run.collect(timeout=None)
+        todo = _still_open([*ready, *waiting], run.store, run.tried, run.opts.retry_failed)
+        if not claimed and todo:
+            if not _running_elsewhere(todo, run.store):
+                break
+            time.sleep(run.opts.poll_s)
+
+
+def cluster_shape() -> ClusterShape:
+    """The connected Ray cluster's totals and its largest node's resources."""
     import ray
 
-    futures = {remote.remote(runner_of(c.kind), c.params, str(workdir / c.key)): c
-               for c in cells}
-    pending = list(futures)
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        cell = futures[done[0]]
-        try:
-            rows, prov = ray.get(done[0])
-            store.finish(cell.key, rows, prov)
-        except Exception as exc:
-            cause = getattr(exc, "cause", None) or exc
-            store.fail(cell.key, _error_line(cause))
-        finally:
-            beat.discard(cell.key)
-        bar.update(1)
+    largest: dict[str, float] = {}
+    for node in ray.nodes():
+        if node.get("Alive"):
+            for r, v in node.get("Resources", {}).items():
+                largest[r] = max(largest.get(r, 0.0), float(v))
+    return ClusterShape(total={k: float(v) for k, v in ray.cluster_resources().items()},
+                        largest=largest)
 
 
 Executor = Callable[[Sequence[Cell], ResultStore, Path, RunSettings | None], dict[str, int]]

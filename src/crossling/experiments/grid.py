@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from crossling.core.errors import ConfigError
 from crossling.experiments.cell import Cell, Grid, model_key
 from crossling.experiments.config import Study
 from crossling.experiments.kinds import KINDS
@@ -16,6 +17,10 @@ from crossling.experiments.kinds import KINDS
 
 def expand(study: Study) -> list[Cell]:
     """All cells of a study, dependencies before dependents."""
+    for name in study.resources:
+        if name not in KINDS:
+            raise ConfigError(f"{study.path}: resources.{name}: unknown cell kind (available: "
+                              f"{', '.join(KINDS)})")
     grid = Grid(ud=Path(study.ud), ner=Path(study.ner) if study.ner else None,
                 model_id=model_key(study.model), cells=[])
     for kind in KINDS.values():

@@ -201,6 +201,18 @@ class ResultStore:
             row = con.execute("SELECT status FROM cells WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def statuses(self, keys: Collection[str]) -> dict[str, str]:
+        """The status of each of ``keys`` the store knows, in one read per 500 keys."""
+        wanted = sorted(set(keys))
+        out: dict[str, str] = {}
+        with self._connect() as con:
+            for i in range(0, len(wanted), 500):
+                part = wanted[i:i + 500]
+                out.update((str(k), str(s)) for k, s in con.execute(
+                    f"SELECT key, status FROM cells WHERE key IN ({','.join('?' * len(part))})",
+                    part))
+        return out
+
     def claim(self, key: str, retry_failed: bool = False) -> bool:
         """Atomically mark ``key`` running for this worker; False if it is done or taken."""
         now = time.time()

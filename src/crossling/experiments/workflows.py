@@ -15,6 +15,7 @@ from typing import Any
 
 from crossling.core.errors import ConfigError, ModelError, SettingError
 from crossling.core.provenance import git_commit
+from crossling.experiments.artifacts import ArtifactStore
 from crossling.experiments.cell import Cell
 from crossling.experiments.config import Study, load_study
 from crossling.experiments.executors import EXECUTORS, RunSettings
@@ -72,9 +73,9 @@ class StudyPlan:
 
     def run(self, settings: RunSettings | None = None) -> StudyOutcome:
         """Run the pending cells; counts per status and the failed cells' one-line errors."""
-        settings = settings or RunSettings()
+        settings = with_study(settings or RunSettings(), self.study)
         folder = self.store_path.parent / "cells"
-        reopen_unsaved_encoders(self.cells, self.store, folder)
+        reopen_unsaved_encoders(self.cells, self.store, folder, settings.artifacts)
         counts = EXECUTORS[settings.executor](self.cells, self.store, folder, settings)
         failed = [(str(i["label"]), str(i["error"])) for i in self.store.cells(self.study.name)
                   if i["status"] == "failed"]
@@ -136,17 +137,29 @@ def plan_study(study_path: str | Path, *, store: str | Path | None = None,
     return StudyPlan(study=study, cells=cells, store=results, store_path=store_path)
 
 
-def reopen_unsaved_encoders(cells: Sequence[Cell], store: ResultStore, folder: Path) -> list[str]:
+def with_study(settings: RunSettings, study: Study) -> RunSettings:
+    """``settings`` with the study's execution settings (``resources``, ``artifacts``) where
+    ``settings`` leaves them unset."""
+    return settings.replace(
+        resources=settings.resources if settings.resources is not None else study.resources,
+        artifacts=settings.artifacts or study.artifacts)
+
+
+def reopen_unsaved_encoders(cells: Sequence[Cell], store: ResultStore, folder: Path,
+                            artifacts: str | None = None) -> list[str]:
     """Finished fine-tuning cells whose encoder a cell still to run reads, but which did not
-    keep it (run before the study measured their models): made pending again, so they train
-    again and keep it, instead of their measuring cells failing after the rest of the grid ran.
-    Returns their keys."""
+    keep it (run before the study measured their models; with an artifact store: not in the
+    store): made pending again, so they train again and keep it, instead of their measuring
+    cells failing after the rest of the grid ran. Returns their keys."""
     needed = {d for c in cells if store.status(c.key) != "done" for d in c.reads}
+    kept = ArtifactStore(artifacts) if artifacts else None
     out = []
     for c in cells:
-        if isinstance(c.params, finetune_kind.Params) and c.params.save_model and \
-                c.key in needed and not (folder / c.key / "encoder").is_dir() and \
-                store.reopen(c.key):
+        if not (isinstance(c.params, finetune_kind.Params) and c.params.save_model and
+                c.key in needed):
+            continue
+        there = kept.has(c.key, "encoder") if kept else (folder / c.key / "encoder").is_dir()
+        if not there and store.reopen(c.key):
             out.append(c.key)
     return out
 

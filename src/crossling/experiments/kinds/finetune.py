@@ -13,6 +13,8 @@ from crossling.results import ScoreRow, SimilarityRow
 from crossling.training.loop import TrainConfig
 
 KIND = "finetune"
+OUTPUTS = ("encoder",)
+"""Folders of a cell that later cells read (through the artifact store, when there is one)."""
 
 
 @dataclass(frozen=True)
