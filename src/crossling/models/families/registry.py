@@ -28,8 +28,9 @@ class Family:
     the first group whose path is a prefix of its name, norms checked first). ``causal``
     models read a word at its last sub-token (its first has not seen the word) and get
     position ids from the attention mask (left padding), as do encoders unless they count
-    positions from the padding themselves (``own_positions``: RoBERTa). ``model_class`` is the transformers
-    class that loads the encoder stack (``AutoModel`` unless that builds a seq2seq pair).
+    positions from the padding themselves (``own_positions``: RoBERTa). ``model_class`` is
+    the transformers class that loads the encoder stack (``AutoModel`` unless that builds a
+    seq2seq pair).
     """
 
     name: str
