@@ -117,9 +117,13 @@ def load_encoder(name_or_path: str, device: str | None = None,
 
 def model_family(name_or_path: str) -> Family:
     """The family of a model, read from its config alone (no weights)."""
-    from crossling.models.config import read_config
+    from transformers import AutoConfig
 
-    config = read_config(name_or_path)
+    try:  # not models.config.read_config: that module imports this one
+        config = AutoConfig.from_pretrained(name_or_path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{name_or_path}: cannot load model config "
+                         f"({str(exc).splitlines()[0]})") from None
     return family_for_type(getattr(config, "model_type", None), name_or_path)
 
 
