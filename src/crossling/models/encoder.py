@@ -1,9 +1,13 @@
-"""Any Hugging Face encoder plus its fast tokenizer, and the word <-> sub-word alignment.
+"""A Hugging Face model of a supported family plus its fast tokenizer, and the word <-> sub-word
+alignment.
 
-Models load through ``AutoModel`` / ``AutoTokenizer.from_pretrained`` (a Hub name with network,
-or a local folder offline). The layer-wise analyses address blocks as ``encoder.layer[i]``;
-`transformer_layers` finds that list through ``base_model`` and fails with a one-line ModelError
-when a model has none, instead of silently analysing nothing.
+Models load through their family's transformers class (``AutoModel``, or the encoder stack of a
+seq2seq model) and ``AutoTokenizer.from_pretrained`` (a Hub name with network, or a local folder
+offline). The layer-wise analyses address blocks through the family record
+(:mod:`crossling.models.families`); a model of no registered family is a one-line ModelError
+before its weights are read, instead of silently analysing nothing. Causal (decoder-only)
+families read a word at its last sub-token and get position ids from the attention mask, so
+left and right padding give the same vectors.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from torch import nn
 
 from crossling.core.devices import pick_device
 from crossling.core.errors import ModelError
+from crossling.models.families import Family, family_for_type, family_of
 
-__all__ = ["Encoder", "WordBatch", "check_loading_info", "encode_words", "load_encoder",
-           "load_tokenizer", "model_fingerprint", "pick_device", "transformer_layers",
-           "word_start_positions"]
+__all__ = ["Encoder", "WordBatch", "check_loading_info", "encode_words", "forward_inputs",
+           "load_encoder", "load_tokenizer", "model_family", "model_fingerprint", "pick_device",
+           "transformer_layers", "word_position", "word_positions", "word_start_positions"]
 
 
 @dataclass
@@ -96,15 +101,56 @@ def load_encoder(name_or_path: str, device: str | None = None,
     Missing or unexpected encoder weights are a one-line :class:`ModelError` unless
     ``allow_missing_weights``; weights of another shape than the config's always are.
     """
-    from transformers import AutoModel
+    import transformers
 
     target = pick_device(device)  # a bad --device fails before minutes of loading
     verify_imported(name_or_path)
     tokenizer = load_tokenizer(name_or_path)
-    model = _load_weights(AutoModel, name_or_path, allow_missing_weights)
+    family = model_family(name_or_path)  # an unsupported family fails before the weights load
+    model = _load_weights(getattr(transformers, family.model_class), name_or_path,
+                          allow_missing_weights)
     transformer_layers(model)  # fail early on models the analyses cannot address
+    prepare_tokenizer(tokenizer, family)
     model.to(target).eval()
     return Encoder(model=model, tokenizer=tokenizer, name=name_or_path)
+
+
+def model_family(name_or_path: str) -> Family:
+    """The family of a model, read from its config alone (no weights)."""
+    from transformers import AutoConfig
+
+    try:  # not models.config.read_config: that module imports this one
+        config = AutoConfig.from_pretrained(name_or_path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{name_or_path}: cannot load model config "
+                         f"({str(exc).splitlines()[0]})") from None
+    return family_for_type(getattr(config, "model_type", None), name_or_path)
+
+
+WORD_POSITION_ATTR = "crossling_word_position"
+"""Tokenizer attribute naming the sub-token that stands for a word (``first``/``last``): set by
+:func:`prepare_tokenizer` from the model's family, it goes wherever the tokenizer goes (task
+batches, the encoded-sentence cache, probing, ``first_subword`` pooling)."""
+
+
+def prepare_tokenizer(tokenizer: Any, family: Family) -> None:
+    """Fit a tokenizer to its model's family: causal families read a word at its last
+    sub-token, and a tokenizer without a padding token (most LLMs) pads with its EOS (or UNK,
+    BOS) token; padded positions are masked, so which token pads does not matter."""
+    if family.word_position != "first":
+        setattr(tokenizer, WORD_POSITION_ATTR, family.word_position)
+    if getattr(tokenizer, "pad_token", None) is None:
+        spare = next((t for t in (tokenizer.eos_token, tokenizer.unk_token, tokenizer.bos_token)
+                      if t is not None), None)
+        if spare is None:
+            raise ModelError(f"{type(tokenizer).__name__}: no padding, EOS, UNK or BOS token "
+                             "to pad batches with")
+        tokenizer.pad_token = spare
+
+
+def word_position(tokenizer: Any) -> str:
+    """``first`` or ``last``: the sub-token that stands for a word (:data:`WORD_POSITION_ATTR`)."""
+    return str(getattr(tokenizer, WORD_POSITION_ATTR, "first"))
 
 
 def verify_imported(name_or_path: str) -> None:
@@ -183,14 +229,32 @@ def check_loading_info(name: str, model: nn.Module, info: dict[str, Any],
 
 
 def transformer_layers(model: nn.Module) -> nn.ModuleList:
-    """The model's list of transformer blocks (``encoder.layer``), looked up via ``base_model``."""
-    base = getattr(model, "base_model", model)
-    encoder = getattr(base, "encoder", None)
-    layers = getattr(encoder, "layer", None)
-    if not isinstance(layers, nn.ModuleList) or len(layers) == 0:
-        raise ModelError(f"{type(model).__name__} has no encoder.layer list of transformer blocks; "
-                         "crossling supports BERT-like encoders (BERT, XLM-R, e5, ...)")
-    return layers
+    """The model's list of transformer blocks, where its family record says (``encoder.layer``,
+    ``layers``, ``h``, ...), looked up via ``base_model``."""
+    return family_of(model).block_list(model)
+
+
+_FORWARD_PARAMS: dict[type, frozenset[str]] = {}
+
+
+def forward_inputs(model: nn.Module, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tokenizer's outputs that ``model.forward`` names (DistilBERT and LLMs take no
+    ``token_type_ids``), plus, for a left-padded batch, position ids counted from each row's
+    first real token: a left-padded sentence then gets the positions it has alone (absolute
+    position embeddings, BERT's or GPT-2's, would shift otherwise). Right-padded batches
+    are passed as they are."""
+    import inspect
+
+    names = _FORWARD_PARAMS.get(type(model))
+    if names is None:
+        names = frozenset(inspect.signature(model.forward).parameters)
+        _FORWARD_PARAMS[type(model)] = names
+    out = {k: v for k, v in inputs.items() if k in names}
+    mask = out.get("attention_mask")
+    if mask is not None and "position_ids" in names and "position_ids" not in out and \
+            bool((mask[:, 0] == 0).any()) and not family_of(model).own_positions:
+        out["position_ids"] = (mask.long().cumsum(-1) - 1).clamp_min(0)
+    return out
 
 
 @dataclass
@@ -238,12 +302,29 @@ def word_start_positions(word_ids: Sequence[int | None], tokens: Sequence[str]) 
     return starts
 
 
+def word_end_positions(word_ids: Sequence[int | None]) -> dict[int, int]:
+    """For each word, the position of its last sub-word: for causal models the first one
+    that has seen the whole word."""
+    return {w: t for t, w in enumerate(word_ids) if w is not None}
+
+
+def word_positions(word_ids: Sequence[int | None], tokens: Sequence[str],
+                   position: str = "first") -> dict[int, int]:
+    """For each word, the sub-word that represents it: :func:`word_start_positions` for
+    ``first`` (encoders), :func:`word_end_positions` for ``last`` (causal models)."""
+    if position == "last":
+        return word_end_positions(word_ids)
+    return word_start_positions(word_ids, tokens)
+
+
 def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
                  max_length: int = 512) -> WordBatch:
     """Tokenise pre-split words with a fast tokenizer and align words to sub-words.
 
     Labels of word-level tasks go on the first sub-word of each word (the convention of BERT's
-    NER recipe, XTREME and MaChAmp), skipping a bare ``▁`` piece (:func:`word_start_positions`).
+    NER recipe, XTREME and MaChAmp), skipping a bare ``▁`` piece (:func:`word_start_positions`);
+    for causal models on the last one (:func:`word_position`). ``first_subword`` holds that
+    representative position either way, on whichever side the tokenizer pads.
     Words cut off by ``max_length`` keep ``first_subword = -1``; callers decide how to score them
     (the evaluators count them as errors, never drop them).
     """
@@ -252,12 +333,13 @@ def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
     max_words = max((len(s) for s in sentences), default=0)
     first = torch.full((len(sentences), max(max_words, 1)), -1, dtype=torch.long)
     word_index = torch.full(enc["input_ids"].shape, -1, dtype=torch.long)
+    position = word_position(tokenizer)
     for b in range(len(sentences)):
         word_ids = enc.word_ids(b)
         for t, w in enumerate(word_ids):
             if w is not None:
                 word_index[b, t] = w
-        for w, t in word_start_positions(word_ids, enc.tokens(b)).items():
+        for w, t in word_positions(word_ids, enc.tokens(b), position).items():
             first[b, w] = t
     inputs = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask",
                                                       "token_type_ids")}
@@ -305,6 +387,8 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
                 "inputs": list(getattr(tokenizer, "model_input_names", [])),
                 "pad_ids": [getattr(tokenizer, "pad_token_id", None),
                             getattr(tokenizer, "pad_token_type_id", None)]}
+    if word_position(tokenizer) != "first":  # only then: BERT-family fingerprints unchanged
+        settings["word_position"] = word_position(tokenizer)
     truncation, padding = backend.truncation, backend.padding
     backend.no_truncation()
     backend.no_padding()

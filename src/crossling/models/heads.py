@@ -1,8 +1,9 @@
-"""Task heads on top of any Hugging Face encoder, reading each word at its first sub-word.
+"""Task heads on top of a model of any supported family, reading each word at the sub-word
+that represents it (its first; for causal models its last: `crossling.models.encoder`).
 
-`TokenTagger` is a linear layer over first-sub-word vectors (UPOS, NER); `BiaffineParser` is
+`TokenTagger` is a linear layer over those word vectors (UPOS, NER); `BiaffineParser` is
 Dozat & Manning's (2017) parser: dependent/head MLPs, a biaffine arc scorer over the words plus
-a root (the ``[CLS]``/``<s>`` position) and a biaffine relation classifier.
+a root (the first real token: ``[CLS]``/``<s>``/BOS) and a biaffine relation classifier.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from crossling.models.encoder import forward_inputs
 
 
 def gather_words(hidden: torch.Tensor, first_subword: torch.Tensor) -> torch.Tensor:
@@ -21,12 +24,21 @@ def gather_words(hidden: torch.Tensor, first_subword: torch.Tensor) -> torch.Ten
 
 
 def _hidden(encoder: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-    out: Any = encoder(**inputs, return_dict=True)
+    out: Any = encoder(**forward_inputs(encoder, inputs), return_dict=True)
     return out.last_hidden_state
 
 
 def _hidden_size(encoder: nn.Module) -> int:
     return int(encoder.config.hidden_size)  # type: ignore[union-attr,arg-type]
+
+
+def _first_real(hidden: torch.Tensor, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """[B, 1, H]: each row's first real token (position 0 unless the batch is left-padded)."""
+    mask = inputs.get("attention_mask")
+    if mask is None or bool(mask[:, 0].all()):
+        return hidden[:, :1]
+    first = mask.int().argmax(1)
+    return hidden[torch.arange(len(first), device=hidden.device), first].unsqueeze(1)
 
 
 class TokenTagger(nn.Module):
@@ -73,7 +85,7 @@ class BiaffineParser(nn.Module):
               ) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.dropout(_hidden(self.encoder, inputs))
         words = gather_words(hidden, first_subword)
-        return words, torch.cat([hidden[:, :1], words], dim=1)  # root = first token
+        return words, torch.cat([_first_real(hidden, inputs), words], dim=1)
 
     def forward(self, inputs: dict[str, torch.Tensor], first_subword: torch.Tensor,
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -19,7 +19,7 @@ from torch import nn
 
 from crossling.core.errors import ConfigError, ModelError
 from crossling.core.settings import Settings, distinct, flag, one_of, positive, seed, setting
-from crossling.models.encoder import transformer_layers
+from crossling.models.families import Family, family_of
 
 COMPONENTS = ("attention", "ffn", "layernorm")
 SCHEMES = ("model", "normal", "torch_default")
@@ -120,47 +120,58 @@ def canonical_group(spec: str) -> str:
 
 
 def _is_norm(module: nn.Module) -> bool:
-    return isinstance(module, nn.LayerNorm) or "LayerNorm" in type(module).__name__
+    name = type(module).__name__
+    return isinstance(module, nn.LayerNorm) or "LayerNorm" in name or "RMSNorm" in name
 
 
-def _component(path: str, module: nn.Module) -> str | None:
-    if _is_norm(module):
-        return "layernorm"
-    if isinstance(module, nn.Linear):
-        return "attention" if "attention" in path.split(".")[0:2] or \
-            path.startswith("attention") else "ffn"
-    return None
+def _has_params(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters(recurse=False))
+
+
+def _block_modules(family: Family, block: nn.Module, components: Sequence[str],
+                   where: str) -> list[tuple[str, nn.Module]]:
+    """The modules of ``block`` with their own tensors in ``components``, by the family's
+    record; a module with tensors in no component is a ModelError (the record is incomplete)."""
+    chosen = []
+    for path, module in block.named_modules():
+        if not _has_params(module):
+            continue
+        comp = family.component(path)
+        if comp is None:
+            raise ModelError(f"{where}.{path}: a {type(module).__name__} in no component of "
+                             f"family {family.name!r} (attention, ffn, norms); fix its record")
+        if comp in components:
+            chosen.append((path, module))
+    return chosen
 
 
 def _selected_modules(model: nn.Module, layers: Sequence[int], components: Sequence[str],
                       embeddings: bool) -> list[tuple[str, nn.Module]]:
-    blocks = transformer_layers(model)
+    family = family_of(model)
+    blocks = family.block_list(model)
     prefix = {id(m): n for n, m in model.named_modules()}
     chosen: list[tuple[str, nn.Module]] = []
     for layer in layers:
         if not 1 <= layer <= len(blocks):
             raise ConfigError(f"layer {layer} out of range 1..{len(blocks)}")
         block = blocks[layer - 1]
-        for path, module in block.named_modules():
-            comp = _component(path, module)
-            if comp in components and any(True for _ in module.parameters(recurse=False)):
-                chosen.append((prefix[id(module)], module))
+        for _, module in _block_modules(family, block, components, prefix[id(block)]):
+            chosen.append((prefix[id(module)], module))
     if embeddings:
-        base = getattr(model, "base_model", model)
-        emb = getattr(base, "embeddings", None)
-        if emb is None:
-            raise ModelError(f"{type(model).__name__} has no embeddings module to re-initialise")
-        for module in emb.modules():
-            if isinstance(module, nn.Embedding) or _is_norm(module):
-                chosen.append((prefix[id(module)], module))
+        for emb in family.embedding_modules(model):
+            for module in emb.modules():
+                if isinstance(module, nn.Embedding) or _is_norm(module):
+                    chosen.append((prefix[id(module)], module))
     return chosen
 
 
 def _init_normal(module: nn.Module, std: float) -> None:
     with torch.no_grad():
         if _is_norm(module):
-            nn.init.ones_(module.weight)  # type: ignore[arg-type]
-            nn.init.zeros_(module.bias)  # type: ignore[arg-type]
+            if getattr(module, "weight", None) is not None:
+                nn.init.ones_(module.weight)  # type: ignore[arg-type]
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)  # type: ignore[arg-type]
             return
         nn.init.normal_(module.weight, 0.0, std)  # type: ignore[arg-type]
         if getattr(module, "bias", None) is not None:
@@ -177,13 +188,36 @@ def _init_model(model: nn.Module) -> Callable[[nn.Module], None]:
                           "'torch_default'")
 
     def apply(module: nn.Module) -> None:
-        for p in module.parameters(recurse=False):
+        for p in module.parameters():
             # transformers 5 skips tensors flagged as already initialised (all loaded weights)
             if hasattr(p, "_is_hf_initialized"):
                 p._is_hf_initialized = False
         init(module)
 
     return apply
+
+
+def _model_init_order(model: nn.Module, modules: Sequence[tuple[str, nn.Module]],
+                      ) -> list[nn.Module]:
+    """What the ``model`` scheme calls ``_init_weights`` on: the chosen modules, then every
+    container whose tensors are all chosen, children before parents as transformers'
+    ``initialize_weights`` does. Many families set their scheme on a container (T5's
+    ``T5Attention``, GPT-2's scaled ``c_proj``, ModernBERT's per-role stds), which then
+    overrides the generic init of its linears; BERT's containers init nothing."""
+    chosen = [m for _, m in modules]
+    tensors = {id(p) for m in chosen for p in m.parameters(recurse=False)}
+    containers: list[nn.Module] = []
+
+    def visit(module: nn.Module) -> None:
+        for child in module.children():
+            visit(child)
+        params = list(module.parameters())
+        if not any(True for _ in module.parameters(recurse=False)) and params and \
+                all(id(p) in tensors for p in params):
+            containers.append(module)
+
+    visit(model)
+    return chosen + containers
 
 
 def _init_torch_default(module: nn.Module) -> None:
@@ -224,20 +258,37 @@ def reinit(model: nn.Module, layers: Sequence[int],
     comps = list(s.components)
     modules = _selected_modules(model, layers, comps, s.embeddings)
     apply = _scheme_fn(model, s.scheme, s.std)
-    chosen = {f"{prefix}.{n}" if prefix else n: (m, n)
-              for prefix, m in modules for n, _ in m.named_parameters(recurse=False)}
+    chosen = _chosen_tensors(model, modules)
     if (layers or s.embeddings) and not chosen:
         raise ModelError(f"re-init selection (layers {list(layers)}, components {comps}) matches "
                          "no tensor")
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    targets = _model_init_order(model, modules) if s.scheme == "model" else \
+        [m for _, m in modules]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s.seed)
-        for _, module in modules:
+        for module in targets:
             apply(module)
     changed, by_construction = _verify(before, model.state_dict(), chosen, s.scheme)
     return ReinitReport(scheme=s.scheme, layers=list(layers), components=comps,
                         embeddings=s.embeddings, seed=s.seed, changed=changed,
                         unchanged_by_construction=by_construction)
+
+
+def _chosen_tensors(model: nn.Module, modules: Sequence[tuple[str, nn.Module]],
+                    ) -> dict[str, tuple[nn.Module, str]]:
+    """State-dict name -> (module, tensor name) of the chosen modules' own tensors, under
+    every name a tied tensor has (T5's ``shared`` is also ``encoder.embed_tokens``)."""
+    owner = {id(p): (m, n) for _, m in modules for n, p in m.named_parameters(recurse=False)}
+    return {name: owner[id(p)] for name, p in model.named_parameters(remove_duplicate=False)
+            if id(p) in owner}
+
+
+def _is_constant(tensor: torch.Tensor) -> bool:
+    """Every value equal: what the model's own init sets norms and biases to (LayerNorm 1,
+    Gemma's RMSNorm 0, biases 0); random inits never are."""
+    flat = tensor.reshape(-1)
+    return bool((flat == flat[0]).all()) if flat.numel() else True
 
 
 def _verify(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor],
@@ -257,7 +308,10 @@ def _verify(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor],
             continue
         module, leaf = chosen[name]
         target = _constant_target(leaf, module, scheme)
-        if target is not None and bool((old == target).all()):
+        preset = target is not None and bool((old == target).all())
+        own_constant = scheme == "model" and (_is_norm(module) or leaf == "bias") and \
+            _is_constant(old)
+        if preset or own_constant:
             by_construction.append(name)
         else:
             raise ModelError(f"re-init left {name} unchanged (scheme {scheme!r})")

@@ -47,6 +47,13 @@ class TrimmedEmbedding(nn.Module):
             raise ModelError(f"padding id {pad} is not among the kept sub-word ids")
         self.weight = nn.Parameter(full.weight.detach()[kept].clone(),
                                    requires_grad=full.weight.requires_grad)
+        # Gemma's and XGLM's scaled word embeddings multiply the looked-up rows by a constant
+        scale = getattr(full, "embed_scale", None)
+        self.scale: float | None = None
+        if torch.is_tensor(scale):
+            self.register_buffer("scale_tensor", scale.detach().clone(), persistent=False)
+        elif scale is not None:
+            self.scale = float(scale)
         # The pretrained full module, kept outside the module tree (not a parameter, not in the
         # state dict) so that merge_vocabulary can write the trained rows back into it.
         self.__dict__["full"] = full
@@ -58,7 +65,11 @@ class TrimmedEmbedding(nn.Module):
             raise ModelError(f"sub-word id {bad} is outside the trimmed vocabulary "
                              f"({len(self.kept)} of {self.num_full} ids kept): every text a "
                              "fine-tuning run encodes must be given to trim_vocabulary")
-        return F.embedding(rows, self.weight, self.padding_idx)
+        out = F.embedding(rows, self.weight, self.padding_idx)
+        scale_tensor = getattr(self, "scale_tensor", None)
+        if scale_tensor is not None:  # as the module it replaces computes it, bit for bit
+            return out * scale_tensor.to(self.weight.dtype)
+        return out if self.scale is None else out * self.scale
 
     def extra_repr(self) -> str:
         return f"{len(self.kept)} of {self.num_full} rows, dim {self.embedding_dim}"
@@ -105,13 +116,26 @@ def trim_vocabulary(model: Any, tokenizer: Any, sentences: Iterable[Sequence[str
     if not isinstance(current, nn.Embedding):
         raise ModelError(f"{type(model).__name__}: input embedding is a "
                          f"{type(current).__name__}, not an nn.Embedding; cannot trim it")
+    if type(current) is not nn.Embedding and not _scaled(current):
+        raise ModelError(f"{type(model).__name__}: input embedding {type(current).__name__} "
+                         "computes more than a row lookup, so a trimmed copy would not be "
+                         "exact; fine-tune without trimming (FinetuneSettings trim_vocab=False)")
     kept = kept_ids(tokenizer, sentences, max_length)
+    if current.padding_idx is not None:  # the model's padding row, whichever token pads
+        kept = torch.unique(torch.cat([kept, torch.tensor([current.padding_idx])]))
     if len(kept) and int(kept[-1]) >= current.num_embeddings:
         raise ModelError(f"tokenizer id {int(kept[-1])} is beyond the model's "
                          f"{current.num_embeddings}-row embedding")
     trimmed = TrimmedEmbedding(current, kept)
     model.set_input_embeddings(trimmed)
     return trimmed
+
+
+def _scaled(module: nn.Embedding) -> bool:
+    """A scaled word embedding (Gemma, XGLM): a lookup times ``embed_scale``, which
+    :class:`TrimmedEmbedding` reproduces exactly."""
+    return type(module).__name__.endswith("ScaledWordEmbedding") and \
+        hasattr(module, "embed_scale")
 
 
 def merge_vocabulary(model: Any) -> bool:

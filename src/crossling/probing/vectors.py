@@ -24,7 +24,7 @@ from crossling.core.checksums import CacheDamaged, save_tensors, verify_tensors,
 from crossling.core.errors import ModelError
 from crossling.core.settings import Settings, count, optional_flag, setting
 from crossling.data.batching import bucket_batches
-from crossling.models.encoder import Encoder, encode_words
+from crossling.models.encoder import Encoder, encode_words, forward_inputs
 from crossling.similarity.extract import (
     BATCH_TOKENS,
     MAX_BATCH,
@@ -130,7 +130,8 @@ def _encode_batch(encoder: Encoder, batch_words: list[list[str]], max_length: in
     word's row of each sentence)."""
     batch = encode_words(encoder.tokenizer, batch_words, max_length)
     inputs = {k: v.to(encoder.device) for k, v in batch.inputs.items()}
-    result = encoder.model(**inputs, output_hidden_states=True, return_dict=True)
+    result = encoder.model(**forward_inputs(encoder.model, inputs), output_hidden_states=True,
+                           return_dict=True)
     states = getattr(result, "hidden_states", None)
     if not states:
         raise ModelError(f"{encoder.name}: the model returned no hidden_states; "

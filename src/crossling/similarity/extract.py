@@ -22,7 +22,13 @@ from tqdm.auto import tqdm
 from crossling.core.checksums import CacheDamaged, load_tensors, save_tensors, warn_recompute
 from crossling.core.errors import ConfigError, ModelError
 from crossling.data.batching import bucket_batches
-from crossling.models.encoder import Encoder, model_fingerprint, tokenizer_fingerprint
+from crossling.models.encoder import (
+    Encoder,
+    forward_inputs,
+    model_fingerprint,
+    tokenizer_fingerprint,
+    word_position,
+)
 from crossling.similarity.pooling import first_subword_mask, get_pooling, pool
 
 log = logging.getLogger(__name__)
@@ -103,14 +109,13 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
                               "special_tokens_mask")}
             padded = tok.pad(feats, return_tensors="pt")
             if pooling == "first_subword":
-                masks = [first_subword_mask(enc.word_ids(i), enc.tokens(i)) for i in idx]
-                width = padded["input_ids"].shape[1]
-                padded["first_subword_mask"] = torch.tensor(
-                    [m + [0] * (width - len(m)) for m in masks])
+                padded["first_subword_mask"] = _word_mask(tok, enc, idx,
+                                                          padded["input_ids"].shape[1])
             weights = weights_of(padded).to(device)
             inputs = {k: padded[k].to(device) for k in ("input_ids", "attention_mask",
                                                          "token_type_ids") if k in padded}
-            result = model(**inputs, output_hidden_states=True, return_dict=True)
+            result = model(**forward_inputs(model, inputs), output_hidden_states=True,
+                           return_dict=True)
             states = getattr(result, "hidden_states", None)
             if not states:
                 raise ModelError(f"{encoder.name}: the model returned no hidden_states; crossling "
@@ -124,6 +129,19 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
     if out is None:
         raise ValueError("no texts to encode")
     return out
+
+
+def _word_mask(tok: object, enc: object, idx: Sequence[int], width: int) -> torch.Tensor:
+    """``first_subword`` pooling's weights for the sentences ``idx``, padded to ``width`` on
+    the tokenizer's padding side."""
+    position = word_position(tok)
+    left = getattr(tok, "padding_side", "right") == "left"
+    rows = []
+    for i in idx:
+        m = first_subword_mask(enc.word_ids(i), enc.tokens(i), position)  # type: ignore[attr-defined]
+        pad = [0] * (width - len(m))
+        rows.append(pad + m if left else m + pad)
+    return torch.tensor(rows)
 
 
 def encoder_fingerprint(encoder: Encoder) -> str:

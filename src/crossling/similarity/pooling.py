@@ -9,8 +9,16 @@ pass, so pooling happens on the fly and no token-level state outlives its batch.
   them again, so one copy of each was pooled; here the tokenizer adds them once and the
   ``special_tokens_mask`` removes them.
 - ``mean_with_special``: mean over all real tokens, special tokens included (e5's own pooling).
-- ``first_token``: the first token (``[CLS]`` / ``<s>``).
-- ``first_subword``: mean over the first sub-word of each pre-tokenised word.
+- ``first_token``: the first real token (``[CLS]`` / ``<s>`` / a causal model's BOS).
+- ``last_token``: the last real token (a causal model's only state that has seen the whole
+  sentence; the EOS where the tokenizer appends one).
+- ``first_subword``: mean over the sub-word that represents each pre-tokenised word: its first
+  (encoders) or, for causal models, its last (the first has not seen the word).
+
+For causal models ``mean`` excludes the BOS token (a special token): in many LLMs the BOS /
+attention-sink state has a norm far above the others and dominates the mean;
+``mean_with_special`` includes it. Every pooling finds real tokens by the attention mask, so
+left- and right-padded batches pool the same positions.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from collections.abc import Callable
 import torch
 
 from crossling.core.errors import ConfigError
-from crossling.models.encoder import word_start_positions
+from crossling.models.encoder import word_positions
 
 PoolWeights = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
@@ -34,8 +42,17 @@ def _mean_with_special(batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def _first_token(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    w = torch.zeros_like(batch["attention_mask"], dtype=torch.float32)
-    w[:, 0] = 1.0
+    mask = batch["attention_mask"]
+    w = torch.zeros_like(mask, dtype=torch.float32)
+    w[torch.arange(len(mask)), mask.int().argmax(1)] = 1.0  # 0 under right padding
+    return w
+
+
+def _last_token(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    mask = batch["attention_mask"]
+    w = torch.zeros_like(mask, dtype=torch.float32)
+    last = mask.shape[1] - 1 - mask.int().flip(1).argmax(1)
+    w[torch.arange(len(mask)), last] = 1.0
     return w
 
 
@@ -47,6 +64,7 @@ POOLINGS: dict[str, PoolWeights] = {
     "mean": _mean,
     "mean_with_special": _mean_with_special,
     "first_token": _first_token,
+    "last_token": _last_token,
     "first_subword": _first_subword,
 }
 
@@ -59,12 +77,13 @@ def get_pooling(name: str) -> PoolWeights:
             from None
 
 
-def first_subword_mask(word_ids: list[int | None], tokens: list[str]) -> list[int]:
+def first_subword_mask(word_ids: list[int | None], tokens: list[str],
+                       position: str = "first") -> list[int]:
     """1 at the sub-word that represents each word (by the tokenizer's pre-tokenisation): its
-    first one, skipping a bare ``▁`` piece as the taggers do
-    (:func:`crossling.models.encoder.word_start_positions`); else 0."""
+    first one, skipping a bare ``▁`` piece as the taggers do, or its last one for causal models
+    (``position``, :func:`crossling.models.encoder.word_positions`); else 0."""
     out = [0] * len(word_ids)
-    for t in word_start_positions(word_ids, tokens).values():
+    for t in word_positions(word_ids, tokens, position).values():
         out[t] = 1
     return out
 

@@ -26,7 +26,8 @@ from crossling.models.encoder import (
     WordBatch,
     encode_words,
     tokenizer_fingerprint,
-    word_start_positions,
+    word_position,
+    word_positions,
 )
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,13 @@ class EncodedSentence:
 def _encode(tokenizer: Any, sentences: Sequence[Sequence[str]], max_length: int,
             ) -> list[EncodedSentence]:
     out: list[EncodedSentence] = []
+    position = word_position(tokenizer)
     for start in range(0, len(sentences), 1024):
         chunk = [list(s) for s in sentences[start:start + 1024]]
         enc = tokenizer(chunk, is_split_into_words=True, truncation=True, max_length=max_length)
         for b, words in enumerate(chunk):
             word_ids = enc.word_ids(b)
-            first = word_start_positions(word_ids, enc.tokens(b))
+            first = word_positions(word_ids, enc.tokens(b), position)
             types = enc.get("token_type_ids")
             out.append(EncodedSentence(
                 tuple(enc["input_ids"][b]), None if types is None else tuple(types[b]),

@@ -23,7 +23,7 @@ from crossling.core.errors import ModelError
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
-from crossling.models.encoder import transformer_layers
+from crossling.models.families import family_of
 from crossling.models.vocab import TrimmedEmbedding
 from crossling.results import ScoreRow, SimilarityRow, WeightChangeRow
 
@@ -84,12 +84,16 @@ WEIGHT_CHANGE_METRICS = ("rel_change_from_start", "rel_change_from_pretrained")
 
 
 def encoder_blocks(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """The blocks weight change is measured on: ``[embeddings, layer 1, ..., layer L]``."""
-    base = getattr(model, "base_model", model)
-    emb = getattr(base, "embeddings", None)
-    if not isinstance(emb, torch.nn.Module):
+    """The blocks weight change is measured on: ``[embeddings, layer 1, ..., layer L]``; the
+    embeddings are the family record's module(s) (GPT-2's ``wte`` and ``wpe`` together)."""
+    family = family_of(model)
+    parts = family.embedding_modules(model)
+    if not parts:
         raise ModelError(f"{type(model).__name__} has no embeddings module")
-    return [emb, *transformer_layers(model)]
+    emb = parts[0] if len(parts) == 1 else torch.nn.ModuleDict(
+        {p.rstrip("?").replace(".", "_"): m for p, m in zip(family.embeddings, parts,
+                                                             strict=False)})
+    return [emb, *family.block_list(model)]
 
 
 def snapshot_blocks(model: torch.nn.Module, blocks: Iterable[int] | None = None) -> Snapshot:

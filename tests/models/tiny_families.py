@@ -1,0 +1,94 @@
+"""Tiny random models of every supported model type, built from their transformers configs.
+
+As transformers' own tests do: 2 blocks, hidden size 32, 4 heads, so a model builds and runs in
+well under a second. Encoders get the session's WordPiece tokenizer (tests/conftest.py);
+decoders a copy of it made causal: ``[CLS]`` becomes a BOS token prepended to every sentence
+(as Llama's tokenizer does), no end token, and (GPT-2-like) no padding token, so loading must
+pick one. One entry here per model type is what a new family needs besides its record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_SEQ = dict(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+            relative_attention_num_buckets=8)
+_LM = dict(num_key_value_heads=2, head_dim=8)
+
+TINY: dict[str, dict[str, Any]] = {
+    "bert": {},
+    "roberta": {"max_position_embeddings": 260},
+    "xlm-roberta": {"max_position_embeddings": 260},
+    "camembert": {"max_position_embeddings": 260},
+    "electra": {"embedding_size": 16},
+    "deberta-v2": {},
+    "distilbert": {"dim": 32, "n_layers": 2, "n_heads": 4, "hidden_dim": 64},
+    "modernbert": {"global_attn_every_n_layers": 2, "local_attention": 16},
+    "t5": _SEQ,
+    "mt5": _SEQ,
+    "umt5": _SEQ,
+    "llama": _LM,
+    "mistral": _LM,
+    "qwen3": _LM,
+    "olmo": _LM,
+    "olmo2": _LM,
+    "gemma": _LM,
+    "gemma2": _LM,
+    "gemma3_text": _LM,
+    "phi": {},
+    "gpt2": {"n_embd": 32, "n_layer": 2, "n_head": 4},
+    "bloom": {"n_layer": 2, "n_head": 4},
+    "xglm": {"d_model": 32, "num_layers": 2, "attention_heads": 4, "ffn_dim": 64},
+    "gpt_neox": {},
+}
+"""Config overrides per model type, on top of hidden 32, 2 blocks, 4 heads, FFN 64."""
+
+
+def causal_tokenizer(wordpiece: Any) -> Any:
+    """A decoder-style copy of a WordPiece tokenizer: ``[CLS]`` as BOS, no EOS appended, no
+    padding token (the loader supplies one), ``[SEP]`` as EOS."""
+    from tokenizers import Tokenizer, processors
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer.from_str(wordpiece.backend_tokenizer.to_str())
+    backend.no_padding()
+    backend.no_truncation()
+    bos = backend.token_to_id("[CLS]")
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A", pair="[CLS] $A $B", special_tokens=[("[CLS]", bos)])
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="[CLS]",
+                                   eos_token="[SEP]", unk_token="[UNK]",
+                                   model_input_names=["input_ids", "attention_mask"])
+
+
+def build_family_model(folder: Path, model_type: str, wordpiece: Any, layers: int = 2,
+                       seed: int = 0) -> Path:
+    """Save a random tiny ``model_type`` model, loaded by its family's class, with a
+    tokenizer (WordPiece; made causal for decoders) into ``folder``."""
+    import transformers
+    from transformers import AutoConfig
+
+    from crossling.models.families import family_for_type
+
+    family = family_for_type(model_type)
+    tok = causal_tokenizer(wordpiece) if family.causal else wordpiece
+    ids = {k: tok.convert_tokens_to_ids(t) for k, t in
+           (("pad_token_id", "[PAD]"), ("bos_token_id", "[CLS]"), ("eos_token_id", "[SEP]"))}
+    common = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=layers,
+                  num_attention_heads=4, intermediate_size=64, max_position_embeddings=256,
+                  **ids)
+    if model_type == "modernbert":
+        common.update(cls_token_id=ids["bos_token_id"], sep_token_id=ids["eos_token_id"])
+    extra = dict(TINY[model_type])
+    for key in ("num_layers", "n_layers", "n_layer"):
+        if key in extra:
+            extra[key] = layers
+    config = AutoConfig.for_model(model_type, **{**common, **extra})
+    torch.manual_seed(seed)
+    model = getattr(transformers, family.model_class).from_config(config)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
