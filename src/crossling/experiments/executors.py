@@ -73,7 +73,7 @@ class Heartbeat:
     A claim whose heartbeat is older than the store's ``stale_after`` may be taken by another
     worker (that is how a crashed worker on another host is detected), so a live worker must
     beat well within it: every ``stale_after / 4`` seconds by default. The thread beats for
-    every key between :meth:`add` and :meth:`discard`, and stops when the ``with`` block ends.
+    every key between `add` and `discard`, and stops when the ``with`` block ends.
     A failed beat (say, the store locked for a minute) is logged, not fatal: the next one may
     succeed, and the cell's result is still committed by ``finish``.
     """
@@ -223,7 +223,7 @@ def _summary(cells: Sequence[Cell], store: ResultStore) -> dict[str, int]:
 def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path,
             settings: RunSettings | None = None) -> dict[str, int]:
     """Run cells as Ray tasks, waves of ready cells; the driver writes the store. Cells another
-    worker runs are waited for and taken over if it dies, as in :func:`run_local`."""
+    worker runs are waited for and taken over if it dies, as in `run_local`."""
     try:
         import ray
     except ImportError:

@@ -93,7 +93,7 @@ def load_encoder(name_or_path: str, device: str | None = None,
 
     Every weight of the encoder must come from the checkpoint: transformers initialises missing
     ones randomly and reports them only in a log table, and analyses would then run on noise.
-    Missing or unexpected encoder weights are a one-line :class:`ModelError` unless
+    Missing or unexpected encoder weights are a one-line `ModelError` unless
     ``allow_missing_weights``; weights of another shape than the config's always are.
     """
     from transformers import AutoModel
@@ -243,7 +243,7 @@ def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
     """Tokenise pre-split words with a fast tokenizer and align words to sub-words.
 
     Labels of word-level tasks go on the first sub-word of each word (the convention of BERT's
-    NER recipe, XTREME and MaChAmp), skipping a bare ``▁`` piece (:func:`word_start_positions`).
+    NER recipe, XTREME and MaChAmp), skipping a bare ``▁`` piece (`word_start_positions`).
     Words cut off by ``max_length`` keep ``first_subword = -1``; callers decide how to score them
     (the evaluators count them as errors, never drop them).
     """
@@ -288,7 +288,7 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     normaliser, pre-tokeniser, post-processor) plus the special-token and padding settings.
 
     The same weights with another tokenizer give other vectors for the same text; the vector
-    cache key, the encoded-sentence cache key (:mod:`crossling.training.encoded`) and the
+    cache key, the encoded-sentence cache key (`crossling.training.encoded`) and the
     provenance therefore include this one fingerprint. The backend's ``truncation`` and
     ``padding`` entries are left out: they hold the state of the last call (e.g. its
     ``max_length``), not a property of the tokenizer.

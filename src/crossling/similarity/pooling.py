@@ -62,7 +62,7 @@ def get_pooling(name: str) -> PoolWeights:
 def first_subword_mask(word_ids: list[int | None], tokens: list[str]) -> list[int]:
     """1 at the sub-word that represents each word (by the tokenizer's pre-tokenisation): its
     first one, skipping a bare ``▁`` piece as the taggers do
-    (:func:`crossling.models.encoder.word_start_positions`); else 0."""
+    (`crossling.models.encoder.word_start_positions`); else 0."""
     out = [0] * len(word_ids)
     for t in word_start_positions(word_ids, tokens).values():
         out[t] = 1
