@@ -224,6 +224,7 @@ def test_held_elsewhere_only_for_another_live_workers_fresh_claim(tmp_path: Path
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_ray_executor_on_a_local_instance(tmp_path: Path) -> None:
     """Cells run as Ray tasks; the driver keeps the claims of queued and running cells fresh
     (``s`` runs for 3 s with ``stale_after`` = 1 s and is never taken over)."""

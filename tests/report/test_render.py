@@ -112,7 +112,7 @@ def _chromium() -> str | None:
     return None
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_report_renders_in_a_real_headless_browser(tmp_path: Path) -> None:
     binary = _chromium()
     driver_bin = shutil.which("chromedriver")
