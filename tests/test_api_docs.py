@@ -27,6 +27,7 @@ def test_the_doc_has_the_whole_session() -> None:
         assert call in code, call
 
 
+@pytest.mark.slow
 def test_api_doc_session_runs(tiny_bert: Path, data_dir: Path, tmp_path: Path,
                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CROSSLING_CACHE", str(tmp_path / "cache"))

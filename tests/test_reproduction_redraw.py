@@ -25,6 +25,8 @@ from crossling.report.write import write_report
 from crossling.results import ScoreRow, SimilarityRow
 from crossling.results.rows import SIMILARITY_RECORD
 
+pytestmark = pytest.mark.slow  # the reproduction's 23,000 rows through every analysis: ~90 s
+
 REPRO = Path(__file__).resolve().parents[1] / "docs" / "reproduction"
 NOT_REDRAWN = {"provenance.csv", "settings.csv", "retrieval.csv", "probe.csv"}
 CLOSE = {"p6-permutation.csv"}

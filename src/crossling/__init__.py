@@ -3,7 +3,7 @@
 The package follows one data flow: ``data`` <- ``models`` <- ``training`` / ``similarity`` <-
 ``analysis`` <- ``experiments`` <- ``report`` <- ``cli``. Lower layers never import higher ones.
 
-The public API is the names in :data:`__all__` (documented with a complete session in
+The public API is the names in `__all__` (documented with a complete session in
 ``docs/api.md``)::
 
     import crossling

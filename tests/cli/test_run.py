@@ -24,6 +24,7 @@ similarity: {{languages: [fr, de, ru], n: 12, n_boot: 10, n_null: 5,
 """
 
 
+@pytest.mark.slow
 def test_tiny_study_end_to_end(tiny_bert: Path, data_dir: Path, tmp_path: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
     study = tmp_path / "tiny.yaml"

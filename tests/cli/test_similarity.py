@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from crossling.cli import main
+from crossling.data.resolve import resolve_ud
 from crossling.results import SimilarityRow, read_rows_csv
 
 
@@ -28,7 +29,13 @@ def test_similarity_cli_end_to_end(tiny_bert: Path, tiny_xlmr: Path, ud_dir: Pat
     side = json.loads((out / "provenance.json").read_text())
     assert set(df["run_id"]) == set(side) and len(side) == 2  # cross-lingual, model-model
     prov = side[df["run_id"].iloc[0]]
-    assert prov["model"] == str(tiny_bert) and len(prov["data"]) == 3
+    # named, not by this machine's path (the folder's name; data files below their folder)
+    assert prov["model"] == tiny_bert.name and set(df["model"]) == {tiny_bert.name}
+    files = [resolve_ud(ud_dir, lang) for lang in ("en", "fr", "ru")]
+    assert set(prov["data"]) == {f"{f.parent.name}/{f.name}" for f in files}
+    for name in ("similarity.csv", "similarity.json", "provenance.json"):
+        text = (out / name).read_text()
+        assert str(tiny_bert) not in text and str(ud_dir.resolve()) not in text, name
     assert read_rows_csv(out / "similarity.csv") == [
         SimilarityRow.from_record(r) for r in json.loads((out / "similarity.json").read_text())]
     assert len(json.loads((out / "similarity.json").read_text())) == len(df)

@@ -6,7 +6,14 @@ import hashlib
 import os
 from pathlib import Path
 
-from crossling.core.provenance import device_description, package_versions, provenance, sha256_file
+from crossling.core.provenance import (
+    data_checksums,
+    data_key,
+    device_description,
+    package_versions,
+    provenance,
+    sha256_file,
+)
 
 
 def test_sha256_matches_hashlib_and_follows_file_changes(tmp_path: Path) -> None:
@@ -53,9 +60,20 @@ def test_record_holds_versions_device_commit_and_data(tmp_path: Path) -> None:
     assert rec["seed"] == 3 and rec["pooling"] == "mean"
     assert rec["versions"]["torch"] == torch.__version__ == package_versions()["torch"]
     assert "crossling" in rec["versions"] and "python" in rec["versions"]
-    assert rec["data"] == {str(f): sha256_file(f)}
+    # keyed by folder and name: no path of this machine in a result
+    assert rec["data"] == {f"{tmp_path.name}/d.txt": sha256_file(f)}
     assert rec["device"].startswith(("cpu:", "cuda:"))
     assert rec["git_commit"] is None or len(rec["git_commit"].split("-")[0]) == 40
+
+
+def test_data_files_of_one_name_in_two_folders_are_both_kept(tmp_path: Path) -> None:
+    a, b = tmp_path / "x" / "ud" / "t.conllu", tmp_path / "y" / "ud" / "t.conllu"
+    for f, text in ((a, "a\n"), (b, "b\n")):
+        f.parent.mkdir(parents=True)
+        f.write_text(text)
+    assert data_key(a) == "ud/t.conllu"
+    assert data_checksums([a, b, a]) == {"ud/t.conllu": sha256_file(a),
+                                         "ud/t.conllu#2": sha256_file(b)}
 
 
 def test_record_describes_the_device_actually_used(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

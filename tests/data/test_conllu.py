@@ -64,6 +64,7 @@ def test_errors_name_file_and_line(tmp_path: Path, bad_line: str, replacement: s
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_all_shared_pud_files_parse(ud_dir: Path) -> None:
     files = sorted(ud_dir.glob("UD_*-PUD/*-ud-test.conllu"))
     assert len(files) == 19

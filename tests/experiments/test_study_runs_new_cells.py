@@ -14,6 +14,7 @@ from crossling.experiments.workflows import run_study, study_report
 from crossling.similarity import extract
 
 
+@pytest.mark.slow
 def test_a_study_with_seed_pairs_and_reinit_groups_runs(tiny_bert: Path, data_dir: Path,
                                                         tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:

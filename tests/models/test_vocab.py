@@ -60,6 +60,7 @@ def test_unknown_id_raises(tiny_bert: Path, ud_dir: Path) -> None:
         trim_vocabulary(enc.model, enc.tokenizer, [ex.words for ex in train], 64)
 
 
+@pytest.mark.slow
 def test_training_trimmed_equals_full(tiny_model: Path, ud_dir: Path, tmp_path: Path) -> None:
     """Same logits after two epochs with weight decay and clipping; only never-used rows differ
     (the untrimmed run weight-decays them, the trimmed run leaves them pretrained)."""

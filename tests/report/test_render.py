@@ -104,7 +104,7 @@ def test_rendered_report_writes_and_shows_the_computed_frames(tmp_path: Path) ->
         assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_report_renders_in_a_real_headless_browser(tmp_path: Path) -> None:
     index = build_report(score_rows(), similarity_rows(), tmp_path, title="browser check")
     with headless_chromium(tmp_path / "profile") as driver:

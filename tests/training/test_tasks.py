@@ -27,6 +27,7 @@ def pud_examples(ud_dir: Path) -> list:  # type: ignore[type-arg]
     return read_conllu(ud_dir / "UD_English-PUD" / "en_pud-ud-test.conllu", limit=8)
 
 
+@pytest.mark.slow
 def test_tagger_overfits_eight_sentences(tiny_bert: Path, pud_examples: list) -> None:  # type: ignore[type-arg]
     """Reaching 100% proves labels sit on the right sub-words and the loss reaches them."""
     torch.manual_seed(0)
@@ -49,6 +50,7 @@ def test_tagger_overfits_eight_sentences(tiny_bert: Path, pud_examples: list) ->
     assert task.score(train, preds)["upos_acc"].value == 100.0
 
 
+@pytest.mark.slow
 def test_parser_predicts_trees_and_learns(tiny_xlmr: Path, pud_examples: list) -> None:  # type: ignore[type-arg]
     torch.manual_seed(0)
     task = get_task("parsing")

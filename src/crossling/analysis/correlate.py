@@ -4,7 +4,7 @@ Per layer: Spearman's rho across target languages between the source-target simi
 pretrained model, or of the model fine-tuned on the task) and the REF zero-shot score. Its 95%
 interval resamples *languages*, the units the claim generalises over: with a dozen of them
 rho's sampling distribution is far from normal, so a Fisher-z interval would be too
-optimistic. :func:`pretrained_vs_finetuned` summarises the model-model rows (P4).
+optimistic. `pretrained_vs_finetuned` summarises the model-model rows (P4).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Correlated:
-    """What :func:`correlations` relates: the REF zero-shot ``metric`` of ``task`` and the
+    """What `correlations` relates: the REF zero-shot ``metric`` of ``task`` and the
     cross-lingual ``measure`` of the pretrained model, or (``finetuned``) of the model
     fine-tuned on ``task``."""
 
@@ -119,7 +119,7 @@ def correlations(similarity: pd.DataFrame, scores: pd.DataFrame, what: Correlate
 def all_correlations(similarity: pd.DataFrame, scores: pd.DataFrame,
                      measures: Sequence[str] | None = None, n_boot: int = 1000,
                      seed: int = 0) -> pd.DataFrame:
-    """:func:`correlations` for every (task, metric) with REF scores, every measure, and both
+    """`correlations` for every (task, metric) with REF scores, every measure, and both
     the pretrained and (where present) the task's fine-tuned similarity; one tidy frame."""
     ref = scores[scores["reinit"].str.upper() == "REF"]
     measures = list(measures) if measures else sorted(

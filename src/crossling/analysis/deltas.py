@@ -1,11 +1,11 @@
 """RANDOM-INIT effects: the change of each score when a layer group is re-initialised.
 
 Δ = score(group) - score(REF) of the *same* seed: the seed fixes head init, data order and the
-re-init draw, so pairing removes the seed-to-seed variance. :func:`summarize` gives per (task,
+re-init draw, so pairing removes the seed-to-seed variance. `summarize` gives per (task,
 metric, group) the source Δ, the mean target Δ and their gap, each a mean over seeds with a
 t-interval across seeds; seeds that agree exactly give no interval, never a zero-width one.
 No significance test lives here: with seeds as the unit and languages and sentences nested
-under them, that is :func:`crossling.analysis.hierarchical.hierarchical_gaps`.
+under them, that is `crossling.analysis.hierarchical.hierarchical_gaps`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def group_order(group: str) -> tuple[int, str]:
 def deltas(scores: pd.DataFrame) -> pd.DataFrame:
     """Per (task, metric, model, seed, group, language): Δ vs the REF run with the same seed.
 
-    ``scores`` is :func:`crossling.analysis.frames.scores_frame` output. Scores without a
+    ``scores`` is `crossling.analysis.frames.scores_frame` output. Scores without a
     matching REF run (same task, metric, model, seed, language) are dropped: a Δ against another
     seed's REF would mix seed variance into the effect. So are other test sets *of the source
     language* (e.g. Universal NER's en_pud beside WikiANN en, the NER source): they are neither

@@ -3,7 +3,7 @@
 The frames keep the typed fields the analyses group by: a score's ``source`` (``is_source``),
 and for a similarity row the ``task``/``seed``/``finetune_cell``/``reinit`` of the fine-tuned
 model it measured (``finetuned``: any). Rows of older versions were upgraded when read
-(:mod:`crossling.results.compat`), so nothing here falls back to provenance keys.
+(`crossling.results.compat`), so nothing here falls back to provenance keys.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def scores_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:
 
 
 def without_other_source_sets(scores: pd.DataFrame) -> pd.DataFrame:
-    """:func:`scores_frame` rows less the *other* test sets of the source language (e.g.
+    """`scores_frame` rows less the *other* test sets of the source language (e.g.
     Universal NER's en_pud beside WikiANN en, the NER source): they are neither the source
     score nor a target, and every analysis that averages "the targets" must leave them out
     (Table 1 still shows them)."""
@@ -68,7 +68,7 @@ def is_ref_model(row: SimilarityRow) -> bool:
 
 
 def ref_models(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of :func:`similarity_frame` of the pretrained and REF fine-tuned models."""
+    """The rows of `similarity_frame` of the pretrained and REF fine-tuned models."""
     keep = frame["reinit"].isna() | (frame["reinit"].astype(str).str.upper() == "REF")
     return frame[keep]
 

@@ -1,7 +1,7 @@
 """The pre-registered P2 estimate: does re-initialising low layers hurt transfer more?
 
 Per (task, metric, model), re-init group g and seed s: gap_s(g) = mean target Δ_s(g) - source
-Δ_s(g) (Δ as :func:`crossling.analysis.deltas.deltas`), and the contrast gap_s(g) - gap_s(h)
+Δ_s(g) (Δ as `crossling.analysis.deltas.deltas`), and the contrast gap_s(g) - gap_s(h)
 against ``ref_group`` h; estimates are means over seeds. Two intervals, for two questions
 (docs/reproduction/analysis-plan.md, P2): a nested bootstrap (seeds, target languages, each
 score's sentence noise; a REF score's noise drawn once for the groups it is differenced with)
@@ -157,11 +157,11 @@ def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot:
                       seed: int = 0) -> pd.DataFrame:
     """Gap and contrast-vs-``ref_group`` per (task, metric, model, group), one row each.
 
-    ``scores`` is :func:`crossling.analysis.frames.scores_frame` output (its ``ci_low`` /
+    ``scores`` is `crossling.analysis.frames.scores_frame` output (its ``ci_low`` /
     ``ci_high`` give the sentence level: a normal sd = CI width / (2 * 1.96)); other test sets
     of the source language are left out. A seed enters when it has the REF run, the group (both
     groups for a contrast) and the source score; a target when it is scored in all those runs
-    of every such seed. Columns (:data:`HIERARCHICAL_COLUMNS`): ``kind`` ``gap`` or
+    of every such seed. Columns (`HIERARCHICAL_COLUMNS`): ``kind`` ``gap`` or
     ``contrast`` (``versus`` h); ``boot_low``/``boot_high`` the bootstrap interval (``n_boot``
     resamples, seeded by ``seed``), ``t_low``/``t_high`` the t-interval across seeds,
     ``p_value`` a one-sample t-test of the per-seed values, ``p_holm`` Holm within one

@@ -140,7 +140,7 @@ def partial_permutation_spearman(similarity: pd.DataFrame, score: pd.Series,
     sqrt((1 - r_xz^2)(1 - r_yz^2)) on ranks. Freedman-Lane null: the residuals of rank(score)
     under score ~ covariate are permuted, added back to the fitted values and regressed again;
     the similarity residuals stay fixed. Permutations and p-values as
-    :func:`permutation_spearman`. Languages must have a finite covariate too; fewer than 4
+    `permutation_spearman`. Languages must have a finite covariate too; fewer than 4
     (a partial correlation on 3 points is +-1 or undefined): every row NaN.
     """
     x, langs, layers = _shared(similarity, score, covariate)

@@ -1,10 +1,10 @@
 """Probing rows as frames: accuracy by layer per language, and the best layer per language.
 
-Probing rows (`crossling.probing`) are :class:`~crossling.results.ScoreRow` s of
+Probing rows (`crossling.probing`) are `ScoreRow` s of
 task ``probe_pos`` with a ``layer``; they share the score table with fine-tuning scores, so
-every analysis of fine-tuning must leave them out (:func:`split_probe_rows`) and the report
+every analysis of fine-tuning must leave them out (`split_probe_rows`) and the report
 shows them in their own section. No drawing here (the figure is
-:func:`crossling.report.probing.plot_probe`).
+`crossling.report.probing.plot_probe`).
 """
 
 from __future__ import annotations

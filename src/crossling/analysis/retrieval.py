@@ -44,7 +44,7 @@ def retrieval_frame(rows: Sequence[SimilarityRow]) -> pd.DataFrame:
 
 
 def variants_present(frame: pd.DataFrame) -> list[str]:
-    """The variants of ``frame`` in display order (:data:`VARIANTS`)."""
+    """The variants of ``frame`` in display order (`VARIANTS`)."""
     present = set(frame["variant"])
     return [v for v in VARIANTS if v in present]
 

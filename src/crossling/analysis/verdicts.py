@@ -3,8 +3,8 @@
 docs/reproduction/analysis-plan.md states each rule before the study ran; this module applies
 them to the analysis frames and nothing else. Every verdict row carries its estimate, interval,
 what the interval resamples, n, the rule and what would change it, so the generated README and
-verdicts.csv say the same thing. The words are fixed: :data:`SUPPORTED`, :data:`NOT_SUPPORTED`,
-:data:`INCONCLUSIVE`, :data:`CONFOUNDED` (P6), :data:`MISSING` (no rows for a proposition).
+verdicts.csv say the same thing. The words are fixed: `SUPPORTED`, `NOT_SUPPORTED`,
+`INCONCLUSIVE`, `CONFOUNDED` (P6), `MISSING` (no rows for a proposition).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Verdict:
 
 
 def verdict_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
-    """Verdict rows as a frame with :data:`VERDICT_COLUMNS` (empty frame with them if none)."""
+    """Verdict rows as a frame with `VERDICT_COLUMNS` (empty frame with them if none)."""
     return pd.DataFrame([asdict(v) for v in verdicts], columns=VERDICT_COLUMNS)
 
 
@@ -72,7 +72,7 @@ def _finite(*values: float) -> bool:
 
 
 def p2_verdicts(contrasts: pd.DataFrame, main_metric: dict[str, str]) -> list[Verdict]:
-    """P2 from :func:`crossling.analysis.hierarchical.hierarchical_gaps`: each contrast
+    """P2 from `crossling.analysis.hierarchical.hierarchical_gaps`: each contrast
     gap(g) - gap(11-12) of each task's main metric (g = 1-2 and 3-4: the pre-registered
     primary estimates), judged on its hierarchical interval and the sign of every seed."""
     out: list[Verdict] = []
@@ -120,8 +120,8 @@ def fmt3(value: object) -> str:
 
 def p3_verdicts(summary: pd.DataFrame, main_metric: dict[str, str],
                 group: str = "11-12") -> list[Verdict]:
-    """P3 from :func:`crossling.analysis.deltas.summarize`: the mean target Δ of re-initialising
-    ``group`` (the top pair), non-inferior to REF within :data:`P3_MARGIN` points."""
+    """P3 from `crossling.analysis.deltas.summarize`: the mean target Δ of re-initialising
+    ``group`` (the top pair), non-inferior to REF within `P3_MARGIN` points."""
     out: list[Verdict] = []
     if summary.empty:
         return out
@@ -150,7 +150,7 @@ def p3_verdicts(summary: pd.DataFrame, main_metric: dict[str, str],
 
 
 def p4_frames(sf: pd.DataFrame, measure: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(per_layer, per_seed)`` of P4 from :func:`crossling.analysis.frames.similarity_frame`.
+    """``(per_layer, per_seed)`` of P4 from `crossling.analysis.frames.similarity_frame`.
 
     ``per_layer``: per task and layer, the mean over languages and seeds of
     ``measure``(pretrained, fine-tuned REF) (``pre_ft``), of ``measure``(REF seed a, REF seed b)
@@ -336,7 +336,7 @@ def p6_table(similarity: pd.DataFrame, scores: pd.DataFrame, tasks: dict[str, st
 
 
 def p6_verdicts(perm: pd.DataFrame) -> list[Verdict]:
-    """P6 from :func:`p6_table`: per task, the layer with the smallest layer-corrected p."""
+    """P6 from `p6_table`: per task, the layer with the smallest layer-corrected p."""
     out: list[Verdict] = []
     if perm.empty:
         return out
@@ -373,9 +373,9 @@ def p6_verdicts(perm: pd.DataFrame) -> list[Verdict]:
 @dataclass(frozen=True)
 class VerdictInputs:
     """The analysis frames the verdicts are judged on (an empty frame: not measured):
-    ``contrasts`` (:func:`crossling.analysis.hierarchical.hierarchical_gaps`), ``summary``
-    (:func:`crossling.analysis.deltas.summarize`), ``p4_seeds``/``p4_layers``
-    (:func:`p4_frames`), ``p5`` (:func:`p5_table`), ``p6`` (:func:`p6_table`); each task's
+    ``contrasts`` (`crossling.analysis.hierarchical.hierarchical_gaps`), ``summary``
+    (`crossling.analysis.deltas.summarize`), ``p4_seeds``/``p4_layers``
+    (`p4_frames`), ``p5`` (`p5_table`), ``p6`` (`p6_table`); each task's
     main metric, and the headline measure (P5)."""
 
     main_metric: dict[str, str]

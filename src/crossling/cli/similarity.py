@@ -52,7 +52,7 @@ def similarity_command(args: argparse.Namespace, model: str, data: Path, source:
                        out: Path) -> list[SimilarityRow]:
     """Check the options, run the similarity workflow, write the outputs, print the table.
 
-    ``args`` holds the options of :func:`add_similarity_options` and ``targets``, ``n`` (and,
+    ``args`` holds the options of `add_similarity_options` and ``targets``, ``n`` (and,
     for ``similarity``, ``compare_model``, ``layers``, ``layer_difference``, ``cache``). A bad
     setting is one line naming its flag."""
     try:

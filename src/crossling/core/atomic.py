@@ -1,15 +1,15 @@
 """Atomic file writes: a reader sees either the old file or the complete new one, never half.
 
 Results and caches are written to a temporary file in the same directory, flushed and fsynced,
-then moved into place with :func:`os.replace` (atomic on POSIX and Windows). An interrupted
+then moved into place with `os.replace` (atomic on POSIX and Windows). An interrupted
 run therefore leaves no truncated CSV, JSON or checkpoint behind. A write that fails because the
 disk is full, however the writer reports it, becomes one ``OSError(ENOSPC)`` naming the target
-(:func:`disk_full_as_oserror`), and the temporary is removed.
+(`disk_full_as_oserror`), and the temporary is removed.
 
 A process killed mid-write (SIGKILL, power loss) cannot delete its temporary, and a checkpoint's
 temporary weighs as much as the checkpoint (1.3 GB for e5-small's ``last.pt``). Every temporary
 is therefore named ``.crossling-tmp-<pid>-<target name>.<random><suffix>``
-(:func:`temp_prefix`), and :func:`remove_stale_temps` deletes those of a folder whose writer is
+(`temp_prefix`), and `remove_stale_temps` deletes those of a folder whose writer is
 gone: the pid is dead, or alive but started after the temporary was last written (a reused pid).
 A concurrent writer's temporary is never touched.
 """
@@ -57,7 +57,7 @@ def temp_prefix(name: str) -> str:
 
 def make_temp_dir(parent: str | Path, name: str) -> Path:
     """A fresh temporary folder in ``parent`` for building ``name`` (removed by
-    :func:`remove_stale_temps` if its writer dies before renaming it into place)."""
+    `remove_stale_temps` if its writer dies before renaming it into place)."""
     return Path(tempfile.mkdtemp(prefix=temp_prefix(name), dir=parent))
 
 
@@ -177,7 +177,7 @@ def is_disk_full(exc: BaseException, folder: str | Path) -> bool:
     Writers report it in their own ways: Python's ``OSError`` (errno ENOSPC, often without a
     file name), SQLite's "database or disk is full", safetensors' ``StorageFull``, and
     torch.save's ``RuntimeError`` ("unexpected pos ..."), which says nothing about why: for
-    that one the free space of ``folder`` decides (under :data:`NEARLY_FULL` bytes).
+    that one the free space of ``folder`` decides (under `NEARLY_FULL` bytes).
     """
     seen: BaseException | None = exc
     while seen is not None:
@@ -202,7 +202,7 @@ def disk_full(path: str | Path) -> OSError:
 
 @contextmanager
 def disk_full_as_oserror(path: str | Path) -> Iterator[None]:
-    """Turn a full-disk failure of the writes in the block into :func:`disk_full` of ``path``;
+    """Turn a full-disk failure of the writes in the block into `disk_full` of ``path``;
     other errors pass unchanged."""
     try:
         yield

@@ -1,6 +1,6 @@
 """Checks of the settings every command and API function shares: seeds and counts.
 
-Each raises a one-line :class:`~crossling.core.errors.SettingError` naming the setting, before any
+Each raises a one-line `SettingError` naming the setting, before any
 data or model is read. Counts are integers (``numbers.Integral``: Python and NumPy integers),
 never floats, booleans or strings: ``n_boot=10.5`` or a seed numpy cannot take (``-1``,
 ``2**40``) would otherwise end in a traceback deep inside the run.
@@ -43,7 +43,7 @@ def check_count(name: str, value: Any, low: int = 0, high: int | None = None) ->
 
 
 def check_seed(value: Any, name: str = "seed") -> int:
-    """``value`` as a seed in [0, :data:`SEED_MAX`], or a SettingError naming ``name``."""
+    """``value`` as a seed in [0, `SEED_MAX`], or a SettingError naming ``name``."""
     if not _is_integer(value) or not 0 <= int(value) <= SEED_MAX:
         raise SettingError(name, f"must be an integer in [0, {SEED_MAX}], got {value!r}")
     return int(value)

@@ -11,7 +11,7 @@ rewrites the entry, and a warning names the file and the reason.
 Two formats, one rule:
 
 - tensors (safetensors): the digest covers every tensor's name, dtype, shape and raw bytes in
-  name order (:func:`tensors_digest`) and is stored in the file's metadata under ``sha256``;
+  name order (`tensors_digest`) and is stored in the file's metadata under ``sha256``;
 - text (JSON and the like): the first line is ``sha256:<hex>``, the digest of the rest.
 """
 
@@ -85,7 +85,7 @@ def verify_tensors(path: str | Path) -> list[str]:
     """The tensor names of the safetensors file ``path`` after checking its digest.
 
     Reads one tensor at a time (a word-vector file can be larger than memory should hold).
-    Raises :class:`CacheDamaged` when the file has no digest, another one, or cannot be read.
+    Raises `CacheDamaged` when the file has no digest, another one, or cannot be read.
     """
     from safetensors import safe_open
 
@@ -105,7 +105,7 @@ def verify_tensors(path: str | Path) -> list[str]:
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """All tensors of ``path`` after checking their digest (:class:`CacheDamaged` if not)."""
+    """All tensors of ``path`` after checking their digest (`CacheDamaged` if not)."""
     from safetensors import safe_open
 
     try:
@@ -125,7 +125,7 @@ def save_text(path: str | Path, text: str) -> Path:
 
 
 def load_text(path: str | Path) -> str:
-    """The text saved by :func:`save_text` at ``path``, after checking its digest."""
+    """The text saved by `save_text` at ``path``, after checking its digest."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:

@@ -8,9 +8,9 @@ same folder silently returns or resumes the *old* run. So every run folder carri
     {"crossling_manifest": 1, "kind": "finetune", "key": "<sha256>", "settings": {...}}
 
 ``settings`` is everything that determines the result (JSON values only) and ``key`` the SHA-256
-of its canonical JSON. :func:`claim_folder` compares a folder's manifest with the settings of the
+of its canonical JSON. `claim_folder` compares a folder's manifest with the settings of the
 run about to start: the same settings resume (or return) it, different ones are a one-line
-:class:`ConfigError` naming the folder and the settings that differ, unless ``overwrite``.
+`ConfigError` naming the folder and the settings that differ, unless ``overwrite``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ FORMAT = 1
 
 
 def canonical(settings: Mapping[str, Any]) -> str:
-    """``settings`` as canonical JSON (sorted keys, no spaces), what :func:`settings_key` hashes."""
+    """``settings`` as canonical JSON (sorted keys, no spaces), what `settings_key` hashes."""
     return json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
 
 
@@ -114,7 +114,7 @@ def check_folder(folder: str | Path, manifest: Mapping[str, Any],
 
     A folder holding anything else is a ConfigError naming it and the settings that differ
     (or saying it has no manifest), unless ``overwrite``. Changes nothing: call it before any
-    expensive work, and :func:`claim_folder` when the run is about to write.
+    expensive work, and `claim_folder` when the run is about to write.
     """
     out = Path(folder)
     if not out.is_dir() or overwrite:
@@ -145,7 +145,7 @@ def claim_folder(folder: str | Path, manifest: Mapping[str, Any], overwrite: boo
       returns finished results or resumes from its checkpoints);
     - no folder, or an empty one: created, the manifest written (atomically, before anything
       else of the run), False;
-    - a different manifest, or files without one: the ConfigError of :func:`check_folder`.
+    - a different manifest, or files without one: the ConfigError of `check_folder`.
       With ``overwrite`` the previous run's files are removed and the folder claimed afresh
       (False). ``known`` lists the names a run of this kind writes: only those (and the
       manifest) are removed, other files stay, and a folder without a manifest is refused if
@@ -212,7 +212,7 @@ def check_outputs(folder: str | Path, patterns: Iterable[str], option: str = "ou
     (or that was changed since it did).
 
     Call it before any work: a user's own ``README.md`` or ``notes.csv`` in an output folder is
-    never overwritten. Files listed, unchanged, in the folder's record (:data:`OUTPUTS`) are
+    never overwritten. Files listed, unchanged, in the folder's record (`OUTPUTS`) are
     crossling's.
     """
     out = Path(folder)
@@ -247,7 +247,7 @@ def _listing(folder: Path) -> dict[str, tuple[int, int, int]]:
 @contextmanager
 def writing_outputs(folder: str | Path, patterns: Iterable[str],
                     option: str = "out") -> Iterator[Path]:
-    """Check ``folder`` (:func:`check_outputs`), let the caller write, then add every file the
+    """Check ``folder`` (`check_outputs`), let the caller write, then add every file the
     block created or replaced to the folder's record, even when the block fails part-way."""
     out = Path(folder)
     check_outputs(out, patterns, option)

@@ -32,7 +32,7 @@ FileVersion = tuple[str, int, int, int]
 def file_version(path: str | Path) -> FileVersion | None:
     """A key that changes whenever the file at ``path`` does (its real path, inode, size and
     modification time), for in-process caches of what was read from it; None while the file
-    is too recently modified for its time to tell two versions apart (:data:`RACY_NS`, as git
+    is too recently modified for its time to tell two versions apart (`RACY_NS`, as git
     treats "racily clean" entries): such a file is read again."""
     p = os.path.realpath(path)
     st = os.stat(p)
@@ -55,7 +55,7 @@ def _sha256_cached(version: FileVersion) -> str:
 
 
 def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (cached per :func:`file_version`)."""
+    """SHA-256 of a file's bytes (cached per `file_version`)."""
     version = file_version(path)
     return _sha256(os.path.realpath(path)) if version is None else _sha256_cached(version)
 
@@ -121,12 +121,34 @@ def provenance(data_files: list[str | Path] | None = None, device: Any = None,
                **settings: Any) -> dict[str, Any]:
     """A provenance record: settings given by the caller plus environment and data checksums.
 
-    ``device`` is the device the result was computed on (:func:`device_description`).
+    ``device`` is the device the result was computed on (`device_description`); data
+    files are keyed by `data_key` (no path of the machine in a result).
     """
     record: dict[str, Any] = dict(settings)
     record["versions"] = package_versions()
     record["git_commit"] = git_commit()
     record["device"] = device_description(device)
     if data_files:
-        record["data"] = {str(Path(f)): sha256_file(f) for f in data_files}
+        record["data"] = data_checksums(data_files)
     return record
+
+
+def data_key(path: str | Path) -> str:
+    """A data file's name in provenance: its folder's name and its own
+    (``UD_French-PUD/fr_pud-ud-test.conllu``: its path below the data root's ``ud`` or ``ner``
+    folder), never the machine's path to it."""
+    p = Path(path)
+    return f"{p.parent.name}/{p.name}" if p.parent.name else p.name
+
+
+def data_checksums(files: list[str | Path]) -> dict[str, str]:
+    """SHA-256 of each file, keyed by `data_key`; two different files of one key are told apart
+    by a ``#2``, ``#3``, ... suffix (the same file given twice is one entry)."""
+    out: dict[str, str] = {}
+    for f in files:
+        key, digest, n = data_key(f), sha256_file(f), 1
+        while key in out and out[key] != digest:
+            n += 1
+            key = f"{data_key(f)}#{n}"
+        out[key] = digest
+    return out

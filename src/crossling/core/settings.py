@@ -1,11 +1,11 @@
 """Frozen, validated settings objects: one rule per field, one error that names its origin.
 
-A workflow's settings are a frozen dataclass deriving from :class:`Settings`; each field's rule
+A workflow's settings are a frozen dataclass deriving from `Settings`; each field's rule
 is declared beside it (``lr: float = setting(1e-4, rule=positive)``) and applied when the object
 is built, so the CLI, the study loader and the Python API share one check. A failed rule raises
-:class:`~crossling.core.errors.SettingError` with the field's name; the caller that knows where
-the value came from renames it: the CLI to its flag (:func:`as_flag`), a study file to the
-field path (:meth:`Settings.from_mapping`). No lower layer needs to know either.
+`SettingError` with the field's name; the caller that knows where
+the value came from renames it: the CLI to its flag (`as_flag`), a study file to the
+field path (`Settings.from_mapping`). No lower layer needs to know either.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def setting(default: Any = MISSING, *, rule: Rule | None = None,
 
 
 class Settings:
-    """Base of the settings dataclasses: rules run at construction, then :meth:`check`."""
+    """Base of the settings dataclasses: rules run at construction, then `check`."""
 
     def __post_init__(self) -> None:
         for f in fields(self):  # type: ignore[arg-type]

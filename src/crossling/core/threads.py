@@ -2,7 +2,7 @@
 
 Much of crossling's per-item CPU work is single-threaded inside torch and numpy (sorts,
 eigendecompositions, gathers), so one item at a time leaves cores idle, while two intra-op
-threads on a small gather can be slower than one. :func:`map_single_threaded` runs the items
+threads on a small gather can be slower than one. `map_single_threaded` runs the items
 in a thread pool, each worker with one torch thread, and restores the caller's thread count
 afterwards: a worker's setting can reach the BLAS library globally.
 """

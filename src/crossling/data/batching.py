@@ -1,6 +1,6 @@
 """Length-bucketed batches: little padding, still shuffled.
 
-Sentences are shuffled, cut into pools of :data:`POOL_BATCHES` batches, sorted by length inside
+Sentences are shuffled, cut into pools of `POOL_BATCHES` batches, sorted by length inside
 each pool, split into batches, and the batches shuffled again: batches hold sentences of similar
 length (dynamic padding wastes little compute) while the order changes every epoch.
 Deterministic for a given seed and epoch.

@@ -40,9 +40,9 @@ class Sentence:
     """Multi-word tokens as (first word, last word, surface form), word indices 1-based."""
     path: str = ""
     line: int = 0
-    """1-based line of the sentence's first line in :attr:`path` (for error messages)."""
+    """1-based line of the sentence's first line in `path` (for error messages)."""
     word_lines: tuple[int, ...] = field(default=(), compare=False)
-    """1-based line of each word's row in :attr:`path` (for error messages about one word)."""
+    """1-based line of each word's row in `path` (for error messages about one word)."""
     metadata: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __len__(self) -> int:
@@ -196,7 +196,7 @@ def tree_problem(heads: tuple[int, ...] | list[int]) -> tuple[int, str] | None:
 
 
 def iter_conllu(path: str | Path) -> Iterator[Sentence]:
-    """Stream the sentences of a CoNLL-U file; raise :class:`DataError` at the first bad row."""
+    """Stream the sentences of a CoNLL-U file; raise `DataError` at the first bad row."""
     p = Path(path)
     if not p.is_file():
         raise DataError(p, None, "no such CoNLL-U file")

@@ -29,7 +29,7 @@ def examples_from_ud(sentences: Sequence[Sentence], task: str) -> list[Example]:
     """UD sentences as examples: UPOS for ``pos``, heads + relations for ``parsing``.
 
     Parsing examples (training and evaluation alike) must have heads that form a UD tree: a
-    sentence with a HEAD ``_``, a cycle, no root or several roots raises :class:`DataError` at
+    sentence with a HEAD ``_``, a cycle, no root or several roots raises `DataError` at
     the offending word's line. Training on such a sentence would feed the loss targets that are
     not arcs of a tree (a ``_`` head would index the wrong word), and scoring against it
     measures nothing a parser can produce. POS examples keep sentences with HEAD ``_`` (or any

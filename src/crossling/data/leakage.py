@@ -98,7 +98,7 @@ def _sentences(task: str, path: str | Path) -> list[Example]:
 
 def check_files_overlap(task: str, training: Mapping[str, Sequence[str | Path]],
                         evals: Mapping[str, str | Path]) -> None:
-    """:func:`check_overlap` on whole files: ``training`` maps a role (train, dev) to its
+    """`check_overlap` on whole files: ``training`` maps a role (train, dev) to its
     files, ``evals`` a label to its test file (a superset of any subsample a run draws)."""
     check_overlap({role: [ex for p in paths for ex in _sentences(task, p)]
                    for role, paths in training.items()},

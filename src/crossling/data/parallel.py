@@ -65,7 +65,7 @@ def _index(sents: Sequence[Sentence], path: str | Path) -> dict[str, Sentence]:
 def align_by_sent_id(files: Mapping[str, str | Path], limit: int | None = None) -> ParallelCorpus:
     """Align CoNLL-U files (language -> path) by ``sent_id``; order follows the first file.
 
-    Raises :class:`DataError` naming ``file:line`` of the first sentence whose ``sent_id`` is
+    Raises `DataError` naming ``file:line`` of the first sentence whose ``sent_id`` is
     missing on another side, or of a duplicate ``sent_id``.
     """
     if not files:
@@ -93,7 +93,7 @@ def align_pud(ud: str | Path, languages: Sequence[str] | None = None, *,
     """The first ``n`` PUD sentences (all when None) of ``languages`` (default: every language
     with a PUD test file under ``ud``, searched recursively), aligned by ``sent_id``.
 
-    The one-call form of :func:`~crossling.data.resolve.resolve_ud` + :func:`align_by_sent_id`
+    The one-call form of `resolve_ud` + `align_by_sent_id`
     for the public API. Language specs are resolved as everywhere else (``en`` is English PUD,
     ``fr_gsd`` a named treebank). Fewer aligned sentences than ``n`` is a ConfigError: an
     analysis on fewer sentences than asked for would change every interval without saying so.
@@ -111,7 +111,7 @@ def align_pud(ud: str | Path, languages: Sequence[str] | None = None, *,
 def read_line_aligned(files: Mapping[str, str | Path], limit: int | None = None) -> ParallelCorpus:
     """Align plain-text files (language -> path) line by line: line i of each is a translation.
 
-    Raises :class:`DataError` if the files have different numbers of lines (naming the first line
+    Raises `DataError` if the files have different numbers of lines (naming the first line
     where one file ends) or if a line is empty on one side only.
     """
     if not files:
@@ -148,7 +148,7 @@ def read_line_aligned(files: Mapping[str, str | Path], limit: int | None = None)
 
 def _sent_ids(path: str | Path) -> frozenset[str]:
     """The ``# sent_id`` values of a CoNLL-U file, from its comment lines alone (cached per
-    :func:`~crossling.core.provenance.file_version`)."""
+    `file_version`)."""
     version = file_version(path)
     return _read_sent_ids(str(path)) if version is None else _sent_ids_cached(version)
 
@@ -170,7 +170,7 @@ def _read_sent_ids(path: str) -> frozenset[str]:
 
 
 def count_aligned(files: Mapping[str, str | Path]) -> int:
-    """How many sentences :func:`align_by_sent_id` can align across ``files``: the first
+    """How many sentences `align_by_sent_id` can align across ``files``: the first
     file's ``sent_id``\\ s found in every other file. Reads comment lines only (milliseconds per
     PUD file, where parsing takes a second), so a study can check its sentence counts at load."""
     paths = list(files.values())

@@ -102,10 +102,10 @@ class FileSpecs:
 
 def resolve_task_files(task: str, folders: DataFolders,
                        specs: FileSpecs | None = None) -> TaskFiles:
-    """Resolve a run's specs with the shared defaults (train and dev: :func:`default_train`;
-    source test: :data:`DEFAULT_TEST`); ``evals`` are the target test sets. No file twice in
+    """Resolve a run's specs with the shared defaults (train and dev: `default_train`;
+    source test: `DEFAULT_TEST`); ``evals`` are the target test sets. No file twice in
     one list, and no test split as train or dev unless ``allow_test_training``
-    (:func:`crossling.data.leakage.check_training_splits`)."""
+    (`crossling.data.leakage.check_training_splits`)."""
     specs = specs or FileSpecs()
     train = list(specs.train) if specs.train else [default_train(task)]
     dev = list(specs.dev) if specs.dev else [default_train(task)]

@@ -2,7 +2,7 @@
 
 A cell's key hashes everything that determines its result: its kind, the identity part of its
 parameters, its data files by role, the model's identity and the crossling version. Each kind
-(:mod:`crossling.experiments.kinds`) defines its parameters as a frozen dataclass whose
+(`crossling.experiments.kinds`) defines its parameters as a frozen dataclass whose
 ``identity()`` and ``to_dict()`` give exactly the dicts that are hashed and stored.
 """
 
@@ -39,7 +39,7 @@ class CellParams:
         return asdict(self)  # type: ignore[call-overload]
 
     def identity(self) -> dict[str, Any]:
-        """The part of :meth:`to_dict` that determines the result (hashed into the key)."""
+        """The part of `to_dict` that determines the result (hashed into the key)."""
         return self.to_dict()
 
     def label(self) -> str:
@@ -72,7 +72,7 @@ class Cell:
 
 
 class CellKind(Protocol):
-    """One kind of cell: a module of :mod:`crossling.experiments.kinds` (or a test's fake)."""
+    """One kind of cell: a module of `crossling.experiments.kinds` (or a test's fake)."""
 
     KIND: str
 

@@ -1,9 +1,9 @@
-"""What runs on a cluster node: one cell (:func:`execute`) and the check at start
-(:func:`check_nodes`, one small task per node).
+"""What runs on a cluster node: one cell (`execute`) and the check at start
+(`check_nodes`, one small task per node).
 
 A cell runs in its node's cells folder: the driver's (``runs/<study>/cells``, which needs a
 shared disk for cells that read another cell's output), or ``$CROSSLING_NODE_WORKDIR`` where a
-node sets it. With an artifact store (:mod:`crossling.experiments.artifacts`) the outputs later
+node sets it. With an artifact store (`crossling.experiments.artifacts`) the outputs later
 cells read travel through the store, and no disk need be shared.
 """
 
@@ -38,7 +38,7 @@ class CellTask:
     params: Any
     key: str
     workdir: str
-    """The driver's cells folder (see :func:`cells_folder`)."""
+    """The driver's cells folder (see `cells_folder`)."""
     threads: int = 1
     fetch: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """(key, output names) of the cells whose outputs this cell reads, fetched from

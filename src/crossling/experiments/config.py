@@ -1,9 +1,9 @@
 """The study schema: one YAML file describing a whole grid, parsed and validated at load.
 
-:func:`load_study` reads each section with a small function; every error is one line naming
+`load_study` reads each section with a small function; every error is one line naming
 the file, the field path and the problem, raised before any cell runs (the field reference and
 the valid ranges are in docs/studies.md). What a section turns into is up to the cell kinds
-(:mod:`crossling.experiments.kinds`); this module knows nothing about cells.
+(`crossling.experiments.kinds`); this module knows nothing about cells.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def _data_folders(data_f: Fields, base: Path, data: str | Path | None,
 
 def _resources(rf: Fields) -> dict[str, Resources]:
     """``resources.<kind>``: ``cpus``, ``gpus``, ``memory_gb``, ``custom`` (the kinds import
-    this module, so :func:`crossling.experiments.grid.expand` checks the kind names)."""
+    this module, so `crossling.experiments.grid.expand` checks the kind names)."""
     out = {}
     for kind in rf.data:
         kf = rf.sub(str(kind))
@@ -447,7 +447,7 @@ def _reinit(f: Fields, default: list[str]) -> list[str]:
 
 
 def _group_at(f: Fields, key: str, i: int, group: str) -> tuple[tuple[int, ...], bool]:
-    """:func:`group_id` of entry ``i`` of ``f.key``; a bad group is an error at ``key[i]``."""
+    """`group_id` of entry ``i`` of ``f.key``; a bad group is an error at ``key[i]``."""
     try:
         return group_id(group)
     except ConfigError as exc:
@@ -634,7 +634,7 @@ def _probe_spec(pf: Fields, ud: Path, source: str, model: str, config: Any | Non
 def _training(tf: Fields, base: TrainConfig | None = None) -> TrainConfig:
     """The ``training`` mapping over ``base`` (TrainConfig's defaults when None): each field
     type-checked here, its range by TrainConfig's own rule (the CLI's too), reported at the
-    field's path; ``max_length`` against the model's positions: :func:`_check_fits_model`."""
+    field's path; ``max_length`` against the model's positions: `_check_fits_model`."""
     defaults = base or TrainConfig()
     kwargs: dict[str, Any] = {}
     for key, value in asdict(defaults).items():

@@ -47,7 +47,7 @@ class RunSettings(Settings):
     """How a study's cells are run: ``executor`` (``local`` or ``ray``), failed cells retried
     or not, progress bars, and the seconds between polls while another worker holds a cell.
     ``ray`` only: the cluster's ``address`` and ``ray_init`` arguments, each kind's
-    ``resources`` (else :data:`crossling.experiments.resources.DEFAULTS`), the ``artifacts``
+    ``resources`` (else `crossling.experiments.resources.DEFAULTS`), the ``artifacts``
     store's URL (outputs travel through it instead of a shared disk), ``max_retries`` of a
     cell whose worker dies, and the ``schedule`` (``dynamic``; ``waves`` is the executor
     before 0.5, kept for comparison)."""
@@ -83,7 +83,7 @@ class Heartbeat:
     A claim whose heartbeat is older than the store's ``stale_after`` may be taken by another
     worker (that is how a crashed worker on another host is detected), so a live worker must
     beat well within it: every ``stale_after / 4`` seconds by default. The thread beats for
-    every key between :meth:`add` and :meth:`discard`, and stops when the ``with`` block ends.
+    every key between `add` and `discard`, and stops when the ``with`` block ends.
     A failed beat (say, the store locked for a minute) is logged, not fatal: the next one may
     succeed, and the cell's result is still committed by ``finish``.
     """
@@ -236,8 +236,8 @@ def run_ray(cells: Sequence[Cell], store: ResultStore, workdir: Path,
     dependencies are done and the cluster has room for its kind's request (the cell heading
     the longest chain of remaining work first), and its result is stored as it arrives. A
     task whose worker dies is retried ``max_retries`` times. Every node is checked at start
-    (:func:`crossling.experiments.cluster.check_nodes`). Cells another worker runs are waited
-    for and taken over if it dies, as in :func:`run_local`."""
+    (`crossling.experiments.cluster.check_nodes`). Cells another worker runs are waited
+    for and taken over if it dies, as in `run_local`."""
     try:
         import ray
     except ImportError:

@@ -1,6 +1,6 @@
 """A study's grid: its cells, kind by kind, dependencies before dependents, and their cost.
 
-Each kind (:mod:`crossling.experiments.kinds`) expands its own cells; the grid only chains
+Each kind (`crossling.experiments.kinds`) expands its own cells; the grid only chains
 them, in the registry's order, and marks the cells whose output a later cell reads.
 """
 

@@ -1,7 +1,7 @@
 """What a cell of each kind asks the cluster for: CPUs, GPUs, memory, custom Ray resources.
 
 A study sets them per kind (``resources.<kind>.cpus`` ...); a field it leaves out takes the
-kind's default from :data:`DEFAULTS`, shrunk to fit the largest node, and a GPU only where the
+kind's default from `DEFAULTS`, shrunk to fit the largest node, and a GPU only where the
 cluster has one. A value the study sets is never shrunk: one no node can give is a one-line
 error naming the field. Resources are execution settings, not part of a cell's key.
 """

@@ -1,9 +1,9 @@
 """How long a study takes on W workers: list scheduling of cells with known costs.
 
-:func:`list_schedule` simulates what the dynamic Ray executor does (a cell starts as soon as its
+`list_schedule` simulates what the dynamic Ray executor does (a cell starts as soon as its
 dependencies are done and a worker is free; among ready cells the one heading the longest
-remaining chain first), :func:`wave_schedule` what the executor did before 0.5 (all ready cells
-as one wave, the next wave only once the whole wave has finished). :func:`critical_path` is the
+remaining chain first), `wave_schedule` what the executor did before 0.5 (all ready cells
+as one wave, the next wave only once the whole wave has finished). `critical_path` is the
 bound no number of workers beats. Costs are in any unit (seconds in docs/scaling.md).
 """
 

@@ -243,7 +243,7 @@ class ResultStore:
 
     def _live_claim(self, worker: str | None, beat: float | None, now: float) -> bool:
         """A running cell's claim still holds: its worker is alive and beat within
-        ``stale_after`` (otherwise :meth:`claim` may take the cell over)."""
+        ``stale_after`` (otherwise `claim` may take the cell over)."""
         return _alive(worker) and (beat or 0) >= now - self.stale_after
 
     def heartbeat(self, key: str) -> bool:
@@ -272,7 +272,7 @@ class ResultStore:
 
     def reopen(self, key: str) -> bool:
         """Make a finished cell pending again (its rows stay until it finishes anew, when
-        :meth:`finish` replaces them); False if it was not done."""
+        `finish` replaces them); False if it was not done."""
         with self._transaction() as con:
             cur = con.execute("UPDATE cells SET status='pending', finished=NULL WHERE key=? AND "
                               "status='done'", (key,))

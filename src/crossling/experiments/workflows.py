@@ -24,6 +24,7 @@ from crossling.experiments.kinds import KINDS
 from crossling.experiments.kinds import finetune as finetune_kind
 from crossling.experiments.store import ResultStore, check_store_file
 from crossling.models.names import check_model_name
+from crossling.models.naming import model_name
 
 # --- crossling run ---------------------------------------------------------------------------
 
@@ -167,7 +168,7 @@ def reopen_unsaved_encoders(cells: Sequence[Cell], store: ResultStore, folder: P
 def run_study(study_path: str | Path, *, store: str | Path | None = None,
               data: str | Path | None = None, only: str | None = None,
               settings: RunSettings | None = None) -> StudyOutcome:
-    """``crossling run`` as one function call: plan the study's cells (:func:`plan_study`) and
+    """``crossling run`` as one function call: plan the study's cells (`plan_study`) and
     run the pending ones as ``settings`` say (the ``local`` executor by default, or ``ray``);
     finished cells are kept in the store, so calling it again resumes. Returns the counts per
     status and the failed cells' one-line errors."""
@@ -201,6 +202,18 @@ class StudyReport:
     index: Path
 
 
+def shown_path(path: str | Path) -> str:
+    """``path`` as a report shows it: relative to the working folder when it lies inside it,
+    as given when relative, else its name alone (an absolute path names the machine)."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.name
+
+
 def run_facts(study: Study, cells: list[dict[str, Any]], progress: str
               ) -> list[tuple[str, str]]:
     """What the generated README says about a run: study, model, cells, recipes, compute
@@ -224,7 +237,8 @@ def run_facts(study: Study, cells: list[dict[str, Any]], progress: str
                                   if k in recipe_keys)
         + f", {t.max_train_sentences or 'all'} training sentences, groups "
         + ", ".join(study.task_reinit(t)) for t in study.tasks)
-    return [("study", f"{study.path} ({study.name})"), ("model", study.model),
+    return [("study", f"{shown_path(study.path)} ({study.name})"),
+            ("model", model_name(study.model)),
             ("seeds", ", ".join(str(s) for s in study.seeds)),
             ("tasks and recipes", recipes or "none"),
             ("cells", f"{progress}; done by kind: "
@@ -279,8 +293,9 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
         raise SettingError("measure", f"{measure}: not among the store's similarity rows "
                                       f"for this study (present: {', '.join(sorted(present))})")
     cells = [c for c in results.cells() if c["key"] in set(keys)]
-    command = f"crossling run {study_path} --data DATA && crossling report {study_path} " \
-              f"--data DATA --out {folder}"
+    shown = shown_path(study_path)
+    command = f"crossling run {shown} --data DATA && crossling report {shown} " \
+              f"--data DATA --out {shown_path(folder)}"
     index = build_report(scores, sims, folder, title=f"crossling report: {study.name}",
                          settings=ReportSettings() if measure is None
                          else ReportSettings(measure=measure),

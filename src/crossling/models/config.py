@@ -16,7 +16,7 @@ WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.h5", "*.msgpack")
 def read_config(model: str, cached_only: bool = False) -> Any | None:
     """The ``transformers`` config of ``model`` (``AutoConfig``: no weights are read). With
     ``cached_only`` a Hub model is read from the local cache only, and None is returned when it
-    is not there; an unreadable config is a one-line :class:`ModelError`."""
+    is not there; an unreadable config is a one-line `ModelError`."""
     from transformers import AutoConfig
 
     try:

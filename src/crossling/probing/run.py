@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from crossling.core.provenance import provenance
 from crossling.models.encoder import Encoder
+from crossling.models.naming import model_name
 from crossling.probing.data import EvalSet, ProbeData
 from crossling.probing.fit import fit_probes
 from crossling.probing.scoring import Score, majority_score, score_layer
@@ -41,7 +42,8 @@ def _provenance(encoder: Encoder, data: ProbeData, settings: ProbeSettings,
     s = settings
     return provenance(
         data_files=list(data.files), device=encoder.device, task=PROBE_TASK,
-        model=encoder.name, seed=s.seed, source=s.source, source_train=Path(s.source_train).name,
+        model=model_name(encoder.name), seed=s.seed, source=s.source,
+        source_train=Path(s.source_train).name,
         max_train_sentences=s.max_train_sentences, max_eval_sentences=s.max_eval_sentences,
         subsample_seed=SUBSAMPLE_SEED, n_train_sentences=len(data.train), labels=data.labels,
         majority_tag=data.majority, unknown_labels={k: v for k, v in data.unknown.items() if v},
@@ -66,7 +68,7 @@ class _Rows:
 
     def __init__(self, encoder: Encoder, settings: ProbeSettings,
                  prov: dict[str, Any]) -> None:
-        self.name, self.settings, self.prov = encoder.name, settings, prov
+        self.name, self.settings, self.prov = model_name(encoder.name), settings, prov
         self.rows: list[ScoreRow] = []
 
     def add(self, s: EvalSet, metric: str, value: Score, n_units: int,

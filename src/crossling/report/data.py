@@ -10,8 +10,8 @@ must not import matplotlib, directly or through the report's figures.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -42,6 +42,7 @@ from crossling.analysis.verdicts import (
     p5_table,
     p6_table,
 )
+from crossling.models.naming import model_name
 from crossling.report import tables
 from crossling.report.settings import ReportSettings
 from crossling.results import ScoreRow, SimilarityRow
@@ -170,6 +171,40 @@ def choose_measure(sf: pd.DataFrame, measure: str) -> str:
     return str(sorted(present)[0])
 
 
+Row = TypeVar("Row", ScoreRow, SimilarityRow)
+_MODEL_KEYS = ("model", "compare_model")
+
+
+def named_models(rows: Sequence[Row]) -> list[Row]:
+    """``rows`` with every model named by `crossling.models.naming.model_name`, in the fields
+    and the provenance: rows written before 0.5.0 named a local folder by its path, which a
+    report would otherwise copy into committed files. Rows already named are returned as they
+    are (the name of a name is itself)."""
+    names: dict[str, str] = {}
+
+    def name(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value not in names:
+            names[value] = model_name(value)
+        return names[value]
+
+    provs: dict[int, dict[str, Any]] = {}
+    out: list[Row] = []
+    for row in rows:
+        own = {f.name for f in fields(row)}
+        changes = {k: name(getattr(row, k)) for k in _MODEL_KEYS
+                   if k in own and name(getattr(row, k)) != getattr(row, k)}
+        prov = row.provenance
+        if any(name(prov.get(k)) != prov.get(k) for k in _MODEL_KEYS):
+            if id(prov) not in provs:
+                provs[id(prov)] = {**prov, **{k: name(prov[k]) for k in _MODEL_KEYS
+                                              if k in prov}}
+            changes["provenance"] = provs[id(prov)]
+        out.append(replace(row, **changes) if changes else row)
+    return out
+
+
 def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
                    settings: ReportSettings | None = None) -> ReportData:
     """Every number of the report, from result rows; draws nothing and writes nothing.
@@ -181,6 +216,7 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
     if not scores and not sims:
         raise ValueError("no result rows to report")
     settings = settings or ReportSettings()
+    scores, sims = named_models(scores), named_models(sims)
     all_prov = [r.provenance for r in scores] + [r.provenance for r in sims]
     probe_rows, scores = split_probe_rows(scores)  # probing has its own section
     # Retrieval rows share the similarity row type (kind "retrieval") but not its analyses:

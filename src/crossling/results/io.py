@@ -110,7 +110,7 @@ def row_from_record(record: Mapping[str, Any]) -> Row:
 
 
 def read_rows_json(path: str | Path) -> list[Row]:
-    """Rows back from a file of :func:`write_rows_json` (or of an older version); a file that
+    """Rows back from a file of `write_rows_json` (or of an older version); a file that
     is not such a list is a one-line DataError naming it."""
     path = Path(path)
     try:
@@ -174,7 +174,7 @@ def _provenance(path: Path, line: int, rec: Mapping[str, str],
 
 
 def read_rows_csv(path: str | Path) -> list[SimilarityRow] | list[ScoreRow]:
-    """Rows back from a CSV of :func:`write_rows_csv`, with their provenance from the sidecar.
+    """Rows back from a CSV of `write_rows_csv`, with their provenance from the sidecar.
 
     The table is told by the header. CSVs of older versions (a ``provenance`` JSON column,
     no sidecar needed; columns of later fields missing) load too. A file that is not such a

@@ -96,12 +96,12 @@ class SimilarityRow:
                             f"{', '.join(c.__name__ for c in SIMILARITY_CLASSES.values())}")
 
     def record(self) -> dict[str, Any]:
-        """The row as stored: every column of :data:`SIMILARITY_RECORD`, in order."""
+        """The row as stored: every column of `SIMILARITY_RECORD`, in order."""
         return _fill(self, SIMILARITY_RECORD, {**self.FIXED, "kind": self.kind})
 
     @staticmethod
     def from_record(record: Mapping[str, Any]) -> SimilarityRow:
-        """The row of a stored record (any version: :mod:`crossling.results.compat` upgrades
+        """The row of a stored record (any version: `crossling.results.compat` upgrades
         older ones); ValueError for an unknown kind or a value the kind cannot hold."""
         rec = upgrade_similarity(record)
         cls = SIMILARITY_CLASSES.get(str(rec.get("kind")))
@@ -226,20 +226,20 @@ class ScoreRow:
             raise ValueError(f"task {PROBE_TASK!r} is the task of ProbeRow, and only of it")
 
     def record(self) -> dict[str, Any]:
-        """The row as stored: every column of :data:`SCORE_RECORD`, in order."""
+        """The row as stored: every column of `SCORE_RECORD`, in order."""
         return _fill(self, SCORE_RECORD, self.FIXED)
 
     @staticmethod
     def from_record(record: Mapping[str, Any]) -> ScoreRow:
-        """The row of a stored record (any version, upgraded by :mod:`crossling.results.compat`):
-        a :class:`ProbeRow` when its task is :data:`PROBE_TASK`."""
+        """The row of a stored record (any version, upgraded by `crossling.results.compat`):
+        a `ProbeRow` when its task is `PROBE_TASK`."""
         rec = upgrade_score(record)
         return _build(ProbeRow if rec.get("task") == PROBE_TASK else ScoreRow, rec)
 
 
 @dataclass(frozen=True)
 class ProbeRow(ScoreRow):
-    """A layer-wise probe's score (task :data:`PROBE_TASK`): ``layer`` is the hidden state the
+    """A layer-wise probe's score (task `PROBE_TASK`): ``layer`` is the hidden state the
     probe read (0 = embedding output, ``i`` = block ``i``), None for the majority baseline;
     ``reinit`` is ``"REF"`` (the pretrained model) and ``seed`` the probe's seed."""
 

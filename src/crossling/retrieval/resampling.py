@@ -66,7 +66,7 @@ P@1 values in float64 and the sorted copies of their quantiles."""
 
 def retrieval_bytes(n: int, n_boot: int, n_null: int, series: int = 0) -> float:
     """Estimated peak bytes of the resamples of ``n`` sentences and of ``series`` P@1 series'
-    resampled values (:data:`BOOT_BYTES`, :data:`NULL_BYTES`, :data:`ROW_BYTES`)."""
+    resampled values (`BOOT_BYTES`, `NULL_BYTES`, `ROW_BYTES`)."""
     return (float(n) * (n_boot * BOOT_BYTES + n_null * NULL_BYTES)
             + float(series) * (n_boot + n_null) * ROW_BYTES)
 

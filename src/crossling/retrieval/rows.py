@@ -20,6 +20,7 @@ from crossling.core.errors import ConfigError, SettingError
 from crossling.core.provenance import provenance
 from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder
+from crossling.models.naming import model_name
 from crossling.results import RetrievalRow, SimilarityRow
 from crossling.retrieval.metrics import KIND, metric_variants, min_sentences
 from crossling.retrieval.resampling import Resamples, check_retrieval_memory, estimates
@@ -148,11 +149,12 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
     chosen = list(s.variants)
     prov = provenance(
         data_files=[corpus.files[lang] for lang in languages], device=metric_device,
-        analysis=KIND, model=encoder.name, model_fingerprint=encoder_fingerprint(encoder),
+        analysis=KIND, model=model_name(encoder.name),
+        model_fingerprint=encoder_fingerprint(encoder),
         tokenizer_fingerprint=encoder_tokenizer_fingerprint(encoder),
         extraction_precision=extraction_precision(encoder, s.autocast), pooling=s.pooling,
         seed=s.seed, n_boot=s.n_boot, n_null=s.n_null, n_sentences=len(corpus),
         retrieval_variants=chosen, margin_k=s.k,
         metric_variants=metric_variants(chosen, s.k, s.n_boot), max_length=max_length)
-    return retrieval_rows(vectors, source, targets, model=encoder.name,
+    return retrieval_rows(vectors, source, targets, model=model_name(encoder.name),
                           settings=s.replace(device=str(metric_device)), prov=prov)

@@ -2,9 +2,9 @@
 
 Non-finite vectors turn every measure into NaN or a chance-level number, and (near-)constant
 vectors make CKA 1.000 with a zero-width interval: neither is a finding, so
-:func:`check_vectors` refuses both with one line naming where (layer and language, or ``x`` /
-``y``). Arrays may be tensors, NumPy arrays or nested lists (:func:`as_matrix`); a bare string
-where names are expected is one name (:func:`as_names`). Memory for resamples, the model's
+`check_vectors` refuses both with one line naming where (layer and language, or ``x`` /
+``y``). Arrays may be tensors, NumPy arrays or nested lists (`as_matrix`); a bare string
+where names are expected is one name (`as_names`). Memory for resamples, the model's
 positions, the languages of a corpus and layer ranges are checked here too, before any work.
 """
 
@@ -31,7 +31,7 @@ as (near-)constant: no similarity, retrieval or probe result is defined on them.
 class VectorError(CrosslingError, ValueError):
     """Vectors that cannot give a result: non-finite, (near-)constant, or not an [n, d] array.
 
-    A :class:`~crossling.core.errors.CrosslingError` (the CLI prints one line and exits 2) and a
+    A `CrosslingError` (the CLI prints one line and exits 2) and a
     ValueError (what the measures raised for a bad shape before)."""
 
 
@@ -72,7 +72,7 @@ def as_matrix(x: Any, name: str = "x") -> torch.Tensor:
 
 def as_pair(x: Any, y: Any, names: tuple[str, str] = ("x", "y"),
             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both sides as :func:`as_matrix`, pairing the same n rows (VectorError otherwise)."""
+    """Both sides as `as_matrix`, pairing the same n rows (VectorError otherwise)."""
     tx, ty = as_matrix(x, names[0]), as_matrix(y, names[1])
     if tx.shape[0] != ty.shape[0]:
         raise VectorError(f"{names[0]} and {names[1]} must pair the same rows: "
@@ -84,7 +84,7 @@ def as_pair(x: Any, y: Any, names: tuple[str, str] = ("x", "y"),
 
 
 _CHUNK_ROWS = 1 << 14
-"""Rows read at a time by :func:`vector_problem` (bounds its float64 temporaries)."""
+"""Rows read at a time by `vector_problem` (bounds its float64 temporaries)."""
 
 
 def vector_problem(x: torch.Tensor, variance: bool = True) -> str | None:
@@ -124,9 +124,9 @@ def vector_problem(x: torch.Tensor, variance: bool = True) -> str | None:
 
 def check_vectors(x: Any, where: str, what: str = "vectors", *,
                   variance: bool = True) -> torch.Tensor:
-    """``x`` as :func:`as_matrix`; VectorError ``"<where>: <what> <problem>"`` (e.g. ``layer 7
+    """``x`` as `as_matrix`; VectorError ``"<where>: <what> <problem>"`` (e.g. ``layer 7
     of fr: sentence vectors contain NaN (non-finite values in 1000 of 1000 rows)``) when it
-    is non-finite or, with ``variance``, (near-)constant (:func:`vector_problem`)."""
+    is non-finite or, with ``variance``, (near-)constant (`vector_problem`)."""
     t = as_matrix(x, where)
     problem = vector_problem(t, variance)
     if problem is not None:
@@ -136,14 +136,14 @@ def check_vectors(x: Any, where: str, what: str = "vectors", *,
 
 def checked_pair(x: Any, y: Any, names: tuple[str, str] = ("x", "y"), what: str = "vectors",
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`as_pair` and :func:`check_vectors` of each side: every measure's precondition."""
+    """`as_pair` and `check_vectors` of each side: every measure's precondition."""
     tx, ty = as_pair(x, y, names)
     return check_vectors(tx, names[0], what), check_vectors(ty, names[1], what)
 
 
 def check_layers_of(vectors: torch.Tensor, layers: Sequence[int], where: str,
                     what: str = "sentence vectors") -> None:
-    """:func:`check_vectors` of each of ``layers`` of per-layer vectors [layers, n, d], named
+    """`check_vectors` of each of ``layers`` of per-layer vectors [layers, n, d], named
     ``layer <k> of <where>``: before any measure runs on them."""
     for layer in layers:
         check_vectors(vectors[layer], f"layer {layer} of {where}", what)
@@ -238,7 +238,7 @@ def _size(n_bytes: float) -> str:
 def check_memory(needed: float, what: str, limit: int | None = None) -> None:
     """A one-line ConfigError when ``needed`` bytes (an up-front estimate of ``what``, e.g.
     ``"n_boot = 1000000000: the bootstrap of 1000 sentences"``) exceed ``limit`` (default: the
-    available memory, :func:`available_memory`; no check when it cannot be read)."""
+    available memory, `available_memory`; no check when it cannot be read)."""
     limit = available_memory() if limit is None else limit
     if limit is not None and needed > limit:
         raise ConfigError(f"{what} would take about {_size(needed)} of memory (estimate), "
@@ -255,8 +255,8 @@ positions)."""
 
 def check_max_length(model: Any, max_length: Any, name: str = "model") -> int:
     """The sub-words kept per sentence for ``model`` (a torch model with a ``config``): None
-    gives the model's position limit (:func:`crossling.models.config.usable_positions`), at most
-    :data:`DEFAULT_MAX_LENGTH`; a given value must be an integer >= 3 (two specials and a word)
+    gives the model's position limit (`crossling.models.config.usable_positions`), at most
+    `DEFAULT_MAX_LENGTH`; a given value must be an integer >= 3 (two specials and a word)
     within that limit (the rule fine-tuning applies), else a one-line ConfigError, before any
     extraction."""
     limit = usable_positions(getattr(model, "config", None))

@@ -1,9 +1,9 @@
 """Per-layer sentence vectors from any encoder that returns hidden states.
 
 Texts are tokenised once, sorted by length and cut into batches under a token budget
-(:func:`crossling.data.batching.bucket_batches`, the package's one length batcher); each batch
+(`crossling.data.batching.bucket_batches`, the package's one length batcher); each batch
 runs one forward pass under ``torch.inference_mode`` returning every hidden state, pooled at
-once, so only the pooled [layers, n, hidden] result is kept. :func:`extract_cached` adds an
+once, so only the pooled [layers, n, hidden] result is kept. `extract_cached` adds an
 on-disk cache (atomic writes) so an interrupted analysis resumes where it stopped.
 """
 
@@ -47,7 +47,7 @@ def resolve_autocast(encoder: Encoder, autocast: bool | None = None) -> bool:
     """Whether extraction runs under bfloat16 autocast: ``autocast`` if given, else on CUDA.
 
     bf16 changes the vectors (by ~1e-2 relative), so the answer is part of the cache key and of
-    the provenance (:func:`extraction_precision`).
+    the provenance (`extraction_precision`).
     """
     if autocast is not None:
         return bool(autocast)
@@ -63,7 +63,7 @@ def extraction_precision(encoder: Encoder, autocast: bool | None = None) -> str:
 @dataclass(frozen=True)
 class Forward:
     """How the forward passes run: the token budget of a batch, the sub-words kept per
-    sentence, and bfloat16 autocast (None: on for CUDA, :func:`resolve_autocast`)."""
+    sentence, and bfloat16 autocast (None: on for CUDA, `resolve_autocast`)."""
 
     batch_tokens: int = BATCH_TOKENS
     max_length: int = 512
@@ -179,10 +179,10 @@ def cache_key(encoder: Encoder, texts: Sequence[str], pooling: str, max_length: 
 
 def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
                    cache_dir: str | Path | None = None, **kwargs: object) -> torch.Tensor:
-    """:func:`extract`, reading/writing ``cache_dir/<key>.safetensors`` when a cache is given;
-    ``kwargs``: :class:`Forward`'s fields, ``progress`` and ``desc``.
+    """`extract`, reading/writing ``cache_dir/<key>.safetensors`` when a cache is given;
+    ``kwargs``: `Forward`'s fields, ``progress`` and ``desc``.
 
-    An entry is used only if its checksum matches (:mod:`crossling.core.checksums`); a damaged
+    An entry is used only if its checksum matches (`crossling.core.checksums`); a damaged
     one is recomputed and rewritten, with a warning.
     """
     forward = Forward(**{k: kwargs.pop(k) for k in ("batch_tokens", "max_length", "autocast")

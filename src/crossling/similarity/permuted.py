@@ -2,7 +2,7 @@
 
 A kernel null needs ``T(pi) = sum_ij A_ij B_pi(i)pi(j)`` for each permutation of y's rows;
 relabelling moves the permutation to x's side (``<A_sigma, B>``, ``sigma = pi^-1``). One source
-is compared with every target on the same permutations, so :class:`PermutedMatrix` builds the
+is compared with every target on the same permutations, so `PermutedMatrix` builds the
 stack of x's permuted matrices ``[P, n * n]`` once per source layer and each target's null is
 one matrix-vector product. Float32 (ample for a null's mean and 95th percentile); a stack over
 ``max_bytes`` (``P * n^2 * 4`` bytes) is built in chunks for each call and not kept.
@@ -17,7 +17,7 @@ import torch
 from crossling.core.threads import map_single_threaded
 
 DEFAULT_MAX_BYTES = 1 << 30
-"""Largest stack of permuted rows a :class:`PermutedStack` keeps between calls (1 GiB)."""
+"""Largest stack of permuted rows a `PermutedStack` keeps between calls (1 GiB)."""
 
 _CHUNK_BYTES = 1 << 28  # one chunk of a stack too large to keep (256 MiB)
 
@@ -27,11 +27,11 @@ class PermutedStack:
     side compared with it on the same permutations.
 
     ``build(perms)`` makes the ``[P, m]`` rows for ``perms`` [P, n] (``row_bytes`` bytes each).
-    :meth:`read` applies ``reader`` to them: the first read with a set of permutations builds
+    `read` applies ``reader`` to them: the first read with a set of permutations builds
     and keeps their stack when it fits in ``max_bytes``; later reads with the same
     permutations, or with their first rows, only read it; a stack too large to keep is built
-    in chunks for each read and dropped (the same values). :class:`PermutedMatrix` (the kernel
-    nulls) and mutual kNN's adjacency stack (:mod:`~crossling.similarity.geometry`) use it.
+    in chunks for each read and dropped (the same values). `PermutedMatrix` (the kernel
+    nulls) and mutual kNN's adjacency stack (`geometry`) use it.
     """
 
     def __init__(self, build: Callable[[torch.Tensor], torch.Tensor], row_bytes: int,
@@ -56,10 +56,10 @@ class PermutedStack:
 
 
 class PermutedMatrix:
-    """One side's n x n matrix ``A`` under the permutations of a null, for :meth:`cross`.
+    """One side's n x n matrix ``A`` under the permutations of a null, for `cross`.
 
     Keep one per x (e.g. in `uncertainty.estimate`'s ``x_sides``) and call
-    :meth:`cross` with every y: the stack of permuted matrices is a :class:`PermutedStack`,
+    `cross` with every y: the stack of permuted matrices is a `PermutedStack`,
     built by the first call with a set of permutations and read by the later ones.
     """
 
@@ -78,7 +78,7 @@ class PermutedMatrix:
         """``[len(perms), n * n]``: row r is ``A[s][:, s]`` flattened, ``s = perms[r]^-1``.
 
         On the CPU the rows are split between torch's intra-op threads, each gathering with one
-        thread (:func:`~crossling.core.threads.map_single_threaded`): the rows are independent, and
+        thread (`map_single_threaded`): the rows are independent, and
         on the 2-core development machine a gather of this size ran slower with two intra-op
         threads than with one.
         """

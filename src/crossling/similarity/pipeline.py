@@ -1,9 +1,9 @@
-"""The paper's similarity analyses as functions returning tidy :class:`SimilarityRow` lists.
+"""The paper's similarity analyses as functions returning tidy `SimilarityRow` lists.
 
-:func:`cross_lingual_similarity`: one model, source vs each target on the same parallel
+`cross_lingual_similarity`: one model, source vs each target on the same parallel
 sentences, per layer (the paper's "alignment" curve), optionally with the peak-minus-top layer
-difference. :func:`model_similarity`: two models on the same sentences of each language, per
-layer. Every value comes with its interval and null (:mod:`crossling.similarity.uncertainty`)
+difference. `model_similarity`: two models on the same sentences of each language, per
+layer. Every value comes with its interval and null (`crossling.similarity.uncertainty`)
 and every row with its provenance (model and tokenizer fingerprints, precision, data checksums,
 measure and interval definitions, seed, device, versions).
 """
@@ -23,6 +23,7 @@ from crossling.core.errors import ConfigError
 from crossling.core.provenance import provenance
 from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder
+from crossling.models.naming import model_name
 from crossling.results import CrossLingualRow, LayerDifferenceRow, ModelModelRow, SimilarityRow
 from crossling.similarity.checks import (
     check_languages,
@@ -156,7 +157,7 @@ def _provenance(settings: SimilaritySettings, corpus: ParallelCorpus, languages:
     """The provenance of every row of one call (``encoders[1]``: the compared model)."""
     models: dict[str, Any] = {}
     for prefix, enc in zip(("", "compare_"), encoders, strict=False):
-        models[f"{prefix}model"] = enc.name
+        models[f"{prefix}model"] = model_name(enc.name)
         models[f"{prefix}model_fingerprint"] = encoder_fingerprint(enc)
         models.update(_extraction(enc, prefix, settings.autocast))
     return provenance(
@@ -203,14 +204,14 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
                                  f"encode {lang}")
         check_layers_of(vectors[lang], chosen, lang)
     prov = _provenance(settings, corpus, [source, *targets], [encoder], device, max_length)
-    run = _Run(settings, encoder.name, None, prov, device)
+    run = _Run(settings, model_name(encoder.name), None, prov, device)
     return _cross_rows(run, vectors, source, targets, chosen)
 
 
 def _cross_rows(run: _Run, vectors: dict[str, torch.Tensor], source: str,
                 targets: list[str], layers: list[int]) -> list[SimilarityRow]:
     """Layer by layer, so that the source's kernels and per-side preparations are built once
-    per layer and shared by every target (:func:`estimate_targets`); the rows come in the
+    per layer and shared by every target (`estimate_targets`); the rows come in the
     usual order (target, then layer), then each target's layer-difference rows."""
     settings = run.settings
     res = settings.resampling(run.device, keep_resamples=settings.layer_difference)
@@ -237,7 +238,7 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
                      cache_dir: str | Path | None = None) -> list[SimilarityRow]:
     """Per-layer similarity of two models on the same sentences of each language.
 
-    ``settings`` and ``cache_dir`` as in :func:`cross_lingual_similarity` (the measures run on
+    ``settings`` and ``cache_dir`` as in `cross_lingual_similarity` (the measures run on
     ``settings.device``, default model A's device; ``layer_difference`` is not read). Checked
     likewise; the vectors of each language and model before that language's measures.
     """
@@ -253,7 +254,8 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
                      for enc in (encoder_a, encoder_b))
     device = _metric_device(encoder_a, settings.device)
     prov = _provenance(settings, corpus, languages, [encoder_a, encoder_b], device, max_length)
-    run = _Run(settings, encoder_a.name, encoder_b.name, prov, device)
+    run = _Run(settings, model_name(encoder_a.name), model_name(encoder_b.name), prov,
+               device)
     res = settings.resampling(device)
     rows: list[SimilarityRow] = []
     with tqdm(total=len(languages) * len(chosen), desc="model similarity", unit="layer",

@@ -81,7 +81,7 @@ def first_subword_mask(word_ids: list[int | None], tokens: list[str],
                        position: str = "first") -> list[int]:
     """1 at the sub-word that represents each word (by the tokenizer's pre-tokenisation): its
     first one, skipping a bare ``▁`` piece as the taggers do, or its last one for causal models
-    (``position``, :func:`crossling.models.encoder.word_positions`); else 0."""
+    (``position``, `crossling.models.encoder.word_positions`); else 0."""
     out = [0] * len(word_ids)
     for t in word_positions(word_ids, tokens, position).values():
         out[t] = 1

@@ -1,6 +1,6 @@
 """The settings of a similarity analysis, validated once for the CLI, a study and the API.
 
-Each field carries its rule (:mod:`crossling.core.settings`); a bad value is a SettingError
+Each field carries its rule (`crossling.core.settings`); a bad value is a SettingError
 naming the field, which the CLI renames to its flag and a study to its field path. What needs
 the data (languages present, enough aligned sentences, memory for the resamples) is checked by
 the pipeline once the corpus is known.
@@ -57,7 +57,7 @@ class SimilaritySettings(Settings):
     """How to measure similarity: measures, pooling, sentences, resamples, layers, forward pass.
 
     ``n``: the first n aligned sentences (None: all), read by
-    :func:`~crossling.workflows.similarity.run_similarity`; the pipeline functions take their
+    `run_similarity`; the pipeline functions take their
     corpus as given. ``layers`` None: every hidden state. ``max_length`` None: the model's
     positions, at most 512. ``device`` runs the model and the measures (None: the encoder's
     device, CUDA if available when a model is loaded). ``autocast`` None: bf16 on CUDA.
@@ -85,6 +85,6 @@ class SimilaritySettings(Settings):
                                     f"{need} parallel sentences")
 
     def resampling(self, device: Any = None, keep_resamples: bool = False) -> Resampling:
-        """The bootstrap and null settings of :func:`~crossling.similarity.uncertainty.
+        """The bootstrap and null settings of `
         estimate`, the measures run on ``device``."""
         return Resampling(self.n_boot, self.n_null, self.seed, device, keep_resamples)

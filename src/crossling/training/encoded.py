@@ -72,7 +72,7 @@ def _encode(tokenizer: Any, sentences: Sequence[Sequence[str]], max_length: int,
 
 
 class EncodedTokenizer:
-    """A fast tokenizer plus the stored encodings of the sentence sets given to :meth:`add`."""
+    """A fast tokenizer plus the stored encodings of the sentence sets given to `add`."""
 
     def __init__(self, tokenizer: Any, max_length: int,
                  cache_dir: str | Path | None = None) -> None:
@@ -155,7 +155,7 @@ def _pad(rows: Sequence[Sequence[int]], width: int, value: int) -> torch.Tensor:
 
 def collate_encoded(encoded: Sequence[EncodedSentence], n_words: Sequence[int], pad_id: int,
                     pad_type_id: int = 0) -> WordBatch:
-    """A right-padded :class:`WordBatch` from stored encodings (as ``encode_words`` pads)."""
+    """A right-padded `WordBatch` from stored encodings (as ``encode_words`` pads)."""
     width = max(len(e.input_ids) for e in encoded)
     inputs = {"input_ids": _pad([e.input_ids for e in encoded], width, pad_id),
               "attention_mask": _pad([[1] * len(e.input_ids) for e in encoded], width, 0)}
@@ -169,7 +169,7 @@ def collate_encoded(encoded: Sequence[EncodedSentence], n_words: Sequence[int], 
 
 def encode_batch(tokenizer: Any, sentences: Sequence[Sequence[str]],
                  max_length: int) -> WordBatch:
-    """:func:`~crossling.models.encoder.encode_words`, from stored encodings when there are."""
+    """`encode_words`, from stored encodings when there are."""
     if isinstance(tokenizer, EncodedTokenizer):
         found = tokenizer.lookup(sentences, max_length)
         if found is not None and found and tokenizer.padding_side == "right":

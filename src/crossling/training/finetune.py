@@ -32,7 +32,7 @@ SUBSAMPLE_SEED = 0
 see the same sentences: seed variance is initialisation and order, not data."""
 
 WEIGHT_CHANGE = "weight-change.json"
-"""The run's relative weight change per block (:func:`weight_change_rows`)."""
+"""The run's relative weight change per block (`weight_change_rows`)."""
 
 RUN_OUTPUTS = ("scores.csv", "scores.json", "provenance.json", "encoder", "head.pt",
                "labels.json", "fit", WEIGHT_CHANGE)
@@ -106,7 +106,7 @@ def snapshot_blocks(model: torch.nn.Module, blocks: Iterable[int] | None = None)
 
 def relative_change(model: torch.nn.Module, reference: Snapshot) -> dict[int, float]:
     """Per block: ||W - W_ref||_F / ||W_ref||_F over all the block's parameters together
-    (``W`` the model's weights now). A trimmed word embedding (:class:`TrimmedEmbedding`) is
+    (``W`` the model's weights now). A trimmed word embedding (`TrimmedEmbedding`) is
     compared on its kept rows: a reference with the full vocabulary is indexed by them."""
     modules = encoder_blocks(model)
     trimmed = getattr(model, "get_input_embeddings", lambda: None)()
@@ -128,14 +128,14 @@ def relative_change(model: torch.nn.Module, reference: Snapshot) -> dict[int, fl
 def weight_change_rows(encoder: torch.nn.Module, start: Snapshot, pretrained: Snapshot,
                        **fields: Any) -> list[SimilarityRow]:
     """The relative weight change of each block of ``encoder`` (fine-tuned) as
-    :class:`SimilarityRow` s of kind ``weight-change``: metric ``rel_change_from_start``
+    `SimilarityRow` s of kind ``weight-change``: metric ``rel_change_from_start``
     (vs the weights fine-tuning started from: after re-initialisation; for REF the pretrained
     weights) and ``rel_change_from_pretrained`` (vs the published weights), layer = block
     (0 = the embeddings module). ``pretrained`` holds only the blocks that differ from
     ``start`` (the re-initialised ones); the others are read from ``start``. ``fields``: the
     rows' ``source``, ``model``, ``task``, ``seed``, ``reinit``, ``provenance``.
 
-    Called before :func:`~crossling.models.vocab.merge_vocabulary`: with vocabulary trimming
+    Called before `merge_vocabulary`: with vocabulary trimming
     the word-embedding matrix counts the rows the run trained (the sub-words of its texts), not
     the whole vocabulary, whose other rows never change and would only dilute block 0's ratio
     by the vocabulary's size.

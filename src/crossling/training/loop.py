@@ -73,7 +73,7 @@ class TrainConfig(Settings):
 
 def check_max_length(config: TrainConfig, model_config: Any, model: str) -> None:
     """A SettingError when ``config.max_length`` exceeds the positions of the model whose
-    ``transformers`` config is ``model_config`` (:func:`usable_positions`)."""
+    ``transformers`` config is ``model_config`` (`usable_positions`)."""
     positions = usable_positions(model_config)
     if positions is not None and config.max_length > positions:
         raise SettingError("max_length", f"{config.max_length} exceeds the {positions} "
@@ -161,7 +161,7 @@ def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW over :func:`_param_groups`, with the fused kernel where torch has one (the same
+    """AdamW over `_param_groups`, with the fused kernel where torch has one (the same
     update; ten times faster on the huge embedding matrix of multilingual encoders, see
     bench/RESULTS.md); older torch builds fall back to the default kernel."""
     groups = _param_groups(model, config)
@@ -228,13 +228,13 @@ class _Step:
     config: TrainConfig
 
     def check(self, what: str, value: float) -> None:
-        """A non-finite ``value`` ends the run with a :class:`DivergenceError` before the
+        """A non-finite ``value`` ends the run with a `DivergenceError` before the
         optimiser applies it (a NaN step would silently turn every weight into NaN)."""
         if not math.isfinite(value):
             self.fail(f"{what} is {value}")
 
     def check_growth(self, loss: float, first: float) -> None:
-        """A loss :data:`EXPLODED` times the run's first (untrained) loss, or more, is
+        """A loss `EXPLODED` times the run's first (untrained) loss, or more, is
         divergence too: its outputs stay finite but predict one label (0% accuracy)."""
         if loss > EXPLODED * max(first, 1.0):
             self.fail(f"loss is {loss:.3g}, over {EXPLODED:g} times the first step's "

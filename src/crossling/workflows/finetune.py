@@ -30,6 +30,7 @@ from crossling.data.specs import DataFolders, FileSpecs, TaskFiles, resolve_task
 from crossling.models.config import num_blocks, read_config
 from crossling.models.encoder import Encoder, load_encoder, model_fingerprint
 from crossling.models.names import check_model_name
+from crossling.models.naming import model_name
 from crossling.models.reinit import (
     SCHEMES,
     ReinitReport,
@@ -365,7 +366,8 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
                  out / "fit", FitOptions(seed=s.seed, progress=progress, run_key=manifest["key"]))
     source = manifest_data["source"]
     changes = weight_change_rows(encoder.model, start_blocks, start.pretrained_blocks,
-                                 source=source, model=s.model, task=s.task, seed=s.seed,
+                                 source=source, model=model_name(s.model), task=s.task,
+                                 seed=s.seed,
                                  reinit=s.reinit)
     del start_blocks
     start.pretrained_blocks = {}
@@ -375,7 +377,7 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
             save_finetuned_model(model, encoder.tokenizer, labels, out)
     prov = provenance(
         data_files=[*files.train, *files.dev, *files.evals.values()], task=s.task,
-        model=s.model, seed=s.seed, source=source, reinit_group=s.reinit,
+        model=model_name(s.model), seed=s.seed, source=source, reinit_group=s.reinit,
         reinit=start.report.as_dict() if start.report else None, train_config=asdict(config),
         max_train_sentences=s.max_train_sentences, n_train=len(sets.train),
         n_dev=len(sets.dev), subsample_seed=SUBSAMPLE_SEED, labels=labels,
@@ -408,6 +410,7 @@ def _evaluate_rows(job: FinetuneJob, model: Any, encoder: Encoder, labels: list[
             rows.append(ScoreRow(task=s.task, language=lang,
                                  split=Path(job.files.evals[lang]).stem, metric=metric,
                                  value=sc.value, ci_low=sc.ci_low, ci_high=sc.ci_high,
-                                 n_sentences=sc.n_sentences, n_units=sc.n_units, model=s.model,
+                                 n_sentences=sc.n_sentences, n_units=sc.n_units,
+                                 model=model_name(s.model),
                                  reinit=s.reinit, seed=s.seed, provenance=prov, source=source))
     return rows

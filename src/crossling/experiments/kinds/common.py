@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from crossling.experiments.cell import CellParams, vector_cache
+from crossling.models.naming import model_name
 from crossling.results import SimilarityRow
 
 
@@ -34,7 +35,7 @@ class PudParams(CellParams):
 
 @dataclass(frozen=True)
 class MeasuredParams(PudParams):
-    """A similarity cell: :class:`PudParams` and the similarity measures."""
+    """A similarity cell: `PudParams` and the similarity measures."""
 
     measures: list[str]
 
@@ -62,9 +63,10 @@ class MeasuredParams(PudParams):
 
 def tuned_name(model: str, task: str, seed: int, reinit: str = "REF") -> str:
     """The name a fine-tuned encoder gets in similarity rows: ``<model>+<task>-seed<N>`` for
-    REF, ``<model>+<task>-<group>-seed<N>`` for a re-init group."""
+    REF, ``<model>+<task>-<group>-seed<N>`` for a re-init group (``<model>``: the pretrained
+    model's name, `crossling.models.naming.model_name`, never its path)."""
     group = "" if reinit.upper() == "REF" else f"-{reinit}"
-    return f"{model}+{task}{group}-seed{seed}"
+    return f"{model_name(model)}+{task}{group}-seed{seed}"
 
 
 def load_tuned(workdir: Path, cell: str, name: str) -> Any:

@@ -1,5 +1,5 @@
 """Model families: one record per family (where blocks, embeddings and components live), in one
-registry keyed by the config's ``model_type`` (:mod:`.registry`)."""
+registry keyed by the config's ``model_type`` (`.registry`)."""
 
 from crossling.models.families import decoders, encoders, seq2seq
 from crossling.models.families.registry import (

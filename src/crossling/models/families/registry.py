@@ -2,7 +2,7 @@
 
 crossling reads a model's blocks, embeddings and block components by name. Names differ by
 family (``encoder.layer``, ``layers``, ``h``, ``encoder.block``, ...), so each family is one
-:class:`Family` record, registered with :func:`register` and found by the config's
+`Family` record, registered with `register` and found by the config's
 ``model_type``. Adding a family is one record (in ``encoders.py``, ``seq2seq.py`` or
 ``decoders.py``) and one tiny random model in ``tests/models/tiny_families.py``.
 """

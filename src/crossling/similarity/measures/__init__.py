@@ -1,7 +1,7 @@
 """Similarity measures: the registry and one module per family, each registering its measures.
 
-Importing this package imports every family, so :data:`REGISTRY` is full in display order
-(headline first). Adding a measure is one module (or function) and one :func:`register` call.
+Importing this package imports every family, so `REGISTRY` is full in display order
+(headline first). Adding a measure is one module (or function) and one `register` call.
 """
 
 # the families, in display order (cca imports cka, whose headline measure registers first)

@@ -1,10 +1,10 @@
 """CCA-based similarity: SVCCA (Raghu et al. 2017) and PWCCA (Morcos et al. 2018), in torch.
 
 Canonical correlations are the singular values of ``U_x^T U_y``, ``U`` an orthonormal basis of
-each side's centred column space, from one SVD per side (:func:`side`): one basis serves both
+each side's centred column space, from one SVD per side (`side`): one basis serves both
 measures and every permutation of the null, where only ``U_y``'s row order changes. Directions
-below :data:`VARIANCE_EPS` of the largest variance are dropped (rank truncation, not a ridge),
-and too few sentences for the kept directions are refused (:func:`check_rank`) rather than
+below `VARIANCE_EPS` of the largest variance are dropped (rank truncation, not a ridge),
+and too few sentences for the kept directions are refused (`check_rank`) rather than
 returning canonical correlations of 1. Details and caveats: docs/similarity-measures.md.
 """
 
@@ -38,7 +38,7 @@ numerically null (both measures)."""
 @dataclass(frozen=True)
 class Side:
     """One side's thin SVD of its centred rows, ``xc = u diag(s) vh``, numerically null
-    directions (variance < :data:`VARIANCE_EPS` x the largest) removed; float64."""
+    directions (variance < `VARIANCE_EPS` x the largest) removed; float64."""
 
     u: torch.Tensor
     """[n, r] orthonormal basis of the column space of the centred rows."""
@@ -48,7 +48,7 @@ class Side:
     """[r, d] right singular vectors."""
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """What the SVD-family measures keep on a target's side for each other, within one
-    estimate call (:func:`cross_product`, :func:`cross_products`)."""
+    estimate call (`cross_product`, `cross_products`)."""
 
     @cached_property
     def u32(self) -> torch.Tensor:
@@ -69,7 +69,7 @@ def side(x: torch.Tensor) -> Side:
     With more rows than features (PUD: 1,000 sentences x 384), from the eigendecomposition of
     the d x d scatter matrix ``xc^T xc = V diag(s^2) V^T`` and ``U = xc V / s`` (float64; about
     4x faster than the thin SVD of the n x d rows). Squaring loses nothing that is kept: a
-    direction survives only if its variance is at least :data:`VARIANCE_EPS` of the largest,
+    direction survives only if its variance is at least `VARIANCE_EPS` of the largest,
     so ``U``'s columns are exact to ~1e-16 / sqrt(VARIANCE_EPS) = 1e-11.
     """
     x64 = x.to(torch.float64)
@@ -109,7 +109,7 @@ def _svcca_bases(bx: Side, by: Side) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def svcca_score(bx: Side, by: Side) -> float:
-    """SVCCA from two prepared sides (see :func:`svcca`)."""
+    """SVCCA from two prepared sides (see `svcca`)."""
     kx, ky = (b.shape[1] for b in _svcca_bases(bx, by))
     rho = torch.linalg.svdvals(cross_product(bx, by)[:kx, :ky]).clamp(0.0, 1.0)
     return float(rho.mean())
@@ -141,7 +141,7 @@ def _pwcca_batch(m: torch.Tensor, g: torch.Tensor, c: int, null: bool) -> torch.
 
 
 def pwcca_score(bx: Side, by: Side) -> float:
-    """PWCCA from two prepared sides (see :func:`pwcca`)."""
+    """PWCCA from two prepared sides (see `pwcca`)."""
     check_rank("pwcca", bx.u.shape[0], bx.u.shape[1], by.u.shape[1])
     c = min(bx.u.shape[1], by.u.shape[1])
     return float(_pwcca_batch(cross_product(bx, by), bx.s[:, None] * bx.vh, c, null=False))
@@ -188,7 +188,7 @@ def _kept(bx: Side, by: Side, key: str, perms: torch.Tensor | None,
 def cross_product(bx: Side, by: Side) -> torch.Tensor:
     """``U_x^T U_y`` of the full bases in float64 [r_x, r_y], kept on ``by``: the three
     SVD-family values read it (SVCCA its leading block, PWCCA all of it, Procrustes scaled by
-    both spectra, :func:`~crossling.similarity.geometry.procrustes_score`)."""
+    both spectra, `procrustes_score`)."""
     return _kept(bx, by, "value", None, lambda: bx.u.T @ by.u)
 
 
@@ -198,7 +198,7 @@ def cross_products(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:
 
     Kept on ``by`` with the ``bx`` and ``perms`` it was computed for, because the three
     SVD-family nulls read the same product: SVCCA its leading block, PWCCA all of it,
-    Procrustes scaled by both spectra (:func:`~crossling.similarity.geometry.
+    Procrustes scaled by both spectra (`
     procrustes_permuted`).
     """
     return _kept(bx, by, "null", perms, lambda: bx.u32.T @ by.u32[perms])
@@ -213,7 +213,7 @@ def svcca_permuted(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:
 
 def pwcca_permuted(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor:
     """PWCCA between ``x`` and ``y[perm]`` for each row of ``perms`` (the weights' ``U_x^T x_c``
-    does not depend on ``y``), all permutations in one batch (:func:`_pwcca_batch`)."""
+    does not depend on ``y``), all permutations in one batch (`_pwcca_batch`)."""
     check_rank("pwcca", bx.u.shape[0], bx.u.shape[1], by.u.shape[1])
     c = min(bx.u.shape[1], by.u.shape[1])
     return _pwcca_batch(cross_products(bx, by, perms), bx.s[:, None] * bx.vh, c,

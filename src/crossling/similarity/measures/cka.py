@@ -3,7 +3,7 @@
 Rows of ``x`` [n, d_x] and ``y`` [n, d_y] are the same n sentences seen through two languages or
 two models. ``debiased_cka`` (the headline) uses the unbiased HSIC U-statistic, because biased
 CKA of unrelated data is far from 0 at PUD's sizes; linear and RBF CKA are kept for comparison
-with the paper. Linear forms are streamable (:class:`LinearCKAStream`: O(d^2) memory). Sums are
+with the paper. Linear forms are streamable (`LinearCKAStream`: O(d^2) memory). Sums are
 float64: CKA is a ratio of large, nearly cancelling sums. Definitions: docs/similarity-measures.md.
 """
 
@@ -27,10 +27,10 @@ from crossling.similarity.measures.registry import (
 
 def check_pair(x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """``x`` and ``y`` as [n, d] tensors pairing the same n rows, finite and not (nearly)
-    constant (:func:`~crossling.similarity.checks.checked_pair`: NumPy arrays and lists are
-    converted); a one-line :class:`~crossling.similarity.checks.VectorError` (a ValueError)
+    constant (`checked_pair`: NumPy arrays and lists are
+    converted); a one-line `VectorError` (a ValueError)
     otherwise. Every measure's precondition, shared by the modules of
-    :mod:`crossling.similarity`."""
+    `crossling.similarity`."""
     return checked_pair(x, y)
 
 
@@ -40,7 +40,7 @@ def hsic_u(trace: torch.Tensor, sum_a: torch.Tensor, sum_b: torch.Tensor,
     sums of their copies with zeroed diagonals: ``tr(A~ B~)``, ``1^T A~ 1``, ``1^T B~ 1`` and
     ``(A~ 1)^T (B~ 1)``. The one place the combination is written: the streamed linear
     kernels here, and the whole-sample, resampled and permuted kernels of
-    :mod:`crossling.similarity.uncertainty`, each get those sums their own way (tensors of any
+    `crossling.similarity.uncertainty`, each get those sums their own way (tensors of any
     shape, broadcast)."""
     return trace + sum_a * sum_b / ((n - 1) * (n - 2)) - 2 * rowdot / (n - 2)
 
@@ -50,7 +50,7 @@ class LinearCKAStream:
 
     Keeps n, the column sums, the three cross-product matrices ``X^T X``, ``Y^T Y``, ``X^T Y``
     and a few vectors of row norms -- O(d^2) memory whatever n is. ``value()`` and
-    ``debiased_value()`` equal the full-batch :func:`linear_cka` and :func:`debiased_linear_cka`
+    ``debiased_value()`` equal the full-batch `linear_cka` and `debiased_linear_cka`
     up to float64 rounding, however the rows were chunked; two streams can be merged.
     """
 

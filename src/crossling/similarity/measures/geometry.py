@@ -34,7 +34,7 @@ from crossling.similarity.measures.registry import (
 from crossling.similarity.permuted import DEFAULT_MAX_BYTES, PermutedMatrix, PermutedStack
 
 KNN_K = 10
-"""Neighbours per sentence in :func:`mutual_knn` (Huh et al. 2024 use 10)."""
+"""Neighbours per sentence in `mutual_knn` (Huh et al. 2024 use 10)."""
 
 _NORM_FLOOR = 1e-12
 
@@ -42,7 +42,7 @@ _NORM_FLOOR = 1e-12
 # --- orthogonal Procrustes ---------------------------------------------------------------------
 
 def procrustes_score(bx: Side, by: Side) -> float:
-    """``||X^T Y||_*`` from the two sides' centred SVDs (:func:`~crossling.similarity.cca.side`,
+    """``||X^T Y||_*`` from the two sides' centred SVDs (`side`,
     shared with SVCCA and PWCCA): with ``x_c = U_x S_x V_x^T``, ``X^T Y = V_x S_x U_x^T U_y S_y
     V_y^T / (|s_x| |s_y|)`` has the singular values of ``S_x (U_x^T U_y) S_y / (|s_x| |s_y|)``
     (the V's have orthonormal columns). NaN when a side has no variance (as CKA)."""
@@ -60,8 +60,8 @@ def procrustes(x: torch.Tensor, y: torch.Tensor) -> float:
     ``U V^T`` from the SVD ``Y^T X = U S V^T``). In [0, 1]; 1 iff one side is a rotation (or
     reflection) of the other up to translation and scale. Invariant to translation, isotropic
     scaling and orthogonal maps of either side; not to other linear maps. Computed from each
-    side's centred SVD (:func:`procrustes_score`; directions of numerically null variance,
-    below :data:`~crossling.similarity.cca.VARIANCE_EPS` of the largest, dropped as for CCA)."""
+    side's centred SVD (`procrustes_score`; directions of numerically null variance,
+    below `VARIANCE_EPS` of the largest, dropped as for CCA)."""
     x, y = check_pair(x, y)
     return procrustes_score(side(x), side(y))
 
@@ -70,7 +70,7 @@ def procrustes_permuted(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor
     """Procrustes similarity between ``x`` and ``y[perm]`` per row of ``perms``: the nuclear
     norm as the sum of the square roots of the eigenvalues of the Gram matrix of
     ``S_x U_x^T U_y[perm] S_y / (|s_x| |s_y|)``, batched over the permutations. ``U_x^T
-    U_y[perm]`` is the product the CCA nulls read too (:func:`~crossling.similarity.cca.
+    U_y[perm]`` is the product the CCA nulls read too (`
     cross_products`, computed once per target); products and ``eigvalsh`` in float32 (several
     times faster than a float64 SVD; at most 5e-6 from float64 on e5-small's vectors, against a
     null spread of ~1e-3)."""
@@ -88,7 +88,7 @@ def procrustes_permuted(bx: Side, by: Side, perms: torch.Tensor) -> torch.Tensor
 @dataclass(frozen=True)
 class RankSide:
     """One side of RSA: its centred rank matrix and that matrix under the null's permutations
-    (:class:`~crossling.similarity.permuted.PermutedMatrix`: the source's stack is built once
+    (`PermutedMatrix`: the source's stack is built once
     and read for every target)."""
 
     r: torch.Tensor
@@ -147,12 +147,12 @@ def rsa_permuted(rx: RankSide, ry: RankSide, perms: torch.Tensor) -> torch.Tenso
 class KnnSide:
     """One side of mutual kNN: each row's neighbours and, once a null asks for them, its
     neighbour sets under the null's permutations as a 0/1 adjacency stack (x's side: built once
-    per source layer and read for every target; :func:`knn_permuted`)."""
+    per source layer and read for every target; `knn_permuted`)."""
 
     nbrs: torch.Tensor
     """[n, k] indices of each row's k nearest other rows."""
     permuted: PermutedStack = field(compare=False, repr=False)
-    """The adjacency rows of :func:`_adjacency` under the null's permutations."""
+    """The adjacency rows of `_adjacency` under the null's permutations."""
 
 
 def knn_side(x: torch.Tensor, k: int = KNN_K) -> KnnSide:
@@ -196,7 +196,7 @@ def mutual_knn(x: torch.Tensor, y: torch.Tensor) -> float:
 def _adjacency(nbrs: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
     """[P, n * n] uint8: row r is 1 at (a, j) iff ``j`` is among ``pi(N_x(pi^-1(a)))``, the
     neighbours ``nbrs`` of x's row ``pi^-1(a)`` relabelled by ``pi = perms[r]`` (x's side of
-    the null in y's numbering; see :func:`knn_permuted`)."""
+    the null in y's numbering; see `knn_permuted`)."""
     n, k = nbrs.shape
     inv = torch.argsort(perms, dim=1)
     moved = torch.gather(perms, 1, nbrs[inv].reshape(perms.shape[0], -1))  # pi(N_x(pi^-1 a))
@@ -211,7 +211,7 @@ def knn_permuted(nx: KnnSide, ny: KnnSide, perms: torch.Tensor) -> torch.Tensor:
 
     Relabelled (a = pi(i)), the overlap of row i is ``|pi(N_x(pi^-1(a))) & N_y(a)|``: x's
     neighbour sets, permuted, against y's own. x's side becomes a 0/1 adjacency stack
-    (:func:`_adjacency`, built once per source layer and permutation set: P n^2 bytes, 100 MB
+    (`_adjacency`, built once per source layer and permutation set: P n^2 bytes, 100 MB
     for 100 permutations of 1,000 sentences) and each target reads it at its n k neighbour
     positions: one gather instead of P x n x k x k comparisons.
     """

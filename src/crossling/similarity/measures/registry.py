@@ -1,9 +1,9 @@
-"""The measure registry: one :class:`Measure` record per similarity measure.
+"""The measure registry: one `Measure` record per similarity measure.
 
 The CLI choices, the pipeline's validation and provenance, the bootstrap and null
-(:mod:`crossling.similarity.uncertainty`) and the plot labels all read a measure's record, so a
+(`crossling.similarity.uncertainty`) and the plot labels all read a measure's record, so a
 measure cannot be half-registered. A measure family (``cka.py``, ``cca.py``, ``geometry.py``)
-registers its measures beside their functions; :func:`get_measure` is the only place an unknown
+registers its measures beside their functions; `get_measure` is the only place an unknown
 id is reported. docs/similarity-measures.md says how to add one.
 """
 
@@ -22,7 +22,7 @@ MeasureFn = Callable[[torch.Tensor, torch.Tensor], float]
 
 INVARIANCES = frozenset({"orthogonal", "isotropic_scaling", "translation",
                          "permutation_of_features", "invertible_linear"})
-"""The vocabulary of :attr:`Measure.invariances`, each applied to one side (x or y) alone:
+"""The vocabulary of `Measure.invariances`, each applied to one side (x or y) alone:
 
 - ``orthogonal``: ``x -> x Q`` for an orthogonal Q (a rotation or reflection of the features);
 - ``isotropic_scaling``: ``x -> a x`` for a scalar a > 0;
@@ -142,7 +142,7 @@ is a confidence interval for the population CKA (see docs/similarity-measures.md
 
 
 def register(measure: Measure) -> Measure:
-    """Add ``measure`` to :data:`REGISTRY`; a duplicate id or an inconsistent record is refused.
+    """Add ``measure`` to `REGISTRY`; a duplicate id or an inconsistent record is refused.
 
     Raises ValueError (a programming error, not a user's): the registry is filled at import.
     """
@@ -182,7 +182,7 @@ def get_measure(name: str) -> Measure:
 
 
 def get_measures(names: Sequence[str]) -> list[Measure]:
-    """:func:`get_measure` of each name, in order."""
+    """`get_measure` of each name, in order."""
     return [get_measure(n) for n in names]
 
 

@@ -4,7 +4,7 @@ paired bootstrap of a layer difference.
 Split by concern: the shared resamples and their cost (``resampling``), the estimate of each
 measure (``estimate``), the fast kernel forms it uses (``kernels``), and layer differences
 (``layers``). The permuted stacks the nulls and the geometry measures share are
-:mod:`crossling.similarity.permuted`.
+`crossling.similarity.permuted`.
 """
 
 from crossling.similarity.uncertainty.estimate import (

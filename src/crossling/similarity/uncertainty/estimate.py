@@ -1,11 +1,11 @@
 """Value, bootstrap interval and shuffled-pairs null of each measure between two vector sets.
 
 A similarity value alone cannot be read (biased CKA of unrelated sentences is far from 0 at
-PUD's sizes), so :func:`estimate` gives each measure a 95% bootstrap interval over sentences
+PUD's sizes), so `estimate` gives each measure a 95% bootstrap interval over sentences
 (what it means is the record's ``interval_kind``: a CI for debiased CKA only) and a
 shuffled-pairs null (mean and 95th percentile). Kernel measures go through their Gram form
-(:mod:`~crossling.similarity.uncertainty.kernels`), others through their permuted form or by
-recomputing; :func:`estimate_targets` shares one source's side across many targets.
+(`kernels`), others through their permuted form or by
+recomputing; `estimate_targets` shares one source's side across many targets.
 """
 
 from __future__ import annotations
@@ -52,11 +52,11 @@ population CKA; biased linear and RBF CKA are kept for comparison with the paper
 class Estimate:
     """A similarity value with its 95% bootstrap interval and shuffled-pairs null.
 
-    ``interval`` names what ``ci_low``/``ci_high`` are (:func:`interval_kind`).
+    ``interval`` names what ``ci_low``/``ci_high`` are (`interval_kind`).
     ``resamples``: with ``Resampling(keep_resamples=True)``, the measure on each bootstrap
     resample (columns of ``bootstrap_multiplicities(n, n_boot, seed)``, capped by the
     measure's ``max_boot``; None when it has no bootstrap), and ``seed`` the seed that drew
-    them; both for :func:`layer_difference`, left out of comparisons.
+    them; both for `layer_difference`, left out of comparisons.
     """
 
     value: float
@@ -107,7 +107,7 @@ def _device(res: Resampling, x: torch.Tensor) -> torch.device:
 
 def _estimate(x: torch.Tensor, y: torch.Tensor, measures: Sequence[str], res: Resampling,
               x_sides: dict[str, Any] | None) -> dict[str, Estimate]:
-    """:func:`estimate` on arguments already checked (by it or :func:`estimate_targets`)."""
+    """`estimate` on arguments already checked (by it or `estimate_targets`)."""
     dev = _device(res, x)
     x, y = x.to(dev), y.to(dev)
     n = x.shape[0]
@@ -162,7 +162,7 @@ def sharing_groups(measures: Sequence[str]) -> list[tuple[str, ...]]:
     """``measures`` split into the groups that share a preparation (a kernel's matrices, or a
     permuted form's per-side work: the CKA measures on the linear kernel; SVCCA, PWCCA and
     Procrustes on one centred SVD), in order of first appearance. Different groups share
-    nothing, so :func:`estimate` of each group gives what one call with all of them gives."""
+    nothing, so `estimate` of each group gives what one call with all of them gives."""
     groups: dict[str, list[str]] = {}
     for m in get_measures(measures):
         key = (f"gram:{m.gram.kernel}" if m.gram is not None
@@ -175,14 +175,14 @@ def estimate_targets(x: torch.Tensor, ys: Sequence[torch.Tensor],
                      measures: Sequence[str] = DEFAULT_MEASURES,
                      resampling: Resampling | None = None,
                      workers: int | None = None) -> list[dict[str, Estimate]]:
-    """:func:`estimate` of one ``x`` (a source layer) against each of ``ys`` (the targets at
+    """`estimate` of one ``x`` (a source layer) against each of ``ys`` (the targets at
     that layer): x's side is prepared once and the work runs in ``workers`` threads.
 
     Threads because much of a target's work is single-threaded in torch and numpy (sorts,
     eigendecompositions, top-k). A work item is one target and one group of measures sharing a
-    preparation (:func:`sharing_groups`); the first target's groups run first, building x's
+    preparation (`sharing_groups`); the first target's groups run first, building x's
     side once per group, then every other item. Default workers: torch's intra-op threads on
-    the CPU, one on a GPU. Values equal separate :func:`estimate` calls up to float rounding.
+    the CPU, one on a GPU. Values equal separate `estimate` calls up to float rounding.
     """
     res = Resampling() if resampling is None else resampling
     if workers is not None:

@@ -43,7 +43,7 @@ def weighted_biased(p: Products, w: torch.Tensor) -> torch.Tensor:
 
 def weighted_unbiased(p: Products, w: torch.Tensor) -> torch.Tensor:
     """Debiased CKA of each weighted resample, from the products of kernels with zeroed
-    diagonals (:meth:`Products.without_diagonals`)."""
+    diagonals (`Products.without_diagonals`)."""
     n = w.shape[0]
     sk, sl = (w * p.kw).sum(0), (w * p.lw).sum(0)
 
@@ -89,7 +89,7 @@ def reuse(store: dict[str, Any] | None, key: str, make: Callable[[], Any]) -> An
 class KernelPair:
     """One kernel's matrices of x and y and what the measures on that kernel share.
 
-    Built once per :func:`estimate` call and kernel name (linear CKA and debiased CKA share the
+    Built once per `estimate` call and kernel name (linear CKA and debiased CKA share the
     linear kernel); x's side (its kernel, centred kernel, permuted stack and bootstrap
     products) once per ``x_sides``, i.e. once for every target compared with one source layer.
     """
@@ -122,7 +122,7 @@ class KernelPair:
         """The bootstrap's kernel products for resamples ``w``, from the *centred* kernels.
 
         Centred because debiased CKA's resamples drop the pairs of copies of one sentence
-        (:meth:`Products.without_diagonals`), and dropping a pair's kernel value is not
+        (`Products.without_diagonals`), and dropping a pair's kernel value is not
         translation-invariant: on uncentred kernels a resample's value depended on where the
         origin of the feature space is (vectors shifted by 5 gave resamples near 0.985 for a
         value of 0.20, and an interval 8x too narrow). The full sample's centring fixes the
@@ -151,7 +151,7 @@ class KernelPair:
         return self._mine("products", w.shape[1], make)
 
     def centred32(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`centred` in float32 (the bootstrap's products and the null's stack)."""
+        """`centred` in float32 (the bootstrap's products and the null's stack)."""
         kc, lc = self.centred()
         return (self._x("centred32", lambda: kc.to(torch.float32)),
                 self._mine("centred32", 0, lambda: lc.to(torch.float32)))
@@ -160,7 +160,7 @@ class KernelPair:
         """CKA's two self terms on the centred kernels, the value's and the null's
         denominator (the null permutes only the cross term): ``<Kc, Kc>`` and ``<Lc, Lc>``,
         or for debiased CKA ``n (n - 3)`` times each kernel's unbiased HSIC with itself
-        (:func:`unbiased_terms`). Once per estimate call and form."""
+        (`unbiased_terms`). Once per estimate call and form."""
         def make() -> tuple[torch.Tensor, torch.Tensor]:
             kc, lc = self.centred()
             if debiased:
@@ -187,7 +187,7 @@ class KernelPair:
     def null_trace(self, perms: torch.Tensor) -> torch.Tensor:
         """``sum_ij Kc_ij Lc0_pi(i)pi(j)`` per permutation, ``Lc0`` the centred ``L`` with a
         zeroed diagonal: the one n x n cross term that both CKA forms' nulls need
-        (:func:`null_values`), through x's permuted stack (:mod:`~crossling.similarity.
+        (`null_values`), through x's permuted stack (`
         permuted`)."""
         kc, lc = self.centred32()
         stack = self._x("permuted", lambda: PermutedMatrix(kc))
@@ -202,15 +202,15 @@ class KernelPair:
 
 def kernel_pair(form: GramForm, x: torch.Tensor, y: torch.Tensor, cache: dict[str, KernelPair],
           x_sides: dict[str, Any] | None) -> KernelPair:
-    """The :class:`KernelPair` of ``form``'s kernel, built once per estimate call."""
+    """The `KernelPair` of ``form``'s kernel, built once per estimate call."""
     if form.kernel not in cache:
         cache[form.kernel] = KernelPair(form, x, y, x_sides)
     return cache[form.kernel]
 
 
 def unbiased_terms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``n (n - 3)`` times the unbiased HSIC of two n x n kernels (:func:`~crossling.
-    similarity.measures.cka.hsic_u`), their diagonals zeroed here."""
+    """``n (n - 3)`` times the unbiased HSIC of two n x n kernels (`hsic_u`), their diagonals
+    zeroed here."""
     da, db = torch.diagonal(a), torch.diagonal(b)
     a1, b1 = a.sum(1) - da, b.sum(1) - db
     return hsic_u((a * b).sum() - (da * db).sum(), a1.sum(), b1.sum(), (a1 * b1).sum(),
@@ -221,7 +221,7 @@ def null_values(pair: KernelPair, perms: torch.Tensor, debiased: bool) -> torch.
     """The measure between x and row-permuted y, for each permutation, from the centred kernels.
 
     Permuting y's rows permutes ``Lc``'s rows and columns: the self terms do not change, and the
-    cross term is :meth:`KernelPair.null_trace` plus, for biased CKA, the diagonal's share
+    cross term is `KernelPair.null_trace` plus, for biased CKA, the diagonal's share
     ``sum_i Kc_ii Lc_pi(i)pi(i)``. Debiased CKA uses the centred kernels with zeroed diagonals:
     the unbiased HSIC is unchanged by centring (a translation of the feature vectors, also in a
     kernel's feature space), and centred kernels keep the float32 cross term well conditioned

@@ -1,7 +1,7 @@
 """The fall from a curve's peak layer to its top layer, with a paired bootstrap interval.
 
 Every layer's estimate with one seed is evaluated on the same resamples
-(:func:`~crossling.similarity.uncertainty.resampling.bootstrap_multiplicities`), so the
+(`bootstrap_multiplicities`), so the
 difference of two layers' values resample by resample is a paired bootstrap of the difference:
 no kernel matrix is rebuilt and no second set of resamples is drawn.
 """
@@ -23,7 +23,7 @@ from crossling.similarity.uncertainty.resampling import percentile
 @dataclass(frozen=True)
 class LayerDifference:
     """The fall from the peak layer to the top layer of one measure's curve, with a paired
-    bootstrap interval (:func:`layer_difference`).
+    bootstrap interval (`layer_difference`).
 
     ``value`` = m(``peak_layer``) - m(``top_layer``) on the point estimates; ``ci_low`` /
     ``ci_high`` the 95% interval of that difference (``interval`` says what it is, or why it is
@@ -45,7 +45,7 @@ class LayerDifference:
 
 
 PAIRED = "paired bootstrap (both layers on the same resamples): "
-"""Prefix of :attr:`LayerDifference.interval` when the interval was computed; the rest is the
+"""Prefix of `LayerDifference.interval` when the interval was computed; the rest is the
 measure's own ``interval_kind`` (a CI for debiased CKA, a spread for the biased measures)."""
 
 
@@ -53,14 +53,14 @@ def layer_difference(estimates: Mapping[int, Estimate], measure: str,
                      n_boot: int) -> LayerDifference:
     """Peak layer, top layer and the paired-bootstrap interval of the drop between them.
 
-    ``estimates`` maps each analysed layer to one measure's :class:`Estimate` from
-    :func:`estimate` with ``keep_resamples=True``, the same ``seed``, ``n_boot`` and sentences
+    ``estimates`` maps each analysed layer to one measure's `Estimate` from
+    `estimate` with ``keep_resamples=True``, the same ``seed``, ``n_boot`` and sentences
     at every layer: the resamples are then the same multisets of sentences at every layer
-    (:func:`bootstrap_multiplicities`; for debiased CKA with null.py's self-pair rule), so
+    (`bootstrap_multiplicities`; for debiased CKA with null.py's self-pair rule), so
     ``m_b(l*) - m_b(L)`` resample by resample is a bootstrap of the *difference* (correlated
     layers give a much narrower interval than two separate intervals would suggest). The
     interval is the percentile interval of those differences re-centred on the point
-    difference, as in :func:`estimate`, and is of the measure's interval kind: a CI for
+    difference, as in `estimate`, and is of the measure's interval kind: a CI for
     debiased CKA, the spread of a biased estimator for linear and RBF CKA. A measure without a
     bootstrap (``max_boot = 0``: RSA, mutual kNN, SVCCA, PWCCA, Procrustes) or ``n_boot = 0``
     gets the point difference, NaN bounds and NaN ``p_top_ge_peak``, ``interval`` saying why.

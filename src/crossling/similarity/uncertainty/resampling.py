@@ -24,7 +24,7 @@ class Resampling(Settings):
 
     ``n_boot = 0`` / ``n_null = 0``: no interval / no null. ``device`` runs the measures
     (default: where ``x`` is). ``keep_resamples``: keep each measure's per-resample values in
-    ``Estimate.resamples`` (for :func:`~crossling.similarity.uncertainty.layers.layer_difference`).
+    ``Estimate.resamples`` (for `layer_difference`).
     """
 
     n_boot: int = setting(200, rule=count(0))
@@ -45,7 +45,7 @@ def multiplicities(n: int, n_boot: int, gen: torch.Generator, device: torch.devi
 
 def bootstrap_multiplicities(n: int, n_boot: int, seed: int,
                              device: torch.device | str = "cpu") -> torch.Tensor:
-    """[n, n_boot] multiplicities of the bootstrap resamples :func:`estimate` draws for ``seed``
+    """[n, n_boot] multiplicities of the bootstrap resamples `estimate` draws for ``seed``
     (the same for every layer and target of ``n`` sentences): column b counts how often each
     sentence is in resample b."""
     return multiplicities(n, n_boot, torch.Generator().manual_seed(seed), torch.device(device))
@@ -58,7 +58,7 @@ def percentile(values: torch.Tensor, q: float) -> float:
 
 
 BOOT_BYTES = 160
-"""Bytes held per sentence and bootstrap resample by :func:`estimate` at its peak: the drawn
+"""Bytes held per sentence and bootstrap resample by `estimate` at its peak: the drawn
 indices and multiplicities (int64 and float64, transposed once), the five kernel products in
 float32 and float64, and the formulas' [n, B] temporaries (peak RSS measured: ~121 at
 n = 500 with the three CKA measures)."""
@@ -69,20 +69,20 @@ the diagonal terms of the null ([permutations, n] float64 temporaries; measured:
 
 
 def check_resampling(n_boot: Any, n_null: Any, seed: Any) -> tuple[int, int, int]:
-    """``n_boot``, ``n_null`` (integers >= 0) and ``seed`` (:func:`~crossling.similarity.
-    checks.check_seed`), or a one-line ConfigError naming the argument."""
+    """``n_boot``, ``n_null`` (integers >= 0) and ``seed`` (`check_seed`), or a one-line
+    ConfigError naming the argument."""
     return check_count("n_boot", n_boot), check_count("n_null", n_null), check_seed(seed)
 
 
 def resample_bytes(n: int, n_boot: int, n_null: int) -> float:
-    """Estimated peak bytes of the resamples of one :func:`estimate` call on ``n`` sentences
-    (:data:`BOOT_BYTES`, :data:`NULL_BYTES`); the kernels themselves are n x n and small."""
+    """Estimated peak bytes of the resamples of one `estimate` call on ``n`` sentences
+    (`BOOT_BYTES`, `NULL_BYTES`); the kernels themselves are n x n and small."""
     return float(n) * (n_boot * BOOT_BYTES + n_null * NULL_BYTES)
 
 
 def check_resample_memory(n: int, n_boot: int, n_null: int, limit: int | None = None) -> None:
     """A one-line ConfigError, before any resample is drawn, when the bootstrap and null of
-    ``n`` sentences cannot fit in the available memory (:func:`~crossling.similarity.checks.
+    ``n`` sentences cannot fit in the available memory (`
     check_memory`)."""
     check_memory(resample_bytes(n, n_boot, n_null),
                  f"n_boot = {n_boot}, n_null = {n_null}: the resamples of {n} sentences", limit)

@@ -33,7 +33,7 @@ from crossling.training.tasks.base import (
 def seen_words(first_subword: torch.Tensor, n_words: int) -> list[int]:
     """Original (0-based) indices of the words of one sentence that have a sub-word.
 
-    ``first_subword`` is the sentence's row of :attr:`WordBatch.first_subword`. Position ``k``
+    ``first_subword`` is the sentence's row of `WordBatch.first_subword`. Position ``k``
     of the result is the word behind seen-index ``k``: the parser decodes over seen words only
     and maps back through this list.
     """
