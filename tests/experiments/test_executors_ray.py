@@ -108,6 +108,21 @@ def _kill_first(pids: Path, name: str, stop: threading.Event) -> None:
         time.sleep(0.05)
 
 
+def _run_killing_k(cells: list[Cell], store: ResultStore, tmp_path: Path,
+                   settings: RunSettings) -> dict[str, int]:
+    """Run ``cells`` on Ray while a thread kills the first worker that starts cell ``k``."""
+    store.add_cells("s", cells)
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_first, args=(tmp_path / "pids", "k", stop),
+                              daemon=True)
+    killer.start()
+    try:
+        return run_ray(cells, store, tmp_path / "w", settings)
+    finally:
+        stop.set()
+        killer.join()
+
+
 def test_a_worker_killed_mid_cell_is_retried_and_every_row_is_written_once(
         local_ray: None, tmp_path: Path) -> None:
     pids = tmp_path / "pids"
@@ -116,17 +131,9 @@ def test_a_worker_killed_mid_cell_is_retried_and_every_row_is_written_once(
                   depends_on=("k",)),
              Cell("other", "sleepy", Sleepy(name="other", seconds=1.0, pids=str(pids)))]
     store = ResultStore(tmp_path / "s.sqlite")
-    store.add_cells("s", cells)
-    stop = threading.Event()
-    killer = threading.Thread(target=_kill_first, args=(pids, "k", stop), daemon=True)
-    killer.start()
-    try:
-        counts = run_ray(cells, store, tmp_path / "w", RunSettings(
-            executor="ray", progress=False, poll_s=0.5, max_retries=2,
-            resources={"sleepy": Resources(cpus=1)}))
-    finally:
-        stop.set()
-        killer.join()
+    counts = _run_killing_k(cells, store, tmp_path, RunSettings(
+        executor="ray", progress=False, poll_s=0.5, max_retries=2,
+        resources={"sleepy": Resources(cpus=1)}))
     assert counts == {"done": 3}
     assert sorted(p.name for p in pids.iterdir()) == ["after.0", "k.0", "k.1", "other.0"]
     assert (pids / "k.0").read_text() != (pids / "k.1").read_text()  # another process
@@ -144,16 +151,8 @@ def test_a_cell_whose_worker_keeps_dying_fails_with_one_line(local_ray: None,
              Cell("after", "sleepy", Sleepy(name="after"), depends_on=("k",)),
              Cell("other", "sleepy", Sleepy(name="other", seconds=0.5))]
     store = ResultStore(tmp_path / "s.sqlite")
-    store.add_cells("s", cells)
-    stop = threading.Event()
-    killer = threading.Thread(target=_kill_first, args=(pids, "k", stop), daemon=True)
-    killer.start()
-    try:
-        counts = run_ray(cells, store, tmp_path / "w", RunSettings(
-            executor="ray", progress=False, poll_s=0.5, max_retries=0))
-    finally:
-        stop.set()
-        killer.join()
+    counts = _run_killing_k(cells, store, tmp_path, RunSettings(
+        executor="ray", progress=False, poll_s=0.5, max_retries=0))
     assert counts == {"done": 1, "failed": 1, "pending": 1}
     (failed,) = [c for c in store.cells() if c["status"] == "failed"]
     assert failed["key"] == "k" and "\n" not in failed["error"]
