@@ -276,6 +276,9 @@ class _RayRun:
         self.requests = {k: ray_request(k, specs.get(k), self.cluster)
                          for k in sorted({c.kind for c in cells})}
         self.kind_of = {c.key: c.kind for c in cells}
+        # what a read cell of no known kind may have left: every kind's outputs
+        self.any_outputs = tuple(sorted({n for k in KINDS.values()
+                                         for n in getattr(k, "OUTPUTS", ())}))
         self.priority = bottom_levels({c.key: max(c.params.cost(), 1.0) for c in cells},
                                       {c.key: c.depends_on for c in cells})
         self.remote = ray.remote(execute)
@@ -298,10 +301,9 @@ class _RayRun:
         self.tried.add(cell.key)
         self.beat.add(cell.key)
         request = self.requests[cell.kind]
-        names = tuple(sorted({n for k in KINDS.values() for n in getattr(k, "OUTPUTS", ())}))
         task = CellTask(runner_of(cell.kind), cell.params, cell.key, str(self.workdir),
                         threads=threads_of(request),
-                        fetch=tuple((k, _outputs(self.kind_of.get(k)) or names)
+                        fetch=tuple((k, _outputs(self.kind_of.get(k)) or self.any_outputs)
                                     for k in cell.reads),
                         outputs=_outputs(cell.kind), artifacts=self.opts.artifacts)
         ref = self.remote.options(**request, max_retries=self.opts.max_retries).remote(task)
