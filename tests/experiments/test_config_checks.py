@@ -155,3 +155,87 @@ def test_a_refused_study_runs_no_cell(tmp_path: Path, fixture_dir: Path, fixture
     with pytest.raises(ConfigError, match=r"tasks\.pos\.reinit\[2\]"):
         run_study(path, store=store)
     assert ran == [] and not store.exists()
+
+
+# --- presets and several models ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fixture_bert3(tmp_path_factory: pytest.TempPathFactory, fixture_bert: Path) -> Path:
+    """fixture_bert's tokenizer on a 3-block BERT: a second depth."""
+    from transformers import AutoTokenizer
+
+    from tests.conftest import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("bert3"), "bert",
+                            AutoTokenizer.from_pretrained(fixture_bert), layers=3)
+
+
+def _keys(path: Path) -> dict[str, str]:
+    return {c.label: c.key for c in expand(load_study(path))}
+
+
+def test_a_preset_gives_the_cells_and_keys_of_its_explicit_groups(
+        tmp_path: Path, fixture_dir: Path, fixture_bert: Path) -> None:
+    explicit = _keys(_write(tmp_path, fixture_dir, fixture_bert))
+    path = _write(tmp_path, fixture_dir, fixture_bert)
+    path.write_text(path.read_text().replace("reinit: [REF, 1-2]", "reinit: [REF, pairs]"))
+    assert _keys(path) == explicit  # 2 blocks: pairs = 1-2, same labels and keys
+    path.write_text(path.read_text().replace("reinit: [REF, pairs]", "reinit: [REF, each]"))
+    groups = {c.params.reinit for c in expand(load_study(path)) if c.kind == "finetune"}
+    assert groups == {"REF", "1", "2"}
+
+
+def test_a_preset_deeper_than_the_model_is_refused_at_load(
+        tmp_path: Path, fixture_dir: Path, fixture_bert: Path) -> None:
+    path = _write(tmp_path, fixture_dir, fixture_bert, pos=", reinit: [REF, thirds]")
+    _refused(path, r"study\.yaml: tasks\.pos\.reinit\[1\]: re-init preset 'thirds' needs at "
+                   r"least 3 blocks; the model has 2")
+    path = _write(tmp_path, fixture_dir, fixture_bert, pos=", reinit: [REF, 'pairs:2']")
+    _refused(path, r"tasks\.pos\.reinit\[1\]: .*pairs of 2 blocks has 1 groups \(1-2\)")
+
+
+def test_similarity_after_may_name_a_preset_or_its_groups(
+        tmp_path: Path, fixture_dir: Path, fixture_bert: Path) -> None:
+    path = _write(tmp_path, fixture_dir, fixture_bert, pos=", reinit: [REF, each]",
+                  sim=", after: ['2']")
+    afters = {c.params.reinit for c in expand(load_study(path)) if c.kind == "similarity_ft"}
+    assert afters == {"2"}
+    path = _write(tmp_path, fixture_dir, fixture_bert, pos=", reinit: [REF, each]",
+                  sim=", after: [pairs]")
+    _refused(path, r"similarity\.after\[0\]: '1-2' \('pairs' for .*, 2 blocks\) is not a "
+                   r"re-init group of any task")
+
+
+def test_two_models_of_different_depth_expand_each_on_its_own(
+        tmp_path: Path, fixture_dir: Path, fixture_bert: Path, fixture_bert3: Path) -> None:
+    single = _write(tmp_path, fixture_dir, fixture_bert)
+    single.write_text(single.read_text().replace("reinit: [REF, 1-2]", "reinit: [REF, pairs]"))
+    alone = {c.key for c in expand(load_study(single))}
+    both = tmp_path / "both.yaml"
+    both.write_text(single.read_text().replace(f"model: {fixture_bert}",
+                                               f"model: [{fixture_bert}, {fixture_bert3}]"))
+    study = load_study(both)
+    assert study.all_models == (str(fixture_bert), str(fixture_bert3))
+    assert study.depths == {str(fixture_bert): 2, str(fixture_bert3): 3}
+    cells = expand(study)
+    by_model: dict[str, set[str]] = {}
+    for c in cells:
+        by_model.setdefault(c.params.model, set()).add(c.key)  # type: ignore[attr-defined]
+    assert by_model[str(fixture_bert)] == alone  # the first model's keys as in its own study
+    assert not by_model[str(fixture_bert)] & by_model[str(fixture_bert3)]
+    groups = {c.params.reinit for c in cells  # type: ignore[attr-defined]
+              if c.kind == "finetune" and c.params.model == str(fixture_bert3)}
+    assert groups == {"REF", "1-2", "3"}  # pairs of 3 blocks
+    for c in cells:  # a cell depends only on cells of its own model
+        model = c.params.model  # type: ignore[attr-defined]
+        assert all(d in by_model[model] for d in c.depends_on), c.label
+    # a deep explicit group must fit every model
+    both.write_text(both.read_text().replace("reinit: [REF, pairs]", "reinit: [REF, '3']"))
+    _refused(both, r"reinit\[1\]: layer 3 of group '3' out of range 1\.\.2")
+
+
+def test_a_model_listed_twice_is_refused(tmp_path: Path, fixture_dir: Path,
+                                         fixture_bert: Path) -> None:
+    path = _write(tmp_path, fixture_dir, f"[{fixture_bert}, {fixture_bert}/]")
+    _refused(path, r"study\.yaml: model\[1\]: duplicate of model\[0\]")

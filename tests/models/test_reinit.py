@@ -7,7 +7,16 @@ import torch
 
 from crossling.core.errors import ConfigError, ModelError
 from crossling.models.encoder import load_encoder
-from crossling.models.reinit import SCHEMES, ReinitSettings, parse_group, reinit
+from crossling.models.reinit import (
+    SCHEMES,
+    ReinitSettings,
+    expand_groups,
+    parse_group,
+    preset_groups,
+    reinit,
+    relative_depth,
+    resolve_group,
+)
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -110,3 +119,69 @@ def test_finetune_settings_and_folder_use_the_canonical_group(fixture_dir: Path)
             for g in ("1-2", " 1-2", "1-2,1-2", "\uff11-\uff12")]
     assert all(s == made[0] for s in made) and made[0]["reinit_group"] == "1-2"
     assert len({default_out_dir(s) for s in made}) == 1
+
+
+# --- presets: groups for any depth ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("preset", "blocks", "groups"), [
+    ("thirds", 12, ["1-4", "5-8", "9-12"]),
+    ("quarters", 32, ["1-8", "9-16", "17-24", "25-32"]),
+    ("thirds", 30, ["1-10", "11-20", "21-30"]),
+    ("quarters", 26, ["1-7", "8-14", "15-20", "21-26"]),  # remainder to the lowest groups
+    ("pairs", 12, ["1-2", "3-4", "5-6", "7-8", "9-10", "11-12"]),
+    ("pairs", 7, ["1-2", "3-4", "5-6", "7"]),  # odd depth: the top block alone
+    ("each", 3, ["1", "2", "3"]),
+    ("thirds:2", 12, ["5-8"]),
+    (" Quarters : 4 ", 26, ["21-26"]),
+])
+def test_presets_expand_against_the_depth(preset: str, blocks: int, groups: list[str]) -> None:
+    assert preset_groups(preset, blocks) == groups
+
+
+@pytest.mark.parametrize("blocks", range(1, 41))
+@pytest.mark.parametrize("preset", ["pairs", "thirds", "quarters", "each"])
+def test_a_preset_covers_every_block_once_in_order(preset: str, blocks: int) -> None:
+    if preset in ("thirds", "quarters") and blocks < {"thirds": 3, "quarters": 4}[preset]:
+        with pytest.raises(ConfigError, match=f"needs at least .* the model has {blocks}"):
+            preset_groups(preset, blocks)
+        return
+    layers = [k for g in preset_groups(preset, blocks) for k in parse_group(g)[0]]
+    assert layers == list(range(1, blocks + 1))
+    sizes = [len(parse_group(g)[0]) for g in preset_groups(preset, blocks)]
+    assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
+
+
+def test_expand_groups_keeps_explicit_labels_and_drops_repeats() -> None:
+    # explicit groups keep the label they had (cell keys of existing studies are unchanged)
+    assert expand_groups(["REF", " 1,2", "pairs", "thirds:2"], 6) == ["REF", "1-2", "3-4",
+                                                                       "5-6"]
+    assert expand_groups(["REF", "emb,1-2", "11-12"], None) == ["REF", "emb,1-2", "11-12"]
+    with pytest.raises(ConfigError, match="needs the depth of m"):
+        expand_groups(["pairs"], None, "m")
+
+
+def test_one_group_of_a_preset_or_a_clear_refusal() -> None:
+    assert resolve_group("quarters:1", 26) == "1-7"
+    assert resolve_group("1,2", None) == "1-2"
+    with pytest.raises(ConfigError, match=r"'thirds' is 3 groups .* \(1-4, 5-8, 9-12\).*"
+                                          r"thirds:1 \.\. thirds:3"):
+        resolve_group("thirds", 12)
+    with pytest.raises(ConfigError, match=r"pairs of 3 blocks has 2 groups \(1-2, 3\)"):
+        resolve_group("pairs:3", 3)
+    with pytest.raises(ConfigError, match="k >= 1"):
+        resolve_group("pairs:0", 3)
+
+
+def test_relative_depth_of_layers_and_groups() -> None:
+    assert relative_depth(0, 12) == 0.0 and relative_depth(12, 12) == 1.0
+    assert relative_depth(3, 6) == 0.5
+    assert relative_depth("1-2", 12) == pytest.approx(1 / 12)
+    assert relative_depth("11-12", 12) == pytest.approx(11 / 12)
+    assert relative_depth("3", 4) == pytest.approx(0.625)  # block 3 spans (0.5, 0.75]
+    assert relative_depth("emb", 4) == 0.0 and relative_depth("REF", 4) is None
+    # the same share of the depth sits at the same place in a 12- and a 24-block model
+    for preset in ("thirds:2", "quarters:1", "quarters:4"):
+        assert relative_depth(preset_groups(preset, 12)[0], 12) == \
+            pytest.approx(relative_depth(preset_groups(preset, 24)[0], 24))
+    assert relative_depth(preset_groups("thirds:2", 24)[0], 24) == pytest.approx(0.5)

@@ -64,7 +64,9 @@ def register(sub: Any) -> None:
                                                 "for pos/parsing, WikiANN en for ner)")
     p.add_argument("--eval", nargs="+", help="target test sets: files or specs (fr de ...)")
     p.add_argument("--reinit", default="REF",
-                   help="re-initialise blocks before fine-tuning: REF, 1-2, 11-12, emb ...")
+                   help="re-initialise blocks before fine-tuning: REF, 1-2, 11-12, emb, or one "
+                        "group of a preset for the model's depth: pairs:k, thirds:k, "
+                        "quarters:k, each:k")
     p.add_argument("--reinit-scheme", default="model", choices=SCHEMES)
     p.add_argument("--seed", type=int, default=0)
     # defaults: TrainConfig's (one place: the Python API and studies use the same)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,16 @@ from crossling.experiments.fields import Fields
 from crossling.experiments.resources import Resources
 from crossling.models.config import missing_parts, num_blocks, read_config, usable_positions
 from crossling.models.names import looks_like_path
-from crossling.models.reinit import SCHEMES, canonical_group, parse_group
+from crossling.models.naming import model_name
+from crossling.models.reinit import (
+    SCHEMES,
+    canonical_group,
+    expand_groups,
+    is_preset,
+    parse_group,
+    preset_groups,
+    preset_spec,
+)
 from crossling.retrieval.metrics import VARIANTS
 from crossling.retrieval.metrics import min_sentences as retrieval_min_sentences
 from crossling.retrieval.settings import variant_list
@@ -162,6 +171,31 @@ class Study:
     """Per kind, what a cell asks a Ray cluster for (``resources.<kind>``); not in cell keys."""
     artifacts: str | None = None
     """The artifact store's URL (``artifacts``): outputs travel through it, not a shared disk."""
+    models: tuple[str, ...] = ()
+    """Every model of the study (``model: [a, b]``), ``model`` the first; empty: ``model``
+    alone."""
+    depths: dict[str, int | None] = field(default_factory=dict)
+    """Transformer blocks of each model, from its config (None: not known at load)."""
+
+    @property
+    def all_models(self) -> tuple[str, ...]:
+        """The study's models, in the file's order."""
+        return self.models or (self.model,)
+
+    def for_model(self, model: str) -> Study:
+        """The study of ``model`` alone, its re-init presets (``pairs``, ``thirds``, ...)
+        expanded into groups for the model's depth: what its cells are expanded from."""
+        depth = self.depths.get(model)
+
+        def groups(specs: list[str]) -> list[str]:
+            return expand_groups(specs, depth, model_name(model))
+
+        sim = self.similarity
+        if sim is not None and not isinstance(sim.after, bool):
+            sim = replace(sim, after=groups(sim.after))
+        return replace(self, model=model, models=(), reinit=groups(self.reinit), tasks=[
+            t if t.reinit is None else replace(t, reinit=groups(t.reinit)) for t in self.tasks],
+            similarity=sim)
 
     def task_reinit(self, task: TaskSpec) -> list[str]:
         """The re-init groups ``task`` runs (its own ``reinit``, else the study's)."""
@@ -181,9 +215,9 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
     p = Path(path)
     top = Fields(str(p), _read_yaml(p), "")
     name = top.get("name", str, p.stem)
-    model = top.get("model", str)
-    model = os.path.expanduser(model) if model.startswith("~") else model
-    config = _model_config(top, model)
+    models = _models(top)
+    model = models[0]
+    configs = {m: _model_config(top, m, key) for key, m in _model_keys(top, models)}
     ud, ner = _data_folders(top.sub("data"), p.parent, data)
     source = top.get("source", str, "en")
     seeds = _seeds(top)
@@ -204,18 +238,46 @@ def load_study(path: str | Path, data: str | Path | None = None) -> Study:
         if "similarity" in top.data else None
     retrieval = _retrieval(top.sub("retrieval"), ud, source) if "retrieval" in top.data \
         else None
-    probe = _probe_spec(top.sub("probe"), ud, source, model, config, allow_test) \
+    probe = _probe_spec(top.sub("probe"), ud, source, models, configs, allow_test) \
         if "probe" in top.data else None
     resources = _resources(top.sub("resources")) if "resources" in top.data else {}
     artifacts = _artifacts(top, p.parent)
     top.finish()
-    if config is not None:
-        _check_fits_model(top, model, config, reinit, tasks, training)
+    for m, cfg in configs.items():
+        _check_fits_model(top, m, cfg, reinit, tasks, training)
+        if similarity is not None:
+            _check_after_fits(top, m, cfg, reinit, tasks, similarity)
     return Study(name=name, path=str(p), model=model, ud=str(ud),
                  ner=None if ner is None else str(ner), source=source, tasks=tasks,
                  reinit=reinit, reinit_scheme=scheme, seeds=seeds, training=training,
                  similarity=similarity, retrieval=retrieval, probe=probe,
-                 allow_test_training=allow_test, resources=resources, artifacts=artifacts)
+                 allow_test_training=allow_test, resources=resources, artifacts=artifacts,
+                 models=tuple(models) if len(models) > 1 else (),
+                 depths={m: None if c is None else num_blocks(c) for m, c in configs.items()})
+
+
+def _models(top: Fields) -> list[str]:
+    """``model``: one model, or a list of distinct models compared in one study."""
+    raw = top.get("model", (str, list))
+    models = [raw] if isinstance(raw, str) else raw
+    if not models or not all(isinstance(m, str) and m.strip() for m in models):
+        raise top.fail("model", "expected a model (Hub name or folder) or a non-empty list "
+                                "of them")
+    models = [os.path.expanduser(m) if m.startswith("~") else m for m in models]
+    top.unique("model", models, [model_key_of(m) for m in models])
+    return models
+
+
+def model_key_of(model: str) -> str:
+    """What makes two entries of ``model`` the same model (a folder by its resolved path)."""
+    return str(Path(model).resolve()) if Path(model).is_dir() else model
+
+
+def _model_keys(top: Fields, models: list[str]) -> list[tuple[str, str]]:
+    """(field path, model) of each model: ``model``, or ``model[i]`` for a list."""
+    if isinstance(top.data.get("model"), str):
+        return [("model", models[0])]
+    return [(f"model[{i}]", m) for i, m in enumerate(models)]
 
 
 def _read_yaml(p: Path) -> Any:
@@ -430,8 +492,11 @@ def _resolve_data(raw: str | None, base: Path) -> Path | None:
 
 
 
-def group_id(group: str) -> tuple[tuple[int, ...], bool]:
-    """What makes two re-init group names the same group (``1-2`` and ``1,2``)."""
+def group_id(group: str) -> tuple[tuple[int, ...], bool] | tuple[str, str]:
+    """What makes two re-init group names the same group (``1-2`` and ``1,2``; a preset
+    by its spelling, ``Thirds`` and ``thirds``)."""
+    if is_preset(group):
+        return "preset", preset_spec(group)
     layers, emb = parse_group(group)
     return tuple(layers), emb
 
@@ -443,10 +508,12 @@ def _reinit(f: Fields, default: list[str]) -> list[str]:
         raise f.fail("reinit", "empty list: no fine-tuning cell would run (use [REF] for "
                                "the unmodified model)")
     f.unique("reinit", reinit, [_group_at(f, "reinit", i, g) for i, g in enumerate(reinit)])
-    return [canonical_group(g) for g in reinit]  # labels and cell keys: one spelling per group
+    # labels and cell keys: one spelling per group; presets expand per model (Study.for_model)
+    return [preset_spec(g) if is_preset(g) else canonical_group(g) for g in reinit]
 
 
-def _group_at(f: Fields, key: str, i: int, group: str) -> tuple[tuple[int, ...], bool]:
+def _group_at(f: Fields, key: str, i: int, group: str,
+              ) -> tuple[tuple[int, ...], bool] | tuple[str, str]:
     """`group_id` of entry ``i`` of ``f.key``; a bad group is an error at ``key[i]``."""
     try:
         return group_id(group)
@@ -461,14 +528,35 @@ def _after_groups(sf: Fields, tasks: list[TaskSpec], reinit: list[str]) -> bool 
         return after
     groups = sf.strings("after")
     run = {group_id(g) for t in tasks for g in (reinit if t.reinit is None else t.reinit)}
+    # with presets, which groups run depends on each model's depth: `_check_after_fits`
+    presets = any(is_preset(g) for g in groups) or any(k[0] == "preset" for k in run)
     ids = []
     for i, group in enumerate(groups):
         ids.append(_group_at(sf, "after", i, group))
-        if ids[-1] not in run:
+        if not presets and ids[-1] not in run:
             raise sf.fail(f"after[{i}]", f"{group!r} is not a re-init group of any task "
                                          "(reinit, tasks.<task>.reinit)")
     sf.unique("after", groups, ids)
-    return [canonical_group(g) for g in groups]
+    return [preset_spec(g) if is_preset(g) else canonical_group(g) for g in groups]
+
+
+def _check_after_fits(top: Fields, model: str, config: Any | None, reinit: list[str],
+                      tasks: list[TaskSpec], similarity: SimilaritySpec) -> None:
+    """Each ``similarity.after`` group, presets expanded for ``model``'s depth, is a group
+    some task runs on ``model``."""
+    if isinstance(similarity.after, bool) or config is None:
+        return
+    blocks = num_blocks(config)
+    if blocks is None:
+        return
+    run = {g for t in tasks for g in expand_groups(reinit if t.reinit is None else t.reinit,
+                                                   blocks)}
+    for i, spec in enumerate(similarity.after):
+        for group in expand_groups([spec], blocks):
+            if group not in run:
+                raise top.fail(f"similarity.after[{i}]", f"{group!r} ({spec!r} for "
+                               f"{model_name(model)}, {blocks} blocks) is not a re-init "
+                               "group of any task (reinit, tasks.<task>.reinit)")
 
 
 def _after_seeds(sf: Fields, seeds: list[int]) -> list[int] | None:
@@ -549,7 +637,7 @@ def _check_sentences(f: Fields, key: str, ud: Path, source: str, languages: list
                           f"{', '.join(files)} in {ud}; got {n}")
 
 
-def _model_config(top: Fields, model: str) -> Any | None:
+def _model_config(top: Fields, model: str, key: str = "model") -> Any | None:
     """The model's config (``AutoConfig``, no weights), for the checks made at load. A local
     folder must exist and hold a config, weights and tokenizer files; a Hub model's config is
     read from the local cache when it is there, else None (its checks wait for its cells)."""
@@ -558,26 +646,33 @@ def _model_config(top: Fields, model: str) -> Any | None:
             return read_config(model, cached_only=True)
         folder = Path(model)
         if not folder.is_dir():
-            raise top.fail("model", f"{model}: no such model folder")
+            raise top.fail(key, f"{model}: no such model folder")
         problem = missing_parts(folder)
         if problem is not None:
-            raise top.fail("model", f"{model}: {problem} in the model folder")
+            raise top.fail(key, f"{model}: {problem} in the model folder")
         return read_config(model)
     except ModelError as exc:
-        raise top.fail("model", str(exc)) from None
+        raise top.fail(key, str(exc)) from None
 
 
-def _check_fits_model(top: Fields, model: str, config: Any, reinit: list[str],
+def _check_fits_model(top: Fields, model: str, config: Any | None, reinit: list[str],
                       tasks: list[TaskSpec], training: TrainConfig) -> None:
-    """Each task's re-init groups within the model's blocks and its ``max_length`` within the
-    model's positions, known from its config before any cell runs; an error names the field
-    that set the value (the study's, or the task's own override)."""
-    blocks, positions = num_blocks(config), usable_positions(config)
+    """Each task's re-init groups within the model's blocks (a preset: the depth known and
+    deep enough) and its ``max_length`` within the model's positions, known from its config
+    before any cell runs; an error names the field that set the value (the study's, or the
+    task's own override)."""
+    blocks = None if config is None else num_blocks(config)
+    positions = None if config is None else usable_positions(config)
     raw_tasks = top.data.get("tasks") or {}
     for task in tasks:
         own = Fields(top.file, raw_tasks[task.name], f"tasks.{task.name}")
         groups, where = (reinit, top) if task.reinit is None else (task.reinit, own)
         for i, group in enumerate(groups):
+            if is_preset(group):
+                _check_preset(where, f"reinit[{i}]", group, model, blocks)
+                continue
+            if config is None:
+                continue
             layers, _ = parse_group(group)
             bad = [k for k in layers if blocks is not None and not 1 <= k <= blocks]
             if bad:
@@ -593,8 +688,21 @@ def _check_fits_model(top: Fields, model: str, config: Any, reinit: list[str],
                               f"positions of {model}), got {max_length}")
 
 
-def _probe_spec(pf: Fields, ud: Path, source: str, model: str, config: Any | None,
-                allow_test: bool = False) -> ProbeSpec:
+def _check_preset(where: Fields, key: str, group: str, model: str, blocks: int | None) -> None:
+    """A preset re-init group expands for ``model``: its depth is known and deep enough."""
+    if blocks is None:
+        raise where.fail(key, f"preset {group!r} needs the depth of {model_name(model)}, "
+                              "which is not known at load (a Hub model not in the local "
+                              "cache, or a config without num_hidden_layers); list the "
+                              "groups instead")
+    try:
+        preset_groups(group, blocks)
+    except ConfigError as exc:
+        raise where.fail(key, f"{exc} ({model_name(model)})") from None
+
+
+def _probe_spec(pf: Fields, ud: Path, source: str, models: list[str],
+                configs: dict[str, Any | None], allow_test: bool = False) -> ProbeSpec:
     """The ``probe`` section, checked: files resolve (no test split to train on unless
     ``allow_test``), no duplicate or source target, layers in range (when the model's
     ``config`` is known), sizes positive."""
@@ -606,14 +714,16 @@ def _probe_spec(pf: Fields, ud: Path, source: str, model: str, config: Any | Non
     if layers is not None:
         if not layers:
             raise pf.fail("layers", "empty list (omit the field for every layer)")
-        blocks = None if config is None else num_blocks(config)
         for i, k in enumerate(layers):
             if isinstance(k, bool) or not isinstance(k, int) or k < 0:
                 raise pf.fail(f"layers[{i}]", f"expected a layer number >= 0 (0 = embeddings), "
                                               f"got {k!r}")
-            if blocks is not None and k > blocks:
-                raise pf.fail(f"layers[{i}]", f"layer {k} out of range 0..{blocks} "
-                                              f"({model} has {blocks} blocks)")
+            for model in models:
+                config = configs[model]
+                blocks = None if config is None else num_blocks(config)
+                if blocks is not None and k > blocks:
+                    raise pf.fail(f"layers[{i}]", f"layer {k} out of range 0..{blocks} "
+                                                  f"({model} has {blocks} blocks)")
         pf.unique("layers", layers)
     spec = pf.settings(
         ProbeSpec, targets=targets, train=train,

@@ -21,13 +21,16 @@ def expand(study: Study) -> list[Cell]:
         if name not in KINDS:
             raise ConfigError(f"{study.path}: resources.{name}: unknown cell kind (available: "
                               f"{', '.join(KINDS)})")
-    grid = Grid(ud=Path(study.ud), ner=Path(study.ner) if study.ner else None,
-                model_id=model_key(study.model), cells=[])
-    for kind in KINDS.values():
-        grid.cells.extend(kind.expand(study, grid))
-    read = {key for c in grid.cells for key in c.reads}
-    return [replace(c, params=c.params.output_read()) if c.key in read else c
-            for c in grid.cells]
+    cells: list[Cell] = []
+    for model in study.all_models:  # each model's cells on their own (the key has the model)
+        own = study.for_model(model)
+        grid = Grid(ud=Path(study.ud), ner=Path(study.ner) if study.ner else None,
+                    model_id=model_key(model), cells=[])
+        for kind in KINDS.values():
+            grid.cells.extend(kind.expand(own, grid))
+        cells.extend(grid.cells)
+    read = {key for c in cells for key in c.reads}
+    return [replace(c, params=c.params.output_read()) if c.key in read else c for c in cells]
 
 
 def estimate_cost(cells: list[Cell], tokens_per_s: float | None = None,

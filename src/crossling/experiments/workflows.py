@@ -122,10 +122,11 @@ def plan_study(study_path: str | Path, *, store: str | Path | None = None,
     store_path = default_store(study_path, store)
     check_run_outputs(store_path)
     study = load_study(study_path, data=data)
-    try:  # a missing model folder, before the model and the data are hashed
-        check_model_name(study.model, hub=False)
-    except ModelError as exc:
-        raise ConfigError(f"{study.path}: model: {exc}") from None
+    for model in study.all_models:  # a missing model folder, before anything is hashed
+        try:
+            check_model_name(model, hub=False)
+        except ModelError as exc:
+            raise ConfigError(f"{study.path}: model: {exc}") from None
     cells = expand(study)
     if only:
         # a cell reads the output of the cells in its ``reads`` (a fine-tuned encoder); its
@@ -236,9 +237,12 @@ def run_facts(study: Study, cells: list[dict[str, Any]], progress: str
         f"{t.name}: " + ", ".join(f"{k} {v:g}" for k, v in asdict(study.task_training(t)).items()
                                   if k in recipe_keys)
         + f", {t.max_train_sentences or 'all'} training sentences, groups "
-        + ", ".join(study.task_reinit(t)) for t in study.tasks)
+        + "; ".join(f"{model_name(m)}: " * (len(study.all_models) > 1)
+                    + ", ".join(study.for_model(m).task_reinit(t)) for m in study.all_models)
+        for t in study.tasks)
     return [("study", f"{shown_path(study.path)} ({study.name})"),
-            ("model", model_name(study.model)),
+            ("model" if len(study.all_models) == 1 else "models",
+             ", ".join(model_name(m) for m in study.all_models)),
             ("seeds", ", ".join(str(s) for s in study.seeds)),
             ("tasks and recipes", recipes or "none"),
             ("cells", f"{progress}; done by kind: "

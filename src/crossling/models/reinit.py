@@ -23,6 +23,9 @@ from crossling.models.families import Family, family_of
 
 COMPONENTS = ("attention", "ffn", "layernorm")
 SCHEMES = ("model", "normal", "torch_default")
+PRESETS = ("pairs", "thirds", "quarters", "each")
+"""Re-init groups that expand against the model's depth (`preset_groups`)."""
+_PARTS = {"thirds": 3, "quarters": 4}
 
 
 def _components(name: str, value: Any) -> tuple[str, ...]:
@@ -67,8 +70,8 @@ _DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2212"}
 def _block(text: str, spec: str) -> int:
     text = text.strip()
     if not text.isdecimal():
-        raise ConfigError(f"bad re-init group {spec!r}: use REF, 'emb', a block '3' or a "
-                          "range '1-2' (1-based blocks)")
+        raise ConfigError(f"bad re-init group {spec!r}: use REF, 'emb', a block '3', a "
+                          f"range '1-2' (1-based blocks) or a preset ({', '.join(PRESETS)})")
     block = int(text)
     if block < 1:
         raise ConfigError(f"bad re-init group {spec!r}: blocks are 1-based (the embeddings "
@@ -117,6 +120,127 @@ def canonical_group(spec: str) -> str:
         parts.append(str(layers[i]) if i == j else f"{layers[i]}-{layers[j]}")
         i = j + 1
     return ",".join(parts) or "REF"
+
+
+def split_blocks(blocks: int, parts: int) -> list[tuple[int, int]]:
+    """Blocks 1..``blocks`` cut into ``parts`` consecutive (first, last) ranges of as equal
+    size as possible; the first ``blocks % parts`` ranges get one block more (26 blocks in
+    quarters: 1-7, 8-14, 15-20, 21-26), as ``numpy.array_split`` does."""
+    if not 1 <= parts <= blocks:
+        raise ConfigError(f"cannot cut {blocks} blocks into {parts} groups")
+    size, extra = divmod(blocks, parts)
+    out, first = [], 1
+    for i in range(parts):
+        last = first + size + (1 if i < extra else 0) - 1
+        out.append((first, last))
+        first = last + 1
+    return out
+
+
+def _preset_parts(name: str) -> tuple[str, int | None] | None:
+    """``("thirds", None)`` for ``thirds``, ``("thirds", 2)`` for ``thirds:2``; None when
+    ``name`` names no preset."""
+    text = unicodedata.normalize("NFKC", str(name)).strip().lower()
+    base, colon, index = text.partition(":")
+    base = base.strip()
+    if base not in PRESETS:
+        return None
+    if not colon:
+        return base, None
+    index = index.strip()
+    if not index.isdecimal() or int(index) < 1:
+        raise ConfigError(f"bad re-init group {name!r}: {base}:<k> takes the k-th group, "
+                          "k >= 1")
+    return base, int(index)
+
+
+def is_preset(spec: str) -> bool:
+    """Whether ``spec`` is a preset (``pairs``, ``thirds``, ...) or one of its groups
+    (``thirds:2``), which need the model's depth to become blocks."""
+    return _preset_parts(spec) is not None
+
+
+def preset_spec(spec: str) -> str:
+    """The one spelling of a preset (``Thirds : 2`` -> ``thirds:2``)."""
+    parts = _preset_parts(spec)
+    if parts is None:
+        raise ConfigError(f"{spec!r} is not a re-init preset ({', '.join(PRESETS)})")
+    return parts[0] if parts[1] is None else f"{parts[0]}:{parts[1]}"
+
+
+def preset_groups(name: str, blocks: int) -> list[str]:
+    """The canonical groups of preset ``name`` for a model of ``blocks`` blocks: ``pairs``
+    1-2, 3-4, ... (odd depth: the top block alone last), ``thirds`` and ``quarters``
+    (`split_blocks`), ``each`` 1, 2, ..., L; ``name:k`` the k-th of them only."""
+    parts = _preset_parts(name)
+    if parts is None:
+        raise ConfigError(f"{name!r} is not a re-init preset ({', '.join(PRESETS)})")
+    base, index = parts
+    if base in _PARTS and blocks < _PARTS[base]:
+        raise ConfigError(f"re-init preset {base!r} needs at least {_PARTS[base]} blocks; "
+                          f"the model has {blocks}")
+    if base == "pairs":
+        ranges = [(k, min(k + 1, blocks)) for k in range(1, blocks + 1, 2)]
+    elif base == "each":
+        ranges = [(k, k) for k in range(1, blocks + 1)]
+    else:
+        ranges = split_blocks(blocks, _PARTS[base])
+    groups = [str(a) if a == b else f"{a}-{b}" for a, b in ranges]
+    if index is None:
+        return groups
+    if index > len(groups):
+        raise ConfigError(f"re-init group {name!r}: {base} of {blocks} blocks has "
+                          f"{len(groups)} groups ({', '.join(groups)})")
+    return [groups[index - 1]]
+
+
+def expand_groups(specs: Sequence[str], blocks: int | None, model: str = "the model",
+                  ) -> list[str]:
+    """``specs`` with every preset replaced by its groups for ``blocks`` blocks, each group
+    canonical (`canonical_group`), a group listed twice kept once, in order. ``blocks`` None
+    (depth unknown) with a preset is a ConfigError naming ``model``."""
+    out: list[str] = []
+    for spec in specs:
+        if is_preset(spec):
+            if blocks is None:
+                raise ConfigError(f"re-init preset {spec!r} needs the depth of {model}, "
+                                  "which its config does not give; list the groups instead")
+            groups = preset_groups(spec, blocks)
+        else:
+            groups = [canonical_group(spec)]
+        out.extend(g for g in groups if g not in out)
+    return out
+
+
+def resolve_group(spec: str, blocks: int | None, model: str = "the model") -> str:
+    """One group: ``spec`` canonical, or the one group a ``preset:k`` names; a whole preset
+    (several groups) is a ConfigError saying how to name one of them."""
+    groups = expand_groups([spec], blocks, model)
+    if len(groups) != 1:
+        base = preset_spec(spec)
+        raise ConfigError(f"re-init preset {base!r} is {len(groups)} groups of {model} "
+                          f"({', '.join(groups)}); one run re-initialises one group: use "
+                          f"{base}:1 .. {base}:{len(groups)} (or a study for all)")
+    return groups[0]
+
+
+def relative_depth(group: str | int, blocks: int) -> float | None:
+    """Where a layer or a re-init group sits in a model of ``blocks`` blocks, in [0, 1].
+
+    A layer k (0 = embeddings, the output of block k) at k / L. A group at the midpoint of
+    the depth its blocks span, block k spanning ((k - 1) / L, k / L] (the embeddings: 0), so a
+    share of the depth sits at the same place whatever L: ``thirds:2`` at 0.5 in 12 and in
+    24 blocks, 1-2 of 12 at 1/12, 11-12 at 11/12; REF (no group) None.
+    """
+    if blocks < 1:
+        raise ConfigError(f"a model has at least one block, got {blocks}")
+    if isinstance(group, int):
+        return group / blocks
+    layers, embeddings = parse_group(group)
+    members = ([0.0] if embeddings else []) + [k - 0.5 for k in layers]
+    if not members:
+        return None
+    return sum(members) / len(members) / blocks
 
 
 def _is_norm(module: nn.Module) -> bool:

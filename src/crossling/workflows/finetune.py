@@ -36,8 +36,11 @@ from crossling.models.reinit import (
     ReinitReport,
     ReinitSettings,
     canonical_group,
+    is_preset,
     parse_group,
+    preset_spec,
     reinit,
+    resolve_group,
 )
 from crossling.models.vocab import merge_vocabulary, trim_vocabulary
 from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
@@ -99,8 +102,11 @@ def _optional_name(name: str, value: Any) -> str | None:
 
 
 def _group(name: str, value: Any) -> str:
-    """The canonical label of a re-init group (`crossling.models.reinit.canonical_group`)."""
-    return canonical_group(_name(name, value))
+    """The canonical label of a re-init group (`crossling.models.reinit.canonical_group`),
+    or a preset's group (``thirds:2``), resolved against the model's depth by
+    `prepare_finetune`."""
+    text = _name(name, value)
+    return preset_spec(text) if is_preset(text) else canonical_group(text)
 
 
 def _training(name: str, value: Any) -> TrainConfig:
@@ -213,6 +219,20 @@ def default_out_dir(settings: Mapping[str, Any], root: str | Path = DEFAULT_ROOT
 # --- the spec-level entry points ---------------------------------------------------------------
 
 
+def with_depth(settings: FinetuneSettings) -> FinetuneSettings:
+    """``settings`` with a preset group (``thirds:2``) replaced by its blocks for the model's
+    depth (read from its config, no weights); a whole preset is a one-line error."""
+    if not is_preset(settings.reinit):
+        return settings
+    check_model_name(settings.model)
+    try:
+        group = resolve_group(settings.reinit, num_blocks(read_config(settings.model)),
+                              model_name(settings.model))
+    except ConfigError as exc:
+        raise SettingError("reinit", str(exc)) from None
+    return replace(settings, reinit=group)
+
+
 def prepare_finetune(settings: FinetuneSettings, *, data: str | Path | None = None,
                      out: str | Path | None = None) -> FinetuneJob:
     """Everything checked before training: specs resolved in ``data`` with the shared defaults
@@ -220,7 +240,7 @@ def prepare_finetune(settings: FinetuneSettings, *, data: str | Path | None = No
     (``out``, else one per distinct run under ``runs/finetune``) usable. No test split is
     trained on unless ``settings.allow_test_training``, and no evaluated sentence is a
     training or dev sentence (`crossling.data.leakage`)."""
-    s = settings
+    s = with_depth(settings)
     files = resolve_task_files(s.task, DataFolders.under(data), FileSpecs(
         train=s.train, dev=s.dev, test=s.test, evals=s.evals,
         allow_test_training=s.allow_test_training))
