@@ -253,3 +253,62 @@ def alignment_robustness(curves: pd.DataFrame, path: Path) -> Path:
     fig.suptitle("Robustness of the alignment curve: every measure, mean over targets, "
                  "normalised to its null (0) and its peak (1)", fontsize=10)
     return _save(fig, path)
+
+
+def depth_similarity(sim: pd.DataFrame, measure: str, path: Path) -> Path:
+    """Models of different depth on one axis: each model's pretrained cross-lingual
+    ``measure``, mean over targets, against relative depth (layer / L; 0 = embeddings, 1 = top
+    block), its shuffled-pairs null mean dotted in the same colour."""
+    t = sim[sim["metric"] == measure]
+    if t.empty:
+        raise ValueError(f"no cross-lingual {measure} rows to plot")
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for i, (model, g) in enumerate(t.groupby("model", sort=False)):
+        g = g.sort_values("relative_depth")
+        blocks = int(g["layer"].max())
+        ax.plot(g["relative_depth"], g["value"], "o-", ms=3, lw=1.5, color=f"C{i}",
+                label=f"{model} ({blocks} blocks)")
+        ax.plot(g["relative_depth"], g["null_mean"], ":", lw=1.0, color=f"C{i}")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_xlabel("relative depth (layer / blocks; 0 = embeddings, 1 = top block)")
+    ax.set_ylabel(measure_label(measure))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title("Cross-lingual similarity by relative depth, mean over targets\n"
+                 "(dotted: shuffled-pairs null mean)", fontsize=10)
+    return _save(fig, path)
+
+
+def depth_deltas(dl: pd.DataFrame, path: Path) -> Path:
+    """RANDOM-INIT Δ vs REF against the relative depth of the re-initialised group (the
+    midpoint of the depth it spans), one panel per task (its main metric), one colour per
+    model: targets' mean solid, source dashed, bars the 95% t-interval across seeds."""
+    d = dl[dl["relative_depth"].notna()]
+    if d.empty:
+        raise ValueError("no RANDOM-INIT rows to plot")
+    main = [str(t) not in MAIN_METRIC or MAIN_METRIC[str(t)] == m
+            for t, m in zip(d["task"], d["metric"], strict=True)]
+    panels = list(d[main].groupby(["task", "metric"], sort=True)) or \
+        list(d.groupby(["task", "metric"], sort=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, 4.8 * len(panels)), 3.8),
+                             squeeze=False)
+    for ax, ((task, metric), g) in zip(axes[0], panels, strict=True):
+        for i, (model, m) in enumerate(g.groupby("model", sort=False)):
+            m = m.sort_values("relative_depth")
+            x = m["relative_depth"].to_numpy(dtype=float)
+            for side, style, label in (("target", "o-", "targets"), ("source", "s--", "source")):
+                value = m[f"{side}_delta"].to_numpy(dtype=float)
+                low = np.nan_to_num(value - m[f"{side}_ci_low"].to_numpy(dtype=float))
+                high = np.nan_to_num(m[f"{side}_ci_high"].to_numpy(dtype=float) - value)
+                ax.errorbar(x, value, yerr=[low, high], fmt=style, ms=4, lw=1.3, capsize=3,
+                            color=f"C{i}", label=f"{model}: {label}")
+        ax.axhline(0.0, color="0.4", lw=0.8)
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_xlabel("relative depth of the re-initialised group")
+        ax.set_ylabel(f"Δ {metric} vs REF (points)")
+        ax.set_title(str(task), fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7, frameon=False)
+    fig.suptitle("RANDOM-INIT by relative depth, models side by side (mean over seeds)",
+                 fontsize=10)
+    return _save(fig, path)

@@ -8,7 +8,7 @@ Adding a section is one function and one entry in `SECTIONS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -18,6 +18,7 @@ import pandas as pd
 from crossling.report import figures
 from crossling.report import tables as fmt
 from crossling.report.data import ReportData
+from crossling.report.depth import DepthComparison, delta_table, similarity_table
 from crossling.report.plots import measure_label, plot_similarity
 from crossling.report.probing import plot_probe
 from crossling.report.readme import verdict_table
@@ -390,4 +391,48 @@ def report_csvs(data: ReportData, sections: list[Section]) -> dict[str, pd.DataF
     out = {"correlations.csv": data.correlations} if not data.correlations.empty else {}
     for s in sections:
         out.update(s.csvs)
+    return out
+
+
+def depth_sections(cmp: DepthComparison, measure: str,
+                   reports: Sequence[tuple[str, str]]) -> list[Section]:
+    """The report of several models: their curves and RANDOM-INIT Δs on the relative-depth
+    axis, side by side, then a link to each model's own full report (``reports``: model,
+    folder)."""
+    out = []
+    depths = ", ".join(f"{m} {b} blocks" for m, b in zip(cmp.depths["model"],
+                                                         cmp.depths["blocks"], strict=True))
+    sim = similarity_table(cmp.similarity, measure)
+    if not sim.empty:
+        out.append(Section(
+            "Figure · Cross-lingual similarity by relative depth, models side by side",
+            f"Models of different depth ({depths}) on one axis: layer k of a model of L blocks "
+            f"at relative depth k / L (0 = embeddings, 1 = top block). {measure}, source vs "
+            "target on parallel PUD sentences, mean over targets, with the mean shuffled-pairs "
+            "null. Numbers: depth-similarity.csv.", ((f"{measure} by relative depth", sim),),
+            (Figure("depth-similarity.png", f"{measure} by relative depth, one line per model",
+                    partial(figures.depth_similarity, cmp.similarity, measure)),),
+            {"depth-similarity.csv": cmp.similarity}))
+    dl = delta_table(cmp.deltas)
+    if not dl.empty:
+        out.append(Section(
+            "Figure · RANDOM-INIT Δ by relative depth, models side by side",
+            "Δ = score(group) − score(REF) of the same seed, mean over seeds; each group at "
+            "the midpoint of the depth its blocks span (block k of L spans ((k−1)/L, k/L]), so "
+            "the same share of two models' depth sits at the same place. gap = mean target Δ "
+            "− source Δ. Intervals (depth-deltas.csv): 95% t-intervals across seeds.",
+            (("Δ vs REF by relative depth", dl),),
+            (Figure("depth-deltas.png", "Δ vs REF by the relative depth of the re-initialised "
+                    "group, one colour per model",
+                    partial(figures.depth_deltas, cmp.deltas)),),
+            {"depth-deltas.csv": cmp.deltas}))
+    links = pd.DataFrame([{"model": m, "report": f"{folder}/report.md",
+                           "blocks": b} for (m, folder), b in
+                          zip(reports, cmp.depths.set_index("model").reindex(
+                              [m for m, _ in reports])["blocks"], strict=True)])
+    out.append(Section(
+        "Each model's own report",
+        "Every table and figure of a one-model report (verdicts, Table 1-3, similarity, "
+        "retrieval, probing, provenance), per model, in absolute layers.",
+        (("reports", links),)))
     return out

@@ -8,6 +8,7 @@ for a study, the generated README. A file crossling did not write is never repla
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
@@ -17,10 +18,11 @@ import pandas as pd
 from crossling.analysis.verdicts import verdict_frame
 from crossling.core.atomic import atomic_write, write_text
 from crossling.core.manifest import check_outputs, writing_outputs
-from crossling.report.data import ReportData, compute_report
+from crossling.report.data import ReportData, compute_report, named_models
+from crossling.report.depth import compare_depths, split_by_model
 from crossling.report.readme import render_readme
 from crossling.report.render import render_html, render_markdown
-from crossling.report.sections import build_sections, report_csvs
+from crossling.report.sections import build_sections, depth_sections, report_csvs
 from crossling.report.settings import ReportSettings
 from crossling.results import ScoreRow, SimilarityRow
 
@@ -54,7 +56,8 @@ REPORT_OUTPUTS = (
     "robustness.csv", "robustness-curves.csv", "retrieval.csv", "probe.csv", "provenance.csv",
     "alignment.png", "alignment-per-target.png", "delta-by-group.png",
     "pretrained-vs-finetuned.png", "robustness.png", "retrieval.png", "probe.png",
-    "delta-*.png", "scatter-*.csv", "scatter-*.png")
+    "delta-*.png", "scatter-*.csv", "scatter-*.png", "depth-similarity.csv",
+    "depth-deltas.csv", "depth-similarity.png", "depth-deltas.png", "models")
 """Names (and ``fnmatch`` patterns) of every file a report may write into its folder."""
 
 
@@ -112,5 +115,31 @@ def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out:
     path. Everything is computed before anything is written: no rows at all (ValueError) leave
     ``out`` as it was, and so does a folder holding a file crossling did not write."""
     check_report_folder(out)  # before minutes of resampling
+    by_model = split_by_model(named_models(scores), named_models(sims))
+    if len(by_model) > 1:
+        return _several_models(by_model, Path(out), title, settings, readme)
     data = compute_report(scores, sims, settings=settings)
     return write_report(data, out, title=title, readme=readme)
+
+
+def _several_models(by_model: dict[str, tuple[list[ScoreRow], list[SimilarityRow]]],
+                    folder: Path, title: str, settings: ReportSettings | None,
+                    readme: Readme | None) -> Path:
+    """Models side by side on the relative-depth axis in ``folder``, and each model's own
+    report (absolute layers) in ``folder/models/<model>``; all computed before any write."""
+    datas = {m: compute_report(s, r, settings=settings) for m, (s, r) in by_model.items()}
+    subs = {m: f"models/{re.sub(r'[^A-Za-z0-9._-]+', '_', m)}" for m in by_model}
+    measure = next(iter(datas.values())).measure
+    sections = depth_sections(compare_depths(by_model), measure, list(subs.items()))
+    folder.mkdir(parents=True, exist_ok=True)
+    with writing_outputs(folder, REPORT_OUTPUTS):
+        for model, data in datas.items():
+            write_report(data, folder / subs[model], title=f"{title} · {model}",
+                         readme=readme)
+        for section in sections:
+            for figure in section.figures:
+                figure.draw(folder / figure.name)
+            for name, frame in section.csvs.items():
+                _write_csv(folder / name, frame)
+        write_text(folder / "report.md", render_markdown(title, sections))
+        return write_text(folder / "index.html", render_html(title, sections))
