@@ -255,3 +255,20 @@ def test_training_on_test_data_is_refused_before_any_work(data_dir: Path, tmp_pa
 
 def _specs(model: Path, **specs: Any) -> FinetuneSettings:
     return FinetuneSettings(task="pos", model=str(model), evals=["fr"], **specs)
+
+
+def test_a_preset_group_is_resolved_for_the_models_depth(fixture_bert: Path) -> None:
+    """``--reinit pairs:1`` is the first pair of the model's blocks; a whole preset (several
+    runs) is refused with the groups it would give, before any work."""
+    from crossling.workflows.finetune import with_depth
+
+    base = FinetuneSettings(task="pos", model=str(fixture_bert), reinit="Each : 2")
+    assert base.reinit == "each:2"
+    assert with_depth(base).reinit == "2"  # fixture_bert: 2 blocks
+    assert with_depth(base.replace(reinit="pairs:1")).reinit == "1-2"
+    assert with_depth(base.replace(reinit="1,2")).reinit == "1-2"
+    with pytest.raises(SettingError, match=r"reinit .*'each' is 2 groups .* \(1, 2\).*each:1 "
+                                           r"\.\. each:2"):
+        with_depth(base.replace(reinit="each"))
+    with pytest.raises(SettingError, match=r"each of 2 blocks has 2 groups"):
+        with_depth(base.replace(reinit="each:3"))
