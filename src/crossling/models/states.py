@@ -11,7 +11,6 @@ hook, not from ``hidden_states[-1]``. The full model's top layer is only asked f
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,14 +23,15 @@ from crossling.core.errors import ModelError
 from crossling.models.encoder import forward_inputs
 from crossling.models.families import family_of
 
-
-@functools.cache
-def _forward_params(cls: type) -> frozenset[str]:
-    return frozenset(inspect.signature(cls.forward).parameters)
+_PARAMS: dict[type, frozenset[str]] = {}
 
 
 def _takes(model: nn.Module, name: str) -> bool:
-    return name in _forward_params(type(model))
+    names = _PARAMS.get(type(model))
+    if names is None:
+        names = frozenset(inspect.signature(model.forward).parameters)
+        _PARAMS[type(model)] = names
+    return name in names
 
 
 @contextmanager

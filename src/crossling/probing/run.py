@@ -31,7 +31,9 @@ from crossling.similarity.extract import (
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
     extraction_precision,
+    kept_layers,
 )
+from crossling.similarity.memory import estimate_for, report_memory
 from crossling.training.finetune import SUBSAMPLE_SEED
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ def probe_layers(encoder: Encoder, data: ProbeData, settings: ProbeSettings, *,
     are still read one at a time)."""
     s = settings
     layers = check_layers(s.layers, encoder.num_layers)
+    kept = kept_layers(layers, encoder.num_layers + 1)  # only these are computed and cached
     length = check_max_length(encoder.model, s.max_length, encoder.name)
     out = _Rows(encoder, s, _provenance(encoder, data, s, length))
     timings = {"train_words_s": 0.0, "test_words_s": 0.0, "fit_s": 0.0, "score_s": 0.0}
@@ -96,16 +99,24 @@ def probe_layers(encoder: Encoder, data: ProbeData, settings: ProbeSettings, *,
         value, n_units = majority_score(t, data.majority, seed=s.seed, n_boot=s.n_boot)
         out.add(t, "majority_acc", value, n_units, None)
     extraction = Extraction(max_length=length, batch_tokens=s.batch_tokens)
+    words = [sum(len(ex.words) for ex in data.train),
+             *(sum(len(w) for w in t.words) for t in data.sets)]
+    # one set in memory at a time (float16), then streamed from the cache a layer at a time
+    report_memory(estimate_for(encoder.model, encoder.num_layers + 1, sets=1, rows=max(words),
+                               unit="words", layers=kept, vector_bytes=2,
+                               batch_tokens=s.batch_tokens), encoder.device)
     with contextlib.ExitStack() as stack:
         folder = cache_dir if cache_dir is not None else stack.enter_context(
             tempfile.TemporaryDirectory(prefix="crossling-probe-"))  # stream layers from disk
         clock = time.perf_counter()
         train_vec = word_vectors_cached(encoder, [ex.words for ex in data.train], folder,
-                                        extraction, progress=progress, desc="probe: train words")
+                                        extraction, progress=progress, desc="probe: train words",
+                                        layers=kept)
         timings["train_words_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
         vectors = {t.label: word_vectors_cached(encoder, t.words, folder, extraction,
-                                                progress=progress, desc=f"probe: {t.label} words")
+                                                progress=progress, desc=f"probe: {t.label} words",
+                                                layers=kept)
                    for t in data.sets}
         timings["test_words_s"] = time.perf_counter() - clock
         for k in tqdm(layers, desc="probe: layers", disable=not progress, leave=False):
