@@ -2,8 +2,9 @@
 
 Texts are tokenised once, sorted by length and cut into batches under a token budget
 (`crossling.data.batching.bucket_batches`, the package's one length batcher); each batch
-runs one forward pass under ``torch.inference_mode`` returning every hidden state, pooled at
-once, so only the pooled [layers, n, hidden] result is kept. `extract_cached` adds an
+runs one forward pass under ``torch.inference_mode`` returning every hidden state (or only the
+asked ones, without running the blocks above them), pooled at once, so only the pooled
+[layers, n, hidden] result is kept. `extract_cached` adds an
 on-disk cache (atomic writes) so an interrupted analysis resumes where it stopped.
 """
 
