@@ -36,23 +36,19 @@ def test_sizes_are_decimal() -> None:
 def test_the_estimate_of_a_tiny_model_follows_from_its_shapes(tiny_bert: Path) -> None:
     enc = load_encoder(str(tiny_bert), device="cpu")  # 4 blocks, hidden 32, float32
     params = sum(p.numel() for p in enc.model.parameters())
-    full = estimate_for(enc.model, 5, sets=3, rows=20, unit="sentences", layers=None,
-                        vector_bytes=4, batch_tokens=100)
+    full = estimate_for(enc.model, 5, (3, 20, "sentences", 4), None, 100)
     assert full.weights == params * 4
     assert full.vectors == 3 * 20 * 5 * 32 * 4
     assert full.activations == 100 * 32 * 5 * 4
     assert "3 x 20 sentences x 5 layers x 32 x 4 B" in full.line()
     assert f"weights {size(params * 4)} (fp32)" in full.line()
-    some = estimate_for(enc.model, 5, sets=3, rows=20, unit="sentences", layers=[2, 1],
-                        vector_bytes=2, batch_tokens=100)
+    some = estimate_for(enc.model, 5, (3, 20, "sentences", 2), [2, 1], 100)
     assert some.vectors == 3 * 20 * 2 * 32 * 2
     assert some.activations == 100 * 32 * 3 * 4  # blocks 1-2 run: 3 states alive
     for layers, alive in (([0], 2), ([4], 5), ([3], 4)):
-        est = estimate_for(enc.model, 5, sets=1, rows=1, unit="words", layers=layers,
-                           vector_bytes=2, batch_tokens=1)
+        est = estimate_for(enc.model, 5, (1, 1, "words", 2), layers, 1)
         assert est.states_alive == alive
-    half = estimate_for(enc.model.to(torch.bfloat16), 5, sets=1, rows=1, unit="words",
-                        layers=None, vector_bytes=2, batch_tokens=10)
+    half = estimate_for(enc.model.to(torch.bfloat16), 5, (1, 1, "words", 2), None, 10)
     assert half.weights == params * 2 and "(bf16)" in half.line()
 
 

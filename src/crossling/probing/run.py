@@ -98,25 +98,23 @@ def probe_layers(encoder: Encoder, data: ProbeData, settings: ProbeSettings, *,
     for t in data.sets:
         value, n_units = majority_score(t, data.majority, seed=s.seed, n_boot=s.n_boot)
         out.add(t, "majority_acc", value, n_units, None)
-    extraction = Extraction(max_length=length, batch_tokens=s.batch_tokens)
+    extraction = Extraction(max_length=length, batch_tokens=s.batch_tokens,
+                            layers=None if kept is None else tuple(kept))
     words = [sum(len(ex.words) for ex in data.train),
              *(sum(len(w) for w in t.words) for t in data.sets)]
     # one set in memory at a time (float16), then streamed from the cache a layer at a time
-    report_memory(estimate_for(encoder.model, encoder.num_layers + 1, sets=1, rows=max(words),
-                               unit="words", layers=kept, vector_bytes=2,
-                               batch_tokens=s.batch_tokens), encoder.device)
+    report_memory(estimate_for(encoder.model, encoder.num_layers + 1, (1, max(words), "words", 2),
+                               kept, s.batch_tokens), encoder.device)
     with contextlib.ExitStack() as stack:
         folder = cache_dir if cache_dir is not None else stack.enter_context(
             tempfile.TemporaryDirectory(prefix="crossling-probe-"))  # stream layers from disk
         clock = time.perf_counter()
         train_vec = word_vectors_cached(encoder, [ex.words for ex in data.train], folder,
-                                        extraction, progress=progress, desc="probe: train words",
-                                        layers=kept)
+                                        extraction, progress=progress, desc="probe: train words")
         timings["train_words_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
         vectors = {t.label: word_vectors_cached(encoder, t.words, folder, extraction,
-                                                progress=progress, desc=f"probe: {t.label} words",
-                                                layers=kept)
+                                                progress=progress, desc=f"probe: {t.label} words")
                    for t in data.sets}
         timings["test_words_s"] = time.perf_counter() - clock
         for k in tqdm(layers, desc="probe: layers", disable=not progress, leave=False):

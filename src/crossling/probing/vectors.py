@@ -43,12 +43,13 @@ FORMAT = 1
 @dataclass(frozen=True)
 class Extraction(Settings):
     """How the frozen encoder runs: sub-words kept per sentence, padded sub-words per forward
-    pass, and ``autocast`` as in `crossling.similarity.extract.extract` (None: bfloat16 on
-    CUDA)."""
+    pass, ``autocast`` as in `crossling.similarity.extract.extract` (None: bfloat16 on
+    CUDA), and the hidden states kept (None: all; sorted, checked by the caller)."""
 
     max_length: int = setting(512, rule=count(1))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
     autocast: bool | None = setting(None, rule=optional_flag)
+    layers: tuple[int, ...] | None = setting(None)
 
 
 @dataclass(frozen=True)
@@ -93,17 +94,17 @@ class WordVectors:
 
 def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]],
                          extraction: Extraction | None = None, *, progress: bool = True,
-                         desc: str = "words", layers: Sequence[int] | None = None,
-                         ) -> WordVectors:
+                         desc: str = "words") -> WordVectors:
     """One forward pass per length-bucketed batch under ``torch.inference_mode``; from all
-    hidden states (or ``layers`` only: no block above the highest runs), the vector of each
-    word's representative sub-word, kept as float16.
+    hidden states (or ``extraction.layers`` only: no block above the highest runs), the vector
+    of each word's representative sub-word, kept as float16.
 
     Sentences are tokenised by `crossling.models.encoder.encode_words` (fine-tuning's word
     alignment) and batched by `crossling.data.batching.bucket_batches` (sorted by length, at
     most ``extraction.batch_tokens`` padded sub-words per pass).
     """
     ex = extraction or Extraction()
+    layers = ex.layers
     if not sentences:
         raise ValueError("no sentences to encode")
     tok = encoder.tokenizer
@@ -199,28 +200,25 @@ def _read_word_cache(path: Path, n_sentences: int,
 
 def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
                         cache_dir: str | Path | None, extraction: Extraction | None = None, *,
-                        progress: bool = True, desc: str = "words",
-                        layers: Sequence[int] | None = None) -> WordVectors:
+                        progress: bool = True, desc: str = "words") -> WordVectors:
     """`extract_word_vectors`, read from / written to ``cache_dir`` when one is given.
 
     With a cache the result is file-backed (a layer is read when asked for), whether the set
     was found there or extracted now and written atomically; without one it is in memory.
-    ``layers``: only those states are computed, held and cached (their own entry).
+    ``extraction.layers``: only those states are computed, held and cached (their own entry).
     """
     ex = extraction or Extraction()
     ex = ex.replace(autocast=resolve_autocast(encoder, ex.autocast))
-    kept = None if layers is None else tuple(layers)
+    kept = ex.layers
     if cache_dir is None:
-        return extract_word_vectors(encoder, sentences, ex, progress=progress, desc=desc,
-                                    layers=kept)
+        return extract_word_vectors(encoder, sentences, ex, progress=progress, desc=desc)
     key = word_cache_key(encoder, sentences, ex.max_length, bool(ex.autocast), kept)
     path = Path(cache_dir) / f"words-{key}.safetensors"
     if path.is_file():
         found = _read_word_cache(path, len(sentences), kept, encoder.num_layers + 1)
         if found is not None:
             return found
-    vectors = extract_word_vectors(encoder, sentences, ex, progress=progress, desc=desc,
-                                   layers=kept)
+    vectors = extract_word_vectors(encoder, sentences, ex, progress=progress, desc=desc)
     if vectors.memory is None:  # extract_word_vectors always fills it
         raise ValueError("extraction returned no vectors")
     tensors = {f"layer_{k}": vectors.memory[i] for i, k in enumerate(vectors.held)}

@@ -171,9 +171,9 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
     metric_device = pick_device(s.device) if s.device is not None else encoder.device
     languages = [source, *targets]
     states = encoder.num_layers + 1
-    report_memory(estimate_for(encoder.model, states, sets=len(languages), rows=len(corpus),
-                               unit="sentences", layers=kept_layers(layers, states),
-                               vector_bytes=4, batch_tokens=s.batch_tokens), encoder.device)
+    report_memory(estimate_for(encoder.model, states, (len(languages), len(corpus), "sentences",
+                                                       4), kept_layers(layers, states),
+                               s.batch_tokens), encoder.device)
     vectors = _encode(encoder, {lang: corpus.texts[lang] for lang in languages}, s, cache_dir,
                       max_length, layers)
     chosen = list(s.variants)

@@ -64,25 +64,28 @@ def extraction_precision(encoder: Encoder, autocast: bool | None = None) -> str:
 @dataclass(frozen=True)
 class Forward:
     """How the forward passes run: the token budget of a batch, the sub-words kept per
-    sentence, and bfloat16 autocast (None: on for CUDA, `resolve_autocast`)."""
+    sentence, bfloat16 autocast (None: on for CUDA, `resolve_autocast`), and the hidden states
+    kept (None: all)."""
 
     batch_tokens: int = BATCH_TOKENS
     max_length: int = 512
     autocast: bool | None = None
+    layers: tuple[int, ...] | None = None
 
 
 def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
             forward: Forward | None = None, progress: bool = True,
-            desc: str = "extract", layers: Sequence[int] | None = None) -> torch.Tensor:
+            desc: str = "extract") -> torch.Tensor:
     """Sentence vectors of every layer: a float32 CPU tensor [num_layers + 1, n, hidden].
 
     Layer 0 is the embedding output, layer i the output of block i. Rows follow ``texts``.
     ``forward`` (default: ``Forward()``) sets the batches, truncation and precision.
-    ``layers``: only these hidden states, [len(layers), n, hidden] in that order; blocks above
-    the highest do not run (`crossling.models.states.hidden_states`).
+    ``forward.layers``: only these hidden states, [len(layers), n, hidden] in that order;
+    blocks above the highest do not run (`crossling.models.states.hidden_states`).
     """
     fwd = Forward() if forward is None else forward
     batch_tokens, max_length, autocast = fwd.batch_tokens, fwd.max_length, fwd.autocast
+    layers = fwd.layers
     if batch_tokens <= 0:
         raise ConfigError(f"batch_tokens = {batch_tokens}: the token budget per forward pass "
                           "must be > 0")
@@ -191,9 +194,9 @@ def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean"
     forward = Forward(**{k: kwargs.pop(k) for k in ("batch_tokens", "max_length", "autocast")
                          if k in kwargs})  # type: ignore[arg-type]
     layers = None if layers is None else list(layers)
+    forward = replace(forward, layers=None if layers is None else tuple(layers))
     if cache_dir is None:
-        return extract(encoder, texts, pooling, forward, layers=layers,
-                       **kwargs)  # type: ignore[arg-type]
+        return extract(encoder, texts, pooling, forward, **kwargs)  # type: ignore[arg-type]
     autocast = resolve_autocast(encoder, forward.autocast)
     forward = replace(forward, autocast=autocast)
     key = cache_key(encoder, texts, pooling, forward.max_length, autocast, layers)
@@ -207,8 +210,7 @@ def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean"
             warn_recompute(path, "unexpected content")
         except CacheDamaged as exc:
             warn_recompute(path, exc)
-    vectors = extract(encoder, texts, pooling, forward, layers=layers,
-                      **kwargs)  # type: ignore[arg-type]
+    vectors = extract(encoder, texts, pooling, forward, **kwargs)  # type: ignore[arg-type]
     metadata = {"model": encoder.name, "pooling": pooling,
                 "precision": "bfloat16 autocast" if autocast else "float32"}
     if layers is not None:

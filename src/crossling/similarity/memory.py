@@ -95,12 +95,13 @@ def hidden_size(model: Any) -> int:
     return int(model.config.hidden_size)
 
 
-def estimate_for(model: Any, num_states: int, *, sets: int, rows: int, unit: str,
-                 layers: Sequence[int] | None, vector_bytes: int,
-                 batch_tokens: int) -> MemoryEstimate:
+def estimate_for(model: Any, num_states: int, vectors: tuple[int, int, str, int],
+                 layers: Sequence[int] | None, batch_tokens: int) -> MemoryEstimate:
     """The estimate for a loaded ``model`` with ``num_states`` hidden states (blocks + 1),
-    keeping ``layers`` (None: all); blocks above the highest do not run
-    (`crossling.models.states.hidden_states`), so fewer states are alive."""
+    keeping ``vectors`` = (sets, rows, unit, bytes per value) at ``layers`` (None: all);
+    blocks above the highest do not run (`crossling.models.states.hidden_states`), so fewer
+    states are alive."""
+    sets, rows, unit, vector_bytes = vectors
     params = list(model.parameters())
     top = num_states - 1 if not layers else max(layers)
     alive = num_states if top >= num_states - 1 else max(top, 1) + 1

@@ -175,9 +175,9 @@ def _report_memory(encoder: Encoder, settings: SimilaritySettings, chosen: Seque
                    sets: int, n: int) -> None:
     """Log the memory the extraction will take, and warn when it may not fit."""
     states = encoder.num_layers + 1
-    report_memory(estimate_for(encoder.model, states, sets=sets, rows=n, unit="sentences",
-                               layers=kept_layers(chosen, states), vector_bytes=4,
-                               batch_tokens=settings.batch_tokens), encoder.device)
+    report_memory(estimate_for(encoder.model, states, (sets, n, "sentences", 4),
+                               kept_layers(chosen, states), settings.batch_tokens),
+                  encoder.device)
 
 
 def _vectors(encoder: Encoder, texts: Sequence[str], settings: SimilaritySettings,
