@@ -80,3 +80,25 @@ def test_damaged_word_vector_cache_is_re_extracted(tiny_bert: Path, tmp_path: Pa
     assert any(str(first.path) in r.getMessage() for r in caplog.records)
     for k in range(fresh.n_states):
         assert torch.equal(again.layer(k), fresh.layer(k)), k
+
+
+def test_a_layer_subset_caches_and_holds_only_those_layers(tiny_bert: Path,
+                                                          tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    sentences = [["Le", "chat", "dort", "."], ["Hello", "world"]]
+    full = extract_word_vectors(enc, sentences, progress=False)
+    some = word_vectors_cached(enc, sentences, tmp_path, Extraction(layers=(3, 1)),
+                               progress=False)
+    assert some.held == (3, 1) and some.path is not None
+    with safe_open(str(some.path), framework="pt") as fh:
+        names = fh.keys()
+    assert {k for k in names if k.startswith("layer_")} == {"layer_1", "layer_3"}
+    for k in (1, 3):
+        torch.testing.assert_close(some.layer(k), full.layer(k), atol=0, rtol=0)
+    with pytest.raises(IndexError, match="not extracted"):
+        some.layer(2)
+    memory = extract_word_vectors(enc, sentences, Extraction(layers=(2,)), progress=False)
+    assert memory.memory is not None and memory.memory.shape[0] == 1
+    torch.testing.assert_close(memory.layer(2), full.layer(2), atol=0, rtol=0)

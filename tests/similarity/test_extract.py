@@ -170,3 +170,27 @@ def test_damaged_cache_entry_is_recomputed_with_a_warning(
         torch.testing.assert_close(extract_cached(enc, TEXTS, "mean", tmp_path), fresh,
                                    rtol=0, atol=0)
     assert not caplog.records
+
+
+def test_a_layer_subset_equals_those_layers_of_the_full_extraction(
+        tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import crossling.similarity.extract as extract_module
+
+    enc = load_encoder(str(tiny_model), device="cpu")
+    full = extract(enc, TEXTS, progress=False)
+    some = extract_cached(enc, TEXTS, cache_dir=tmp_path, layers=[1, 3], progress=False)
+    assert some.shape == (2, len(TEXTS), 32)
+    torch.testing.assert_close(some, full[[1, 3]], atol=0, rtol=0)
+    (entry,) = tmp_path.glob("*.safetensors")  # only the two layers are cached
+    from crossling.core.checksums import load_tensors
+    assert load_tensors(entry)["vectors"].shape == (2, len(TEXTS), 32)
+
+    def refuse(*_: object, **__: object) -> torch.Tensor:
+        raise AssertionError("cached layers were extracted again")
+
+    monkeypatch.setattr(extract_module, "extract", refuse)
+    torch.testing.assert_close(extract_cached(enc, TEXTS, cache_dir=tmp_path, layers=[1, 3],
+                                              progress=False), some, atol=0, rtol=0)
+    monkeypatch.undo()
+    extract_cached(enc, TEXTS, cache_dir=tmp_path, progress=False)  # all: another entry
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2

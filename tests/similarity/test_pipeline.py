@@ -166,3 +166,26 @@ def test_layer_difference_rows(tiny_bert: Path, corpus, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at least 2 layers"):
         cross_lingual_similarity(enc, corpus, "en", settings=base.replace(
             layer_difference=True, layers=[3]), **kw)
+
+
+def test_a_layer_subset_gives_the_full_runs_rows_and_logs_its_memory(
+        tiny_bert: Path, corpus, tmp_path: Path,  # type: ignore[no-untyped-def]
+        caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    settings = S(n_boot=20, n_null=10, progress=False)
+    full = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], settings=settings)
+    with caplog.at_level(logging.INFO, logger="crossling.similarity.memory"):
+        some = cross_lingual_similarity(enc, corpus, "en", targets=["fr"], cache_dir=tmp_path,
+                                        settings=settings.replace(layers=(2, 1)))
+    assert [r.getMessage() for r in caplog.records if "memory:" in r.getMessage()] == [
+        f"memory: weights {_size(enc)} (fp32) + vectors 20.5 kB (2 x 40 sentences x 2 layers x "
+        "32 x 4 B) + activations ~6.29 MB (batch 16384 tokens x 3 states x 32 x 4 B)"]
+    assert [(r.layer, r.metric, r.value, r.ci_low) for r in some] == [
+        (r.layer, r.metric, r.value, r.ci_low) for r in full if r.layer in (1, 2)]
+
+
+def _size(enc) -> str:  # type: ignore[no-untyped-def]
+    from crossling.similarity.memory import size
+    return size(4 * sum(p.numel() for p in enc.model.parameters()))

@@ -86,7 +86,8 @@ class _Planted(nn.Module):
     def __init__(self, tag_index: torch.Tensor, n_blocks: int = 3, dim: int = 16) -> None:
         super().__init__()
         self.register_buffer("tag_index", tag_index)
-        self.config = SimpleNamespace(model_type="bert")  # its family: blocks at encoder.layer
+        # its family (blocks at encoder.layer) and width (the memory estimate reads it)
+        self.config = SimpleNamespace(model_type="bert", hidden_size=dim)
         self.encoder = nn.Module()  # what transformer_layers looks for
         self.encoder.layer = nn.ModuleList(nn.Linear(1, 1) for _ in range(n_blocks))
         self.n_states, self.dim = n_blocks + 1, dim

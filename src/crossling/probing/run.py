@@ -31,7 +31,9 @@ from crossling.similarity.extract import (
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
     extraction_precision,
+    kept_layers,
 )
+from crossling.similarity.memory import estimate_for, report_memory
 from crossling.training.finetune import SUBSAMPLE_SEED
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ def probe_layers(encoder: Encoder, data: ProbeData, settings: ProbeSettings, *,
     are still read one at a time)."""
     s = settings
     layers = check_layers(s.layers, encoder.num_layers)
+    kept = kept_layers(layers, encoder.num_layers + 1)  # only these are computed and cached
     length = check_max_length(encoder.model, s.max_length, encoder.name)
     out = _Rows(encoder, s, _provenance(encoder, data, s, length))
     timings = {"train_words_s": 0.0, "test_words_s": 0.0, "fit_s": 0.0, "score_s": 0.0}
@@ -95,7 +98,13 @@ def probe_layers(encoder: Encoder, data: ProbeData, settings: ProbeSettings, *,
     for t in data.sets:
         value, n_units = majority_score(t, data.majority, seed=s.seed, n_boot=s.n_boot)
         out.add(t, "majority_acc", value, n_units, None)
-    extraction = Extraction(max_length=length, batch_tokens=s.batch_tokens)
+    extraction = Extraction(max_length=length, batch_tokens=s.batch_tokens,
+                            layers=None if kept is None else tuple(kept))
+    words = [sum(len(ex.words) for ex in data.train),
+             *(sum(len(w) for w in t.words) for t in data.sets)]
+    # one set in memory at a time (float16), then streamed from the cache a layer at a time
+    report_memory(estimate_for(encoder.model, encoder.num_layers + 1, (1, max(words), "words", 2),
+                               kept, s.batch_tokens), encoder.device)
     with contextlib.ExitStack() as stack:
         folder = cache_dir if cache_dir is not None else stack.enter_context(
             tempfile.TemporaryDirectory(prefix="crossling-probe-"))  # stream layers from disk

@@ -21,15 +21,16 @@ import torch
 from tqdm.auto import tqdm
 
 from crossling.core.checksums import CacheDamaged, save_tensors, verify_tensors, warn_recompute
-from crossling.core.errors import ModelError
 from crossling.core.settings import Settings, count, optional_flag, setting
 from crossling.data.batching import bucket_batches
-from crossling.models.encoder import Encoder, encode_words, forward_inputs
+from crossling.models.encoder import Encoder, encode_words
+from crossling.models.states import hidden_states
 from crossling.similarity.extract import (
     BATCH_TOKENS,
     MAX_BATCH,
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
+    layers_suffix,
     resolve_autocast,
 )
 
@@ -42,12 +43,13 @@ FORMAT = 1
 @dataclass(frozen=True)
 class Extraction(Settings):
     """How the frozen encoder runs: sub-words kept per sentence, padded sub-words per forward
-    pass, and ``autocast`` as in `crossling.similarity.extract.extract` (None: bfloat16 on
-    CUDA)."""
+    pass, ``autocast`` as in `crossling.similarity.extract.extract` (None: bfloat16 on
+    CUDA), and the hidden states kept (None: all; sorted, checked by the caller)."""
 
     max_length: int = setting(512, rule=count(1))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
     autocast: bool | None = setting(None, rule=optional_flag)
+    layers: tuple[int, ...] | None = setting(None)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class WordVectors:
     ``valid[i]`` is False for a word that has no representative sub-word (truncated); its
     vectors are zeros. The vectors are held in ``memory`` ([states, words, hidden], float16) or
     in the safetensors file ``path`` (one tensor ``layer_<k>`` per state, read one at a time).
+    ``layers``: the states held when only some were extracted (``n_states``: the model's).
     """
 
     n_words: tuple[int, ...]
@@ -65,13 +68,22 @@ class WordVectors:
     n_states: int
     path: Path | None = None
     memory: torch.Tensor | None = None
+    layers: tuple[int, ...] | None = None
+
+    @property
+    def held(self) -> tuple[int, ...]:
+        """The hidden states held: ``layers``, or all ``n_states`` of them when None."""
+        return tuple(range(self.n_states)) if self.layers is None else self.layers
 
     def layer(self, k: int) -> torch.Tensor:
         """The float32 [words, hidden] vectors of hidden state ``k``."""
+        if self.layers is not None and k not in self.layers:
+            raise IndexError(f"layer {k} was not extracted (extracted: "
+                             f"{', '.join(str(i) for i in self.layers)})")
         if not 0 <= k < self.n_states:
             raise IndexError(f"layer {k} out of range 0..{self.n_states - 1}")
         if self.memory is not None:
-            return self.memory[k].float()
+            return self.memory[self.held.index(k)].float()
         if self.path is None:
             raise ValueError("word vectors with neither memory nor a file")
         from safetensors import safe_open
@@ -84,13 +96,15 @@ def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]],
                          extraction: Extraction | None = None, *, progress: bool = True,
                          desc: str = "words") -> WordVectors:
     """One forward pass per length-bucketed batch under ``torch.inference_mode``; from all
-    hidden states, the vector of each word's representative sub-word, kept as float16.
+    hidden states (or ``extraction.layers`` only: no block above the highest runs), the vector
+    of each word's representative sub-word, kept as float16.
 
     Sentences are tokenised by `crossling.models.encoder.encode_words` (fine-tuning's word
     alignment) and batched by `crossling.data.batching.bucket_batches` (sorted by length, at
     most ``extraction.batch_tokens`` padded sub-words per pass).
     """
     ex = extraction or Extraction()
+    layers = ex.layers
     if not sentences:
         raise ValueError("no sentences to encode")
     tok = encoder.tokenizer
@@ -110,7 +124,7 @@ def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]],
     with torch.inference_mode(), ctx:
         for idx in batches:
             rows = _encode_batch(encoder, [lists[i] for i in idx], ex.max_length,
-                                 starts[torch.tensor(idx, dtype=torch.long)], total, out)
+                                 starts[torch.tensor(idx, dtype=torch.long)], total, out, layers)
             valid[rows] = True
             bar.update(len(idx))
     bar.close()
@@ -120,22 +134,21 @@ def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]],
     if lost:
         log.warning("%d of %d words have no sub-word within %d tokens (counted as errors)",
                     lost, total, ex.max_length)
-    return WordVectors(tuple(n_words), valid, out[0].shape[0], memory=out[0])
+    if layers is None:
+        return WordVectors(tuple(n_words), valid, out[0].shape[0], memory=out[0])
+    return WordVectors(tuple(n_words), valid, encoder.num_layers + 1, memory=out[0],
+                       layers=tuple(layers))
 
 
 def _encode_batch(encoder: Encoder, batch_words: list[list[str]], max_length: int,
-                  starts: torch.Tensor, total: int, out: list[torch.Tensor]) -> torch.Tensor:
+                  starts: torch.Tensor, total: int, out: list[torch.Tensor],
+                  layers: Sequence[int] | None) -> torch.Tensor:
     """Run one batch and write its words' states into ``out[0]`` (allocated on the first
-    batch, [states, total words, hidden] float16); the rows written (``starts``: the first
-    word's row of each sentence)."""
+    batch, [states kept, total words, hidden] float16); the rows written (``starts``: the
+    first word's row of each sentence)."""
     batch = encode_words(encoder.tokenizer, batch_words, max_length)
     inputs = {k: v.to(encoder.device) for k, v in batch.inputs.items()}
-    result = encoder.model(**forward_inputs(encoder.model, inputs), output_hidden_states=True,
-                           return_dict=True)
-    states = getattr(result, "hidden_states", None)
-    if not states:
-        raise ModelError(f"{encoder.name}: the model returned no hidden_states; "
-                         "crossling needs an encoder that exposes every layer")
+    states = hidden_states(encoder.model, inputs, layers, encoder.name)
     first = batch.first_subword
     b, w = (first >= 0).nonzero(as_tuple=True)
     rows = starts[b] + w
@@ -149,17 +162,19 @@ def _encode_batch(encoder: Encoder, batch_words: list[list[str]], max_length: in
 
 
 def word_cache_key(encoder: Encoder, sentences: Sequence[Sequence[str]], max_length: int,
-                   autocast: bool) -> str:
-    """Content key: format, weights and tokenizer fingerprints, truncation, precision, words."""
+                   autocast: bool, layers: Sequence[int] | None = None) -> str:
+    """Content key: format, weights and tokenizer fingerprints, truncation, precision, words,
+    and the layers kept when not all are."""
     digest = hashlib.sha256(
         f"words|{FORMAT}|{encoder_fingerprint(encoder)}|{encoder_tokenizer_fingerprint(encoder)}|"
-        f"{max_length}|bf16={bool(autocast)}|{len(sentences)}".encode())
+        f"{max_length}|bf16={bool(autocast)}|{len(sentences)}{layers_suffix(layers)}".encode())
     for s in sentences:
         digest.update("\x1f".join(s).encode("utf-8") + b"\x1e")
     return digest.hexdigest()[:24]
 
 
-def _read_word_cache(path: Path, n_sentences: int) -> WordVectors | None:
+def _read_word_cache(path: Path, n_sentences: int,
+                     layers: tuple[int, ...] | None, n_states: int) -> WordVectors | None:
     """The file-backed word vectors cached at ``path`` if their checksum and shape hold, else
     None (after a warning: the caller extracts them again)."""
     from safetensors import safe_open
@@ -175,11 +190,12 @@ def _read_word_cache(path: Path, n_sentences: int) -> WordVectors | None:
     except (KeyError, ValueError, RuntimeError) as exc:  # a checksummed file of another layout
         warn_recompute(path, f"unreadable: {exc}")
         return None
-    n_states = sum(1 for k in names if k.startswith("layer_"))
-    if len(n_words) != n_sentences or n_states == 0 or len(valid) != sum(n_words):
+    stored = {k for k in names if k.startswith("layer_")}
+    wanted = {f"layer_{k}" for k in (range(n_states) if layers is None else layers)}
+    if len(n_words) != n_sentences or stored != wanted or len(valid) != sum(n_words):
         warn_recompute(path, "unexpected content")
         return None
-    return WordVectors(n_words, valid, n_states, path=path)
+    return WordVectors(n_words, valid, n_states, path=path, layers=layers)
 
 
 def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
@@ -189,25 +205,28 @@ def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
 
     With a cache the result is file-backed (a layer is read when asked for), whether the set
     was found there or extracted now and written atomically; without one it is in memory.
+    ``extraction.layers``: only those states are computed, held and cached (their own entry).
     """
     ex = extraction or Extraction()
     ex = ex.replace(autocast=resolve_autocast(encoder, ex.autocast))
+    kept = ex.layers
     if cache_dir is None:
         return extract_word_vectors(encoder, sentences, ex, progress=progress, desc=desc)
-    key = word_cache_key(encoder, sentences, ex.max_length, bool(ex.autocast))
+    key = word_cache_key(encoder, sentences, ex.max_length, bool(ex.autocast), kept)
     path = Path(cache_dir) / f"words-{key}.safetensors"
     if path.is_file():
-        found = _read_word_cache(path, len(sentences))
+        found = _read_word_cache(path, len(sentences), kept, encoder.num_layers + 1)
         if found is not None:
             return found
     vectors = extract_word_vectors(encoder, sentences, ex, progress=progress, desc=desc)
     if vectors.memory is None:  # extract_word_vectors always fills it
         raise ValueError("extraction returned no vectors")
-    tensors = {f"layer_{k}": vectors.memory[k] for k in range(vectors.n_states)}
+    tensors = {f"layer_{k}": vectors.memory[i] for i, k in enumerate(vectors.held)}
     tensors["valid"] = vectors.valid.to(torch.uint8)
     tensors["n_words"] = torch.tensor(vectors.n_words, dtype=torch.long)
     save_tensors(path, tensors, metadata={
         "model": encoder.name, "max_length": str(ex.max_length),
         "precision": "bfloat16 autocast" if ex.autocast else "float32", "storage": "float16"})
     # read back a layer at a time: 20 PUD sets held in memory would take 4 GB for e5-small
-    return WordVectors(vectors.n_words, vectors.valid, vectors.n_states, path=path)
+    return WordVectors(vectors.n_words, vectors.valid, vectors.n_states, path=path,
+                       layers=kept)

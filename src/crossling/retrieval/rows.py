@@ -28,22 +28,25 @@ from crossling.retrieval.scoring import check_size, retrieve
 from crossling.retrieval.settings import RetrievalSettings, check_targets
 from crossling.similarity.checks import check_layers_of, check_max_length
 from crossling.similarity.extract import (
+    by_layer,
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
     extract_cached,
     extraction_precision,
+    kept_layers,
 )
+from crossling.similarity.memory import estimate_for, report_memory
 from crossling.similarity.pipeline import check_languages, check_layers
 from crossling.similarity.uncertainty import Estimate
 
 
-def _target_estimates(x: torch.Tensor, y: torch.Tensor, layers: Sequence[int],
-                      s: RetrievalSettings, res: Resamples, bar: Any,
+def _target_estimates(x: Mapping[int, torch.Tensor], y: Mapping[int, torch.Tensor],
+                      layers: Sequence[int], s: RetrievalSettings, res: Resamples, bar: Any,
                       ) -> list[tuple[int, str, Estimate]]:
     """(layer, metric, estimate) of one target: every layer scored, then all resampled at once."""
     keys: list[tuple[int, str]] = []
     picks: list[torch.Tensor] = []
-    dev = _scoring_device(s, x)
+    dev = _scoring_device(s, x[layers[0]])
     for layer in layers:
         for metric, picked in retrieve(x[layer].to(dev), y[layer].to(dev), s.variants,
                                        s.k).items():
@@ -59,31 +62,52 @@ def _scoring_device(s: RetrievalSettings, x: torch.Tensor) -> torch.device:
     return pick_device(s.device) if s.device is not None else x.device
 
 
-def retrieval_rows(vectors: Mapping[str, torch.Tensor], source: str, targets: Sequence[str], *,
-                   model: str, settings: RetrievalSettings | None = None,
+def _per_layer(v: torch.Tensor | Mapping[int, torch.Tensor]) -> dict[int, torch.Tensor]:
+    return {i: v[i] for i in range(v.shape[0])} if isinstance(v, torch.Tensor) else dict(v)
+
+
+def _pick_layers(layers: Sequence[int] | None, held: Mapping[int, torch.Tensor]) -> list[int]:
+    """The settings' layers among the states ``held`` (all when None)."""
+    if set(held) == set(range(len(held))):
+        return check_layers(layers, len(held))
+    if layers is None:
+        return sorted(held)
+    missing = sorted(set(layers) - set(held))
+    if missing:
+        raise ConfigError(f"layer {missing[0]} was not extracted (extracted: "
+                          f"{', '.join(str(k) for k in sorted(held))})")
+    return sorted(set(layers))
+
+
+def retrieval_rows(vectors: Mapping[str, torch.Tensor | Mapping[int, torch.Tensor]],
+                   source: str, targets: Sequence[str], *, model: str,
+                   settings: RetrievalSettings | None = None,
                    prov: dict[str, Any] | None = None) -> list[SimilarityRow]:
     """Retrieval rows of ``source`` vs each target from per-layer vectors ``vectors[lang]``
-    [layers, n, d] (rows are parallel sentences), for the settings' layers (all when None),
-    one per (target, layer, variant, direction). ``model`` names the model in the rows and
-    ``prov`` is their provenance."""
+    ([layers, n, d], or ``{layer: [n, d]}`` for a subset; rows are parallel sentences), for the
+    settings' layers (all held when None), one per (target, layer, variant, direction).
+    ``model`` names the model in the rows and ``prov`` is their provenance."""
     s = settings if settings is not None else RetrievalSettings()
     targets = check_targets(source, targets) or []
-    first = vectors[source]
-    picked_layers = check_layers(s.layers, first.shape[0])
-    n = first.shape[1]
+    held = {lang: _per_layer(vectors[lang]) for lang in [source, *targets]}
+    first = held[source]
+    picked_layers = _pick_layers(s.layers, first)
+    n = first[picked_layers[0]].shape[0]
     check_size(n, s)
     check_retrieval_memory(n, s.n_boot, s.n_null, len(picked_layers) * len(s.variants) * 2)
     for lang in [source, *targets]:
-        check_layers_of(vectors[lang], picked_layers, lang)
-    res = Resamples.draw(n, s.n_boot, s.n_null, s.seed, _scoring_device(s, first))
+        check_layers_of(held[lang], picked_layers, lang)
+    res = Resamples.draw(n, s.n_boot, s.n_null, s.seed,
+                         _scoring_device(s, first[picked_layers[0]]))
     rows: list[SimilarityRow] = []
     with tqdm(total=len(targets) * len(picked_layers), desc="retrieval", unit="layer",
               disable=not s.progress) as bar:
         for tgt in targets:
-            if vectors[tgt].shape[:2] != first.shape[:2]:
-                raise ValueError(f"{tgt}: vectors {tuple(vectors[tgt].shape)} do not pair with "
-                                 f"{source}'s {tuple(first.shape)}")
-            for layer, metric, e in _target_estimates(first, vectors[tgt], picked_layers, s,
+            shape = (len(held[tgt]), held[tgt][picked_layers[0]].shape[0])
+            if set(held[tgt]) != set(first) or shape[1] != n:
+                raise ValueError(f"{tgt}: vectors of {shape[0]} layers x {shape[1]} sentences "
+                                 f"do not pair with {source}'s {len(first)} x {n}")
+            for layer, metric, e in _target_estimates(first, held[tgt], picked_layers, s,
                                                       res, bar):
                 rows.append(RetrievalRow(
                     source=source, target=tgt, layer=layer, metric=metric,
@@ -114,14 +138,16 @@ def check_corpus(corpus: ParallelCorpus, source: str, targets: Sequence[str],
 
 def _encode(encoder: Encoder, texts: Mapping[str, Sequence[str]], s: RetrievalSettings,
             cache_dir: str | Path | None, max_length: int, layers: Sequence[int],
-            ) -> dict[str, torch.Tensor]:
-    """Each language's per-layer vectors (cached), its ``layers`` checked once encoded."""
+            ) -> dict[str, dict[int, torch.Tensor]]:
+    """Each language's vectors at ``layers`` (cached; only those computed unless all are),
+    checked once encoded."""
+    kept = kept_layers(layers, encoder.num_layers + 1)
     vectors = {}
     for lang, sentences in texts.items():
-        vectors[lang] = extract_cached(encoder, sentences, s.pooling, cache_dir,
-                                       max_length=max_length, batch_tokens=s.batch_tokens,
-                                       progress=s.progress, autocast=s.autocast,
-                                       desc=f"encode {lang}")
+        vectors[lang] = by_layer(extract_cached(
+            encoder, sentences, s.pooling, cache_dir, kept, max_length=max_length,
+            batch_tokens=s.batch_tokens, progress=s.progress, autocast=s.autocast,
+            desc=f"encode {lang}"), kept)
         check_layers_of(vectors[lang], layers, lang)
     return vectors
 
@@ -144,6 +170,10 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
     max_length = check_max_length(encoder.model, s.max_length, encoder.name)
     metric_device = pick_device(s.device) if s.device is not None else encoder.device
     languages = [source, *targets]
+    states = encoder.num_layers + 1
+    report_memory(estimate_for(encoder.model, states, (len(languages), len(corpus), "sentences",
+                                                       4), kept_layers(layers, states),
+                               s.batch_tokens), encoder.device)
     vectors = _encode(encoder, {lang: corpus.texts[lang] for lang in languages}, s, cache_dir,
                       max_length, layers)
     chosen = list(s.variants)

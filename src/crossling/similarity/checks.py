@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -141,10 +141,10 @@ def checked_pair(x: Any, y: Any, names: tuple[str, str] = ("x", "y"), what: str 
     return check_vectors(tx, names[0], what), check_vectors(ty, names[1], what)
 
 
-def check_layers_of(vectors: torch.Tensor, layers: Sequence[int], where: str,
-                    what: str = "sentence vectors") -> None:
-    """`check_vectors` of each of ``layers`` of per-layer vectors [layers, n, d], named
-    ``layer <k> of <where>``: before any measure runs on them."""
+def check_layers_of(vectors: torch.Tensor | Mapping[int, torch.Tensor], layers: Sequence[int],
+                    where: str, what: str = "sentence vectors") -> None:
+    """`check_vectors` of each of ``layers`` of per-layer vectors ([layers, n, d], or
+    ``{layer: [n, d]}``), named ``layer <k> of <where>``: before any measure runs on them."""
     for layer in layers:
         check_vectors(vectors[layer], f"layer {layer} of {where}", what)
 

@@ -2,8 +2,9 @@
 
 Texts are tokenised once, sorted by length and cut into batches under a token budget
 (`crossling.data.batching.bucket_batches`, the package's one length batcher); each batch
-runs one forward pass under ``torch.inference_mode`` returning every hidden state, pooled at
-once, so only the pooled [layers, n, hidden] result is kept. `extract_cached` adds an
+runs one forward pass under ``torch.inference_mode`` returning every hidden state (or only the
+asked ones, without running the blocks above them), pooled at once, so only the pooled
+[layers, n, hidden] result is kept. `extract_cached` adds an
 on-disk cache (atomic writes) so an interrupted analysis resumes where it stopped.
 """
 
@@ -20,15 +21,15 @@ import torch
 from tqdm.auto import tqdm
 
 from crossling.core.checksums import CacheDamaged, load_tensors, save_tensors, warn_recompute
-from crossling.core.errors import ConfigError, ModelError
+from crossling.core.errors import ConfigError
 from crossling.data.batching import bucket_batches
 from crossling.models.encoder import (
     Encoder,
-    forward_inputs,
     model_fingerprint,
     tokenizer_fingerprint,
     word_position,
 )
+from crossling.models.states import hidden_states
 from crossling.similarity.pooling import first_subword_mask, get_pooling, pool
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,13 @@ def extraction_precision(encoder: Encoder, autocast: bool | None = None) -> str:
 @dataclass(frozen=True)
 class Forward:
     """How the forward passes run: the token budget of a batch, the sub-words kept per
-    sentence, and bfloat16 autocast (None: on for CUDA, `resolve_autocast`)."""
+    sentence, bfloat16 autocast (None: on for CUDA, `resolve_autocast`), and the hidden states
+    kept (None: all)."""
 
     batch_tokens: int = BATCH_TOKENS
     max_length: int = 512
     autocast: bool | None = None
+    layers: tuple[int, ...] | None = None
 
 
 def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
@@ -77,9 +80,12 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
 
     Layer 0 is the embedding output, layer i the output of block i. Rows follow ``texts``.
     ``forward`` (default: ``Forward()``) sets the batches, truncation and precision.
+    ``forward.layers``: only these hidden states, [len(layers), n, hidden] in that order;
+    blocks above the highest do not run (`crossling.models.states.hidden_states`).
     """
     fwd = Forward() if forward is None else forward
     batch_tokens, max_length, autocast = fwd.batch_tokens, fwd.max_length, fwd.autocast
+    layers = fwd.layers
     if batch_tokens <= 0:
         raise ConfigError(f"batch_tokens = {batch_tokens}: the token budget per forward pass "
                           "must be > 0")
@@ -114,13 +120,9 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
             weights = weights_of(padded).to(device)
             inputs = {k: padded[k].to(device) for k in ("input_ids", "attention_mask",
                                                          "token_type_ids") if k in padded}
-            result = model(**forward_inputs(model, inputs), output_hidden_states=True,
-                           return_dict=True)
-            states = getattr(result, "hidden_states", None)
-            if not states:
-                raise ModelError(f"{encoder.name}: the model returned no hidden_states; crossling "
-                                 "needs an encoder that exposes every layer")
+            states = hidden_states(model, inputs, layers, encoder.name)
             pooled = pool(torch.stack(states).float(), weights).cpu()
+            del states
             if out is None:
                 out = torch.empty(pooled.shape[0], len(texts), pooled.shape[2])
             out[:, torch.tensor(idx)] = pooled
@@ -167,42 +169,74 @@ def encoder_tokenizer_fingerprint(encoder: Encoder) -> str:
 
 
 def cache_key(encoder: Encoder, texts: Sequence[str], pooling: str, max_length: int,
-              autocast: bool = False) -> str:
-    """Content key: weights and tokenizer fingerprints, pooling, truncation, precision, texts."""
+              autocast: bool = False, layers: Sequence[int] | None = None) -> str:
+    """Content key: weights and tokenizer fingerprints, pooling, truncation, precision, texts,
+    and the layers kept when not all are (`layers_suffix`)."""
     digest = hashlib.sha256()
     digest.update(f"{encoder_fingerprint(encoder)}|{encoder_tokenizer_fingerprint(encoder)}|"
-                  f"{pooling}|{max_length}|bf16={bool(autocast)}|{len(texts)}".encode())
+                  f"{pooling}|{max_length}|bf16={bool(autocast)}|{len(texts)}"
+                  f"{layers_suffix(layers)}".encode())
     for t in texts:
         digest.update(t.encode("utf-8") + b"\0")
     return digest.hexdigest()[:24]
 
 
 def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
-                   cache_dir: str | Path | None = None, **kwargs: object) -> torch.Tensor:
+                   cache_dir: str | Path | None = None, layers: Sequence[int] | None = None,
+                   **kwargs: object) -> torch.Tensor:
     """`extract`, reading/writing ``cache_dir/<key>.safetensors`` when a cache is given;
-    ``kwargs``: `Forward`'s fields, ``progress`` and ``desc``.
+    ``kwargs``: `Forward`'s fields, ``progress`` and ``desc``. With ``layers`` only those states
+    are computed, held and cached (their own entry).
 
     An entry is used only if its checksum matches (`crossling.core.checksums`); a damaged
     one is recomputed and rewritten, with a warning.
     """
     forward = Forward(**{k: kwargs.pop(k) for k in ("batch_tokens", "max_length", "autocast")
                          if k in kwargs})  # type: ignore[arg-type]
+    layers = None if layers is None else list(layers)
+    forward = replace(forward, layers=None if layers is None else tuple(layers))
     if cache_dir is None:
         return extract(encoder, texts, pooling, forward, **kwargs)  # type: ignore[arg-type]
     autocast = resolve_autocast(encoder, forward.autocast)
     forward = replace(forward, autocast=autocast)
-    key = cache_key(encoder, texts, pooling, forward.max_length, autocast)
+    key = cache_key(encoder, texts, pooling, forward.max_length, autocast, layers)
     path = Path(cache_dir) / f"{key}.safetensors"
     if path.is_file():
         try:
             stored = load_tensors(path)
-            if "vectors" in stored and stored["vectors"].shape[1] == len(texts):
+            if "vectors" in stored and stored["vectors"].shape[1] == len(texts) and (
+                    layers is None or stored["vectors"].shape[0] == len(layers)):
                 return stored["vectors"]
             warn_recompute(path, "unexpected content")
         except CacheDamaged as exc:
             warn_recompute(path, exc)
     vectors = extract(encoder, texts, pooling, forward, **kwargs)  # type: ignore[arg-type]
-    save_tensors(path, {"vectors": vectors},
-                 metadata={"model": encoder.name, "pooling": pooling,
-                           "precision": "bfloat16 autocast" if autocast else "float32"})
+    metadata = {"model": encoder.name, "pooling": pooling,
+                "precision": "bfloat16 autocast" if autocast else "float32"}
+    if layers is not None:
+        metadata["layers"] = ",".join(str(k) for k in layers)
+    save_tensors(path, {"vectors": vectors}, metadata=metadata)
     return vectors
+
+
+def layers_suffix(layers: Sequence[int] | None) -> str:
+    """The cache-key part of a layer subset: empty for all layers (keys of full extractions
+    stay what they were), else ``|layers=1,5``."""
+    return "" if layers is None else "|layers=" + ",".join(str(k) for k in layers)
+
+
+def kept_layers(chosen: Sequence[int], num_states: int) -> list[int] | None:
+    """What to extract for the analysed layers ``chosen`` of a model with ``num_states``
+    hidden states: None (every state, one cache entry for every analysis) when all are
+    analysed, else ``chosen`` sorted, without repeats."""
+    picked = sorted(set(chosen))
+    return None if picked == list(range(num_states)) else picked
+
+
+def by_layer(vectors: torch.Tensor, layers: Sequence[int] | None) -> dict[int, torch.Tensor]:
+    """Per-layer vectors [states, n, d] from `extract` as ``{layer: [n, d]}`` (views, no
+    copy): ``layers`` names the states of a subset extraction, None means 0, 1, ..."""
+    names = range(vectors.shape[0]) if layers is None else layers
+    if len(names) != vectors.shape[0]:
+        raise ValueError(f"{len(names)} layer names for {vectors.shape[0]} states")
+    return {int(k): vectors[i] for i, k in enumerate(names)}

@@ -32,10 +32,12 @@ from crossling.similarity.checks import (
     check_max_length,
 )
 from crossling.similarity.extract import (
+    by_layer,
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
     extract_cached,
     extraction_precision,
+    kept_layers,
 )
 from crossling.similarity.measures import (
     get_measures,
@@ -44,6 +46,7 @@ from crossling.similarity.measures import (
     neediest,
     resample_counts,
 )
+from crossling.similarity.memory import estimate_for, report_memory
 from crossling.similarity.settings import SimilaritySettings, names
 from crossling.similarity.uncertainty import (
     Estimate,
@@ -168,12 +171,25 @@ def _provenance(settings: SimilaritySettings, corpus: ParallelCorpus, languages:
         max_length=max_length)
 
 
+def _report_memory(encoder: Encoder, settings: SimilaritySettings, chosen: Sequence[int],
+                   sets: int, n: int) -> None:
+    """Log the memory the extraction will take, and warn when it may not fit."""
+    states = encoder.num_layers + 1
+    report_memory(estimate_for(encoder.model, states, (sets, n, "sentences", 4),
+                               kept_layers(chosen, states), settings.batch_tokens),
+                  encoder.device)
+
+
 def _vectors(encoder: Encoder, texts: Sequence[str], settings: SimilaritySettings,
-             cache_dir: str | Path | None, max_length: int, desc: str) -> torch.Tensor:
-    """Per-layer sentence vectors of ``texts`` (from the cache when it holds them)."""
-    return extract_cached(encoder, texts, settings.pooling, cache_dir, max_length=max_length,
-                          batch_tokens=settings.batch_tokens, progress=settings.progress,
-                          autocast=settings.autocast, desc=desc)
+             cache_dir: str | Path | None, max_length: int, desc: str,
+             chosen: Sequence[int]) -> dict[int, torch.Tensor]:
+    """Sentence vectors of ``texts`` at the ``chosen`` layers, by layer (from the cache when
+    it holds them; only those layers are computed unless all are)."""
+    kept = kept_layers(chosen, encoder.num_layers + 1)
+    return by_layer(extract_cached(encoder, texts, settings.pooling, cache_dir, kept,
+                                   max_length=max_length, batch_tokens=settings.batch_tokens,
+                                   progress=settings.progress, autocast=settings.autocast,
+                                   desc=desc), kept)
 
 
 def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: str, *,
@@ -198,17 +214,18 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
         raise ConfigError(f"layer difference: needs at least 2 layers, got {chosen}")
     max_length = check_max_length(encoder.model, settings.max_length, encoder.name)
     device = _metric_device(encoder, settings.device)
+    _report_memory(encoder, settings, chosen, 1 + len(targets), len(corpus))
     vectors = {}
     for lang in [source, *targets]:
         vectors[lang] = _vectors(encoder, corpus.texts[lang], settings, cache_dir, max_length,
-                                 f"encode {lang}")
+                                 f"encode {lang}", chosen)
         check_layers_of(vectors[lang], chosen, lang)
     prov = _provenance(settings, corpus, [source, *targets], [encoder], device, max_length)
     run = _Run(settings, model_name(encoder.name), None, prov, device)
     return _cross_rows(run, vectors, source, targets, chosen)
 
 
-def _cross_rows(run: _Run, vectors: dict[str, torch.Tensor], source: str,
+def _cross_rows(run: _Run, vectors: dict[str, dict[int, torch.Tensor]], source: str,
                 targets: list[str], layers: list[int]) -> list[SimilarityRow]:
     """Layer by layer, so that the source's kernels and per-side preparations are built once
     per layer and shared by every target (`estimate_targets`); the rows come in the
@@ -256,13 +273,15 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
     prov = _provenance(settings, corpus, languages, [encoder_a, encoder_b], device, max_length)
     run = _Run(settings, model_name(encoder_a.name), model_name(encoder_b.name), prov,
                device)
+    for enc in (encoder_a, encoder_b):  # one language's vectors of each model at a time
+        _report_memory(enc, settings, chosen, 1, len(corpus))
     res = settings.resampling(device)
     rows: list[SimilarityRow] = []
     with tqdm(total=len(languages) * len(chosen), desc="model similarity", unit="layer",
               disable=not settings.progress) as bar:
         for lang in languages:
             a, b = (_vectors(enc, corpus.texts[lang], settings, cache_dir, max_length,
-                             f"encode {lang} ({side})")
+                             f"encode {lang} ({side})", chosen)
                     for enc, side in ((encoder_a, "A"), (encoder_b, "B")))
             check_layers_of(a, chosen, f"{lang} ({encoder_a.name})")
             check_layers_of(b, chosen, f"{lang} ({encoder_b.name})")
