@@ -22,6 +22,7 @@ from torch import nn
 from crossling.core.devices import pick_device
 from crossling.core.errors import ModelError
 from crossling.models.families import Family, family_for_type, family_of
+from crossling.models.words import tokenize_words
 
 __all__ = ["Encoder", "WordBatch", "check_loading_info", "encode_words", "forward_inputs",
            "load_encoder", "load_tokenizer", "model_family", "model_fingerprint", "pick_device",
@@ -319,7 +320,8 @@ def word_positions(word_ids: Sequence[int | None], tokens: Sequence[str],
 
 def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
                  max_length: int = 512) -> WordBatch:
-    """Tokenise pre-split words with a fast tokenizer and align words to sub-words.
+    """Tokenise pre-split words (`crossling.models.words.tokenize_words`: as running text)
+    and align words to sub-words, padded as the tokenizer pads.
 
     Labels of word-level tasks go on the first sub-word of each word (the convention of BERT's
     NER recipe, XTREME and MaChAmp), skipping a bare ``▁`` piece (`word_start_positions`);
@@ -328,21 +330,26 @@ def encode_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
     Words cut off by ``max_length`` keep ``first_subword = -1``; callers decide how to score them
     (the evaluators count them as errors, never drop them).
     """
-    enc = tokenizer([list(s) for s in sentences], is_split_into_words=True, truncation=True,
-                    max_length=max_length, padding=True, return_tensors="pt")
+    rows = tokenize_words(tokenizer, sentences, max_length)
+    features: dict[str, list[list[int]]] = {"input_ids": [r.input_ids for r in rows],
+                                             "attention_mask": [[1] * len(r.input_ids)
+                                                                for r in rows]}
+    if rows and rows[0].token_type_ids is not None:
+        features["token_type_ids"] = [r.token_type_ids or [] for r in rows]
+    inputs = dict(tokenizer.pad(features, return_tensors="pt"))
+    width = inputs["input_ids"].shape[1] if rows else 0
     max_words = max((len(s) for s in sentences), default=0)
     first = torch.full((len(sentences), max(max_words, 1)), -1, dtype=torch.long)
-    word_index = torch.full(enc["input_ids"].shape, -1, dtype=torch.long)
+    word_index = torch.full((len(sentences), width), -1, dtype=torch.long)
     position = word_position(tokenizer)
-    for b in range(len(sentences)):
-        word_ids = enc.word_ids(b)
-        for t, w in enumerate(word_ids):
+    left = getattr(tokenizer, "padding_side", "right") == "left"
+    for b, row in enumerate(rows):
+        shift = width - len(row.input_ids) if left else 0
+        for t, w in enumerate(row.word_ids):
             if w is not None:
-                word_index[b, t] = w
-        for w, t in word_positions(word_ids, enc.tokens(b), position).items():
-            first[b, w] = t
-    inputs = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask",
-                                                      "token_type_ids")}
+                word_index[b, t + shift] = w
+        for w, t in word_positions(row.word_ids, row.tokens, position).items():
+            first[b, w] = t + shift
     return WordBatch(inputs, first, word_index, [len(s) for s in sentences])
 
 

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from crossling.core.errors import ModelError
+from crossling.models.words import tokenize_words
 
 
 class TrimmedEmbedding(nn.Module):
@@ -94,11 +95,8 @@ def kept_ids(tokenizer: Any, sentences: Iterable[Sequence[str]], max_length: int
         for row in stored:
             ids.update(row)
         texts = []
-    for start in range(0, len(texts), 4096):
-        enc = tokenizer(texts[start:start + 4096], is_split_into_words=True, truncation=True,
-                        max_length=max_length)
-        for row in enc["input_ids"]:
-            ids.update(row)
+    for row in tokenize_words(tokenizer, texts, max_length):
+        ids.update(row.input_ids)
     return torch.tensor(sorted(ids), dtype=torch.long)
 
 

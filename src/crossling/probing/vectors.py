@@ -25,6 +25,7 @@ from crossling.core.settings import Settings, count, optional_flag, setting
 from crossling.data.batching import bucket_batches
 from crossling.models.encoder import Encoder, encode_words
 from crossling.models.states import hidden_states
+from crossling.models.words import tokenize_words
 from crossling.similarity.extract import (
     BATCH_TOKENS,
     MAX_BATCH,
@@ -36,8 +37,9 @@ from crossling.similarity.extract import (
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-"""Version of the word-vector cache layout (part of every key)."""
+FORMAT = 2
+"""Version of the word-vector cache layout (part of every key); 2: words tokenised as running
+text (`crossling.models.words`)."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,7 @@ def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]],
         raise ValueError("no sentences to encode")
     tok = encoder.tokenizer
     lists = [list(s) for s in sentences]
-    enc = tok(lists, is_split_into_words=True, truncation=True, max_length=ex.max_length)
-    lengths = [len(ids) for ids in enc["input_ids"]]
+    lengths = [len(r.input_ids) for r in tokenize_words(tok, lists, ex.max_length)]
     n_words = [len(s) for s in lists]
     starts = torch.tensor(np.concatenate([[0], np.cumsum(n_words)[:-1]]), dtype=torch.long)
     total = int(sum(n_words))

@@ -29,11 +29,13 @@ from crossling.models.encoder import (
     word_position,
     word_positions,
 )
+from crossling.models.words import tokenize_words
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
-"""Bumped when the stored fields or their meaning change (part of every key)."""
+FORMAT = 3
+"""Bumped when the stored fields or their meaning change (part of every key); 3: words
+tokenised as running text (`crossling.models.words`)."""
 
 
 def default_cache_dir() -> Path:
@@ -55,19 +57,15 @@ class EncodedSentence:
 
 def _encode(tokenizer: Any, sentences: Sequence[Sequence[str]], max_length: int,
             ) -> list[EncodedSentence]:
-    out: list[EncodedSentence] = []
     position = word_position(tokenizer)
-    for start in range(0, len(sentences), 1024):
-        chunk = [list(s) for s in sentences[start:start + 1024]]
-        enc = tokenizer(chunk, is_split_into_words=True, truncation=True, max_length=max_length)
-        for b, words in enumerate(chunk):
-            word_ids = enc.word_ids(b)
-            first = word_positions(word_ids, enc.tokens(b), position)
-            types = enc.get("token_type_ids")
-            out.append(EncodedSentence(
-                tuple(enc["input_ids"][b]), None if types is None else tuple(types[b]),
-                tuple(-1 if w is None else w for w in word_ids),
-                tuple(first.get(w, -1) for w in range(len(words)))))
+    out: list[EncodedSentence] = []
+    for words, row in zip(sentences, tokenize_words(tokenizer, sentences, max_length),
+                          strict=True):
+        first = word_positions(row.word_ids, row.tokens, position)
+        out.append(EncodedSentence(
+            tuple(row.input_ids), None if row.token_type_ids is None else tuple(row.token_type_ids),
+            tuple(-1 if w is None else w for w in row.word_ids),
+            tuple(first.get(w, -1) for w in range(len(words)))))
     return out
 
 

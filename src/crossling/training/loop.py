@@ -44,6 +44,7 @@ from crossling.data.batching import bucket_batches
 from crossling.data.example import Example
 from crossling.models.config import usable_positions
 from crossling.models.encoder import model_fingerprint
+from crossling.models.words import tokenize_words
 from crossling.training.encoded import encoded_lengths
 from crossling.training.metrics import Score
 from crossling.training.tasks.base import Task
@@ -142,9 +143,8 @@ def subword_lengths(tokenizer: Any, examples: Sequence[Example], max_length: int
     stored = encoded_lengths(tokenizer, [e.words for e in examples], max_length)
     if stored is not None:
         return stored
-    enc = tokenizer([list(e.words) for e in examples], is_split_into_words=True,
-                    truncation=True, max_length=max_length)
-    return [len(ids) for ids in enc["input_ids"]]
+    return [len(r.input_ids) for r in tokenize_words(tokenizer, [e.words for e in examples],
+                                                     max_length)]
 
 
 def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:

@@ -24,6 +24,9 @@ sentences with `mean` over non-special tokens by default, which leaves out the B
 many LLMs the BOS / attention-sink state dominates a mean); `mean_with_special` includes it,
 `last_token` takes the last real token. Encoders keep the first sub-token and `mean`. Left and
 right padding give the same vectors (position ids are counted from the attention mask).
+Words are tokenised as running text (joined by one space) and mapped to sub-tokens by character
+offsets, so byte-level BPE (GPT-2, Llama-3, Qwen2, BLOOM) and Gemma tokenizers give each word the
+`Ġ` / `▁` it has in running text (see [tasks](tasks.md)).
 Adding a family: one `Family` record in `src/crossling/models/families/` and one entry in
 `tests/models/tiny_families.py`.
 
