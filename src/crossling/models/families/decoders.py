@@ -10,10 +10,14 @@ from __future__ import annotations
 from crossling.models.families.registry import Family, register
 
 _NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
-          "post_feedforward_layernorm", "self_attn.q_norm", "self_attn.k_norm")
+          "post_feedforward_layernorm", "self_attn.q_norm", "self_attn.k_norm",
+          "self_attn.q_layernorm", "self_attn.k_layernorm")
+
+# Llama's layout; in the MoE types (qwen2_moe, qwen3_moe) the router and experts are the ``mlp``
 
 LLAMA = register(Family(
-    name="llama", model_types=("llama", "mistral", "qwen3", "olmo", "olmo2"),
+    name="llama", model_types=("llama", "mistral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
+                               "phi3", "stablelm", "cohere", "olmo", "olmo2"),
     blocks="layers", embeddings=("embed_tokens",), attention=("self_attn",), ffn=("mlp",),
     norms=_NORMS, causal=True, example="meta-llama/Llama-3.2-1B"))
 GEMMA = register(Family(
