@@ -171,3 +171,34 @@ def test_vocabulary_trimming_is_exact_and_heads_train(family_models: dict[str, P
     (arc.sum() + rel_dep.sum() + rel_head.sum()).backward()
     first_block = transformer_layers(enc.model)[0]
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in first_block.parameters())
+
+
+@pytest.mark.parametrize("model_type", sorted(t for t in TINY if family_for_type(t).encoder_of))
+def test_a_seq2seq_checkpoint_loads_as_its_encoder_and_a_saved_encoder_reloads(
+        family_models: dict[str, Path], model_type: str, tmp_path: Path) -> None:
+    import transformers
+
+    # a Hub-style checkpoint: the whole generation model, with its LM head
+    config = transformers.AutoConfig.from_pretrained(family_models[model_type])
+    full = transformers.AutoModelForSeq2SeqLM.from_config(config)
+    full.save_pretrained(tmp_path / "hub")
+    enc = load_encoder(str(family_models[model_type]), device="cpu")
+    enc.tokenizer.save_pretrained(tmp_path / "hub")
+    hub = load_encoder(str(tmp_path / "hub"), device="cpu")
+    stack = full.get_encoder()
+    assert type(hub.model) is type(stack) and not hasattr(hub.model, "decoder")
+    expected = stack.state_dict()
+    assert hub.model.state_dict().keys() == expected.keys()
+    assert all(torch.equal(v, expected[k]) for k, v in hub.model.state_dict().items())
+    # the stack saved alone (as fine-tuning saves it) reloads as the stack, same vectors
+    enc.model.save_pretrained(tmp_path / "alone")
+    enc.tokenizer.save_pretrained(tmp_path / "alone")
+    again = load_encoder(str(tmp_path / "alone"), device="cpu")
+    assert type(again.model) is type(enc.model)
+    batch = encode_words(enc.tokenizer, SENTENCES)
+    with torch.no_grad():
+        a = enc.model(**forward_inputs(enc.model, batch.inputs), output_hidden_states=True)
+        b = again.model(**forward_inputs(again.model, batch.inputs)).last_hidden_state
+    assert torch.equal(a.last_hidden_state, b)
+    # the last hidden state is after the stack's final layer norm, as transformers returns it
+    assert torch.equal(a.hidden_states[-1], a.last_hidden_state)
