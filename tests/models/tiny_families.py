@@ -54,6 +54,9 @@ TINY: dict[str, dict[str, Any]] = {
     "bloom": {"n_layer": 2, "n_head": 4},
     "xglm": {"d_model": 32, "num_layers": 2, "attention_heads": 4, "ffn_dim": 64},
     "gpt_neox": {},
+    "mpt": {"d_model": 32, "n_heads": 4, "n_layers": 2, "expansion_ratio": 2},
+    "falcon": {"new_decoder_architecture": False, "multi_query": False, "parallel_attn": False},
+    "rembert": {"input_embedding_size": 16, "output_embedding_size": 16},
 }
 """Config overrides per model type, on top of hidden 32, 2 blocks, 4 heads, FFN 64."""
 

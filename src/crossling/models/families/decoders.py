@@ -46,3 +46,13 @@ GPT_NEOX = register(Family(
     name="gpt-neox", model_types=("gpt_neox",), blocks="layers", embeddings=("embed_in",),
     attention=("attention",), ffn=("mlp",), norms=("input_layernorm", "post_attention_layernorm"),
     causal=True, example="EleutherAI/pythia-160m"))
+# MPT's ALiBi bias grows with the key's position: a shift by left padding is the same for
+# every key of a row, which softmax ignores
+MPT = register(Family(
+    name="mpt", model_types=("mpt",), blocks="blocks", embeddings=("wte",), attention=("attn",),
+    ffn=("ffn",), norms=("norm_1", "norm_2"), causal=True, example="mosaicml/mpt-7b"))
+FALCON = register(Family(
+    name="falcon", model_types=("falcon",), blocks="h", embeddings=("word_embeddings",),
+    attention=("self_attention",), ffn=("mlp",),
+    norms=("input_layernorm", "post_attention_layernorm", "ln_attn", "ln_mlp"), causal=True,
+    example="tiiuae/falcon-7b"))
