@@ -16,6 +16,7 @@ from crossling.models.encoder import (
     encode_words,
     forward_inputs,
     load_encoder,
+    prepare_tokenizer,
     transformer_layers,
     word_position,
 )
@@ -119,6 +120,12 @@ def _alone_and_batched(enc: Encoder, pooling: str) -> tuple[torch.Tensor, torch.
 def test_padding_side_changes_no_vector(family_models: dict[str, Path], model_type: str,
                                         side: str) -> None:
     enc = _load(family_models, model_type, side)
+    if side == "left" and family_of(enc.model).pad_right:  # mBART: positions from token 0
+        with pytest.raises(ModelError, match="pad on the right"):
+            _alone_and_batched(enc, "mean")
+        prepare_tokenizer(enc.tokenizer, family_of(enc.model))  # as loading does
+        assert enc.tokenizer.padding_side == "right"
+        return
     for pooling in ("mean", "last_token", "first_subword"):
         alone, batched = _alone_and_batched(enc, pooling)
         torch.testing.assert_close(batched, alone, atol=2e-5, rtol=1e-4, msg=pooling)
@@ -148,7 +155,8 @@ def test_causal_words_are_read_at_their_last_sub_token(family_models: dict[str, 
 @pytest.mark.parametrize("model_type", sorted(TINY))
 def test_vocabulary_trimming_is_exact_and_heads_train(family_models: dict[str, Path],
                                                       model_type: str) -> None:
-    enc = _load(family_models, model_type, "left")
+    side = "right" if family_for_type(model_type).pad_right else "left"
+    enc = _load(family_models, model_type, side)
     batch = encode_words(enc.tokenizer, SENTENCES)
     tagger = TokenTagger(enc.model, 5).eval()
     with torch.no_grad():
@@ -163,3 +171,34 @@ def test_vocabulary_trimming_is_exact_and_heads_train(family_models: dict[str, P
     (arc.sum() + rel_dep.sum() + rel_head.sum()).backward()
     first_block = transformer_layers(enc.model)[0]
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in first_block.parameters())
+
+
+@pytest.mark.parametrize("model_type", sorted(t for t in TINY if family_for_type(t).encoder_of))
+def test_a_seq2seq_checkpoint_loads_as_its_encoder_and_a_saved_encoder_reloads(
+        family_models: dict[str, Path], model_type: str, tmp_path: Path) -> None:
+    import transformers
+
+    # a Hub-style checkpoint: the whole generation model, with its LM head
+    config = transformers.AutoConfig.from_pretrained(family_models[model_type])
+    full = transformers.AutoModelForSeq2SeqLM.from_config(config)
+    full.save_pretrained(tmp_path / "hub")
+    enc = load_encoder(str(family_models[model_type]), device="cpu")
+    enc.tokenizer.save_pretrained(tmp_path / "hub")
+    hub = load_encoder(str(tmp_path / "hub"), device="cpu")
+    stack = full.get_encoder()
+    assert type(hub.model) is type(stack) and not hasattr(hub.model, "decoder")
+    expected = stack.state_dict()
+    assert hub.model.state_dict().keys() == expected.keys()
+    assert all(torch.equal(v, expected[k]) for k, v in hub.model.state_dict().items())
+    # the stack saved alone (as fine-tuning saves it) reloads as the stack, same vectors
+    enc.model.save_pretrained(tmp_path / "alone")
+    enc.tokenizer.save_pretrained(tmp_path / "alone")
+    again = load_encoder(str(tmp_path / "alone"), device="cpu")
+    assert type(again.model) is type(enc.model)
+    batch = encode_words(enc.tokenizer, SENTENCES)
+    with torch.no_grad():
+        a = enc.model(**forward_inputs(enc.model, batch.inputs), output_hidden_states=True)
+        b = again.model(**forward_inputs(again.model, batch.inputs)).last_hidden_state
+    assert torch.equal(a.last_hidden_state, b)
+    # the last hidden state is after the stack's final layer norm, as transformers returns it
+    assert torch.equal(a.hidden_states[-1], a.last_hidden_state)

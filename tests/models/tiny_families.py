@@ -17,6 +17,8 @@ import torch
 _SEQ = dict(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
             relative_attention_num_buckets=8)
 _LM = dict(num_key_value_heads=2, head_dim=8)
+_BART = dict(d_model=32, encoder_layers=2, decoder_layers=1, encoder_attention_heads=4,
+             decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64)
 
 TINY: dict[str, dict[str, Any]] = {
     "bert": {},
@@ -30,9 +32,18 @@ TINY: dict[str, dict[str, Any]] = {
     "t5": _SEQ,
     "mt5": _SEQ,
     "umt5": _SEQ,
+    "mbart": _BART,
+    "m2m_100": _BART,
     "llama": _LM,
     "mistral": _LM,
+    "qwen2": _LM,
+    "qwen2_moe": {**_LM, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 16,
+                  "shared_expert_intermediate_size": 16},
     "qwen3": _LM,
+    "qwen3_moe": {**_LM, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 16},
+    "phi3": _LM,
+    "stablelm": _LM,
+    "cohere": _LM,
     "olmo": _LM,
     "olmo2": _LM,
     "gemma": _LM,
@@ -43,6 +54,9 @@ TINY: dict[str, dict[str, Any]] = {
     "bloom": {"n_layer": 2, "n_head": 4},
     "xglm": {"d_model": 32, "num_layers": 2, "attention_heads": 4, "ffn_dim": 64},
     "gpt_neox": {},
+    "mpt": {"d_model": 32, "n_heads": 4, "n_layers": 2, "expansion_ratio": 2},
+    "falcon": {"new_decoder_architecture": False, "multi_query": False, "parallel_attn": False},
+    "rembert": {"input_embedding_size": 16, "output_embedding_size": 16},
 }
 """Config overrides per model type, on top of hidden 32, 2 blocks, 4 heads, FFN 64."""
 
@@ -64,6 +78,30 @@ def causal_tokenizer(wordpiece: Any) -> Any:
                                    model_input_names=["input_ids", "attention_mask"])
 
 
+def qwen2_tokenizer(wordpiece: Any) -> Any:
+    """A byte-level BPE ``Qwen2Tokenizer`` trained on the WordPiece vocabulary's words:
+    transformers loads any qwen2 folder's tokenizer as ``Qwen2Tokenizer``, which rebuilds
+    Qwen's pipeline from the BPE vocabulary and merges (a WordPiece one would not survive)."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import Qwen2Tokenizer
+
+    words = [w.removeprefix("##") for w in wordpiece.get_vocab() if not w.startswith("[")]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=1200, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator(sorted(words), trainer)
+    model = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    return Qwen2Tokenizer(vocab=model["vocab"], merges=merges)
+
+
+TOKENIZERS = {"qwen2": qwen2_tokenizer}
+"""Model types whose tokenizer transformers rebuilds by class: a tokenizer of that class."""
+
+
 def build_family_model(folder: Path, model_type: str, wordpiece: Any, layers: int = 2,
                        seed: int = 0) -> Path:
     """Save a random tiny ``model_type`` model, loaded by its family's class, with a
@@ -74,16 +112,21 @@ def build_family_model(folder: Path, model_type: str, wordpiece: Any, layers: in
     from crossling.models.families import family_for_type
 
     family = family_for_type(model_type)
-    tok = causal_tokenizer(wordpiece) if family.causal else wordpiece
+    specials = ("[PAD]", "[CLS]", "[SEP]")
+    if model_type in TOKENIZERS:
+        tok = TOKENIZERS[model_type](wordpiece)
+        specials = (tok.pad_token, tok.eos_token, tok.eos_token)
+    else:
+        tok = causal_tokenizer(wordpiece) if family.causal else wordpiece
     ids = {k: tok.convert_tokens_to_ids(t) for k, t in
-           (("pad_token_id", "[PAD]"), ("bos_token_id", "[CLS]"), ("eos_token_id", "[SEP]"))}
+           zip(("pad_token_id", "bos_token_id", "eos_token_id"), specials, strict=True)}
     common = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=layers,
                   num_attention_heads=4, intermediate_size=64, max_position_embeddings=256,
                   **ids)
     if model_type == "modernbert":
         common.update(cls_token_id=ids["bos_token_id"], sep_token_id=ids["eos_token_id"])
     extra = dict(TINY[model_type])
-    for key in ("num_layers", "n_layers", "n_layer"):
+    for key in ("num_layers", "n_layers", "n_layer", "encoder_layers"):
         if key in extra:
             extra[key] = layers
     config = AutoConfig.for_model(model_type, **{**common, **extra})

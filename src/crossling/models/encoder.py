@@ -102,30 +102,52 @@ def load_encoder(name_or_path: str, device: str | None = None,
     Missing or unexpected encoder weights are a one-line `ModelError` unless
     ``allow_missing_weights``; weights of another shape than the config's always are.
     """
-    import transformers
-
     target = pick_device(device)  # a bad --device fails before minutes of loading
     verify_imported(name_or_path)
     tokenizer = load_tokenizer(name_or_path)
     family = model_family(name_or_path)  # an unsupported family fails before the weights load
-    model = _load_weights(getattr(transformers, family.model_class), name_or_path,
-                          allow_missing_weights)
+    model = _load_model(family, name_or_path, allow_missing_weights)
     transformer_layers(model)  # fail early on models the analyses cannot address
     prepare_tokenizer(tokenizer, family)
     model.to(target).eval()
     return Encoder(model=model, tokenizer=tokenizer, name=name_or_path)
 
 
-def model_family(name_or_path: str) -> Family:
-    """The family of a model, read from its config alone (no weights)."""
+def _config(name_or_path: str) -> Any:
     from transformers import AutoConfig
 
     try:  # not models.config.read_config: that module imports this one
-        config = AutoConfig.from_pretrained(name_or_path)
+        return AutoConfig.from_pretrained(name_or_path)
     except (OSError, ValueError) as exc:
         raise ModelError(f"{name_or_path}: cannot load model config "
                          f"({str(exc).splitlines()[0]})") from None
+
+
+def model_family(name_or_path: str) -> Family:
+    """The family of a model, read from its config alone (no weights)."""
+    config = _config(name_or_path)
     return family_for_type(getattr(config, "model_type", None), name_or_path)
+
+
+def _load_model(family: Family, name_or_path: str, allow_missing: bool) -> Any:
+    """The family's encoder stack: loaded by ``model_class``, or for an ``encoder_of`` family
+    the submodule of the full seq2seq model (its decoder dropped), unless the folder's
+    ``architectures`` name the stack's own class (a folder crossling saved after fine-tuning).
+    """
+    import transformers
+
+    auto = getattr(transformers, family.model_class)
+    if not family.encoder_of:
+        return _load_weights(auto, name_or_path, allow_missing)
+    config = _config(name_or_path)
+    with torch.device("meta"):  # only the classes: no memory, no initialisation
+        skeleton = auto.from_config(config)
+    stack = type(skeleton.get_submodule(family.encoder_of))
+    del skeleton
+    if list(getattr(config, "architectures", None) or ()) == [stack.__name__]:
+        return _load_weights(stack, name_or_path, allow_missing)
+    full = _load_weights(auto, name_or_path, allow_missing)
+    return full.get_submodule(family.encoder_of)
 
 
 WORD_POSITION_ATTR = "crossling_word_position"
@@ -136,10 +158,13 @@ batches, the encoded-sentence cache, probing, ``first_subword`` pooling)."""
 
 def prepare_tokenizer(tokenizer: Any, family: Family) -> None:
     """Fit a tokenizer to its model's family: causal families read a word at its last
-    sub-token, and a tokenizer without a padding token (most LLMs) pads with its EOS (or UNK,
-    BOS) token; padded positions are masked, so which token pads does not matter."""
+    sub-token, ``pad_right`` families pad on the right, and a tokenizer without a padding
+    token (most LLMs) pads with its EOS (or UNK, BOS) token; padded positions are masked, so
+    which token pads does not matter."""
     if family.word_position != "first":
         setattr(tokenizer, WORD_POSITION_ATTR, family.word_position)
+    if family.pad_right:
+        tokenizer.padding_side = "right"
     if getattr(tokenizer, "pad_token", None) is None:
         spare = next((t for t in (tokenizer.eos_token, tokenizer.unk_token, tokenizer.bos_token)
                       if t is not None), None)
@@ -252,8 +277,14 @@ def forward_inputs(model: nn.Module, inputs: dict[str, torch.Tensor]) -> dict[st
         _FORWARD_PARAMS[type(model)] = names
     out = {k: v for k, v in inputs.items() if k in names}
     mask = out.get("attention_mask")
-    if mask is not None and "position_ids" in names and "position_ids" not in out and \
-            bool((mask[:, 0] == 0).any()) and not family_of(model).own_positions:
+    if mask is None or not bool((mask[:, 0] == 0).any()):
+        return out
+    family = family_of(model)
+    if family.pad_right:
+        raise ModelError(f"{type(model).__name__}: a left-padded batch, but family "
+                         f"{family.name} counts positions from the first token whatever the "
+                         "padding; pad on the right (tokenizer.padding_side = 'right')")
+    if "position_ids" in names and "position_ids" not in out and not family.own_positions:
         out["position_ids"] = (mask.long().cumsum(-1) - 1).clamp_min(0)
     return out
 

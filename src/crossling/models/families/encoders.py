@@ -23,6 +23,9 @@ ROBERTA = _bert_like("roberta", ("roberta", "xlm-roberta", "camembert"),
 # ELECTRA projects its (smaller) embeddings to the hidden size when the two differ
 ELECTRA = _bert_like("electra", ("electra",), "google/electra-small-discriminator",
                      ("embeddings", "embeddings_project?"))
+# RemBERT's (smaller) input embeddings are projected to the hidden size by the encoder
+REMBERT = _bert_like("rembert", ("rembert",), "google/rembert",
+                     ("embeddings", "encoder.embedding_hidden_mapping_in"))
 DEBERTA_V2 = _bert_like("deberta-v2", ("deberta-v2",), "microsoft/mdeberta-v3-base")
 DISTILBERT = register(Family(
     name="distilbert", model_types=("distilbert",), blocks="transformer.layer",

@@ -30,7 +30,11 @@ class Family:
     position ids from the attention mask (left padding), as do encoders unless they count
     positions from the padding themselves (``own_positions``: RoBERTa). ``model_class`` is
     the transformers class that loads the encoder stack (``AutoModel`` unless that builds a
-    seq2seq pair).
+    seq2seq pair). ``encoder_of`` names the encoder stack inside the model ``model_class``
+    loads, for seq2seq models with no encoder-only class (mBART, M2M100): crossling keeps
+    that submodule and drops the decoder; a folder it saves holds the stack alone and loads
+    as its class. ``pad_right``: the model numbers positions from the first token, padding
+    or not, and takes no position ids (mBART), so batches are padded on the right.
     """
 
     name: str
@@ -42,6 +46,8 @@ class Family:
     norms: tuple[str, ...] = ()
     causal: bool = False
     model_class: str = "AutoModel"
+    encoder_of: str = ""
+    pad_right: bool = False
     default_pooling: str = "mean"
     own_positions: bool = False
     example: str = ""

@@ -1,4 +1,10 @@
-"""The encoder stacks of encoder-decoder models, loaded without their decoder."""
+"""The encoder stacks of encoder-decoder models, loaded without their decoder.
+
+T5 has an encoder-only class (``AutoModelForTextEncoding``); mBART and M2M100 (NLLB) do not,
+so their full model loads and crossling keeps its ``encoder`` (``encoder_of``). Their last
+hidden state, as transformers returns it, is after the encoder's final ``layer_norm`` (as T5's
+is after ``final_layer_norm``); layer 0 is the embeddings' output.
+"""
 
 from __future__ import annotations
 
@@ -9,3 +15,15 @@ T5 = register(Family(
     attention=("layer.0.SelfAttention",), ffn=("layer.1.DenseReluDense",),
     norms=("layer.0.layer_norm", "layer.1.layer_norm"),
     model_class="AutoModelForTextEncoding", example="google/mt5-small"))
+_BART_BLOCK = dict(blocks="layers", attention=("self_attn",), ffn=("fc1", "fc2"),
+                   norms=("self_attn_layer_norm", "final_layer_norm"), encoder_of="encoder")
+# mBART's learned positions count from the first token, padding or not: pad on the right
+MBART = register(Family(
+    name="mbart", model_types=("mbart",),
+    embeddings=("embed_tokens", "embed_positions", "layernorm_embedding"), pad_right=True,
+    example="facebook/mbart-large-50", **_BART_BLOCK))  # type: ignore[arg-type]
+# M2M100's (and NLLB's) sinusoidal positions are counted from padding_idx + 1, as RoBERTa's
+M2M100 = register(Family(
+    name="m2m100", model_types=("m2m_100",), embeddings=("embed_tokens", "embed_positions"),
+    own_positions=True, example="facebook/nllb-200-distilled-600M",
+    **_BART_BLOCK))  # type: ignore[arg-type]

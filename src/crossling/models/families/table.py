@@ -23,7 +23,14 @@ Causal models read a word at its **last** sub-token (its first has not seen the 
 sentences with `mean` over non-special tokens by default, which leaves out the BOS token (in
 many LLMs the BOS / attention-sink state dominates a mean); `mean_with_special` includes it,
 `last_token` takes the last real token. Encoders keep the first sub-token and `mean`. Left and
-right padding give the same vectors (position ids are counted from the attention mask).
+right padding give the same vectors (position ids are counted from the attention mask), except
+for mBART, whose encoder counts positions from the first token whatever the padding: it pads on
+the right, and a left-padded batch is refused.
+Encoder-decoder models (T5, mBART, M2M100/NLLB) are read through their encoder stack alone (for
+mBART and M2M100 the full model loads and its decoder is dropped; a fine-tuned encoder is saved
+and reloaded alone); their last layer is after the stack's final layer norm. mBART-50's and
+NLLB's tokenizers put their `src_lang` code (English by default) before every sentence;
+crossling does not change it per language.
 Words are tokenised as running text (joined by one space) and mapped to sub-tokens by character
 offsets, so byte-level BPE (GPT-2, Llama-3, Qwen2, BLOOM) and Gemma tokenizers give each word the
 `Ġ` / `▁` it has in running text (see [tasks](tasks.md)).
@@ -37,8 +44,8 @@ def support_table(tested: Mapping[str, Sequence[str]]) -> str:
     """Markdown: the header and one row per registered model type."""
     rows = ["| model type | family | blocks | embeddings | causal | word at | pooling | "
             "example | tested on a tiny model |", "|---" * 9 + "|"]
-    order = sorted(FAMILIES.values(), key=lambda f: (f.causal, f.model_class != "AutoModel",
-                                                     f.name))
+    order = sorted(FAMILIES.values(), key=lambda f: (
+        f.causal, f.model_class != "AutoModel" or bool(f.encoder_of), f.name))
     for family in order:
         for model_type in family.model_types:
             commands = ", ".join(tested.get(model_type, ())) or "no"
