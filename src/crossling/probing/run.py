@@ -58,7 +58,7 @@ def _provenance(encoder: Encoder, data: ProbeData, settings: ProbeSettings,
                            "the form", "seed": s.seed},
         weights_fingerprint=encoder_fingerprint(encoder),
         tokenizer_fingerprint=encoder_tokenizer_fingerprint(encoder),
-        extraction={"precision": extraction_precision(encoder), "storage": "float16",
+        extraction={"precision": extraction_precision(encoder, s.precision), "storage": "float16",
                     "max_length": max_length},
         ci=f"95% percentile bootstrap over sentences, {s.n_boot} resamples")
 
@@ -95,7 +95,8 @@ def probe_layers(encoder: Encoder, data: ProbeData, settings: ProbeSettings, *,
     for t in data.sets:
         value, n_units = majority_score(t, data.majority, seed=s.seed, n_boot=s.n_boot)
         out.add(t, "majority_acc", value, n_units, None)
-    extraction = Extraction(max_length=length, batch_tokens=s.batch_tokens)
+    extraction = Extraction(max_length=length, batch_tokens=s.batch_tokens,
+                            precision=s.precision)
     with contextlib.ExitStack() as stack:
         folder = cache_dir if cache_dir is not None else stack.enter_context(
             tempfile.TemporaryDirectory(prefix="crossling-probe-"))  # stream layers from disk

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from tqdm.auto import tqdm
 
 from crossling.core.checksums import CacheDamaged, save_tensors, verify_tensors, warn_recompute
 from crossling.core.errors import ModelError
-from crossling.core.settings import Settings, count, optional_flag, setting
+from crossling.core.precision import NAMES, precision
+from crossling.core.settings import Settings, count, setting
 from crossling.data.batching import bucket_batches
 from crossling.models.encoder import Encoder, encode_words, forward_inputs
 from crossling.similarity.extract import (
@@ -30,7 +30,9 @@ from crossling.similarity.extract import (
     MAX_BATCH,
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
-    resolve_autocast,
+    cast_frozen,
+    frozen_precision,
+    precision_tag,
 )
 
 log = logging.getLogger(__name__)
@@ -42,12 +44,12 @@ FORMAT = 1
 @dataclass(frozen=True)
 class Extraction(Settings):
     """How the frozen encoder runs: sub-words kept per sentence, padded sub-words per forward
-    pass, and ``autocast`` as in `crossling.similarity.extract.extract` (None: bfloat16 on
-    CUDA)."""
+    pass, and the ``precision`` as in `crossling.similarity.extract.Forward` (``auto``: bf16
+    where the device computes it natively)."""
 
     max_length: int = setting(512, rule=count(1))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
-    autocast: bool | None = setting(None, rule=optional_flag)
+    precision: str = setting("auto", rule=precision)
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,11 @@ def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]],
     total = int(sum(n_words))
     valid = torch.zeros(total, dtype=torch.bool)
     out: list[torch.Tensor] = []  # [states, words, hidden] once the first batch has run
-    ctx = (torch.autocast(encoder.device.type, dtype=torch.bfloat16)
-           if resolve_autocast(encoder, ex.autocast) else nullcontext())
+    cast_frozen(encoder, frozen_precision(encoder, ex.precision))
     batches = bucket_batches(lengths, MAX_BATCH, seed=0, shuffle=False,
                              max_tokens=ex.batch_tokens)
     bar = tqdm(total=len(lists), desc=desc, unit="sent", disable=not progress, leave=False)
-    with torch.inference_mode(), ctx:
+    with torch.inference_mode():
         for idx in batches:
             rows = _encode_batch(encoder, [lists[i] for i in idx], ex.max_length,
                                  starts[torch.tensor(idx, dtype=torch.long)], total, out)
@@ -149,11 +150,12 @@ def _encode_batch(encoder: Encoder, batch_words: list[list[str]], max_length: in
 
 
 def word_cache_key(encoder: Encoder, sentences: Sequence[Sequence[str]], max_length: int,
-                   autocast: bool) -> str:
-    """Content key: format, weights and tokenizer fingerprints, truncation, precision, words."""
+                   precision: str = "fp32") -> str:
+    """Content key: format, weights and tokenizer fingerprints, truncation, the resolved
+    precision, words."""
     digest = hashlib.sha256(
         f"words|{FORMAT}|{encoder_fingerprint(encoder)}|{encoder_tokenizer_fingerprint(encoder)}|"
-        f"{max_length}|bf16={bool(autocast)}|{len(sentences)}".encode())
+        f"{max_length}|{precision_tag(precision)}|{len(sentences)}".encode())
     for s in sentences:
         digest.update("\x1f".join(s).encode("utf-8") + b"\x1e")
     return digest.hexdigest()[:24]
@@ -191,10 +193,10 @@ def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
     was found there or extracted now and written atomically; without one it is in memory.
     """
     ex = extraction or Extraction()
-    ex = ex.replace(autocast=resolve_autocast(encoder, ex.autocast))
+    ex = ex.replace(precision=frozen_precision(encoder, ex.precision))
     if cache_dir is None:
         return extract_word_vectors(encoder, sentences, ex, progress=progress, desc=desc)
-    key = word_cache_key(encoder, sentences, ex.max_length, bool(ex.autocast))
+    key = word_cache_key(encoder, sentences, ex.max_length, ex.precision)
     path = Path(cache_dir) / f"words-{key}.safetensors"
     if path.is_file():
         found = _read_word_cache(path, len(sentences))
@@ -208,6 +210,6 @@ def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
     tensors["n_words"] = torch.tensor(vectors.n_words, dtype=torch.long)
     save_tensors(path, tensors, metadata={
         "model": encoder.name, "max_length": str(ex.max_length),
-        "precision": "bfloat16 autocast" if ex.autocast else "float32", "storage": "float16"})
+        "precision": NAMES[ex.precision], "storage": "float16"})
     # read back a layer at a time: 20 PUD sets held in memory would take 4 GB for e5-small
     return WordVectors(vectors.n_words, vectors.valid, vectors.n_states, path=path)

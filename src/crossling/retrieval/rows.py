@@ -120,7 +120,7 @@ def _encode(encoder: Encoder, texts: Mapping[str, Sequence[str]], s: RetrievalSe
     for lang, sentences in texts.items():
         vectors[lang] = extract_cached(encoder, sentences, s.pooling, cache_dir,
                                        max_length=max_length, batch_tokens=s.batch_tokens,
-                                       progress=s.progress, autocast=s.autocast,
+                                       progress=s.progress, precision=s.precision,
                                        desc=f"encode {lang}")
         check_layers_of(vectors[lang], layers, lang)
     return vectors
@@ -152,7 +152,7 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
         analysis=KIND, model=model_name(encoder.name),
         model_fingerprint=encoder_fingerprint(encoder),
         tokenizer_fingerprint=encoder_tokenizer_fingerprint(encoder),
-        extraction_precision=extraction_precision(encoder, s.autocast), pooling=s.pooling,
+        extraction_precision=extraction_precision(encoder, s.precision), pooling=s.pooling,
         seed=s.seed, n_boot=s.n_boot, n_null=s.n_null, n_sentences=len(corpus),
         retrieval_variants=chosen, margin_k=s.k,
         metric_variants=metric_variants(chosen, s.k, s.n_boot), max_length=max_length)

@@ -145,10 +145,10 @@ def _metric_device(encoder: Encoder, device: str | None) -> torch.device:
     return pick_device(device) if device is not None else encoder.device
 
 
-def _extraction(encoder: Encoder, prefix: str, autocast: bool | None) -> dict[str, str]:
+def _extraction(encoder: Encoder, prefix: str, precision: str) -> dict[str, str]:
     """Tokenizer fingerprint and forward-pass precision of an encoder, for the provenance."""
     return {f"{prefix}tokenizer_fingerprint": encoder_tokenizer_fingerprint(encoder),
-            f"{prefix}extraction_precision": extraction_precision(encoder, autocast)}
+            f"{prefix}extraction_precision": extraction_precision(encoder, precision)}
 
 
 def _provenance(settings: SimilaritySettings, corpus: ParallelCorpus, languages: Sequence[str],
@@ -159,7 +159,7 @@ def _provenance(settings: SimilaritySettings, corpus: ParallelCorpus, languages:
     for prefix, enc in zip(("", "compare_"), encoders, strict=False):
         models[f"{prefix}model"] = model_name(enc.name)
         models[f"{prefix}model_fingerprint"] = encoder_fingerprint(enc)
-        models.update(_extraction(enc, prefix, settings.autocast))
+        models.update(_extraction(enc, prefix, settings.precision))
     return provenance(
         data_files=[corpus.files[lang] for lang in languages], device=device, **models,
         pooling=settings.pooling, seed=settings.seed, n_boot=settings.n_boot,
@@ -173,7 +173,7 @@ def _vectors(encoder: Encoder, texts: Sequence[str], settings: SimilaritySetting
     """Per-layer sentence vectors of ``texts`` (from the cache when it holds them)."""
     return extract_cached(encoder, texts, settings.pooling, cache_dir, max_length=max_length,
                           batch_tokens=settings.batch_tokens, progress=settings.progress,
-                          autocast=settings.autocast, desc=desc)
+                          precision=settings.precision, desc=desc)
 
 
 def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: str, *,
