@@ -40,7 +40,8 @@ def test_each_bad_setting_names_its_field(kwargs: dict[str, Any], name: str,
 
 
 def test_valid_settings_are_normalised() -> None:
-    s = RetrievalSettings(variants=["centred"], n=3, layers=[2, 0], device="cpu", precision="float32")
+    s = RetrievalSettings(variants=["centred"], n=3, layers=[2, 0], device="cpu",
+                          precision="float32")
     assert s.variants == ("centred",) and s.layers == (2, 0) and s.device == "cpu"
     assert s.precision == "fp32"  # the dtype spelling is the same value
     assert RetrievalSettings().variants == VARIANTS and isinstance(s, ScoringSettings)

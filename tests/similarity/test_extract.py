@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from crossling.core.errors import ConfigError, ModelError
-from crossling.models.encoder import Encoder, load_encoder, tokenizer_fingerprint
 from crossling.core.precision import torch_dtype
+from crossling.models.encoder import Encoder, load_encoder, tokenizer_fingerprint
 from crossling.similarity.extract import (
     MAX_BATCH,
     Forward,

@@ -28,9 +28,9 @@ from crossling.models.encoder import Encoder, encode_words, forward_inputs
 from crossling.similarity.extract import (
     BATCH_TOKENS,
     MAX_BATCH,
+    cast_frozen,
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
-    cast_frozen,
     frozen_precision,
     precision_tag,
 )
