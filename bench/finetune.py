@@ -279,12 +279,13 @@ def step_compare(steps: int, batch: int, seq: int, layers: int, hidden: int, int
     peak = {name: gemm_gflops(size, size, size, 1.0, dtype, device)
             for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     per_token = 3 * forward_flops(1, seq, layers, hidden, inter)  # training: 3 forwards
-    print(f"  matmul peak {size}^3: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} "
-          f"GFLOP/s (torch.matmul, TF32 {torch.backends.cuda.matmul.allow_tf32})")
+    print(f"  matmul peak {size}^3: fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} "
+          f"GFLOP/s (torch.matmul, TF32 {torch.backends.cuda.matmul.allow_tf32}; a CPU without "
+          "bf16 units emulates bf16, so its fractions below mean little)")
     for mode, rate in out.items():
         achieved = rate * per_token / 1e9
         ref = peak["fp32" if mode == "fp32" else "bf16"]
-        print(f"  {mode:28} {achieved:9.0f} GFLOP/s of the blocks' matmuls and attention: "
+        print(f"  {mode:28} {achieved:9.1f} GFLOP/s of the blocks' matmuls and attention: "
               f"{achieved / ref:.0%} of the {'fp32' if mode == 'fp32' else 'bf16'} peak")
     return out
 

@@ -56,9 +56,10 @@ def test_study_level_precision_is_each_kinds_default(tmp_path: Path, data_dir: P
 
 def test_fp32_adds_nothing_to_keys_and_bf16_changes_every_kinds_key(
         tmp_path: Path, data_dir: Path, no_bf16_cpu: None) -> None:
-    auto = _keys(_load(tmp_path, data_dir))
+    default = _keys(_load(tmp_path, data_dir))
     fp32 = _keys(_load(tmp_path, data_dir, top="precision: fp32"))
-    assert auto == fp32  # auto resolves to fp32 on a CPU without bf16 units
+    auto = _keys(_load(tmp_path, data_dir, top="precision: auto"))
+    assert default == fp32 == auto  # auto resolves to fp32 on a CPU without bf16 units
     bf16 = _keys(_load(tmp_path, data_dir, top="precision: bf16"))
     assert set(bf16) == {"similarity", "finetune", "similarity_ft", "retrieval", "probe"}
     assert all(bf16[k] != fp32[k] for k in bf16)
@@ -80,8 +81,10 @@ def test_fp32_finetune_identity_is_the_one_before_precisions(
 def test_auto_on_a_bf16_cpu_resolves_to_bf16_at_planning(
         tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prec, "cpu_flags", lambda: {"avx512_bf16"})
-    cells = expand(_load(tmp_path, data_dir))
+    cells = expand(_load(tmp_path, data_dir, top="precision: auto"))
     assert {c.params.precision for c in cells if c.kind != "finetune"} == {"bf16"}
+    default = expand(_load(tmp_path, data_dir))  # fp32 unless asked: the same keys anywhere
+    assert {c.params.precision for c in default if c.kind != "finetune"} == {"fp32"}
 
 
 @pytest.mark.parametrize(("top", "training", "where"), [

@@ -35,9 +35,12 @@ def test_fp32_keeps_the_key_it_had_and_bf16_names_itself(
     old = {**{k: v for k, v in CONFIG.__dict__.items() if k != "precision"}, **LEGACY_FP32}
     assert config_identity(CONFIG.replace(precision="fp32")) == old
     monkeypatch.setattr(prec, "cpu_flags", lambda: {"avx2", "fma"})
-    assert config_identity(CONFIG) == old  # auto on a CPU without bf16 units
+    assert config_identity(CONFIG) == old  # the default
+    auto = CONFIG.replace(precision="auto")
+    assert config_identity(auto) == old  # on a CPU without bf16 units
     monkeypatch.setattr(prec, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
-    bf16 = config_identity(CONFIG)
+    assert config_identity(CONFIG) == old  # fp32 by default, whatever the CPU
+    bf16 = config_identity(auto)
     assert bf16["precision"] == "bf16" and "bf16" not in bf16
     assert config_identity(CONFIG.replace(precision="bfloat16")) == bf16
 

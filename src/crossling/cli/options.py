@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crossling.core.precision import DEFAULT_PRECISION
 from crossling.similarity.extract import BATCH_TOKENS
 
 
@@ -16,8 +17,8 @@ def add_forward_options(p: Any) -> None:
     add_precision_option(p)
 
 
-def add_precision_option(p: Any, default: str | None = "auto",
-                         default_text: str = "auto") -> None:
+def add_precision_option(p: Any, default: str | None = DEFAULT_PRECISION,
+                         default_text: str = DEFAULT_PRECISION) -> None:
     """``--precision`` (alias ``--dtype``): one setting, two spellings (fp32 or float32, ...);
     the settings object checks the value (docs/precision.md)."""
     p.add_argument("--precision", "--dtype", dest="precision", default=default,

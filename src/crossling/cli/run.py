@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
                         "is taken as a new store, any other non-SQLite file is refused)")
     p.add_argument("--data", default=None, help="data folder overriding the study's data paths")
     p.add_argument("--only", choices=CELL_KINDS, default=None)
-    add_precision_option(p, default=None, default_text="the study's, else auto")
+    add_precision_option(p, default=None, default_text="the study's, else fp32")
     p.add_argument("--retry-failed", action="store_true")
     p.add_argument("--tokens-per-s", type=float, default=None,
                    help="measured forward tokens/s, to turn the cost estimate into time")

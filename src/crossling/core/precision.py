@@ -1,9 +1,9 @@
 """The numeric precision of forward passes: one setting, resolved once per device.
 
 ``fp32``, ``bf16``, ``fp16`` or ``auto`` (``float32``, ``bfloat16``, ``float16`` are the same
-values spelled as torch dtypes). ``auto`` is bf16 where the hardware computes it natively (a
-CUDA GPU with bf16 support; a CPU with ``avx512_bf16`` or ``amx_bf16`` units) and fp32
-elsewhere: emulated bf16 is slower than fp32. A resolved precision is what results record and
+values spelled as torch dtypes); the default is fp32 (`DEFAULT_PRECISION`). ``auto`` is bf16
+where the hardware computes it natively (a CUDA GPU with bf16 support; a CPU with
+``avx512_bf16`` or ``amx_bf16`` units) and fp32 elsewhere: emulated bf16 is slower than fp32. A resolved precision is what results record and
 what cell keys hash (docs/precision.md). It needs only torch, so every layer may use it.
 """
 
@@ -18,6 +18,11 @@ import torch
 from crossling.core.errors import SettingError
 
 log = logging.getLogger(__name__)
+
+DEFAULT_PRECISION = "fp32"
+"""The default of every precision setting: ``auto`` is asked for, not assumed, until the
+equality checks of docs/precision.md have been run on hardware with native bf16 (with ``auto``
+as the default, the same study would give other numbers and keys on such a machine)."""
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 """The accepted values, in the order help texts list them."""

@@ -18,7 +18,7 @@ import yaml
 
 from crossling.core.checks import SEED_MAX
 from crossling.core.errors import ConfigError, CrosslingError, ModelError, SettingError
-from crossling.core.precision import precision
+from crossling.core.precision import DEFAULT_PRECISION, precision
 from crossling.core.settings import Settings, count, one_of, setting
 from crossling.core.settings import seed as seed_rule
 from crossling.data.leakage import check_training_splits
@@ -90,7 +90,7 @@ class SimilaritySpec(Settings):
     after_measures: list[str] | None = None
     """Measures of the fine-tuned similarity; None: ``measures`` (CCA measures need more
     sentences than ``after_n`` may give them)."""
-    precision: str = setting("auto", rule=precision)
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
     """Of the frozen passes (``similarity.precision``, else the study's ``precision``)."""
 
     @property
@@ -123,7 +123,7 @@ class RetrievalSpec(Settings):
     n: int = setting(1000, rule=count(2))
     n_boot: int = setting(1000, rule=count(1))
     n_null: int = setting(200, rule=count(1))
-    precision: str = setting("auto", rule=precision)
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
 
     def check(self) -> None:
         need = retrieval_min_sentences(self.variants)
@@ -142,7 +142,7 @@ class ProbeSpec(Settings):
     max_eval_sentences: int | None = setting(None, rule=SIZE)
     n_boot: int = setting(1000, rule=count(1))
     seed: int = setting(0, rule=seed_rule)
-    precision: str = setting("auto", rule=precision)
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def _precisions(top: Fields, override: str | None) -> None:
         study_level = precision("precision", override)
     else:
         try:
-            study_level = precision("precision", top.get("precision", str, "auto"))
+            study_level = precision("precision", top.get("precision", str, DEFAULT_PRECISION))
         except SettingError as exc:
             raise top.failed(exc) from None
     for section in ("training", "similarity", "retrieval", "probe"):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from crossling.core.errors import SettingError
-from crossling.core.precision import precision
+from crossling.core.precision import DEFAULT_PRECISION, precision
 from crossling.core.settings import (
     Settings,
     count,
@@ -82,7 +82,7 @@ class ProbeSettings(Settings):
     max_length: int | None = setting(None, rule=count(3, optional=True))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
     device: str | None = setting(None, rule=device_name)
-    precision: str = setting("auto", rule=precision)
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
     allow_test_training: bool = setting(False, rule=flag)
 
 

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from crossling.core.checksums import CacheDamaged, save_tensors, verify_tensors, warn_recompute
 from crossling.core.errors import ModelError
-from crossling.core.precision import NAMES, precision
+from crossling.core.precision import DEFAULT_PRECISION, NAMES, precision
 from crossling.core.settings import Settings, count, setting
 from crossling.data.batching import bucket_batches
 from crossling.models.encoder import Encoder, encode_words, forward_inputs
@@ -49,7 +49,7 @@ class Extraction(Settings):
 
     max_length: int = setting(512, rule=count(1))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
-    precision: str = setting("auto", rule=precision)
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
 
 
 @dataclass(frozen=True)

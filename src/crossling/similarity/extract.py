@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from crossling.core.checksums import CacheDamaged, load_tensors, save_tensors, warn_recompute
 from crossling.core.errors import ConfigError, ModelError
-from crossling.core.precision import NAMES, resolve_precision, torch_dtype
+from crossling.core.precision import DEFAULT_PRECISION, NAMES, resolve_precision, torch_dtype
 from crossling.data.batching import bucket_batches
 from crossling.models.encoder import (
     Encoder,
@@ -43,7 +43,7 @@ MAX_BATCH = 256
 corpora of very short lines)."""
 
 
-def frozen_precision(encoder: Encoder, precision: str = "auto") -> str:
+def frozen_precision(encoder: Encoder, precision: str = DEFAULT_PRECISION) -> str:
     """The resolved precision (``fp32``, ``bf16``, ``fp16``) of the encoder's frozen passes on
     its device (`crossling.core.precision.resolve_precision`).
 
@@ -54,7 +54,7 @@ def frozen_precision(encoder: Encoder, precision: str = "auto") -> str:
     return resolve_precision(precision, first.device if first is not None else "cpu")
 
 
-def extraction_precision(encoder: Encoder, precision: str = "auto") -> str:
+def extraction_precision(encoder: Encoder, precision: str = DEFAULT_PRECISION) -> str:
     """``"float32"``, ``"bfloat16"`` or ``"float16"``: the dtype the frozen passes run in."""
     return NAMES[frozen_precision(encoder, precision)]
 
@@ -87,7 +87,7 @@ class Forward:
 
     batch_tokens: int = BATCH_TOKENS
     max_length: int = 512
-    precision: str = "auto"
+    precision: str = DEFAULT_PRECISION
 
 
 def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",

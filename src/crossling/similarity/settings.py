@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crossling.core.errors import ConfigError, SettingError
-from crossling.core.precision import precision
+from crossling.core.precision import DEFAULT_PRECISION, precision
 from crossling.core.settings import (
     Settings,
     count,
@@ -75,7 +75,7 @@ class SimilaritySettings(Settings):
     max_length: int | None = setting(None, rule=count(3, optional=True))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
     device: str | None = setting(None, rule=device)
-    precision: str = setting("auto", rule=precision)
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
     layer_difference: bool = setting(False, rule=flag)
     progress: bool = setting(True, rule=flag)
 

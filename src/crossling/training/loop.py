@@ -31,7 +31,7 @@ from crossling.core.atomic import atomic_path, write_json
 from crossling.core.devices import pick_device
 from crossling.core.errors import DivergenceError, SettingError
 from crossling.core.manifest import claim_folder, make_manifest
-from crossling.core.precision import precision, resolve_precision, torch_dtype
+from crossling.core.precision import DEFAULT_PRECISION, precision, resolve_precision, torch_dtype
 from crossling.core.settings import (
     Settings,
     count,
@@ -79,7 +79,7 @@ class TrainConfig(Settings):
     # room for [CLS], one sub-word and [SEP]: with less no word is seen and every score is 0
     max_length: int = setting(256, rule=count(3))
     eval_batch_size: int = setting(64, rule=count(1))
-    precision: str = setting("auto", rule=_train_precision)
+    precision: str = setting(DEFAULT_PRECISION, rule=_train_precision)
     device: str | None = setting(None, rule=device_name)
 
 
