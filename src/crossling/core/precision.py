@@ -3,8 +3,9 @@
 ``fp32``, ``bf16``, ``fp16`` or ``auto`` (``float32``, ``bfloat16``, ``float16`` are the same
 values spelled as torch dtypes); the default is fp32 (`DEFAULT_PRECISION`). ``auto`` is bf16
 where the hardware computes it natively (a CUDA GPU with bf16 support; a CPU with
-``avx512_bf16`` or ``amx_bf16`` units) and fp32 elsewhere: emulated bf16 is slower than fp32. A resolved precision is what results record and
-what cell keys hash (docs/precision.md). It needs only torch, so every layer may use it.
+``avx512_bf16`` or ``amx_bf16`` units) and fp32 elsewhere: emulated bf16 is slower than fp32.
+A resolved precision is what results record and what cell keys hash (docs/precision.md). It
+needs only torch, so every layer may use it.
 """
 
 from __future__ import annotations
