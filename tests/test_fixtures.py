@@ -24,7 +24,7 @@ from crossling.training.loop import TrainConfig
 from tests.workflows.runs import finetune_on_files as run_finetune
 
 LANGS = ("en", "fr", "de")
-CONFIG = TrainConfig(epochs=2, batch_size=4, max_length=64, eval_batch_size=8, bf16=False,
+CONFIG = TrainConfig(epochs=2, batch_size=4, max_length=64, eval_batch_size=8, precision="fp32",
                      device="cpu")
 
 

@@ -92,6 +92,7 @@ def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     (["--targets", "fr", "fr"], "--targets 'fr' is given twice"),
     (["--measures", "linear_cka", "linear_cka"], "--measures 'linear_cka' is given twice"),
     (["--device", "bogus"], "--device 'bogus': not a torch device"),
+    (["--dtype", "half"], "--precision must be one of fp32, bf16, fp16, auto"),
 ])
 def test_bad_option_values_are_one_line_errors(tiny_bert: Path, ud_dir: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str],
@@ -191,3 +192,23 @@ def test_one_file_as_two_targets_is_refused(command: str, tiny_bert: Path, ud_di
     err = capsys.readouterr().err.strip()
     assert "'fr_pud' and 'fr' name the same file" in err and "\n" not in err
     assert not (tmp_path / "out" / "cache").exists()
+
+
+def test_dtype_is_the_precision_option_and_is_recorded(
+        tiny_bert: Path, ud_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--dtype bfloat16`` (issue 26's spelling) is ``--precision bf16``: the rows say so, and
+    their vectors are cached under another key than fp32's (same cache folder)."""
+    runs = {}
+    for flag in (["--dtype", "bfloat16"], ["--precision", "fp32"]):
+        out = tmp_path / flag[1]
+        code = main(["similarity", "--model", str(tiny_bert), "--data", str(ud_dir), "--targets",
+                     "fr", "--n", "12", "--n-boot", "0", "--n-null", "0", "--out", str(out),
+                     "--measures", "linear_cka", "--cache", str(tmp_path / "cache"), *flag])
+        assert code == 0
+        side = json.loads((out / "provenance.json").read_text())
+        runs[flag[1]] = (pd.read_csv(out / "similarity.csv"), next(iter(side.values())))
+    assert runs["bfloat16"][1]["extraction_precision"] == "bfloat16"
+    assert runs["fp32"][1]["extraction_precision"] == "float32"
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 4  # 2 languages x 2
+    bf16, fp32 = runs["bfloat16"][0]["value"], runs["fp32"][0]["value"]
+    assert (bf16 - fp32).abs().max() < 0.05 and not bf16.equals(fp32)

@@ -110,7 +110,7 @@ def test_random_init_of_the_embeddings(family_models: dict[str, Path], model_typ
 
 def _alone_and_batched(enc: Encoder, pooling: str) -> tuple[torch.Tensor, torch.Tensor]:
     texts = [" ".join(s) for s in SENTENCES]
-    fwd = Forward(autocast=False)
+    fwd = Forward(precision="fp32")
     alone = torch.stack([extract(enc, [t], pooling, fwd, progress=False)[:, 0] for t in texts], 1)
     return alone, extract(enc, texts, pooling, fwd, progress=False)
 

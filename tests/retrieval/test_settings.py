@@ -29,7 +29,7 @@ from crossling.retrieval.settings import RetrievalSettings, ScoringSettings, che
     ({"layers": [-1]}, "layers[0]", "must be >= 0"),
     ({"max_length": 2}, "max_length", "must be >= 3"),
     ({"batch_tokens": 0}, "batch_tokens", "must be > 0"),
-    ({"autocast": 1}, "autocast", "must be true or false"),
+    ({"precision": 16}, "precision", "must be one of fp32, bf16, fp16, auto"),
 ])
 def test_each_bad_setting_names_its_field(kwargs: dict[str, Any], name: str,
                                           problem: str) -> None:
@@ -40,8 +40,10 @@ def test_each_bad_setting_names_its_field(kwargs: dict[str, Any], name: str,
 
 
 def test_valid_settings_are_normalised() -> None:
-    s = RetrievalSettings(variants=["centred"], n=3, layers=[2, 0], device="cpu", autocast=None)
+    s = RetrievalSettings(variants=["centred"], n=3, layers=[2, 0], device="cpu",
+                          precision="float32")
     assert s.variants == ("centred",) and s.layers == (2, 0) and s.device == "cpu"
+    assert s.precision == "fp32"  # the dtype spelling is the same value
     assert RetrievalSettings().variants == VARIANTS and isinstance(s, ScoringSettings)
     assert RetrievalSettings.from_mapping({"n_boot": 5}, "retrieval").n_boot == 5
     with pytest.raises(SettingError, match=r"^retrieval\.n_null must be >= 0"):

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 import torch
 
 from crossling.core.errors import ConfigError, ModelError
+from crossling.core.precision import torch_dtype
 from crossling.models.encoder import Encoder, load_encoder, tokenizer_fingerprint
 from crossling.similarity.extract import (
     MAX_BATCH,
     Forward,
+    cache_key,
+    encoder_fingerprint,
+    encoder_tokenizer_fingerprint,
     extract,
     extract_cached,
     extraction_precision,
@@ -120,14 +125,61 @@ def test_cache_key_follows_the_tokenizer(tiny_bert: Path, tmp_path: Path) -> Non
     assert tokenizer_fingerprint(lower_tok) != tokenizer_fingerprint(enc.tokenizer)
 
 
-def test_cache_key_follows_bf16_autocast(tiny_bert: Path, tmp_path: Path) -> None:
+def test_cache_key_follows_the_precision(tiny_bert: Path, tmp_path: Path) -> None:
     enc = load_encoder(str(tiny_bert), device="cpu")
-    fp32 = extract_cached(enc, TEXTS, "mean", tmp_path, progress=False, autocast=False)
-    bf16 = extract_cached(enc, TEXTS, "mean", tmp_path, progress=False, autocast=True)
+    fp32 = extract_cached(enc, TEXTS, "mean", tmp_path, progress=False, precision="fp32")
+    bf16 = extract_cached(enc, TEXTS, "mean", tmp_path, progress=False, precision="bf16")
     assert len(list(tmp_path.glob("*.safetensors"))) == 2
     assert not torch.equal(fp32, bf16)
-    assert extraction_precision(enc) == "float32"  # CPU default: no autocast
-    assert extraction_precision(enc, True) == "bfloat16 autocast"
+    assert extraction_precision(enc, "fp32") == "float32"
+    assert extraction_precision(enc, "bfloat16") == "bfloat16"
+
+
+def test_fp32_cache_key_is_the_one_written_before_precisions(tiny_bert: Path) -> None:
+    """fp32 hashes the tag older caches were keyed by: their entries stay valid."""
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    digest = hashlib.sha256()
+    digest.update(f"{encoder_fingerprint(enc)}|{encoder_tokenizer_fingerprint(enc)}|mean|512|"
+                  f"bf16=False|{len(TEXTS)}".encode())
+    for t in TEXTS:
+        digest.update(t.encode("utf-8") + b"\0")
+    assert cache_key(enc, TEXTS, "mean", 512, "fp32") == digest.hexdigest()[:24]
+    assert cache_key(enc, TEXTS, "mean", 512, "bf16") != digest.hexdigest()[:24]
+
+
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+def test_a_low_precision_pass_casts_the_weights_once(tiny_bert: Path, name: str) -> None:
+    """bf16 / fp16 run on weights cast once (no autocast), return float32 vectors within 5e-2
+    (relative, per layer) of fp32's, and a later fp32 pass on the cast weights is refused."""
+    ref = extract(load_encoder(str(tiny_bert), device="cpu"), TEXTS, progress=False,
+                  forward=Forward(precision="fp32"))
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    before = encoder_fingerprint(enc)
+    low = extract(enc, TEXTS, progress=False, forward=Forward(precision=name))
+    dtype = torch_dtype(name)
+    assert {p.dtype for p in enc.model.parameters()} == {dtype}
+    assert low.dtype == torch.float32 and low.shape == ref.shape
+    rel = (low - ref).norm(dim=(1, 2)) / ref.norm(dim=(1, 2))
+    assert 0 < float(rel.max()) < 5e-2, rel
+    calls = []
+    enc.model.to = lambda *a, **k: calls.append(a)  # type: ignore[method-assign]
+    again = extract(enc, TEXTS, progress=False, forward=Forward(precision=name))
+    assert calls == [] and torch.equal(again, low)  # cast once: the second pass casts nothing
+    assert encoder_fingerprint(enc) == before  # the cache keys name the weights as loaded
+    with pytest.raises(ModelError, match="load the model again for a float32 pass"):
+        extract(enc, TEXTS, progress=False, forward=Forward(precision="fp32"))
+
+
+def test_fp32_pass_is_unchanged_by_the_precision_setting(tiny_bert: Path) -> None:
+    """fp32 (the resolved ``auto`` on a CPU without bf16 units) is the plain float32 forward:
+    the same bytes as the model's own hidden states, pooled."""
+    enc = load_encoder(str(tiny_bert), device="cpu")
+    got = extract(enc, TEXTS[:1], "first_token", Forward(precision="fp32"), progress=False)
+    batch = enc.tokenizer(TEXTS[:1], return_tensors="pt")
+    with torch.inference_mode():
+        states = enc.model(**batch, output_hidden_states=True).hidden_states
+    assert torch.equal(got[:, 0], torch.stack([s[0, 0] for s in states]))
+    assert {p.dtype for p in enc.model.parameters()} == {torch.float32}
 
 
 @pytest.mark.parametrize("budget", [0, -10])
@@ -151,7 +203,7 @@ def test_damaged_cache_entry_is_recomputed_with_a_warning(
     from safetensors.torch import save_file
 
     enc = load_encoder(str(tiny_bert), device="cpu")
-    fresh = extract(enc, TEXTS, "mean", Forward(autocast=False), progress=False)
+    fresh = extract(enc, TEXTS, "mean", Forward(precision="fp32"), progress=False)
     extract_cached(enc, TEXTS, "mean", tmp_path, progress=False)
     (path,) = tmp_path.glob("*.safetensors")
     if damage == "flip":

@@ -30,7 +30,7 @@ def test_defaults_and_normalised_values() -> None:
     ({"max_length": 2}, "max_length", "must be >= 3"),
     ({"batch_tokens": 0}, "batch_tokens", "must be > 0"),
     ({"layer_difference": "yes"}, "layer_difference", "must be true or false"),
-    ({"autocast": 1}, "autocast", "must be true or false"),
+    ({"precision": "half"}, "precision", "must be one of fp32, bf16, fp16, auto"),
 ])
 def test_each_field_has_its_rule(changes: dict[str, object], name: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem) as info:

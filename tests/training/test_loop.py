@@ -86,7 +86,7 @@ def test_unknown_device_fails_before_anything_is_written(tiny_bert: Path, ud_dir
     ("head_lr", float("nan")), ("eval_batch_size", 0), ("patience", 0), ("warmup_ratio", 1.5),
     ("warmup_ratio", -0.1), ("weight_decay", -0.1), ("max_grad_norm", 0),
     # no room for [CLS] word [SEP]: every score was 0.00
-    ("max_length", 2), ("bf16", "no"), ("device", 0),
+    ("max_length", 2), ("precision", "no"), ("precision", "fp16"), ("device", 0),
 ])
 def test_train_config_refuses_recipes_that_cannot_train(field: str, value: object) -> None:
     """One rule per field, named by the field (never a CLI flag: the CLI renames), and by its
@@ -104,7 +104,7 @@ def test_train_config_keeps_its_defaults_and_accepts_the_edges() -> None:
     assert TrainConfig() == TrainConfig(epochs=3, batch_size=32, lr=5e-5, head_lr=1e-3,
                                         weight_decay=0.01, warmup_ratio=0.1, max_grad_norm=1.0,
                                         patience=2, max_length=256, eval_batch_size=64,
-                                        bf16=True, device=None)
+                                        precision="fp32", device=None)
     edge = TrainConfig(max_length=3, warmup_ratio=1, weight_decay=0, lr=1)
     assert (edge.max_length, edge.warmup_ratio, edge.weight_decay) == (3, 1.0, 0.0)
     with pytest.raises(SettingError, match=r"^training\.epoch unknown field"):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from crossling.cli.options import add_precision_option
 from crossling.core.errors import SettingError
 from crossling.core.settings import as_flag
 from crossling.models.reinit import SCHEMES
@@ -17,7 +18,7 @@ from crossling.workflows.finetune import FinetuneSettings, prepare_finetune
 FLAGS = {"evals": "--eval"}
 """Settings whose flag is not ``--name-with-dashes``."""
 
-TRAINING = ("epochs", "batch_size", "lr", "head_lr", "max_length", "device")
+TRAINING = ("epochs", "batch_size", "lr", "head_lr", "max_length", "device", "precision")
 """TrainConfig fields the command sets (only when given: TrainConfig's defaults are its own)."""
 
 
@@ -82,6 +83,7 @@ def register(sub: Any) -> None:
     p.add_argument("--max-train-sentences", type=int, default=None)
     p.add_argument("--max-eval-sentences", type=int, default=None)
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    add_precision_option(p, default=None)
     p.add_argument("--out", default=None,
                    help="output folder (default: runs/finetune/<task>-<model>-<reinit>-"
                         "seed<seed>-<settings hash>, one per distinct run)")

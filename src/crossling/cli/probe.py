@@ -42,6 +42,7 @@ def _probe(args: argparse.Namespace) -> int:
             layers=args.layers, max_train_sentences=args.max_train_sentences,
             max_eval_sentences=args.max_eval_sentences, n_boot=args.n_boot, seed=args.seed,
             l2=args.l2, max_iter=args.max_iter, batch_tokens=args.batch_tokens,
+            precision=args.precision,
             device=args.device, allow_test_training=args.allow_test_training)
         out = check_output_dir(args.out)  # before minutes of extraction
         check_outputs(out, PROBE_OUTPUTS)  # a user's own file there is never replaced

@@ -24,6 +24,7 @@ def _settings(args: argparse.Namespace) -> RetrievalSettings:
     return RetrievalSettings(variants=args.variants, pooling=args.pooling, n=args.n,
                              n_boot=args.n_boot, n_null=args.n_null, seed=args.seed,
                              layers=args.layers, batch_tokens=args.batch_tokens,
+                             precision=args.precision,
                              device=args.device)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from crossling.cli.options import add_precision_option
 from crossling.core.errors import SettingError
 from crossling.core.settings import as_flag
 from crossling.experiments.executors import EXECUTORS, RunSettings
@@ -18,7 +19,8 @@ def _run(args: argparse.Namespace) -> int:
                                address=args.address)
     except SettingError as exc:
         raise as_flag(exc) from None
-    plan = plan_study(args.study, store=args.store, data=args.data, only=args.only)
+    plan = plan_study(args.study, store=args.store, data=args.data, only=args.only,
+                      precision=args.precision)
     study, cells, store = plan.study, plan.cells, plan.store
     if args.dry_run:
         print(f"study {study.name}: {len(cells)} cells (store {plan.store_path})")
@@ -58,6 +60,7 @@ def register(sub: Any) -> None:
                         "is taken as a new store, any other non-SQLite file is refused)")
     p.add_argument("--data", default=None, help="data folder overriding the study's data paths")
     p.add_argument("--only", choices=CELL_KINDS, default=None)
+    add_precision_option(p, default=None, default_text="the study's, else fp32")
     p.add_argument("--retry-failed", action="store_true")
     p.add_argument("--tokens-per-s", type=float, default=None,
                    help="measured forward tokens/s, to turn the cost estimate into time")

@@ -44,7 +44,7 @@ def similarity_settings(args: argparse.Namespace) -> SimilaritySettings:
     return SimilaritySettings(
         measures=args.measures, pooling=args.pooling, n=args.n, n_boot=args.n_boot,
         n_null=args.n_null, seed=args.seed, layers=getattr(args, "layers", None),
-        batch_tokens=args.batch_tokens, device=args.device,
+        batch_tokens=args.batch_tokens, device=args.device, precision=args.precision,
         layer_difference=getattr(args, "layer_difference", False))
 
 

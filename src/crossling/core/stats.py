@@ -30,3 +30,15 @@ def upper_percentile(values: npt.ArrayLike | Sequence[float], level: float = LEV
     v = np.asarray(values, dtype=np.float64).ravel()
     v = v[np.isfinite(v)]
     return float(np.percentile(v, level * 100)) if v.size else float("nan")
+
+
+def means_within_seed_sd(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, bool]:
+    """Whether two precisions (or any two variants) agree over seeds: ``|mean(a) - mean(b)|``,
+    the larger of the two seed-to-seed standard deviations (ddof 1), and whether the first is
+    at most the second. Needs at least two seeds per side."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.size < 2 or y.size < 2:
+        raise ValueError("needs at least two seeds per side for a seed-to-seed SD")
+    diff = float(abs(x.mean() - y.mean()))
+    sd = float(max(x.std(ddof=1), y.std(ddof=1)))
+    return diff, sd, diff <= sd

@@ -18,6 +18,7 @@ import yaml
 
 from crossling.core.checks import SEED_MAX
 from crossling.core.errors import ConfigError, CrosslingError, ModelError, SettingError
+from crossling.core.precision import DEFAULT_PRECISION, precision
 from crossling.core.settings import Settings, count, one_of, setting
 from crossling.core.settings import seed as seed_rule
 from crossling.data.leakage import check_training_splits
@@ -98,6 +99,8 @@ class SimilaritySpec(Settings):
     after_measures: list[str] | None = None
     """Measures of the fine-tuned similarity; None: ``measures`` (CCA measures need more
     sentences than ``after_n`` may give them)."""
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
+    """Of the frozen passes (``similarity.precision``, else the study's ``precision``)."""
 
     @property
     def after_groups(self) -> list[str]:
@@ -129,6 +132,7 @@ class RetrievalSpec(Settings):
     n: int = setting(1000, rule=count(2))
     n_boot: int = setting(1000, rule=count(1))
     n_null: int = setting(200, rule=count(1))
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
 
     def check(self) -> None:
         need = retrieval_min_sentences(self.variants)
@@ -147,6 +151,7 @@ class ProbeSpec(Settings):
     max_eval_sentences: int | None = setting(None, rule=SIZE)
     n_boot: int = setting(1000, rule=count(1))
     seed: int = setting(0, rule=seed_rule)
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
 
 
 @dataclass(frozen=True)
@@ -207,13 +212,16 @@ class Study:
 
 
 
-def load_study(path: str | Path, data: str | Path | None = None) -> Study:
-    """Parse and validate a study file; ``data`` overrides the data root (folder with ud/, ner/).
+def load_study(path: str | Path, data: str | Path | None = None,
+               precision: str | None = None) -> Study:
+    """Parse and validate a study file; ``data`` overrides the data root (folder with ud/, ner/),
+    ``precision`` every precision the file sets (``crossling run --precision``).
 
     Relative data paths in the file are resolved against the study file's folder.
     """
     p = Path(path)
     top = Fields(str(p), _read_yaml(p), "")
+    _precisions(top, precision)
     name = top.get("name", str, p.stem)
     models = _models(top)
     model = models[0]
@@ -278,6 +286,34 @@ def _model_keys(top: Fields, models: list[str]) -> list[tuple[str, str]]:
     if isinstance(top.data.get("model"), str):
         return [("model", models[0])]
     return [(f"model[{i}]", m) for i, m in enumerate(models)]
+
+
+def _precisions(top: Fields, override: str | None) -> None:
+    """The study-level ``precision`` as the default of each kind's own (``training``,
+    ``similarity``, ``retrieval``, ``probe``), or ``override`` in all of them; the key it
+    replaced (``training.bf16``) is an error naming the new one."""
+    training = top.data.get("training")
+    if isinstance(training, dict) and "bf16" in training:
+        raise top.fail("training.bf16", "replaced by training.precision (fp32, bf16 or auto; "
+                                        "bf16: true was bf16 on CUDA only, auto is closest)")
+    if override is not None:  # the caller's (a flag): a SettingError it renames
+        study_level = precision("precision", override)
+    else:
+        try:
+            study_level = precision("precision", top.get("precision", str, DEFAULT_PRECISION))
+        except SettingError as exc:
+            raise top.failed(exc) from None
+    for section in ("training", "similarity", "retrieval", "probe"):
+        value = top.data.get(section)
+        if section == "training" and value is None:
+            value = top.data[section] = {}
+        if isinstance(value, dict) and (override is not None or "precision" not in value):
+            top.data[section] = {**value, "precision": study_level}
+    tasks = top.data.get("tasks")
+    for task in (tasks.values() if override is not None and isinstance(tasks, dict) else ()):
+        if isinstance(task, dict) and isinstance(task.get("training"), dict):
+            task["training"] = {**task["training"], "precision": study_level}
+    top.used.add("precision")
 
 
 def _read_yaml(p: Path) -> Any:
@@ -427,7 +463,7 @@ def _similarity(sf: Fields, ud: Path, source: str, seeds: list[int], reinit: lis
                                          "(omit the field for languages)")
     spec = sf.settings(
         SimilaritySpec, languages=languages, measures=measures, n=n,
-        **sf.values("pooling", "n_boot", "n_null"),
+        **sf.values("pooling", "n_boot", "n_null", "precision"),
         before=sf.get("before", bool, True),
         after=_after_groups(sf, tasks, reinit),
         after_seeds=_after_seeds(sf, seeds), after_n=after_n,
@@ -613,7 +649,7 @@ def _retrieval(rf: Fields, ud: Path, source: str) -> RetrievalSpec:
     except SettingError as exc:
         raise rf.failed(exc) from None
     spec = rf.settings(RetrievalSpec, languages=languages, variants=variants,
-                       **rf.values("pooling", "n", "n_boot", "n_null"))
+                       **rf.values("pooling", "n", "n_boot", "n_null", "precision"))
     rf.finish()
     _check_targets(rf, ud, source, languages)
     _check_sentences(rf, "n", ud, source, languages, spec.n)
@@ -728,7 +764,8 @@ def _probe_spec(pf: Fields, ud: Path, source: str, models: list[str],
     spec = pf.settings(
         ProbeSpec, targets=targets, train=train,
         layers=None if layers is None else sorted(layers),
-        **pf.values("max_train_sentences", "max_eval_sentences", "n_boot", "seed"))
+        **pf.values("max_train_sentences", "max_eval_sentences", "n_boot", "seed",
+                    "precision"))
     pf.finish()
     try:
         train_file = resolve_spec("pos", train, "train", DataFolders(ud, None))

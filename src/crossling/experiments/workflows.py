@@ -116,12 +116,14 @@ class StudyOutcome:
 
 
 def plan_study(study_path: str | Path, *, store: str | Path | None = None,
-               data: str | Path | None = None, only: str | None = None) -> StudyPlan:
-    """Check the outputs (before hashing the model and the data), load and expand the study,
-    keep the cells of kind ``only`` if given, and register them in the store."""
+               data: str | Path | None = None, only: str | None = None,
+               precision: str | None = None) -> StudyPlan:
+    """Check the outputs (before hashing the model and the data), load and expand the study
+    (``precision`` overriding the file's), keep the cells of kind ``only`` if given, and
+    register them in the store."""
     store_path = default_store(study_path, store)
     check_run_outputs(store_path)
-    study = load_study(study_path, data=data)
+    study = load_study(study_path, data=data, precision=precision)
     for model in study.all_models:  # a missing model folder, before anything is hashed
         try:
             check_model_name(model, hub=False)

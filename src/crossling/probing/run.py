@@ -31,6 +31,7 @@ from crossling.similarity.extract import (
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
     extraction_precision,
+    frozen_precision,
     kept_layers,
 )
 from crossling.similarity.memory import estimate_for, report_memory
@@ -60,7 +61,7 @@ def _provenance(encoder: Encoder, data: ProbeData, settings: ProbeSettings,
                            "the form", "seed": s.seed},
         weights_fingerprint=encoder_fingerprint(encoder),
         tokenizer_fingerprint=encoder_tokenizer_fingerprint(encoder),
-        extraction={"precision": extraction_precision(encoder), "storage": "float16",
+        extraction={"precision": extraction_precision(encoder, s.precision), "storage": "float16",
                     "max_length": max_length},
         ci=f"95% percentile bootstrap over sentences, {s.n_boot} resamples")
 
@@ -99,12 +100,14 @@ def probe_layers(encoder: Encoder, data: ProbeData, settings: ProbeSettings, *,
         value, n_units = majority_score(t, data.majority, seed=s.seed, n_boot=s.n_boot)
         out.add(t, "majority_acc", value, n_units, None)
     extraction = Extraction(max_length=length, batch_tokens=s.batch_tokens,
+                            precision=s.precision,
                             layers=None if kept is None else tuple(kept))
     words = [sum(len(ex.words) for ex in data.train),
              *(sum(len(w) for w in t.words) for t in data.sets)]
     # one set in memory at a time (float16), then streamed from the cache a layer at a time
     report_memory(estimate_for(encoder.model, encoder.num_layers + 1, (1, max(words), "words", 2),
-                               kept, s.batch_tokens), encoder.device)
+                               kept, s.batch_tokens, frozen_precision(encoder, s.precision)),
+                  encoder.device)
     with contextlib.ExitStack() as stack:
         folder = cache_dir if cache_dir is not None else stack.enter_context(
             tempfile.TemporaryDirectory(prefix="crossling-probe-"))  # stream layers from disk

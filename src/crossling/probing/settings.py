@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from crossling.core.errors import SettingError
+from crossling.core.precision import DEFAULT_PRECISION, precision
 from crossling.core.settings import (
     Settings,
     count,
@@ -63,7 +64,8 @@ class ProbeSettings(Settings):
     ``source_train`` is resolved in the train split, ``source`` and ``targets`` in the test
     split (None: every other PUD language); ``layers`` None probes every hidden state
     (0 = embeddings); ``max_train_sentences`` None trains on all; ``max_eval_sentences`` keeps
-    the first N of each test set; ``max_length`` None: the model's limit, at most 512.
+    the first N of each test set; ``max_length`` None: the model's limit, at most 512;
+    ``precision`` of the frozen passes (`crossling.core.precision`).
     """
 
     source_train: str = setting("en_ewt", rule=_spec)
@@ -80,6 +82,7 @@ class ProbeSettings(Settings):
     max_length: int | None = setting(None, rule=count(3, optional=True))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
     device: str | None = setting(None, rule=device_name)
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
     allow_test_training: bool = setting(False, rule=flag)
 
 

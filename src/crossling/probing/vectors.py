@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import torch
 from tqdm.auto import tqdm
 
 from crossling.core.checksums import CacheDamaged, save_tensors, verify_tensors, warn_recompute
-from crossling.core.settings import Settings, count, optional_flag, setting
+from crossling.core.precision import DEFAULT_PRECISION, NAMES, precision
+from crossling.core.settings import Settings, count, setting
 from crossling.data.batching import bucket_batches
 from crossling.models.encoder import Encoder, encode_words
 from crossling.models.states import hidden_states
@@ -29,10 +29,12 @@ from crossling.models.words import tokenize_words
 from crossling.similarity.extract import (
     BATCH_TOKENS,
     MAX_BATCH,
+    cast_frozen,
     encoder_fingerprint,
     encoder_tokenizer_fingerprint,
+    frozen_precision,
     layers_suffix,
-    resolve_autocast,
+    precision_tag,
 )
 
 log = logging.getLogger(__name__)
@@ -45,12 +47,13 @@ text (`crossling.models.words`)."""
 @dataclass(frozen=True)
 class Extraction(Settings):
     """How the frozen encoder runs: sub-words kept per sentence, padded sub-words per forward
-    pass, ``autocast`` as in `crossling.similarity.extract.extract` (None: bfloat16 on
-    CUDA), and the hidden states kept (None: all; sorted, checked by the caller)."""
+    pass, the ``precision`` as in `crossling.similarity.extract.Forward` (``auto``: bf16
+    where the device computes it natively), and the hidden states kept (None: all; sorted,
+    checked by the caller)."""
 
     max_length: int = setting(512, rule=count(1))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
-    autocast: bool | None = setting(None, rule=optional_flag)
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
     layers: tuple[int, ...] | None = setting(None)
 
 
@@ -117,12 +120,11 @@ def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]],
     total = int(sum(n_words))
     valid = torch.zeros(total, dtype=torch.bool)
     out: list[torch.Tensor] = []  # [states, words, hidden] once the first batch has run
-    ctx = (torch.autocast(encoder.device.type, dtype=torch.bfloat16)
-           if resolve_autocast(encoder, ex.autocast) else nullcontext())
+    cast_frozen(encoder, frozen_precision(encoder, ex.precision))
     batches = bucket_batches(lengths, MAX_BATCH, seed=0, shuffle=False,
                              max_tokens=ex.batch_tokens)
     bar = tqdm(total=len(lists), desc=desc, unit="sent", disable=not progress, leave=False)
-    with torch.inference_mode(), ctx:
+    with torch.inference_mode():
         for idx in batches:
             rows = _encode_batch(encoder, [lists[i] for i in idx], ex.max_length,
                                  starts[torch.tensor(idx, dtype=torch.long)], total, out, layers)
@@ -163,12 +165,12 @@ def _encode_batch(encoder: Encoder, batch_words: list[list[str]], max_length: in
 
 
 def word_cache_key(encoder: Encoder, sentences: Sequence[Sequence[str]], max_length: int,
-                   autocast: bool, layers: Sequence[int] | None = None) -> str:
-    """Content key: format, weights and tokenizer fingerprints, truncation, precision, words,
-    and the layers kept when not all are."""
+                   precision: str = "fp32", layers: Sequence[int] | None = None) -> str:
+    """Content key: format, weights and tokenizer fingerprints, truncation, the resolved
+    precision, words, and the layers kept when not all are."""
     digest = hashlib.sha256(
         f"words|{FORMAT}|{encoder_fingerprint(encoder)}|{encoder_tokenizer_fingerprint(encoder)}|"
-        f"{max_length}|bf16={bool(autocast)}|{len(sentences)}{layers_suffix(layers)}".encode())
+        f"{max_length}|{precision_tag(precision)}|{len(sentences)}{layers_suffix(layers)}".encode())
     for s in sentences:
         digest.update("\x1f".join(s).encode("utf-8") + b"\x1e")
     return digest.hexdigest()[:24]
@@ -209,11 +211,11 @@ def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
     ``extraction.layers``: only those states are computed, held and cached (their own entry).
     """
     ex = extraction or Extraction()
-    ex = ex.replace(autocast=resolve_autocast(encoder, ex.autocast))
+    ex = ex.replace(precision=frozen_precision(encoder, ex.precision))
     kept = ex.layers
     if cache_dir is None:
         return extract_word_vectors(encoder, sentences, ex, progress=progress, desc=desc)
-    key = word_cache_key(encoder, sentences, ex.max_length, bool(ex.autocast), kept)
+    key = word_cache_key(encoder, sentences, ex.max_length, ex.precision, kept)
     path = Path(cache_dir) / f"words-{key}.safetensors"
     if path.is_file():
         found = _read_word_cache(path, len(sentences), kept, encoder.num_layers + 1)
@@ -227,7 +229,7 @@ def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
     tensors["n_words"] = torch.tensor(vectors.n_words, dtype=torch.long)
     save_tensors(path, tensors, metadata={
         "model": encoder.name, "max_length": str(ex.max_length),
-        "precision": "bfloat16 autocast" if ex.autocast else "float32", "storage": "float16"})
+        "precision": NAMES[ex.precision], "storage": "float16"})
     # read back a layer at a time: 20 PUD sets held in memory would take 4 GB for e5-small
     return WordVectors(vectors.n_words, vectors.valid, vectors.n_states, path=path,
                        layers=kept)

@@ -33,6 +33,7 @@ from crossling.similarity.extract import (
     encoder_tokenizer_fingerprint,
     extract_cached,
     extraction_precision,
+    frozen_precision,
     kept_layers,
 )
 from crossling.similarity.memory import estimate_for, report_memory
@@ -146,7 +147,7 @@ def _encode(encoder: Encoder, texts: Mapping[str, Sequence[str]], s: RetrievalSe
     for lang, sentences in texts.items():
         vectors[lang] = by_layer(extract_cached(
             encoder, sentences, s.pooling, cache_dir, kept, max_length=max_length,
-            batch_tokens=s.batch_tokens, progress=s.progress, autocast=s.autocast,
+            batch_tokens=s.batch_tokens, progress=s.progress, precision=s.precision,
             desc=f"encode {lang}"), kept)
         check_layers_of(vectors[lang], layers, lang)
     return vectors
@@ -173,7 +174,8 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
     states = encoder.num_layers + 1
     report_memory(estimate_for(encoder.model, states, (len(languages), len(corpus), "sentences",
                                                        4), kept_layers(layers, states),
-                               s.batch_tokens), encoder.device)
+                               s.batch_tokens, frozen_precision(encoder, s.precision)),
+                  encoder.device)
     vectors = _encode(encoder, {lang: corpus.texts[lang] for lang in languages}, s, cache_dir,
                       max_length, layers)
     chosen = list(s.variants)
@@ -182,7 +184,7 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
         analysis=KIND, model=model_name(encoder.name),
         model_fingerprint=encoder_fingerprint(encoder),
         tokenizer_fingerprint=encoder_tokenizer_fingerprint(encoder),
-        extraction_precision=extraction_precision(encoder, s.autocast), pooling=s.pooling,
+        extraction_precision=extraction_precision(encoder, s.precision), pooling=s.pooling,
         seed=s.seed, n_boot=s.n_boot, n_null=s.n_null, n_sentences=len(corpus),
         retrieval_variants=chosen, margin_k=s.k,
         metric_variants=metric_variants(chosen, s.k, s.n_boot), max_length=max_length)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crossling.core.errors import SettingError
+from crossling.core.precision import DEFAULT_PRECISION, precision
 from crossling.core.settings import (
     Rule,
     Settings,
@@ -74,8 +75,9 @@ class RetrievalSettings(ScoringSettings):
     """Sub-words kept per sentence; None: the model's limit, at most 512."""
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
     """Token budget per forward pass."""
-    autocast: bool | None = setting(None, rule=_optional(flag))
-    """bfloat16 autocast while encoding; None: on when the model is on CUDA."""
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
+    """Of the forward passes (`crossling.core.precision`); ``auto``: bf16 where the device
+    computes it natively."""
 
     def check(self) -> None:
         need = min_sentences(self.variants, self.k)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import torch
 from tqdm.auto import tqdm
 
 from crossling.core.checksums import CacheDamaged, load_tensors, save_tensors, warn_recompute
-from crossling.core.errors import ConfigError
+from crossling.core.errors import ConfigError, ModelError
+from crossling.core.precision import DEFAULT_PRECISION, NAMES, resolve_precision, torch_dtype
 from crossling.data.batching import bucket_batches
 from crossling.models.encoder import (
     Encoder,
@@ -44,32 +44,52 @@ MAX_BATCH = 256
 corpora of very short lines)."""
 
 
-def resolve_autocast(encoder: Encoder, autocast: bool | None = None) -> bool:
-    """Whether extraction runs under bfloat16 autocast: ``autocast`` if given, else on CUDA.
+def frozen_precision(encoder: Encoder, precision: str = DEFAULT_PRECISION) -> str:
+    """The resolved precision (``fp32``, ``bf16``, ``fp16``) of the encoder's frozen passes on
+    its device (`crossling.core.precision.resolve_precision`).
 
-    bf16 changes the vectors (by ~1e-2 relative), so the answer is part of the cache key and of
-    the provenance (`extraction_precision`).
+    A non-fp32 precision changes the vectors (by ~1e-2 relative in bf16), so it is part of the
+    cache key and of the provenance (`extraction_precision`).
     """
-    if autocast is not None:
-        return bool(autocast)
     first = next(iter(encoder.model.parameters()), None)
-    return first is not None and first.device.type == "cuda"
+    return resolve_precision(precision, first.device if first is not None else "cpu")
 
 
-def extraction_precision(encoder: Encoder, autocast: bool | None = None) -> str:
-    """``"bfloat16 autocast"`` or ``"float32"``: the precision the forward passes run in."""
-    return "bfloat16 autocast" if resolve_autocast(encoder, autocast) else "float32"
+def extraction_precision(encoder: Encoder, precision: str = DEFAULT_PRECISION) -> str:
+    """``"float32"``, ``"bfloat16"`` or ``"float16"``: the dtype the frozen passes run in."""
+    return NAMES[frozen_precision(encoder, precision)]
+
+
+def cast_frozen(encoder: Encoder, resolved: str) -> None:
+    """Cast the encoder's weights to ``resolved``'s dtype, once: later passes find them cast.
+
+    Weights cast down by crossling are not cast back up for an fp32 pass (the lost digits do
+    not return): that is a ModelError asking for the encoder to be loaded again. The weights
+    fingerprint is taken before the first cast, so the cache keys name the weights as loaded.
+    """
+    dtype = torch_dtype(resolved)
+    first = next(iter(encoder.model.parameters()), None)
+    if first is None or first.dtype == dtype:
+        return
+    cast_by_us = getattr(encoder, "_crossling_cast", None)
+    if cast_by_us is not None and dtype == torch.float32:
+        raise ModelError(f"{encoder.name}: its weights were cast to {cast_by_us} for an "
+                         "earlier pass; load the model again for a float32 pass")
+    encoder_fingerprint(encoder)  # of the weights as loaded
+    encoder.model.to(dtype)
+    encoder._crossling_cast = NAMES[resolved]  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
 class Forward:
     """How the forward passes run: the token budget of a batch, the sub-words kept per
-    sentence, bfloat16 autocast (None: on for CUDA, `resolve_autocast`), and the hidden states
-    kept (None: all)."""
+    sentence, the precision (`crossling.core.precision`; ``auto``: bf16 where the device
+    computes it natively; bf16 and fp16 cast the weights once, `cast_frozen`), and the hidden
+    states kept (None: all)."""
 
     batch_tokens: int = BATCH_TOKENS
     max_length: int = 512
-    autocast: bool | None = None
+    precision: str = DEFAULT_PRECISION
     layers: tuple[int, ...] | None = None
 
 
@@ -84,8 +104,7 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
     blocks above the highest do not run (`crossling.models.states.hidden_states`).
     """
     fwd = Forward() if forward is None else forward
-    batch_tokens, max_length, autocast = fwd.batch_tokens, fwd.max_length, fwd.autocast
-    layers = fwd.layers
+    batch_tokens, max_length, layers = fwd.batch_tokens, fwd.max_length, fwd.layers
     if batch_tokens <= 0:
         raise ConfigError(f"batch_tokens = {batch_tokens}: the token budget per forward pass "
                           "must be > 0")
@@ -101,14 +120,13 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
     if truncated:
         log.warning("%d of %d sentences truncated to %d tokens", truncated, len(texts),
                     max_length)
-    use_autocast = resolve_autocast(encoder, autocast)
-    ctx = (torch.autocast(device.type, dtype=torch.bfloat16) if use_autocast else nullcontext())
+    cast_frozen(encoder, frozen_precision(encoder, fwd.precision))
     out: torch.Tensor | None = None
     # The training loop's length batcher in its evaluation form (no shuffle: one global sort
     # by length), capped by the token budget: one batching implementation for the package.
     batches = bucket_batches(lengths, MAX_BATCH, seed=0, shuffle=False, max_tokens=batch_tokens)
     bar = tqdm(total=len(texts), desc=desc, unit="sent", disable=not progress, leave=False)
-    with torch.inference_mode(), ctx:
+    with torch.inference_mode():
         for idx in batches:
             feats = {k: [enc[k][i] for i in idx] for k in enc
                      if k in ("input_ids", "attention_mask", "token_type_ids",
@@ -168,13 +186,19 @@ def encoder_tokenizer_fingerprint(encoder: Encoder) -> str:
     return str(fp)
 
 
+def precision_tag(resolved: str) -> str:
+    """The precision's part of a vector cache key: fp32 keeps the tag of the keys written
+    before precisions were a setting (their entries stay valid), another names itself."""
+    return "bf16=False" if resolved == "fp32" else f"precision={resolved}"
+
+
 def cache_key(encoder: Encoder, texts: Sequence[str], pooling: str, max_length: int,
-              autocast: bool = False, layers: Sequence[int] | None = None) -> str:
-    """Content key: weights and tokenizer fingerprints, pooling, truncation, precision, texts,
-    and the layers kept when not all are (`layers_suffix`)."""
+              precision: str = "fp32", layers: Sequence[int] | None = None) -> str:
+    """Content key: weights and tokenizer fingerprints, pooling, truncation, the resolved
+    precision, texts, and the layers kept when not all are (`layers_suffix`)."""
     digest = hashlib.sha256()
     digest.update(f"{encoder_fingerprint(encoder)}|{encoder_tokenizer_fingerprint(encoder)}|"
-                  f"{pooling}|{max_length}|bf16={bool(autocast)}|{len(texts)}"
+                  f"{pooling}|{max_length}|{precision_tag(precision)}|{len(texts)}"
                   f"{layers_suffix(layers)}".encode())
     for t in texts:
         digest.update(t.encode("utf-8") + b"\0")
@@ -191,15 +215,15 @@ def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean"
     An entry is used only if its checksum matches (`crossling.core.checksums`); a damaged
     one is recomputed and rewritten, with a warning.
     """
-    forward = Forward(**{k: kwargs.pop(k) for k in ("batch_tokens", "max_length", "autocast")
+    forward = Forward(**{k: kwargs.pop(k) for k in ("batch_tokens", "max_length", "precision")
                          if k in kwargs})  # type: ignore[arg-type]
     layers = None if layers is None else list(layers)
     forward = replace(forward, layers=None if layers is None else tuple(layers))
     if cache_dir is None:
         return extract(encoder, texts, pooling, forward, **kwargs)  # type: ignore[arg-type]
-    autocast = resolve_autocast(encoder, forward.autocast)
-    forward = replace(forward, autocast=autocast)
-    key = cache_key(encoder, texts, pooling, forward.max_length, autocast, layers)
+    resolved = frozen_precision(encoder, forward.precision)
+    forward = replace(forward, precision=resolved)
+    key = cache_key(encoder, texts, pooling, forward.max_length, resolved, layers)
     path = Path(cache_dir) / f"{key}.safetensors"
     if path.is_file():
         try:
@@ -211,8 +235,7 @@ def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean"
         except CacheDamaged as exc:
             warn_recompute(path, exc)
     vectors = extract(encoder, texts, pooling, forward, **kwargs)  # type: ignore[arg-type]
-    metadata = {"model": encoder.name, "pooling": pooling,
-                "precision": "bfloat16 autocast" if autocast else "float32"}
+    metadata = {"model": encoder.name, "pooling": pooling, "precision": NAMES[resolved]}
     if layers is not None:
         metadata["layers"] = ",".join(str(k) for k in layers)
     save_tensors(path, {"vectors": vectors}, metadata=metadata)

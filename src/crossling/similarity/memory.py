@@ -96,17 +96,19 @@ def hidden_size(model: Any) -> int:
 
 
 def estimate_for(model: Any, num_states: int, vectors: tuple[int, int, str, int],
-                 layers: Sequence[int] | None, batch_tokens: int) -> MemoryEstimate:
+                 layers: Sequence[int] | None, batch_tokens: int,
+                 weight_dtype: str | None = None) -> MemoryEstimate:
     """The estimate for a loaded ``model`` with ``num_states`` hidden states (blocks + 1),
     keeping ``vectors`` = (sets, rows, unit, bytes per value) at ``layers`` (None: all);
     blocks above the highest do not run (`crossling.models.states.hidden_states`), so fewer
-    states are alive."""
+    states are alive. ``weight_dtype``: the precision the pass will cast the weights to
+    (None: as loaded)."""
     sets, rows, unit, vector_bytes = vectors
     params = list(model.parameters())
     top = num_states - 1 if not layers else max(layers)
     alive = num_states if top >= num_states - 1 else max(top, 1) + 1
     return MemoryEstimate(
-        params=sum(p.numel() for p in params), weight_dtype=str(params[0].dtype),
+        params=sum(p.numel() for p in params), weight_dtype=weight_dtype or str(params[0].dtype),
         sets=sets, rows=rows, unit=unit,
         layers=num_states if layers is None else len(set(layers)), hidden=hidden_size(model),
         vector_bytes=vector_bytes, batch_tokens=batch_tokens, states_alive=alive)

@@ -37,6 +37,7 @@ from crossling.similarity.extract import (
     encoder_tokenizer_fingerprint,
     extract_cached,
     extraction_precision,
+    frozen_precision,
     kept_layers,
 )
 from crossling.similarity.measures import (
@@ -148,10 +149,10 @@ def _metric_device(encoder: Encoder, device: str | None) -> torch.device:
     return pick_device(device) if device is not None else encoder.device
 
 
-def _extraction(encoder: Encoder, prefix: str, autocast: bool | None) -> dict[str, str]:
+def _extraction(encoder: Encoder, prefix: str, precision: str) -> dict[str, str]:
     """Tokenizer fingerprint and forward-pass precision of an encoder, for the provenance."""
     return {f"{prefix}tokenizer_fingerprint": encoder_tokenizer_fingerprint(encoder),
-            f"{prefix}extraction_precision": extraction_precision(encoder, autocast)}
+            f"{prefix}extraction_precision": extraction_precision(encoder, precision)}
 
 
 def _provenance(settings: SimilaritySettings, corpus: ParallelCorpus, languages: Sequence[str],
@@ -162,7 +163,7 @@ def _provenance(settings: SimilaritySettings, corpus: ParallelCorpus, languages:
     for prefix, enc in zip(("", "compare_"), encoders, strict=False):
         models[f"{prefix}model"] = model_name(enc.name)
         models[f"{prefix}model_fingerprint"] = encoder_fingerprint(enc)
-        models.update(_extraction(enc, prefix, settings.autocast))
+        models.update(_extraction(enc, prefix, settings.precision))
     return provenance(
         data_files=[corpus.files[lang] for lang in languages], device=device, **models,
         pooling=settings.pooling, seed=settings.seed, n_boot=settings.n_boot,
@@ -176,7 +177,8 @@ def _report_memory(encoder: Encoder, settings: SimilaritySettings, chosen: Seque
     """Log the memory the extraction will take, and warn when it may not fit."""
     states = encoder.num_layers + 1
     report_memory(estimate_for(encoder.model, states, (sets, n, "sentences", 4),
-                               kept_layers(chosen, states), settings.batch_tokens),
+                               kept_layers(chosen, states), settings.batch_tokens,
+                               frozen_precision(encoder, settings.precision)),
                   encoder.device)
 
 
@@ -188,7 +190,7 @@ def _vectors(encoder: Encoder, texts: Sequence[str], settings: SimilaritySetting
     kept = kept_layers(chosen, encoder.num_layers + 1)
     return by_layer(extract_cached(encoder, texts, settings.pooling, cache_dir, kept,
                                    max_length=max_length, batch_tokens=settings.batch_tokens,
-                                   progress=settings.progress, autocast=settings.autocast,
+                                   progress=settings.progress, precision=settings.precision,
                                    desc=desc), kept)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crossling.core.errors import ConfigError, SettingError
+from crossling.core.precision import DEFAULT_PRECISION, precision
 from crossling.core.settings import (
     Settings,
     count,
@@ -19,7 +20,6 @@ from crossling.core.settings import (
     distinct,
     flag,
     one_of,
-    optional_flag,
     seed,
     setting,
 )
@@ -60,7 +60,8 @@ class SimilaritySettings(Settings):
     `run_similarity`; the pipeline functions take their
     corpus as given. ``layers`` None: every hidden state. ``max_length`` None: the model's
     positions, at most 512. ``device`` runs the model and the measures (None: the encoder's
-    device, CUDA if available when a model is loaded). ``autocast`` None: bf16 on CUDA.
+    device, CUDA if available when a model is loaded). ``precision``: of the forward passes
+    (`crossling.core.precision`; ``auto``: bf16 where the device computes it natively).
     ``layer_difference``: also a peak-minus-top row per target and measure.
     """
 
@@ -74,7 +75,7 @@ class SimilaritySettings(Settings):
     max_length: int | None = setting(None, rule=count(3, optional=True))
     batch_tokens: int = setting(BATCH_TOKENS, rule=count(1))
     device: str | None = setting(None, rule=device)
-    autocast: bool | None = setting(None, rule=optional_flag)
+    precision: str = setting(DEFAULT_PRECISION, rule=precision)
     layer_difference: bool = setting(False, rule=flag)
     progress: bool = setting(True, rule=flag)
 

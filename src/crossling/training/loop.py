@@ -1,7 +1,8 @@
 """The training loop: fit a task head + encoder on the source language with early stopping.
 
 BERT fine-tuning with the usual hygiene (AdamW without decay on biases and LayerNorms, linear
-warm-up and decay, clipping, length-bucketed batches, bf16 on CUDA, early stopping on the dev
+warm-up and decay, clipping, length-bucketed batches, a precision (fp32 master weights and
+optimizer state; bf16 autocast compute where it is chosen), early stopping on the dev
 main metric); seeds make a CPU run reproducible. Writes are atomic: ``fit.json`` last marks a
 finished run, ``last.pt`` lets an interrupted one resume, and the folder's manifest ties both to
 this fit so that another fit's checkpoint is never resumed.
@@ -30,6 +31,7 @@ from crossling.core.atomic import atomic_path, write_json
 from crossling.core.devices import pick_device
 from crossling.core.errors import DivergenceError, SettingError
 from crossling.core.manifest import claim_folder, make_manifest
+from crossling.core.precision import DEFAULT_PRECISION, precision, resolve_precision, torch_dtype
 from crossling.core.settings import (
     Settings,
     count,
@@ -52,6 +54,16 @@ from crossling.training.tasks.base import Task
 log = logging.getLogger(__name__)
 
 
+def _train_precision(name: str, value: Any) -> str:
+    """A precision (`crossling.core.precision`) training can use: not fp16, which needs loss
+    scaling that this loop does not do."""
+    value = precision(name, value)
+    if value == "fp16":
+        raise SettingError(name, "fp16 training needs loss scaling, which crossling does not "
+                                 "do; use bf16, fp32 or auto")
+    return value
+
+
 @dataclass(frozen=True)
 class TrainConfig(Settings):
     """Hyper-parameters of one fine-tuning run (recorded with its results); one rule per field,
@@ -68,8 +80,27 @@ class TrainConfig(Settings):
     # room for [CLS], one sub-word and [SEP]: with less no word is seen and every score is 0
     max_length: int = setting(256, rule=count(3))
     eval_batch_size: int = setting(64, rule=count(1))
-    bf16: bool = setting(True, rule=flag)  # on CUDA only
+    precision: str = setting(DEFAULT_PRECISION, rule=_train_precision)
     device: str | None = setting(None, rule=device_name)
+
+
+def resolved_config(config: TrainConfig) -> TrainConfig:
+    """``config`` with its precision resolved for its device (``auto`` -> fp32 or bf16)."""
+    return config.replace(precision=resolve_precision(config.precision,
+                                                      pick_device(config.device)))
+
+
+LEGACY_FP32 = {"bf16": True}
+"""How keys and manifests named the default precision before it was a setting (bf16 autocast
+on CUDA only, fp32 on CPU): fp32 configs still hash it, so stored cells keep their keys."""
+
+
+def config_identity(config: TrainConfig) -> dict[str, Any]:
+    """The config as cell keys and fit manifests hash it: its fields with the precision
+    resolved, fp32 written as `LEGACY_FP32`, another precision by name."""
+    out = asdict(resolved_config(config))
+    resolved = out.pop("precision")
+    return {**out, **(LEGACY_FP32 if resolved == "fp32" else {"precision": resolved})}
 
 
 def check_max_length(config: TrainConfig, model_config: Any, model: str) -> None:
@@ -132,10 +163,24 @@ def examples_digest(examples: Sequence[Example]) -> str:
     return digest.hexdigest()
 
 
-def _autocast(device: torch.device, config: TrainConfig) -> Any:
-    if device.type == "cuda" and config.bf16:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
+def _autocast(device: torch.device, config: TrainConfig, model: nn.Module | None = None) -> Any:
+    """bf16 autocast when the config's precision resolves to bf16 on ``device``; nothing for
+    fp32, or for a ``model`` whose weights are already cast (`cast_for_evaluation`)."""
+    if resolve_precision(config.precision, device) != "bf16":
+        return nullcontext()
+    first = None if model is None else next(iter(model.parameters()), None)
+    if first is not None and first.dtype != torch.float32:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def cast_for_evaluation(model: nn.Module, config: TrainConfig) -> None:
+    """Cast a trained model's weights once to its precision's dtype for the evaluation
+    forwards after training (no autocast per call); fp32 changes nothing."""
+    device = next(model.parameters()).device
+    resolved = resolve_precision(config.precision, device)
+    if resolved != "fp32":
+        model.to(torch_dtype(resolved))
 
 
 def subword_lengths(tokenizer: Any, examples: Sequence[Example], max_length: int) -> list[int]:
@@ -183,7 +228,7 @@ def predict(tm: TaskModel, examples: Sequence[Example], config: TrainConfig,
     model.eval()
     hook = model.register_forward_hook(_finite_outputs(desc))
     try:
-        with torch.inference_mode(), _autocast(device, config), \
+        with torch.inference_mode(), _autocast(device, config, model), \
                 tqdm(batches, desc=desc, disable=not progress, leave=False) as bar:
             for idx in bar:
                 batch = tm.task.collate(tm.tokenizer, [examples[i] for i in idx], tm.labels,
@@ -277,7 +322,7 @@ def fit(tm: TaskModel, train: Sequence[Example], dev: Sequence[Example], config:
     out = Path(out_dir)
     device = pick_device(config.device)
     manifest = make_manifest("fit", {
-        "config": asdict(config), "seed": options.seed, "task": tm.task.name,
+        "config": config_identity(config), "seed": options.seed, "task": tm.task.name,
         "labels": list(tm.labels), "train": examples_digest(train), "dev": examples_digest(dev),
         "start_weights": model_fingerprint(tm.model), "run": options.run_key})
     claim_folder(out, manifest, overwrite=options.overwrite,

@@ -61,9 +61,12 @@ from crossling.training.loop import (
     FitOptions,
     TaskModel,
     TrainConfig,
+    cast_for_evaluation,
     check_max_length,
+    config_identity,
     evaluate,
     fit,
+    resolved_config,
     seed_everything,
 )
 from crossling.training.tasks import TASKS, get_task
@@ -199,7 +202,8 @@ def manifest_settings(settings: FinetuneSettings, files: TaskFiles) -> dict[str,
                  "dev": [_file_identity(f) for f in files.dev],
                  "eval": {lang: _file_identity(f) for lang, f in files.evals.items()}},
         "reinit_group": s.reinit, "reinit_scheme": s.reinit_scheme, "seed": s.seed,
-        "train_config": asdict(s.training), "max_train_sentences": s.max_train_sentences,
+        "train_config": config_identity(s.training),
+        "max_train_sentences": s.max_train_sentences,
         "max_eval_sentences": s.max_eval_sentences, "source": source,
         "subsample_seed": SUBSAMPLE_SEED, "crossling_version": __version__,
         # scores equal the untrimmed run's, the saved encoder's untouched rows do not (no decay)
@@ -372,7 +376,7 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
     sets = _read_sets(s, files)
     _check_model_config(s)
     start = _load_start(s, sets, encoded_cache)
-    encoder, config, task = start.encoder, s.training, get_task(s.task)
+    encoder, config, task = start.encoder, resolved_config(s.training), get_task(s.task)
     labels, unknown = _labels(s, sets)
     model = task.build_model(encoder.model, labels)
     kept_rows = None  # provenance: how many embedding rows were trained (None = all)
@@ -407,6 +411,7 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
         trained_embedding_rows=kept_rows, best_epoch=result.best_epoch,
         best_dev=result.best_dev, train_tokens_per_s=result.tokens_per_second,
         metric_variants=METRIC_VARIANTS)
+    cast_for_evaluation(model, config)  # bf16: the weights cast once, after saving
     rows = _evaluate_rows(job, model, encoder, labels, sets, prov, progress)
     changes = [replace(r, provenance=prov) for r in changes]
     write_rows_csv(out / "scores.csv", rows)  # and provenance.json, {run_id: prov}

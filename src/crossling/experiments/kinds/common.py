@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crossling.experiments.cell import CellParams, vector_cache
 from crossling.models.naming import model_name
 from crossling.results import SimilarityRow
+
+
+def resolve_frozen(precision: str) -> str:
+    """A study's precision resolved for the device its frozen passes load models on."""
+    from crossling.core.devices import pick_device
+    from crossling.core.precision import resolve_precision
+
+    return resolve_precision(precision, pick_device(None))
+
+
+def precision_identity(resolved: str) -> dict[str, Any]:
+    """The precision's part of a cell key: nothing for fp32 (the keys of cells stored before
+    precision was a setting), the name of any other (its results differ)."""
+    return {} if resolved == "fp32" else {"precision": resolved}
 
 
 @dataclass(frozen=True)
@@ -23,10 +37,13 @@ class PudParams(CellParams):
     n: int | None
     n_boot: int
     n_null: int
+    precision: str = field(default="fp32", kw_only=True)
+    """The resolved precision of the forward passes (`resolve_frozen`)."""
 
     def pud_identity(self) -> dict[str, Any]:
         return {"source": self.source, "languages": self.languages, "pooling": self.pooling,
-                "n": self.n, "n_boot": self.n_boot, "n_null": self.n_null}
+                "n": self.n, "n_boot": self.n_boot, "n_null": self.n_null,
+                **precision_identity(self.precision)}
 
     def passes(self, encoders: int = 1) -> float:
         """One forward pass per sentence, language and encoder."""
@@ -54,7 +71,8 @@ class MeasuredParams(PudParams):
         try:
             settings = SimilaritySettings(
                 measures=tuple(self.measures), pooling=self.pooling, n=self.n, n_boot=self.n_boot,
-                n_null=self.n_null, seed=0, progress=False, layer_difference=layer_difference)
+                n_null=self.n_null, seed=0, progress=False, layer_difference=layer_difference,
+                precision=self.precision)
             return run_similarity(models, self.ud, self.source, targets=self.languages,
                                   settings=settings, cache_dir=vector_cache(workdir))
         except SettingError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,7 @@ from crossling.data.specs import DataFolders, resolve_spec
 from crossling.experiments.cell import Cell, CellParams, Grid, Outcome
 from crossling.experiments.config import Study, TaskSpec
 from crossling.results import ScoreRow, SimilarityRow
-from crossling.training.loop import TrainConfig
+from crossling.training.loop import TrainConfig, config_identity, resolved_config
 
 KIND = "finetune"
 OUTPUTS = ("encoder",)
@@ -38,7 +38,7 @@ class Params(CellParams):
 
     def identity(self) -> dict[str, Any]:
         return {"task": self.task, "reinit": self.reinit, "scheme": self.scheme,
-                "seed": self.seed, "training": asdict(self.training),
+                "seed": self.seed, "training": config_identity(self.training),
                 "max_train_sentences": self.max_train_sentences,
                 "max_eval_sentences": self.max_eval_sentences, "eval": sorted(self.evals)}
 
@@ -68,7 +68,7 @@ def expand(study: Study, grid: Grid) -> list[Cell]:
             for seed in study.seeds:
                 params = Params(
                     task=task.name, reinit=group, scheme=study.reinit_scheme, seed=seed,
-                    training=study.task_training(task),
+                    training=resolved_config(study.task_training(task)),
                     max_train_sentences=task.max_train_sentences,
                     max_eval_sentences=task.max_eval_sentences, model=study.model,
                     source=task.test, train=[str(f) for f in roles["train"]],

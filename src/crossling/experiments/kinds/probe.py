@@ -9,6 +9,7 @@ from typing import Any
 from crossling.data.specs import DataFolders, resolve_spec
 from crossling.experiments.cell import Cell, CellParams, Grid, Outcome
 from crossling.experiments.config import Study
+from crossling.experiments.kinds.common import precision_identity, resolve_frozen
 
 KIND = "probe"
 
@@ -29,12 +30,14 @@ class Params(CellParams):
     train_spec: str
     allow_test_training: bool = False
     """Permits, does not change the result: not in the key."""
+    precision: str = "fp32"
+    """The resolved precision of the frozen passes (in the key unless fp32)."""
 
     def identity(self) -> dict[str, Any]:
         return {"source": self.source, "targets": self.targets, "layers": self.layers,
                 "max_train_sentences": self.max_train_sentences,
                 "max_eval_sentences": self.max_eval_sentences, "n_boot": self.n_boot,
-                "seed": self.seed}
+                "seed": self.seed, **precision_identity(self.precision)}
 
     def to_dict(self) -> dict[str, Any]:
         out = {**self.identity(), "model": self.model, "ud": self.ud, "train": self.train,
@@ -64,7 +67,8 @@ def expand(study: Study, grid: Grid) -> list[Cell]:
                     layers=spec.layers, max_train_sentences=spec.max_train_sentences,
                     max_eval_sentences=spec.max_eval_sentences, n_boot=spec.n_boot,
                     seed=spec.seed, train=str(train), train_spec=spec.train,
-                    allow_test_training=study.allow_test_training)
+                    allow_test_training=study.allow_test_training,
+                    precision=resolve_frozen(spec.precision))
     return [Cell(grid.key(KIND, params, {"train": train, "test": tests}), KIND, params)]
 
 
@@ -79,6 +83,7 @@ def run(params: Params, workdir: Path) -> Outcome:
         layers=None if params.layers is None else tuple(params.layers),
         max_train_sentences=params.max_train_sentences,
         max_eval_sentences=params.max_eval_sentences, n_boot=params.n_boot,
-        seed=params.seed, allow_test_training=params.allow_test_training)
+        seed=params.seed, allow_test_training=params.allow_test_training,
+        precision=params.precision)
     rows = probe(params.model, params.ud, settings, cache_dir=workdir / "cache", progress=False)
     return rows, rows[0].provenance if rows else {}

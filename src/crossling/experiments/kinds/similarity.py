@@ -8,7 +8,7 @@ from typing import Any
 
 from crossling.experiments.cell import Cell, Grid, Outcome, pud_roles
 from crossling.experiments.config import Study
-from crossling.experiments.kinds.common import MeasuredParams
+from crossling.experiments.kinds.common import MeasuredParams, resolve_frozen
 
 KIND = "similarity"
 
@@ -41,7 +41,8 @@ def expand(study: Study, grid: Grid) -> list[Cell]:
     params = Params(model=study.model, ud=study.ud, source=study.source,
                     languages=sim.languages, measures=sim.measures, pooling=sim.pooling,
                     n=sim.n, n_boot=sim.n_boot, n_null=sim.n_null,
-                    layer_difference=sim.layer_difference)
+                    layer_difference=sim.layer_difference,
+                    precision=resolve_frozen(sim.precision))
     files = pud_roles(grid.ud, study.source, sim.languages)
     return [Cell(grid.key(KIND, params, files), KIND, params)]
 

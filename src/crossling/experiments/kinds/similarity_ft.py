@@ -10,7 +10,12 @@ from typing import Any
 from crossling.experiments.cell import Cell, Grid, Outcome, pud_roles
 from crossling.experiments.config import SimilaritySpec, Study, group_id
 from crossling.experiments.kinds import finetune
-from crossling.experiments.kinds.common import MeasuredParams, load_tuned, tuned_name
+from crossling.experiments.kinds.common import (
+    MeasuredParams,
+    load_tuned,
+    resolve_frozen,
+    tuned_name,
+)
 
 KIND = "similarity_ft"
 
@@ -46,7 +51,8 @@ def measured(study: Study, sim: SimilaritySpec, **fields: Any) -> dict[str, Any]
     ``after_languages``, ``after_measures``), with ``fields``."""
     return {"model": study.model, "ud": study.ud, "source": study.source,
             "languages": sim.ft_languages, "measures": sim.ft_measures, "pooling": sim.pooling,
-            "n": sim.ft_n, "n_boot": sim.n_boot, "n_null": sim.n_null, **fields}
+            "n": sim.ft_n, "n_boot": sim.n_boot, "n_null": sim.n_null,
+            "precision": resolve_frozen(sim.precision), **fields}
 
 
 def expand(study: Study, grid: Grid) -> list[Cell]:
