@@ -98,14 +98,53 @@ def qwen2_tokenizer(wordpiece: Any) -> Any:
     return Qwen2Tokenizer(vocab=model["vocab"], merges=merges)
 
 
+def _vocab_words(wordpiece: Any) -> list[str]:
+    return sorted(w.removeprefix("##") for w in wordpiece.get_vocab() if not w.startswith("["))
+
+
+def mbart50_tokenizer(wordpiece: Any) -> Any:
+    """An ``MBart50Tokenizer`` (its 52 language codes, ``en_XX`` first by default) over a
+    Unigram vocabulary trained on the WordPiece vocabulary's words."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import MBart50Tokenizer
+
+    uni = Tokenizer(models.Unigram())
+    uni.pre_tokenizer = pre_tokenizers.Metaspace()
+    uni.train_from_iterator(_vocab_words(wordpiece), trainers.UnigramTrainer(
+        vocab_size=4000, special_tokens=["<unk>", "<s>", "</s>"], unk_token="<unk>"))
+    # SentencePiece order (<unk>, <s>, </s>, pieces): the class reorders it as fairseq's
+    vocab = [(str(p), float(v)) for p, v in json.loads(uni.to_str())["model"]["vocab"]]
+    return MBart50Tokenizer(vocab=vocab)
+
+
+def nllb_tokenizer(wordpiece: Any) -> Any:
+    """An ``NllbTokenizer`` (its 202 codes, ``eng_Latn`` first by default) over a BPE
+    vocabulary trained on the WordPiece vocabulary's words."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import NllbTokenizer
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.Metaspace()
+    bpe.train_from_iterator(_vocab_words(wordpiece), trainers.BpeTrainer(
+        vocab_size=4000, special_tokens=["<s>", "<pad>", "</s>", "<unk>"]))
+    model = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    return NllbTokenizer(vocab=model["vocab"], merges=merges)
+
+
 TOKENIZERS = {"qwen2": qwen2_tokenizer}
 """Model types whose tokenizer transformers rebuilds by class: a tokenizer of that class."""
 
 
 def build_family_model(folder: Path, model_type: str, wordpiece: Any, layers: int = 2,
-                       seed: int = 0) -> Path:
+                       seed: int = 0, tokenizer: Any = None) -> Path:
     """Save a random tiny ``model_type`` model, loaded by its family's class, with a
-    tokenizer (WordPiece; made causal for decoders) into ``folder``."""
+    tokenizer (WordPiece; made causal for decoders; or ``tokenizer``, built from
+    ``wordpiece`` by a function such as `mbart50_tokenizer`) into ``folder``."""
     import transformers
     from transformers import AutoConfig
 
@@ -113,8 +152,8 @@ def build_family_model(folder: Path, model_type: str, wordpiece: Any, layers: in
 
     family = family_for_type(model_type)
     specials = ("[PAD]", "[CLS]", "[SEP]")
-    if model_type in TOKENIZERS:
-        tok = TOKENIZERS[model_type](wordpiece)
+    if tokenizer is not None or model_type in TOKENIZERS:
+        tok = (tokenizer or TOKENIZERS[model_type])(wordpiece)
         specials = (tok.pad_token, tok.eos_token, tok.eos_token)
     else:
         tok = causal_tokenizer(wordpiece) if family.causal else wordpiece

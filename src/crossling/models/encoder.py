@@ -22,6 +22,7 @@ from torch import nn
 from crossling.core.devices import pick_device
 from crossling.core.errors import ModelError
 from crossling.models.families import Family, family_for_type, family_of
+from crossling.models.languages import FAMILY_ATTR, default_language
 from crossling.models.words import tokenize_words
 
 __all__ = ["Encoder", "WordBatch", "check_loading_info", "encode_words", "forward_inputs",
@@ -158,9 +159,12 @@ batches, the encoded-sentence cache, probing, ``first_subword`` pooling)."""
 
 def prepare_tokenizer(tokenizer: Any, family: Family) -> None:
     """Fit a tokenizer to its model's family: causal families read a word at its last
-    sub-token, ``pad_right`` families pad on the right, and a tokenizer without a padding
-    token (most LLMs) pads with its EOS (or UNK, BOS) token; padded positions are masked, so
-    which token pads does not matter."""
+    sub-token, ``pad_right`` families pad on the right, a tokenizer with a ``src_lang`` of a
+    family with language codes is marked for `crossling.models.languages`, and a tokenizer
+    without a padding token (most LLMs) pads with its EOS (or UNK, BOS) token; padded positions
+    are masked, so which token pads does not matter."""
+    if family.language_code is not None and hasattr(tokenizer, "src_lang"):
+        setattr(tokenizer, FAMILY_ATTR, family.name)
     if family.word_position != "first":
         setattr(tokenizer, WORD_POSITION_ATTR, family.word_position)
     if family.pad_right:
@@ -409,7 +413,9 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
 
     The same weights with another tokenizer give other vectors for the same text; the vector
     cache key, the encoded-sentence cache key (`crossling.training.encoded`) and the
-    provenance therefore include this one fingerprint. The backend's ``truncation`` and
+    provenance therefore include this one fingerprint. It is of the tokenizer as loaded, under
+    any `crossling.models.languages.source_language` (the language is a key part of its own).
+    The backend's ``truncation`` and
     ``padding`` entries are left out: they hold the state of the last call (e.g. its
     ``max_length``), not a property of the tokenizer.
     """
@@ -431,7 +437,8 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     backend.no_truncation()
     backend.no_padding()
     try:
-        spec = backend.to_str()  # 0.1 s for e5's 250k-entry vocabulary; parsing it took 1 s
+        with default_language(tokenizer):  # src_lang rebuilds the post-processor
+            spec = backend.to_str()  # 0.1 s for e5's 250k-entry vocabulary; parsing took 1 s
     finally:
         if truncation is not None:
             backend.enable_truncation(**truncation)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crossling.core.errors import ModelError
+from crossling.models.languages import require_language
 
 __all__ = ["WordTokens", "running_text", "tokenize_words"]
 
@@ -85,6 +86,7 @@ def tokenize_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
     if not getattr(tokenizer, "is_fast", False):
         raise ModelError(f"{type(tokenizer).__name__}: not a fast tokenizer; crossling needs "
                          "character offsets to align words and sub-words")
+    require_language(tokenizer, "words")
     out: list[WordTokens] = []
     for first in range(0, len(sentences), CHUNK):
         chunk = [list(s) for s in sentences[first:first + CHUNK]]

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from crossling.core.provenance import provenance
 from crossling.models.encoder import Encoder
+from crossling.models.languages import language_codes
 from crossling.models.naming import model_name
 from crossling.probing.data import EvalSet, ProbeData
 from crossling.probing.fit import fit_probes
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 def _provenance(encoder: Encoder, data: ProbeData, settings: ProbeSettings,
                 max_length: int) -> dict[str, Any]:
     s = settings
+    codes = language_codes(encoder.tokenizer, [s.source_train, *(t.label for t in data.sets)])
     return provenance(
         data_files=list(data.files), device=encoder.device, task=PROBE_TASK,
         model=model_name(encoder.name), seed=s.seed, source=s.source,
@@ -63,7 +65,8 @@ def _provenance(encoder: Encoder, data: ProbeData, settings: ProbeSettings,
         tokenizer_fingerprint=encoder_tokenizer_fingerprint(encoder),
         extraction={"precision": extraction_precision(encoder, s.precision), "storage": "float16",
                     "max_length": max_length},
-        ci=f"95% percentile bootstrap over sentences, {s.n_boot} resamples")
+        ci=f"95% percentile bootstrap over sentences, {s.n_boot} resamples",
+        **({"language_codes": codes} if codes else {}))
 
 
 class _Rows:
@@ -113,11 +116,13 @@ def probe_layers(encoder: Encoder, data: ProbeData, settings: ProbeSettings, *,
             tempfile.TemporaryDirectory(prefix="crossling-probe-"))  # stream layers from disk
         clock = time.perf_counter()
         train_vec = word_vectors_cached(encoder, [ex.words for ex in data.train], folder,
-                                        extraction, progress=progress, desc="probe: train words")
+                                        extraction, progress=progress, desc="probe: train words",
+                                        language=s.source_train)
         timings["train_words_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
         vectors = {t.label: word_vectors_cached(encoder, t.words, folder, extraction,
-                                                progress=progress, desc=f"probe: {t.label} words")
+                                                progress=progress, desc=f"probe: {t.label} words",
+                                                language=t.label)
                    for t in data.sets}
         timings["test_words_s"] = time.perf_counter() - clock
         for k in tqdm(layers, desc="probe: layers", disable=not progress, leave=False):

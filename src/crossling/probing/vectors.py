@@ -24,6 +24,7 @@ from crossling.core.precision import DEFAULT_PRECISION, NAMES, precision
 from crossling.core.settings import Settings, count, setting
 from crossling.data.batching import bucket_batches
 from crossling.models.encoder import Encoder, encode_words
+from crossling.models.languages import language_tag, source_language
 from crossling.models.states import hidden_states
 from crossling.models.words import tokenize_words
 from crossling.similarity.extract import (
@@ -99,19 +100,27 @@ class WordVectors:
 
 def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]],
                          extraction: Extraction | None = None, *, progress: bool = True,
-                         desc: str = "words") -> WordVectors:
+                         desc: str = "words", language: str | None = None) -> WordVectors:
     """One forward pass per length-bucketed batch under ``torch.inference_mode``; from all
     hidden states (or ``extraction.layers`` only: no block above the highest runs), the vector
     of each word's representative sub-word, kept as float16.
 
     Sentences are tokenised by `crossling.models.encoder.encode_words` (fine-tuning's word
     alignment) and batched by `crossling.data.batching.bucket_batches` (sorted by length, at
-    most ``extraction.batch_tokens`` padded sub-words per pass).
+    most ``extraction.batch_tokens`` padded sub-words per pass). ``language``: the sentences'
+    language, for tokenizers that put its code first (`crossling.models.languages`).
     """
     ex = extraction or Extraction()
-    layers = ex.layers
     if not sentences:
         raise ValueError("no sentences to encode")
+    with source_language(encoder.tokenizer, language):
+        return _extract_word_vectors(encoder, sentences, ex, progress, desc)
+
+
+def _extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]], ex: Extraction,
+                          progress: bool, desc: str) -> WordVectors:
+    """`extract_word_vectors` inside the sentences' language."""
+    layers = ex.layers
     tok = encoder.tokenizer
     lists = [list(s) for s in sentences]
     lengths = [len(r.input_ids) for r in tokenize_words(tok, lists, ex.max_length)]
@@ -167,10 +176,11 @@ def _encode_batch(encoder: Encoder, batch_words: list[list[str]], max_length: in
 def word_cache_key(encoder: Encoder, sentences: Sequence[Sequence[str]], max_length: int,
                    precision: str = "fp32", layers: Sequence[int] | None = None) -> str:
     """Content key: format, weights and tokenizer fingerprints, truncation, the resolved
-    precision, words, and the layers kept when not all are."""
+    precision, words, the layers kept when not all are, and the active language code."""
     digest = hashlib.sha256(
         f"words|{FORMAT}|{encoder_fingerprint(encoder)}|{encoder_tokenizer_fingerprint(encoder)}|"
-        f"{max_length}|{precision_tag(precision)}|{len(sentences)}{layers_suffix(layers)}".encode())
+        f"{max_length}|{precision_tag(precision)}|{len(sentences)}{layers_suffix(layers)}"
+        f"{language_tag(encoder.tokenizer)}".encode())
     for s in sentences:
         digest.update("\x1f".join(s).encode("utf-8") + b"\x1e")
     return digest.hexdigest()[:24]
@@ -203,13 +213,23 @@ def _read_word_cache(path: Path, n_sentences: int,
 
 def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
                         cache_dir: str | Path | None, extraction: Extraction | None = None, *,
-                        progress: bool = True, desc: str = "words") -> WordVectors:
+                        progress: bool = True, desc: str = "words",
+                        language: str | None = None) -> WordVectors:
     """`extract_word_vectors`, read from / written to ``cache_dir`` when one is given.
 
     With a cache the result is file-backed (a layer is read when asked for), whether the set
     was found there or extracted now and written atomically; without one it is in memory.
-    ``extraction.layers``: only those states are computed, held and cached (their own entry).
+    ``extraction.layers``: only those states are computed, held and cached (their own entry);
+    ``language`` as `extract_word_vectors`'s (part of the key when it sets a code).
     """
+    with source_language(encoder.tokenizer, language):
+        return _word_vectors_cached(encoder, sentences, cache_dir, extraction, progress, desc)
+
+
+def _word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
+                         cache_dir: str | Path | None, extraction: Extraction | None,
+                         progress: bool, desc: str) -> WordVectors:
+    """`word_vectors_cached` inside the sentences' language."""
     ex = extraction or Extraction()
     ex = ex.replace(precision=frozen_precision(encoder, ex.precision))
     kept = ex.layers

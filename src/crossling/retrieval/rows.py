@@ -20,6 +20,7 @@ from crossling.core.errors import ConfigError, SettingError
 from crossling.core.provenance import provenance
 from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder
+from crossling.models.languages import language_codes
 from crossling.models.naming import model_name
 from crossling.results import RetrievalRow, SimilarityRow
 from crossling.retrieval.metrics import KIND, metric_variants, min_sentences
@@ -148,7 +149,7 @@ def _encode(encoder: Encoder, texts: Mapping[str, Sequence[str]], s: RetrievalSe
         vectors[lang] = by_layer(extract_cached(
             encoder, sentences, s.pooling, cache_dir, kept, max_length=max_length,
             batch_tokens=s.batch_tokens, progress=s.progress, precision=s.precision,
-            desc=f"encode {lang}"), kept)
+            desc=f"encode {lang}", language=lang), kept)
         check_layers_of(vectors[lang], layers, lang)
     return vectors
 
@@ -171,6 +172,7 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
     max_length = check_max_length(encoder.model, s.max_length, encoder.name)
     metric_device = pick_device(s.device) if s.device is not None else encoder.device
     languages = [source, *targets]
+    codes = language_codes(encoder.tokenizer, languages)  # a language without a code: now
     states = encoder.num_layers + 1
     report_memory(estimate_for(encoder.model, states, (len(languages), len(corpus), "sentences",
                                                        4), kept_layers(layers, states),
@@ -187,6 +189,7 @@ def cross_lingual_retrieval(encoder: Encoder, corpus: ParallelCorpus, source: st
         extraction_precision=extraction_precision(encoder, s.precision), pooling=s.pooling,
         seed=s.seed, n_boot=s.n_boot, n_null=s.n_null, n_sentences=len(corpus),
         retrieval_variants=chosen, margin_k=s.k,
-        metric_variants=metric_variants(chosen, s.k, s.n_boot), max_length=max_length)
+        metric_variants=metric_variants(chosen, s.k, s.n_boot), max_length=max_length,
+        **({"language_codes": codes} if codes else {}))
     return retrieval_rows(vectors, source, targets, model=model_name(encoder.name),
                           settings=s.replace(device=str(metric_device)), prov=prov)

@@ -29,6 +29,7 @@ from crossling.models.encoder import (
     tokenizer_fingerprint,
     word_position,
 )
+from crossling.models.languages import language_tag, require_language, source_language
 from crossling.models.states import hidden_states
 from crossling.similarity.pooling import first_subword_mask, get_pooling, pool
 
@@ -95,13 +96,15 @@ class Forward:
 
 def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
             forward: Forward | None = None, progress: bool = True,
-            desc: str = "extract") -> torch.Tensor:
+            desc: str = "extract", language: str | None = None) -> torch.Tensor:
     """Sentence vectors of every layer: a float32 CPU tensor [num_layers + 1, n, hidden].
 
     Layer 0 is the embedding output, layer i the output of block i. Rows follow ``texts``.
     ``forward`` (default: ``Forward()``) sets the batches, truncation and precision.
     ``forward.layers``: only these hidden states, [len(layers), n, hidden] in that order;
     blocks above the highest do not run (`crossling.models.states.hidden_states`).
+    ``language``: the texts' language, whose code tokenizers such as mBART-50's and NLLB's put
+    before each sentence (`crossling.models.languages`); others ignore it.
     """
     fwd = Forward() if forward is None else forward
     batch_tokens, max_length, layers = fwd.batch_tokens, fwd.max_length, fwd.layers
@@ -112,11 +115,13 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
     tok = encoder.tokenizer
     model = encoder.model
     device = encoder.device
-    enc = tok(list(texts), truncation=True, max_length=max_length,
-              return_special_tokens_mask=True)
-    lengths = [len(ids) for ids in enc["input_ids"]]
-    truncated = sum(1 for t, n in zip(texts, lengths, strict=True)
-                    if n >= max_length and len(tok(t)["input_ids"]) > max_length)
+    with source_language(tok, language):
+        require_language(tok, "sentences")
+        enc = tok(list(texts), truncation=True, max_length=max_length,
+                  return_special_tokens_mask=True)
+        lengths = [len(ids) for ids in enc["input_ids"]]
+        truncated = sum(1 for t, n in zip(texts, lengths, strict=True)
+                        if n >= max_length and len(tok(t)["input_ids"]) > max_length)
     if truncated:
         log.warning("%d of %d sentences truncated to %d tokens", truncated, len(texts),
                     max_length)
@@ -195,11 +200,12 @@ def precision_tag(resolved: str) -> str:
 def cache_key(encoder: Encoder, texts: Sequence[str], pooling: str, max_length: int,
               precision: str = "fp32", layers: Sequence[int] | None = None) -> str:
     """Content key: weights and tokenizer fingerprints, pooling, truncation, the resolved
-    precision, texts, and the layers kept when not all are (`layers_suffix`)."""
+    precision, texts, the layers kept when not all are (`layers_suffix`), and the active
+    language code, if any (`crossling.models.languages.language_tag`)."""
     digest = hashlib.sha256()
     digest.update(f"{encoder_fingerprint(encoder)}|{encoder_tokenizer_fingerprint(encoder)}|"
                   f"{pooling}|{max_length}|{precision_tag(precision)}|{len(texts)}"
-                  f"{layers_suffix(layers)}".encode())
+                  f"{layers_suffix(layers)}{language_tag(encoder.tokenizer)}".encode())
     for t in texts:
         digest.update(t.encode("utf-8") + b"\0")
     return digest.hexdigest()[:24]
@@ -207,10 +213,10 @@ def cache_key(encoder: Encoder, texts: Sequence[str], pooling: str, max_length: 
 
 def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
                    cache_dir: str | Path | None = None, layers: Sequence[int] | None = None,
-                   **kwargs: object) -> torch.Tensor:
+                   language: str | None = None, **kwargs: object) -> torch.Tensor:
     """`extract`, reading/writing ``cache_dir/<key>.safetensors`` when a cache is given;
     ``kwargs``: `Forward`'s fields, ``progress`` and ``desc``. With ``layers`` only those states
-    are computed, held and cached (their own entry).
+    are computed, held and cached (their own entry); ``language`` as `extract`'s.
 
     An entry is used only if its checksum matches (`crossling.core.checksums`); a damaged
     one is recomputed and rewritten, with a warning.
@@ -219,8 +225,17 @@ def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean"
                          if k in kwargs})  # type: ignore[arg-type]
     layers = None if layers is None else list(layers)
     forward = replace(forward, layers=None if layers is None else tuple(layers))
-    if cache_dir is None:
-        return extract(encoder, texts, pooling, forward, **kwargs)  # type: ignore[arg-type]
+    with source_language(encoder.tokenizer, language):
+        if cache_dir is None:
+            return extract(encoder, texts, pooling, forward, **kwargs)  # type: ignore[arg-type]
+        return _extract_cached(encoder, texts, pooling, Path(cache_dir), forward, layers,
+                               **kwargs)
+
+
+def _extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str, cache_dir: Path,
+                    forward: Forward, layers: list[int] | None,
+                    **kwargs: object) -> torch.Tensor:
+    """`extract_cached` with a cache folder, inside the texts' language."""
     resolved = frozen_precision(encoder, forward.precision)
     forward = replace(forward, precision=resolved)
     key = cache_key(encoder, texts, pooling, forward.max_length, resolved, layers)
@@ -238,6 +253,8 @@ def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean"
     metadata = {"model": encoder.name, "pooling": pooling, "precision": NAMES[resolved]}
     if layers is not None:
         metadata["layers"] = ",".join(str(k) for k in layers)
+    if language_tag(encoder.tokenizer):
+        metadata["src_lang"] = language_tag(encoder.tokenizer).partition("=")[2]
     save_tensors(path, {"vectors": vectors}, metadata=metadata)
     return vectors
 

@@ -23,6 +23,7 @@ from crossling.core.errors import ConfigError
 from crossling.core.provenance import provenance
 from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder
+from crossling.models.languages import language_codes
 from crossling.models.naming import model_name
 from crossling.results import CrossLingualRow, LayerDifferenceRow, ModelModelRow, SimilarityRow
 from crossling.similarity.checks import (
@@ -149,10 +150,18 @@ def _metric_device(encoder: Encoder, device: str | None) -> torch.device:
     return pick_device(device) if device is not None else encoder.device
 
 
-def _extraction(encoder: Encoder, prefix: str, precision: str) -> dict[str, str]:
-    """Tokenizer fingerprint and forward-pass precision of an encoder, for the provenance."""
-    return {f"{prefix}tokenizer_fingerprint": encoder_tokenizer_fingerprint(encoder),
-            f"{prefix}extraction_precision": extraction_precision(encoder, precision)}
+def _extraction(encoder: Encoder, prefix: str, precision: str,
+                languages: Sequence[str]) -> dict[str, Any]:
+    """Tokenizer fingerprint and forward-pass precision of an encoder, for the provenance,
+    and the code each language's sentences were encoded with, for tokenizers that have codes
+    (`crossling.models.languages`)."""
+    out: dict[str, Any] = {
+        f"{prefix}tokenizer_fingerprint": encoder_tokenizer_fingerprint(encoder),
+        f"{prefix}extraction_precision": extraction_precision(encoder, precision)}
+    codes = language_codes(encoder.tokenizer, languages)
+    if codes:
+        out[f"{prefix}language_codes"] = codes
+    return out
 
 
 def _provenance(settings: SimilaritySettings, corpus: ParallelCorpus, languages: Sequence[str],
@@ -163,7 +172,7 @@ def _provenance(settings: SimilaritySettings, corpus: ParallelCorpus, languages:
     for prefix, enc in zip(("", "compare_"), encoders, strict=False):
         models[f"{prefix}model"] = model_name(enc.name)
         models[f"{prefix}model_fingerprint"] = encoder_fingerprint(enc)
-        models.update(_extraction(enc, prefix, settings.precision))
+        models.update(_extraction(enc, prefix, settings.precision, languages))
     return provenance(
         data_files=[corpus.files[lang] for lang in languages], device=device, **models,
         pooling=settings.pooling, seed=settings.seed, n_boot=settings.n_boot,
@@ -184,14 +193,14 @@ def _report_memory(encoder: Encoder, settings: SimilaritySettings, chosen: Seque
 
 def _vectors(encoder: Encoder, texts: Sequence[str], settings: SimilaritySettings,
              cache_dir: str | Path | None, max_length: int, desc: str,
-             chosen: Sequence[int]) -> dict[int, torch.Tensor]:
-    """Sentence vectors of ``texts`` at the ``chosen`` layers, by layer (from the cache when
-    it holds them; only those layers are computed unless all are)."""
+             chosen: Sequence[int], language: str) -> dict[int, torch.Tensor]:
+    """Sentence vectors of ``texts`` (in ``language``) at the ``chosen`` layers, by layer
+    (from the cache when it holds them; only those layers are computed unless all are)."""
     kept = kept_layers(chosen, encoder.num_layers + 1)
     return by_layer(extract_cached(encoder, texts, settings.pooling, cache_dir, kept,
                                    max_length=max_length, batch_tokens=settings.batch_tokens,
                                    progress=settings.progress, precision=settings.precision,
-                                   desc=desc), kept)
+                                   desc=desc, language=language), kept)
 
 
 def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: str, *,
@@ -215,12 +224,13 @@ def cross_lingual_similarity(encoder: Encoder, corpus: ParallelCorpus, source: s
     if settings.layer_difference and len(chosen) < 2:
         raise ConfigError(f"layer difference: needs at least 2 layers, got {chosen}")
     max_length = check_max_length(encoder.model, settings.max_length, encoder.name)
+    language_codes(encoder.tokenizer, [source, *targets])  # a language without a code: now
     device = _metric_device(encoder, settings.device)
     _report_memory(encoder, settings, chosen, 1 + len(targets), len(corpus))
     vectors = {}
     for lang in [source, *targets]:
         vectors[lang] = _vectors(encoder, corpus.texts[lang], settings, cache_dir, max_length,
-                                 f"encode {lang}", chosen)
+                                 f"encode {lang}", chosen, lang)
         check_layers_of(vectors[lang], chosen, lang)
     prov = _provenance(settings, corpus, [source, *targets], [encoder], device, max_length)
     run = _Run(settings, model_name(encoder.name), None, prov, device)
@@ -283,7 +293,7 @@ def model_similarity(encoder_a: Encoder, encoder_b: Encoder, corpus: ParallelCor
               disable=not settings.progress) as bar:
         for lang in languages:
             a, b = (_vectors(enc, corpus.texts[lang], settings, cache_dir, max_length,
-                             f"encode {lang} ({side})", chosen)
+                             f"encode {lang} ({side})", chosen, lang)
                     for enc, side in ((encoder_a, "A"), (encoder_b, "B")))
             check_layers_of(a, chosen, f"{lang} ({encoder_a.name})")
             check_layers_of(b, chosen, f"{lang} ({encoder_b.name})")

@@ -4,8 +4,10 @@
 tokenizer goes); its ``add`` encodes a set of pre-split sentences once or loads it from
 ``cache_dir``, and `encode_batch` / `encoded_lengths` then build batches from the stored ids,
 equal to `crossling.models.encoder.encode_words`'s. An entry is keyed by the tokenizer's
-fingerprint, the truncation length and every sentence's words, and checksummed: a changed input
-is a new key, a damaged entry is encoded again (docs/finetune.md).
+fingerprint, the truncation length, every sentence's words and the language code the tokenizer
+put on them, if any (`crossling.models.languages.source_language`: a set is added and looked up
+inside its language), and checksummed: a changed input is a new key, a damaged entry is
+encoded again (docs/finetune.md).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from crossling.models.encoder import (
     word_position,
     word_positions,
 )
+from crossling.models.languages import active_language, language_tag
 from crossling.models.words import tokenize_words
 
 log = logging.getLogger(__name__)
@@ -80,7 +83,8 @@ class EncodedTokenizer:
         self.fingerprint = tokenizer_fingerprint(tokenizer)
         self.hits = 0  # sets loaded from disk
         self.misses = 0  # sets tokenised here
-        self._memo: dict[tuple[str, ...], EncodedSentence] = {}
+        # by (active language code, words): one text in two languages is two encodings
+        self._memo: dict[tuple[str | None, tuple[str, ...]], EncodedSentence] = {}
 
     def __getattr__(self, name: str) -> Any:
         # only reached for attributes this wrapper lacks: the tokenizer's own API
@@ -95,15 +99,17 @@ class EncodedTokenizer:
         return len(self.tokenizer)
 
     def key(self, sentences: Sequence[Sequence[str]]) -> str:
-        """Cache key of a set: format, tokenizer fingerprint, truncation, every sentence."""
+        """Cache key of a set: format, tokenizer fingerprint, truncation, every sentence, and
+        the active language code, if any."""
         digest = hashlib.sha256(f"{FORMAT}|{self.fingerprint}|{self.max_length}|"
-                                f"{len(sentences)}".encode())
+                                f"{len(sentences)}{language_tag(self.tokenizer)}".encode())
         for s in sentences:
             digest.update("\x1f".join(s).encode("utf-8") + b"\x1e")
         return digest.hexdigest()[:24]
 
     def add(self, sentences: Sequence[Sequence[str]]) -> None:
-        """Encode ``sentences`` once (or load them from the cache folder) for later batches."""
+        """Encode ``sentences`` once (or load them from the cache folder) for later batches,
+        in the active language (`crossling.models.languages.source_language`)."""
         keys = [tuple(s) for s in sentences]
         if not keys:
             return
@@ -130,21 +136,28 @@ class EncodedTokenizer:
                                             separators=(",", ":")))
         else:
             self.hits += 1
-        self._memo.update(zip(keys, encoded, strict=True))
+        code = active_language(self.tokenizer)
+        self._memo.update(((code, k), e) for k, e in zip(keys, encoded, strict=True))
 
     def lookup(self, sentences: Sequence[Sequence[str]], max_length: int,
                ) -> list[EncodedSentence] | None:
-        """The stored encodings of ``sentences``, or None if any is missing (or other length)."""
+        """The stored encodings of ``sentences`` in the active language, or None if any is
+        missing (or other length)."""
         if max_length != self.max_length:
             return None
-        found = [self._memo.get(tuple(s)) for s in sentences]
+        code = active_language(self.tokenizer)
+        found = [self._memo.get((code, tuple(s))) for s in sentences]
         return None if any(e is None for e in found) else found  # type: ignore[return-value]
 
     def stored_input_ids(self, sentences: Sequence[Sequence[str]], max_length: int,
                          ) -> list[tuple[int, ...]] | None:
-        """Input ids of ``sentences`` if all are stored (used by vocabulary trimming)."""
-        found = self.lookup(sentences, max_length)
-        return None if found is None else [e.input_ids for e in found]
+        """Input ids of ``sentences`` if all are stored, in whichever language (used by
+        vocabulary trimming: a language changes only its code, a special token kept anyway)."""
+        if max_length != self.max_length:
+            return None
+        by_words = {words: e for (_, words), e in self._memo.items()}
+        found = [by_words.get(tuple(s)) for s in sentences]
+        return None if any(e is None for e in found) else [e.input_ids for e in found]  # type: ignore[union-attr]
 
 
 def _pad(rows: Sequence[Sequence[int]], width: int, value: int) -> torch.Tensor:

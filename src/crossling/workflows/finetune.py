@@ -29,6 +29,7 @@ from crossling.data.leakage import check_files_overlap
 from crossling.data.specs import DataFolders, FileSpecs, TaskFiles, resolve_task_files
 from crossling.models.config import num_blocks, read_config
 from crossling.models.encoder import Encoder, load_encoder, model_fingerprint
+from crossling.models.languages import language_codes, source_language
 from crossling.models.names import check_model_name
 from crossling.models.naming import model_name
 from crossling.models.reinit import (
@@ -318,17 +319,20 @@ def _read_sets(settings: FinetuneSettings, files: TaskFiles) -> _Sets:
 
 
 def _load_start(settings: FinetuneSettings, sets: _Sets,
-                encoded_cache: str | Path | bool) -> _Start:
-    """Seed, load the encoder, pre-tokenise every set (cached) and re-initialise the group."""
+                encoded_cache: str | Path | bool, source: str) -> _Start:
+    """Seed, load the encoder, pre-tokenise every set (cached; train and dev in the
+    ``source`` language, each test set in its own) and re-initialise the group."""
     config = settings.training
     seed_everything(settings.seed)
     encoder = load_encoder(settings.model, device=config.device)
+    language_codes(encoder.tokenizer, [source, *sets.tests])  # a language without a code: now
     pretrained_fp = model_fingerprint(encoder.model)  # before re-init: the weights as published
     # each set tokenised once per study, not per batch, epoch and cell (training/encoded.py)
     cache_dir = default_cache_dir() if encoded_cache is True else encoded_cache or None
     encoder.tokenizer = EncodedTokenizer(encoder.tokenizer, config.max_length, cache_dir)
-    for part in sets.all():
-        encoder.tokenizer.add([ex.words for ex in part])
+    for lang, part in [(source, sets.train), (source, sets.dev), *sets.tests.items()]:
+        with source_language(encoder.tokenizer, lang):
+            encoder.tokenizer.add([ex.words for ex in part])
     layers, embeddings = parse_group(settings.reinit)
     # the published weights of the blocks re-initialisation replaces (the others: see start)
     pretrained_blocks = snapshot_blocks(encoder.model, [*([0] if embeddings else []), *layers])
@@ -375,7 +379,7 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
         return load_rows(done), load_weight_change(out / WEIGHT_CHANGE)
     sets = _read_sets(s, files)
     _check_model_config(s)
-    start = _load_start(s, sets, encoded_cache)
+    start = _load_start(s, sets, encoded_cache, manifest_data["source"])
     encoder, config, task = start.encoder, resolved_config(s.training), get_task(s.task)
     labels, unknown = _labels(s, sets)
     model = task.build_model(encoder.model, labels)
@@ -386,9 +390,11 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
     start_blocks = snapshot_blocks(encoder.model)  # after re-init and trimming: what fit starts
     # "model": ".model.*" folders are the model saver's temporaries from before pid-named ones
     claim_folder(out, manifest, overwrite=overwrite, known=(*RUN_OUTPUTS, "model"))
-    result = fit(TaskModel(task, model, encoder.tokenizer, labels), sets.train, sets.dev, config,
-                 out / "fit", FitOptions(seed=s.seed, progress=progress, run_key=manifest["key"]))
     source = manifest_data["source"]
+    with source_language(encoder.tokenizer, source):  # train and dev: the source language
+        result = fit(TaskModel(task, model, encoder.tokenizer, labels), sets.train, sets.dev,
+                     config, out / "fit", FitOptions(seed=s.seed, progress=progress,
+                                                     run_key=manifest["key"]))
     changes = weight_change_rows(encoder.model, start_blocks, start.pretrained_blocks,
                                  source=source, model=model_name(s.model), task=s.task,
                                  seed=s.seed,
@@ -410,7 +416,7 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
         after_reinit_fingerprint=start.after_reinit_fp, manifest_key=manifest["key"],
         trained_embedding_rows=kept_rows, best_epoch=result.best_epoch,
         best_dev=result.best_dev, train_tokens_per_s=result.tokens_per_second,
-        metric_variants=METRIC_VARIANTS)
+        metric_variants=METRIC_VARIANTS, **_language_codes(encoder, source, sets))
     cast_for_evaluation(model, config)  # bf16: the weights cast once, after saving
     rows = _evaluate_rows(job, model, encoder, labels, sets, prov, progress)
     changes = [replace(r, provenance=prov) for r in changes]
@@ -421,6 +427,13 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
     return rows, changes
 
 
+def _language_codes(encoder: Encoder, source: str, sets: _Sets) -> dict[str, Any]:
+    """Provenance: the code each language's sentences were encoded with, for tokenizers that
+    put one first (`crossling.models.languages`); nothing for others."""
+    codes = language_codes(encoder.tokenizer, [source, *sets.tests])
+    return {"language_codes": codes} if codes else {}
+
+
 def _evaluate_rows(job: FinetuneJob, model: Any, encoder: Encoder, labels: list[str],
                    sets: _Sets, prov: dict[str, Any], progress: bool) -> list[ScoreRow]:
     """The score rows of every evaluated set."""
@@ -429,8 +442,9 @@ def _evaluate_rows(job: FinetuneJob, model: Any, encoder: Encoder, labels: list[
     tm = TaskModel(task, model, encoder.tokenizer, labels)
     rows: list[ScoreRow] = []
     for lang, examples in sets.tests.items():
-        scores = evaluate(tm, examples, s.training, seed=s.seed, progress=progress,
-                          desc=f"evaluate {lang}")
+        with source_language(encoder.tokenizer, lang):
+            scores = evaluate(tm, examples, s.training, seed=s.seed, progress=progress,
+                              desc=f"evaluate {lang}")
         for metric, sc in scores.items():
             rows.append(ScoreRow(task=s.task, language=lang,
                                  split=Path(job.files.evals[lang]).stem, metric=metric,

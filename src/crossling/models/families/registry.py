@@ -9,6 +9,7 @@ family (``encoder.layer``, ``layers``, ``h``, ``encoder.block``, ...), so each f
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,9 @@ class Family:
     that submodule and drops the decoder; a folder it saves holds the stack alone and loads
     as its class. ``pad_right``: the model numbers positions from the first token, padding
     or not, and takes no position ids (mBART), so batches are padded on the right.
+    ``language_code``: for tokenizers that put a language code before each sentence (mBART-50,
+    NLLB), the tokenizer's ``src_lang`` for a crossling language, given the tokenizer's special
+    tokens (`crossling.models.families.languages`); None: the family has no language codes.
     """
 
     name: str
@@ -51,6 +55,7 @@ class Family:
     default_pooling: str = "mean"
     own_positions: bool = False
     example: str = ""
+    language_code: Callable[[Collection[str], str], str] | None = None
 
     @property
     def word_position(self) -> str:

@@ -3,11 +3,13 @@
 T5 has an encoder-only class (``AutoModelForTextEncoding``); mBART and M2M100 (NLLB) do not,
 so their full model loads and crossling keeps its ``encoder`` (``encoder_of``). Their last
 hidden state, as transformers returns it, is after the encoder's final ``layer_norm`` (as T5's
-is after ``final_layer_norm``); layer 0 is the embeddings' output.
+is after ``final_layer_norm``); layer 0 is the embeddings' output. Their tokenizers put a source
+language code before each sentence: ``language_code`` finds it (`.languages`).
 """
 
 from __future__ import annotations
 
+from crossling.models.families.languages import m2m100_code, mbart_code
 from crossling.models.families.registry import Family, register
 
 T5 = register(Family(
@@ -21,9 +23,9 @@ _BART_BLOCK = dict(blocks="layers", attention=("self_attn",), ffn=("fc1", "fc2")
 MBART = register(Family(
     name="mbart", model_types=("mbart",),
     embeddings=("embed_tokens", "embed_positions", "layernorm_embedding"), pad_right=True,
-    example="facebook/mbart-large-50", **_BART_BLOCK))  # type: ignore[arg-type]
+    language_code=mbart_code, example="facebook/mbart-large-50", **_BART_BLOCK))  # type: ignore[arg-type]
 # M2M100's (and NLLB's) sinusoidal positions are counted from padding_idx + 1, as RoBERTa's
 M2M100 = register(Family(
     name="m2m100", model_types=("m2m_100",), embeddings=("embed_tokens", "embed_positions"),
-    own_positions=True, example="facebook/nllb-200-distilled-600M",
+    own_positions=True, language_code=m2m100_code, example="facebook/nllb-200-distilled-600M",
     **_BART_BLOCK))  # type: ignore[arg-type]
