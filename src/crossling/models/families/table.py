@@ -29,8 +29,10 @@ the right, and a left-padded batch is refused.
 Encoder-decoder models (T5, mBART, M2M100/NLLB) are read through their encoder stack alone (for
 mBART and M2M100 the full model loads and its decoder is dropped; a fine-tuned encoder is saved
 and reloaded alone); their last layer is after the stack's final layer norm. mBART-50's and
-NLLB's tokenizers put their `src_lang` code (English by default) before every sentence;
-crossling does not change it per language.
+NLLB's tokenizers put a language code before every sentence: crossling sets each sentence's
+own (`fr_XX`, `fra_Latn`, found among the tokenizer's codes from the language of its corpus)
+in every pass, keys its caches by it and records it (`language_codes`) in the provenance; a
+language the tokenizer has no code for is an error before any work.
 Words are tokenised as running text (joined by one space) and mapped to sub-tokens by character
 offsets, so byte-level BPE (GPT-2, Llama-3, Qwen2, BLOOM) and Gemma tokenizers give each word the
 `Ġ` / `▁` it has in running text (see [tasks](tasks.md)).
