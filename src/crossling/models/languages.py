@@ -29,8 +29,8 @@ DEFAULT_ATTR = "crossling_default_src_lang"
 
 def _inner(tokenizer: Any) -> Any:
     """The tokenizer itself, under wrappers that hold it as ``.tokenizer`` (EncodedTokenizer)."""
-    while "tokenizer" in vars(tokenizer):
-        tokenizer = vars(tokenizer)["tokenizer"]
+    while (inner := getattr(tokenizer, "__dict__", {}).get("tokenizer")) is not None:
+        tokenizer = inner
     return tokenizer
 
 
