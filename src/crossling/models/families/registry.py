@@ -35,6 +35,9 @@ class Family:
     that submodule and drops the decoder; a folder it saves holds the stack alone and loads
     as its class. ``pad_right``: the model numbers positions from the first token, padding
     or not, and takes no position ids (mBART), so batches are padded on the right.
+    ``variants``: (name, example) of checkpoints of the first model type that differ only by
+    tokenizer (ByT5: T5 on UTF-8 bytes), each a row of the support table and a tiny model
+    of the tests.
     """
 
     name: str
@@ -51,6 +54,7 @@ class Family:
     default_pooling: str = "mean"
     own_positions: bool = False
     example: str = ""
+    variants: tuple[tuple[str, str], ...] = ()
 
     @property
     def word_position(self) -> str:
