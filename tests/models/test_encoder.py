@@ -166,6 +166,33 @@ def test_tokenizer_fingerprint_ignores_call_state(tiny_xlmr: Path) -> None:
     assert (tok.backend_tokenizer.truncation, tok.backend_tokenizer.padding) == state
 
 
+def test_byt5_python_tokenizer_loads_and_is_fingerprinted_by_its_vocabulary(
+        tmp_path: Path) -> None:
+    from transformers import ByT5Tokenizer
+
+    ByT5Tokenizer().save_pretrained(tmp_path / "a")
+    tok = load_tokenizer(str(tmp_path / "a"))
+    assert type(tok) is ByT5Tokenizer and not tok.is_fast
+    assert tokenizer_fingerprint(tok) == tokenizer_fingerprint(ByT5Tokenizer())
+    # another vocabulary (no sentinel ids) or padding side is another tokenizer
+    assert tokenizer_fingerprint(ByT5Tokenizer(extra_ids=0)) != tokenizer_fingerprint(tok)
+    tok.padding_side = "left"
+    assert tokenizer_fingerprint(tok) != tokenizer_fingerprint(ByT5Tokenizer())
+
+
+def test_other_python_tokenizers_are_refused_in_one_line(tmp_path: Path) -> None:
+    """CANINE's Python tokenizer is not one crossling can fingerprint by its vocabulary."""
+    from transformers import CanineTokenizer
+
+    CanineTokenizer().save_pretrained(tmp_path)
+    with pytest.raises(ModelError, match=r"CanineTokenizer is a Python tokenizer without a fast "
+                                         r"version.*ByT5Tokenizer") as err:
+        load_tokenizer(str(tmp_path))
+    assert "\n" not in str(err.value)
+    with pytest.raises(ModelError, match="cannot fingerprint"):
+        tokenizer_fingerprint(CanineTokenizer())
+
+
 def _copy_model(src: Path, dst: Path, drop: str | None = None,
                 extra: dict[str, torch.Tensor] | None = None) -> Path:
     """A copy of a model folder, its weights without the tensors whose name contains ``drop``

@@ -1,11 +1,11 @@
 """Every command on every model type: a study of every cell kind, then its report.
 
-Each supported model type (tests/models/tiny_families.py) runs a study on a tiny random model:
-similarity with every measure (pretrained and fine-tuned), retrieval, a probe, and fine-tuning
-of POS, parsing and NER from the pretrained model and with block 1 re-initialised (vocabulary
-trimming on, as by default); `crossling report` then draws it. The assertions check what would
-break for a family the code misreads: a layer per block, finite values, the re-initialised
-block's weight change, every score present.
+Each supported model type and tokenizer variant (tests/models/tiny_families.py) runs a study
+on a tiny random model: similarity with every measure (pretrained and fine-tuned), retrieval, a
+probe, and fine-tuning of POS, parsing and NER from the pretrained model and with block 1
+re-initialised (vocabulary trimming on, as by default); `crossling report` then draws it. The
+assertions check what would break for a family the code misreads: a layer per block, finite
+values, the re-initialised block's weight change, every score present.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from crossling.cli import main
 from crossling.experiments.store import ResultStore
 from crossling.similarity.measures import measure_ids
-from tests.models.tiny_families import TINY, build_family_model
+from tests.models.tiny_families import MODELS, build_family_model
 
 COMMANDS = ("similarity", "retrieval", "probe", "finetune pos --reinit",
             "finetune parsing --reinit", "finetune ner --reinit", "trim vocabulary", "run",
@@ -47,7 +47,7 @@ probe: {{targets: [de], max_train_sentences: 12, max_eval_sentences: 6, n_boot: 
 
 
 @pytest.mark.slow  # ~1-2 min per model type on one loaded CPU core: bootstraps, report figures
-@pytest.mark.parametrize("model_type", sorted(TINY))
+@pytest.mark.parametrize("model_type", MODELS)
 def test_every_command_runs_on_every_model_type(model_type: str, tiny_tokenizers: dict,
                                                 data_dir: Path, tmp_path: Path) -> None:
     model = build_family_model(tmp_path / model_type, model_type, tiny_tokenizers["bert"])

@@ -4,8 +4,9 @@ Each tokenizer is built offline the way transformers builds the real one (its ow
 vocabulary and merges trained here on a few sentences): WordPiece (BERT), byte-level BPE
 without a prefix space (GPT-2, Llama-3/Qwen2) and RoBERTa's, SentencePiece-style Unigram with
 ``▁`` before every word (XLM-R, e5) and BPE with ``▁`` before the text only (Llama-2 legacy
-and not, Gemma, which has no prefix at all). ``is_split_into_words`` gave GPT-2, RoBERTa,
-Qwen2 and Gemma ``cat`` where running text has ``Ġcat`` / ``▁cat``.
+and not, Gemma, which has no prefix at all), and ByT5's Python byte tokenizer (no offsets: words
+align by prefixes). ``is_split_into_words`` gave GPT-2, RoBERTa, Qwen2 and Gemma ``cat`` where
+running text has ``Ġcat`` / ``▁cat``.
 """
 
 from __future__ import annotations
@@ -20,14 +21,19 @@ import torch
 from crossling.core.errors import ModelError
 from crossling.models.encoder import encode_words, word_positions
 from crossling.models.vocab import kept_ids
-from crossling.models.words import running_text, tokenize_words
+from crossling.models.words import (
+    running_text,
+    text_word_ids,
+    tokenize_words,
+    tokenize_words_by_prefixes,
+)
 from crossling.training.encoded import EncodedTokenizer, encode_batch
 
 CORPUS = ["The cat sat on the mat .", "A dog ran , and the cat sat !",
           "Hello , world ! The dogs sat ."] * 20
 SENTENCES = [["The", "cat", "sat", "."], ["Hello", ",", "world", "!"],
              ["A", "dog", "ran", ",", "and", "the", "cat", "sat", "on", "the", "mat", "."]]
-MARKERS = ("\u2581", "\u0120")
+MARKERS = ("\u2581", "\u0120", " ")
 
 
 def _trained(model: Any, pre_tokenizer: Any, trainer: Any) -> tuple[dict[str, int], list]:
@@ -95,6 +101,8 @@ def _build(name: str) -> Any:
         return _wordpiece()
     if name == "xlm-r":
         return _unigram()
+    if name == "byt5":
+        return transformers.ByT5Tokenizer()
     if name in ("gpt2", "roberta", "qwen2"):
         vocab, merges = _byte_level()
         cls = {"gpt2": "GPT2Tokenizer", "roberta": "RobertaTokenizer", "qwen2": "Qwen2Tokenizer"}
@@ -106,7 +114,8 @@ def _build(name: str) -> Any:
                                        legacy=name == "llama-legacy")
 
 
-KINDS = ["bert", "xlm-r", "gpt2", "roberta", "qwen2", "llama", "llama-legacy", "gemma"]
+KINDS = ["bert", "xlm-r", "gpt2", "roberta", "qwen2", "llama", "llama-legacy", "gemma", "byt5"]
+FAST = [k for k in KINDS if k != "byt5"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -129,7 +138,8 @@ RUNNING = {"bert": ["The", "cat", "sat", "."],
                      "\u2581", "."],
            "gpt2": ["The", "\u0120cat", "\u0120sat", "\u0120."],
            "llama": ["\u2581The", "\u2581cat", "\u2581sat", "\u2581."],
-           "gemma": ["The", "\u2581cat", "\u2581sat", "\u2581."]}
+           "gemma": ["The", "\u2581cat", "\u2581sat", "\u2581."],
+           "byt5": list("The cat sat .")}
 """Sub-tokens of ``The cat sat .`` as running text: the prefix conventions the module
 docstring names (RoBERTa and Qwen2 are GPT-2's, Llama legacy is Llama's)."""
 
@@ -140,7 +150,8 @@ def test_the_test_tokenizers_have_the_conventions_named(kind: str) -> None:
     expected = RUNNING[{"roberta": "gpt2", "qwen2": "gpt2", "llama-legacy": "llama"}.get(kind,
                                                                                        kind)]
     enc = tok(" ".join(SENTENCES[0]), return_special_tokens_mask=True)
-    tokens = [t for t, special in zip(enc.tokens(), enc["special_tokens_mask"], strict=True)
+    all_tokens = tok.convert_ids_to_tokens(enc["input_ids"])
+    tokens = [t for t, special in zip(all_tokens, enc["special_tokens_mask"], strict=True)
               if not special]
     assert tokens == expected
 
@@ -242,9 +253,76 @@ def test_a_token_across_two_words_is_refused() -> None:
         tokenize_words(fast, [["The", "cat", "sat", "."]], 64)
 
 
-def test_a_tokenizer_without_offsets_is_refused() -> None:
-    with pytest.raises(ModelError, match="not a fast tokenizer"):
+def test_something_that_is_no_tokenizer_is_refused() -> None:
+    with pytest.raises(ModelError, match="not a Hugging Face tokenizer"):
         tokenize_words(object(), [["a"]], 8)
+
+
+IN_VOCABULARY = [c.split() for c in dict.fromkeys(CORPUS)] + [
+    ["the", "mat", "sat", "!"], ["Hello", "dogs", ",", "cat", "ran", "on", "the", "mat"],
+    ["A"], ["", "cat", "", "sat"], ["world", "!", "!", "The", "dog"]]
+"""Sentences of the tokenizers' training characters only (an unknown character shifts the
+offsets of the Llama-style test tokenizers, which drop it: there offsets are wrong)."""
+
+
+@pytest.mark.parametrize("kind", FAST)
+@pytest.mark.parametrize("max_length", [6, 9, 64])
+def test_prefixes_align_exactly_as_offsets_on_fast_tokenizers(kind: str, max_length: int) -> None:
+    tok = _build(kind)
+    sentences = SENTENCES + IN_VOCABULARY
+    assert tokenize_words_by_prefixes(tok, sentences, max_length) == \
+        tokenize_words(tok, sentences, max_length)
+    tok.truncation_side = "left"
+    assert tokenize_words_by_prefixes(tok, sentences, max_length) == \
+        tokenize_words(tok, sentences, max_length)
+
+
+def test_byt5_words_own_their_bytes_and_the_eos_none() -> None:
+    """A word owns its UTF-8 bytes and the spaces before it (an empty word owns none: its
+    space goes to the next word); ``</s>`` is no word's; truncation keeps the first bytes."""
+    from transformers import ByT5Tokenizer
+
+    tok = ByT5Tokenizer()
+    words = ["Die", "Katze", "schläft", "", "tief", "。", "🐈"]
+    row = tokenize_words(tok, [words], 512)[0]
+    spaces = [0, 1, 1, 1, 2, 1, 1]
+    expected: list[int | None] = []
+    for w, word in enumerate(words):
+        if word:
+            expected += [w] * (len(word.encode("utf-8")) + spaces[w])
+    assert row.word_ids == [*expected, None]
+    assert row.input_ids == list(tok(" ".join(words))["input_ids"])
+    assert row.input_ids[-1] == tok.eos_token_id
+    cut = tokenize_words(tok, [words], 10)[0]
+    assert cut.word_ids == [*expected[:9], None] and cut.input_ids[:9] == row.input_ids[:9]
+    # a word is read at its first byte, not at the space before it
+    starts = word_positions(row.word_ids, row.tokens)
+    assert [row.tokens[t] for t in (starts[0], starts[1])] == ["D", "K"]
+
+
+def test_a_python_tokenizer_that_joins_words_is_refused() -> None:
+    from transformers import ByT5Tokenizer
+
+    class Joining(ByT5Tokenizer):  # type: ignore[misc]
+        def _tokenize(self, text: str) -> list[str]:
+            return ["t s" if t == "\x00" else t for t in super()._tokenize(
+                text.replace("t s", "\x00"))]
+
+    with pytest.raises(ModelError, match="joins the words 'cat' and 'sat'"):
+        tokenize_words(Joining(), [["The", "cat", "sat", "."]], 64)
+
+
+def test_raw_text_words_are_whitespace_separated_for_python_tokenizers() -> None:
+    """``first_subword`` pooling's words for ByT5: runs of non-space; spaces before a word are
+    its own, trailing ones nobody's."""
+    from transformers import ByT5Tokenizer
+
+    tok = ByT5Tokenizer()
+    text = "  ab  c "
+    enc = tok(text, return_special_tokens_mask=True)
+    words, tokens = text_word_ids(tok, text, enc["input_ids"], enc["special_tokens_mask"])
+    assert words == [0, 0, 0, 0, 1, 1, 1, None, None]
+    assert tokens[:4] == [" ", " ", "a", "b"] and tokens[-1] == "</s>"
 
 
 def test_e5_ids_are_those_of_split_words(e5_model_dir: Any) -> None:

@@ -4,7 +4,8 @@ As transformers' own tests do: 2 blocks, hidden size 32, 4 heads, so a model bui
 well under a second. Encoders get the session's WordPiece tokenizer (tests/conftest.py);
 decoders a copy of it made causal: ``[CLS]`` becomes a BOS token prepended to every sentence
 (as Llama's tokenizer does), no end token, and (GPT-2-like) no padding token, so loading must
-pick one. One entry here per model type is what a new family needs besides its record.
+pick one. One entry here per model type is what a new family needs besides its record; a
+tokenizer variant of a type (ByT5) is one entry in `VARIANTS` and `TOKENIZERS`.
 """
 
 from __future__ import annotations
@@ -136,24 +137,45 @@ def nllb_tokenizer(wordpiece: Any) -> Any:
     return NllbTokenizer(vocab=model["vocab"], merges=merges)
 
 
-TOKENIZERS = {"qwen2": qwen2_tokenizer}
-"""Model types whose tokenizer transformers rebuilds by class: a tokenizer of that class."""
+def byt5_tokenizer(wordpiece: Any) -> Any:
+    """ByT5's tokenizer: UTF-8 bytes, a Python tokenizer that needs no files."""
+    from transformers import ByT5Tokenizer
+
+    return ByT5Tokenizer()
 
 
-def build_family_model(folder: Path, model_type: str, wordpiece: Any, layers: int = 2,
+TOKENIZERS = {"qwen2": qwen2_tokenizer, "byt5": byt5_tokenizer}
+"""Model types (and variants) whose tokenizer transformers rebuilds by class: a tokenizer of
+that class."""
+
+VARIANTS = {"byt5": "t5"}
+"""Tokenizer variants of a model type (a family record's ``variants``): name -> model type."""
+
+MODELS = (*sorted(TINY), *sorted(VARIANTS))
+"""Every tiny model the family tests build: each model type, then each variant."""
+
+
+def model_type_of(name: str) -> str:
+    """The model type of a tiny model's name (a variant's base type)."""
+    return VARIANTS.get(name, name)
+
+
+def build_family_model(folder: Path, name: str, wordpiece: Any, layers: int = 2,
                        seed: int = 0, tokenizer: Any = None) -> Path:
-    """Save a random tiny ``model_type`` model, loaded by its family's class, with a
-    tokenizer (WordPiece; made causal for decoders; or ``tokenizer``, built from
-    ``wordpiece`` by a function such as `mbart50_tokenizer`) into ``folder``."""
+    """Save a random tiny model of type ``name`` (or of variant ``name``'s type), loaded by its
+    family's class, with a tokenizer (WordPiece, made causal for decoders, the type's own
+    class, or ``tokenizer``, built from ``wordpiece`` by a function such as
+    `mbart50_tokenizer`) into ``folder``."""
     import transformers
     from transformers import AutoConfig
 
     from crossling.models.families import family_for_type
 
+    model_type = model_type_of(name)
     family = family_for_type(model_type)
     specials = ("[PAD]", "[CLS]", "[SEP]")
-    if tokenizer is not None or model_type in TOKENIZERS:
-        tok = (tokenizer or TOKENIZERS[model_type])(wordpiece)
+    if tokenizer is not None or name in TOKENIZERS:
+        tok = (tokenizer or TOKENIZERS[name])(wordpiece)
         specials = (tok.pad_token, tok.eos_token, tok.eos_token)
     else:
         tok = causal_tokenizer(wordpiece) if family.causal else wordpiece

@@ -1,4 +1,4 @@
-"""A Hugging Face model of a supported family plus its fast tokenizer, and the word <-> sub-word
+"""A Hugging Face model of a supported family plus its tokenizer, and the word <-> sub-word
 alignment.
 
 Models load through their family's transformers class (``AutoModel``, or the encoder stack of a
@@ -23,7 +23,7 @@ from crossling.core.devices import pick_device
 from crossling.core.errors import ModelError
 from crossling.models.families import Family, family_for_type, family_of
 from crossling.models.languages import FAMILY_ATTR, default_language
-from crossling.models.words import tokenize_words
+from crossling.models.words import SLOW_TOKENIZERS, tokenize_words
 
 __all__ = ["Encoder", "WordBatch", "check_loading_info", "encode_words", "forward_inputs",
            "load_encoder", "load_tokenizer", "model_family", "model_fingerprint", "pick_device",
@@ -32,7 +32,7 @@ __all__ = ["Encoder", "WordBatch", "check_loading_info", "encode_words", "forwar
 
 @dataclass
 class Encoder:
-    """A loaded encoder, its fast tokenizer, and the name it was loaded from (for provenance)."""
+    """A loaded encoder, its tokenizer, and the name it was loaded from (for provenance)."""
 
     model: Any  # transformers.PreTrainedModel; typed loosely to keep mypy off transformers' stubs
     tokenizer: Any  # transformers.PreTrainedTokenizerFast
@@ -60,7 +60,8 @@ The bound is low on purpose: small hand-built test tokenizers (a few dozen piece
 
 
 def load_tokenizer(name_or_path: str) -> Any:
-    """The fast tokenizer of ``name_or_path``; word alignment needs ``word_ids()``.
+    """The fast tokenizer of ``name_or_path``, or a Python one of `SLOW_TOKENIZERS` (ByT5's,
+    which has no fast class): `crossling.models.words` aligns words by prefixes there.
 
     A local folder without tokenizer files, or a tokenizer whose vocabulary is (almost) only
     special tokens, is a ModelError rather than a tokenizer that maps every word to ``[UNK]``.
@@ -82,9 +83,10 @@ def load_tokenizer(name_or_path: str) -> Any:
     except (OSError, ValueError) as exc:
         raise ModelError(f"{name_or_path}: cannot load tokenizer ({str(exc).splitlines()[0]})") \
             from None
-    if not getattr(tok, "is_fast", False):
-        raise ModelError(f"{name_or_path}: no fast tokenizer; crossling needs word_ids() to align "
-                         "words and sub-words")
+    if not getattr(tok, "is_fast", False) and type(tok).__name__ not in SLOW_TOKENIZERS:
+        raise ModelError(f"{name_or_path}: {type(tok).__name__} is a Python tokenizer without a "
+                         "fast version; crossling fingerprints and aligns fast tokenizers and "
+                         f"{', '.join(SLOW_TOKENIZERS)}")
     specials = set(tok.all_special_ids)
     regular = sum(1 for i in tok.get_vocab().values() if i not in specials)
     if regular < MIN_VOCAB:
@@ -312,9 +314,10 @@ class WordBatch:
                          self.first_subword.to(device), self.word_index.to(device), self.n_words)
 
 
-BOUNDARY_MARKERS = frozenset({"\u2581", "\u0120"})
+BOUNDARY_MARKERS = frozenset({"\u2581", "\u0120", " "})
 """Tokens that only mark a word boundary: SentencePiece's ``▁`` (XLM-R, e5) and byte-level
-BPE's ``Ġ`` (RoBERTa) when the tokenizer emits them as a piece of their own."""
+BPE's ``Ġ`` (RoBERTa) when the tokenizer emits them as a piece of their own, and the space
+byte of byte-level tokenizers (ByT5), which starts every word after the first."""
 
 
 def word_start_positions(word_ids: Sequence[int | None], tokens: Sequence[str]) -> dict[int, int]:
@@ -409,7 +412,8 @@ def model_fingerprint(model: nn.Module) -> str:
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
     """A content hash of a fast tokenizer: its serialised ``tokenizer.json`` (vocabulary,
-    normaliser, pre-tokeniser, post-processor) plus the special-token and padding settings.
+    normaliser, pre-tokeniser, post-processor) plus the special-token and padding settings; of
+    a `SLOW_TOKENIZERS` one, its class, vocabulary and added tokens instead of the JSON.
 
     The same weights with another tokenizer give other vectors for the same text; the vector
     cache key, the encoded-sentence cache key (`crossling.training.encoded`) and the
@@ -423,7 +427,7 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     import json
 
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
+    if backend is None and type(tokenizer).__name__ not in SLOW_TOKENIZERS:
         raise ModelError(f"{type(tokenizer).__name__}: not a fast tokenizer; cannot fingerprint")
     settings = {"special_tokens": {k: str(v) for k, v in tokenizer.special_tokens_map.items()},
                 "padding_side": getattr(tokenizer, "padding_side", None),
@@ -433,6 +437,17 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
                             getattr(tokenizer, "pad_token_type_id", None)]}
     if word_position(tokenizer) != "first":  # only then: BERT-family fingerprints unchanged
         settings["word_position"] = word_position(tokenizer)
+    if backend is None:  # a SLOW_TOKENIZERS class: its name and vocabulary define it
+        spec = json.dumps({"class": type(tokenizer).__name__,
+                           "vocab": sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1]),
+                           "added": {i: [str(t), getattr(t, "lstrip", False),
+                                         getattr(t, "rstrip", False),
+                                         getattr(t, "normalized", False)]
+                                     for i, t in tokenizer.added_tokens_decoder.items()}},
+                          sort_keys=True)
+        digest = hashlib.sha256(spec.encode("utf-8"))
+        digest.update(json.dumps(settings, sort_keys=True).encode())
+        return digest.hexdigest()[:16]
     truncation, padding = backend.truncation, backend.padding
     backend.no_truncation()
     backend.no_padding()

@@ -13,10 +13,17 @@ prefix every word (XLM-R, e5, mT5), the ids are those of ``is_split_into_words``
 UD's ``SpaceAfter=No`` is not reproduced: ``cat ,`` and ``cat,`` give XLM-R different ids, so
 doing so would change every result of those models, and one space between words keeps word
 boundaries exact. A token that would cover parts of two words is a `ModelError`.
+
+Python ("slow") tokenizers (ByT5's) give no character offsets. For them each word's tokens are
+those that tokenising the text up to the word's end adds to the tokens of the text up to the
+previous word's end (`align_by_prefixes`); if the shorter text's tokens are not a prefix of the
+longer's, the tokenizer joins the two words: the same `ModelError`. On fast tokenizers both
+methods give the same alignment (tests/models/test_words.py).
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,10 +32,15 @@ from typing import Any
 from crossling.core.errors import ModelError
 from crossling.models.languages import require_language
 
-__all__ = ["WordTokens", "running_text", "tokenize_words"]
+__all__ = ["SLOW_TOKENIZERS", "WordTokens", "align_by_prefixes", "running_text",
+           "text_word_ids", "tokenize_words", "tokenize_words_by_prefixes"]
 
 CHUNK = 1024
 """Sentences per tokenizer call (bounds the memory of one call's offsets)."""
+
+SLOW_TOKENIZERS = ("ByT5Tokenizer",)
+"""Python tokenizer classes crossling loads: their class and vocabulary define their
+tokenisation (ByT5: UTF-8 bytes), so ``get_vocab`` fingerprints them completely."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +94,11 @@ def tokenize_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
                    max_length: int) -> list[WordTokens]:
     """Tokenise pre-split sentences as running text (truncated to ``max_length``) with each
     token's word: the one tokenisation of words for every command (fine-tuning, probing,
-    vocabulary trimming). Needs a fast tokenizer (character offsets)."""
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelError(f"{type(tokenizer).__name__}: not a fast tokenizer; crossling needs "
-                         "character offsets to align words and sub-words")
+    vocabulary trimming). Character offsets for fast tokenizers, growing prefixes for
+    Python ones (`tokenize_words_by_prefixes`)."""
     require_language(tokenizer, "words")
+    if not getattr(tokenizer, "is_fast", False):
+        return tokenize_words_by_prefixes(tokenizer, sentences, max_length)
     out: list[WordTokens] = []
     for first in range(0, len(sentences), CHUNK):
         chunk = [list(s) for s in sentences[first:first + CHUNK]]
@@ -99,3 +111,100 @@ def tokenize_words(tokenizer: Any, sentences: Sequence[Sequence[str]],
                 list(enc["input_ids"][b]), None if types is None else list(types[b]),
                 _word_of_tokens(words, enc["offset_mapping"][b], special), enc.tokens(b)))
     return out
+
+
+def _check_tokenizer(tokenizer: Any) -> None:
+    if not callable(getattr(tokenizer, "tokenize", None)) or \
+            not callable(getattr(tokenizer, "convert_tokens_to_ids", None)):
+        raise ModelError(f"{type(tokenizer).__name__}: not a Hugging Face tokenizer (no "
+                         "tokenize()); crossling cannot align words and sub-words")
+
+
+def tokenize_words_by_prefixes(tokenizer: Any, sentences: Sequence[Sequence[str]],
+                               max_length: int) -> list[WordTokens]:
+    """`tokenize_words` for tokenizers without character offsets: the same ids (the running
+    text's), each token's word from `align_by_prefixes`."""
+    _check_tokenizer(tokenizer)
+    out: list[WordTokens] = []
+    for first in range(0, len(sentences), CHUNK):
+        chunk = [list(s) for s in sentences[first:first + CHUNK]]
+        texts = [running_text(s) for s in chunk]
+        enc = tokenizer([t[0] for t in texts], truncation=True, max_length=max_length,
+                        return_special_tokens_mask=True)
+        types = enc.get("token_type_ids")
+        for b, (text, starts, ends) in enumerate(texts):
+            ids = list(enc["input_ids"][b])
+            word_ids, tokens = align_by_prefixes(
+                tokenizer, text, list(zip(starts, ends, strict=True)), ids,
+                enc["special_tokens_mask"][b])
+            out.append(WordTokens(ids, None if types is None else list(types[b]), word_ids,
+                                  tokens))
+    return out
+
+
+def text_word_ids(tokenizer: Any, text: str, input_ids: Sequence[int],
+                  special_mask: Sequence[int]) -> tuple[list[int | None], list[str]]:
+    """The word and string of each token of an encoded raw text, for tokenizers without
+    offsets (``first_subword`` pooling): words are the text's whitespace-separated pieces, as
+    a whitespace pre-tokeniser splits them; tokens after the last word belong to none."""
+    _check_tokenizer(tokenizer)
+    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    return align_by_prefixes(tokenizer, text, spans, input_ids, special_mask)
+
+
+def _content_words(tokenizer: Any, text: str, spans: Sequence[tuple[int, int]],
+                   ) -> tuple[list[str], list[int | None]]:
+    """The tokens of ``text`` (no special tokens) and each one's word, by growing prefixes."""
+    tokens: list[str] = []
+    owner: list[int | None] = []
+    last = -1
+    for w, (s, e) in enumerate(spans):
+        if e == s:  # an empty word owns no token
+            continue
+        grown = list(tokenizer.tokenize(text[:e]))
+        if grown[:len(tokens)] != tokens:
+            before = text[spans[last][0]:spans[last][1]]
+            raise ModelError(f"the tokenizer joins the words {before!r} and {text[s:e]!r} "
+                             f"of {text[:60]!r} into one sub-token; crossling cannot give it one "
+                             "word")
+        owner.extend([w] * (len(grown) - len(tokens)))
+        tokens, last = grown, w
+    end = spans[last][1] if last >= 0 else 0
+    if end < len(text):  # whitespace after the last word: tokens of no word
+        grown = list(tokenizer.tokenize(text))
+        if grown[:len(tokens)] != tokens:
+            raise ModelError(f"the tokenizer joins the last word of {text[:60]!r} with the "
+                             "text after it into one sub-token; crossling cannot give it one word")
+        owner.extend([None] * (len(grown) - len(tokens)))
+        tokens = grown
+    return tokens, owner
+
+
+def align_by_prefixes(tokenizer: Any, text: str, spans: Sequence[tuple[int, int]],
+                      input_ids: Sequence[int], special_mask: Sequence[int],
+                      ) -> tuple[list[int | None], list[str]]:
+    """The word (index into ``spans``, character spans of ``text``; None: special token) and
+    the string of each of ``input_ids``, the encoding of ``text`` with special tokens, maybe
+    truncated.
+
+    Word ``i``'s tokens are those that tokenising ``text`` up to the end of word ``i`` adds to
+    the tokens up to the end of word ``i - 1``: whitespace before a word goes with the word, as
+    with offsets. The encoding's non-special ids must be those tokens (all, or the kept end of
+    them under truncation), else the tokenizer's ``tokenize`` and ``__call__`` disagree: a
+    `ModelError` either way.
+    """
+    tokens, owner = _content_words(tokenizer, text, spans)
+    content = [t for t, special in enumerate(special_mask) if not special]
+    kept = len(content)
+    left = getattr(tokenizer, "truncation_side", "right") == "left"
+    window = range(len(tokens) - kept, len(tokens)) if left else range(kept)
+    if kept > len(tokens) or [input_ids[t] for t in content] != list(
+            tokenizer.convert_tokens_to_ids([tokens[j] for j in window])):
+        raise ModelError(f"{type(tokenizer).__name__}: tokenize() and the encoding disagree on "
+                         f"{text[:60]!r}; crossling cannot align its words and sub-words")
+    words: list[int | None] = [None] * len(input_ids)
+    strings = list(tokenizer.convert_ids_to_tokens(list(input_ids)))
+    for t, j in zip(content, window, strict=True):
+        words[t] = owner[j]
+        strings[t] = tokens[j]  # as written (an unknown character, not its <unk>)
+    return words, strings

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -31,6 +32,7 @@ from crossling.models.encoder import (
 )
 from crossling.models.languages import language_tag, require_language, source_language
 from crossling.models.states import hidden_states
+from crossling.models.words import text_word_ids
 from crossling.similarity.pooling import first_subword_mask, get_pooling, pool
 
 log = logging.getLogger(__name__)
@@ -138,7 +140,7 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
                               "special_tokens_mask")}
             padded = tok.pad(feats, return_tensors="pt")
             if pooling == "first_subword":
-                padded["first_subword_mask"] = _word_mask(tok, enc, idx,
+                padded["first_subword_mask"] = _word_mask(tok, enc, texts, idx,
                                                           padded["input_ids"].shape[1])
             weights = weights_of(padded).to(device)
             inputs = {k: padded[k].to(device) for k in ("input_ids", "attention_mask",
@@ -156,14 +158,22 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
     return out
 
 
-def _word_mask(tok: object, enc: object, idx: Sequence[int], width: int) -> torch.Tensor:
+def _word_mask(tok: Any, enc: Any, texts: Sequence[str], idx: Sequence[int],
+               width: int) -> torch.Tensor:
     """``first_subword`` pooling's weights for the sentences ``idx``, padded to ``width`` on
-    the tokenizer's padding side."""
+    the tokenizer's padding side. Words are the fast tokenizer's pre-tokens (``word_ids()``),
+    or for a Python tokenizer (ByT5) the whitespace-separated words (`text_word_ids`)."""
     position = word_position(tok)
     left = getattr(tok, "padding_side", "right") == "left"
+    fast = getattr(tok, "is_fast", False)
     rows = []
     for i in idx:
-        m = first_subword_mask(enc.word_ids(i), enc.tokens(i), position)  # type: ignore[attr-defined]
+        if fast:
+            m = first_subword_mask(enc.word_ids(i), enc.tokens(i), position)
+        else:
+            words, tokens = text_word_ids(tok, texts[i], enc["input_ids"][i],
+                                          enc["special_tokens_mask"][i])
+            m = first_subword_mask(words, tokens, position)
         pad = [0] * (width - len(m))
         rows.append(pad + m if left else m + pad)
     return torch.tensor(rows)

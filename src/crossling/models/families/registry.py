@@ -39,6 +39,9 @@ class Family:
     ``language_code``: for tokenizers that put a language code before each sentence (mBART-50,
     NLLB), the tokenizer's ``src_lang`` for a crossling language, given the tokenizer's special
     tokens (`crossling.models.families.languages`); None: the family has no language codes.
+    ``variants``: (name, example) of checkpoints of the first model type that differ only by
+    tokenizer (ByT5: T5 on UTF-8 bytes), each a row of the support table and a tiny model
+    of the tests.
     """
 
     name: str
@@ -56,6 +59,7 @@ class Family:
     own_positions: bool = False
     example: str = ""
     language_code: Callable[[Collection[str], str], str] | None = None
+    variants: tuple[tuple[str, str], ...] = ()
 
     @property
     def word_position(self) -> str:

@@ -4,7 +4,9 @@ T5 has an encoder-only class (``AutoModelForTextEncoding``); mBART and M2M100 (N
 so their full model loads and crossling keeps its ``encoder`` (``encoder_of``). Their last
 hidden state, as transformers returns it, is after the encoder's final ``layer_norm`` (as T5's
 is after ``final_layer_norm``); layer 0 is the embeddings' output. Their tokenizers put a source
-language code before each sentence: ``language_code`` finds it (`.languages`).
+language code before each sentence: ``language_code`` finds it (`.languages`). ByT5 is a T5
+whose tokenizer reads UTF-8 bytes (a Python tokenizer; words align by prefixes,
+`crossling.models.words`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ T5 = register(Family(
     name="t5", model_types=("t5", "mt5", "umt5"), blocks="encoder.block", embeddings=("shared",),
     attention=("layer.0.SelfAttention",), ffn=("layer.1.DenseReluDense",),
     norms=("layer.0.layer_norm", "layer.1.layer_norm"),
-    model_class="AutoModelForTextEncoding", example="google/mt5-small"))
+    model_class="AutoModelForTextEncoding", example="google/mt5-small",
+    variants=(("byt5", "google/byt5-small"),)))
 _BART_BLOCK = dict(blocks="layers", attention=("self_attn",), ffn=("fc1", "fc2"),
                    norms=("self_attn_layer_norm", "final_layer_norm"), encoder_of="encoder")
 # mBART's learned positions count from the first token, padding or not: pad on the right

@@ -1,9 +1,11 @@
 """The support table of docs/model-families.md, written from the registry and the tests.
 
-``support_table(tested)`` renders one row per model type: its family, where its blocks and
+``support_table(tested)`` renders one row per model type (and per tokenizer variant of one,
+ByT5): its family, where its blocks and
 embeddings live, causal or not, the word position and default pooling, an example checkpoint,
 and the commands the tests ran on a tiny model of that type (``tested``: model type ->
-commands). tests/models/test_family_table.py checks the committed file equals its output.
+commands, or variant -> commands). tests/models/test_family_table.py checks the committed
+file equals its output.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ in every pass, keys its caches by it and records it (`language_codes`) in the pr
 language the tokenizer has no code for is an error before any work.
 Words are tokenised as running text (joined by one space) and mapped to sub-tokens by character
 offsets, so byte-level BPE (GPT-2, Llama-3, Qwen2, BLOOM) and Gemma tokenizers give each word the
-`Ġ` / `▁` it has in running text (see [tasks](tasks.md)).
+`Ġ` / `▁` it has in running text (see [tasks](tasks.md)). ByT5's byte tokenizer has no fast
+version and no offsets: its words are aligned by tokenising growing prefixes of the running
+text, and a word is read at its first byte after the space.
 Adding a family: one `Family` record in `src/crossling/models/families/` and one entry in
 `tests/models/tiny_families.py`.
 
@@ -56,4 +60,10 @@ def support_table(tested: Mapping[str, Sequence[str]]) -> str:
                         f"{'yes' if family.causal else 'no'} | {family.word_position} "
                         f"sub-token | {family.default_pooling} | {family.example} | "
                         f"{commands} |")
+        for variant, example in family.variants:  # same type, another tokenizer (ByT5)
+            commands = ", ".join(tested.get(variant, ())) or "no"
+            rows.append(f"| {family.model_types[0]} ({variant}) | {family.name} | "
+                        f"`{family.blocks}` | {emb} | {'yes' if family.causal else 'no'} | "
+                        f"{family.word_position} sub-token | {family.default_pooling} | "
+                        f"{example} | {commands} |")
     return HEADER + "\n".join(rows) + "\n"
