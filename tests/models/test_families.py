@@ -4,6 +4,8 @@ test_families_end_to_end.py)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from crossling.models.encoder import (
 )
 from crossling.models.families import FAMILIES, family_for_type, family_of
 from crossling.models.heads import BiaffineParser, TokenTagger
+from crossling.models.languages import source_language
 from crossling.models.reinit import ReinitSettings, reinit
 from crossling.models.vocab import merge_vocabulary, trim_vocabulary
 from crossling.similarity.extract import Forward, extract
@@ -40,9 +43,21 @@ def family_models(tmp_path_factory: pytest.TempPathFactory,
 
 
 def _load(family_models: dict[str, Path], model_type: str, side: str = "right") -> Encoder:
+    """The tiny model, its tokenizer set to English for the families with language codes
+    (mBART-50, NLLB: tokenising outside `source_language` is refused); fresh per test."""
     enc = load_encoder(str(family_models[model_type]), device="cpu")
     enc.tokenizer.padding_side = side
+    _ENGLISH.enter_context(source_language(enc.tokenizer, "en"))
     return enc
+
+
+_ENGLISH = contextlib.ExitStack()
+
+
+@pytest.fixture(autouse=True)
+def _english_until_the_test_ends() -> Iterator[None]:
+    yield
+    _ENGLISH.close()
 
 
 def test_every_family_has_a_tiny_model_and_every_model_type_a_family() -> None:
@@ -202,7 +217,8 @@ def test_a_seq2seq_checkpoint_loads_as_its_encoder_and_a_saved_encoder_reloads(
     enc.tokenizer.save_pretrained(tmp_path / "alone")
     again = load_encoder(str(tmp_path / "alone"), device="cpu")
     assert type(again.model) is type(enc.model)
-    batch = encode_words(enc.tokenizer, SENTENCES)
+    with source_language(enc.tokenizer, "en"):
+        batch = encode_words(enc.tokenizer, SENTENCES)
     with torch.no_grad():
         a = enc.model(**forward_inputs(enc.model, batch.inputs), output_hidden_states=True)
         b = again.model(**forward_inputs(again.model, batch.inputs)).last_hidden_state

@@ -144,11 +144,12 @@ def byt5_tokenizer(wordpiece: Any) -> Any:
     return ByT5Tokenizer()
 
 
-TOKENIZERS = {"qwen2": qwen2_tokenizer, "byt5": byt5_tokenizer}
-"""Model types (and variants) whose tokenizer transformers rebuilds by class: a tokenizer of
-that class."""
+TOKENIZERS = {"qwen2": qwen2_tokenizer, "byt5": byt5_tokenizer, "mbart-50": mbart50_tokenizer,
+              "nllb": nllb_tokenizer}
+"""Model types and variants with a tokenizer of their own class (rebuilt by class, as
+transformers does for qwen2, or one that sets language codes or reads bytes)."""
 
-VARIANTS = {"byt5": "t5"}
+VARIANTS = {"byt5": "t5", "mbart-50": "mbart", "nllb": "m2m_100"}
 """Tokenizer variants of a model type (a family record's ``variants``): name -> model type."""
 
 MODELS = (*sorted(TINY), *sorted(VARIANTS))

@@ -88,6 +88,18 @@ def source_language(tokenizer: Any, language: str | None) -> Iterator[str | None
         setattr(inner, ACTIVE_ATTR, active)
 
 
+@contextmanager
+def any_language(tokenizer: Any) -> Iterator[None]:
+    """Tokenise inside where the language code does not matter: the ids of the words are the
+    same under every code (vocabulary trimming, which keeps every special token, the codes
+    among them). Keeps an active language; else the tokenizer's current ``src_lang``."""
+    if not uses_language_codes(tokenizer) or active_language(tokenizer) is not None:
+        yield
+        return
+    with source_language(tokenizer, _inner(tokenizer).src_lang):
+        yield
+
+
 def active_language(tokenizer: Any) -> str | None:
     """The ``src_lang`` set by the enclosing `source_language`, or None."""
     return getattr(_inner(tokenizer), ACTIVE_ATTR, None)

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from crossling.core.errors import ModelError
+from crossling.models.languages import any_language
 from crossling.models.words import tokenize_words
 
 
@@ -95,8 +96,9 @@ def kept_ids(tokenizer: Any, sentences: Iterable[Sequence[str]], max_length: int
         for row in stored:
             ids.update(row)
         texts = []
-    for row in tokenize_words(tokenizer, texts, max_length):
-        ids.update(row.input_ids)
+    with any_language(tokenizer):  # a code is a special token: kept above, whichever it is
+        for row in tokenize_words(tokenizer, texts, max_length):
+            ids.update(row.input_ids)
     return torch.tensor(sorted(ids), dtype=torch.long)
 
 

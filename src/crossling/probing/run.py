@@ -41,10 +41,16 @@ from crossling.training.finetune import SUBSAMPLE_SEED
 log = logging.getLogger(__name__)
 
 
+def _train_language(settings: ProbeSettings) -> str:
+    """The language of the training words (``en_ewt``, or a UD file's name ``en_ewt-ud-...``:
+    the language code comes first), for tokenizers with language codes."""
+    return Path(settings.source_train).name
+
+
 def _provenance(encoder: Encoder, data: ProbeData, settings: ProbeSettings,
                 max_length: int) -> dict[str, Any]:
     s = settings
-    codes = language_codes(encoder.tokenizer, [s.source_train, *(t.label for t in data.sets)])
+    codes = language_codes(encoder.tokenizer, [_train_language(s), *(t.label for t in data.sets)])
     return provenance(
         data_files=list(data.files), device=encoder.device, task=PROBE_TASK,
         model=model_name(encoder.name), seed=s.seed, source=s.source,
@@ -117,7 +123,7 @@ def probe_layers(encoder: Encoder, data: ProbeData, settings: ProbeSettings, *,
         clock = time.perf_counter()
         train_vec = word_vectors_cached(encoder, [ex.words for ex in data.train], folder,
                                         extraction, progress=progress, desc="probe: train words",
-                                        language=s.source_train)
+                                        language=_train_language(s))
         timings["train_words_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
         vectors = {t.label: word_vectors_cached(encoder, t.words, folder, extraction,

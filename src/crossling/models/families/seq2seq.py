@@ -26,9 +26,11 @@ _BART_BLOCK = dict(blocks="layers", attention=("self_attn",), ffn=("fc1", "fc2")
 MBART = register(Family(
     name="mbart", model_types=("mbart",),
     embeddings=("embed_tokens", "embed_positions", "layernorm_embedding"), pad_right=True,
-    language_code=mbart_code, example="facebook/mbart-large-50", **_BART_BLOCK))  # type: ignore[arg-type]
+    language_code=mbart_code, example="facebook/mbart-large-cc25",
+    variants=(("mbart-50", "facebook/mbart-large-50"),), **_BART_BLOCK))  # type: ignore[arg-type]
 # M2M100's (and NLLB's) sinusoidal positions are counted from padding_idx + 1, as RoBERTa's
 M2M100 = register(Family(
     name="m2m100", model_types=("m2m_100",), embeddings=("embed_tokens", "embed_positions"),
     own_positions=True, language_code=m2m100_code, example="facebook/nllb-200-distilled-600M",
+    variants=(("nllb", "facebook/nllb-200-1.3B"),),
     **_BART_BLOCK))  # type: ignore[arg-type]

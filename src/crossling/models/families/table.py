@@ -34,7 +34,10 @@ and reloaded alone); their last layer is after the stack's final layer norm. mBA
 NLLB's tokenizers put a language code before every sentence: crossling sets each sentence's
 own (`fr_XX`, `fra_Latn`, found among the tokenizer's codes from the language of its corpus)
 in every pass, keys its caches by it and records it (`language_codes`) in the provenance; a
-language the tokenizer has no code for is an error before any work.
+language the tokenizer has no code for is an error before any work. The rows `mbart-50` and
+`nllb` are tested with tokenizers of those classes, the others with a WordPiece one. The
+original M2M100 checkpoints (`facebook/m2m100_418M`) are refused: transformers has no fast
+version of their tokenizer.
 Words are tokenised as running text (joined by one space) and mapped to sub-tokens by character
 offsets, so byte-level BPE (GPT-2, Llama-3, Qwen2, BLOOM) and Gemma tokenizers give each word the
 `Ġ` / `▁` it has in running text (see [tasks](tasks.md)). ByT5's byte tokenizer has no fast
