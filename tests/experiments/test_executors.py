@@ -208,6 +208,28 @@ def test_a_silent_remote_workers_cell_is_taken_over_after_the_heartbeat_timeout(
     assert counts == {"done": 2} and time.time() - start >= 0.9
 
 
+def test_a_worker_dying_between_a_failed_claim_and_the_wait_is_taken_over(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race a loaded machine hit: this worker's claim fails while the other worker lives,
+    the other dies before this one looks for cells running elsewhere, so none is. The run must
+    try once more (and take the dead claim over), not stop with the cell left running."""
+    store = ResultStore(tmp_path / "s.sqlite", stale_after=3600.0)
+    store.add_cells("s", [Cell("a", "fake", Fake(name="a"))])
+    with store._connect() as con:  # held by a worker of this host whose process is gone
+        con.execute("UPDATE cells SET status='running', worker=?, heartbeat=? WHERE key='a'",
+                    (f"{socket.gethostname()}:{2 ** 22 + 7}", time.time()))
+    claim, attempts = store.claim, []
+
+    def claim_lost_once(key: str, retry_failed: bool = False) -> bool:
+        attempts.append(key)  # the first attempt meets the other worker still alive
+        return len(attempts) > 1 and claim(key, retry_failed=retry_failed)
+
+    monkeypatch.setattr(store, "claim", claim_lost_once)
+    counts = run_local([Cell("a", "fake", Fake(name="a"))], store, tmp_path / "w",
+                       RunSettings(progress=False, poll_s=0.05))
+    assert counts == {"done": 1} and attempts == ["a", "a"]
+
+
 def test_held_elsewhere_only_for_another_live_workers_fresh_claim(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "s.sqlite", stale_after=60.0)
     store.add_cells("s", [Cell("a", "fake", Fake(name="a"))])

@@ -187,6 +187,7 @@ def run_local(cells: Sequence[Cell], store: ResultStore, workdir: Path,
     todo = _still_open(cells, store, tried, retry_failed)
     bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not opts.progress)
     said: list[str] = []
+    rechecked = False
     with Heartbeat(store) as beat:
         while todo:
             ready, waiting = _ready(todo, store)
@@ -208,10 +209,17 @@ def run_local(cells: Sequence[Cell], store: ResultStore, workdir: Path,
                 bar.update(1)
             todo = _still_open([*ready, *waiting], store, tried, retry_failed)
             if ran or not todo:
+                rechecked = False
                 continue
             others = _running_elsewhere(todo, store)
             if not others:
-                break  # what is left waits on cells no worker runs (failed, or outside cells)
+                # a worker that died since this pass's claims makes its cell claimable: one
+                # more pass takes it over; a second pass with nothing to run or wait for ends
+                if rechecked:
+                    break  # what is left waits on cells no worker runs (failed, or outside)
+                rechecked = True
+                continue
+            rechecked = False
             if others != said:
                 log.warning("waiting for %d cell(s) another worker is running (%s); a dead "
                             "worker's cell is taken over once its heartbeat is %g s old",
@@ -346,6 +354,7 @@ def _outputs(kind: str | None) -> tuple[str, ...]:
 def _dynamic(run: _RayRun, todo: list[Cell]) -> None:
     """Submit each cell once its dependencies are done, while the cluster has room; store
     each result as it arrives."""
+    rechecked = False  # one more pass before stopping, as in run_local
     while todo or run.running:
         status = run.store.statuses([k for c in todo for k in (c.key, *c.depends_on)])
         ready = [c for c in todo if all(status.get(d) == "done" for d in c.depends_on)]
@@ -355,10 +364,15 @@ def _dynamic(run: _RayRun, todo: list[Cell]) -> None:
         todo = _still_open(todo, run.store, run.tried, run.opts.retry_failed)
         todo = [c for c in todo if not any(status.get(d) == "failed" for d in c.depends_on)]
         if run.running:
+            rechecked = False
             run.collect(timeout=run.opts.poll_s)
         elif todo:
             if not _running_elsewhere(todo, run.store):
-                break  # what is left waits on cells no worker runs
+                if rechecked:
+                    break  # what is left waits on cells no worker runs
+                rechecked = True
+                continue
+            rechecked = False
             time.sleep(run.opts.poll_s)  # another worker runs what is left; see run_local
 
 
