@@ -13,7 +13,7 @@ from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder, encode_words, load_encoder, tokenizer_fingerprint
 from crossling.models.families.languages import NLLB_CODES, m2m100_code, mbart_code
 from crossling.models.languages import language_codes, source_language
-from crossling.similarity.extract import cache_key, extract, extract_cached
+from crossling.similarity.extract import Forward, cache_key, extract, extract_cached
 from crossling.similarity.pipeline import cross_lingual_similarity
 from crossling.similarity.settings import SimilaritySettings
 from crossling.training.encoded import EncodedTokenizer
@@ -108,7 +108,7 @@ def test_other_families_are_untouched(coded) -> None:  # type: ignore[no-untyped
         assert enc.tokenizer(TEXT)["input_ids"] == plain
         assert cache_key(enc, [TEXT], "mean", 64) == key
     assert language_codes(enc.tokenizer, ["fr", "anything"]) == {}
-    assert torch.equal(extract(enc, [TEXT], progress=False, language="fr"),
+    assert torch.equal(extract(enc, [TEXT], forward=Forward(language="fr"), progress=False),
                        extract(enc, [TEXT], progress=False))
 
 

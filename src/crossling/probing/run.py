@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from crossling.core.provenance import provenance
 from crossling.models.encoder import Encoder
-from crossling.models.languages import language_codes
+from crossling.models.languages import language_codes, source_language
 from crossling.models.naming import model_name
 from crossling.probing.data import EvalSet, ProbeData
 from crossling.probing.fit import fit_probes
@@ -121,15 +121,18 @@ def probe_layers(encoder: Encoder, data: ProbeData, settings: ProbeSettings, *,
         folder = cache_dir if cache_dir is not None else stack.enter_context(
             tempfile.TemporaryDirectory(prefix="crossling-probe-"))  # stream layers from disk
         clock = time.perf_counter()
-        train_vec = word_vectors_cached(encoder, [ex.words for ex in data.train], folder,
-                                        extraction, progress=progress, desc="probe: train words",
-                                        language=_train_language(s))
+        with source_language(encoder.tokenizer, _train_language(s)):
+            train_vec = word_vectors_cached(encoder, [ex.words for ex in data.train], folder,
+                                            extraction, progress=progress,
+                                            desc="probe: train words")
         timings["train_words_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        vectors = {t.label: word_vectors_cached(encoder, t.words, folder, extraction,
-                                                progress=progress, desc=f"probe: {t.label} words",
-                                                language=t.label)
-                   for t in data.sets}
+        vectors = {}
+        for t in data.sets:
+            with source_language(encoder.tokenizer, t.label):
+                vectors[t.label] = word_vectors_cached(encoder, t.words, folder, extraction,
+                                                       progress=progress,
+                                                       desc=f"probe: {t.label} words")
         timings["test_words_s"] = time.perf_counter() - clock
         for k in tqdm(layers, desc="probe: layers", disable=not progress, leave=False):
             iterations[k] = _probe_layer(k, encoder, data, (train_vec, vectors), out, timings)

@@ -24,7 +24,7 @@ from crossling.core.precision import DEFAULT_PRECISION, NAMES, precision
 from crossling.core.settings import Settings, count, setting
 from crossling.data.batching import bucket_batches
 from crossling.models.encoder import Encoder, encode_words
-from crossling.models.languages import language_tag, source_language
+from crossling.models.languages import language_tag
 from crossling.models.states import hidden_states
 from crossling.models.words import tokenize_words
 from crossling.similarity.extract import (
@@ -100,26 +100,25 @@ class WordVectors:
 
 def extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]],
                          extraction: Extraction | None = None, *, progress: bool = True,
-                         desc: str = "words", language: str | None = None) -> WordVectors:
+                         desc: str = "words") -> WordVectors:
     """One forward pass per length-bucketed batch under ``torch.inference_mode``; from all
     hidden states (or ``extraction.layers`` only: no block above the highest runs), the vector
     of each word's representative sub-word, kept as float16.
 
     Sentences are tokenised by `crossling.models.encoder.encode_words` (fine-tuning's word
     alignment) and batched by `crossling.data.batching.bucket_batches` (sorted by length, at
-    most ``extraction.batch_tokens`` padded sub-words per pass). ``language``: the sentences'
-    language, for tokenizers that put its code first (`crossling.models.languages`).
+    most ``extraction.batch_tokens`` padded sub-words per pass). For tokenizers that put a
+    language code first, call it inside `crossling.models.languages.source_language`.
     """
     ex = extraction or Extraction()
     if not sentences:
         raise ValueError("no sentences to encode")
-    with source_language(encoder.tokenizer, language):
-        return _extract_word_vectors(encoder, sentences, ex, progress, desc)
+    return _extract_word_vectors(encoder, sentences, ex, progress, desc)
 
 
 def _extract_word_vectors(encoder: Encoder, sentences: Sequence[Sequence[str]], ex: Extraction,
                           progress: bool, desc: str) -> WordVectors:
-    """`extract_word_vectors` inside the sentences' language."""
+    """The work of `extract_word_vectors`."""
     layers = ex.layers
     tok = encoder.tokenizer
     lists = [list(s) for s in sentences]
@@ -213,23 +212,22 @@ def _read_word_cache(path: Path, n_sentences: int,
 
 def word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
                         cache_dir: str | Path | None, extraction: Extraction | None = None, *,
-                        progress: bool = True, desc: str = "words",
-                        language: str | None = None) -> WordVectors:
+                        progress: bool = True, desc: str = "words") -> WordVectors:
     """`extract_word_vectors`, read from / written to ``cache_dir`` when one is given.
 
     With a cache the result is file-backed (a layer is read when asked for), whether the set
     was found there or extracted now and written atomically; without one it is in memory.
-    ``extraction.layers``: only those states are computed, held and cached (their own entry);
-    ``language`` as `extract_word_vectors`'s (part of the key when it sets a code).
+    ``extraction.layers``: only those states are computed, held and cached (their own entry).
+    The language code a `crossling.models.languages.source_language` around the call sets is
+    part of the key.
     """
-    with source_language(encoder.tokenizer, language):
-        return _word_vectors_cached(encoder, sentences, cache_dir, extraction, progress, desc)
+    return _word_vectors_cached(encoder, sentences, cache_dir, extraction, progress, desc)
 
 
 def _word_vectors_cached(encoder: Encoder, sentences: Sequence[Sequence[str]],
                          cache_dir: str | Path | None, extraction: Extraction | None,
                          progress: bool, desc: str) -> WordVectors:
-    """`word_vectors_cached` inside the sentences' language."""
+    """The work of `word_vectors_cached`."""
     ex = extraction or Extraction()
     ex = ex.replace(precision=frozen_precision(encoder, ex.precision))
     kept = ex.layers

@@ -147,7 +147,7 @@ def _encode(encoder: Encoder, texts: Mapping[str, Sequence[str]], s: RetrievalSe
     vectors = {}
     for lang, sentences in texts.items():
         vectors[lang] = by_layer(extract_cached(
-            encoder, sentences, s.pooling, cache_dir, kept, max_length=max_length,
+            encoder, sentences, s.pooling, cache_dir, layers=kept, max_length=max_length,
             batch_tokens=s.batch_tokens, progress=s.progress, precision=s.precision,
             desc=f"encode {lang}", language=lang), kept)
         check_layers_of(vectors[lang], layers, lang)

@@ -87,26 +87,27 @@ def cast_frozen(encoder: Encoder, resolved: str) -> None:
 class Forward:
     """How the forward passes run: the token budget of a batch, the sub-words kept per
     sentence, the precision (`crossling.core.precision`; ``auto``: bf16 where the device
-    computes it natively; bf16 and fp16 cast the weights once, `cast_frozen`), and the hidden
-    states kept (None: all)."""
+    computes it natively; bf16 and fp16 cast the weights once, `cast_frozen`), the hidden
+    states kept (None: all), and the texts' language, whose code tokenizers such as
+    mBART-50's and NLLB's put before each sentence (`crossling.models.languages`; others
+    ignore it)."""
 
     batch_tokens: int = BATCH_TOKENS
     max_length: int = 512
     precision: str = DEFAULT_PRECISION
     layers: tuple[int, ...] | None = None
+    language: str | None = None
 
 
 def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
             forward: Forward | None = None, progress: bool = True,
-            desc: str = "extract", language: str | None = None) -> torch.Tensor:
+            desc: str = "extract") -> torch.Tensor:
     """Sentence vectors of every layer: a float32 CPU tensor [num_layers + 1, n, hidden].
 
     Layer 0 is the embedding output, layer i the output of block i. Rows follow ``texts``.
     ``forward`` (default: ``Forward()``) sets the batches, truncation and precision.
     ``forward.layers``: only these hidden states, [len(layers), n, hidden] in that order;
     blocks above the highest do not run (`crossling.models.states.hidden_states`).
-    ``language``: the texts' language, whose code tokenizers such as mBART-50's and NLLB's put
-    before each sentence (`crossling.models.languages`); others ignore it.
     """
     fwd = Forward() if forward is None else forward
     batch_tokens, max_length, layers = fwd.batch_tokens, fwd.max_length, fwd.layers
@@ -117,7 +118,7 @@ def extract(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
     tok = encoder.tokenizer
     model = encoder.model
     device = encoder.device
-    with source_language(tok, language):
+    with source_language(tok, fwd.language):
         require_language(tok, "sentences")
         enc = tok(list(texts), truncation=True, max_length=max_length,
                   return_special_tokens_mask=True)
@@ -222,18 +223,19 @@ def cache_key(encoder: Encoder, texts: Sequence[str], pooling: str, max_length: 
 
 
 def extract_cached(encoder: Encoder, texts: Sequence[str], pooling: str = "mean",
-                   cache_dir: str | Path | None = None, layers: Sequence[int] | None = None,
-                   language: str | None = None, **kwargs: object) -> torch.Tensor:
+                   cache_dir: str | Path | None = None, language: str | None = None,
+                   **kwargs: object) -> torch.Tensor:
     """`extract`, reading/writing ``cache_dir/<key>.safetensors`` when a cache is given;
     ``kwargs``: `Forward`'s fields, ``progress`` and ``desc``. With ``layers`` only those states
-    are computed, held and cached (their own entry); ``language`` as `extract`'s.
+    are computed, held and cached (their own entry); ``language`` as `Forward`'s.
 
     An entry is used only if its checksum matches (`crossling.core.checksums`); a damaged
     one is recomputed and rewritten, with a warning.
     """
     forward = Forward(**{k: kwargs.pop(k) for k in ("batch_tokens", "max_length", "precision")
                          if k in kwargs})  # type: ignore[arg-type]
-    layers = None if layers is None else list(layers)
+    asked = kwargs.pop("layers", None)
+    layers = None if asked is None else list(asked)  # type: ignore[call-overload]
     forward = replace(forward, layers=None if layers is None else tuple(layers))
     with source_language(encoder.tokenizer, language):
         if cache_dir is None:

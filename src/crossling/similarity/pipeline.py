@@ -197,7 +197,7 @@ def _vectors(encoder: Encoder, texts: Sequence[str], settings: SimilaritySetting
     """Sentence vectors of ``texts`` (in ``language``) at the ``chosen`` layers, by layer
     (from the cache when it holds them; only those layers are computed unless all are)."""
     kept = kept_layers(chosen, encoder.num_layers + 1)
-    return by_layer(extract_cached(encoder, texts, settings.pooling, cache_dir, kept,
+    return by_layer(extract_cached(encoder, texts, settings.pooling, cache_dir, layers=kept,
                                    max_length=max_length, batch_tokens=settings.batch_tokens,
                                    progress=settings.progress, precision=settings.precision,
                                    desc=desc, language=language), kept)
