@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -164,6 +165,15 @@ def delta_heatmap(d: pd.DataFrame, task: str, metric: str, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _main_metric_panels(frame: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
+    """The (task, metric) groups of each task's main metric (`MAIN_METRIC`; every metric of a
+    task without one, or of all tasks when none has its main metric)."""
+    main = [str(t) not in MAIN_METRIC or MAIN_METRIC[str(t)] == m
+            for t, m in zip(frame["task"], frame["metric"], strict=True)]
+    return list(frame[main].groupby(["task", "metric"], sort=True)) or \
+        list(frame.groupby(["task", "metric"], sort=True))
+
+
 def delta_by_group(summary: pd.DataFrame, path: Path) -> Path:
     """One panel per task of `crossling.analysis.deltas.summarize`, its main metric
     (UPOS accuracy, LAS, span F1; every metric of a task without one): source Δ and mean target
@@ -173,10 +183,7 @@ def delta_by_group(summary: pd.DataFrame, path: Path) -> Path:
     keeps the figure to one panel per task."""
     if summary.empty:
         raise ValueError("no RANDOM-INIT rows to plot")
-    main = [str(t) not in MAIN_METRIC or MAIN_METRIC[str(t)] == m
-            for t, m in zip(summary["task"], summary["metric"], strict=True)]
-    panels = list(summary[main].groupby(["task", "metric"], sort=True)) or \
-        list(summary.groupby(["task", "metric"], sort=True))
+    panels = _main_metric_panels(summary)
     fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, 4.6 * len(panels)), 3.8),
                              squeeze=False)
     for ax, ((task, metric), g) in zip(axes[0], panels, strict=True):
@@ -286,10 +293,7 @@ def depth_deltas(dl: pd.DataFrame, path: Path) -> Path:
     d = dl[dl["relative_depth"].notna()]
     if d.empty:
         raise ValueError("no RANDOM-INIT rows to plot")
-    main = [str(t) not in MAIN_METRIC or MAIN_METRIC[str(t)] == m
-            for t, m in zip(d["task"], d["metric"], strict=True)]
-    panels = list(d[main].groupby(["task", "metric"], sort=True)) or \
-        list(d.groupby(["task", "metric"], sort=True))
+    panels = _main_metric_panels(d)
     fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, 4.8 * len(panels)), 3.8),
                              squeeze=False)
     for ax, ((task, metric), g) in zip(axes[0], panels, strict=True):
