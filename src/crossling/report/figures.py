@@ -165,13 +165,19 @@ def delta_heatmap(d: pd.DataFrame, task: str, metric: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _main_metric_panels(frame: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
-    """The (task, metric) groups of each task's main metric (`MAIN_METRIC`; every metric of a
-    task without one, or of all tasks when none has its main metric)."""
+def _task_panels(frame: pd.DataFrame, width: float) -> tuple[Any, Any, list[tuple[Any, Any]]]:
+    """A figure with one panel (``width`` inches) per task's main metric (`MAIN_METRIC`; every
+    metric of a task without one, or of all tasks when none has its main metric), its axes
+    and the panels' (task, metric) groups of ``frame`` of RANDOM-INIT rows."""
+    if frame.empty:
+        raise ValueError("no RANDOM-INIT rows to plot")
     main = [str(t) not in MAIN_METRIC or MAIN_METRIC[str(t)] == m
             for t, m in zip(frame["task"], frame["metric"], strict=True)]
-    return list(frame[main].groupby(["task", "metric"], sort=True)) or \
+    panels = list(frame[main].groupby(["task", "metric"], sort=True)) or \
         list(frame.groupby(["task", "metric"], sort=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, width * len(panels)), 3.8),
+                             squeeze=False)
+    return fig, axes[0], panels
 
 
 def delta_by_group(summary: pd.DataFrame, path: Path) -> Path:
@@ -181,12 +187,8 @@ def delta_by_group(summary: pd.DataFrame, path: Path) -> Path:
     t-interval across seeds as error bars (no bar where the seeds give none). The other metrics
     (UAS, span precision and recall) are in the CSV and the per-metric appendix figures, which
     keeps the figure to one panel per task."""
-    if summary.empty:
-        raise ValueError("no RANDOM-INIT rows to plot")
-    panels = _main_metric_panels(summary)
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, 4.6 * len(panels)), 3.8),
-                             squeeze=False)
-    for ax, ((task, metric), g) in zip(axes[0], panels, strict=True):
+    fig, axes, panels = _task_panels(summary, 4.6)
+    for ax, ((task, metric), g) in zip(axes, panels, strict=True):
         g = g.sort_values("reinit", key=lambda col: col.map(group_order))
         x = np.arange(len(g))
         for offset, side, colour, label in ((-0.08, "source", "C3", "source (English)"),
@@ -202,7 +204,7 @@ def delta_by_group(summary: pd.DataFrame, path: Path) -> Path:
         ax.set_ylabel(f"Δ {metric} vs REF (points)")
         ax.set_title(f"{task}", fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, frameon=False)
+    axes[0].legend(fontsize=8, frameon=False)
     fig.suptitle("RANDOM-INIT: what re-initialising each pair of blocks costs the source and "
                  "the targets\n(mean over seeds; bars: 95% t-interval across seeds)",
                  fontsize=10)
@@ -290,13 +292,8 @@ def depth_deltas(dl: pd.DataFrame, path: Path) -> Path:
     """RANDOM-INIT Δ vs REF against the relative depth of the re-initialised group (the
     midpoint of the depth it spans), one panel per task (its main metric), one colour per
     model: targets' mean solid, source dashed, bars the 95% t-interval across seeds."""
-    d = dl[dl["relative_depth"].notna()]
-    if d.empty:
-        raise ValueError("no RANDOM-INIT rows to plot")
-    panels = _main_metric_panels(d)
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(6.0, 4.8 * len(panels)), 3.8),
-                             squeeze=False)
-    for ax, ((task, metric), g) in zip(axes[0], panels, strict=True):
+    fig, axes, panels = _task_panels(dl[dl["relative_depth"].notna()], 4.8)
+    for ax, ((task, metric), g) in zip(axes, panels, strict=True):
         for i, (model, m) in enumerate(g.groupby("model", sort=False)):
             m = m.sort_values("relative_depth")
             x = m["relative_depth"].to_numpy(dtype=float)
@@ -312,7 +309,7 @@ def depth_deltas(dl: pd.DataFrame, path: Path) -> Path:
         ax.set_ylabel(f"Δ {metric} vs REF (points)")
         ax.set_title(str(task), fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, frameon=False)
+    axes[0].legend(fontsize=7, frameon=False)
     fig.suptitle("RANDOM-INIT by relative depth, models side by side (mean over seeds)",
                  fontsize=10)
     return _save(fig, path)
