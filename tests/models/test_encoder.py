@@ -193,6 +193,23 @@ def test_other_python_tokenizers_are_refused_in_one_line(tmp_path: Path) -> None
         tokenizer_fingerprint(CanineTokenizer())
 
 
+def test_a_tokenizer_needing_a_missing_library_is_one_line(
+        tiny_bert: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """M2M100's tokenizer needs sentencepiece: without it transformers raises ImportError,
+    which must end as one line naming the model, not a traceback."""
+    from transformers import AutoTokenizer
+
+    def needs_sentencepiece(*_args: object, **_kwargs: object) -> None:
+        raise ImportError("\nM2M100Tokenizer requires the SentencePiece library but it was not "
+                          "found in your environment.\nCheck out the instructions ...")
+
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", needs_sentencepiece)
+    with pytest.raises(ModelError, match=r"cannot load tokenizer \(M2M100Tokenizer requires the "
+                                         r"SentencePiece library") as err:
+        load_tokenizer(str(tiny_bert))
+    assert "\n" not in str(err.value)
+
+
 def _copy_model(src: Path, dst: Path, drop: str | None = None,
                 extra: dict[str, torch.Tensor] | None = None) -> Path:
     """A copy of a model folder, its weights without the tensors whose name contains ``drop``

@@ -80,9 +80,9 @@ def load_tokenizer(name_or_path: str) -> Any:
                          "sentencepiece.bpe.model, ...); save the tokenizer with the model")
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{name_or_path}: cannot load tokenizer ({str(exc).splitlines()[0]})") \
-            from None
+    except (OSError, ValueError, ImportError) as exc:  # ImportError: a library it needs
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        raise ModelError(f"{name_or_path}: cannot load tokenizer ({first})") from None
     if not getattr(tok, "is_fast", False) and type(tok).__name__ not in SLOW_TOKENIZERS:
         raise ModelError(f"{name_or_path}: {type(tok).__name__} is a Python tokenizer without a "
                          "fast version; crossling fingerprints and aligns fast tokenizers and "
