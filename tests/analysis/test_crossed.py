@@ -202,3 +202,17 @@ def test_bad_input_is_one_line_before_any_work() -> None:
                                                 & (sent["sentence"] == "s3")]))
     with pytest.raises(ValueError, match="appears twice"):
         crossed_gaps(pd.concat([sent, sent.iloc[:1]]))
+
+
+def test_a_group_missing_a_seed_uses_the_seeds_it_has() -> None:
+    """Plans over all runs share one draw; a plan whose runs miss a seed draws its own."""
+    sent = make_sentences([0, 1, 2], planted)
+    sent = sent[~((sent["reinit"] == "3-4") & (sent["seed"] == 2))]
+    out = by_key(crossed_gaps(sent, n_boot=300))
+    assert out[("gap", "3-4")]["seeds"] == (0, 1) and out[("contrast", "3-4")]["n_seeds"] == 2
+    assert out[("gap", "1-2")]["seeds"] == (0, 1, 2)
+    full = by_key(crossed_gaps(make_sentences([0, 1, 2], planted), n_boot=0))
+    assert out[("gap", "3-4")]["seed_values"] == pytest.approx(
+        full[("gap", "3-4")]["seed_values"][:2])
+    for row in out.values():
+        assert row["boot_low"] < row["estimate"] < row["boot_high"]

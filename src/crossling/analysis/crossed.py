@@ -75,26 +75,38 @@ def _weights(rng: np.random.Generator, b: int, n: int) -> np.ndarray:
     return np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
 
 
-def shared_replicates(design: Design, rng: np.random.Generator, n_boot: int) -> np.ndarray:
-    """[n_boot, seeds] per-seed values under ONE draw of target languages and ONE draw of
-    sentence weights per test set per replicate, shared by every run; seeds held fixed."""
+def replicate_scores(design: Design, rng: np.random.Generator, n_boot: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of every run under ``n_boot`` draws, [n_boot, sets, groups, seeds], each draw ONE
+    multinomial sentence weighting per test set shared by every run; and the target-language
+    weights of each draw [n_boot, targets] (counts of a draw with replacement / targets)."""
     n_sets = len(design.num)
     n_g, n_s = design.scale.shape
-    out = np.empty((n_boot, n_s))
+    out = np.empty((n_boot, n_sets, n_g, n_s))
     largest = max(n.shape[0] for n in design.num)
     step = max(1, min(n_boot, CHUNK_CELLS // max(largest, 1)))
     for start in range(0, n_boot, step):
         b = min(step, n_boot - start)
-        proj = np.empty((b, n_sets, n_s))
         for k, (num, den) in enumerate(zip(design.num, design.den, strict=True)):
             w = _weights(rng, b, num.shape[0])
             with np.errstate(invalid="ignore", divide="ignore"):
                 sc = (w @ num.reshape(num.shape[0], -1)) / (w @ den.reshape(den.shape[0], -1))
-            sc = sc.reshape(b, n_g, n_s) * design.scale
-            proj[:, k] = np.einsum("g,bgs->bs", design.coef, sc)
-        lang = _weights(rng, b, n_sets - 1) / (n_sets - 1)
-        out[start:start + b] = np.einsum("bl,bls->bs", lang, proj[:, 1:]) - proj[:, 0]
-    return out
+            out[start:start + b, k] = sc.reshape(b, n_g, n_s) * design.scale
+    return out, _weights(rng, n_boot, n_sets - 1) / (n_sets - 1)
+
+
+def project(scores: np.ndarray, lang: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """[B, seeds] per-seed values sum_g coef_g (weighted mean target score - source score)
+    from `replicate_scores` output."""
+    proj = np.einsum("g,bkgs->bks", coef, scores)
+    return np.asarray(np.einsum("bl,bls->bs", lang, proj[:, 1:]) - proj[:, 0])
+
+
+def shared_replicates(design: Design, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """[n_boot, seeds] per-seed values under ONE draw of target languages and ONE draw of
+    sentence weights per test set per replicate, shared by every run; seeds held fixed."""
+    scores, lang = replicate_scores(design, rng, n_boot)
+    return project(scores, lang, design.coef)
 
 
 def crossed_bootstrap(shared: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -282,6 +294,9 @@ def crossed_gaps(sentences: pd.DataFrame, *, ref_group: str = "11-12",
         plans: list[tuple[str, str | None]] = [(g, None) for g in groups]
         if ref_group in groups:
             plans += [(g, ref_group) for g in groups if g != ref_group]
+        every = ["REF", *groups]
+        common = runs.complete(every)
+        draws = None  # one draw of every run, shared by the plans using the common runs
         for group, other in plans:
             coef = {"REF": -1.0, group: 1.0} if other is None else {group: 1.0, other: -1.0}
             seeds, langs = runs.complete(["REF", group] if other is None else [group, other])
@@ -298,7 +313,13 @@ def crossed_gaps(sentences: pd.DataFrame, *, ref_group: str = "11-12",
             design = runs.design(coef, seeds, langs)
             values = per_seed_values(design)
             shared = boots = None
-            if n_boot > 0:
+            if n_boot > 0 and (seeds, langs) == common:
+                if draws is None:
+                    draws = replicate_scores(runs.design(dict.fromkeys(every, 0.0), *common),
+                                             rng, n_boot)
+                shared = project(*draws, np.array([coef.get(g, 0.0) for g in every]))
+                boots = crossed_bootstrap(shared, rng)
+            elif n_boot > 0:
                 shared = shared_replicates(design, rng, n_boot)
                 boots = crossed_bootstrap(shared, rng)
             rows.append({**base, **_row(values, shared, boots, len(langs)),
