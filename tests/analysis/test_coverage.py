@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from crossling.analysis.coverage import INTERVALS, Scenario, coverage, simulate
+from crossling.analysis.coverage import INTERVALS, Scenario, coverage, markdown_table, simulate
 from crossling.analysis.crossed import per_seed_values
 
 SMALL = {"seeds": 5, "targets": 8, "sentences": 40}
@@ -41,3 +44,16 @@ def test_crossed_intervals_cover_where_v1_and_t_do_not(scenario: Scenario, t_bel
     assert 0.90 <= cov["crossed percentile"] <= 0.99
     assert cov["t across seeds"] < t_below
     assert cov["v1 nested"] < v1_below
+
+
+def test_the_docs_table_is_the_coverage_csv() -> None:
+    """docs/statistics.md quotes docs/crossed-coverage.csv as bench/crossed_coverage.py wrote
+    it, and that file holds every interval of every scenario."""
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    table = pd.read_csv(docs / "crossed-coverage.csv")
+    assert set(table["interval"]) == set(INTERVALS)
+    assert table["coverage"].between(0, 1).all() and (table["studies"] >= 200).all()
+    text = (docs / "statistics.md").read_text(encoding="utf-8")
+    start, end = "<!-- crossed-coverage.csv -->", "<!-- /crossed-coverage.csv -->"
+    quoted = text.split(start)[1].split(end)[0]
+    assert quoted.strip() == markdown_table(table)

@@ -131,3 +131,16 @@ def coverage(sc: Scenario, studies: int, n_boot: int, seed: int = 0) -> pd.DataF
                      "mean_width": float(np.mean(widths[name])), "studies": studies,
                      "n_boot": n_boot, "truth": sc.truth})
     return pd.DataFrame(rows)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """`coverage` rows as the Markdown table docs/statistics.md quotes: coverage per scenario
+    and seeds (rows) and interval (columns), three decimals."""
+    cov = table.pivot_table(index=["scenario", "seeds"], columns="interval", values="coverage",
+                            sort=False)
+    head = ["scenario", "seeds", *INTERVALS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (scenario, seeds), row in cov.iterrows():
+        cells = [str(scenario), str(seeds), *(f"{row[name]:.3f}" for name in INTERVALS)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
