@@ -140,7 +140,8 @@ def markdown_table(table: pd.DataFrame) -> str:
                             sort=False)
     head = ["scenario", "seeds", *INTERVALS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (scenario, seeds), row in cov.iterrows():
+    for key, row in cov.iterrows():
+        scenario, seeds = key if isinstance(key, tuple) else (key, "")
         cells = [str(scenario), str(seeds), *(f"{row[name]:.3f}" for name in INTERVALS)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
