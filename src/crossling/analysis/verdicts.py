@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from crossling.analysis.deltas import mean_ci
+from crossling.analysis.hierarchical import PRIMARY_GROUPS
 
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
@@ -26,7 +27,7 @@ INCONCLUSIVE = "inconclusive"
 CONFOUNDED = "confounded"
 MISSING = "not measured"
 
-P2_GROUPS = ("1-2", "3-4")
+P2_GROUPS = PRIMARY_GROUPS
 """The groups of P2's primary contrasts, each against 11-12 (analysis plan)."""
 P3_MARGIN = 2.0
 """Non-inferiority margin of P3, in score points (analysis plan)."""
