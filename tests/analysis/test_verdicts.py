@@ -151,3 +151,50 @@ def test_all_verdicts_is_one_frame_in_proposition_order() -> None:
         contrasts=hierarchical_gaps(scores, n_boot=500), summary=summarize(deltas(scores))))
     assert list(frame.columns) == v.VERDICT_COLUMNS
     assert list(frame["proposition"]) == ["P2", "P3"]
+
+
+def test_p6_minimum_languages_is_where_a_perfect_correlation_can_pass() -> None:
+    """With 13 layers, 6 languages: a perfect ρ at one layer passes the layer correction
+    whatever the other layers are; with 4 even every layer perfect cannot (p = 2/4!)."""
+    from crossling.analysis.permutation import permutation_spearman
+
+    assert v.p6_min_languages(13) == 6 and v.p6_min_languages(1) == 5
+    rng = np.random.default_rng(0)
+    for n, passes in ((4, False), (6, True)):
+        langs = [f"l{i}" for i in range(n)]
+        score = pd.Series(np.arange(n, dtype=float), index=langs)
+        table = pd.DataFrame(rng.random((13, n)), columns=langs)
+        table.iloc[0] = np.arange(n) if passes else 0
+        if not passes:
+            table.iloc[:] = np.arange(n)  # the best case for n = 4: every layer perfect
+        best = permutation_spearman(table, score)["p_max"].min()
+        assert (best < v.ALPHA) == passes, (n, best)
+
+
+def _p6_rows(n: int, **first: object) -> pd.DataFrame:
+    base = {"task": "ner", "metric": "span_f1", "measure": "debiased_cka", "test_set": "*",
+            "judged": True, "n_languages": n, "n_permutations": 24, "exact": True,
+            "covariate": "x", "rho": 0.2, "p_raw": 0.4, "p_max": 0.9, "partial_rho": 0.1,
+            "partial_p": 0.7}
+    return pd.DataFrame([{**base, "layer": layer, **(first if layer == 0 else {})}
+                         for layer in range(13)])
+
+
+def test_p6_is_untestable_below_the_minimum_and_ignores_side_test_sets() -> None:
+    rows = _p6_rows(4, rho=1.0, p_raw=0.083, p_max=0.083)
+    side = _p6_rows(5).assign(test_set="*_pud", judged=False, p_max=0.001, partial_p=0.001)
+    (row,) = v.p6_verdicts(pd.concat([rows, side], ignore_index=True))
+    assert row.verdict == v.UNTESTABLE and row.n == 4
+    assert "n = 4" in row.statistic and "* test set" in row.statistic
+
+
+def test_p6_wording_confounded_only_by_the_plan_rule() -> None:
+    # raw not significant, partial not significant: absence of evidence, not "confounded"
+    (row,) = v.p6_verdicts(_p6_rows(18))
+    assert row.verdict == v.NOT_SUPPORTED and "absence of evidence" in row.interval
+    # raw significant, partial significant with the other sign: not the plan's "confounded"
+    flipped = _p6_rows(18, rho=0.8, p_max=0.001, partial_rho=-0.6, partial_p=0.01)
+    assert v.p6_verdicts(flipped)[0].verdict == v.INCONCLUSIVE
+    confounded = _p6_rows(18, rho=0.8, p_max=0.001, partial_rho=0.4, partial_p=0.08)
+    (row,) = v.p6_verdicts(confounded)
+    assert row.verdict == v.CONFOUNDED and "partial ρ not" in row.interval

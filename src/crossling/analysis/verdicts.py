@@ -4,7 +4,7 @@ docs/reproduction/analysis-plan.md states each rule before the study ran; this m
 them to the analysis frames and nothing else. Every verdict row carries its estimate, interval,
 what the interval resamples, n, the rule and what would change it, so the generated README and
 verdicts.csv say the same thing. The words are fixed: `SUPPORTED`, `NOT_SUPPORTED`,
-`INCONCLUSIVE`, `CONFOUNDED` (P6), `MISSING` (no rows for a proposition).
+`INCONCLUSIVE`, `CONFOUNDED` and `UNTESTABLE` (P6), `MISSING` (no rows for a proposition).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 INCONCLUSIVE = "inconclusive"
 CONFOUNDED = "confounded"
+UNTESTABLE = "untestable"
 MISSING = "not measured"
 
 P2_GROUPS = PRIMARY_GROUPS
@@ -296,14 +297,67 @@ def p5_verdicts(table: pd.DataFrame, headline: str) -> list[Verdict]:
 # --- P6 ---------------------------------------------------------------------------------------
 
 
+def p6_min_languages(n_layers: int, alpha: float = ALPHA) -> int:
+    """The fewest languages with which P6 can be tested: a perfect rank correlation at one
+    layer reaches a layer-corrected p < ``alpha`` whatever the other layers do. Its exact
+    permutation p is 2 / n! (ρ = ±1 only), and max-T over ``n_layers`` layers is at most
+    ``n_layers`` times that, so n is the least with 2 * n_layers / n! < alpha (6 for 13
+    layers; with 4 even the uncorrected p cannot go below 2 / 4! = 0.083)."""
+    n = 3
+    while 2 * max(n_layers, 1) / math.factorial(n) >= alpha:
+        n += 1
+    return n
+
+
 def p6_table(similarity: pd.DataFrame, scores: pd.DataFrame, tasks: dict[str, str],
              measure: str, *, n_perm: int = 100_000, seed: int = 0) -> pd.DataFrame:
-    """Per task (its main metric) and layer: Spearman ρ between the pretrained model's
-    ``measure`` (source vs target) and the REF zero-shot score across targets, permutation
-    p (``p_raw``), layer-corrected max-T p (``p_max``), and the partial ρ given the URIEL
-    syntactic distance to English (``partial_rho``, Freedman-Lane ``partial_p``; NaN with a
-    ``covariate`` note when lang2vec is not installed)."""
-    from crossling.analysis.correlate import cross_similarity, transfer_scores
+    """Per task (its main metric), test set and layer: Spearman ρ between the pretrained
+    model's ``measure`` (source vs target) and the REF zero-shot score across targets,
+    permutation p (``p_raw``), layer-corrected max-T p (``p_max``), and the partial ρ given
+    the URIEL syntactic distance to English (``partial_rho``, Freedman-Lane ``partial_p``;
+    NaN with a ``covariate`` note when lang2vec is not installed).
+
+    Scores of different test sets of a language are never averaged: ``judged`` rows use the
+    judged test set (`crossling.analysis.frames.judged_test_set`, e.g. WikiANN for NER),
+    the others (``judged`` False, e.g. UNER ``*_pud``) are a side table the verdict ignores.
+    """
+    from crossling.analysis.correlate import (
+        cross_similarity,
+        other_test_sets,
+        transfer_scores,
+    )
+
+    table = cross_similarity(similarity, measure) if not similarity.empty else pd.DataFrame()
+    parts = []
+    for task, metric in tasks.items():
+        if table.empty:
+            continue
+        sides: list[str | None] = [None, *other_test_sets(scores, task, metric)]
+        for test_set in sides:
+            score = transfer_scores(scores, task, metric, test_set)
+            if score.empty:
+                continue
+            part = _p6_part(table, score, n_perm, seed)
+            part.insert(0, "judged", test_set is None)
+            part.insert(0, "test_set", _test_set_label(scores, task, metric, test_set))
+            part.insert(0, "measure", measure)
+            part.insert(0, "metric", metric)
+            part.insert(0, "task", task)
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _test_set_label(scores: pd.DataFrame, task: str, metric: str, test_set: str | None) -> str:
+    """The test-set pattern of a P6 part (``*``, ``*_pud``)."""
+    from crossling.analysis.correlate import transfer_rows
+    from crossling.analysis.frames import test_set_of
+
+    rows = transfer_rows(scores, task, metric, test_set)
+    return test_set_of(str(rows["language"].iloc[0])) if len(rows) else str(test_set)
+
+
+def _p6_part(table: pd.DataFrame, score: pd.Series, n_perm: int, seed: int) -> pd.DataFrame:
+    """Raw and partial permutation tests of one task and test set, one row per layer."""
     from crossling.analysis.permutation import (
         partial_permutation_spearman,
         permutation_spearman,
@@ -311,61 +365,79 @@ def p6_table(similarity: pd.DataFrame, scores: pd.DataFrame, tasks: dict[str, st
     from crossling.analysis.typology import distance_to
     from crossling.core.errors import ConfigError
 
-    table = cross_similarity(similarity, measure) if not similarity.empty else pd.DataFrame()
-    parts = []
-    for task, metric in tasks.items():
-        score = transfer_scores(scores, task, metric)
-        if table.empty or score.empty:
-            continue
-        raw = permutation_spearman(table, score, n_perm=n_perm, seed=seed)
-        covariate_note = "URIEL syntax_knn cosine distance to English (lang2vec)"
-        try:
-            distance = distance_to(sorted(set(score.index) & set(table.columns)))
-            partial = partial_permutation_spearman(table, score, distance, n_perm=n_perm,
-                                                   seed=seed)
-            raw["partial_rho"] = partial["rho"].to_numpy()
-            raw["partial_p"] = partial["p_raw"].to_numpy()
-        except (ConfigError, ImportError) as exc:
-            raw["partial_rho"] = raw["partial_p"] = math.nan
-            covariate_note = f"no partial correlation: {exc}"
-        raw.insert(0, "measure", measure)
-        raw.insert(0, "metric", metric)
-        raw.insert(0, "task", task)
-        raw["covariate"] = covariate_note
-        parts.append(raw.drop(columns="partial"))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    raw = permutation_spearman(table, score, n_perm=n_perm, seed=seed)
+    covariate_note = "URIEL syntax_knn cosine distance to English (lang2vec)"
+    try:
+        distance = distance_to(sorted(set(score.index) & set(table.columns)))
+        partial = partial_permutation_spearman(table, score, distance, n_perm=n_perm,
+                                               seed=seed)
+        raw["partial_rho"] = partial["rho"].to_numpy()
+        raw["partial_p"] = partial["p_raw"].to_numpy()
+    except (ConfigError, ImportError) as exc:
+        raw["partial_rho"] = raw["partial_p"] = math.nan
+        covariate_note = f"no partial correlation: {exc}"
+    raw["covariate"] = covariate_note
+    return raw.drop(columns="partial")
 
 
 def p6_verdicts(perm: pd.DataFrame) -> list[Verdict]:
-    """P6 from `p6_table`: per task, the layer with the smallest layer-corrected p."""
+    """P6 from `p6_table`'s judged rows: per task, the layer with the smallest layer-corrected
+    p; `UNTESTABLE` with fewer languages than `p6_min_languages`. *Confounded* only as the
+    plan says (layer-corrected p < 0.05, partial p >= 0.05); a non-significant partial ρ
+    beside a non-significant raw one is absence of evidence and is worded so."""
     out: list[Verdict] = []
     if perm.empty:
         return out
-    for task, g in perm.groupby("task", sort=True):
-        g = g.dropna(subset=["rho", "p_max"])
+    if "judged" in perm:
+        perm = perm[perm["judged"].astype(bool)]
+    for task, every in perm.groupby("task", sort=True):
+        g = every.dropna(subset=["rho", "p_max"])
+        n_langs = int(every["n_languages"].max())
+        need = p6_min_languages(int(every["layer"].nunique()))
+        sets = f" ({every['test_set'].iloc[0]} test set)" if "test_set" in every else ""
+        if n_langs < need:
+            out.append(Verdict(
+                "P6", str(task), str(every["metric"].iloc[0]),
+                f"untestable with n = {n_langs} languages{sets}", math.nan, math.nan,
+                math.nan, f"fewer than {need} languages: even a perfect rank correlation "
+                f"could not reach a layer-corrected p < {ALPHA:g} over "
+                f"{int(every['layer'].nunique())} layers (exact p >= 2/{n_langs}!)",
+                n_langs, UNTESTABLE,
+                f"at least {need} languages (then: layer-corrected p < 0.05 and the partial "
+                "ρ keeps its sign with p < 0.05)",
+                "more target languages scored on the one test set"))
+            continue
         if g.empty:
             continue
         best = g.iloc[int(np.argmin(g["p_max"].to_numpy(dtype=float)))]
-        partial_ok = bool(_finite(best["partial_rho"], best["partial_p"])
-                          and np.sign(best["partial_rho"]) == np.sign(best["rho"])
-                          and best["partial_p"] < ALPHA)
-        if best["p_max"] < ALPHA and partial_ok:
-            verdict = SUPPORTED
+        partial_ok = _finite(best["partial_rho"], best["partial_p"])
+        same_sign = partial_ok and np.sign(best["partial_rho"]) == np.sign(best["rho"])
+        partial_sig = partial_ok and best["partial_p"] < ALPHA
+        if best["p_max"] < ALPHA and partial_sig and same_sign:
+            verdict, reading = SUPPORTED, "the relation holds beyond the syntactic distance"
+        elif best["p_max"] < ALPHA and partial_ok and not partial_sig:
+            verdict, reading = CONFOUNDED, (
+                "raw ρ significant, partial ρ not (the plan's rule): not shown beyond the "
+                "syntactic distance to English")
         elif best["p_max"] < ALPHA:
-            verdict = CONFOUNDED
+            verdict, reading = INCONCLUSIVE, (
+                "raw ρ significant; the partial ρ is missing or changes sign")
         else:
-            verdict = NOT_SUPPORTED
+            verdict, reading = NOT_SUPPORTED, (
+                "no layer reaches the layer-corrected p < 0.05: absence of evidence for a "
+                "relation, not evidence against one; the partial ρ adds nothing either way")
         kind = "exact" if bool(best["exact"]) else f"{int(best['n_permutations'])} random"
         out.append(Verdict(
             "P6", str(task), str(best["metric"]),
-            f"Spearman ρ at layer {int(best['layer'])} (smallest layer-corrected p)",
+            f"Spearman ρ at layer {int(best['layer'])} (smallest layer-corrected p){sets}",
             float(best["rho"]), math.nan, math.nan,
             f"permutations of the languages ({kind}): p = {fmt3(best['p_raw'])}, "
             f"layer-corrected (max-T over layers) p = {fmt3(best['p_max'])}; partial ρ given "
             f"syntactic distance to English = {fmt2(best['partial_rho'])} "
-            f"(p = {fmt3(best['partial_p'])})",
+            f"(p = {fmt3(best['partial_p'])}); reading: {reading}",
             int(best["n_languages"]), verdict,
-            "layer-corrected p < 0.05 and the partial ρ keeps its sign with p < 0.05",
+            "layer-corrected p < 0.05 and the partial ρ keeps its sign with p < 0.05 "
+            "(confounded: raw significant, partial not)",
             "another typological distance; more languages (18 targets leave a partial "
             "correlation little power)"))
     return out

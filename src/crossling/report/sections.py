@@ -200,7 +200,9 @@ def contrast_section(data: ReportData) -> Section | None:
         "then target languages within each seed, then each score's test-sentence noise "
         "from its own interval, one draw per REF score shared by the groups it is "
         "differenced with). t: 95% t-interval across seeds; p: one-sample t-test across "
-        "seeds, Holm-corrected within each task's family (p_holm). Per-seed values: "
+        "seeds, Holm-corrected (p_holm) over the plan's family, the two primary contrasts "
+        "1-2 and 3-4 vs 11-12 of a task and metric; the other contrasts and the gaps are "
+        "descriptive families of their own (holm_family). Per-seed values: "
         "p2-contrasts.csv.", (("contrasts and gaps", fmt.contrast_table(data.contrasts)),),
         csvs={"p2-contrasts.csv": data.contrasts})
 
@@ -242,7 +244,9 @@ def p6_section(data: ReportData) -> Section | None:
         "and the REF zero-shot score of the task's main metric; p_raw: permutation of the "
         "languages; p_max: corrected for the choice among the 13 layers (max-T, "
         "Westfall-Young); partial ρ: controlling for the URIEL syntactic distance to "
-        "English (Freedman-Lane permutation p). Numbers: p6-permutation.csv.",
+        "English (Freedman-Lane permutation p). One test set per row: scores of two test sets "
+        "of a language (WikiANN de, UNER de_pud) are never averaged; a side test set is shown "
+        "but not judged. Numbers: p6-permutation.csv.",
         (("per task and layer", fmt.p6_table(data.p6)),),
         csvs={"p6-permutation.csv": data.p6})
 
