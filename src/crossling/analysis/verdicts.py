@@ -388,17 +388,21 @@ def p6_verdicts(perm: pd.DataFrame) -> list[Verdict]:
     out: list[Verdict] = []
     if perm.empty:
         return out
+    side = perm[~perm["judged"].astype(bool)] if "judged" in perm else perm.iloc[:0]
     if "judged" in perm:
         perm = perm[perm["judged"].astype(bool)]
     for task, every in perm.groupby("task", sort=True):
         g = every.dropna(subset=["rho", "p_max"])
         n_langs = int(every["n_languages"].max())
         need = p6_min_languages(int(every["layer"].nunique()))
-        sets = f" ({every['test_set'].iloc[0]} test set)" if "test_set" in every else ""
+        others = sorted(set(side.loc[side["task"] == task, "test_set"])) if len(side) else []
+        sets = (f" (test set {every['test_set'].iloc[0]} only; {', '.join(others)}: a side "
+                "table, not judged)") if others else ""
         if n_langs < need:
             out.append(Verdict(
                 "P6", str(task), str(every["metric"].iloc[0]),
-                f"untestable with n = {n_langs} languages{sets}", math.nan, math.nan,
+                f"untestable with n = {n_langs} languages (targets with a score and a "
+                f"similarity){sets}", math.nan, math.nan,
                 math.nan, f"fewer than {need} languages: even a perfect rank correlation "
                 f"could not reach a layer-corrected p < {ALPHA:g} over "
                 f"{int(every['layer'].nunique())} layers (exact p >= 2/{n_langs}!)",
@@ -448,8 +452,9 @@ class VerdictInputs:
     """The analysis frames the verdicts are judged on (an empty frame: not measured):
     ``contrasts`` (`crossling.analysis.hierarchical.hierarchical_gaps`), ``summary``
     (`crossling.analysis.deltas.summarize`), ``p4_seeds``/``p4_layers``
-    (`p4_frames`), ``p5`` (`p5_table`), ``p6`` (`p6_table`); each task's
-    main metric, and the headline measure (P5)."""
+    (`p4_frames`), ``p5`` (`p5_table`), ``p6`` (`p6_table`), ``robustness``
+    (`crossling.analysis.alignment.alignment_robustness` summary: P5's measure-dependence);
+    each task's main metric, and the headline measure (P5)."""
 
     main_metric: dict[str, str]
     headline: str
@@ -459,12 +464,127 @@ class VerdictInputs:
     p4_layers: pd.DataFrame = field(default_factory=pd.DataFrame)
     p5: pd.DataFrame = field(default_factory=pd.DataFrame)
     p6: pd.DataFrame = field(default_factory=pd.DataFrame)
+    robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+# --- overall ----------------------------------------------------------------------------------
+
+OVERALL = "overall"
+"""The ``task`` of an overall verdict row (one per proposition the plan gives a rule for)."""
+P2_DECIDES = "pos"
+"""The task whose verdict is P2's overall verdict (the paper's central task, analysis plan)."""
+
+
+def _tasks(rows: Sequence[Verdict]) -> str:
+    return ", ".join(f"{r.task} {r.verdict}" for r in rows)
+
+
+def p2_overall(rows: Sequence[Verdict]) -> list[Verdict]:
+    """P2 overall: the POS verdict on C1 = gap(1-2) − gap(11-12), the other tasks beside it."""
+    c1 = [r for r in rows if r.proposition == "P2" and r.statistic.startswith(
+        f"gap({P2_GROUPS[0]})")]
+    pos = [r for r in c1 if r.task == P2_DECIDES]
+    if not c1:
+        return []
+    others = [r for r in c1 if r.task != P2_DECIDES]
+    if not pos:
+        return [Verdict("P2", OVERALL, "main metric",
+                        f"the {P2_DECIDES} verdict on C1 (not measured); beside it: "
+                        f"{_tasks(others)}", math.nan, math.nan, math.nan, "", 0, MISSING,
+                        f"P2 overall = the {P2_DECIDES} verdict", "")]
+    r = pos[0]
+    return [Verdict("P2", OVERALL, r.metric, f"the {P2_DECIDES} verdict on C1 = {r.statistic}; "
+                    f"beside it: {_tasks(others) or 'no other task'}", r.estimate, r.ci_low,
+                    r.ci_high, r.interval, r.n, r.verdict,
+                    f"P2 overall = the {P2_DECIDES} verdict (analysis plan); per task: "
+                    f"{r.criterion}", r.would_change)]
+
+
+def p3_overall(rows: Sequence[Verdict]) -> list[Verdict]:
+    """P3 overall: supported only when supported in every task; not supported when some task
+    is; inconclusive otherwise, naming the tasks that decide it."""
+    p3 = [r for r in rows if r.proposition == "P3"]
+    if not p3:
+        return []
+    failing = [r for r in p3 if r.verdict != SUPPORTED]
+    against = [r for r in p3 if r.verdict == NOT_SUPPORTED]
+    verdict = SUPPORTED if not failing else NOT_SUPPORTED if against else INCONCLUSIVE
+    bounds = ", ".join(f"{r.task} {fmt2(r.ci_low)}" for r in p3)
+    decides = against or failing
+    worst = min(p3, key=lambda r: r.ci_low if _finite(r.ci_low) else -math.inf)
+    said = (f"; decided by {', '.join(r.task for r in decides)}" if decides
+            else "; every task within the margin")
+    return [Verdict("P3", OVERALL, "main metrics",
+                    f"lower bound of the mean target Δ of re-init 11-12 above "
+                    f"−{P3_MARGIN:g} points in every task (lower bounds: {bounds}){said}; "
+                    f"estimate: the task with the lowest bound ({worst.task})",
+                    worst.estimate, worst.ci_low, worst.ci_high, worst.interval, len(p3),
+                    verdict, f"supported in every task (not supported: in some task the upper "
+                    f"bound is below −{P3_MARGIN:g})", worst.would_change)]
+
+
+def p4_overall(per_seed: pd.DataFrame) -> list[Verdict]:
+    """P4 overall: drop > 0 in every seed of every task and the weight change rising with
+    depth (ρ > 0) in every seed; not supported when the drop is <= 0 in most seeds."""
+    if per_seed.empty:
+        return []
+    drops = per_seed["drop"].to_numpy(dtype=float)
+    rhos = per_seed["weight_rho"].to_numpy(dtype=float)
+    n = len(per_seed)
+    drop_pos, rho_pos = int((drops > 0).sum()), int((np.isfinite(rhos) & (rhos > 0)).sum())
+    if drop_pos == n and rho_pos == n:
+        verdict = SUPPORTED
+    elif (drops <= 0).mean() > 0.5:
+        verdict = NOT_SUPPORTED
+    else:
+        verdict = INCONCLUSIVE
+    rising = sorted({str(t) for t, r in zip(per_seed["task"], rhos, strict=True) if r > 0})
+    tasks = per_seed["task"].nunique()
+    return [Verdict("P4", OVERALL, "debiased_cka", f"drop > 0 in {drop_pos} of {n} seeds of "
+                    f"{tasks} tasks; weight change rising with depth (ρ > 0) in {rho_pos} of "
+                    f"{n} seeds ({', '.join(rising) or 'no task'}); estimate: mean drop",
+                    float(drops.mean()), math.nan, math.nan, "per seed and task "
+                    "(p4-seeds.csv); no interval pooled over tasks", n, verdict,
+                    "drop > 0 in every seed of every task and ρ > 0 in every seed",
+                    "a task whose weight change does not rise with depth keeps it inconclusive")]
+
+
+def p5_overall(rows: Sequence[Verdict], robustness: pd.DataFrame) -> list[Verdict]:
+    """P5 overall: the headline measure's verdict, and for how many measures the fall holds
+    (paired intervals over sentences; then robustness.csv's interval over targets)."""
+    p5 = [r for r in rows if r.proposition.startswith("P5")]
+    head = [r for r in p5 if r.proposition == "P5"]
+    if not head:
+        return []
+    judged = [r for r in p5 if "not judged" not in r.statistic]
+    holds = [r.metric for r in judged if r.verdict == SUPPORTED]
+    text = (f"{head[0].metric}'s verdict; the fall holds for {len(holds)} of {len(judged)} "
+            f"measures with a paired interval ({', '.join(holds) or 'none'})")
+    if not robustness.empty:
+        labels: dict[str, list[str]] = {}
+        for measure, label in zip(robustness["measure"], robustness["verdict"], strict=True):
+            labels.setdefault(str(label), []).append(str(measure))
+        falls = len(labels.get("falls after the peak", []))
+        text += (f"; over targets (robustness.csv) the mean curve falls after its peak for "
+                 f"{falls} of {len(robustness)} measures: " + "; ".join(
+                     f"{label}: {', '.join(ms)}" for label, ms in labels.items()))
+    r = head[0]
+    return [Verdict("P5", OVERALL, r.metric, text, r.estimate, r.ci_low, r.ci_high,
+                    r.interval, r.n, r.verdict, "P5 overall = the headline measure's verdict; "
+                    "the robustness check says for how many measures it holds",
+                    r.would_change)]
+
+
+def overall_verdicts(rows: Sequence[Verdict], inputs: VerdictInputs) -> list[Verdict]:
+    """The plan's overall verdicts, P2 to P5 (P6 has a rule per task only)."""
+    return (p2_overall(rows) + p3_overall(rows) + p4_overall(inputs.p4_seeds)
+            + p5_overall(rows, inputs.robustness))
 
 
 def all_verdicts(inputs: VerdictInputs) -> pd.DataFrame:
-    """Every verdict row, P2 to P6 in order (verdicts.csv)."""
+    """Every verdict row: the overall verdicts first, then P2 to P6 per task (verdicts.csv)."""
     i = inputs
     rows = (p2_verdicts(i.contrasts, i.main_metric) + p3_verdicts(i.summary, i.main_metric)
             + p4_verdicts(i.p4_seeds, i.p4_layers) + p5_verdicts(i.p5, i.headline)
             + p6_verdicts(i.p6))
-    return verdict_frame(rows)
+    return verdict_frame(overall_verdicts(rows, i) + rows)
