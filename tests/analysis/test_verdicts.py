@@ -238,6 +238,7 @@ def test_p4_overall_needs_every_seed_of_every_task() -> None:
     assert v.p4_overall(seeds.assign(weight_rho=0.5))[0].verdict == v.SUPPORTED
     assert v.p4_overall(seeds.assign(drop=[-0.1, -0.2, -0.1, 0.3]))[0].verdict == \
         v.NOT_SUPPORTED
+    assert v.p4_overall(seeds.assign(drop=math.nan)) == []  # no drop measured: no verdict
 
 
 def test_p5_overall_says_for_how_many_measures_the_fall_holds() -> None:

@@ -526,7 +526,9 @@ def p3_overall(rows: Sequence[Verdict]) -> list[Verdict]:
 def p4_overall(per_seed: pd.DataFrame) -> list[Verdict]:
     """P4 overall: drop > 0 in every seed of every task and the weight change rising with
     depth (ρ > 0) in every seed; not supported when the drop is <= 0 in most seeds."""
-    if per_seed.empty:
+    per_seed = per_seed[np.isfinite(per_seed["drop"].to_numpy(dtype=float))] \
+        if not per_seed.empty else per_seed
+    if per_seed.empty:  # no seed with a drop (e.g. no layers 9-12): nothing to judge
         return []
     drops = per_seed["drop"].to_numpy(dtype=float)
     rhos = per_seed["weight_rho"].to_numpy(dtype=float)
