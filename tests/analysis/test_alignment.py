@@ -102,3 +102,19 @@ def test_finetuned_alignment_per_group_beside_the_pretrained_curve() -> None:
                                                          "linear_cka")).empty
     assert finetuned_alignment(similarity_frame([r for r in rows if r.task is None]),
                                "linear_cka").empty
+
+
+def test_an_interval_below_zero_says_the_curve_rises_at_the_top() -> None:
+    """The peak is chosen above the null, the fall measured on the values: a null that jumps
+    at the last layer puts the peak before it while the values still rise (SVCCA at 0.2.0:
+    D in [-0.030, -0.024]). That is a rise at the top, not 'no clear fall'."""
+    targets = ["ar", "de", "fr", "hi", "ru", "zh"]
+    rows = []
+    for i, t in enumerate(targets):
+        values = [0.1, 0.2, 0.3, 0.4, 0.5 + 0.01 * i]
+        nulls = [0.0, 0.0, 0.0, 0.0, 0.35]
+        rows += [replace(r, null_mean=nulls[r.layer])
+                 for r in _curve_rows("svcca", {t: values}, null=0.0)]
+    (row,) = alignment_robustness(similarity_frame(rows), n_boot=200)[1].to_dict("records")
+    assert row["peak_layer"] == 3 and row["fall_ci_high"] < 0
+    assert row["verdict"] == "rises at the top (interval below 0)"

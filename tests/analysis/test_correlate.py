@@ -4,6 +4,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -85,3 +86,23 @@ def test_pretrained_vs_finetuned_profile() -> None:
     assert by_layer.loc[12, "null_mean"] == pytest.approx(0.1)
     assert by_layer.loc[12, "n_values"] == 6  # one value per language
     assert set(table["task"]) == {"pos"}
+
+
+def test_transfer_scores_never_average_two_test_sets_of_a_language() -> None:
+    """NER at 0.2.0 scored WikiANN de and UNER de_pud; their mean is neither test set. The
+    judged scores are the source's test set (WikiANN, bare codes); the PUD sets a side one."""
+    from crossling.analysis.correlate import other_test_sets, transfer_scores
+
+    def row(lang: str, value: float) -> dict[str, object]:
+        return {"task": "ner", "language": lang, "metric": "span_f1", "value": value,
+                "ci_low": value, "ci_high": value, "n_sentences": 10, "n_units": 10,
+                "model": "m", "reinit": "REF", "seed": 0, "source": "en",
+                "is_source": lang == "en"}
+
+    values = {"en": 90.0, "en_pud": 85.0, "de": 80.0, "de_pud": 40.0, "es": 70.0,
+              "pt_pud": 30.0}
+    sc = pd.DataFrame([row(lang, v) for lang, v in values.items()])
+    judged = transfer_scores(sc, "ner", "span_f1")
+    assert judged.to_dict() == {"de": 80.0, "es": 70.0}  # the mixed mean was de = 60
+    assert other_test_sets(sc, "ner", "span_f1") == ["*_pud"]
+    assert transfer_scores(sc, "ner", "span_f1", "*_pud").to_dict() == {"de": 40.0, "pt": 30.0}

@@ -13,6 +13,8 @@ from crossling.analysis.deltas import deltas
 from crossling.analysis.frames import SCORE_COLUMNS, scores_frame
 from crossling.analysis.hierarchical import (
     HIERARCHICAL_COLUMNS,
+    OTHER_CONTRASTS,
+    PRIMARY_FAMILY,
     _bootstrap,
     _Runs,
     distinct_seed_resamples,
@@ -179,6 +181,24 @@ def test_holm_matches_statsmodels_and_is_applied_per_family() -> None:
     assert ok.sum() == 4  # gap(11-12) has no seed spread: no test, and it is not counted
     assert (out.loc[ok, "p_holm"] >= out.loc[ok, "p_value"] - 1e-12).all()
     assert out["p_holm"].isna().equals(~ok)
+
+
+def test_holm_family_is_the_two_primary_contrasts_of_a_task() -> None:
+    """The plan corrects C1 and C2 together; a further group's contrast (5-6 vs 11-12) is a
+    descriptive family of its own and must not inflate C2's p (POS at 0.2.0: 0.182 -> 0.0455)."""
+    sc = make_scores([0, 1, 2, 3], planted(2.0))
+    extra = sc[sc["reinit"] == "3-4"].assign(reinit="5-6")
+    extra = extra.assign(value=extra["value"] + np.where(extra["is_source"], 0.0,
+                                                         0.5 + 0.3 * extra["seed"]))
+    out = hierarchical_gaps(pd.concat([sc, extra], ignore_index=True), n_boot=100)
+    con = out[out["kind"] == "contrast"].set_index("reinit")
+    assert set(con.index) == {"1-2", "3-4", "5-6"}
+    primary = con.loc[["1-2", "3-4"]]
+    assert (primary["holm_family"] == PRIMARY_FAMILY).all()
+    assert primary["p_holm"].to_numpy() == pytest.approx(
+        multipletests(primary["p_value"].to_numpy(), method="holm")[1])
+    assert con.loc["5-6", "holm_family"] == OTHER_CONTRASTS
+    assert con.loc["5-6", "p_holm"] == pytest.approx(con.loc["5-6", "p_value"])  # alone
 
 
 def test_reproducible_and_seed_dependent() -> None:

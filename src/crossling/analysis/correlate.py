@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from crossling.analysis.frames import language_code, ref_models, without_other_source_sets
+from crossling.analysis.frames import (
+    judged_test_set,
+    language_code,
+    ref_models,
+    test_set_of,
+    without_other_source_sets,
+)
 from crossling.core.stats import percentile_interval
 
 MAIN_METRIC = {"pos": "upos_acc", "parsing": "las", "ner": "span_f1"}
@@ -25,12 +31,36 @@ CORRELATION_COLUMNS = ["task", "metric", "measure", "finetuned", "layer", "rho",
                        "ci_high", "p_value", "n_languages", "n_boot_valid"]
 
 
-def transfer_scores(scores: pd.DataFrame, task: str, metric: str) -> pd.Series:
-    """REF zero-shot score per target language code (mean over seeds); every test set of the
-    source language excluded (the source test set, and e.g. UNER en_pud beside WikiANN en)."""
+def _ref_targets(scores: pd.DataFrame, task: str, metric: str) -> pd.DataFrame:
+    """REF zero-shot target rows of ``task``/``metric``, every test set of the source language
+    excluded (the source test set, and e.g. UNER en_pud beside WikiANN en)."""
     scores = without_other_source_sets(scores)
-    sub = scores[(scores["task"] == task) & (scores["metric"] == metric) &
-                 (scores["reinit"].str.upper() == "REF") & ~scores["is_source"]]
+    return scores[(scores["task"] == task) & (scores["metric"] == metric) &
+                  (scores["reinit"].str.upper() == "REF") & ~scores["is_source"]]
+
+
+def transfer_rows(scores: pd.DataFrame, task: str, metric: str,
+                  test_set: str | None = None) -> pd.DataFrame:
+    """`_ref_targets` of one test set: ``test_set`` (a
+    `crossling.analysis.frames.test_set_of` pattern), by default the judged one
+    (`crossling.analysis.frames.judged_test_set`)."""
+    sub = _ref_targets(scores, task, metric)
+    chosen = judged_test_set(sub) if test_set is None else test_set
+    return sub[sub["language"].map(test_set_of) == chosen]
+
+
+def other_test_sets(scores: pd.DataFrame, task: str, metric: str) -> list[str]:
+    """The target test sets of ``task``/``metric`` besides the judged one (side tables)."""
+    sub = _ref_targets(scores, task, metric)
+    return sorted(set(sub["language"].map(test_set_of)) - {judged_test_set(sub)})
+
+
+def transfer_scores(scores: pd.DataFrame, task: str, metric: str,
+                    test_set: str | None = None) -> pd.Series:
+    """REF zero-shot score per target language code, mean over seeds of one test set
+    (`transfer_rows`): never the mean of two test sets of a language (WikiANN de and UNER
+    de_pud are different sentences, domains and annotations)."""
+    sub = transfer_rows(scores, task, metric, test_set)
     return sub.groupby(sub["language"].map(language_code))["value"].mean()
 
 

@@ -47,6 +47,29 @@ def without_other_source_sets(scores: pd.DataFrame) -> pd.DataFrame:
     return scores[scores["is_source"] | (scores["language"].map(language_code) != source_code)]
 
 
+def test_set_of(label: str) -> str:
+    """The test-set pattern of a score label: ``*_pud`` for ``de_pud``, ``*`` for ``de`` (a
+    bare code: the task's default set, e.g. WikiANN for NER). Two labels of one language code
+    with different patterns are different test sets and are never averaged."""
+    base = label.split(":", 1)[0]
+    return f"*_{base.split('_', 1)[1]}" if "_" in base else "*"
+
+
+def judged_test_set(targets: pd.DataFrame) -> str:
+    """The one test set of ``targets`` (`scores_frame` rows, targets only) that a statistic
+    across languages uses: the only one, else the source's (``*`` for source ``en``), else
+    the one with most languages. The others are side tables, never mixed in."""
+    sets = targets["language"].map(test_set_of)
+    if sets.empty:
+        return "*"
+    counts = targets.assign(test_set=sets).groupby("test_set")["language"].nunique()
+    source = targets["source"].dropna()
+    own = test_set_of(str(source.iloc[0])) if len(source) else None
+    if own in counts.index:
+        return str(own)
+    return str(sorted(counts.index, key=lambda t: (-counts[t], t))[0])
+
+
 def similarity_frame(rows: Sequence[SimilarityRow]) -> pd.DataFrame:
     """One row per similarity value, every kind; ``task``/``seed``/``finetune_cell``/
     ``finetuned`` say which fine-tuned model (if any) the value describes."""

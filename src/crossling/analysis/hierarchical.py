@@ -6,7 +6,8 @@ against ``ref_group`` h; estimates are means over seeds. Two intervals, for two 
 (docs/reproduction/analysis-plan.md, P2): a nested bootstrap (seeds, target languages, each
 score's sentence noise; a REF score's noise drawn once for the groups it is differenced with)
 and a t-interval across seeds, the one to read with few seeds. Seeds that agree exactly give
-no interval (never a certainty); p-values are Holm-corrected per family.
+no interval (never a certainty); p-values are Holm-corrected per family: the plan's family is
+the two primary contrasts of a task and metric, the rest are descriptive families of their own.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from crossling.core.stats import percentile_interval
 
 HIERARCHICAL_COLUMNS = ["task", "metric", "model", "reinit", "kind", "versus", "estimate",
                         "boot_low", "boot_high", "t_low", "t_high", "p_value", "p_holm",
-                        "n_seeds", "n_targets", "seed_values", "seeds", "n_boot", "note"]
+                        "holm_family", "n_seeds", "n_targets", "seed_values", "seeds", "n_boot",
+                        "note"]
+PRIMARY_GROUPS = ("1-2", "3-4")
+"""The groups of P2's two primary contrasts (C1, C2), each against 11-12: the analysis plan's
+Holm family, per task and metric."""
+PRIMARY_FAMILY = "primary: C1, C2"
+"""``holm_family`` of the two pre-registered contrasts (Holm over these two only)."""
+OTHER_CONTRASTS = "descriptive: the other contrasts"
+OTHER_GAPS = "descriptive: the gaps"
 Z95 = 1.959963984540054
 """The normal 97.5% quantile: a 95% interval spans 2 * Z95 standard deviations."""
 SAME = 1e-9
@@ -154,7 +163,7 @@ def _row(values: np.ndarray, boots: np.ndarray | None) -> dict[str, object]:
 
 
 def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot: int = 10000,
-                      seed: int = 0) -> pd.DataFrame:
+                      seed: int = 0, primary: Sequence[str] = PRIMARY_GROUPS) -> pd.DataFrame:
     """Gap and contrast-vs-``ref_group`` per (task, metric, model, group), one row each.
 
     ``scores`` is `crossling.analysis.frames.scores_frame` output (its ``ci_low`` /
@@ -165,7 +174,9 @@ def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot:
     ``contrast`` (``versus`` h); ``boot_low``/``boot_high`` the bootstrap interval (``n_boot``
     resamples, seeded by ``seed``), ``t_low``/``t_high`` the t-interval across seeds,
     ``p_value`` a one-sample t-test of the per-seed values, ``p_holm`` Holm within one
-    (task, metric, model, kind); ``seed_values`` per seed in ``seeds`` order; ``note`` why an
+    (task, metric, model) and ``holm_family``: `PRIMARY_FAMILY` (the contrasts of
+    ``primary`` groups vs ``ref_group``, the plan's family), `OTHER_CONTRASTS` or
+    `OTHER_GAPS` (descriptive); ``seed_values`` per seed in ``seeds`` order; ``note`` why an
     interval is missing or coarse.
     """
     rng = np.random.default_rng(seed)
@@ -205,6 +216,9 @@ def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot:
     if out.empty:
         return out
     out["p_holm"] = math.nan
-    for _, idx in out.groupby(["task", "metric", "model", "kind"]).groups.items():
+    contrast = out["kind"] == "contrast"
+    out["holm_family"] = np.where(contrast & out["reinit"].isin(list(primary)), PRIMARY_FAMILY,
+                                  np.where(contrast, OTHER_CONTRASTS, OTHER_GAPS))
+    for _, idx in out.groupby(["task", "metric", "model", "holm_family"]).groups.items():
         out.loc[idx, "p_holm"] = holm(out.loc[idx, "p_value"].to_numpy())
     return out.reset_index(drop=True)

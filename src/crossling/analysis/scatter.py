@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from crossling.analysis.correlate import MAIN_METRIC
-from crossling.analysis.frames import language_code, without_other_source_sets
+from crossling.analysis.correlate import MAIN_METRIC, transfer_rows
+from crossling.analysis.frames import language_code
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,7 @@ def scatter_points(sim: pd.DataFrame, scores: pd.DataFrame, measure: str, layer:
     cross = sim[(sim["kind"] == "cross-lingual") & (sim["metric"] == measure) &
                 (sim["layer"] == layer) & ~sim["finetuned"]]
     x = cross.groupby(cross["target"].map(language_code))[["value", "ci_low", "ci_high"]].mean()
-    scores = without_other_source_sets(scores)
-    ref = scores[(scores["task"] == task) & (scores["metric"] == metric) &
-                 (scores["reinit"].str.upper() == "REF") & ~scores["is_source"]]
+    ref = transfer_rows(scores, task, metric)  # one test set: never WikiANN de + UNER de_pud
     y = ref.groupby(ref["language"].map(language_code))[["value", "ci_low", "ci_high"]].mean()
     langs = sorted(set(x.index) & set(y.index))
     x, y = x.loc[langs], y.loc[langs]

@@ -244,7 +244,8 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         retrieval_peaks=peak_table(rf), robustness=robust, robustness_curves=curves,
         robustness_table=tables.robustness_table(robust),
         **score_fields, **_similarity_fields(sf, sc, measure, settings.n_boot),
-        **_proposition_fields(sc, all_sims, summary, measure, n_perm=settings.n_perm),
+        **_proposition_fields(sc, all_sims, summary, measure, n_perm=settings.n_perm,
+                              robustness=robust),
         **_probe_fields(probe_rows))
 
 
@@ -284,7 +285,8 @@ def _similarity_fields(sf: pd.DataFrame, sc: pd.DataFrame, measure: str,
 
 
 def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFrame,
-                        measure: str, *, n_perm: int) -> dict[str, Any]:
+                        measure: str, *, n_perm: int,
+                        robustness: pd.DataFrame | None = None) -> dict[str, Any]:
     """The pre-registered statistics of P2-P6 and their verdicts (docs/reproduction/
     analysis-plan.md); empty frames for what the rows do not hold."""
     contrasts = hierarchical_gaps(sc) if not sc.empty else _empty()
@@ -296,7 +298,9 @@ def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFram
     p6 = p6_table(sf, sc, main, measure, n_perm=n_perm) if main and not sf.empty else _empty()
     verdicts = all_verdicts(VerdictInputs(contrasts=contrasts, summary=summary, p4_seeds=p4_seeds,
                                           p4_layers=p4_layers, p5=p5, p6=p6,
-                                          main_metric=MAIN_METRIC, headline=measure))
+                                          main_metric=MAIN_METRIC, headline=measure,
+                                          robustness=_empty() if robustness is None
+                                          else robustness))
     tuned = finetuned_alignment(sf, measure)
     return {"contrasts": contrasts, "p4_layers": p4_layers, "p4_seeds": p4_seeds,
             "layer_differences": layer_diff.reset_index(drop=True), "p5": p5, "p6": p6,

@@ -21,7 +21,7 @@ from crossling.report.data import ReportData
 from crossling.report.depth import DepthComparison, delta_table, similarity_table
 from crossling.report.plots import measure_label, plot_similarity
 from crossling.report.probing import plot_probe
-from crossling.report.readme import verdict_table
+from crossling.report.readme import is_overall, verdict_table
 from crossling.report.retrieval_plots import plot_retrieval
 
 
@@ -55,17 +55,23 @@ class Section:
 
 
 def verdicts_section(data: ReportData) -> Section | None:
-    """The report's first section: every proposition's verdict by the pre-registered rule."""
+    """The report's first section: the overall verdicts, then every task's, each by the
+    pre-registered rule."""
     if data.verdicts.empty:
         return None
+    overall = is_overall(data.verdicts)
+    shown = [(caption, verdict_table(data.verdicts[rows])) for caption, rows in (
+        ("overall verdicts (the plan's rules across tasks)", overall),
+        ("verdicts per task (verdicts.csv)", ~overall)) if rows.any()]
     return Section(
         "Verdicts on the paper's propositions (P2-P6)",
         "Each row applies a rule fixed before the study ran (docs/reproduction/analysis-plan.md "
-        "in the crossling repository) to the statistic named; the interval column of "
+        "in the crossling repository) to the statistic named: first the overall verdicts "
+        "(P2: the POS verdict; P3 and P4: in every task; P5: the headline measure, with for "
+        "how many measures the fall holds), then every task's. The interval column of "
         "verdicts.csv says what each interval resamples, the criterion and what would change "
         "the verdict. The seed is the experimental unit of every fine-tuning comparison.",
-        (("verdicts (verdicts.csv)", verdict_table(data.verdicts)),),
-        csvs={"verdicts.csv": data.verdicts}, table_class="verdicts")
+        tuple(shown), csvs={"verdicts.csv": data.verdicts}, table_class="verdicts")
 
 
 def delta_figure_section(data: ReportData) -> Section | None:
@@ -200,7 +206,9 @@ def contrast_section(data: ReportData) -> Section | None:
         "then target languages within each seed, then each score's test-sentence noise "
         "from its own interval, one draw per REF score shared by the groups it is "
         "differenced with). t: 95% t-interval across seeds; p: one-sample t-test across "
-        "seeds, Holm-corrected within each task's family (p_holm). Per-seed values: "
+        "seeds, Holm-corrected (p_holm) over the plan's family, the two primary contrasts "
+        "1-2 and 3-4 vs 11-12 of a task and metric; the other contrasts and the gaps are "
+        "descriptive families of their own (holm_family). Per-seed values: "
         "p2-contrasts.csv.", (("contrasts and gaps", fmt.contrast_table(data.contrasts)),),
         csvs={"p2-contrasts.csv": data.contrasts})
 
@@ -242,7 +250,9 @@ def p6_section(data: ReportData) -> Section | None:
         "and the REF zero-shot score of the task's main metric; p_raw: permutation of the "
         "languages; p_max: corrected for the choice among the 13 layers (max-T, "
         "Westfall-Young); partial ρ: controlling for the URIEL syntactic distance to "
-        "English (Freedman-Lane permutation p). Numbers: p6-permutation.csv.",
+        "English (Freedman-Lane permutation p). One test set per row: scores of two test sets "
+        "of a language (WikiANN de, UNER de_pud) are never averaged; a side test set is shown "
+        "but not judged. Numbers: p6-permutation.csv.",
         (("per task and layer", fmt.p6_table(data.p6)),),
         csvs={"p6-permutation.csv": data.p6})
 

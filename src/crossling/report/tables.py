@@ -109,14 +109,21 @@ def contrast_table(contrasts: pd.DataFrame) -> pd.DataFrame:
         "95% t (seeds)": [fmt_ci(*v) for v in zip(c["estimate"], c["t_low"], c["t_high"],
                                                   strict=True)],
         "p (t)": [fmt_p(p) for p in c["p_value"]], "p (Holm)": [fmt_p(p) for p in c["p_holm"]],
+        **({"Holm family": c["holm_family"]} if "holm_family" in c else {}),
         "per seed": [", ".join(f"{v:.2f}" for v in vals) for vals in c["seed_values"]],
         "seeds": c["n_seeds"], "targets": c["n_targets"], "note": c["note"]})
 
 
 def p6_table(perm: pd.DataFrame) -> pd.DataFrame:
-    """Table P6: per task and layer, ρ with its permutation, layer-corrected and partial p."""
+    """Table P6: per task, test set and layer, ρ with its permutation, layer-corrected and
+    partial p; a side test set (not judged) is labelled so."""
+    sets = perm["test_set"] if "test_set" in perm else pd.Series("", index=perm.index)
+    judged = perm["judged"] if "judged" in perm else pd.Series(True, index=perm.index)
     return pd.DataFrame({
-        "task": perm["task"], "metric": perm["metric"], "layer": perm["layer"],
+        "task": perm["task"], "metric": perm["metric"],
+        "test set": [f"{t}" if j else f"{t} (side table, not judged)"
+                     for t, j in zip(sets, judged, strict=True)],
+        "layer": perm["layer"],
         "ρ": perm["rho"], "p": [fmt_p(p) for p in perm["p_raw"]],
         "p (layer-corrected)": [fmt_p(p) for p in perm["p_max"]],
         "partial ρ (typology)": perm["partial_rho"],
