@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,10 @@ def covariate_table(languages: list[str], tokenizer_covariates: pd.DataFrame | N
             lambda v: math.nan if pd.isna(v) else float(bool(v)))
     else:
         out["subword_overlap"] = out["same_script"] = math.nan
-        notes.append("no tokenizer covariates (sub-word overlap, script)")
+        why = tokenizer_covariates.attrs.get("error") if tokenizer_covariates is not None \
+            else None
+        notes.append("no tokenizer covariates (sub-word overlap, script)"
+                     + (f": {why}" if why else ""))
     return out, "; ".join(notes)
 
 
@@ -212,7 +216,7 @@ def confound_table(similarity: pd.DataFrame, scores: pd.DataFrame, tasks: Mappin
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def confound_failures(row: Mapping[str, object], alpha: float = ALPHA) -> list[str] | None:
+def confound_failures(row: Mapping[Any, Any], alpha: float = ALPHA) -> list[str] | None:
     """What a P6 row of `confounds` fails: ``all covariates`` (the joint partial ρ is not of
     ρ's sign with p < ``alpha``) and ``family`` (leaving some family out flips ρ's sign or
     zeroes it). None when ρ, the joint partial or the family leave-outs are undefined."""
@@ -232,7 +236,7 @@ def confound_failures(row: Mapping[str, object], alpha: float = ALPHA) -> list[s
     return failed
 
 
-def survives_confounds(row: Mapping[str, object], alpha: float = ALPHA) -> bool | None:
+def survives_confounds(row: Mapping[Any, Any], alpha: float = ALPHA) -> bool | None:
     """Whether a layer's ρ survives every confound: the joint partial ρ (all covariates) keeps
     its sign with p < ``alpha`` and no family left out flips or zeroes it. None: undefined."""
     failed = confound_failures(row, alpha)

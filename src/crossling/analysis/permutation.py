@@ -153,7 +153,7 @@ def partial_permutation_spearman(similarity: pd.DataFrame, score: pd.Series,
     n = len(langs)
     y = score.astype(float).reindex(langs).to_numpy()
     z = covariate.astype(float).reindex(langs).to_numpy()
-    k = 1 if z.ndim == 1 else z.shape[1]
+    k = 1 if z.ndim == 1 else int(z.shape[-1])
     if n < k + 3 or np.ptp(y) == 0:
         return _empty(layers, n, True)
     hat = _hat(n, stats.rankdata(z, axis=0))

@@ -258,6 +258,31 @@ def run_facts(study: Study, cells: list[dict[str, Any]], progress: str
             ("devices", ", ".join(devices) or "not recorded")]
 
 
+def study_covariates(study: Study) -> dict[str, Any]:
+    """Per model name: the tokenizer covariates of P6 (sub-word overlap with the source, script;
+    `crossling.workflows.covariates.pud_covariates`) on the PUD of the study's similarity
+    languages. A model whose tokenizer or PUD files cannot be read gets an empty frame whose
+    ``attrs["error"]`` says why (the report leaves those covariates out and says so)."""
+    import pandas as pd
+
+    from crossling.core.errors import DataError
+    from crossling.workflows.covariates import COVARIATE_COLUMNS, pud_covariates
+
+    if study.similarity is None or not study.tasks:
+        return {}
+    out: dict[str, Any] = {}
+    for model in study.all_models:
+        name = model_name(model)
+        try:
+            out[name] = pud_covariates(model, study.ud, study.source,
+                                       study.similarity.languages)
+        except (ConfigError, DataError, ModelError, OSError) as exc:
+            frame = pd.DataFrame(columns=COVARIATE_COLUMNS)
+            frame.attrs["error"] = str(exc).replace(str(model), name).replace(study.ud, "UD")
+            out[name] = frame
+    return out
+
+
 def study_report(study_path: str | Path, *, store: str | Path | None = None,
                  data: str | Path | None = None, out: str | Path | None = None,
                  measure: str | None = None) -> StudyReport:
@@ -305,5 +330,6 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     index = build_report(scores, sims, folder, title=f"crossling report: {study.name}",
                          settings=ReportSettings() if measure is None
                          else ReportSettings(measure=measure),
-                         readme=(command, run_facts(study, cells, progress)))
+                         readme=(command, run_facts(study, cells, progress)),
+                         covariates=study_covariates(study))
     return StudyReport(progress=progress, out=folder, index=index)
