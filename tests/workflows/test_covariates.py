@@ -20,7 +20,7 @@ from crossling.workflows.covariates import (
 def test_overlap_counts_tokens_and_types_and_never_shares_unknown() -> None:
     source = [[1, 2, 3], [3, 9]]
     target = [[1, 1, 1, 4], [9, 0]]  # 0 is unknown, in both
-    tok, types, unk = subword_overlap(target, source + [[0]], unk_id=0)
+    tok, types, unk = subword_overlap(target, [*source, [0]], unk_id=0)
     assert tok == pytest.approx(4 / 6)  # 1, 1, 1, 9 of six tokens
     assert types == pytest.approx(2 / 4)  # {1, 9} of {0, 1, 4, 9}
     assert unk == pytest.approx(1 / 6)
