@@ -127,6 +127,9 @@ def test_survives_needs_the_joint_partial_and_every_family() -> None:
     neg = {"rho": -0.6, "partial_rho_all": -0.5, "partial_p_all": 0.01, "lo_family_min": -0.8,
            "lo_family_max": -0.2}
     assert survives_confounds(neg) is True
+    assert survives_confounds({**ok, "partial_p_all_max": 0.2}) is True
+    assert survives_confounds({**ok, "partial_p_all_max": 0.2}, corrected=True) is False
+    assert survives_confounds(ok, corrected=True) is None  # no corrected p: undefined
 
 
 def test_power_shrinks_with_covariates_and_matches_fisher_z() -> None:

@@ -216,15 +216,18 @@ def confound_table(similarity: pd.DataFrame, scores: pd.DataFrame, tasks: Mappin
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def confound_failures(row: Mapping[Any, Any], alpha: float = ALPHA) -> list[str] | None:
+def confound_failures(row: Mapping[Any, Any], alpha: float = ALPHA,
+                      corrected: bool = False) -> list[str] | None:
     """What a P6 row of `confounds` fails: ``all covariates`` (the joint partial ρ is not of
-    ρ's sign with p < ``alpha``) and ``family`` (leaving some family out flips ρ's sign or
-    zeroes it). None when ρ, the joint partial or the family leave-outs are undefined."""
+    ρ's sign with p < ``alpha``; the layer-corrected p when ``corrected``) and ``family``
+    (leaving some family out flips ρ's sign or zeroes it). None when ρ, the joint partial or
+    the family leave-outs are undefined."""
     def num(key: str) -> float:
         value = row.get(key)
         return float(value) if isinstance(value, (int, float, np.number)) else math.nan
 
-    rho, part, p = num("rho"), num("partial_rho_all"), num("partial_p_all")
+    rho, part = num("rho"), num("partial_rho_all")
+    p = num("partial_p_all_max" if corrected else "partial_p_all")
     lo, hi = num("lo_family_min"), num("lo_family_max")
     if not all(math.isfinite(v) for v in (rho, part, p, lo, hi)) or rho == 0:
         return None
@@ -236,8 +239,10 @@ def confound_failures(row: Mapping[Any, Any], alpha: float = ALPHA) -> list[str]
     return failed
 
 
-def survives_confounds(row: Mapping[Any, Any], alpha: float = ALPHA) -> bool | None:
+def survives_confounds(row: Mapping[Any, Any], alpha: float = ALPHA,
+                       corrected: bool = False) -> bool | None:
     """Whether a layer's ρ survives every confound: the joint partial ρ (all covariates) keeps
-    its sign with p < ``alpha`` and no family left out flips or zeroes it. None: undefined."""
-    failed = confound_failures(row, alpha)
+    its sign with p < ``alpha`` (layer-corrected p when ``corrected``: for a layer chosen by
+    its p) and no family left out flips or zeroes it. None: undefined."""
+    failed = confound_failures(row, alpha, corrected)
     return None if failed is None else not failed

@@ -13,6 +13,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 WIDTH_PREFIXES = ("FULLWIDTH ", "HALFWIDTH ")
 """Name prefixes of width variants (``FULLWIDTH LATIN CAPITAL LETTER A``): the script follows."""
@@ -20,6 +21,7 @@ RENAMED = {"CJK": "HAN"}
 """Unicode name heads that are not the script's name: CJK ideographs are the Han script."""
 
 
+@lru_cache(maxsize=65536)
 def char_script(char: str) -> str | None:
     """The script of a letter as an upper-case word (``LATIN``, ``CYRILLIC``, ``HAN``,
     ``HIRAGANA``, ...), read from its Unicode name; None for a non-letter or a nameless one."""

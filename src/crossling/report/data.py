@@ -9,7 +9,7 @@ must not import matplotlib, directly or through the report's figures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
@@ -55,7 +55,12 @@ from crossling.report.settings import ReportSettings
 from crossling.results import ScoreRow, SimilarityRow
 from crossling.similarity.measures import HEADLINE_MEASURE
 
-__all__ = ["ReportData", "choose_measure", "compute_report"]
+__all__ = ["Covariates", "ReportData", "choose_measure", "compute_report"]
+
+Covariates = pd.DataFrame | Callable[[], pd.DataFrame] | None
+"""A model's tokenizer covariates of the P6 targets
+(`crossling.workflows.covariates.language_covariates`), or a function computing them: called
+only when P6 has a correlation to control (reading and tokenising PUD takes a while)."""
 
 
 def _empty() -> pd.DataFrame:
@@ -221,12 +226,11 @@ def named_models(rows: Sequence[Row]) -> list[Row]:
 
 def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
                    settings: ReportSettings | None = None,
-                   covariates: pd.DataFrame | None = None) -> ReportData:
+                   covariates: Covariates = None) -> ReportData:
     """Every number of the report, from result rows; draws nothing and writes nothing.
 
-    ``covariates``: the model's tokenizer covariates of the P6 targets
-    (`crossling.workflows.covariates.language_covariates`); without them the P6 confounds
-    leave sub-word overlap and script out (NaN, and say so).
+    ``covariates`` (`Covariates`): without them the P6 confounds leave sub-word overlap and
+    script out (NaN, and say so).
 
     If the rows lack ``settings.measure`` the headline measure is reported (then biased linear
     CKA), and `ReportData.fallback_note` says so. Raises ValueError when there are no rows at
@@ -305,7 +309,7 @@ def _similarity_fields(sf: pd.DataFrame, sc: pd.DataFrame, measure: str,
 
 def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFrame,
                         measure: str, *, n_perm: int,
-                        covariates: pd.DataFrame | None = None) -> dict[str, Any]:
+                        covariates: Covariates = None) -> dict[str, Any]:
     """The pre-registered statistics of P2-P6 and their verdicts (docs/reproduction/
     analysis-plan.md); empty frames for what the rows do not hold."""
     contrasts = hierarchical_gaps(sc) if not sc.empty else _empty()
@@ -327,12 +331,14 @@ def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFram
 
 
 def _confound_fields(sf: pd.DataFrame, sc: pd.DataFrame, main: dict[str, str], measure: str,
-                     p6: pd.DataFrame, covariates: pd.DataFrame | None, *,
+                     p6: pd.DataFrame, covariates: Covariates, *,
                      n_perm: int) -> dict[str, Any]:
     """The P6 confounds and the per-target covariates, when some ρ of P6 is defined (with
     fewer than 3 targets there is no correlation to control)."""
     if p6.empty or not p6["rho"].notna().any():
         return {}
+    if callable(covariates):
+        covariates = covariates()
     confounds = confound_table(sf, sc, main, measure, covariates, n_perm=n_perm)
     langs = _p6_targets(sf, sc, main, measure)
     cov, note = covariate_table(langs, covariates)

@@ -18,7 +18,7 @@ import pandas as pd
 from crossling.analysis.verdicts import verdict_frame
 from crossling.core.atomic import atomic_write, write_text
 from crossling.core.manifest import check_outputs, writing_outputs
-from crossling.report.data import ReportData, compute_report, named_models
+from crossling.report.data import Covariates, ReportData, compute_report, named_models
 from crossling.report.depth import compare_depths, split_by_model
 from crossling.report.readme import render_readme
 from crossling.report.render import render_html, render_markdown
@@ -115,12 +115,12 @@ def _write_csv(path: Path, df: pd.DataFrame) -> Path:
 def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: str | Path, *,
                  title: str, settings: ReportSettings | None = None,
                  readme: Readme | None = None,
-                 covariates: Mapping[str, pd.DataFrame] | None = None) -> Path:
+                 covariates: Mapping[str, Covariates] | None = None) -> Path:
     """Compute and render the report of ``scores`` and ``sims`` into ``out``; returns the HTML
     path. Everything is computed before anything is written: no rows at all (ValueError) leave
     ``out`` as it was, and so does a folder holding a file crossling did not write.
     ``covariates``: per model name, its tokenizer covariates of the P6 targets
-    (`crossling.report.data.compute_report`)."""
+    (`crossling.report.data.Covariates`)."""
     check_report_folder(out)  # before minutes of resampling
     covariates = covariates or {}
     by_model = split_by_model(named_models(scores), named_models(sims))
@@ -134,7 +134,7 @@ def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out:
 
 def _several_models(by_model: dict[str, tuple[list[ScoreRow], list[SimilarityRow]]],
                     folder: Path, title: str, settings: ReportSettings | None,
-                    readme: Readme | None, covariates: Mapping[str, pd.DataFrame]) -> Path:
+                    readme: Readme | None, covariates: Mapping[str, Covariates]) -> Path:
     """Models side by side on the relative-depth axis in ``folder``, and each model's own
     report (absolute layers) in ``folder/models/<model>``; all computed before any write."""
     datas = {m: compute_report(s, r, settings=settings, covariates=covariates.get(m))
