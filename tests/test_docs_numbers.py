@@ -1,4 +1,5 @@
-"""The multilingual-e5-small numbers quoted in docs/probing.md and docs/retrieval.md.
+"""The multilingual-e5-small numbers quoted in docs/probing.md, docs/retrieval.md and
+docs/p6-confounds.md.
 
 Project rule: every number in the docs comes from a CSV the code wrote. The runs' CSVs (with their
 provenance sidecars) are committed under docs/e5/; this test recomputes each quoted table and
@@ -20,6 +21,7 @@ import pandas as pd
 import pytest
 
 from crossling.analysis import probing, retrieval
+from crossling.analysis.confounds import survives_confounds
 from crossling.experiments.config import load_study
 from crossling.results import read_rows_csv
 
@@ -348,3 +350,54 @@ def test_similarity_measures_quotes_the_reproduction_interval_widths() -> None:
                               strict=True):
         assert f"{width[metric]:.4f}" == number, metric
     assert int(above["debiased_cka"]) == int(quoted.group(4)) == 18
+
+
+def _p6_confounds_markdown() -> str:
+    """The e5 table of docs/p6-confounds.md, from docs/e5/p6 and the reproduction's P6 layer."""
+    conf = pd.read_csv(DOCS / "e5" / "p6" / "p6-confounds.csv")
+    perm = pd.read_csv(DOCS / "reproduction" / "p6-permutation.csv")
+    lines = ["| task | layer | ρ | p (layer-corrected) | partial ρ, all three | p | "
+             "p (layer-corrected) | ρ leaving a family out | R² similarity | R² score | "
+             "survives |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for task in ["pos", "parsing", "ner"]:
+        g = perm[perm["task"] == task].dropna(subset=["rho", "p_max"])
+        best = g.iloc[int(g["p_max"].to_numpy(dtype=float).argmin())]
+        c = conf[(conf["task"] == task) & (conf["layer"] == best["layer"])].iloc[0]
+        ok = survives_confounds(c.to_dict())
+        lines.append(
+            f"| {task} | {int(best['layer'])} | {c['rho']:.2f} | {best['p_max']:.3g} | "
+            f"{c['partial_rho_all']:.2f} | {c['partial_p_all']:.3g} | "
+            f"{c['partial_p_all_max']:.3g} | {c['lo_family_min']:.2f} (without "
+            f"{c['lo_family_min_left_out']}) to {c['lo_family_max']:.2f} | "
+            f"{c['r2_similarity']:.2f} | {c['r2_score']:.2f} | {'yes' if ok else 'no'} "
+            f"({int(c['n_partial'])} targets) |")
+    return "\n".join(lines)
+
+
+def test_p6_confounds_doc_quotes_its_csvs() -> None:
+    text = (DOCS / "p6-confounds.md").read_text(encoding="utf-8")
+    assert _p6_confounds_markdown() in text
+    text = " ".join(text.split())  # prose: line breaks anywhere
+    cov = pd.read_csv(DOCS / "e5" / "p6" / "p6-covariates.csv").set_index("language")
+    low, high = cov["subword_overlap"].idxmin(), cov["subword_overlap"].idxmax()
+    assert (low, high) == ("ja", "es")
+    assert f"from {cov.loc[low, 'subword_overlap']:.2f} (Japanese) to " \
+           f"{cov.loc[high, 'subword_overlap']:.2f} (Spanish)" in text
+    latin = cov["same_script"] == 1
+    assert cov.loc[latin, "subword_overlap"].min() >= 0.36 and "at least 0.36" in text
+    assert cov.loc[~latin, "subword_overlap"].max() <= 0.13 and "at most 0.13" in text
+    assert f"{cov.loc['ja', 'script_share']:.0%} Hiragana" in text
+    conf = pd.read_csv(DOCS / "e5" / "p6" / "p6-confounds.csv")
+    first = conf.groupby("task").first()
+    assert f"the 80%-power |ρ| is {first.loc['pos', 'mdr80_all']:.2f}" in text
+    assert f"(the 80%-power |ρ| is {first.loc['ner', 'mdr80_all']:.2f})" in text
+    assert f"With 18 targets it is {first.loc['pos', 'mdr80_raw']:.2f}" in text
+    assert f"and {first.loc['pos', 'mdr80_all']:.2f} with three" in text
+    at5 = conf[conf["layer"] == 5].set_index("task")
+    assert f"correlates at {at5.loc['pos', 'partial_rho_all']:.2f} (POS) and " \
+           f"{at5.loc['parsing', 'partial_rho_all']:.2f} (parsing)" in text
+    assert f"keeps ρ at {at5.loc['pos', 'lo_family_min']:.2f} and " \
+           f"{at5.loc['parsing', 'lo_family_min']:.2f}" in text
+    assert f"{at5.loc['pos', 'r2_similarity']:.0%} of that of the similarity" in text
+    r2 = sorted(round(100 * v) for v in first.loc[["pos", "parsing"], "r2_score"])
+    assert f"explain {r2[0]}-{r2[1]}% of the rank variance of the scores" in text

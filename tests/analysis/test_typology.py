@@ -76,3 +76,21 @@ def test_distances_do_not_import_the_shadowing_lang2vec_script(monkeypatch: pyte
     monkeypatch.delitem(sys.modules, "lang2vec", raising=False)
     assert distance_to(["fr"]).loc["fr"] > 0
     assert "lang2vec" not in sys.modules
+
+
+def test_families_are_the_top_glottolog_clade_and_its_branch() -> None:
+    from crossling.analysis.typology import families
+
+    fam = families()
+    assert sorted(fam.index) == sorted(PUD_ISO3)
+    indo = {"en", "cs", "de", "es", "fr", "hi", "it", "pl", "pt", "ru", "sv"}
+    assert set(fam[fam == "Indo-European"].index) == indo
+    assert fam["fi"] == "Uralic" and fam["zh"] == "Sino-Tibetan" and fam["ar"] == "Afro-Asiatic"
+    assert fam[["ja", "ko", "th", "tr", "id"]].nunique() == 5  # no two of them share a family
+    branch = families(["de", "sv", "fr_pud", "pt", "ru", "pl"], level="branch")
+    assert branch["de"] == branch["sv"] == "Germanic" and branch["fr"] == branch["pt"]
+    assert branch["ru"] == branch["pl"] != branch["de"]
+    with pytest.raises(ConfigError, match="family level"):
+        families(level="genus")
+    with pytest.raises(ConfigError, match="xx"):
+        families(["xx"])

@@ -76,3 +76,27 @@ def test_a_probe_study_runs_resumably_and_reports(tiny_bert: Path, data_dir: Pat
     assert "Layer-wise probing" in md and (report.out / "probe.png").is_file()
     assert "| training sentences | 30 |" in md and "| L2 penalty | 0.0001 |" in md
     assert "Table 1" not in md  # probing rows are not fine-tuning scores
+
+
+def test_study_covariates_are_lazy_per_model_and_name_no_local_path(tiny_bert: Path,
+                                                                     data_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from crossling.experiments.workflows import study_covariates
+    from crossling.models.naming import model_name
+
+    gone = tmp_path / "no-such-model"
+    study = SimpleNamespace(similarity=SimpleNamespace(languages=["fr", "zh"]), tasks=["pos"],
+                            all_models=(str(tiny_bert), str(gone)), ud=str(data_dir / "ud"),
+                            source="en")
+    get = study_covariates(study)  # type: ignore[arg-type]
+    assert sorted(get) == sorted([model_name(tiny_bert), model_name(gone)])
+    frame = get[model_name(tiny_bert)]()
+    assert list(frame["language"]) == ["fr", "zh"]
+    assert frame.set_index("language").loc["fr", "subword_overlap"] > \
+        frame.set_index("language").loc["zh", "subword_overlap"]
+    failed = get[model_name(gone)]()
+    assert failed.empty and failed.attrs["error"]
+    assert str(tmp_path) not in failed.attrs["error"]
+    assert study_covariates(SimpleNamespace(similarity=None, tasks=["pos"])) == {}  # type: ignore[arg-type]

@@ -213,3 +213,29 @@ def test_probe_rows_get_their_own_frames_and_stay_out_of_the_fine_tuning_ones() 
     assert list(mixed.probe_layers["layer"])[-1] == "majority"
     alone = compute_report(probe_rows(), [])  # a probe-only study has a report too
     assert alone.scores.empty and not alone.probe_table.empty
+
+
+def test_p6_confounds_use_the_handed_covariates_and_need_three_targets() -> None:
+    import pandas as pd
+
+    settings = ReportSettings(n_boot=20, n_perm=500)
+    cov = pd.DataFrame({"language": TARGETS, "subword_overlap": [0.1, 0.5, 0.6, 0.05, 0.2, 0.0],
+                        "same_script": [False, True, True, False, False, False],
+                        "tokenizer": "tiny", "tokenizer_fingerprint": "abc"})
+    data = compute_report(score_rows(), similarity_rows(), settings=settings, covariates=cov)
+    conf, p6 = data.p6_confounds, data.p6
+    assert not conf.empty and set(conf["task"]) == set(p6["task"])
+    joined = conf.merge(p6, on=["task", "layer"], suffixes=("", "_p6"))
+    assert (joined["rho"].fillna(9) == joined["rho_p6"].fillna(9)).all()  # the P6 ρ
+    # one covariate alone: the partial of the P6 table (syntax distance)
+    assert (joined["partial_rho_syntax_distance"].fillna(9)
+            == joined["partial_rho"].fillna(9)).all()
+    per_lang = data.p6_covariates.set_index("language")
+    assert sorted(per_lang.index) == sorted(TARGETS)
+    assert per_lang.loc["de", "same_script"] == 1.0 and per_lang.loc["de", "tokenizer"] == "tiny"
+    assert (per_lang["note"] == "").all()
+    bare = compute_report(score_rows(), similarity_rows(), settings=settings)
+    assert bare.p6_confounds["partial_rho_all"].isna().all()
+    assert bare.p6_confounds["note"].str.contains("no tokenizer covariates").all()
+    two = [r for r in similarity_rows() if r.target in ("de", "fr")]
+    assert compute_report(score_rows(), two, settings=settings).p6_confounds.empty

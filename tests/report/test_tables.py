@@ -94,3 +94,21 @@ def test_settings_and_provenance_record_what_produced_the_numbers() -> None:
     items = provenance_table(prov).set_index("item")["value"]
     assert items["git_commit"] == "abc" and items["sha256: en.conllu"] == "f" * 64
     assert items["version: torch"] == "2"
+
+
+def test_p6_confounds_table_says_what_survives() -> None:
+    import math
+
+    from crossling.report.tables import p6_confounds_table
+
+    base = {"task": "pos", "layer": 5, "rho": 0.8, "partial_rho_all": 0.5,
+            "partial_p_all": 0.01, "partial_p_all_max": 0.04,
+            "partial_rho_syntax_distance": 0.6, "partial_rho_subword_overlap": 0.55,
+            "partial_rho_same_script": 0.7, "lo_family_min": 0.6, "lo_family_max": 0.9,
+            "r2_similarity": 0.7, "mdr80_all": 0.72, "n_partial": 18}
+    rows = [base, {**base, "layer": 6, "lo_family_min": -0.1},
+            {**base, "layer": 7, "partial_rho_all": math.nan}]
+    table = p6_confounds_table(pd.DataFrame(rows))
+    assert list(table["survives"]) == ["yes", "no", "–"]
+    assert table["ρ leaving a family out"][0] == "0.60 to 0.90"
+    assert list(table["p (all)"]) == ["0.01"] * 3

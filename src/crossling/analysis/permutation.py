@@ -33,21 +33,25 @@ def permutations(n: int, n_perm: int, rng: np.random.Generator) -> tuple[np.ndar
 
 
 def _shared(similarity: pd.DataFrame, score: pd.Series,
-            covariate: pd.Series | None = None) -> tuple[np.ndarray, list[str], list[int]]:
-    """Languages with a finite score (and covariate) and a finite similarity at every layer."""
+            covariate: pd.Series | pd.DataFrame | None = None
+            ) -> tuple[np.ndarray, list[str], list[int]]:
+    """Languages with a finite score (and covariates) and a finite similarity at every layer."""
     table = similarity.astype(float)
     ok = [c for c in table.columns if np.isfinite(table[c].to_numpy()).all()]
     keep = score.astype(float)
     keep = keep[np.isfinite(keep.to_numpy())]
     langs = sorted(set(ok) & {str(k) for k in keep.index})
     if covariate is not None:
-        cov = covariate.astype(float)
-        langs = [lang for lang in langs if lang in cov.index and math.isfinite(cov[lang])]
+        cov = covariate.astype(float).to_frame() if isinstance(covariate, pd.Series) \
+            else covariate.astype(float)
+        finite = cov.index[np.isfinite(cov.to_numpy()).all(axis=1)]
+        langs = [lang for lang in langs if lang in set(finite)]
     return table[langs].to_numpy(dtype=float), langs, [int(x) for x in table.index]
 
 
 def _hat(n: int, covariate: np.ndarray | None) -> np.ndarray:
-    """Projection onto the intercept (and the covariate): Y - Y @ H are OLS residuals."""
+    """Projection onto the intercept (and the covariate, or the columns of a [n, k] matrix of
+    covariates): Y - Y @ H are OLS residuals."""
     cols = [np.ones(n)] if covariate is None else [np.ones(n), covariate]
     z = np.column_stack(cols)
     return np.asarray(z @ np.linalg.pinv(z))
@@ -130,8 +134,8 @@ def partial_spearman_rho(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
 
 
 def partial_permutation_spearman(similarity: pd.DataFrame, score: pd.Series,
-                                 covariate: pd.Series, *, n_perm: int = 100_000,
-                                 seed: int = 0) -> pd.DataFrame:
+                                 covariate: pd.Series | pd.DataFrame, *,
+                                 n_perm: int = 100_000, seed: int = 0) -> pd.DataFrame:
     """Per layer: partial Spearman rho (similarity vs score given ``covariate``, e.g. the
     typological distance to English), Freedman-Lane permutation p_raw and max-statistic p_max.
 
@@ -140,16 +144,19 @@ def partial_permutation_spearman(similarity: pd.DataFrame, score: pd.Series,
     sqrt((1 - r_xz^2)(1 - r_yz^2)) on ranks. Freedman-Lane null: the residuals of rank(score)
     under score ~ covariate are permuted, added back to the fitted values and regressed again;
     the similarity residuals stay fixed. Permutations and p-values as
-    `permutation_spearman`. Languages must have a finite covariate too; fewer than 4
-    (a partial correlation on 3 points is +-1 or undefined): every row NaN.
+    `permutation_spearman`. A frame of covariates (one per column) controls for all of them
+    at once (residuals on the ranks of each). Languages must have finite covariates too; fewer
+    than k + 3 for k covariates (a partial correlation on k + 2 points is +-1 or undefined):
+    every row NaN.
     """
     x, langs, layers = _shared(similarity, score, covariate)
     n = len(langs)
     y = score.astype(float).reindex(langs).to_numpy()
     z = covariate.astype(float).reindex(langs).to_numpy()
-    if n < 4 or np.ptp(y) == 0:
+    k = 1 if z.ndim == 1 else int(z.shape[-1])
+    if n < k + 3 or np.ptp(y) == 0:
         return _empty(layers, n, True)
-    hat = _hat(n, stats.rankdata(z))
+    hat = _hat(n, stats.rankdata(z, axis=0))
     rx = stats.rankdata(x, axis=1)
     ry = stats.rankdata(y)
     ex = rx - rx @ hat

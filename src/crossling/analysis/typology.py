@@ -113,3 +113,42 @@ def distance_to(languages: Iterable[str] | None = None, *, reference: str = "en"
         cos = float(v @ e / (np.linalg.norm(v) * np.linalg.norm(e)))
         dist[code] = float(np.clip(1.0 - cos, 0.0, 2.0))
     return pd.Series(dist, name=f"{feature_set}_distance", dtype=float).rename_axis("language")
+
+
+FAMILY_LEVELS = ("family", "branch")
+"""`families` levels: the top Glottolog clade (Indo-European) or the one below it (Germanic)."""
+
+
+def families(languages: Iterable[str] | None = None, *, level: str = "family") -> pd.Series:
+    """Language family of each PUD language from URIEL's Glottolog-derived ``fam`` features
+    (lang2vec); a Series of names (``Indo-European``) indexed by ISO 639-1 code.
+
+    URIEL gives a language one feature per clade it belongs to, nested; the clade with the
+    most member languages in URIEL is the top-level family (``level="family"``), the next
+    largest its branch (``level="branch"``: Germanic, Italic, Balto-Slavic; a language whose
+    family has no sub-clade in URIEL is its own family there).
+    """
+    if level not in FAMILY_LEVELS:
+        raise ConfigError(f"unknown family level {level!r}; known: {', '.join(FAMILY_LEVELS)}")
+    codes = [language_code(x) for x in languages] if languages is not None else list(PUD_ISO3)
+    codes = list(dict.fromkeys(codes))
+    for code in codes:
+        if code not in PUD_ISO3:
+            raise ConfigError(f"no family data for language {code!r}; known: "
+                              f"{', '.join(sorted(PUD_ISO3))}")
+    filename, _, prefix = FEATURE_SETS["fam"]
+    with np.load(_data_file(filename)) as db:
+        index = {str(code): i for i, code in enumerate(db["langs"])}
+        names = [str(n) for n in db["feats"]]
+        member = np.asarray(db["data"][:, :, 0]) == 1
+    size = member.sum(axis=0)
+    out = {}
+    for code in codes:
+        iso = next((c for c in PUD_ISO3[code] if c in index and member[index[c]].any()), None)
+        if iso is None:
+            raise ConfigError(f"language {code!r} ({'/'.join(PUD_ISO3[code])}) has no family "
+                              "in URIEL")
+        clades = sorted(np.flatnonzero(member[index[iso]]), key=lambda j: (-size[j], names[j]))
+        pick = clades[0] if level == "family" or len(clades) == 1 else clades[1]
+        out[code] = names[pick].removeprefix(prefix).removeprefix("F_")
+    return pd.Series(out, name=level, dtype=object).rename_axis("language")

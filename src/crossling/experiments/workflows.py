@@ -258,6 +258,35 @@ def run_facts(study: Study, cells: list[dict[str, Any]], progress: str
             ("devices", ", ".join(devices) or "not recorded")]
 
 
+def study_covariates(study: Study) -> dict[str, Any]:
+    """Per model name: a function computing the tokenizer covariates of P6 (sub-word overlap
+    with the source, script; `crossling.workflows.covariates.pud_covariates`) on the PUD of
+    the study's similarity languages, called by the report only when P6 needs them. A model
+    whose tokenizer or PUD files cannot be read gets an empty frame whose ``attrs["error"]``
+    says why (the report leaves those covariates out and says so)."""
+    from functools import partial
+
+    if study.similarity is None or not study.tasks:
+        return {}
+    return {model_name(m): partial(_model_covariates, study, m) for m in study.all_models}
+
+
+def _model_covariates(study: Study, model: str) -> Any:
+    import pandas as pd
+
+    from crossling.core.errors import DataError
+    from crossling.workflows.covariates import COVARIATE_COLUMNS, pud_covariates
+
+    languages = study.similarity.languages if study.similarity is not None else None
+    try:
+        return pud_covariates(model, study.ud, study.source, languages)
+    except (ConfigError, DataError, ModelError, OSError) as exc:
+        frame = pd.DataFrame(columns=COVARIATE_COLUMNS)
+        frame.attrs["error"] = str(exc).replace(str(model), model_name(model)).replace(
+            study.ud, "UD")
+        return frame
+
+
 def study_report(study_path: str | Path, *, store: str | Path | None = None,
                  data: str | Path | None = None, out: str | Path | None = None,
                  measure: str | None = None) -> StudyReport:
@@ -305,5 +334,6 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     index = build_report(scores, sims, folder, title=f"crossling report: {study.name}",
                          settings=ReportSettings() if measure is None
                          else ReportSettings(measure=measure),
-                         readme=(command, run_facts(study, cells, progress)))
+                         readme=(command, run_facts(study, cells, progress)),
+                         covariates=study_covariates(study))
     return StudyReport(progress=progress, out=folder, index=index)

@@ -9,14 +9,21 @@ must not import matplotlib, directly or through the report's figures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from crossling.analysis.alignment import alignment_robustness, finetuned_alignment
-from crossling.analysis.correlate import MAIN_METRIC, all_correlations, pretrained_vs_finetuned
+from crossling.analysis.confounds import confound_table, covariate_table
+from crossling.analysis.correlate import (
+    MAIN_METRIC,
+    all_correlations,
+    cross_similarity,
+    pretrained_vs_finetuned,
+    transfer_scores,
+)
 from crossling.analysis.deltas import deltas, summarize
 from crossling.analysis.frames import (
     SIMILARITY_KINDS,
@@ -48,7 +55,12 @@ from crossling.report.settings import ReportSettings
 from crossling.results import ScoreRow, SimilarityRow
 from crossling.similarity.measures import HEADLINE_MEASURE
 
-__all__ = ["ReportData", "choose_measure", "compute_report"]
+__all__ = ["Covariates", "ReportData", "choose_measure", "compute_report"]
+
+Covariates = pd.DataFrame | Callable[[], pd.DataFrame] | None
+"""A model's tokenizer covariates of the P6 targets
+(`crossling.workflows.covariates.language_covariates`), or a function computing them: called
+only when P6 has a correlation to control (reading and tokenising PUD takes a while)."""
 
 
 def _empty() -> pd.DataFrame:
@@ -141,6 +153,13 @@ class ReportData:
     """P5 per measure: how many targets' peak − top intervals lie above / below 0."""
     p6: pd.DataFrame = field(default_factory=_empty)
     """P6 per task and layer: ρ, permutation p, layer-corrected p, partial ρ given typology."""
+    p6_confounds: pd.DataFrame = field(default_factory=_empty)
+    """P6 per task and layer: partial ρ given each covariate and all at once, R², leave-one-
+    family-out ρ (`crossling.analysis.confounds`; p6-confounds.csv); empty unless some ρ of
+    `p6` is defined."""
+    p6_covariates: pd.DataFrame = field(default_factory=_empty)
+    """Per P6 target: syntax distance, family, sub-word overlap and script with what produced
+    them (p6-covariates.csv); empty with `p6_confounds`."""
     verdicts: pd.DataFrame = field(default_factory=_empty)
     """One row per judged statistic, P2-P6, by the rules of the analysis plan (verdicts.csv)."""
     similarity_all: pd.DataFrame = field(default_factory=_empty)
@@ -206,8 +225,12 @@ def named_models(rows: Sequence[Row]) -> list[Row]:
 
 
 def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
-                   settings: ReportSettings | None = None) -> ReportData:
+                   settings: ReportSettings | None = None,
+                   covariates: Covariates = None) -> ReportData:
     """Every number of the report, from result rows; draws nothing and writes nothing.
+
+    ``covariates`` (`Covariates`): without them the P6 confounds leave sub-word overlap and
+    script out (NaN, and say so).
 
     If the rows lack ``settings.measure`` the headline measure is reported (then biased linear
     CKA), and `ReportData.fallback_note` says so. Raises ValueError when there are no rows at
@@ -245,7 +268,7 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         robustness_table=tables.robustness_table(robust),
         **score_fields, **_similarity_fields(sf, sc, measure, settings.n_boot),
         **_proposition_fields(sc, all_sims, summary, measure, n_perm=settings.n_perm,
-                              robustness=robust),
+                              robustness=robust, covariates=covariates),
         **_probe_fields(probe_rows))
 
 
@@ -286,7 +309,8 @@ def _similarity_fields(sf: pd.DataFrame, sc: pd.DataFrame, measure: str,
 
 def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFrame,
                         measure: str, *, n_perm: int,
-                        robustness: pd.DataFrame | None = None) -> dict[str, Any]:
+                        robustness: pd.DataFrame | None = None,
+                        covariates: Covariates = None) -> dict[str, Any]:
     """The pre-registered statistics of P2-P6 and their verdicts (docs/reproduction/
     analysis-plan.md); empty frames for what the rows do not hold."""
     contrasts = hierarchical_gaps(sc) if not sc.empty else _empty()
@@ -305,7 +329,36 @@ def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFram
     return {"contrasts": contrasts, "p4_layers": p4_layers, "p4_seeds": p4_seeds,
             "layer_differences": layer_diff.reset_index(drop=True), "p5": p5, "p6": p6,
             "verdicts": verdicts, "similarity_all": sf, "finetuned_alignment": tuned,
-            "finetuned_alignment_table": tables.finetuned_alignment_table(tuned)}
+            "finetuned_alignment_table": tables.finetuned_alignment_table(tuned),
+            **_confound_fields(sf, sc, main, measure, p6, covariates, n_perm=n_perm)}
+
+
+def _confound_fields(sf: pd.DataFrame, sc: pd.DataFrame, main: dict[str, str], measure: str,
+                     p6: pd.DataFrame, covariates: Covariates, *,
+                     n_perm: int) -> dict[str, Any]:
+    """The P6 confounds and the per-target covariates, when some ρ of P6 is defined (with
+    fewer than 3 targets there is no correlation to control)."""
+    if p6.empty or not p6["rho"].notna().any():
+        return {}
+    if callable(covariates):
+        covariates = covariates()
+    confounds = confound_table(sf, sc, main, measure, covariates, n_perm=n_perm)
+    langs = _p6_targets(sf, sc, main, measure)
+    cov, note = covariate_table(langs, covariates)
+    table = cov.reset_index()
+    if covariates is not None and not covariates.empty:
+        extra = [c for c in covariates.columns if c not in table.columns]
+        table = table.merge(covariates[[*extra, "language"]], on="language", how="left")
+    table["note"] = note
+    return {"p6_confounds": confounds, "p6_covariates": table}
+
+
+def _p6_targets(sf: pd.DataFrame, sc: pd.DataFrame, main: dict[str, str],
+                measure: str) -> list[str]:
+    """Target codes with a pretrained ``measure`` similarity and a score of some P6 task."""
+    table = cross_similarity(sf, measure)
+    scored = {str(c) for t, m in main.items() for c in transfer_scores(sc, t, m).index}
+    return sorted(scored & {str(c) for c in table.columns})
 
 
 def _probe_fields(rows: Sequence[ScoreRow]) -> dict[str, Any]:

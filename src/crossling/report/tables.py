@@ -133,6 +133,31 @@ def p6_table(perm: pd.DataFrame) -> pd.DataFrame:
                          zip(perm["exact"], perm["n_permutations"], strict=True)]})
 
 
+def p6_confounds_table(conf: pd.DataFrame) -> pd.DataFrame:
+    """P6 confounds per task and layer: ρ, partial ρ given all covariates with its p (raw and
+    layer-corrected), the single partials, leave-one-family-out range, R² and power."""
+    from crossling.analysis.confounds import survives_confounds
+
+    def rng(lo: float, hi: float) -> str:
+        return "–" if math.isnan(lo) or math.isnan(hi) else f"{lo:.2f} to {hi:.2f}"
+
+    return pd.DataFrame({
+        "task": conf["task"], "layer": conf["layer"], "ρ": conf["rho"],
+        "partial ρ (all)": conf["partial_rho_all"],
+        "p (all)": [fmt_p(p) for p in conf["partial_p_all"]],
+        "p (all, layer-corrected)": [fmt_p(p) for p in conf["partial_p_all_max"]],
+        "partial ρ (syntax)": conf["partial_rho_syntax_distance"],
+        "partial ρ (overlap)": conf["partial_rho_subword_overlap"],
+        "partial ρ (script)": conf["partial_rho_same_script"],
+        "ρ leaving a family out": [rng(*v) for v in zip(conf["lo_family_min"],
+                                                         conf["lo_family_max"], strict=True)],
+        "R² (similarity)": conf["r2_similarity"],
+        "|ρ| at 80% power (all)": conf["mdr80_all"],
+        "survives": ["–" if (v := survives_confounds(r)) is None else ("yes" if v else "no")
+                     for r in conf.to_dict("records")],
+        "languages": conf["n_partial"]})
+
+
 def fmt_p(p: float) -> str:
     """A p-value with 3 significant digits (0.03125 -> 0.0312); ``–`` when undefined."""
     return "–" if p is None or math.isnan(p) else f"{p:.3g}"

@@ -9,7 +9,7 @@ for a study, the generated README. A file crossling did not write is never repla
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -18,7 +18,7 @@ import pandas as pd
 from crossling.analysis.verdicts import verdict_frame
 from crossling.core.atomic import atomic_write, write_text
 from crossling.core.manifest import check_outputs, writing_outputs
-from crossling.report.data import ReportData, compute_report, named_models
+from crossling.report.data import Covariates, ReportData, compute_report, named_models
 from crossling.report.depth import compare_depths, split_by_model
 from crossling.report.readme import render_readme
 from crossling.report.render import render_html, render_markdown
@@ -45,13 +45,17 @@ README_FILES = (
     ("layer-differences.csv", "P5 per target and measure: peak − top, paired interval"),
     ("p6-permutation.csv", "P6 per task and layer: ρ, permutation p, layer-corrected p, "
                            "partial ρ"),
+    ("p6-confounds.csv", "P6 per task and layer: partial ρ given syntax, sub-word overlap "
+                         "and script, leave-one-family-out ρ"),
+    ("p6-covariates.csv", "P6 per target: the covariates and what produced them"),
 )
 """The files the generated README lists (those present in the report folder)."""
 
 REPORT_OUTPUTS = (
     "report.md", "index.html", "README.md", "verdicts.csv", "p2-contrasts.csv", "scores.csv",
     "ref.csv", "deltas.csv", "delta-summary.csv", "similarity.csv", "settings.csv",
-    "p4-layers.csv", "p4-seeds.csv", "p5.csv", "p6-permutation.csv", "layer-differences.csv",
+    "p4-layers.csv", "p4-seeds.csv", "p5.csv", "p6-permutation.csv", "p6-confounds.csv",
+    "p6-covariates.csv", "layer-differences.csv",
     "finetuned-alignment.csv", "pretrained-vs-finetuned.csv", "correlations.csv",
     "robustness.csv", "robustness-curves.csv", "retrieval.csv", "probe.csv", "provenance.csv",
     "alignment.png", "alignment-per-target.png", "delta-by-group.png",
@@ -110,24 +114,31 @@ def _write_csv(path: Path, df: pd.DataFrame) -> Path:
 
 def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: str | Path, *,
                  title: str, settings: ReportSettings | None = None,
-                 readme: Readme | None = None) -> Path:
+                 readme: Readme | None = None,
+                 covariates: Mapping[str, Covariates] | None = None) -> Path:
     """Compute and render the report of ``scores`` and ``sims`` into ``out``; returns the HTML
     path. Everything is computed before anything is written: no rows at all (ValueError) leave
-    ``out`` as it was, and so does a folder holding a file crossling did not write."""
+    ``out`` as it was, and so does a folder holding a file crossling did not write.
+    ``covariates``: per model name, its tokenizer covariates of the P6 targets
+    (`crossling.report.data.Covariates`)."""
     check_report_folder(out)  # before minutes of resampling
+    covariates = covariates or {}
     by_model = split_by_model(named_models(scores), named_models(sims))
     if len(by_model) > 1:
-        return _several_models(by_model, Path(out), title, settings, readme)
-    data = compute_report(scores, sims, settings=settings)
+        return _several_models(by_model, Path(out), title, settings, readme, covariates)
+    model = next(iter(by_model), None)
+    data = compute_report(scores, sims, settings=settings,
+                          covariates=covariates.get(model) if model else None)
     return write_report(data, out, title=title, readme=readme)
 
 
 def _several_models(by_model: dict[str, tuple[list[ScoreRow], list[SimilarityRow]]],
                     folder: Path, title: str, settings: ReportSettings | None,
-                    readme: Readme | None) -> Path:
+                    readme: Readme | None, covariates: Mapping[str, Covariates]) -> Path:
     """Models side by side on the relative-depth axis in ``folder``, and each model's own
     report (absolute layers) in ``folder/models/<model>``; all computed before any write."""
-    datas = {m: compute_report(s, r, settings=settings) for m, (s, r) in by_model.items()}
+    datas = {m: compute_report(s, r, settings=settings, covariates=covariates.get(m))
+             for m, (s, r) in by_model.items()}
     subs = {m: f"models/{re.sub(r'[^A-Za-z0-9._-]+', '_', m)}" for m in by_model}
     measure = next(iter(datas.values())).measure
     sections = depth_sections(compare_depths(by_model), measure, list(subs.items()))
