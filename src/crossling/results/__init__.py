@@ -2,6 +2,7 @@
 upgrade of rows written by older versions (`compat`). Rows are tidy, one value per row, each
 carrying the provenance that traces it."""
 
+from crossling.results.counts import SentenceCounts, pack_values, unpack_values
 from crossling.results.io import (
     SIDECAR,
     read_rows_csv,
@@ -30,10 +31,7 @@ from crossling.results.rows import (
 )
 from crossling.results.sentences import (
     SENTENCE_FILE,
-    SentenceCounts,
-    pack_values,
     read_sentence_counts,
-    unpack_values,
     with_sentence_counts,
     write_sentence_counts,
 )

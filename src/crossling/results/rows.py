@@ -15,7 +15,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
 from crossling.results.compat import upgrade_score, upgrade_similarity
-from crossling.results.sentences import SentenceCounts
+from crossling.results.counts import SentenceCounts
 
 PROBE_TASK = "probe_pos"
 """The ``task`` of layer-wise probing rows: they share the score table with fine-tuning
