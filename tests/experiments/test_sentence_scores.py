@@ -41,7 +41,7 @@ def test_per_sentence_counts_reaggregate_to_every_stored_score(
     assert main(["run", str(study), "--store", str(store_path)]) == 0
     store = ResultStore(store_path)
     rows = store.score_rows(sentences=True)
-    assert {r.metric for r in rows} == METRICS and {r.reinit for r in rows} == {"REF", "1-1"}
+    assert {r.metric for r in rows} == METRICS and {r.reinit for r in rows} == {"REF", "1"}
     for r in rows:  # every run, set and metric
         assert r.sentences is not None, (r.task, r.reinit, r.language, r.metric)
         assert len(r.sentences.num) == r.n_sentences
@@ -49,14 +49,14 @@ def test_per_sentence_counts_reaggregate_to_every_stored_score(
         assert r.sentences.value(zero) == r.value, (r.task, r.language, r.metric)
         assert r.sentences.scale == (200.0 if r.metric == "span_f1" else 100.0)
     # the source is cut to its own limit, the targets to theirs
-    pos = {(r.language, r.reinit): r.n_sentences for r in rows if r.task == "pos"}
-    assert pos == {("en", g): 10 for g in ("REF", "1-1")} | {
-        (lang, g): 6 for lang in ("fr", "de") for g in ("REF", "1-1")}
-    # the same sentence set scores the same sentences in every run: REF and 1-1 share the
+    pos = {(r.language, r.reinit, r.metric): r.n_sentences for r in rows if r.task == "pos"}
+    assert pos == {("en", g, "upos_acc"): 10 for g in ("REF", "1")} | {
+        (lang, g, "upos_acc"): 6 for lang in ("fr", "de") for g in ("REF", "1")}
+    # the same sentence set scores the same sentences in every run: REF and 1 share the
     # per-sentence word counts (the denominators of accuracy)
     den = {(r.language, r.reinit): r.sentences.den for r in rows
            if r.task == "pos" and r.sentences is not None}
-    assert den[("fr", "REF")] == den[("fr", "1-1")] and den[("en", "REF")] == den[("en", "1-1")]
+    assert den[("fr", "REF")] == den[("fr", "1")] and den[("en", "REF")] == den[("en", "1")]
 
     # each cell's folder has them too, and a finished folder gives them back when its cell runs
     # again (the store's rows are replaced by the folder's)
@@ -82,11 +82,13 @@ def test_per_sentence_counts_reaggregate_to_every_stored_score(
     keys = ["task", "metric", "model", "reinit", "seed", "language"]
     sums = sentences.groupby(keys).agg(num=("num", "sum"), den=("den", "sum"),
                                        scale=("scale", "first"), n=("sentence", "size"),
-                                       is_source=("is_source", "first")).reset_index()
+                                       sentence_is_source=("is_source", "first"),
+                                       ).reset_index()
     both = scores.merge(sums, on=keys, how="outer", indicator=True)
     assert (both["_merge"] == "both").all() and len(both) == len(rows)
     total = both["scale"] * both["num"] / both["den"]
     again = total.where(both["den"] > 0, 0.0)  # span metrics of no entity: 0, as stored
     assert (again == both["value"]).all()
     assert (both["n"] == both["n_sentences"]).all()
-    assert (both["is_source"] == (both["language"] == both["source"])).all()
+    assert (both["sentence_is_source"] == both["is_source"]).all()
+    assert both["is_source"].sum() == sum(r.language == r.source for r in rows) == 7
