@@ -48,3 +48,28 @@ def test_source_is_the_rows_field() -> None:
     assert frame["is_source"].dtype == bool
     assert frame["source"].iloc[:3].tolist() == ["en", "en", "fr"]
     assert frame["source"].isna().tolist() == [False, False, False, True]
+
+
+def test_sentence_frame_has_one_row_per_sentence_under_the_contract_columns() -> None:
+    from crossling.analysis.frames import SENTENCE_COLUMNS, sentence_frame
+    from crossling.results import SentenceCounts
+
+    counts = SentenceCounts((1.0, 0.0, 2.0), (2.0, 1.0, 4.0), 200.0)
+    base = ScoreRow("ner", "en", "test", "span_f1", counts.value(), 0.0, 100.0, 3, 4, "m",
+                    "1-2", 3, source="en", sentences=counts)
+    target = replace(base, language="de", sentences=SentenceCounts((5.0,), (6.0,), 100.0),
+                     metric="span_precision")
+    frame = sentence_frame([base, replace(base, language="fr", sentences=None), target])
+    assert list(frame.columns) == SENTENCE_COLUMNS == [
+        "task", "metric", "model", "reinit", "seed", "language", "source", "is_source",
+        "sentence", "num", "den", "scale"]
+    assert frame["language"].tolist() == ["en"] * 3 + ["de"]  # fr kept no counts: no rows
+    assert frame["sentence"].tolist() == [0, 1, 2, 0]
+    assert frame["is_source"].tolist() == [True, True, True, False]
+    assert frame["reinit"].tolist() == ["1-2"] * 4 and frame["seed"].tolist() == [3] * 4
+    assert frame["scale"].tolist() == [200.0] * 3 + [100.0]
+    en = frame[frame["language"] == "en"]
+    assert en["scale"].iloc[0] * en["num"].sum() / en["den"].sum() == base.value
+    empty = sentence_frame([replace(base, sentences=None)])
+    assert list(empty.columns) == SENTENCE_COLUMNS and empty.empty
+    assert str(empty["num"].dtype) == "float64" and str(empty["sentence"].dtype) == "int64"

@@ -65,6 +65,9 @@ def test_finetune_cli(tiny_bert: Path, data_dir: Path, tmp_path: Path,
     ("--max-train-sentences", "-40", "--max-train-sentences"),
     ("--max-train-sentences", "0", "--max-train-sentences"),
     ("--max-eval-sentences", "0", "--max-eval-sentences"),
+    ("--max-source-sentences", "0", "--max-source-sentences must be > 0, got 0"),
+    ("--max-source-sentences", "half", "--max-source-sentences must be a number of sentences "
+                                       "or 'all', got 'half'"),
     ("--max-length", "0", "--max-length"), ("--max-length", "-3", "--max-length"),
     ("--max-length", "100000", "--max-length"),
     # no room for a word: every score was 0.00 (studies refused it already)

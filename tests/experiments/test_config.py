@@ -91,6 +91,10 @@ def test_errors_name_file_field_and_problem(tmp_path: Path, data_dir: Path, old:
      r"tasks\.pos\.max_train_sentences: must be > 0, got 0"),
     ("max_train_sentences: 20", "max_train_sentences: 20, max_eval_sentences: 0",
      r"tasks\.pos\.max_eval_sentences: must be > 0, got 0"),
+    ("max_train_sentences: 20", "max_train_sentences: 20, max_source_sentences: 0",
+     r"tasks\.pos\.max_source_sentences: must be > 0, got 0"),
+    ("max_train_sentences: 20", "max_train_sentences: 20, max_source_sentences: all",
+     r"tasks\.pos\.max_source_sentences: must be an integer >= 1, got 'all'"),
     ("n: 20", "n: -12", r"similarity\.n: must be >= 4, got -12 \(debiased_cka needs n >= 4\)"),
     ("n: 20", "n: 3", r"similarity\.n: must be >= 4, got 3"),
     # the registry's min_n: biased CKA of 2 centred rows is 1 whatever the data, so n >= 3
@@ -419,3 +423,40 @@ def test_training_settings_follow_train_configs_rule_at_their_field_path(
                 load_study(_write(tmp_path, data_dir, text))
             assert str(info.value).endswith(f"{where}.{name}: {direct.value.problem}")
 
+
+
+def test_the_source_test_set_has_its_own_limit_and_old_cells_keep_their_keys(
+        tmp_path: Path, data_dir: Path) -> None:
+    """``max_source_sentences`` absent is ``max_eval_sentences``: the cells of a study written
+    before the setting (and of one that repeats the limit) keep their keys; another limit,
+    ``null`` (all) among them, is another cell."""
+    from crossling.experiments.kinds.finetune import Params
+
+    def cells(extra: str) -> list[Params]:
+        text = BASE.replace("max_train_sentences: 20", "max_train_sentences: 20, "
+                                                       f"max_eval_sentences: 8{extra}")
+        out = [c.params for c in expand(load_study(_write(tmp_path, data_dir, text)))
+               if c.kind == "finetune"]
+        assert all(isinstance(p, Params) for p in out)
+        return out  # type: ignore[return-value]
+
+    keys = {}
+    for name, extra in (("before", ""), ("same", ", max_source_sentences: 8"),
+                        ("other", ", max_source_sentences: 30"),
+                        ("all", ", max_source_sentences: null")):
+        params = cells(extra)
+        keys[name] = [c.key for c in expand(load_study(tmp_path / "study.yaml"))
+                      if c.kind == "finetune"]
+        assert {p.source_sentences for p in params} == {
+            "before": {8}, "same": {8}, "other": {30}, "all": {None}}[name]
+        assert {p.max_eval_sentences for p in params} == {8}
+        own = "max_source_sentences" in params[0].identity()
+        assert own == (name in ("other", "all"))
+        # exactly the fields a cell's identity had before the setting, and this one if set
+        assert set(params[0].identity()) == {
+            "task", "reinit", "scheme", "seed", "training", "max_train_sentences",
+            "max_eval_sentences", "eval", *(["max_source_sentences"] if own else [])}
+    assert keys["same"] == keys["before"]
+    assert not set(keys["before"]) & set(keys["other"])
+    assert not set(keys["before"]) & set(keys["all"])
+    assert not set(keys["other"]) & set(keys["all"])

@@ -19,7 +19,7 @@ import pytest
 from crossling.experiments import store as store_module
 from crossling.experiments.cell import Cell
 from crossling.experiments.store import ResultStore
-from crossling.results import ModelModelRow, ProbeRow, ScoreRow, SimilarityRow
+from crossling.results import ModelModelRow, ProbeRow, ScoreRow, SentenceCounts, SimilarityRow
 from tests.experiments.fakes import Fake
 
 
@@ -288,6 +288,8 @@ def test_a_store_of_an_older_version_opens_and_gets_the_new_columns(tmp_path: Pa
     # of that version (crossling.results.compat), and the file is unchanged
     ro = ResultStore(path, readonly=True)
     (old_score,) = ro.score_rows()
+    assert ro.score_rows(sentences=True) == [old_score]  # no sentences table: no counts
+    assert ro.score_rows(sentences=True)[0].sentences is None
     (old_sim,) = ro.similarity_rows()
     assert old_score.source == "en" and not isinstance(old_score, ProbeRow)
     assert (old_sim.task, old_sim.seed, old_sim.finetune_cell) == ("pos", 0, None)
@@ -315,6 +317,28 @@ def test_a_store_of_an_older_version_opens_and_gets_the_new_columns(tmp_path: Pa
     assert store.similarity_rows()[2].compare_layer == 12
     assert ResultStore(path, readonly=True).similarity_rows("study", keys={"new"}) == [new_sim,
                                                                                        fall]
+
+
+def test_per_sentence_counts_are_stored_with_their_cell_and_replaced_with_it(
+        tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "s.sqlite")
+    store.add_cells("study", [Cell("a", "fake", Fake()), Cell("b", "fake", Fake())])
+    counts = SentenceCounts((1.0, 0.0, 2.5), (2.0, 1.0, 3.0), 200.0)
+    other = SentenceCounts((4.0,), (5.0,), 100.0)
+    a_rows = [replace(_row(1, "a"), sentences=counts), _row(2, "a")]
+    b_rows = [replace(_row(1, "b"), sentences=other)]  # same language and metric, other cell
+    for key, rows in (("a", a_rows), ("b", b_rows)):
+        assert store.claim(key)
+        store.finish(key, rows, {})
+    plain = store.score_rows()
+    assert [r.sentences for r in plain] == [None, None, None]  # only when asked for
+    read = store.score_rows(sentences=True)
+    assert [r.sentences for r in read] == [counts, None, other] and read == plain
+    assert [r.sentences for r in store.score_rows(keys={"b"}, sentences=True)] == [other]
+    # a cell finished again replaces its counts with its rows (none kept: none left)
+    assert store.reopen("a") and store.claim("a")
+    store.finish("a", [_row(1, "a")], {})
+    assert [r.sentences for r in store.score_rows(sentences=True)] == [other, None]
 
 
 def test_full_disk_is_one_oserror_naming_the_store_and_keeps_it(

@@ -209,3 +209,29 @@ def test_span_f1_and_counts_equal_seqeval(data_dir: Path, spec: str) -> None:
     prec, rec, _, support = precision_recall_fscore_support(g, p, average="micro")
     assert n_gold.sum() == support == ours["span_recall"].n_units
     assert tp.sum() == round(rec * support) and n_pred.sum() == round(tp.sum() / prec)
+
+
+def test_every_score_keeps_the_per_sentence_counts_it_is_the_ratio_of() -> None:
+    """The counts re-aggregate to the value exactly: what a shared-draw interval resamples."""
+    gold = [["DET", "NOUN"], ["VERB"], ["X", "X", "X"]]
+    pred = [["DET", "VERB"], ["VERB"], ["X", "Y", "X"]]
+    acc = accuracy(gold, pred)
+    assert acc.sentences is not None
+    assert acc.sentences.num == (1.0, 1.0, 2.0) and acc.sentences.den == (2.0, 1.0, 3.0)
+    assert acc.sentences.scale == 100.0 and acc.sentences.value() == acc.value
+    parse = attachment_scores([[0, 1], [0]], [["root", "obj"], ["root"]],
+                              [[0, 0], [0]], [["root", "obj"], ["nsubj"]])
+    assert parse["uas"].sentences is not None and parse["las"].sentences is not None
+    assert parse["uas"].sentences.num == (1.0, 1.0) and parse["las"].sentences.num == (1.0, 0.0)
+    for score in parse.values():
+        assert score.sentences is not None and score.sentences.value() == score.value
+    spans = span_f1([["B-PER", "I-PER", "O", "B-LOC"], ["O"], ["B-ORG"]],
+                    [["B-PER", "I-PER", "O", "O"], ["B-LOC"], ["B-ORG"]])
+    f1 = spans["span_f1"].sentences
+    assert f1 is not None and f1.scale == 200.0
+    assert f1.num == (1.0, 0.0, 1.0) and f1.den == (3.0, 1.0, 2.0)  # tp; predicted + gold
+    prec, rec = spans["span_precision"].sentences, spans["span_recall"].sentences
+    assert prec is not None and prec.den == (1.0, 1.0, 1.0) and prec.scale == 100.0
+    assert rec is not None and rec.den == (2.0, 0.0, 1.0)
+    for score in spans.values():
+        assert score.sentences is not None and score.sentences.value(0.0) == score.value

@@ -114,6 +114,7 @@ def _pos_args(ud_dir: Path, model: Path, out: Path, evals: dict[str, Path] | Non
     ({"max_train_sentences": 0}, ConfigError, r"^max_train_sentences = 0: must be > 0$"),
     ({"max_train_sentences": -40}, ConfigError, r"^max_train_sentences = -40: must be > 0$"),
     ({"max_eval_sentences": 0}, ConfigError, r"^max_eval_sentences = 0: must be > 0$"),
+    ({"max_source_sentences": 0}, ConfigError, r"^max_source_sentences = 0: must be > 0$"),
     ({"max_length": 300}, ConfigError, r"^max_length 300 exceeds the 256 positions of"),
     ({"reinit": "5-6"}, ConfigError, r"^layer 5 out of range 1\.\.4$"),
     ({"reinit_scheme": "xavier"}, ConfigError, r"^reinit_scheme must be one of .*, got 'xavier'$"),
@@ -140,7 +141,7 @@ def test_bad_input_fails_before_training_and_leaves_no_folder(
     config = TrainConfig(**{**asdict(CONFIG), **config_changes})
     options = {k: v for k, v in change.items() if k in ("source", "max_train_sentences",
                                                         "max_eval_sentences", "reinit",
-                                                        "reinit_scheme")}
+                                                        "reinit_scheme", "max_source_sentences")}
     out = tmp_path / "out"
     with pytest.raises(error, match=match):
         run_finetune(task, model, train, dev, evals, out, training=config,  # type: ignore[arg-type]
@@ -225,6 +226,7 @@ def test_settings_rules_name_their_field() -> None:
     assert base.replace(evals="fr").evals == ("fr",)  # a bare spec is one
     for change, name in (({"task": "tagging"}, "task"), ({"seed": -1}, "seed"),
                          ({"max_eval_sentences": 0}, "max_eval_sentences"),
+                         ({"max_source_sentences": -1}, "max_source_sentences"),
                          ({"training": {"lrr": 1}}, "training.lrr"),
                          ({"trim_vocab": "no"}, "trim_vocab")):
         with pytest.raises(SettingError) as err:
@@ -272,3 +274,27 @@ def test_a_preset_group_is_resolved_for_the_models_depth(fixture_bert: Path) -> 
         with_depth(base.replace(reinit="each"))
     with pytest.raises(SettingError, match=r"each of 2 blocks has 2 groups"):
         with_depth(base.replace(reinit="each:3"))
+
+
+def test_the_source_test_set_is_cut_to_its_own_limit_the_others_to_theirs(
+        tiny_bert: Path, ud_dir: Path) -> None:
+    """``max_source_sentences`` cuts the source's test set alone (None: all of it); absent, it
+    is ``max_eval_sentences`` and the run's manifest is the one it had before the setting."""
+    from crossling.data.specs import TaskFiles
+    from crossling.workflows.finetune import _read_sets, manifest_settings
+
+    train = resolve_ud(ud_dir, "en_ewt", "dev")
+    evals = {"en": resolve_ud(ud_dir, "en"), "fr": resolve_ud(ud_dir, "fr")}
+    files = TaskFiles([train], [train], "en", evals)
+    base = FinetuneSettings(task="pos", model=str(tiny_bert), max_train_sentences=8,
+                            max_eval_sentences=6)
+    for source_limit, n_source in ((None, 1000), (10, 10), (6, 6)):
+        s = base.replace(max_source_sentences=source_limit)
+        sets = _read_sets(s, files, "en")
+        assert len(sets.tests["en"]) == n_source  # the whole of en PUD: 1000 sentences
+        assert len(sets.tests["fr"]) == 6 and len(sets.dev) == 6
+        manifest = manifest_settings(s, files)
+        assert manifest.get("max_source_sentences", 6) == source_limit
+    default = _read_sets(base, files, "en")
+    assert len(default.tests["en"]) == 6 and base.source_sentences == 6
+    assert "max_source_sentences" not in manifest_settings(base, files)

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from crossling.results import ScoreRow, SimilarityRow
 
 SCORE_COLUMNS = ["task", "language", "metric", "value", "ci_low", "ci_high", "n_sentences",
                  "n_units", "model", "reinit", "seed", "source", "is_source"]
+SENTENCE_COLUMNS = ["task", "metric", "model", "reinit", "seed", "language", "source", "is_source",
+                    "sentence", "num", "den", "scale"]
+"""The columns of `sentence_frame` (a contract: the statistics that resample sentences read
+them)."""
 SIMILARITY_COLUMNS = ["kind", "source", "target", "layer", "metric", "value", "ci_low", "ci_high",
                       "null_mean", "null_high", "n", "pooling", "model", "compare_model", "task",
                       "seed", "finetune_cell", "finetuned", "reinit", "compare_seed"]
@@ -33,6 +38,36 @@ def scores_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:
     df = pd.DataFrame.from_records(records, columns=SCORE_COLUMNS)
     df["is_source"] = df["is_source"].astype(bool)
     return df
+
+
+def sentence_frame(rows: Sequence[ScoreRow]) -> pd.DataFrame:
+    """One row per evaluated sentence of every score that kept its per-sentence counts
+    (`crossling.results.SentenceCounts`): ``value = scale * sum(num) / sum(den)`` over a
+    (task, metric, model, reinit, seed, language) group; ``sentence`` is the 0-based index in
+    the evaluated set, the same sentence in every run of that set. Rows without counts (cells
+    stored before they were kept) add nothing."""
+    parts = []
+    for r in rows:
+        if r.sentences is None or not r.sentences.num:
+            continue
+        n = len(r.sentences.num)
+        labels = {"task": r.task, "metric": r.metric, "model": r.model, "reinit": str(r.reinit),
+                  "seed": r.seed, "language": r.language, "source": r.source,
+                  "is_source": r.source is not None and r.language == r.source}
+        parts.append(pd.DataFrame({
+            **{k: [v] * n for k, v in labels.items()},
+            "sentence": np.arange(n, dtype=np.int64),
+            "num": np.asarray(r.sentences.num, dtype=np.float64),
+            "den": np.asarray(r.sentences.den, dtype=np.float64),
+            "scale": np.full(n, float(r.sentences.scale))}, columns=SENTENCE_COLUMNS))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=_SENTENCE_DTYPES.get(c, object))
+                             for c in SENTENCE_COLUMNS})
+    return pd.concat(parts, ignore_index=True)
+
+
+_SENTENCE_DTYPES = {"seed": "int64", "is_source": "bool", "sentence": "int64", "num": "float64",
+                    "den": "float64", "scale": "float64"}
 
 
 def without_other_source_sets(scores: pd.DataFrame) -> pd.DataFrame:

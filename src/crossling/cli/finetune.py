@@ -11,6 +11,7 @@ from crossling.cli.options import add_precision_option
 from crossling.core.errors import SettingError
 from crossling.core.settings import as_flag
 from crossling.models.reinit import SCHEMES
+from crossling.training.finetune import AS_EVAL, SourceLimit
 from crossling.training.loop import TrainConfig
 from crossling.training.tasks import TASKS
 from crossling.workflows.finetune import FinetuneSettings, prepare_finetune
@@ -29,7 +30,22 @@ def _settings(args: argparse.Namespace) -> FinetuneSettings:
         evals=args.eval, allow_test_training=args.allow_test_training, reinit=args.reinit,
         reinit_scheme=args.reinit_scheme, seed=args.seed, training=TrainConfig(**given),
         max_train_sentences=args.max_train_sentences,
-        max_eval_sentences=args.max_eval_sentences)
+        max_eval_sentences=args.max_eval_sentences,
+        max_source_sentences=_source_sentences(args.max_source_sentences))
+
+
+def _source_sentences(value: str | None) -> SourceLimit:
+    """``--max-source-sentences``: absent (`AS_EVAL`), ``all`` (None) or a number (checked by
+    the settings)."""
+    if value is None:
+        return AS_EVAL
+    if value.strip().lower() == "all":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingError("max_source_sentences", f"must be a number of sentences or 'all', "
+                                                   f"got {value!r}") from None
 
 
 def _finetune(args: argparse.Namespace) -> int:
@@ -81,7 +97,11 @@ def register(sub: Any) -> None:
     p.add_argument("--max-length", type=int, default=None, help="sub-words per sentence, "
                                                                 "at least 3 (default 256)")
     p.add_argument("--max-train-sentences", type=int, default=None)
-    p.add_argument("--max-eval-sentences", type=int, default=None)
+    p.add_argument("--max-eval-sentences", type=int, default=None,
+                   help="sentences of the dev set and of every test set (default: all)")
+    p.add_argument("--max-source-sentences", default=None,
+                   metavar="N|all", help="sentences of the source test set alone (default: "
+                                         "--max-eval-sentences)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     add_precision_option(p, default=None)
     p.add_argument("--out", default=None,

@@ -17,6 +17,8 @@ A concurrent writer's temporary is never touched.
 from __future__ import annotations
 
 import errno
+import gzip
+import io
 import json
 import os
 import re
@@ -240,6 +242,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def atomic_write(path: str | Path, writer: Callable[[IO[str]], Any]) -> Path:
     """Write a text file atomically with ``writer(fh)``; return the final path."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        writer(fh)
+    return Path(path)
+
+
+def atomic_write_gzip(path: str | Path, writer: Callable[[IO[str]], Any]) -> Path:
+    """`atomic_write` into a gzip file whose bytes depend on the text alone (no name, no time
+    in its header), so the same text gives the same file."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+            io.TextIOWrapper(gz, encoding="utf-8", newline="") as fh:
         writer(fh)
     return Path(path)
 

@@ -45,6 +45,7 @@ from crossling.retrieval.metrics import min_sentences as retrieval_min_sentences
 from crossling.retrieval.settings import variant_list
 from crossling.similarity.measures import get_measure, get_measures, measure_ids, min_sentences
 from crossling.similarity.pooling import POOLINGS
+from crossling.training.finetune import AS_EVAL, SourceLimit, source_size
 from crossling.training.loop import TrainConfig
 
 TASK_NAMES = ("pos", "parsing", "ner")
@@ -65,6 +66,8 @@ class TaskSpec(Settings):
     eval: list[str]
     max_train_sentences: int | None = setting(None, rule=SIZE)
     max_eval_sentences: int | None = setting(None, rule=SIZE)
+    max_source_sentences: SourceLimit = setting(AS_EVAL, rule=source_size)  # noqa: RUF009
+    """Sentences of the source test set alone (None: all; absent: ``max_eval_sentences``)."""
     reinit: list[str] | None = None
     """The task's RANDOM-INIT groups (``tasks.<task>.reinit``); None: the study's ``reinit``."""
     training: TrainConfig | None = None
@@ -404,7 +407,7 @@ def _task(tasks_f: Fields, tname: str, folders: DataFolders, reinit: list[str],
         dev=tf.strings("dev", [default_train(tname)]),
         test=tf.get("test", str, DEFAULT_TEST),
         eval=tf.strings("eval", []),
-        **tf.values("max_train_sentences", "max_eval_sentences"),
+        **tf.values("max_train_sentences", "max_eval_sentences", "max_source_sentences"),
         reinit=_reinit(tf, reinit) if "reinit" in tf.data else None,
         training=_training(tf.sub("training"), training) if "training" in tf.data
         else None)

@@ -17,12 +17,21 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from crossling.core.atomic import disk_full
 from crossling.core.errors import ConfigError
-from crossling.results import SCORE_RECORD, SIMILARITY_RECORD, ScoreRow, SimilarityRow
+from crossling.results import (
+    SCORE_RECORD,
+    SIMILARITY_RECORD,
+    ScoreRow,
+    SentenceCounts,
+    SimilarityRow,
+    pack_values,
+    unpack_values,
+)
 
 _SCORE_COLS = list(SCORE_RECORD)
 _SIM_COLS = list(SIMILARITY_RECORD)
@@ -38,7 +47,11 @@ CREATE TABLE IF NOT EXISTS scores (cell TEXT NOT NULL REFERENCES cells(key),
     {", ".join(c + " TEXT" for c in _SCORE_COLS)});
 CREATE TABLE IF NOT EXISTS similarity (cell TEXT NOT NULL REFERENCES cells(key),
     {", ".join(c + " TEXT" for c in _SIM_COLS)});
+CREATE TABLE IF NOT EXISTS sentences (cell TEXT NOT NULL REFERENCES cells(key),
+    language TEXT NOT NULL, metric TEXT NOT NULL, scale REAL NOT NULL, num TEXT NOT NULL,
+    den TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS scores_cell ON scores(cell);
+CREATE INDEX IF NOT EXISTS sentences_cell ON sentences(cell);
 CREATE INDEX IF NOT EXISTS similarity_cell ON similarity(cell);
 """
 
@@ -256,10 +269,17 @@ class ResultStore:
 
     def finish(self, key: str, rows: Sequence[SimilarityRow | ScoreRow],
                provenance: dict[str, Any]) -> None:
-        """Store a cell's rows and mark it done, in one transaction (all or nothing)."""
+        """Store a cell's rows (and the per-sentence counts its score rows carry) and mark it
+        done, in one transaction (all or nothing)."""
         with self._transaction() as con:
-            con.execute("DELETE FROM scores WHERE cell=?", (key,))
-            con.execute("DELETE FROM similarity WHERE cell=?", (key,))
+            for table in ("scores", "similarity", "sentences"):
+                con.execute(f"DELETE FROM {table} WHERE cell=?", (key,))
+            con.executemany(
+                "INSERT INTO sentences (cell, language, metric, scale, num, den) VALUES "
+                "(?,?,?,?,?,?)",
+                [(key, r.language, r.metric, r.sentences.scale, pack_values(r.sentences.num),
+                  pack_values(r.sentences.den)) for r in rows
+                 if isinstance(r, ScoreRow) and r.sentences is not None])
             scores = [[key, *_encode(r)] for r in rows if isinstance(r, ScoreRow)]
             sims = [[key, *_encode(r)] for r in rows if isinstance(r, SimilarityRow)]
             for table, data in (("scores", scores), ("similarity", sims)):
@@ -307,7 +327,8 @@ class ResultStore:
 
     # -- rows ----------------------------------------------------------------------------------
     def _rows(self, table: str, cls: type[ScoreRow] | type[SimilarityRow], cols: list[str],
-              study: str | None, keys: Collection[str] | None) -> list[Any]:
+              study: str | None, keys: Collection[str] | None) -> list[tuple[str, Any]]:
+        """(cell, row) of every row of finished cells."""
         args: tuple[Any, ...] = ()
         with self._connect() as con:
             have = set(_columns(con, table))  # a read-only old store lacks newer fields
@@ -317,16 +338,37 @@ class ResultStore:
             if study is not None:
                 q += " AND c.study=?"
                 args = (study,)
-            return [_decode(cls, cols, r[1:]) for r in con.execute(q + " ORDER BY t.rowid", args)
+            return [(str(r[0]), _decode(cls, cols, r[1:]))
+                    for r in con.execute(q + " ORDER BY t.rowid", args)
                     if keys is None or r[0] in keys]
 
-    def score_rows(self, study: str | None = None,
-                   keys: Collection[str] | None = None) -> list[ScoreRow]:
+    def score_rows(self, study: str | None = None, keys: Collection[str] | None = None,
+                   sentences: bool = False) -> list[ScoreRow]:
         """Rows of finished cells (of ``study``; of the cells ``keys`` only, when given: a
         study edited since keeps its old cells in the store, and a report wants the current
-        ones)."""
-        return self._rows("scores", ScoreRow, _SCORE_COLS, study, keys)
+        ones). With ``sentences``, each row carries its per-sentence counts where the store
+        has them (none for cells stored before they were kept)."""
+        rows = self._rows("scores", ScoreRow, _SCORE_COLS, study, keys)
+        if not sentences:
+            return [row for _, row in rows]
+        counts = self._sentence_counts({cell for cell, _ in rows})
+        return [replace(row, sentences=counts[(cell, row.language, row.metric)])
+                if (cell, row.language, row.metric) in counts else row for cell, row in rows]
+
+    def _sentence_counts(self, cells: Collection[str],
+                         ) -> dict[tuple[str, str, str], SentenceCounts]:
+        """The stored counts of ``cells`` by (cell, language, metric)."""
+        with self._connect() as con:
+            if "sentences" not in {r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}:
+                return {}  # a read-only store of an older version
+            return {(cell, lang, metric): SentenceCounts(unpack_values(num),
+                                                         unpack_values(den), float(scale))
+                    for cell, lang, metric, scale, num, den in con.execute(
+                        "SELECT cell, language, metric, scale, num, den FROM sentences "
+                        "ORDER BY rowid") if cell in cells}
 
     def similarity_rows(self, study: str | None = None,
                         keys: Collection[str] | None = None) -> list[SimilarityRow]:
-        return self._rows("similarity", SimilarityRow, _SIM_COLS, study, keys)
+        return [row for _, row in self._rows("similarity", SimilarityRow, _SIM_COLS, study,
+                                             keys)]

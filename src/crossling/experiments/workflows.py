@@ -318,7 +318,7 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     keys = [c.key for c in expand(study)]
     known = {c["key"]: c["status"] for c in results.cells()}
     progress = progress_line({k: known.get(k) for k in keys})
-    scores = results.score_rows(None, set(keys))
+    scores = results.score_rows(None, set(keys), sentences=True)
     sims = results.similarity_rows(None, set(keys))
     if not scores and not sims:
         raise ConfigError(f"{store_path}: no finished cells for study {study.name!r} "

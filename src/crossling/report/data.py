@@ -30,6 +30,7 @@ from crossling.analysis.frames import (
     finetuning_of,
     is_ref_model,
     scores_frame,
+    sentence_frame,
     similarity_frame,
 )
 from crossling.analysis.hierarchical import hierarchical_gaps
@@ -91,6 +92,9 @@ class ReportData:
     provenance: pd.DataFrame
     ref_table: pd.DataFrame = field(default_factory=_empty)
     """Table 1 (empty without scores)."""
+    sentences: pd.DataFrame = field(default_factory=_empty)
+    """`crossling.analysis.frames.sentence_frame` of the score rows (sentence-scores.csv.gz;
+    no rows when none kept its per-sentence counts)."""
     deltas: pd.DataFrame = field(default_factory=_empty)
     delta_summary: pd.DataFrame = field(default_factory=_empty)
     delta_table: pd.DataFrame = field(default_factory=_empty)
@@ -260,6 +264,7 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
     curves, robust = alignment_robustness(sf, n_boot=settings.n_boot)
     return ReportData(
         measure=measure, requested_measure=settings.measure, scores=sc, similarity=sf,
+        sentences=sentence_frame(scores),
         pretrained_rows=tuple(r for r in sims if r.kind == "cross-lingual" and
                               finetuning_of(r)[0] is None),
         settings=tables.settings_table(sf, sc, prov, measure),

@@ -16,7 +16,7 @@ from typing import IO
 import pandas as pd
 
 from crossling.analysis.verdicts import verdict_frame
-from crossling.core.atomic import atomic_write, write_text
+from crossling.core.atomic import atomic_write, atomic_write_gzip, write_text
 from crossling.core.manifest import check_outputs, writing_outputs
 from crossling.report.data import Covariates, ReportData, compute_report, named_models
 from crossling.report.depth import compare_depths, split_by_model
@@ -26,8 +26,12 @@ from crossling.report.sections import build_sections, depth_sections, report_csv
 from crossling.report.settings import ReportSettings
 from crossling.results import ScoreRow, SimilarityRow
 
-__all__ = ["README_FILES", "REPORT_OUTPUTS", "build_report", "check_report_folder",
-           "write_report"]
+__all__ = ["README_FILES", "REPORT_OUTPUTS", "SENTENCE_SCORES", "build_report",
+           "check_report_folder", "write_report"]
+
+SENTENCE_SCORES = "sentence-scores.csv.gz"
+"""The per-sentence counts of every score (`crossling.analysis.frames.sentence_frame`), gzip:
+written beside scores.csv, header only when no score kept them."""
 
 Readme = tuple[str, Sequence[tuple[str, str]]]
 """(command, facts) of a study's generated README: what was run, and labelled facts."""
@@ -53,6 +57,7 @@ README_FILES = (
 
 REPORT_OUTPUTS = (
     "report.md", "index.html", "README.md", "verdicts.csv", "p2-contrasts.csv", "scores.csv",
+    SENTENCE_SCORES,
     "ref.csv", "deltas.csv", "delta-summary.csv", "similarity.csv", "settings.csv",
     "p4-layers.csv", "p4-seeds.csv", "p5.csv", "p6-permutation.csv", "p6-confounds.csv",
     "p6-covariates.csv", "layer-differences.csv",
@@ -92,6 +97,9 @@ def _write_report(data: ReportData, folder: Path, title: str, readme: Readme | N
         csvs.setdefault("verdicts.csv", verdict_frame([]))
     for name, frame in csvs.items():
         _write_csv(folder / name, frame)
+    if "scores.csv" in csvs:  # beside it: what a decision interval resamples
+        atomic_write_gzip(folder / SENTENCE_SCORES,
+                          lambda fh: data.sentences.to_csv(fh, index=False))
     write_text(folder / "report.md", render_markdown(title, sections))
     index = write_text(folder / "index.html", render_html(title, sections))
     if readme is not None:

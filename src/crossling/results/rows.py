@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
 from crossling.results.compat import upgrade_score, upgrade_similarity
+from crossling.results.counts import SentenceCounts
 
 PROBE_TASK = "probe_pos"
 """The ``task`` of layer-wise probing rows: they share the score table with fine-tuning
@@ -220,6 +221,10 @@ class ScoreRow:
     seed: int
     provenance: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    sentences: SentenceCounts | None = field(default=None, kw_only=True, compare=False,
+                                             repr=False)
+    """The per-sentence counts ``value`` is the ratio of, when kept: not a stored column (the
+    store and a run folder keep them apart, `crossling.results.sentences`), nor compared."""
 
     def __post_init__(self) -> None:
         if (self.task == PROBE_TASK) != isinstance(self, ProbeRow):

@@ -8,6 +8,7 @@ run's rows back.
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import shutil
@@ -19,13 +20,14 @@ import numpy as np
 import torch
 
 from crossling.core.atomic import make_temp_dir
+from crossling.core.checks import check_count
 from crossling.core.errors import ModelError
 from crossling.data.example import Example, examples_from_ud
 from crossling.data.memo import read_conllu_once
 from crossling.data.ner import read_iob2
 from crossling.models.families import family_of
 from crossling.models.vocab import TrimmedEmbedding
-from crossling.results import ScoreRow, SimilarityRow, WeightChangeRow
+from crossling.results import SENTENCE_FILE, ScoreRow, SimilarityRow, WeightChangeRow
 
 SUBSAMPLE_SEED = 0
 """Training subsets are drawn with a fixed seed, so runs that differ only in their training seed
@@ -35,8 +37,36 @@ WEIGHT_CHANGE = "weight-change.json"
 """The run's relative weight change per block (`weight_change_rows`)."""
 
 RUN_OUTPUTS = ("scores.csv", "scores.json", "provenance.json", "encoder", "head.pt",
-               "labels.json", "fit", WEIGHT_CHANGE)
+               "labels.json", "fit", WEIGHT_CHANGE, SENTENCE_FILE)
 """What a run writes beside its manifest (``overwrite`` empties only folders of such files)."""
+
+
+class _AsEval(enum.Enum):
+    AS_EVAL = "as max_eval_sentences"
+
+    def __repr__(self) -> str:
+        return "AS_EVAL"
+
+
+AS_EVAL = _AsEval.AS_EVAL
+"""The default of ``max_source_sentences``: the source test set is cut like the targets (so
+the runs and cells of studies written before the setting keep their results and keys)."""
+
+SourceLimit = int | None | _AsEval
+"""A ``max_source_sentences``: a number of sentences, None (all of them) or `AS_EVAL`."""
+
+
+def source_size(name: str, value: Any) -> SourceLimit:
+    """The rule of ``max_source_sentences``: `AS_EVAL`, None (all) or an integer >= 1."""
+    if value is AS_EVAL or value is None:
+        return value
+    return check_count(name, value, 1)
+
+
+def source_limit(max_source: SourceLimit, max_eval: int | None) -> int | None:
+    """The sentences the source test set is cut to: ``max_source``, or ``max_eval`` for
+    `AS_EVAL`."""
+    return max_eval if max_source is AS_EVAL else max_source
 
 
 def read_examples(task: str, paths: Sequence[str | Path], limit: int | None = None,

@@ -14,18 +14,29 @@ from dataclasses import dataclass, field
 import numpy as np
 from seqeval.metrics.sequence_labeling import get_entities
 
+from crossling.results import SentenceCounts
+
 N_BOOT = 1000
 
 
 @dataclass(frozen=True)
 class Score:
-    """A score in [0, 100] with a 95% bootstrap interval over sentences."""
+    """A score in [0, 100] with a 95% bootstrap interval over sentences, and the per-sentence
+    counts it is the ratio of (``sentences``: None when not kept)."""
 
     value: float
     ci_low: float
     ci_high: float
     n_sentences: int
     n_units: int
+    sentences: SentenceCounts | None = field(default=None, compare=False, repr=False)
+
+
+def sentence_counts(num: np.ndarray | Sequence[float], den: np.ndarray | Sequence[float],
+                    f1: bool = False) -> SentenceCounts:
+    """The counts `bootstrap_ratio` turns into a score: scale 200 for F1, else 100."""
+    return SentenceCounts(tuple(float(v) for v in num), tuple(float(v) for v in den),
+                          200.0 if f1 else 100.0)
 
 
 def bootstrap_ratio(num: np.ndarray, den: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
@@ -85,7 +96,8 @@ class RatioMetric:
         value, lo, hi = bootstrap_ratio(np.array(self.num), np.array(self.den), n_boot=n_boot,
                                         seed=seed, f1=self.f1)
         units = int(sum(self.den)) if n_units is None else n_units
-        return Score(value, lo, hi, len(self.num), units)
+        return Score(value, lo, hi, len(self.num), units,
+                     sentence_counts(self.num, self.den, self.f1))
 
 
 def _check_lengths(gold: Sequence[object], pred: Sequence[object], what: str) -> None:
@@ -154,6 +166,6 @@ def span_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
     prec = bootstrap_ratio(tp_a, pred_a, seed=seed, zero_division=0.0)
     rec = bootstrap_ratio(tp_a, gold_a, seed=seed, zero_division=0.0)
     units = int(gold_a.sum())
-    return {"span_f1": Score(*f1, len(gold), units),
-            "span_precision": Score(*prec, len(gold), units),
-            "span_recall": Score(*rec, len(gold), units)}
+    return {"span_f1": Score(*f1, len(gold), units, sentence_counts(tp_a, pred_a + gold_a, True)),
+            "span_precision": Score(*prec, len(gold), units, sentence_counts(tp_a, pred_a)),
+            "span_recall": Score(*rec, len(gold), units, sentence_counts(tp_a, gold_a))}

@@ -44,18 +44,31 @@ from crossling.models.reinit import (
     resolve_group,
 )
 from crossling.models.vocab import merge_vocabulary, trim_vocabulary
-from crossling.results import ScoreRow, SimilarityRow, write_rows_csv, write_rows_json
+from crossling.results import (
+    SENTENCE_FILE,
+    ScoreRow,
+    SimilarityRow,
+    read_sentence_counts,
+    with_sentence_counts,
+    write_rows_csv,
+    write_rows_json,
+    write_sentence_counts,
+)
 from crossling.training.encoded import EncodedTokenizer, default_cache_dir
 from crossling.training.finetune import (
+    AS_EVAL,
     RUN_OUTPUTS,
     SUBSAMPLE_SEED,
     WEIGHT_CHANGE,
     Snapshot,
+    SourceLimit,
     load_rows,
     load_weight_change,
     read_examples,
     save_finetuned_model,
     snapshot_blocks,
+    source_limit,
+    source_size,
     weight_change_rows,
 )
 from crossling.training.loop import (
@@ -138,6 +151,8 @@ class FinetuneSettings(Settings):
     defaults, `crossling.data.specs`). ``training``: a TrainConfig or a mapping of its fields.
     ``trim_vocab`` trains only the embedding rows of the sub-words the run encodes (exact,
     `crossling.models.vocab`); ``save_model=False`` keeps no fine-tuned model.
+    ``max_eval_sentences`` cuts the dev set and every test set, ``max_source_sentences`` (None:
+    all; default: ``max_eval_sentences``) the source test set alone.
     """
 
     task: str = setting(rule=one_of(sorted(TASKS)))
@@ -155,6 +170,13 @@ class FinetuneSettings(Settings):
     max_eval_sentences: int | None = setting(None, rule=count(1, optional=True))
     trim_vocab: bool = setting(True, rule=flag)
     save_model: bool = setting(True, rule=flag)
+    max_source_sentences: SourceLimit = setting(AS_EVAL, rule=source_size)  # noqa: RUF009
+
+    @property
+    def source_sentences(self) -> int | None:
+        """The sentences of the source test set (None: all): ``max_source_sentences``, by
+        default ``max_eval_sentences``."""
+        return source_limit(self.max_source_sentences, self.max_eval_sentences)
 
 
 @dataclass(frozen=True)
@@ -206,6 +228,9 @@ def manifest_settings(settings: FinetuneSettings, files: TaskFiles) -> dict[str,
         "train_config": config_identity(s.training),
         "max_train_sentences": s.max_train_sentences,
         "max_eval_sentences": s.max_eval_sentences, "source": source,
+        # only when it differs: the runs of earlier versions keep their manifests
+        **({"max_source_sentences": s.source_sentences}
+           if s.source_sentences != s.max_eval_sentences else {}),
         "subsample_seed": SUBSAMPLE_SEED, "crossling_version": __version__,
         # scores equal the untrimmed run's, the saved encoder's untouched rows do not (no decay)
         "trim_vocab": s.trim_vocab,
@@ -311,11 +336,14 @@ def _check_model_config(settings: FinetuneSettings) -> None:
                 raise ConfigError(f"layer {layer} out of range 1..{n_layers}")
 
 
-def _read_sets(settings: FinetuneSettings, files: TaskFiles) -> _Sets:
+def _read_sets(settings: FinetuneSettings, files: TaskFiles, source: str) -> _Sets:
+    """Train, dev and test sets; the source's test set is cut to ``source_sentences``, the
+    dev and target sets to ``max_eval_sentences``."""
     task, limit = settings.task, settings.max_eval_sentences
     return _Sets(read_examples(task, files.train, settings.max_train_sentences),
                  read_examples(task, files.dev, limit),
-                 {lang: read_examples(task, [path], limit) for lang, path in files.evals.items()})
+                 {lang: read_examples(task, [path], settings.source_sentences if lang == source
+                                      else limit) for lang, path in files.evals.items()})
 
 
 def _load_start(settings: FinetuneSettings, sets: _Sets,
@@ -376,8 +404,9 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
     if check_folder(out, manifest, overwrite) and done.is_file():
         for folder in (out, out / "fit"):  # temporaries of a writer killed after it finished
             remove_stale_temps(folder)
-        return load_rows(done), load_weight_change(out / WEIGHT_CHANGE)
-    sets = _read_sets(s, files)
+        rows = with_sentence_counts(load_rows(done), read_sentence_counts(out / SENTENCE_FILE))
+        return rows, load_weight_change(out / WEIGHT_CHANGE)
+    sets = _read_sets(s, files, manifest_data["source"])
     _check_model_config(s)
     start = _load_start(s, sets, encoded_cache, manifest_data["source"])
     encoder, config, task = start.encoder, resolved_config(s.training), get_task(s.task)
@@ -416,12 +445,14 @@ def run_finetune_rows(job: FinetuneJob, *, overwrite: bool = False, progress: bo
         after_reinit_fingerprint=start.after_reinit_fp, manifest_key=manifest["key"],
         trained_embedding_rows=kept_rows, best_epoch=result.best_epoch,
         best_dev=result.best_dev, train_tokens_per_s=result.tokens_per_second,
-        metric_variants=METRIC_VARIANTS, **_language_codes(encoder, source, sets))
+        metric_variants=METRIC_VARIANTS, **_language_codes(encoder, source, sets),
+        **{k: v for k, v in manifest_data.items() if k == "max_source_sentences"})
     cast_for_evaluation(model, config)  # bf16: the weights cast once, after saving
     rows = _evaluate_rows(job, model, encoder, labels, sets, prov, progress)
     changes = [replace(r, provenance=prov) for r in changes]
     write_rows_csv(out / "scores.csv", rows)  # and provenance.json, {run_id: prov}
     write_rows_json(out / WEIGHT_CHANGE, changes)
+    write_sentence_counts(out / SENTENCE_FILE, rows)
     write_rows_json(done, rows)  # last: marks the run complete
     (out / "fit" / "best.pt").unlink(missing_ok=True)  # the model folder (if any) holds it
     return rows, changes
@@ -451,5 +482,6 @@ def _evaluate_rows(job: FinetuneJob, model: Any, encoder: Encoder, labels: list[
                                  value=sc.value, ci_low=sc.ci_low, ci_high=sc.ci_high,
                                  n_sentences=sc.n_sentences, n_units=sc.n_units,
                                  model=model_name(s.model),
-                                 reinit=s.reinit, seed=s.seed, provenance=prov, source=source))
+                                 reinit=s.reinit, seed=s.seed, provenance=prov, source=source,
+                                 sentences=sc.sentences))
     return rows

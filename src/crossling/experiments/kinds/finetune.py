@@ -10,6 +10,7 @@ from crossling.data.specs import DataFolders, resolve_spec
 from crossling.experiments.cell import Cell, CellParams, Grid, Outcome
 from crossling.experiments.config import Study, TaskSpec
 from crossling.results import ScoreRow, SimilarityRow
+from crossling.training.finetune import AS_EVAL, SourceLimit, source_limit
 from crossling.training.loop import TrainConfig, config_identity, resolved_config
 
 KIND = "finetune"
@@ -35,12 +36,22 @@ class Params(CellParams):
     """Test files by language, the source's first."""
     save_model: bool = False
     """Keep the encoder: a later cell reads it."""
+    max_source_sentences: SourceLimit = AS_EVAL
+    """Sentences of the source test set (None: all; `AS_EVAL`: ``max_eval_sentences``)."""
+
+    @property
+    def source_sentences(self) -> int | None:
+        return source_limit(self.max_source_sentences, self.max_eval_sentences)
 
     def identity(self) -> dict[str, Any]:
+        # the source's own limit only when it differs: earlier cells keep their keys
+        own = {"max_source_sentences": self.source_sentences} \
+            if self.source_sentences != self.max_eval_sentences else {}
         return {"task": self.task, "reinit": self.reinit, "scheme": self.scheme,
                 "seed": self.seed, "training": config_identity(self.training),
                 "max_train_sentences": self.max_train_sentences,
-                "max_eval_sentences": self.max_eval_sentences, "eval": sorted(self.evals)}
+                "max_eval_sentences": self.max_eval_sentences, **own,
+                "eval": sorted(self.evals)}
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.identity(), "model": self.model, "source": self.source,
@@ -53,7 +64,8 @@ class Params(CellParams):
     def cost(self) -> float:
         """~3 forward-equivalents per training sentence per epoch, one per evaluated one."""
         n_train = self.max_train_sentences or 12_000
-        n_eval = (self.max_eval_sentences or 1000) * (len(self.evals) + 1)
+        n_eval = (self.max_eval_sentences or 1000) * len(self.evals) + \
+            (self.source_sentences or 1000)
         return 3 * n_train * self.training.epochs + n_eval
 
     def output_read(self) -> Params:
@@ -70,7 +82,8 @@ def expand(study: Study, grid: Grid) -> list[Cell]:
                     task=task.name, reinit=group, scheme=study.reinit_scheme, seed=seed,
                     training=resolved_config(study.task_training(task)),
                     max_train_sentences=task.max_train_sentences,
-                    max_eval_sentences=task.max_eval_sentences, model=study.model,
+                    max_eval_sentences=task.max_eval_sentences,
+                    max_source_sentences=task.max_source_sentences, model=study.model,
                     source=task.test, train=[str(f) for f in roles["train"]],
                     dev=[str(f) for f in roles["dev"]],
                     evals={lang: str(f) for lang, f in evals.items()})
@@ -106,7 +119,8 @@ def run(params: Params, workdir: Path) -> Outcome:
         task=params.task, model=params.model, reinit=params.reinit, reinit_scheme=params.scheme,
         seed=params.seed, training=params.training,
         max_train_sentences=params.max_train_sentences,
-        max_eval_sentences=params.max_eval_sentences, save_model=params.save_model)
+        max_eval_sentences=params.max_eval_sentences,
+        max_source_sentences=params.source_sentences, save_model=params.save_model)
     files = TaskFiles(train=[Path(f) for f in params.train], dev=[Path(f) for f in params.dev],
                       source=params.source,
                       evals={lang: Path(f) for lang, f in params.evals.items()})
