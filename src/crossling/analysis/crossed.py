@@ -27,20 +27,23 @@ import pandas as pd
 from scipy import stats
 
 from crossling.analysis.deltas import group_order
-from crossling.analysis.frames import without_other_source_sets
+from crossling.analysis.frames import SENTENCE_COLUMNS, without_other_source_sets
 from crossling.analysis.hierarchical import (
     FEW_RESAMPLES,
     HIERARCHICAL_COLUMNS,
+    OTHER_CONTRASTS,
+    OTHER_GAPS,
+    PRIMARY_FAMILY,
     SAME,
     distinct_seed_resamples,
+    hierarchical_gaps,
     holm,
 )
 from crossling.core.stats import percentile_interval
 
-SENTENCE_INPUT_COLUMNS = ["task", "metric", "model", "reinit", "seed", "language", "source",
-                          "is_source", "sentence", "num", "den", "scale"]
-"""The per-sentence frame `crossed_gaps` reads: a run's score on a set is
-scale * sum(num) / sum(den) over the set's sentences."""
+SENTENCE_INPUT_COLUMNS = SENTENCE_COLUMNS
+"""The per-sentence frame `crossed_gaps` reads (`crossling.analysis.frames.sentence_frame`): a
+run's score on a set is scale * sum(num) / sum(den) over the set's sentences."""
 CROSSED_COLUMNS = [*HIERARCHICAL_COLUMNS, "interval", "vc_low", "vc_high", "vc_df", "p_crossed",
                    "p_crossed_holm"]
 PLAN_FAMILY: tuple[tuple[str, str], ...] = (("1-2", "11-12"), ("3-4", "11-12"))
@@ -328,12 +331,28 @@ def crossed_gaps(sentences: pd.DataFrame, *, ref_group: str = "11-12",
     if out.empty:
         return out
     members = {(g, h) for g, h in family}
+    contrast = out["kind"] == "contrast"
     in_family = [(r.kind == "contrast" and (r.reinit, r.versus) in members)
                  for r in out.itertuples(index=False)]
-    out["p_holm"] = math.nan
-    out["p_crossed_holm"] = math.nan
-    fam = out[in_family]
-    for _, idx in fam.groupby(["task", "metric", "model"]).groups.items():
+    out["holm_family"] = np.where(in_family, PRIMARY_FAMILY,
+                                  np.where(contrast, OTHER_CONTRASTS, OTHER_GAPS))
+    for _, idx in out.groupby(["task", "metric", "model", "holm_family"]).groups.items():
         out.loc[idx, "p_holm"] = holm(out.loc[idx, "p_value"].to_numpy())
         out.loc[idx, "p_crossed_holm"] = holm(out.loc[idx, "p_crossed"].to_numpy())
     return out.reset_index(drop=True)
+
+
+def p2_contrasts(scores: pd.DataFrame, sentences: pd.DataFrame, *, n_boot: int = 10000,
+                 seed: int = 0) -> pd.DataFrame:
+    """P2's gaps and contrasts on the interval the design allows: `crossed_gaps` when every
+    score (`crossling.analysis.frames.scores_frame`) has its per-sentence counts in
+    ``sentences``, else v1's `hierarchical_gaps` (runs stored without counts: a crossed
+    interval over a subset of the runs would drop the others silently)."""
+    if scores.empty:
+        return scores
+    key = ["task", "metric", "model", "reinit", "seed", "language"]
+    runs = without_other_source_sets(scores)[key].astype(str).drop_duplicates()
+    counted = sentences[key].astype(str).drop_duplicates() if not sentences.empty else None
+    if counted is not None and len(runs.merge(counted, on=key)) == len(runs):
+        return crossed_gaps(sentences, n_boot=n_boot, seed=seed)
+    return hierarchical_gaps(scores, n_boot=n_boot, seed=seed)

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from crossling.analysis.deltas import mean_ci
-from crossling.analysis.hierarchical import PRIMARY_GROUPS
+from crossling.analysis.hierarchical import PRIMARY_GROUPS, distinct_seed_resamples
 
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
@@ -74,9 +74,10 @@ def _finite(*values: float) -> bool:
 
 
 def p2_verdicts(contrasts: pd.DataFrame, main_metric: dict[str, str]) -> list[Verdict]:
-    """P2 from `crossling.analysis.hierarchical.hierarchical_gaps`: each contrast
-    gap(g) - gap(11-12) of each task's main metric (g = 1-2 and 3-4: the pre-registered
-    primary estimates), judged on its hierarchical interval and the sign of every seed."""
+    """P2 from `crossling.analysis.crossed.p2_contrasts`: each contrast gap(g) - gap(11-12) of
+    each task's main metric (g = 1-2 and 3-4: the pre-registered primary estimates), judged on
+    its crossed variance-components interval (v1's hierarchical one for runs stored without
+    per-sentence counts) and the sign of every seed."""
     out: list[Verdict] = []
     if contrasts.empty:
         return out
@@ -85,7 +86,10 @@ def p2_verdicts(contrasts: pd.DataFrame, main_metric: dict[str, str]) -> list[Ve
         task = str(r["task"])
         if r["metric"] != main_metric.get(task, r["metric"]):
             continue
-        est, lo, hi = float(r["estimate"]), float(r["boot_low"]), float(r["boot_high"])
+        crossed = str(r.get("interval", "")) == "crossed"
+        est = float(r["estimate"])
+        lo, hi = (float(r["vc_low"]), float(r["vc_high"])) if crossed \
+            else (float(r["boot_low"]), float(r["boot_high"]))
         per_seed = [float(v) for v in r["seed_values"]]
         if _finite(lo, hi) and hi < 0 and per_seed and all(v < 0 for v in per_seed):
             verdict = SUPPORTED
@@ -94,13 +98,23 @@ def p2_verdicts(contrasts: pd.DataFrame, main_metric: dict[str, str]) -> list[Ve
         else:
             verdict = INCONCLUSIVE
         seeds = ", ".join(f"{v:.2f}" for v in per_seed)
+        n_seeds = int(r["n_seeds"])
+        if crossed:
+            how = (f"crossed interval (seeds, target languages and test sentences, each drawn "
+                   f"once per replicate and shared by every run; variance components, "
+                   f"df = {fmt2(r['vc_df'])}); per seed: {seeds}; crossed percentile "
+                   f"[{fmt2(r['boot_low'])}, {fmt2(r['boot_high'])}]; t-interval across seeds "
+                   f"[{fmt2(r['t_low'])}, {fmt2(r['t_high'])}]; Holm p (crossed) = "
+                   f"{fmt3(r['p_crossed_holm'])}")
+        else:
+            how = (f"hierarchical bootstrap (seeds, then target languages, then test-sentence "
+                   f"noise); per seed: {seeds}; t-interval across seeds "
+                   f"[{fmt2(r['t_low'])}, {fmt2(r['t_high'])}], Holm p = {fmt3(r['p_holm'])}")
         out.append(Verdict(
             "P2", task, str(r["metric"]), f"gap({r['reinit']}) − gap({r['versus']})", est, lo,
-            hi, f"hierarchical bootstrap (seeds, then target languages, then test-sentence "
-            f"noise); per seed: {seeds}; t-interval across seeds "
-            f"[{fmt2(r['t_low'])}, {fmt2(r['t_high'])}], Holm p = {fmt3(r['p_holm'])}",
-            int(r["n_seeds"]), verdict, "interval below 0 and every seed's contrast < 0",
-            "more seeds (3 seeds give the seed level 10 distinct resamples); a longer recipe, "
+            hi, how, n_seeds, verdict, "interval below 0 and every seed's contrast < 0",
+            f"more seeds ({n_seeds} seeds give the seed level "
+            f"{distinct_seed_resamples(n_seeds)} distinct resamples); a longer recipe, "
             "if the low blocks' cost is a learning-speed effect"))
     return out
 

@@ -24,6 +24,7 @@ from crossling.analysis.correlate import (
     pretrained_vs_finetuned,
     transfer_scores,
 )
+from crossling.analysis.crossed import p2_contrasts
 from crossling.analysis.deltas import deltas, summarize
 from crossling.analysis.frames import (
     SIMILARITY_KINDS,
@@ -33,7 +34,6 @@ from crossling.analysis.frames import (
     sentence_frame,
     similarity_frame,
 )
-from crossling.analysis.hierarchical import hierarchical_gaps
 from crossling.analysis.probing import (
     best_layers,
     layer_table,
@@ -145,8 +145,9 @@ class ReportData:
     robustness_table: pd.DataFrame = field(default_factory=_empty)
     """`robustness` formatted for the report."""
     contrasts: pd.DataFrame = field(default_factory=_empty)
-    """P2: `crossling.analysis.hierarchical.hierarchical_gaps` (gaps and the
-    pre-registered contrasts vs 11-12 per task and metric; per-seed values; p2-contrasts.csv)."""
+    """P2: `crossling.analysis.crossed.p2_contrasts` (gaps and the pre-registered contrasts
+    vs 11-12 per task and metric, crossed intervals when every score kept its per-sentence
+    counts; per-seed values; p2-contrasts.csv)."""
     p4_layers: pd.DataFrame = field(default_factory=_empty)
     """P4 per task and layer: CKA(pretrained, fine-tuned), CKA(seed, seed), weight change."""
     p4_seeds: pd.DataFrame = field(default_factory=_empty)
@@ -256,6 +257,7 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
     sims = [r for r in sims if r.kind in SIMILARITY_KINDS and is_ref_model(r)]
     rf = retrieval_frame(retrieval)
     sc = scores_frame(scores)
+    sentences = sentence_frame(scores)
     sf = similarity_frame(sims)
     measure = choose_measure(sf, settings.measure) if not sf.empty else settings.measure
     prov = [r.provenance for r in scores] + [r.provenance for r in sims]
@@ -264,7 +266,7 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
     curves, robust = alignment_robustness(sf, n_boot=settings.n_boot)
     return ReportData(
         measure=measure, requested_measure=settings.measure, scores=sc, similarity=sf,
-        sentences=sentence_frame(scores),
+        sentences=sentences,
         pretrained_rows=tuple(r for r in sims if r.kind == "cross-lingual" and
                               finetuning_of(r)[0] is None),
         settings=tables.settings_table(sf, sc, prov, measure),
@@ -273,7 +275,8 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         robustness_table=tables.robustness_table(robust),
         **score_fields, **_similarity_fields(sf, sc, measure, settings.n_boot),
         **_proposition_fields(sc, all_sims, summary, measure, n_perm=settings.n_perm,
-                              robustness=robust, covariates=covariates),
+                              robustness=robust, covariates=covariates,
+                              sentences=sentences),
         **_probe_fields(probe_rows))
 
 
@@ -315,10 +318,12 @@ def _similarity_fields(sf: pd.DataFrame, sc: pd.DataFrame, measure: str,
 def _proposition_fields(sc: pd.DataFrame, sf: pd.DataFrame, summary: pd.DataFrame,
                         measure: str, *, n_perm: int,
                         robustness: pd.DataFrame | None = None,
-                        covariates: Covariates = None) -> dict[str, Any]:
+                        covariates: Covariates = None,
+                        sentences: pd.DataFrame | None = None) -> dict[str, Any]:
     """The pre-registered statistics of P2-P6 and their verdicts (docs/reproduction/
     analysis-plan.md); empty frames for what the rows do not hold."""
-    contrasts = hierarchical_gaps(sc) if not sc.empty else _empty()
+    contrasts = p2_contrasts(sc, _empty() if sentences is None else sentences) \
+        if not sc.empty else _empty()
     p4_layers, p4_seeds = p4_frames(sf, measure)
     layer_diff = sf[(sf["kind"] == "layer-difference")] if not sf.empty else _empty()
     p5 = p5_table(sf)

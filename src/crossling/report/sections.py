@@ -199,16 +199,24 @@ def contrast_section(data: ReportData) -> Section | None:
     """Table P2: the pre-registered low-layer contrasts."""
     if data.contrasts.empty:
         return None
+    crossed = "interval" in data.contrasts and \
+        bool((data.contrasts["interval"] == "crossed").all())
+    boot = ("boot: 95% crossed percentile bootstrap (one draw of seeds, one of target "
+            "languages and one of each test set's sentence weights per replicate, shared by "
+            "every run and seed); crossed vc: the variance-components form of it (t-based seed "
+            "part, Satterthwaite df), the decision interval (docs/statistics.md) with its "
+            "Holm-corrected p. " if crossed else
+            "boot: 95% hierarchical bootstrap (seeds with replacement, "
+            "then target languages within each seed, then each score's test-sentence noise "
+            "from its own interval, one draw per REF score shared by the groups it is "
+            "differenced with). ")
     return Section(
         "Table P2 · The pre-registered low-layer contrasts, seeds as the unit",
         "Per task and metric: gap(g) = mean target Δ − source Δ per seed, and the contrast "
-        "gap(g) − gap(11-12). boot: 95% hierarchical bootstrap (seeds with replacement, "
-        "then target languages within each seed, then each score's test-sentence noise "
-        "from its own interval, one draw per REF score shared by the groups it is "
-        "differenced with). t: 95% t-interval across seeds; p: one-sample t-test across "
-        "seeds, Holm-corrected (p_holm) over the plan's family, the two primary contrasts "
-        "1-2 and 3-4 vs 11-12 of a task and metric; the other contrasts and the gaps are "
-        "descriptive families of their own (holm_family). Per-seed values: "
+        "gap(g) − gap(11-12). " + boot + "t: 95% t-interval across seeds; p: one-sample t-test "
+        "across seeds, Holm-corrected (p_holm) over the plan's family, the two primary "
+        "contrasts 1-2 and 3-4 vs 11-12 of a task and metric; the other contrasts and the gaps "
+        "are descriptive families of their own (holm_family). Per-seed values: "
         "p2-contrasts.csv.", (("contrasts and gaps", fmt.contrast_table(data.contrasts)),),
         csvs={"p2-contrasts.csv": data.contrasts})
 

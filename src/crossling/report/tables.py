@@ -95,8 +95,8 @@ def delta_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def contrast_table(contrasts: pd.DataFrame) -> pd.DataFrame:
-    """Table P2: the hierarchical gaps and contrasts (`crossling.analysis.hierarchical.
-    hierarchical_gaps`), contrasts first, with both intervals, Holm p and the per-seed values."""
+    """Table P2: the gaps and contrasts (`crossling.analysis.crossed.p2_contrasts`), contrasts
+    first, with every interval, Holm p and the per-seed values."""
     c = contrasts.assign(_kind=contrasts["kind"].map({"contrast": 0, "gap": 1}),
                          _group=contrasts["reinit"].map(lambda g: group_order(str(g))[0]))
     c = c.sort_values(["task", "metric", "_kind", "_group"])
@@ -108,6 +108,10 @@ def contrast_table(contrasts: pd.DataFrame) -> pd.DataFrame:
                                                       c["boot_high"], strict=True)],
         "95% t (seeds)": [fmt_ci(*v) for v in zip(c["estimate"], c["t_low"], c["t_high"],
                                                   strict=True)],
+        **({"95% crossed vc (decision)": [fmt_ci(*v) for v in zip(
+            c["estimate"], c["vc_low"], c["vc_high"], strict=True)],
+            "p (crossed, Holm)": [fmt_p(p) for p in c["p_crossed_holm"]]}
+           if "vc_low" in c else {}),
         "p (t)": [fmt_p(p) for p in c["p_value"]], "p (Holm)": [fmt_p(p) for p in c["p_holm"]],
         **({"Holm family": c["holm_family"]} if "holm_family" in c else {}),
         "per seed": [", ".join(f"{v:.2f}" for v in vals) for vals in c["seed_values"]],
