@@ -14,11 +14,11 @@ UD's ``SpaceAfter=No`` is not reproduced: ``cat ,`` and ``cat,`` give XLM-R diff
 doing so would change every result of those models, and one space between words keeps word
 boundaries exact. A token that would cover parts of two words is a `ModelError`.
 
-Python ("slow") tokenizers (ByT5's) give no character offsets. For them each word's tokens are
-those that tokenising the text up to the word's end adds to the tokens of the text up to the
-previous word's end (`align_by_prefixes`); if the shorter text's tokens are not a prefix of the
-longer's, the tokenizer joins the two words: the same `ModelError`. On fast tokenizers both
-methods give the same alignment (tests/models/test_words.py).
+Python ("slow") tokenizers (ByT5's, M2M100's) give no character offsets. For them each word's
+tokens are those that tokenising the text up to the word's end adds to the tokens of the text
+up to the previous word's end (`align_by_prefixes`); if the shorter text's tokens are not a
+prefix of the longer's, the tokenizer joins the two words: the same `ModelError`. On fast
+tokenizers both methods give the same alignment (tests/models/test_words.py).
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ __all__ = ["SLOW_TOKENIZERS", "WordTokens", "align_by_prefixes", "running_text",
 CHUNK = 1024
 """Sentences per tokenizer call (bounds the memory of one call's offsets)."""
 
-SLOW_TOKENIZERS = ("ByT5Tokenizer",)
+SLOW_TOKENIZERS = ("ByT5Tokenizer", "M2M100Tokenizer")
 """Python tokenizer classes crossling loads: their class and vocabulary define their
-tokenisation (ByT5: UTF-8 bytes), so ``get_vocab`` fingerprints them completely."""
+tokenisation (ByT5: UTF-8 bytes), or those plus their SentencePiece model (M2M100: the
+``sentencepiece.bpe.model`` file, part of the fingerprint)."""
 
 
 @dataclass(frozen=True)
