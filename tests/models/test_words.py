@@ -356,14 +356,15 @@ def _char_offsets(text: str, pieces: Any) -> list[tuple[int, int]]:
     return [(char_at[p.begin], char_at[p.end]) for p in pieces]
 
 
-def test_m2m100_words_align_as_sentencepiece_offsets(tiny_tokenizers: dict,
-                                                     fixture_dir: Any) -> None:
-    """M2M100's Python tokenizer, aligned by prefixes, gives every sub-token the word its
-    character span in SentencePiece's own offsets falls in (fixture treebank sentences in
-    three languages, unknown characters and an empty word included); the code comes first,
-    ``</s>`` last, and the ids are those of the running text."""
+def test_m2m100_words_align_as_sentencepiece_offsets(tiny_tokenizers: dict, fixture_dir: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """M2M100's Python tokenizer gives every sub-token the word its character span in
+    SentencePiece's own offsets falls in (fixture treebank sentences in three languages,
+    unknown characters and an empty word included), and growing prefixes give the same; the
+    code comes first, ``</s>`` last, and the ids are those of the running text."""
     from crossling.data.conllu import read_conllu
     from crossling.data.resolve import resolve_ud
+    from crossling.models import words as words_module
     from crossling.models.words import _word_of_tokens
     from tests.models.tiny_families import m2m100_tokenizer
 
@@ -383,3 +384,8 @@ def test_m2m100_words_align_as_sentencepiece_offsets(tiny_tokenizers: dict,
         assert row.input_ids[0] == tok.convert_tokens_to_ids("__en__")
         assert row.input_ids[-1] == tok.eos_token_id
     assert any(tok.unk_token_id in row.input_ids for row in rows)  # Cyrillic, Chinese: <unk>
+    for max_length in (6, 512):
+        by_offsets = tokenize_words(tok, sentences, max_length)
+        with monkeypatch.context() as m:
+            m.setattr(words_module, "_sentencepiece_words", lambda *a: None)
+            assert tokenize_words(tok, sentences, max_length) == by_offsets

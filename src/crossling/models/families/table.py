@@ -38,8 +38,9 @@ in the provenance; a language the tokenizer has no code for is an error before a
 rows `mbart-50`, `nllb` and `m2m100` are tested with tokenizers of those classes, the others
 with a WordPiece one. The original M2M100 checkpoints (`facebook/m2m100_418M`, `_1.2B`) have
 only a Python SentencePiece tokenizer: it needs `pip install 'crossling[sentencepiece]'`
-(without it, loading is one line naming the library), its words are aligned by prefixes as
-ByT5's, and its `sentencepiece.bpe.model` is part of the tokenizer's fingerprint.
+(without it, loading is one line naming the library), its words are aligned by its pieces'
+offsets (or prefixes, as ByT5's), and its `sentencepiece.bpe.model` is part of the tokenizer's
+fingerprint.
 Words are tokenised as running text (joined by one space) and mapped to sub-tokens by character
 offsets, so byte-level BPE (GPT-2, Llama-3, Qwen2, BLOOM) and Gemma tokenizers give each word the
 `Ġ` / `▁` it has in running text (see [tasks](tasks.md)). ByT5's byte tokenizer has no fast
