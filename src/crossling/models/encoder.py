@@ -61,8 +61,8 @@ The bound is low on purpose: small hand-built test tokenizers (a few dozen piece
 
 def load_tokenizer(name_or_path: str) -> Any:
     """The fast tokenizer of ``name_or_path``, or a Python one of `SLOW_TOKENIZERS` (ByT5's
-    and M2M100's, which have no fast class): `crossling.models.words` aligns words by prefixes
-    there. M2M100's needs the ``sentencepiece`` library (the ``sentencepiece`` extra).
+    and M2M100's, which have no fast class): `crossling.models.words` aligns their words
+    without offsets. M2M100's needs the ``sentencepiece`` library (the ``sentencepiece`` extra).
 
     A local folder without tokenizer files, or a tokenizer whose vocabulary is (almost) only
     special tokens, is a ModelError rather than a tokenizer that maps every word to ``[UNK]``.
