@@ -283,3 +283,40 @@ def test_truncated_weights_file_is_one_line(fixture_bert: Path, tmp_path: Path) 
     with pytest.raises(ModelError, match="cannot load model") as info:
         load_encoder(str(folder), device="cpu")
     assert str(folder) in _one_line(info)
+
+
+def test_an_m2m100_fingerprint_covers_its_sentencepiece_model(tiny_tokenizers: dict,
+                                                             tmp_path: Path) -> None:
+    """M2M100's tokenizer loads (a Python SentencePiece one); the same ``vocab.json`` with a
+    changed ``sentencepiece.bpe.model`` tokenises otherwise and so fingerprints otherwise, and
+    a SentencePiece model that samples is one line."""
+    import json
+
+    from sentencepiece import sentencepiece_model_pb2
+
+    from tests.models.tiny_families import m2m100_tokenizer
+
+    m2m100_tokenizer(tiny_tokenizers["bert"]).save_pretrained(tmp_path / "a")
+    tok = load_tokenizer(str(tmp_path / "a"))
+    assert type(tok).__name__ == "M2M100Tokenizer"
+    base = tokenizer_fingerprint(tok)
+    assert tokenizer_fingerprint(load_tokenizer(str(tmp_path / "a"))) == base
+    proto = sentencepiece_model_pb2.ModelProto()
+    spm_file = tmp_path / "a" / "sentencepiece.bpe.model"
+    proto.ParseFromString(spm_file.read_bytes())
+    proto.normalizer_spec.add_dummy_prefix = False  # no "▁" before the text's first word
+    (tmp_path / "b").mkdir()
+    for f in (tmp_path / "a").iterdir():
+        (tmp_path / "b" / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "b" / spm_file.name).write_bytes(proto.SerializeToString())
+    other = load_tokenizer(str(tmp_path / "b"))
+    assert other.get_vocab() == tok.get_vocab()
+    assert other.tokenize("Katze") != tok.tokenize("Katze")
+    assert tokenizer_fingerprint(other) != base
+    config = tmp_path / "b" / "tokenizer_config.json"
+    settings = json.loads(config.read_text(encoding="utf-8"))
+    settings["sp_model_kwargs"] = {"enable_sampling": True, "alpha": 0.1, "nbest_size": -1}
+    config.write_text(json.dumps(settings), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"samples a new tokenisation at each call") as err:
+        load_tokenizer(str(tmp_path / "b"))
+    assert "\n" not in str(err.value)

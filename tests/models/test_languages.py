@@ -1,5 +1,5 @@
-"""Language codes of mBART-50 and NLLB tokenizers: each sentence encoded with its own language's
-code, in every pass, with its own cache entries; other families untouched."""
+"""Language codes of mBART-50, NLLB and M2M100 tokenizers: each sentence encoded with its own
+language's code, in every pass, with its own cache entries; other families untouched."""
 
 from __future__ import annotations
 
@@ -13,11 +13,17 @@ from crossling.data.parallel import ParallelCorpus
 from crossling.models.encoder import Encoder, encode_words, load_encoder, tokenizer_fingerprint
 from crossling.models.families.languages import NLLB_CODES, m2m100_code, mbart_code
 from crossling.models.languages import language_codes, source_language
+from crossling.models.vocab import kept_ids
 from crossling.similarity.extract import Forward, cache_key, extract, extract_cached
 from crossling.similarity.pipeline import cross_lingual_similarity
 from crossling.similarity.settings import SimilaritySettings
 from crossling.training.encoded import EncodedTokenizer
-from tests.models.tiny_families import build_family_model, mbart50_tokenizer, nllb_tokenizer
+from tests.models.tiny_families import (
+    build_family_model,
+    m2m100_tokenizer,
+    mbart50_tokenizer,
+    nllb_tokenizer,
+)
 
 TEXT = "Le chat dort ."
 
@@ -28,6 +34,8 @@ def coded(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizers: dict) -> di
     wp = tiny_tokenizers["bert"]
     return {"mbart": build_family_model(root / "mbart", "mbart", wp, tokenizer=mbart50_tokenizer),
             "nllb": build_family_model(root / "nllb", "m2m_100", wp, tokenizer=nllb_tokenizer),
+            "m2m100": build_family_model(root / "m2m100", "m2m_100", wp,
+                                         tokenizer=m2m100_tokenizer),
             "bert": build_family_model(root / "bert", "bert", wp)}
 
 
@@ -76,6 +84,27 @@ def test_a_french_sentence_begins_with_the_french_code(coded, name, fr, en) -> N
     assert language_codes(tok, ["en", "fr"]) == {"en": en, "fr": fr}
 
 
+def test_an_m2m100_sentence_begins_with_its_code_and_trimming_keeps_every_code(
+        coded) -> None:  # type: ignore[no-untyped-def]
+    """M2M100's Python tokenizer numbers its ``__xx__`` codes after its vocabulary, outside
+    its special tokens: they are still found, put first, and all kept by trimming."""
+    enc = _load(coded, "m2m100")
+    tok = enc.tokenizer
+    assert type(tok).__name__ == "M2M100Tokenizer"
+    fr_id, de_id = tok.convert_tokens_to_ids(["__fr__", "__de__"])
+    assert fr_id not in tok.all_special_ids and fr_id >= len(tok.get_vocab())
+    with source_language(tok, "fr_gsd") as code:
+        assert code == "fr"
+        batch = encode_words(tok, [TEXT.split()], 64)
+        kept = set(kept_ids(tok, [TEXT.split()], 64).tolist())
+    assert batch.inputs["input_ids"][0, 0] == fr_id
+    assert tok.src_lang == "en"  # restored
+    assert language_codes(tok, ["en", "fr_gsd"]) == {"en": "en", "fr_gsd": "fr"}
+    assert {fr_id, de_id, *batch.inputs["input_ids"][0].tolist()} <= kept
+    with pytest.raises(ModelError, match="without a language"):
+        encode_words(tok, [TEXT.split()], 64)
+
+
 def test_tokenising_without_a_language_is_refused(coded) -> None:  # type: ignore[no-untyped-def]
     enc = _load(coded, "mbart")
     with pytest.raises(ModelError, match="without a language"):
@@ -84,9 +113,10 @@ def test_tokenising_without_a_language_is_refused(coded) -> None:  # type: ignor
         encode_words(enc.tokenizer, [TEXT.split()], 64)
 
 
+@pytest.mark.parametrize("name", ["nllb", "m2m100"])
 def test_one_text_in_two_languages_gives_two_vectors_and_two_cache_entries(
-        coded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    enc = _load(coded, "nllb")
+        coded, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    enc = _load(coded, name)
     before = tokenizer_fingerprint(enc.tokenizer)
     en = extract_cached(enc, [TEXT], cache_dir=tmp_path, language="en", progress=False)
     fr = extract_cached(enc, [TEXT], cache_dir=tmp_path, language="fr", progress=False)

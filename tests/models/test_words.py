@@ -343,3 +343,49 @@ def test_e5_ids_are_those_of_split_words(e5_model_dir: Any) -> None:
         assert row.word_ids == old.word_ids(b)
         assert word_positions(row.word_ids, row.tokens) == \
             word_positions(old.word_ids(b), old.tokens(b))
+
+
+def _char_offsets(text: str, pieces: Any) -> list[tuple[int, int]]:
+    """SentencePiece's byte offsets of ``pieces`` as character offsets of ``text``."""
+    char_at = {}
+    at = 0
+    for i, c in enumerate(text):
+        char_at[at] = i
+        at += len(c.encode("utf-8"))
+    char_at[at] = len(text)
+    return [(char_at[p.begin], char_at[p.end]) for p in pieces]
+
+
+def test_m2m100_words_align_as_sentencepiece_offsets(tiny_tokenizers: dict, fixture_dir: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """M2M100's Python tokenizer gives every sub-token the word its character span in
+    SentencePiece's own offsets falls in (fixture treebank sentences in three languages,
+    unknown characters and an empty word included), and growing prefixes give the same; the
+    code comes first, ``</s>`` last, and the ids are those of the running text."""
+    from crossling.data.conllu import read_conllu
+    from crossling.data.resolve import resolve_ud
+    from crossling.models import words as words_module
+    from crossling.models.words import _word_of_tokens
+    from tests.models.tiny_families import m2m100_tokenizer
+
+    tok = m2m100_tokenizer(tiny_tokenizers["bert"])
+    sentences = [s.words for lang in ("en", "fr", "de")
+                 for s in read_conllu(resolve_ud(fixture_dir / "ud", lang))]
+    sentences += [["Привет", "мир", "!"], ["Die", "", "Katze", "龍", "schläft"]]
+    rows = tokenize_words(tok, sentences, 512)
+    for words, row in zip(sentences, rows, strict=True):
+        text = running_text(words)[0]
+        pieces = tok.sp_model.encode(text, out_type="proto").pieces
+        offsets = _char_offsets(text, pieces)
+        expected = _word_of_tokens(words, offsets, [False] * len(offsets))
+        assert row.word_ids == [None, *expected, None]
+        assert row.tokens[1:-1] == [p.piece for p in pieces]
+        assert row.input_ids == list(tok(text)["input_ids"])
+        assert row.input_ids[0] == tok.convert_tokens_to_ids("__en__")
+        assert row.input_ids[-1] == tok.eos_token_id
+    assert any(tok.unk_token_id in row.input_ids for row in rows)  # Cyrillic, Chinese: <unk>
+    for max_length in (6, 512):
+        by_offsets = tokenize_words(tok, sentences, max_length)
+        with monkeypatch.context() as m:
+            m.setattr(words_module, "_sentencepiece_words", lambda *a: None)
+            assert tokenize_words(tok, sentences, max_length) == by_offsets

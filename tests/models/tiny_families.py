@@ -137,6 +137,36 @@ def nllb_tokenizer(wordpiece: Any) -> Any:
     return NllbTokenizer(vocab=model["vocab"], merges=merges)
 
 
+def m2m100_tokenizer(wordpiece: Any) -> Any:
+    """An ``M2M100Tokenizer`` (the original M2M100's Python tokenizer, ``__en__`` by default)
+    over a 300-piece SentencePiece BPE model trained here on the WordPiece vocabulary's Latin
+    words, with a ``vocab.json`` in fairseq's order (``<s> <pad> </s> <unk>``, then the
+    pieces). Characters outside those words (Cyrillic, Chinese) are ``<unk>``."""
+    import json
+    import tempfile
+
+    import sentencepiece as spm
+    from transformers import M2M100Tokenizer
+
+    words = [w for w in _vocab_words(wordpiece)
+             if w.isalpha() and all(ord(c) < 0x250 for c in w)]
+    lines = [" ".join(words[i:i + 10]) for i in range(0, len(words), 10)]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(lines), model_prefix=str(folder / "sp"), vocab_size=300,
+            model_type="bpe", character_coverage=1.0, hard_vocab_limit=False, minloglevel=2,
+            num_threads=1)
+        sp = spm.SentencePieceProcessor(model_file=str(folder / "sp.model"))
+        vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+        for piece in (sp.id_to_piece(i) for i in range(sp.get_piece_size())):
+            vocab.setdefault(piece, len(vocab))
+        (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+        # the model is read into memory; save_pretrained writes it back from there
+        return M2M100Tokenizer(vocab_file=str(folder / "vocab.json"),
+                               spm_file=str(folder / "sp.model"))
+
+
 def byt5_tokenizer(wordpiece: Any) -> Any:
     """ByT5's tokenizer: UTF-8 bytes, a Python tokenizer that needs no files."""
     from transformers import ByT5Tokenizer
@@ -145,11 +175,11 @@ def byt5_tokenizer(wordpiece: Any) -> Any:
 
 
 TOKENIZERS = {"qwen2": qwen2_tokenizer, "byt5": byt5_tokenizer, "mbart-50": mbart50_tokenizer,
-              "nllb": nllb_tokenizer}
+              "nllb": nllb_tokenizer, "m2m100": m2m100_tokenizer}
 """Model types and variants with a tokenizer of their own class (rebuilt by class, as
 transformers does for qwen2, or one that sets language codes or reads bytes)."""
 
-VARIANTS = {"byt5": "t5", "mbart-50": "mbart", "nllb": "m2m_100"}
+VARIANTS = {"byt5": "t5", "mbart-50": "mbart", "nllb": "m2m_100", "m2m100": "m2m_100"}
 """Tokenizer variants of a model type (a family record's ``variants``): name -> model type."""
 
 MODELS = (*sorted(TINY), *sorted(VARIANTS))
@@ -182,7 +212,10 @@ def build_family_model(folder: Path, name: str, wordpiece: Any, layers: int = 2,
         tok = causal_tokenizer(wordpiece) if family.causal else wordpiece
     ids = {k: tok.convert_tokens_to_ids(t) for k, t in
            zip(("pad_token_id", "bos_token_id", "eos_token_id"), specials, strict=True)}
-    common = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=layers,
+    # M2M100's language codes are numbered after its vocabulary, outside len(tok)
+    codes = getattr(tok, "lang_token_to_id", None) or {}
+    vocab_size = max(len(tok), max(codes.values(), default=-1) + 1)
+    common = dict(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=layers,
                   num_attention_heads=4, intermediate_size=64, max_position_embeddings=256,
                   **ids)
     if model_type == "modernbert":

@@ -298,3 +298,27 @@ def test_the_source_test_set_is_cut_to_its_own_limit_the_others_to_theirs(
     default = _read_sets(base, files, "en")
     assert len(default.tests["en"]) == 6 and base.source_sentences == 6
     assert "max_source_sentences" not in manifest_settings(base, files)
+
+
+def test_a_trimmed_fine_tuning_tokenises_each_set_once(tiny_bert: Path, ud_dir: Path,
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every set is tokenised once, when it is added to the encoded sets: vocabulary trimming,
+    batching, the length buckets and evaluation all reuse those ids (no second pass)."""
+    from crossling.models import encoder, vocab
+    from crossling.training import encoded
+
+    calls: list[tuple[str, int]] = []
+    for module in (vocab, encoded, encoder):
+        def counted(tok: Any, sentences: Any, max_length: int, _real: Any = module.tokenize_words,
+                    _name: str = module.__name__) -> Any:
+            if len(sentences):
+                calls.append((_name, len(sentences)))
+            return _real(tok, sentences, max_length)
+        monkeypatch.setattr(module, "tokenize_words", counted)
+    evals = {"en": resolve_ud(ud_dir, "en"), "fr": resolve_ud(ud_dir, "fr")}
+    rows = run_finetune(*_pos_args(ud_dir, tiny_bert, tmp_path, evals),
+                        seed=0, training=CONFIG, max_train_sentences=8, max_eval_sentences=4,
+                        progress=False, encoded_cache=False)
+    assert rows[0].provenance["trained_embedding_rows"] is not None  # trimming was on
+    assert calls == [("crossling.training.encoded", n) for n in (8, 4, 4, 4)]

@@ -60,8 +60,9 @@ The bound is low on purpose: small hand-built test tokenizers (a few dozen piece
 
 
 def load_tokenizer(name_or_path: str) -> Any:
-    """The fast tokenizer of ``name_or_path``, or a Python one of `SLOW_TOKENIZERS` (ByT5's,
-    which has no fast class): `crossling.models.words` aligns words by prefixes there.
+    """The fast tokenizer of ``name_or_path``, or a Python one of `SLOW_TOKENIZERS` (ByT5's
+    and M2M100's, which have no fast class): `crossling.models.words` aligns their words
+    without offsets. M2M100's needs the ``sentencepiece`` library (the ``sentencepiece`` extra).
 
     A local folder without tokenizer files, or a tokenizer whose vocabulary is (almost) only
     special tokens, is a ModelError rather than a tokenizer that maps every word to ``[UNK]``.
@@ -87,6 +88,10 @@ def load_tokenizer(name_or_path: str) -> Any:
         raise ModelError(f"{name_or_path}: {type(tok).__name__} is a Python tokenizer without a "
                          "fast version; crossling fingerprints and aligns fast tokenizers and "
                          f"{', '.join(SLOW_TOKENIZERS)}")
+    if (getattr(tok, "sp_model_kwargs", None) or {}).get("enable_sampling"):
+        raise ModelError(f"{name_or_path}: its SentencePiece model samples a new tokenisation "
+                         "at each call (sp_model_kwargs enable_sampling); crossling needs one "
+                         "tokenisation per text")
     specials = set(tok.all_special_ids)
     regular = sum(1 for i in tok.get_vocab().values() if i not in specials)
     if regular < MIN_VOCAB:
@@ -413,7 +418,9 @@ def model_fingerprint(model: nn.Module) -> str:
 def tokenizer_fingerprint(tokenizer: Any) -> str:
     """A content hash of a fast tokenizer: its serialised ``tokenizer.json`` (vocabulary,
     normaliser, pre-tokeniser, post-processor) plus the special-token and padding settings; of
-    a `SLOW_TOKENIZERS` one, its class, vocabulary and added tokens instead of the JSON.
+    a `SLOW_TOKENIZERS` one, its class, vocabulary and added tokens instead of the JSON, and
+    where it has them its language-code ids and SentencePiece model (M2M100: the
+    ``sentencepiece.bpe.model`` file's content, which decides the pieces of every word).
 
     The same weights with another tokenizer give other vectors for the same text; the vector
     cache key, the encoded-sentence cache key (`crossling.training.encoded`) and the
@@ -443,8 +450,8 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
                            "added": {i: [str(t), getattr(t, "lstrip", False),
                                          getattr(t, "rstrip", False),
                                          getattr(t, "normalized", False)]
-                                     for i, t in tokenizer.added_tokens_decoder.items()}},
-                          sort_keys=True)
+                                     for i, t in tokenizer.added_tokens_decoder.items()},
+                           **_sentencepiece_spec(tokenizer)}, sort_keys=True)
         digest = hashlib.sha256(spec.encode("utf-8"))
         digest.update(json.dumps(settings, sort_keys=True).encode())
         return digest.hexdigest()[:16]
@@ -462,3 +469,22 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     digest = hashlib.sha256(spec.encode("utf-8"))
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()[:16]
+
+
+def _sentencepiece_spec(tokenizer: Any) -> dict[str, Any]:
+    """What else defines a SentencePiece-backed Python tokenizer (M2M100): a hash of its
+    serialised SentencePiece model (pieces, scores, normaliser), its options, and its language
+    codes' ids (transformers keeps those outside ``get_vocab``). Empty for others (ByT5), so
+    their fingerprints stay what they were."""
+    import hashlib
+
+    out: dict[str, Any] = {}
+    sp_model = getattr(tokenizer, "sp_model", None)
+    if sp_model is not None:
+        out["sentencepiece"] = hashlib.sha256(sp_model.serialized_model_proto()).hexdigest()
+        out["sp_model_kwargs"] = {k: repr(v) for k, v in
+                                  (getattr(tokenizer, "sp_model_kwargs", None) or {}).items()}
+    codes = getattr(tokenizer, "lang_token_to_id", None)
+    if codes:
+        out["language_codes"] = sorted((str(t), int(i)) for t, i in codes.items())
+    return out

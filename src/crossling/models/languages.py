@@ -40,9 +40,29 @@ def uses_language_codes(tokenizer: Any) -> bool:
 
 
 def code_tokens(tokenizer: Any) -> set[str]:
-    """The tokenizer's special and added tokens, among which its language codes are."""
+    """The tokenizer's special and added tokens, among which its language codes are, and the
+    code tokens it keeps apart (M2M100's ``__fr__``: transformers' ``lang_token_to_id``)."""
     inner = _inner(tokenizer)
-    return {str(t) for t in inner.all_special_tokens} | set(inner.get_added_vocab())
+    return {str(t) for t in inner.all_special_tokens} | set(inner.get_added_vocab()) | \
+        {str(t) for t in _kept_apart(inner)}
+
+
+def _kept_apart(inner: Any) -> dict[str, int]:
+    """Language-code tokens outside the special and added tokens, with their ids: M2M100's
+    Python tokenizer numbers its ``__xx__`` codes after its vocabulary without registering
+    them (transformers 5)."""
+    codes = getattr(inner, "lang_token_to_id", None)
+    return dict(codes) if isinstance(codes, dict) else {}
+
+
+def code_ids(tokenizer: Any) -> set[int]:
+    """The ids of every language code the tokenizer can put on a sentence (empty for
+    tokenizers without codes): vocabulary trimming keeps them all, whichever language runs."""
+    inner = _inner(tokenizer)
+    if getattr(inner, FAMILY_ATTR, None) is None:
+        return set()
+    ids = {int(i) for i in _kept_apart(inner).values()}
+    return ids | {int(i) for i in inner.all_special_ids}
 
 
 def language_code(tokenizer: Any, language: str) -> str | None:

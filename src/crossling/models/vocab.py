@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from crossling.core.errors import ModelError
-from crossling.models.languages import any_language
+from crossling.models.languages import any_language, code_ids
 from crossling.models.words import tokenize_words
 
 
@@ -80,14 +80,15 @@ class TrimmedEmbedding(nn.Module):
 def kept_ids(tokenizer: Any, sentences: Iterable[Sequence[str]], max_length: int,
              ) -> torch.Tensor:
     """Sorted sub-word ids of pre-split ``sentences`` (as the tasks tokenise them), plus every
-    special token's id (padding, CLS/SEP, UNK, ...).
+    special token's id (padding, CLS/SEP, UNK, ...) and every language code's
+    (`crossling.models.languages.code_ids`).
 
     A tokenizer wrapper holding the sentences' encodings already (``stored_input_ids``, as
     `crossling.training.encoded.EncodedTokenizer` does) is asked for them instead of
     tokenising again.
     """
     texts = [list(s) for s in sentences]
-    ids: set[int] = set(int(i) for i in tokenizer.all_special_ids)
+    ids: set[int] = set(int(i) for i in tokenizer.all_special_ids) | code_ids(tokenizer)
     if tokenizer.pad_token_id is not None:
         ids.add(int(tokenizer.pad_token_id))
     stored_of = getattr(tokenizer, "stored_input_ids", None)

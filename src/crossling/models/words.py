@@ -14,11 +14,11 @@ UD's ``SpaceAfter=No`` is not reproduced: ``cat ,`` and ``cat,`` give XLM-R diff
 doing so would change every result of those models, and one space between words keeps word
 boundaries exact. A token that would cover parts of two words is a `ModelError`.
 
-Python ("slow") tokenizers (ByT5's) give no character offsets. For them each word's tokens are
-those that tokenising the text up to the word's end adds to the tokens of the text up to the
-previous word's end (`align_by_prefixes`); if the shorter text's tokens are not a prefix of the
-longer's, the tokenizer joins the two words: the same `ModelError`. On fast tokenizers both
-methods give the same alignment (tests/models/test_words.py).
+Python ("slow") tokenizers (ByT5's, M2M100's) give no character offsets. For them each word's
+tokens are those that tokenising the text up to the word's end adds to the tokens of the text
+up to the previous word's end (`align_by_prefixes`); if the shorter text's tokens are not a
+prefix of the longer's, the tokenizer joins the two words: the same `ModelError`. On fast
+tokenizers both methods give the same alignment (tests/models/test_words.py).
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ __all__ = ["SLOW_TOKENIZERS", "WordTokens", "align_by_prefixes", "running_text",
 CHUNK = 1024
 """Sentences per tokenizer call (bounds the memory of one call's offsets)."""
 
-SLOW_TOKENIZERS = ("ByT5Tokenizer",)
+SLOW_TOKENIZERS = ("ByT5Tokenizer", "M2M100Tokenizer")
 """Python tokenizer classes crossling loads: their class and vocabulary define their
-tokenisation (ByT5: UTF-8 bytes), so ``get_vocab`` fingerprints them completely."""
+tokenisation (ByT5: UTF-8 bytes), or those plus their SentencePiece model (M2M100: the
+``sentencepiece.bpe.model`` file, part of the fingerprint)."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,43 @@ def _content_words(tokenizer: Any, text: str, spans: Sequence[tuple[int, int]],
     return tokens, owner
 
 
+def _sentencepiece_words(tokenizer: Any, text: str, spans: Sequence[tuple[int, int]],
+                         ) -> tuple[list[str], list[int | None]] | None:
+    """`_content_words` from SentencePiece's own piece offsets, for Python tokenizers holding
+    an ``sp_model`` (M2M100): one pass instead of one per word. None (prefixes decide) unless
+    the pieces are exactly ``tokenize(text)``'s, or when a piece crosses a word boundary."""
+    sp_model = getattr(tokenizer, "sp_model", None)
+    if sp_model is None or not callable(getattr(sp_model, "encode", None)):
+        return None
+    pieces = sp_model.encode(text, out_type="proto").pieces
+    tokens = [p.piece for p in pieces]
+    if tokens != list(tokenizer.tokenize(text)):
+        return None
+    char_at: dict[int, int] = {}
+    at = 0
+    for i, c in enumerate(text):  # SentencePiece counts UTF-8 bytes
+        char_at[at] = i
+        at += len(c.encode("utf-8"))
+    char_at[at] = len(text)
+    live = [w for w, (s, e) in enumerate(spans) if e > s]  # an empty word owns no token
+    ends = [spans[w][1] for w in live]
+    owner: list[int | None] = []
+    for p in pieces:
+        if p.begin not in char_at or p.end not in char_at:
+            return None
+        s, e = char_at[p.begin], char_at[p.end]
+        k = bisect_right(ends, s)  # the first word ending after the piece's start
+        if k >= len(live):
+            if text[s:e].strip():
+                return None
+            owner.append(None)  # whitespace after the last word
+            continue
+        if k + 1 < len(live) and spans[live[k + 1]][0] < e:
+            return None  # joins two words: prefixes give the error
+        owner.append(live[k])
+    return tokens, owner
+
+
 def align_by_prefixes(tokenizer: Any, text: str, spans: Sequence[tuple[int, int]],
                       input_ids: Sequence[int], special_mask: Sequence[int],
                       ) -> tuple[list[int | None], list[str]]:
@@ -191,9 +229,11 @@ def align_by_prefixes(tokenizer: Any, text: str, spans: Sequence[tuple[int, int]
     the tokens up to the end of word ``i - 1``: whitespace before a word goes with the word, as
     with offsets. The encoding's non-special ids must be those tokens (all, or the kept end of
     them under truncation), else the tokenizer's ``tokenize`` and ``__call__`` disagree: a
-    `ModelError` either way.
+    `ModelError` either way. A SentencePiece tokenizer (M2M100) takes the same words from its
+    pieces' offsets when they agree with ``tokenize`` (`_sentencepiece_words`), in one pass.
     """
-    tokens, owner = _content_words(tokenizer, text, spans)
+    tokens, owner = _sentencepiece_words(tokenizer, text, spans) or \
+        _content_words(tokenizer, text, spans)
     content = [t for t, special in enumerate(special_mask) if not special]
     kept = len(content)
     left = getattr(tokenizer, "truncation_side", "right") == "left"

@@ -6,7 +6,8 @@ hidden state, as transformers returns it, is after the encoder's final ``layer_n
 is after ``final_layer_norm``); layer 0 is the embeddings' output. Their tokenizers put a source
 language code before each sentence: ``language_code`` finds it (`.languages`). ByT5 is a T5
 whose tokenizer reads UTF-8 bytes (a Python tokenizer; words align by prefixes,
-`crossling.models.words`).
+`crossling.models.words`); the original M2M100 checkpoints (not NLLB) have a Python
+SentencePiece tokenizer, aligned the same way.
 """
 
 from __future__ import annotations
@@ -32,5 +33,5 @@ MBART = register(Family(
 M2M100 = register(Family(
     name="m2m100", model_types=("m2m_100",), embeddings=("embed_tokens", "embed_positions"),
     own_positions=True, language_code=m2m100_code, example="facebook/nllb-200-distilled-600M",
-    variants=(("nllb", "facebook/nllb-200-1.3B"),),
+    variants=(("nllb", "facebook/nllb-200-1.3B"), ("m2m100", "facebook/m2m100_418M")),
     **_BART_BLOCK))  # type: ignore[arg-type]

@@ -31,13 +31,16 @@ the right, and a left-padded batch is refused.
 Encoder-decoder models (T5, mBART, M2M100/NLLB) are read through their encoder stack alone (for
 mBART and M2M100 the full model loads and its decoder is dropped; a fine-tuned encoder is saved
 and reloaded alone); their last layer is after the stack's final layer norm. mBART-50's and
-NLLB's tokenizers put a language code before every sentence: crossling sets each sentence's
-own (`fr_XX`, `fra_Latn`, found among the tokenizer's codes from the language of its corpus)
-in every pass, keys its caches by it and records it (`language_codes`) in the provenance; a
-language the tokenizer has no code for is an error before any work. The rows `mbart-50` and
-`nllb` are tested with tokenizers of those classes, the others with a WordPiece one. The
-original M2M100 checkpoints (`facebook/m2m100_418M`) are refused: transformers has no fast
-version of their tokenizer.
+NLLB's and M2M100's tokenizers put a language code before every sentence: crossling sets each
+sentence's own (`fr_XX`, `fra_Latn`, `__fr__`, found among the tokenizer's codes from the
+language of its corpus) in every pass, keys its caches by it and records it (`language_codes`)
+in the provenance; a language the tokenizer has no code for is an error before any work. The
+rows `mbart-50`, `nllb` and `m2m100` are tested with tokenizers of those classes, the others
+with a WordPiece one. The original M2M100 checkpoints (`facebook/m2m100_418M`, `_1.2B`) have
+only a Python SentencePiece tokenizer: it needs `pip install 'crossling[sentencepiece]'`
+(without it, loading is one line naming the library), its words are aligned by its pieces'
+offsets (or prefixes, as ByT5's), and its `sentencepiece.bpe.model` is part of the tokenizer's
+fingerprint.
 Words are tokenised as running text (joined by one space) and mapped to sub-tokens by character
 offsets, so byte-level BPE (GPT-2, Llama-3, Qwen2, BLOOM) and Gemma tokenizers give each word the
 `Ġ` / `▁` it has in running text (see [tasks](tasks.md)). ByT5's byte tokenizer has no fast
