@@ -11,9 +11,7 @@ provenance), the retrieval and probe tables (their rows are not among these CSVs
 
 from __future__ import annotations
 
-import math
-import re
-from dataclasses import fields
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -22,52 +20,19 @@ import pytest
 
 from crossling.report.data import compute_report
 from crossling.report.write import write_report
-from crossling.results import ScoreRow, SimilarityRow
-from crossling.results.rows import SIMILARITY_RECORD
 
 pytestmark = pytest.mark.slow  # the reproduction's 23,000 rows through every analysis: ~90 s
 
-REPRO = Path(__file__).resolve().parents[1] / "docs" / "reproduction"
-NOT_REDRAWN = {"provenance.csv", "settings.csv", "retrieval.csv", "probe.csv"}
+_spec = importlib.util.spec_from_file_location(
+    "redraw_reproduction", Path(__file__).resolve().parents[1] / "tools" /
+    "redraw_reproduction.py")
+assert _spec is not None and _spec.loader is not None
+redraw: Any = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(redraw)
+REPRO: Path = redraw.REPRO
+NOT_REDRAWN: set[str] = redraw.NOT_REDRAWN
 CLOSE = {"p6-permutation.csv"}
 """Partial correlations summed in the store's row order, not the CSV's: last digits may move."""
-
-
-def _record(row: dict[str, Any], names: set[str]) -> dict[str, Any]:
-    out = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()
-           if k in names}
-    for key in ("seed", "compare_seed", "compare_layer", "layer"):
-        if out.get(key) is not None:
-            out[key] = int(out[key])
-    return out
-
-
-def _rows() -> tuple[list[ScoreRow], list[SimilarityRow]]:
-    text = {"reinit": str, "finetune_cell": str}
-    score_names = {f.name for f in fields(ScoreRow)}
-    scores = [ScoreRow(**{"split": "test", **_record(r, score_names)})
-              for r in pd.read_csv(REPRO / "scores.csv", dtype=text).to_dict("records")]
-    sim_names = set(SIMILARITY_RECORD)
-    frame = pd.read_csv(REPRO / "similarity.csv", dtype=text)
-    # the report's similarity.csv of 0.2.0 has no compare_layer: a layer-difference row's
-    # second layer is the top layer the curves were measured at
-    top = int(frame.loc[frame["kind"] == "cross-lingual", "layer"].max())
-    sims = []
-    for r in frame.to_dict("records"):
-        rec = _record(r, sim_names)
-        if rec["kind"] == "layer-difference" and rec.get("compare_layer") is None:
-            rec["compare_layer"] = top
-        for key in ("ci_low", "ci_high", "null_mean", "null_high"):
-            rec[key] = float("nan") if rec[key] is None else rec[key]
-        sims.append(SimilarityRow.from_record(rec))
-    return scores, sims
-
-
-def _facts(readme: str) -> tuple[str, list[tuple[str, str]]]:
-    command = re.search(r"```bash\n(.*)\n```", readme)
-    assert command is not None
-    facts = re.findall(r"^- \*\*(.+?)\*\*: (.*)$", readme.split("## Verdicts")[0], flags=re.M)
-    return command.group(1), facts
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +40,8 @@ def redrawn(tmp_path_factory: pytest.TempPathFactory) -> Path:
     readme = (REPRO / "README.md").read_text(encoding="utf-8")
     title = readme.splitlines()[0].removeprefix("# Reproduction: ")
     out = tmp_path_factory.mktemp("reproduction")
-    write_report(compute_report(*_rows()), out, title=title, readme=_facts(readme))
+    write_report(compute_report(*redraw.committed_rows()), out, title=title,
+                 readme=redraw.readme_facts(readme))
     return out
 
 

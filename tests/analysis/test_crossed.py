@@ -15,12 +15,19 @@ from crossling.analysis.crossed import (
     _weights,
     crossed_bootstrap,
     crossed_gaps,
+    p2_contrasts,
     per_seed_values,
     shared_replicates,
     variance_components,
 )
 from crossling.analysis.frames import SCORE_COLUMNS
-from crossling.analysis.hierarchical import HIERARCHICAL_COLUMNS, hierarchical_gaps
+from crossling.analysis.hierarchical import (
+    HIERARCHICAL_COLUMNS,
+    OTHER_CONTRASTS,
+    OTHER_GAPS,
+    PRIMARY_FAMILY,
+    hierarchical_gaps,
+)
 
 LANGS = ["ar", "de", "fr", "hi", "ja", "zh"]
 GROUPS = ["REF", "1-2", "3-4", "11-12"]
@@ -92,12 +99,31 @@ def test_columns_and_plan_family_holm() -> None:
         multipletests(fam["p_value"].to_numpy(), method="holm")[1])
     assert fam["p_crossed_holm"].to_numpy() == pytest.approx(
         multipletests(fam["p_crossed"].to_numpy(), method="holm")[1])
-    assert out.loc[out["kind"] == "gap", "p_holm"].isna().all()
+    assert set(fam["holm_family"]) == {PRIMARY_FAMILY}
+    gaps = out[out["kind"] == "gap"]  # descriptive: a family of their own, as in v1
+    assert set(gaps["holm_family"]) == {OTHER_GAPS}
+    assert gaps["p_holm"].to_numpy() == pytest.approx(
+        multipletests(gaps["p_value"].to_numpy(), method="holm")[1])
     one = crossed_gaps(make_sentences([0, 1, 2], planted), n_boot=300,
                        family=[("1-2", "11-12")])
     c1 = one[(one["kind"] == "contrast") & (one["reinit"] == "1-2")].iloc[0]
     assert c1["p_holm"] == pytest.approx(c1["p_value"])  # a family of one: no correction
-    assert one.loc[(one["kind"] == "contrast") & (one["reinit"] == "3-4"), "p_holm"].isna().all()
+    c2 = one[(one["kind"] == "contrast") & (one["reinit"] == "3-4")].iloc[0]
+    assert c2["holm_family"] == OTHER_CONTRASTS and c2["p_holm"] == pytest.approx(c2["p_value"])
+
+
+def test_p2_contrasts_are_crossed_only_when_every_score_has_its_sentences() -> None:
+    """Every run counted: the crossed interval; one run without counts: v1's hierarchical
+    one for all (a crossed interval would silently drop that run)."""
+    sent = make_sentences([0, 1, 2], planted)
+    scores = scores_of(sent)
+    both = p2_contrasts(scores, sent, n_boot=200)
+    assert set(both["interval"]) == {"crossed"} and list(both.columns) == CROSSED_COLUMNS
+    missing = sent[~((sent["reinit"] == "3-4") & (sent["seed"] == 2) & (sent["language"] == "fr"))]
+    old = p2_contrasts(scores, missing, n_boot=200)
+    assert list(old.columns) == HIERARCHICAL_COLUMNS
+    assert by_key(old)[("contrast", "3-4")]["n_seeds"] == 3
+    assert list(p2_contrasts(scores, sent.iloc[:0], n_boot=0).columns) == HIERARCHICAL_COLUMNS
 
 
 def test_one_sentence_draw_is_shared_by_every_run(monkeypatch: pytest.MonkeyPatch) -> None:

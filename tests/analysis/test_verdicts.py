@@ -43,6 +43,23 @@ def test_p2_inconclusive_when_a_seed_disagrees() -> None:
     assert row.verdict == v.INCONCLUSIVE
 
 
+def test_p2_reads_the_crossed_vc_interval_not_the_percentile_one() -> None:
+    """A crossed row is judged on vc_low/vc_high: a percentile interval below 0 beside a vc
+    interval reaching 0 is inconclusive (and the reverse supported)."""
+    base = {"task": "pos", "metric": "upos_acc", "model": "m", "reinit": "1-2", "kind":
+            "contrast", "versus": "11-12", "estimate": -3.0, "t_low": -6.0, "t_high": 0.5,
+            "p_value": 0.06, "p_holm": 0.12, "n_seeds": 5, "n_targets": 18,
+            "seed_values": (-3.0, -2.0, -4.0, -3.5, -2.5), "interval": "crossed",
+            "vc_df": 6.1, "p_crossed": 0.04, "p_crossed_holm": 0.08}
+    narrow = {"boot_low": -4.0, "boot_high": -2.0, "vc_low": -6.5, "vc_high": 0.4}
+    wide = {"boot_low": -6.5, "boot_high": 0.4, "vc_low": -4.0, "vc_high": -2.0}
+    (row,) = v.p2_verdicts(pd.DataFrame([{**base, **narrow}]), MAIN)
+    assert row.verdict == v.INCONCLUSIVE and (row.ci_low, row.ci_high) == (-6.5, 0.4)
+    assert "crossed interval" in row.interval and "126 distinct resamples" in row.would_change
+    (row,) = v.p2_verdicts(pd.DataFrame([{**base, **wide}]), MAIN)
+    assert row.verdict == v.SUPPORTED and "Holm p (crossed) = 0.08" in row.interval
+
+
 def test_p3_non_inferiority_margin() -> None:
     summary = summarize(deltas(scores_frame(_noisy(score_rows(seeds=(0, 1, 2)), 0.5))))
     (row,) = v.p3_verdicts(summary, MAIN)
@@ -118,7 +135,9 @@ def test_p6_supported_confounded_or_not() -> None:
              "partial_rho": 0.1, "partial_p": 0.7}]
     (row,) = v.p6_verdicts(pd.DataFrame(rows))
     assert row.verdict == v.SUPPORTED and "layer 3" in row.statistic
-    rows[0]["partial_p"] = 0.3
+    rows[0]["partial_p"] = 0.3  # partial 0.5 of raw 0.7: not separable, not confounded
+    assert v.p6_verdicts(pd.DataFrame(rows))[0].verdict == v.INCONCLUSIVE
+    rows[0]["partial_rho"] = 0.2  # under half the raw rho: typology took most of it
     assert v.p6_verdicts(pd.DataFrame(rows))[0].verdict == v.CONFOUNDED
     rows[0]["p_max"] = 0.2
     assert v.p6_verdicts(pd.DataFrame(rows))[0].verdict == v.NOT_SUPPORTED
@@ -196,9 +215,13 @@ def test_p6_wording_confounded_only_by_the_plan_rule() -> None:
     # raw significant, partial significant with the other sign: not the plan's "confounded"
     flipped = _p6_rows(18, rho=0.8, p_max=0.001, partial_rho=-0.6, partial_p=0.01)
     assert v.p6_verdicts(flipped)[0].verdict == v.INCONCLUSIVE
-    confounded = _p6_rows(18, rho=0.8, p_max=0.001, partial_rho=0.4, partial_p=0.08)
+    confounded = _p6_rows(18, rho=0.8, p_max=0.001, partial_rho=0.3, partial_p=0.2)
     (row,) = v.p6_verdicts(confounded)
-    assert row.verdict == v.CONFOUNDED and "partial ρ not" in row.interval
+    assert row.verdict == v.CONFOUNDED and "partial ρ not and under half" in row.interval
+    # v1's parsing: raw 0.83, partial 0.43 (p = 0.08): absence of evidence (Amendment 1)
+    v1 = _p6_rows(18, rho=0.83, p_max=0.0002, partial_rho=0.43, partial_p=0.08)
+    (row,) = v.p6_verdicts(v1)
+    assert row.verdict == v.INCONCLUSIVE and "not separable" in row.interval
 
 
 def _row(prop: str, task: str, verdict: str, low: float = -1.0,

@@ -394,11 +394,17 @@ def _p6_part(table: pd.DataFrame, score: pd.Series, n_perm: int, seed: int) -> p
     return raw.drop(columns="partial")
 
 
+CONFOUNDED_SHARE = 0.5
+"""A non-significant partial ρ under this share of the raw ρ counts as confounding (the
+covariate took most of the relation); above it, the data cannot tell (Amendment 1)."""
+
+
 def p6_verdicts(perm: pd.DataFrame) -> list[Verdict]:
     """P6 from `p6_table`'s judged rows: per task, the layer with the smallest layer-corrected
-    p; `UNTESTABLE` with fewer languages than `p6_min_languages`. *Confounded* only as the
-    plan says (layer-corrected p < 0.05, partial p >= 0.05); a non-significant partial ρ
-    beside a non-significant raw one is absence of evidence and is worded so."""
+    p; `UNTESTABLE` with fewer languages than `p6_min_languages`. *Confounded* only when the
+    partial ρ is not significant and under `CONFOUNDED_SHARE` of the raw ρ (Amendment 1);
+    a partial that keeps more but misses p < 0.05, or a non-significant raw ρ, is absence of
+    evidence and is worded so."""
     out: list[Verdict] = []
     if perm.empty:
         return out
@@ -433,10 +439,17 @@ def p6_verdicts(perm: pd.DataFrame) -> list[Verdict]:
         partial_sig = partial_ok and best["partial_p"] < ALPHA
         if best["p_max"] < ALPHA and partial_sig and same_sign:
             verdict, reading = SUPPORTED, "the relation holds beyond the syntactic distance"
-        elif best["p_max"] < ALPHA and partial_ok and not partial_sig:
+        elif best["p_max"] < ALPHA and partial_ok and not partial_sig and \
+                abs(best["partial_rho"]) < CONFOUNDED_SHARE * abs(best["rho"]):
             verdict, reading = CONFOUNDED, (
-                "raw ρ significant, partial ρ not (the plan's rule): not shown beyond the "
-                "syntactic distance to English")
+                "raw ρ significant, partial ρ not and under half of it: the syntactic "
+                "distance to English takes most of the relation")
+        elif best["p_max"] < ALPHA and partial_ok and not partial_sig:
+            verdict, reading = INCONCLUSIVE, (
+                f"raw ρ significant; the partial ρ keeps half of it or more but misses "
+                f"p < {ALPHA:g}: not separable from the syntactic distance with "
+                f"{int(best['n_languages'])} languages (absence of evidence, not shown "
+                "confounding)")
         elif best["p_max"] < ALPHA:
             verdict, reading = INCONCLUSIVE, (
                 "raw ρ significant; the partial ρ is missing or changes sign")
@@ -455,7 +468,7 @@ def p6_verdicts(perm: pd.DataFrame) -> list[Verdict]:
             f"(p = {fmt3(best['partial_p'])}); reading: {reading}",
             int(best["n_languages"]), verdict,
             "layer-corrected p < 0.05 and the partial ρ keeps its sign with p < 0.05 "
-            "(confounded: raw significant, partial not)",
+            "(confounded: raw significant, partial not and under half the raw ρ)",
             "another typological distance; more languages (18 targets leave a partial "
             "correlation little power)"))
     return out
