@@ -287,6 +287,8 @@ def _controls(cf: Fields, similarity: SimilaritySpec | None, retrieval: Retrieva
               probe: ProbeSpec | None) -> ControlsSpec:
     """``controls.random_weights``: a non-empty list of distinct init seeds, for a study
     with a pretrained pass to repeat (``similarity`` with ``before``, ``retrieval``, ``probe``)."""
+    cf.used.add("random_weights")
+    cf.finish()  # a misspelt control first: it would read as a missing random_weights
     seeds = cf.get("random_weights", list)
     if not seeds:
         raise cf.fail("random_weights", "empty list (omit controls for none; e.g. [0, 1, 2])")
@@ -295,7 +297,6 @@ def _controls(cf: Fields, similarity: SimilaritySpec | None, retrieval: Retrieva
             raise cf.fail(f"random_weights[{i}]", f"expected an init seed in [0, {SEED_MAX}], "
                                                   f"got {k!r}")
     cf.unique("random_weights", seeds)
-    cf.finish()
     if (similarity is None or not similarity.before) and retrieval is None and probe is None:
         raise cf.fail("random_weights", "nothing to control: the study has no pretrained "
                                         "similarity (similarity.before), retrieval or probe")

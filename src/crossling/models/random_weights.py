@@ -22,11 +22,8 @@ from crossling.models.config import read_config
 from crossling.models.encoder import Encoder, load_encoder, model_family, model_fingerprint
 from crossling.models.naming import model_name
 
-CONTROL_KEY = "control"
+CONTROL_KEY = "random_weights"
 """The provenance entry of a control's rows (`control_record`); absent on other rows."""
-
-RANDOM_WEIGHTS = "random_weights"
-"""The control's name in ``provenance[CONTROL_KEY]["name"]`` and in study files."""
 
 
 def random_weights_name(model: str, seed: int) -> str:
@@ -105,7 +102,7 @@ def random_encoder(name_or_path: str, seed: int, device: str | None = None) -> E
     dtype = next(pretrained.model.parameters()).dtype
     random.to(dtype=dtype)
     constant = check_random(name_or_path, weights(pretrained.model), weights(random))
-    record = {"name": RANDOM_WEIGHTS, "seed": seed, "of": model_name(name_or_path),
+    record = {"seed": seed, "of": model_name(name_or_path),
               "of_fingerprint": model_fingerprint(pretrained.model),
               "init": f"{type(random).__name__} from_config (family {family.name})",
               "equal_by_construction": constant}
