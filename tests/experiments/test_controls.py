@@ -9,6 +9,7 @@ import pytest
 from crossling.core.errors import ConfigError
 from crossling.experiments.config import load_study
 from crossling.experiments.grid import expand
+from crossling.results import ProbeRow, SimilarityRow
 
 BASE = """
 name: t
@@ -87,3 +88,60 @@ def test_controls_need_a_pretrained_pass(tmp_path: Path, data_dir: Path) -> None
             "similarity: {{languages: [fr], n: 20, before: false}}\n{controls}\n")
     with pytest.raises(ConfigError, match=r"controls\.random_weights: nothing to control"):
         load_study(_study(tmp_path, data_dir, "controls: {random_weights: [0]}", text))
+
+
+@pytest.mark.slow
+def test_a_study_with_the_control_runs_and_reports_it(trained_fixture_bert: Path,
+                                                      data_dir: Path, tmp_path: Path) -> None:
+    """Similarity, retrieval and probe cells on the random-weights control: rows named and
+    recorded as the control, other weights, the same tokenizer; the report's control table
+    sets them beside the pretrained model and keeps them out of every other table."""
+    import pandas as pd
+
+    from crossling.experiments.store import ResultStore
+    from crossling.experiments.workflows import run_study, study_report
+
+    study = tmp_path / "ctl.yaml"
+    study.write_text(
+        f"name: ctl\nmodel: {trained_fixture_bert}\ndata: {{ud: {data_dir / 'ud'}}}\n"
+        "controls: {random_weights: [0, 1]}\n"
+        "similarity: {languages: [fr, de], n: 12, n_boot: 5, n_null: 5, "
+        "measures: [debiased_cka]}\n"
+        "retrieval: {languages: [fr], n: 12, n_boot: 5, n_null: 5, variants: [cosine]}\n"
+        "probe: {targets: [fr], max_train_sentences: 16, max_eval_sentences: 8, n_boot: 5}\n",
+        encoding="utf-8")
+    store = tmp_path / "results.sqlite"
+    outcome = run_study(study, store=store)
+    assert outcome.counts == {"done": 9} and not outcome.failed
+    results = ResultStore(store, readonly=True)
+    rows = [*results.similarity_rows("ctl"), *results.score_rows()]
+    name = trained_fixture_bert.name
+    by_model: dict[str, list] = {}
+    for r in rows:
+        by_model.setdefault(r.model, []).append(r)
+    assert sorted(by_model) == [name, f"{name} (random weights, seed 0)",
+                                f"{name} (random weights, seed 1)"]
+    weights, tokenizers = set(), set()
+    for model, own in by_model.items():
+        assert {r.kind for r in own if isinstance(r, SimilarityRow)} == \
+            {"cross-lingual", "retrieval"} and any(isinstance(r, ProbeRow) for r in own)
+        record = own[0].provenance.get("random_weights")
+        assert (record is None) == (model == name)
+        if record is not None:
+            assert record["of"] == name and f"seed {record['seed']}" in model
+        sims = [r for r in own if isinstance(r, SimilarityRow)]
+        weights.add(sims[0].provenance["model_fingerprint"])
+        tokenizers.add(sims[0].provenance["tokenizer_fingerprint"])
+    assert len(weights) == 3 and len(tokenizers) == 1
+    report = study_report(study, store=store, out=tmp_path / "report")
+    md = (report.out / "report.md").read_text()
+    assert "## Control: random weights" in md
+    table = md.split("## Control: random weights")[1].split("## ")[0]
+    assert "debiased_cka: random weights (2 seeds)" in table
+    assert [line.split("|")[1].strip() for line in table.splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip().isdigit()] == ["0", "1", "2"]
+    controls = pd.read_csv(report.out / "controls.csv")
+    assert len(controls) == 3 * 3 and set(controls["n_seeds"]) == {2}
+    assert set(controls["model"]) == {name} and controls["pretrained"].notna().all()
+    for other in ("similarity.csv", "retrieval.csv", "probe.csv"):
+        assert "random weights" not in (report.out / other).read_text()

@@ -16,24 +16,9 @@ from crossling.models.random_weights import (
 )
 
 
-@pytest.fixture(scope="module")
-def trained_bert(tmp_path_factory: pytest.TempPathFactory, fixture_bert: Path) -> Path:
-    """The fixture BERT with every tensor moved off its init (norms off 1, biases off 0), as
-    a trained model's are: the fixture itself is a seed-0 init of the same architecture."""
-    folder = tmp_path_factory.mktemp("trained-bert")
-    encoder = load_encoder(str(fixture_bert))
-    gen = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        for p in encoder.model.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=gen))
-    encoder.model.save_pretrained(folder)
-    encoder.tokenizer.save_pretrained(folder)
-    return folder
-
-
-def test_random_weights_change_every_tensor_keep_the_tokenizer(trained_bert: Path) -> None:
-    pretrained = load_encoder(str(trained_bert))
-    control = random_encoder(str(trained_bert), 0)
+def test_random_weights_change_every_tensor_keep_the_tokenizer(trained_fixture_bert: Path) -> None:
+    pretrained = load_encoder(str(trained_fixture_bert))
+    control = random_encoder(str(trained_fixture_bert), 0)
     old, new = weights(pretrained.model), weights(control.model)
     assert set(old) == set(new) and len(old) > 20
     assert [k for k in old if torch.equal(old[k], new[k])] == []
@@ -45,14 +30,14 @@ def test_random_weights_change_every_tensor_keep_the_tokenizer(trained_bert: Pat
     record = control_record(control)
     assert record is not None and record["seed"] == 0
     assert record["of_fingerprint"] == model_fingerprint(pretrained.model)
-    assert control.name == f"{trained_bert.name} (random weights, seed 0)"
+    assert control.name == f"{trained_fixture_bert.name} (random weights, seed 0)"
     assert control_record(pretrained) is None and CONTROL_KEY == "random_weights"
 
 
-def test_the_init_seed_decides_the_weights(trained_bert: Path) -> None:
-    a = weights(random_encoder(str(trained_bert), 1).model)
-    b = weights(random_encoder(str(trained_bert), 1).model)
-    c = weights(random_encoder(str(trained_bert), 2).model)
+def test_the_init_seed_decides_the_weights(trained_fixture_bert: Path) -> None:
+    a = weights(random_encoder(str(trained_fixture_bert), 1).model)
+    b = weights(random_encoder(str(trained_fixture_bert), 1).model)
+    c = weights(random_encoder(str(trained_fixture_bert), 2).model)
     assert all(torch.equal(a[k], b[k]) for k in a)
     random = [k for k in a if not k.endswith("bias") and "LayerNorm" not in k]
     assert random and all(not torch.equal(a[k], c[k]) for k in random)
@@ -60,22 +45,22 @@ def test_the_init_seed_decides_the_weights(trained_bert: Path) -> None:
     assert all(torch.equal(a[k], c[k]) for k in a if k not in random)
 
 
-def test_the_family_init_is_the_one_transformers_gives(trained_bert: Path) -> None:
+def test_the_family_init_is_the_one_transformers_gives(trained_fixture_bert: Path) -> None:
     """The same weights as ``BertModel(config)`` under ``torch.manual_seed``: the family's
     own init, not one crossling invented."""
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(3)
-    reference = weights(BertModel(BertConfig.from_pretrained(trained_bert),
+    reference = weights(BertModel(BertConfig.from_pretrained(trained_fixture_bert),
                                   add_pooling_layer=False))
-    control = weights(random_encoder(str(trained_bert), 3).model)
+    control = weights(random_encoder(str(trained_fixture_bert), 3).model)
     assert all(torch.equal(reference[k], control[k]) for k in control)
 
 
 def test_an_untrained_model_is_refused_not_controlled(fixture_bert: Path) -> None:
     """The fixture is itself the seed-0 init: the control would be the model, said at once."""
-    with pytest.raises(ModelError, match="word_embeddings.weight is the same with random "
-                                         "weights as pretrained"):
+    with pytest.raises(ModelError, match=r"word_embeddings\.weight is the same with random "
+                                         r"weights as pretrained"):
         random_encoder(str(fixture_bert), 0)
 
 
@@ -88,6 +73,6 @@ def test_check_random_names_what_differs() -> None:
         check_random("m", a, {"w": torch.randn(3), "b": torch.zeros(2)})
 
 
-def test_a_bad_seed_is_one_line(trained_bert: Path) -> None:
+def test_a_bad_seed_is_one_line(trained_fixture_bert: Path) -> None:
     with pytest.raises(SettingError, match="random_weights must be an integer"):
-        random_encoder(str(trained_bert), -1)
+        random_encoder(str(trained_fixture_bert), -1)

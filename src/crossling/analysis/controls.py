@@ -44,29 +44,33 @@ def split_control_rows(rows: Sequence[R]) -> tuple[list[R], list[R]]:
     return control, [r for r in rows if control_of(r) is None]
 
 
+def _quantity(row: ScoreRow | SimilarityRow, measure: str) -> str | None:
+    """The table's quantity a row is a value of, None when it is of none."""
+    if isinstance(row, CrossLingualRow) and row.metric == measure and row.task is None:
+        return measure
+    if isinstance(row, RetrievalRow) and \
+            RETRIEVAL_METRICS.get(row.metric, ("",))[0] == RETRIEVAL_VARIANT:
+        return f"retrieval P@1 ({RETRIEVAL_VARIANT})"
+    if isinstance(row, ProbeRow) and row.metric == "upos_acc" and row.language != row.source:
+        return "probe accuracy (targets)"
+    return None
+
+
 def _values(rows: Sequence[ScoreRow | SimilarityRow], measure: str) -> pd.DataFrame:
-    """Per row that enters the table: model, quantity, layer, the init seed (None for the
+    """Per row that enters the table: model, quantity, layer, the init seed (-1 for the
     pretrained model) and the value."""
     records = []
     for r in rows:
-        record = control_of(r)
-        seed = None if record is None else int(record["seed"])
-        model = r.model if record is None else str(record["of"])
-        if isinstance(r, CrossLingualRow) and r.metric == measure and r.task is None:
-            quantity = measure
-        elif isinstance(r, RetrievalRow) and RETRIEVAL_METRICS.get(r.metric, ("",))[0] == \
-                RETRIEVAL_VARIANT:
-            quantity = f"retrieval P@1 ({RETRIEVAL_VARIANT})"
-        elif isinstance(r, ProbeRow) and r.layer is not None and r.metric == "upos_acc" \
-                and r.language != r.source:
-            quantity = "probe accuracy (targets)"
-        else:
+        quantity, layer = _quantity(r, measure), getattr(r, "layer", None)
+        if quantity is None or layer is None:  # a probe's majority baseline has no layer
             continue
-        records.append({"model": model, "quantity": quantity, "layer": int(r.layer),
-                        "seed": seed, "target": getattr(r, "target", None) or
-                        getattr(r, "language", None), "value": float(r.value)})
-    return pd.DataFrame.from_records(
-        records, columns=["model", "quantity", "layer", "seed", "target", "value"])
+        record = control_of(r)
+        records.append({"model": r.model if record is None else str(record["of"]),
+                        "quantity": quantity, "layer": int(layer),
+                        "seed": -1 if record is None else int(record["seed"]),
+                        "value": float(r.value)})
+    return pd.DataFrame.from_records(records,
+                                     columns=["model", "quantity", "layer", "seed", "value"])
 
 
 def control_frame(rows: Sequence[ScoreRow | SimilarityRow], measure: str) -> pd.DataFrame:
@@ -74,12 +78,11 @@ def control_frame(rows: Sequence[ScoreRow | SimilarityRow], measure: str) -> pd.
     1; NaN for one seed), min and max over init seeds, each value a mean over targets. Empty
     when ``rows`` hold no control's row."""
     values = _values(rows, measure)
-    if values.empty or values["seed"].isna().all():
+    if not (values["seed"] >= 0).any():
         return pd.DataFrame(columns=COLUMNS)
     keys = ["model", "quantity", "layer"]
     # one value per model, quantity, layer and seed: the mean over targets (and directions)
-    per = values.assign(seed=values["seed"].fillna(-1)).groupby(
-        [*keys, "seed"], as_index=False)["value"].mean()
+    per = values.groupby([*keys, "seed"], as_index=False)["value"].mean()
     pretrained = per[per["seed"] == -1].set_index(keys)["value"]
     random = per[per["seed"] != -1]
     stats = random.groupby(keys)["value"].agg(["mean", "std", "min", "max", "count"])

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from crossling.core.checks import check_seed
-from crossling.core.errors import ModelError
 from crossling.core.devices import pick_device
+from crossling.core.errors import ModelError
 from crossling.models.config import read_config
 from crossling.models.encoder import Encoder, load_encoder, model_family, model_fingerprint
 from crossling.models.naming import model_name
