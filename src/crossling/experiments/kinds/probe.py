@@ -87,8 +87,7 @@ def expand(study: Study, grid: Grid) -> list[Cell]:
 
 def run(params: Params, workdir: Path) -> Outcome:
     """Layer-wise UPOS probes of the pretrained model or a random-weights control; the word
-    vectors are cached in the cell's folder, so a retried
-    cell does not extract them again."""
+    vectors are cached in the cell's folder, so a retried cell does not extract them again."""
     from crossling.probing.settings import ProbeSettings
     from crossling.workflows.probe import probe
 
