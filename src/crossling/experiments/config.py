@@ -158,6 +158,15 @@ class ProbeSpec(Settings):
 
 
 @dataclass(frozen=True)
+class ControlsSpec:
+    """The ``controls`` section: ``random_weights``, the init seeds of the random-weights
+    control (the model's architecture and tokenizer with fresh weights) that the pretrained
+    ``similarity``, ``retrieval`` and ``probe`` cells are repeated on."""
+
+    random_weights: list[int]
+
+
+@dataclass(frozen=True)
 class Study:
     name: str
     path: str
@@ -184,6 +193,13 @@ class Study:
     alone."""
     depths: dict[str, int | None] = field(default_factory=dict)
     """Transformer blocks of each model, from its config (None: not known at load)."""
+    controls: ControlsSpec | None = None
+    """The ``controls`` section; None: no control cells."""
+
+    @property
+    def random_weights(self) -> list[int]:
+        """The init seeds of the random-weights control (empty: none)."""
+        return [] if self.controls is None else list(self.controls.random_weights)
 
     @property
     def all_models(self) -> tuple[str, ...]:
@@ -252,6 +268,8 @@ def load_study(path: str | Path, data: str | Path | None = None,
     probe = _probe_spec(top.sub("probe"), ud, source, models, configs, allow_test) \
         if "probe" in top.data else None
     resources = _resources(top.sub("resources")) if "resources" in top.data else {}
+    controls = _controls(top.sub("controls"), similarity, retrieval, probe) \
+        if "controls" in top.data else None
     artifacts = _artifacts(top, p.parent)
     top.finish()
     for m, cfg in configs.items():
@@ -264,7 +282,28 @@ def load_study(path: str | Path, data: str | Path | None = None,
                  similarity=similarity, retrieval=retrieval, probe=probe,
                  allow_test_training=allow_test, resources=resources, artifacts=artifacts,
                  models=tuple(models) if len(models) > 1 else (),
-                 depths={m: None if c is None else num_blocks(c) for m, c in configs.items()})
+                 depths={m: None if c is None else num_blocks(c) for m, c in configs.items()},
+                 controls=controls)
+
+
+def _controls(cf: Fields, similarity: SimilaritySpec | None, retrieval: RetrievalSpec | None,
+              probe: ProbeSpec | None) -> ControlsSpec:
+    """``controls.random_weights``: a non-empty list of distinct init seeds, for a study
+    with a pretrained pass to repeat (``similarity`` with ``before``, ``retrieval``, ``probe``)."""
+    cf.used.add("random_weights")
+    cf.finish()  # a misspelt control first: it would read as a missing random_weights
+    seeds = cf.get("random_weights", list)
+    if not seeds:
+        raise cf.fail("random_weights", "empty list (omit controls for none; e.g. [0, 1, 2])")
+    for i, k in enumerate(seeds):
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= SEED_MAX:
+            raise cf.fail(f"random_weights[{i}]", f"expected an init seed in [0, {SEED_MAX}], "
+                                                  f"got {k!r}")
+    cf.unique("random_weights", seeds)
+    if (similarity is None or not similarity.before) and retrieval is None and probe is None:
+        raise cf.fail("random_weights", "nothing to control: the study has no pretrained "
+                                        "similarity (similarity.before), retrieval or probe")
+    return ControlsSpec(random_weights=list(seeds))
 
 
 def _models(top: Fields) -> list[str]:

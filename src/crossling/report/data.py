@@ -17,6 +17,7 @@ import pandas as pd
 
 from crossling.analysis.alignment import alignment_robustness, finetuned_alignment
 from crossling.analysis.confounds import confound_table, covariate_table
+from crossling.analysis.controls import control_frame, split_control_rows
 from crossling.analysis.correlate import (
     MAIN_METRIC,
     all_correlations,
@@ -174,6 +175,12 @@ class ReportData:
     finetuned_alignment_table: pd.DataFrame = field(default_factory=_empty)
     """Layer x (task, group) of `finetuned_alignment`; empty unless the rows hold a
     re-initialised group besides REF and the pretrained model (no section then)."""
+    controls: pd.DataFrame = field(default_factory=_empty)
+    """`crossling.analysis.controls.control_frame`: per quantity and layer, the pretrained
+    model beside the random-weights control over its init seeds (controls.csv); empty
+    without control rows (no section). The controls' rows enter no other frame."""
+    controls_table: pd.DataFrame = field(default_factory=_empty)
+    """`controls` formatted: layer x (quantity: pretrained, random weights)."""
 
     @property
     def fallback_note(self) -> str | None:
@@ -246,6 +253,10 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
     settings = settings or ReportSettings()
     scores, sims = named_models(scores), named_models(sims)
     all_prov = [r.provenance for r in scores] + [r.provenance for r in sims]
+    # a random-weights control's rows have their own section; every other analysis is of the
+    # pretrained and fine-tuned models only
+    control_scores, scores = split_control_rows(scores)
+    control_sims, sims = split_control_rows(sims)
     probe_rows, scores = split_probe_rows(scores)  # probing has its own section
     # Retrieval rows share the similarity row type (kind "retrieval") but not its analyses:
     # P@1 is no similarity measure, so they get their own frame and section.
@@ -264,6 +275,8 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
     score_fields = _score_fields(sc)
     summary = score_fields.get("delta_summary", _empty())
     curves, robust = alignment_robustness(sf, n_boot=settings.n_boot)
+    controls = control_frame([*control_sims, *control_scores, *sims, *retrieval, *probe_rows],
+                             measure)
     return ReportData(
         measure=measure, requested_measure=settings.measure, scores=sc, similarity=sf,
         sentences=sentences,
@@ -277,7 +290,8 @@ def compute_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], *,
         **_proposition_fields(sc, all_sims, summary, measure, n_perm=settings.n_perm,
                               robustness=robust, covariates=covariates,
                               sentences=sentences),
-        **_probe_fields(probe_rows))
+        **_probe_fields(probe_rows), controls=controls,
+        controls_table=tables.control_table(controls))
 
 
 def _score_fields(sc: pd.DataFrame) -> dict[str, Any]:

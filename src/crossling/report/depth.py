@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from crossling.analysis.controls import control_of, split_control_rows
 from crossling.analysis.deltas import deltas, summarize
 from crossling.analysis.frames import finetuning_of, scores_frame
 from crossling.analysis.probing import split_probe_rows
@@ -23,7 +24,11 @@ __all__ = ["DepthComparison", "base_model", "compare_depths", "split_by_model"]
 def base_model(row: ScoreRow | SimilarityRow) -> str:
     """The pretrained model a row belongs to: a score row's ``model``; a fine-tuned model's
     similarity row names it ``<model>+<task>...`` (`tuned_name`), so its base is the part
-    before the last ``+``; a comparison row of a pretrained and a tuned model: the pretrained."""
+    before the last ``+``; a comparison row of a pretrained and a tuned model: the pretrained;
+    a random-weights control's row: the model whose architecture it has."""
+    control = control_of(row)
+    if control is not None:
+        return str(control["of"])
     if isinstance(row, ScoreRow):
         return row.model
     compare = getattr(row, "compare_model", None)
@@ -69,9 +74,11 @@ class DepthComparison:
 
 def compare_depths(by_model: dict[str, tuple[list[ScoreRow], list[SimilarityRow]]],
                    ) -> DepthComparison:
-    """The relative-depth frames of ``by_model`` (`split_by_model`)."""
+    """The relative-depth frames of ``by_model`` (`split_by_model`): the pretrained and
+    fine-tuned models' rows (a random-weights control's are in each model's own report)."""
     depth_rows, sim_parts, delta_parts = [], [], []
-    for model, (scores, sims) in by_model.items():
+    for model, (all_scores, all_sims) in by_model.items():
+        scores, sims = split_control_rows(all_scores)[1], split_control_rows(all_sims)[1]
         blocks = model_depth(sims)
         depth_rows.append({"model": model, "blocks": blocks})
         pre = [r for r in sims if r.kind == "cross-lingual" and finetuning_of(r)[0] is None]

@@ -393,6 +393,25 @@ def probing_section(data: ReportData) -> Section | None:
         {"probe.csv": data.probe})
 
 
+def controls_section(data: ReportData) -> Section | None:
+    """The random-weights control beside the pretrained model, per layer."""
+    if data.controls.empty:
+        return None
+    seeds = ", ".join(sorted(set(data.controls["seeds"])))
+    return Section(
+        "Control: random weights",
+        "How much alignment do the architecture and the shared sub-words give alone? The "
+        "same pretrained passes on the model's architecture with random weights (the "
+        "family's own initialisation, init seeds " + seeds + ") and the model's own "
+        "tokenizer, so shared sub-words still share embedding rows. Per layer: the pretrained "
+        f"model, and the random-weights models' mean ± SD [min, max] over init seeds; each "
+        f"value a mean over targets: cross-lingual {measure_label(data.measure)}, "
+        "retrieval P@1 (cosine, both directions) and zero-shot probe accuracy (UPOS, %). "
+        "Every value: controls.csv.",
+        (("pretrained vs random weights, per layer", data.controls_table),),
+        csvs={"controls.csv": data.controls})
+
+
 def appendix_section(data: ReportData) -> Section | None:
     """Δ per group x language, mean over seeds (the paper's per-language appendix)."""
     if data.deltas.empty:
@@ -416,7 +435,7 @@ SECTIONS: tuple[Callable[[ReportData], Section | None], ...] = (
     contrast_section, p4_section, p5_section, p6_section, p6_confounds_section,
     finetuned_alignment_section,
     robustness_section, retrieval_section, finetuning_table_section, correlation_section,
-    probing_section, appendix_section, provenance_section)
+    probing_section, controls_section, appendix_section, provenance_section)
 """The report's sections in order: the verdicts, the four key figures, the settings, the
 tables, the per-language appendix, provenance."""
 

@@ -321,3 +321,32 @@ def provenance_table(prov: Sequence[dict[str, Any]]) -> pd.DataFrame:
             items.setdefault(f"sha256: {Path(path).name}", set()).add(str(digest))
     return pd.DataFrame([{"item": k, "value": ", ".join(sorted(v))}
                          for k, v in sorted(items.items())], columns=["item", "value"])
+
+
+def control_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The random-weights control per layer (`crossling.analysis.controls.control_frame`): for
+    each quantity, the pretrained value and the controls' ``mean ± SD [min, max]`` over init
+    seeds; a model column only when there are several models."""
+    if frame.empty:
+        return pd.DataFrame()
+    digits = {True: 1, False: 3}  # accuracies and P@1 are percentages only for the probe
+
+    def spread(r: pd.Series) -> str:
+        d = digits[str(r["quantity"]).startswith("probe")]
+        sd = "" if math.isnan(r["random_sd"]) else f" ± {r['random_sd']:.{d}f}"
+        return f"{r['random_mean']:.{d}f}{sd} [{r['random_min']:.{d}f}, {r['random_max']:.{d}f}]"
+
+    def value(r: pd.Series) -> str:
+        d = digits[str(r["quantity"]).startswith("probe")]
+        return "–" if math.isnan(r["pretrained"]) else f"{r['pretrained']:.{d}f}"
+
+    cells = frame.assign(pre=frame.apply(value, axis=1), rnd=frame.apply(spread, axis=1))
+    index = ["model", "layer"] if frame["model"].nunique() > 1 else ["layer"]
+    wide = cells.pivot(index=index, columns="quantity", values=["pre", "rnd"])
+    out = pd.DataFrame(index=wide.index)
+    quantities = list(dict.fromkeys(frame["quantity"]))
+    n = int(frame["n_seeds"].max())
+    for q in quantities:
+        out[f"{q}: pretrained"] = wide[("pre", q)]
+        out[f"{q}: random weights ({n} seeds)"] = wide[("rnd", q)]
+    return out.fillna("–").reset_index()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crossling.experiments.cell import CellParams, vector_cache
 from crossling.models.naming import model_name
-from crossling.results import SimilarityRow
+from crossling.results import ScoreRow, SimilarityRow
+
+R = TypeVar("R", SimilarityRow, ScoreRow)
 
 
 def resolve_frozen(precision: str) -> str:
@@ -97,3 +99,45 @@ def load_tuned(workdir: Path, cell: str, name: str) -> Any:
     tuned = load_encoder(str(tuned_dir))
     tuned.name = name
     return tuned
+
+
+def frozen_model(model: str, random_weights: int | None, device: str | None = None,
+                 ) -> Any:
+    """What a pretrained pass encodes with: ``model`` itself (a name, loaded by the workflow),
+    or with ``random_weights`` the random-weights control of its architecture
+    (`crossling.models.random_weights`: its tokenizer, fresh weights of that init seed)."""
+    if random_weights is None:
+        return model
+    from crossling.models.random_weights import random_encoder
+
+    return random_encoder(model, random_weights, device=device)
+
+
+def with_control(rows: list[R], encoder: Any) -> list[R]:
+    """``rows`` with the control's record in their provenance (`CONTROL_KEY`), when
+    ``encoder`` is a random-weights control; else ``rows`` as they are."""
+    from dataclasses import replace
+
+    from crossling.models.random_weights import CONTROL_KEY, control_record
+
+    record = None if isinstance(encoder, str) else control_record(encoder)
+    if record is None:
+        return rows
+    prov: dict[int, dict[str, Any]] = {}
+    out = []
+    for row in rows:  # rows of one call share one provenance dict: keep them sharing one
+        if id(row.provenance) not in prov:
+            prov[id(row.provenance)] = {**row.provenance, CONTROL_KEY: record}
+        out.append(replace(row, provenance=prov[id(row.provenance)]))
+    return out
+
+
+def control_identity(random_weights: int | None) -> dict[str, Any]:
+    """The control's part of a cell key: nothing for the pretrained model (the keys of cells
+    stored before controls existed), the init seed of a random-weights control."""
+    return {} if random_weights is None else {"random_weights": random_weights}
+
+
+def control_label(random_weights: int | None) -> str:
+    """``pretrained``, or ``random weights, seed <k>``: a cell's model in its label."""
+    return "pretrained" if random_weights is None else f"random weights, seed {random_weights}"

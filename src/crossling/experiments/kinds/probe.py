@@ -1,15 +1,23 @@
-"""``probe`` cells: layer-wise linear UPOS probes of the pretrained model (one per study)."""
+"""``probe`` cells: layer-wise linear UPOS probes of the pretrained model (one per study), and
+of each random-weights control (``controls.random_weights``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from crossling.data.specs import DataFolders, resolve_spec
 from crossling.experiments.cell import Cell, CellParams, Grid, Outcome
 from crossling.experiments.config import Study
-from crossling.experiments.kinds.common import precision_identity, resolve_frozen
+from crossling.experiments.kinds.common import (
+    control_identity,
+    control_label,
+    frozen_model,
+    precision_identity,
+    resolve_frozen,
+    with_control,
+)
 
 KIND = "probe"
 
@@ -32,12 +40,16 @@ class Params(CellParams):
     """Permits, does not change the result: not in the key."""
     precision: str = "fp32"
     """The resolved precision of the frozen passes (in the key unless fp32)."""
+    random_weights: int | None = None
+    """The init seed of the random-weights control probed instead of the pretrained model;
+    None: the pretrained model (in the key only when set)."""
 
     def identity(self) -> dict[str, Any]:
         return {"source": self.source, "targets": self.targets, "layers": self.layers,
                 "max_train_sentences": self.max_train_sentences,
                 "max_eval_sentences": self.max_eval_sentences, "n_boot": self.n_boot,
-                "seed": self.seed, **precision_identity(self.precision)}
+                "seed": self.seed, **precision_identity(self.precision),
+                **control_identity(self.random_weights)}
 
     def to_dict(self) -> dict[str, Any]:
         out = {**self.identity(), "model": self.model, "ud": self.ud, "train": self.train,
@@ -47,7 +59,7 @@ class Params(CellParams):
         return out
 
     def label(self) -> str:
-        return f"probe (pretrained, {len(self.targets)} targets)"
+        return f"probe ({control_label(self.random_weights)}, {len(self.targets)} targets)"
 
     def cost(self) -> float:
         """One frozen forward pass per sentence; the probes themselves are cheap."""
@@ -69,12 +81,13 @@ def expand(study: Study, grid: Grid) -> list[Cell]:
                     seed=spec.seed, train=str(train), train_spec=spec.train,
                     allow_test_training=study.allow_test_training,
                     precision=resolve_frozen(spec.precision))
-    return [Cell(grid.key(KIND, params, {"train": train, "test": tests}), KIND, params)]
+    return [Cell(grid.key(KIND, p, {"train": train, "test": tests}), KIND, p) for p in
+            [params, *(replace(params, random_weights=k) for k in study.random_weights)]]
 
 
 def run(params: Params, workdir: Path) -> Outcome:
-    """Layer-wise UPOS probes; the word vectors are cached in the cell's folder, so a retried
-    cell does not extract them again."""
+    """Layer-wise UPOS probes of the pretrained model or a random-weights control; the word
+    vectors are cached in the cell's folder, so a retried cell does not extract them again."""
     from crossling.probing.settings import ProbeSettings
     from crossling.workflows.probe import probe
 
@@ -85,5 +98,7 @@ def run(params: Params, workdir: Path) -> Outcome:
         max_eval_sentences=params.max_eval_sentences, n_boot=params.n_boot,
         seed=params.seed, allow_test_training=params.allow_test_training,
         precision=params.precision)
-    rows = probe(params.model, params.ud, settings, cache_dir=workdir / "cache", progress=False)
+    model = frozen_model(params.model, params.random_weights)
+    rows = with_control(probe(model, params.ud, settings, cache_dir=workdir / "cache",
+                              progress=False), model)
     return rows, rows[0].provenance if rows else {}
