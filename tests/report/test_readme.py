@@ -9,7 +9,7 @@ import pandas as pd
 
 from crossling.report.readme import fmt_estimate, render_readme, verdict_table
 from crossling.report.settings import ReportSettings
-from crossling.report.write import build_report
+from crossling.report.write import StudyInputs, build_report
 from tests.analysis.synthetic import score_rows, similarity_rows
 
 LEADING = ["proposition", "task", "verdict", "estimate [95% interval]"]
@@ -56,7 +56,7 @@ def check_readme_against_csv(readme: Path, csv: Path) -> int:
 def test_build_report_writes_a_readme_from_verdicts_csv(tmp_path: Path) -> None:
     build_report(score_rows(seeds=(0, 1, 2)), similarity_rows(), tmp_path, title="t",
                  settings=ReportSettings(n_boot=50, n_perm=2000),
-                 readme=("crossling run s.yaml", [("model", "m"), ("code", "abc123")]))
+                 study=StudyInputs("crossling run s.yaml", [("model", "m"), ("code", "abc123")]))
     readme = tmp_path / "README.md"
     assert check_readme_against_csv(readme, tmp_path / "verdicts.csv") >= 2
     text = readme.read_text()

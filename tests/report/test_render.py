@@ -10,9 +10,9 @@ from crossling.core.manifest import OUTPUTS
 from crossling.report import tables
 from crossling.report.data import compute_report
 from crossling.report.markdown import markdown_table
-from crossling.report.readme import verdict_table
+from crossling.report.readme import is_overall, verdict_table
 from crossling.report.settings import ReportSettings
-from crossling.report.write import build_report, write_report
+from crossling.report.write import StudyInputs, build_report, write_report
 from tests.analysis.synthetic import TARGETS, score_rows, similarity_rows
 from tests.report.browser import headless_chromium
 
@@ -87,8 +87,12 @@ def test_rendered_report_writes_and_shows_the_computed_frames(tmp_path: Path) ->
         assert not frame.empty
         assert (out / name).read_text() == frame.to_csv(index=False)
     md = (out / "report.md").read_text()
-    shown = [verdict_table(data.verdicts), data.settings, data.ref_table, data.delta_table,
+    overall = is_overall(data.verdicts)  # the overall verdicts first, then every task's
+    assert overall.any() and (~overall).any()
+    shown = [verdict_table(data.verdicts[overall]), verdict_table(data.verdicts[~overall]),
+             data.settings, data.ref_table, data.delta_table,
              tables.contrast_table(data.contrasts), data.p4_seeds, tables.p6_table(data.p6),
+             tables.p6_confounds_table(data.p6_confounds),
              data.pretrained_vs_finetuned_table, data.correlation_table, data.provenance,
              data.robustness_table, *(table for _, table in data.appendix)]
     assert data.p5.empty  # no layer-difference rows in these synthetic rows: no P5 table
@@ -163,7 +167,7 @@ def test_report_never_replaces_a_file_it_did_not_write(tmp_path: Path) -> None:
     (out / "README.md").write_text("my notes")
     with pytest.raises(ConfigError) as info:
         build_report(score_rows(), similarity_rows(), out, title="t", settings=FEW,
-                     readme=("crossling run x", []))
+                     study=StudyInputs("crossling run x"))
     assert "\n" not in str(info.value) and str(out / "README.md") in str(info.value)
     assert sorted(p.name for p in out.iterdir()) == ["README.md"]
     assert (out / "README.md").read_text() == "my notes"
@@ -172,7 +176,7 @@ def test_report_never_replaces_a_file_it_did_not_write(tmp_path: Path) -> None:
     (out / "notes.csv").write_text("a,b\n")
     for _ in range(2):  # the second run replaces the files the first one wrote
         build_report(score_rows(), similarity_rows(), out, title="t", settings=FEW,
-                     readme=("crossling run x", []))
+                     study=StudyInputs("crossling run x"))
     assert (out / "notes.md").read_text() == "my notes"
     assert (out / "notes.csv").read_text() == "a,b\n"
     written = {p.name for p in out.iterdir()} - {"notes.md", "notes.csv", OUTPUTS}

@@ -193,7 +193,7 @@ def _r2s(table: pd.DataFrame, score: pd.Series, cov: pd.DataFrame
 
 def confound_table(similarity: pd.DataFrame, scores: pd.DataFrame, tasks: Mapping[str, str],
                    measure: str, covariates: pd.DataFrame | None = None, *,
-                   n_perm: int = 100_000, seed: int = 0) -> pd.DataFrame:
+                   n_perm: int = 100_000) -> pd.DataFrame:
     """`confounds` per task (its main metric) of the pretrained model's ``measure``, the
     P6 table's inputs (`crossling.analysis.verdicts.p6_table`); ``covariates``: the tokenizer
     covariates of `crossling.workflows.covariates` (None: those columns NaN). Rows start with
@@ -208,7 +208,7 @@ def confound_table(similarity: pd.DataFrame, scores: pd.DataFrame, tasks: Mappin
             continue
         langs = sorted(set(score.index) & set(table.columns))
         cov, note = covariate_table(langs, covariates)
-        out = confounds(table, score, ConfoundInputs(cov, note, n_perm, seed))
+        out = confounds(table, score, ConfoundInputs(cov, note, n_perm))
         out.insert(0, "measure", measure)
         out.insert(0, "metric", metric)
         out.insert(0, "task", task)

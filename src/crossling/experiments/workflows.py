@@ -296,7 +296,7 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     (a report never creates or changes one).
     """
     from crossling.report.settings import ReportSettings
-    from crossling.report.write import build_report, check_report_folder
+    from crossling.report.write import StudyInputs, build_report, check_report_folder
     from crossling.similarity.measures import get_measure
 
     if measure is not None:
@@ -334,6 +334,6 @@ def study_report(study_path: str | Path, *, store: str | Path | None = None,
     index = build_report(scores, sims, folder, title=f"crossling report: {study.name}",
                          settings=ReportSettings() if measure is None
                          else ReportSettings(measure=measure),
-                         readme=(command, run_facts(study, cells, progress)),
-                         covariates=study_covariates(study))
+                         study=StudyInputs(command, run_facts(study, cells, progress),
+                                           study_covariates(study)))
     return StudyReport(progress=progress, out=folder, index=index)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -26,7 +27,7 @@ from crossling.report.sections import build_sections, depth_sections, report_csv
 from crossling.report.settings import ReportSettings
 from crossling.results import ScoreRow, SimilarityRow
 
-__all__ = ["README_FILES", "REPORT_OUTPUTS", "SENTENCE_SCORES", "build_report",
+__all__ = ["README_FILES", "REPORT_OUTPUTS", "SENTENCE_SCORES", "StudyInputs", "build_report",
            "check_report_folder", "write_report"]
 
 SENTENCE_SCORES = "sentence-scores.csv.gz"
@@ -35,6 +36,21 @@ written beside scores.csv, header only when no score kept them."""
 
 Readme = tuple[str, Sequence[tuple[str, str]]]
 """(command, facts) of a study's generated README: what was run, and labelled facts."""
+
+
+@dataclass(frozen=True)
+class StudyInputs:
+    """What a study gives its report besides the rows: the README's command and facts, and per
+    model name the tokenizer covariates of the P6 targets (`crossling.report.data.Covariates`;
+    a model without them leaves sub-word overlap and script out)."""
+
+    command: str
+    facts: Sequence[tuple[str, str]] = ()
+    covariates: Mapping[str, Covariates] = field(default_factory=dict)
+
+    @property
+    def readme(self) -> Readme:
+        return self.command, self.facts
 
 README_FILES = (
     ("index.html", "the report (HTML): verdicts, the four key figures, then every table"),
@@ -123,15 +139,14 @@ def _write_csv(path: Path, df: pd.DataFrame) -> Path:
 
 def build_report(scores: Sequence[ScoreRow], sims: Sequence[SimilarityRow], out: str | Path, *,
                  title: str, settings: ReportSettings | None = None,
-                 readme: Readme | None = None,
-                 covariates: Mapping[str, Covariates] | None = None) -> Path:
+                 study: StudyInputs | None = None) -> Path:
     """Compute and render the report of ``scores`` and ``sims`` into ``out``; returns the HTML
     path. Everything is computed before anything is written: no rows at all (ValueError) leave
     ``out`` as it was, and so does a folder holding a file crossling did not write.
-    ``covariates``: per model name, its tokenizer covariates of the P6 targets
-    (`crossling.report.data.Covariates`)."""
+    ``study`` (a study's report): its README facts and tokenizer covariates."""
     check_report_folder(out)  # before minutes of resampling
-    covariates = covariates or {}
+    covariates = study.covariates if study else {}
+    readme = study.readme if study else None
     by_model = split_by_model(named_models(scores), named_models(sims))
     if len(by_model) > 1:
         return _several_models(by_model, Path(out), title, settings, readme, covariates)
