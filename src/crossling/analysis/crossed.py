@@ -29,17 +29,14 @@ from scipy import stats
 from crossling.analysis.deltas import group_order
 from crossling.analysis.frames import SENTENCE_COLUMNS, without_other_source_sets
 from crossling.analysis.hierarchical import (
-    FEW_RESAMPLES,
     HIERARCHICAL_COLUMNS,
     OTHER_CONTRASTS,
     OTHER_GAPS,
     PRIMARY_FAMILY,
-    SAME,
-    distinct_seed_resamples,
     hierarchical_gaps,
     holm,
+    seed_summary,
 )
-from crossling.core.stats import percentile_interval
 
 SENTENCE_INPUT_COLUMNS = SENTENCE_COLUMNS
 """The per-sentence frame `crossed_gaps` reads (`crossling.analysis.frames.sentence_frame`): a
@@ -235,38 +232,16 @@ class _Runs:
 
 def _row(values: np.ndarray, shared: np.ndarray | None, boots: np.ndarray | None,
          n_targets: int) -> dict[str, object]:
-    """Estimate, the three intervals, p-values and note from per-seed values and replicates."""
-    n = int(values.size)
-    est = float(values.mean()) if n else math.nan
-    out: dict[str, object] = {"estimate": est, "boot_low": math.nan, "boot_high": math.nan,
-                              "t_low": math.nan, "t_high": math.nan, "p_value": math.nan,
-                              "vc_low": math.nan, "vc_high": math.nan, "vc_df": math.nan,
-                              "p_crossed": math.nan}
-    notes = []
-    spread = n >= 2 and float(np.ptp(values)) > SAME * (1.0 + float(np.abs(values).max()))
-    if n >= 2 and not spread:
-        notes.append("seeds agree exactly: no spread estimate")
-    if spread:
-        lo, hi = stats.t.interval(0.95, n - 1, loc=est, scale=stats.sem(values))
-        out.update(t_low=float(lo), t_high=float(hi),
-                   p_value=float(stats.ttest_1samp(values, 0.0).pvalue))
-        if shared is not None:
-            vc = variance_components(values, shared, n_targets)
-            lo, hi = vc.interval(est)
-            out.update(vc_low=lo, vc_high=hi, vc_df=vc.df, p_crossed=vc.p_value(est))
-    if boots is not None and (spread or n == 1):
-        lo, hi = percentile_interval(boots)
-        if hi > lo:
-            out.update(boot_low=lo, boot_high=hi)
-        else:
-            notes.append("no spread in the bootstrap: no interval")
-    if n == 1:
-        notes.append("1 seed: no seed-level spread; the bootstrap interval covers target "
-                     "languages and test sentences only")
-    elif n >= 2 and distinct_seed_resamples(n) < FEW_RESAMPLES:
-        notes.append(f"{n} seeds: the seed-level bootstrap has {distinct_seed_resamples(n)} "
-                     "distinct resamples; read the vc interval")
-    out["note"] = "; ".join(notes)
+    """`seed_summary` (estimate, percentile and t intervals, t-test, note) and the
+    variance-components interval with its p when the seeds spread and replicates exist."""
+    out = {**seed_summary(values, boots, read="the vc interval"), "vc_low": math.nan,
+           "vc_high": math.nan, "vc_df": math.nan, "p_crossed": math.nan}
+    t_low = out["t_low"]
+    if shared is not None and isinstance(t_low, float) and math.isfinite(t_low):
+        est = float(values.mean())
+        vc = variance_components(values, shared, n_targets)
+        lo, hi = vc.interval(est)
+        out.update(vc_low=lo, vc_high=hi, vc_df=vc.df, p_crossed=vc.p_value(est))
     return out
 
 

@@ -131,8 +131,10 @@ def _bootstrap(group: tuple[np.ndarray, ...], ref: tuple[np.ndarray, ...],
     return np.asarray(gap.mean(axis=1))
 
 
-def _row(values: np.ndarray, boots: np.ndarray | None) -> dict[str, object]:
-    """Estimate, intervals, p and note from the per-seed values and bootstrap replicates."""
+def seed_summary(values: np.ndarray, boots: np.ndarray | None, read: str = "the t-interval"
+                 ) -> dict[str, object]:
+    """Estimate, intervals, p and note from the per-seed values and bootstrap replicates;
+    with few seeds the note says to ``read`` another interval than the seed bootstrap."""
     n = int(values.size)
     out: dict[str, object] = {"estimate": float(values.mean()) if n else math.nan,
                               "boot_low": math.nan, "boot_high": math.nan, "t_low": math.nan,
@@ -157,7 +159,7 @@ def _row(values: np.ndarray, boots: np.ndarray | None) -> dict[str, object]:
                      "languages and test sentences only")
     elif n >= 2 and distinct_seed_resamples(n) < FEW_RESAMPLES:
         notes.append(f"{n} seeds: the seed-level bootstrap has {distinct_seed_resamples(n)} "
-                     "distinct resamples; read the t-interval")
+                     f"distinct resamples; read {read}")
     out["note"] = "; ".join(notes)
     return out
 
@@ -199,7 +201,7 @@ def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot:
                     "n_targets": len(langs), "seeds": tuple(seeds), "n_boot": n_boot}
             if not seeds or not langs:
                 why = "no source score" if runs.source is None else "no complete seed"
-                rows.append({**base, **_row(np.array([]), None), "seed_values": (),
+                rows.append({**base, **seed_summary(np.array([]), None), "seed_values": (),
                              "note": why})
                 continue
             ref = runs.arrays("REF", seeds, langs)
@@ -210,7 +212,7 @@ def hierarchical_gaps(scores: pd.DataFrame, *, ref_group: str = "11-12", n_boot:
                 oth = runs.arrays(other, seeds, langs)
                 values = values - _point(oth, ref)
             boots = _bootstrap(arr, ref, oth, rng, n_boot) if n_boot > 0 else None
-            rows.append({**base, **_row(values, boots),
+            rows.append({**base, **seed_summary(values, boots),
                          "seed_values": tuple(float(v) for v in values)})
     out = pd.DataFrame(rows, columns=HIERARCHICAL_COLUMNS)
     if out.empty:
