@@ -37,6 +37,9 @@ class Encoder:
     model: Any  # transformers.PreTrainedModel; typed loosely to keep mypy off transformers' stubs
     tokenizer: Any  # transformers.PreTrainedTokenizerFast
     name: str
+    control: dict[str, Any] | None = None
+    """What a random-weights control records in its rows' provenance
+    (`crossling.models.random_weights`); None for a loaded model."""
 
     @property
     def device(self) -> torch.device:

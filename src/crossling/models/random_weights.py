@@ -34,8 +34,7 @@ def random_weights_name(model: str, seed: int) -> str:
 def control_record(encoder: Encoder) -> dict[str, Any] | None:
     """What a random-weights encoder records in its rows' provenance (`CONTROL_KEY`): the
     control, its init seed, the pretrained model and its fingerprint; None for any other."""
-    record = getattr(encoder, "_crossling_control", None)
-    return dict(record) if record is not None else None
+    return dict(encoder.control) if encoder.control is not None else None
 
 
 def _random_stack(family_class: str, encoder_of: str | None, config: Any, seed: int) -> Any:
@@ -107,8 +106,6 @@ def random_encoder(name_or_path: str, seed: int, device: str | None = None) -> E
               "init": f"{type(random).__name__} from_config (family {family.name})",
               "equal_by_construction": constant}
     random.to(pick_device(device)).eval()
-    encoder = Encoder(model=random, tokenizer=pretrained.tokenizer,
-                      name=random_weights_name(name_or_path, seed))
-    encoder._crossling_control = record  # type: ignore[attr-defined]
-    return encoder
+    return Encoder(model=random, tokenizer=pretrained.tokenizer,
+                   name=random_weights_name(name_or_path, seed), control=record)
 
